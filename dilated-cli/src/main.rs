@@ -1,0 +1,4 @@
+//! The `dilated` command.
+fn main() {
+    println!("dilated: the command is being built");
+}

@@ -1,0 +1,2 @@
+//! The `dilated_stack!` proc macro.
+#![forbid(unsafe_code)]
