@@ -7,6 +7,7 @@
 //! - With the default `runtime` feature: [`conv`] (descriptors and the naive reference),
 //!   [`engine`] (the fast SIMD core).
 
+pub mod heatmap;
 pub mod schedule;
 
 #[cfg(feature = "runtime")]
@@ -15,6 +16,14 @@ pub mod conv;
 pub mod engine;
 #[cfg(feature = "runtime")]
 mod error;
+#[cfg(feature = "runtime")]
+pub mod init;
+#[cfg(feature = "runtime")]
+pub mod layer;
+#[cfg(feature = "runtime")]
+pub mod tensor;
+#[cfg(feature = "runtime")]
+pub mod weights;
 
 #[cfg(feature = "runtime")]
 pub use conv::{Activation, ConvDesc};

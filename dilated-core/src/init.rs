@@ -1,0 +1,1 @@
+//! Seeded random initialisation (Kaiming, as PyTorch does).

@@ -1,0 +1,1 @@
+//! Const-generic typed layers over the engine.

@@ -1,0 +1,1 @@
+//! Owned NCHW tensors and typed wrappers.

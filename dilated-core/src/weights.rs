@@ -1,0 +1,1 @@
+//! Loading weights from safetensors with PyTorch naming.

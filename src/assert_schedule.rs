@@ -1,0 +1,1 @@
+//! `assert_schedule!`: a const-context gridding check without the proc macro.
