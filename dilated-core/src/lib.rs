@@ -20,6 +20,10 @@ mod error;
 pub mod init;
 #[cfg(feature = "runtime")]
 pub mod layer;
+#[cfg(feature = "ndarray")]
+pub mod ndarray_interop;
+#[cfg(feature = "runtime")]
+pub mod stream;
 #[cfg(feature = "runtime")]
 pub mod tensor;
 #[cfg(feature = "runtime")]

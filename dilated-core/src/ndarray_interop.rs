@@ -1,0 +1,1 @@
+//! Conversions between `ndarray` arrays and the runtime tensors.
