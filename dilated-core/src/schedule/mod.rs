@@ -1,2 +1,84 @@
-//! Schedule analysis: effective kernel, output size, padding, receptive field, coverage,
-//! holes (the gridding effect) and the HDC design rules. No dependencies.
+//! Schedule analysis: does a stack of dilated convolutions see its whole receptive field?
+//!
+//! No dependencies, `const fn` where Rust allows: the proc macro, the `dilated` command and
+//! const contexts all run this code, so their verdicts and their words agree.
+//!
+//! | question | API |
+//! |---|---|
+//! | one layer: effective kernel, padding, output size | [`AxisLayer`] ([`Padding`]) |
+//! | a stack, 1D or 2D (per-axis kernels, rates, strides) | [`Schedule`], [`Layer2d`] |
+//! | receptive field, jump, centre after every layer | [`receptive_field`], [`geometry`] |
+//! | holes (gridding): count, first, where they open, widest gap | [`reach`], [`hole_offsets`] |
+//! | exact coverage counts, never wrapping; the 2D map | [`coverage_counts`], [`Count`], [`coverage_map`] |
+//! | HDC rules 1, 2, 3 with their figures | [`hdc`] |
+//! | everything at once, with leveled diagnostics | [`analyze`] → [`Report`] |
+//! | hole-free schedules, best first; fixes | [`suggest`], [`suggest_fix`] |
+//! | the same verdict in a `const` | [`const_core`] |
+//!
+//! ```
+//! use dilated_core::schedule::{analyze, CheckId, Level, Options, Schedule};
+//!
+//! // The seed's HDC example: k = 3, rates 1, 2, 5 covers its receptive field.
+//! let report = analyze(&Schedule::uniform(3, &[1, 2, 5]), &Options::default()).unwrap();
+//! let axis = &report.axes[0];
+//! assert_eq!(axis.receptive_field, 17);
+//! assert_eq!(axis.reach.hole_count, 0);
+//! assert_eq!(axis.hdc.m[1], 2); // M_2 = 2 ≤ K = 3
+//! assert!(!report.is_error());
+//!
+//! // Equal factors grid: k = 3, rates 2, 4, 8 misses every odd offset.
+//! let report = analyze(&Schedule::uniform(3, &[2, 4, 8]), &Options::default()).unwrap();
+//! assert!(report.is_error());
+//! let holes = &report.diagnostics[0];
+//! assert_eq!((holes.check, holes.level), (CheckId::Holes, Level::Deny));
+//! assert!(holes.message.contains("holes") && holes.message.contains("gridding"));
+//! assert!(holes.help.as_deref().unwrap().contains("rates ["));
+//! ```
+//!
+//! Offsets are relative to the output position in SPEC's tap convention: tap `t` of a
+//! layer sits at `(t − (k − 1)/2)·d·jump` (even kernels put the extra tap on the positive
+//! side). Padding only shifts the whole row, so holes and counts do not depend on it.
+//!
+//! Limits (over one: a typed error, [`ScheduleError::is_limit`]): [`MAX_LAYERS`],
+//! [`MAX_VERDICT_RF`], [`MAX_COVERAGE_RF`], [`MAX_COVERAGE_WORK`], [`MAX_MAP_SIDE`],
+//! [`const_core::CONST_MAX_RF`], and the suggestion search budget
+//! ([`suggest::MAX_CYCLE`](suggest::MAX_CYCLE)).
+
+pub mod const_core;
+mod coverage;
+mod error;
+mod field;
+mod hdc;
+mod reach;
+mod report;
+mod spec;
+pub mod suggest;
+
+pub use coverage::{Count, Coverage, coverage_counts, coverage_map, coverage_u128, hole_offsets};
+pub use error::{ErrorKind, ScheduleError};
+pub use field::{LayerGeometry, geometry, output_sizes, receptive_field, tap_steps};
+pub use hdc::{Hdc, Outcome, Rule1Failure, gcd, hdc, m_values, rising_groups};
+pub use reach::{Reach, ReachSet, reach, reach_and_set, reachable_set};
+pub use report::{
+    AxisReport, CheckId, CoverageStatus, Diagnostic, Figure, Level, Levels, Options, Report,
+    analyze, coverage_row_text,
+};
+pub use spec::{Axis, AxisLayer, Layer2d, Padding, Schedule};
+pub use suggest::{SuggestRequest, Suggestion, suggest, suggest_fix};
+
+/// Most layers a schedule may have (verdict, counts, suggestions).
+pub const MAX_LAYERS: usize = 10_000;
+
+/// Largest receptive field (per axis) for the hole verdict: `2^26` offsets (an 8 MiB bit
+/// set at most).
+pub const MAX_VERDICT_RF: u64 = 1 << 26;
+
+/// Largest receptive field (per axis) for exact coverage counts and hole lists.
+pub const MAX_COVERAGE_RF: u64 = 1 << 17;
+
+/// Most tap additions exact counting may do (`Σ` over layers of the row width times the
+/// kernel size): bounds the time a many-layer count takes.
+pub const MAX_COVERAGE_WORK: u64 = 1 << 28;
+
+/// Largest side of a 2D coverage map.
+pub const MAX_MAP_SIDE: u64 = 1024;
