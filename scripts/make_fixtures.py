@@ -459,6 +459,106 @@ def generate(out: Path) -> None:
     write_json(out / "index.json", index)
 
 
+# --------------------------------------------------------------------------------------
+# Independent check of the written files, with NumPy only and only what fixtures/README.md
+# documents (padding as [[top, bottom], [left, right]], PyTorch weight layout, 1D = H of 1).
+# --------------------------------------------------------------------------------------
+
+
+def _np_conv(x, w, b, kernel, dilation, stride, groups, padding):
+    """Naive NCHW convolution in float64 from the documented fields."""
+    import numpy as np
+
+    n, c, h, wd = x.shape
+    cout = w.shape[0]
+    (t, bo), (l, r) = padding
+    xp = np.zeros((n, c, h + t + bo, wd + l + r))
+    xp[:, :, t:t + h, l:l + wd] = x
+    kh, kw = kernel
+    dh, dw = dilation
+    sh, sw = stride
+    oh = (h + t + bo - dh * (kh - 1) - 1) // sh + 1
+    ow = (wd + l + r - dw * (kw - 1) - 1) // sw + 1
+    cin_g, cout_g = c // groups, cout // groups
+    y = np.zeros((n, cout, oh, ow))
+    for o in range(cout):
+        g = o // cout_g
+        for i in range(kh):
+            for j in range(kw):
+                patch = xp[:, g * cin_g:(g + 1) * cin_g,
+                           i * dh:i * dh + sh * (oh - 1) + 1:sh,
+                           j * dw:j * dw + sw * (ow - 1) + 1:sw]
+                y[:, o] += np.einsum("nchw,c->nhw", patch, w[o, :, i, j])
+        if b is not None:
+            y[:, o] += b[o]
+    return y
+
+
+def _np_act(y, act):
+    import numpy as np
+    from math import erf
+
+    name = act["name"]
+    if name == "none":
+        return y
+    if name == "relu":
+        return np.maximum(y, 0)
+    if name == "leaky_relu":
+        return np.where(y < 0, y * act["slope"], y)
+    if name == "gelu":
+        return 0.5 * y * (1 + np.vectorize(erf)(y / np.sqrt(2)))
+    if name == "tanh":
+        return np.tanh(y)
+    if name == "sigmoid":
+        return 1 / (1 + np.exp(-y))
+    if name == "silu":
+        return y / (1 + np.exp(-y))
+    raise ValueError(name)
+
+
+def _as2d(v, dims):
+    return v if dims == 2 else [1, v]
+
+
+def verify_numpy(out: Path) -> float:
+    """Recompute every fixture's output from its files alone; return the worst difference."""
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    worst = 0.0
+    for jf in sorted((out / "conv").glob("*.json")) + sorted((out / "stack").glob("*.json")):
+        cfg = json.loads(jf.read_text())
+        base = jf.with_suffix("")
+        weights = load_file(str(base) + ".safetensors")
+        io = load_file(str(base) + ".io.safetensors")
+        dims = cfg["dims"]
+        x = io["input"].astype(np.float64)
+        if dims == 1:
+            x = x[:, :, None, :]
+        if "layers" in cfg:
+            layers = cfg["layers"]
+        else:  # a single conv: weight names `weight` / `bias`
+            layers = [dict(cfg, weight="weight", bias="bias", has_bias=cfg["bias"])]
+        for layer in layers:
+            w = weights[layer["weight"]].astype(np.float64)
+            if dims == 1:
+                w = w[:, :, None, :]
+            has_bias = layer["has_bias"]
+            b = weights[layer["bias"]].astype(np.float64) if has_bias else None
+            assert has_bias == (layer["bias"] in weights), jf.name
+            x = _np_conv(x, w, b, _as2d(layer["kernel"], dims), _as2d(layer["dilation"], dims),
+                         _as2d(layer["stride"], dims), layer["groups"], layer["padding"])
+            x = _np_act(x, layer["activation"])
+        if dims == 1:
+            x = x[:, :, 0, :]
+        y = io["output"]
+        assert list(y.shape) == cfg["output_shape"] == list(x.shape), jf.name
+        diff = float(np.abs(x - y).max())
+        assert diff < TOLERANCE / 10, (jf.name, diff)
+        worst = max(worst, diff)
+    return worst
+
+
 def compare(a: Path, b: Path) -> list[str]:
     diffs = []
     for sub in ["conv", "stack", "."]:
@@ -483,11 +583,15 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             generate(Path(tmp))
             diffs = compare(Path(tmp), args.out)
+        worst = verify_numpy(args.out)
+        print(f"NumPy re-check from the files alone: worst difference {worst:.2e}")
         for d in diffs:
             print(d, file=sys.stderr)
         print("fixtures reproduce bit for bit" if not diffs else f"{len(diffs)} differences")
         return 1 if diffs else 0
     generate(args.out)
+    worst = verify_numpy(args.out)
+    print(f"NumPy re-check from the files alone: worst difference {worst:.2e}")
     total = sum(p.stat().st_size for p in args.out.rglob("*") if p.is_file())
     print(f"wrote {len(CONV_CASES)} conv and {len(STACK_CASES)} stack cases to {args.out} "
           f"({total / 1024:.1f} KiB)")
