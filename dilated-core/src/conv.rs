@@ -145,14 +145,14 @@ impl ConvDesc {
                 return Err(Error::Zero { what });
             }
         }
-        if self.in_channels % self.groups != 0 {
+        if !self.in_channels.is_multiple_of(self.groups) {
             return Err(Error::Groups {
                 what: "input",
                 channels: self.in_channels,
                 groups: self.groups,
             });
         }
-        if self.out_channels % self.groups != 0 {
+        if !self.out_channels.is_multiple_of(self.groups) {
             return Err(Error::Groups {
                 what: "output",
                 channels: self.out_channels,
@@ -174,7 +174,9 @@ impl ConvDesc {
 
     /// Number of weights: `C_out · C_in/groups · KH · KW`.
     pub fn weight_len(&self) -> Result<usize, Error> {
-        let ovf = Error::Overflow { what: "weight size" };
+        let ovf = Error::Overflow {
+            what: "weight size",
+        };
         if self.groups == 0 {
             return Err(Error::Zero { what: "groups" });
         }
@@ -203,7 +205,11 @@ impl ConvDesc {
         for axis in 0..2 {
             if input[axis] == 0 {
                 return Err(Error::Zero {
-                    what: if axis == 0 { "input height" } else { "input width" },
+                    what: if axis == 0 {
+                        "input height"
+                    } else {
+                        "input width"
+                    },
                 });
             }
             let padded = input[axis]

@@ -59,4 +59,73 @@ pub enum Error {
         /// What was being computed.
         what: &'static str,
     },
+    /// A tensor's shape does not match what its type or its use calls for.
+    #[error("{what} is {actual}, expected {expected}")]
+    Shape {
+        /// Which dimension or parameter (e.g. "input channels", "height").
+        what: &'static str,
+        /// The size the type or the layer calls for.
+        expected: usize,
+        /// The size given.
+        actual: usize,
+    },
+    /// A spatial size is dynamic (`_`) and cannot be inferred from the data alone.
+    #[error(
+        "{what}: the spatial size is dynamic and cannot be inferred from the data; pass it explicitly"
+    )]
+    UnknownSize {
+        /// What could not be inferred.
+        what: &'static str,
+    },
+    /// A tensor the model needs is not in the weights file.
+    #[error("missing tensor `{name}` in the weights")]
+    MissingTensor {
+        /// The tensor's name (e.g. `2.weight`).
+        name: String,
+    },
+    /// A tensor in the weights file has the wrong shape.
+    #[error("tensor `{name}` has shape {actual:?}, expected {expected:?}")]
+    WeightShape {
+        /// The tensor's name.
+        name: String,
+        /// The shape the layer calls for.
+        expected: Vec<usize>,
+        /// The shape in the file.
+        actual: Vec<usize>,
+    },
+    /// A tensor in the weights file has a dtype that cannot be read exactly as `f32`.
+    #[error(
+        "tensor `{name}` has dtype {dtype}; expected F32 (F16 and BF16 are widened exactly; convert other dtypes with `.float()` before saving)"
+    )]
+    WeightDtype {
+        /// The tensor's name.
+        name: String,
+        /// The dtype in the file, as safetensors spells it (e.g. `F64`).
+        dtype: String,
+    },
+    /// The weights file holds tensors the model does not use (strict loading, as PyTorch's
+    /// `load_state_dict` does by default).
+    #[error("unexpected tensors in the weights: {}", names.join(", "))]
+    UnexpectedTensors {
+        /// The unused names, sorted.
+        names: Vec<String>,
+    },
+    /// Reading or writing a weights file failed.
+    #[error("cannot {action} `{path}`: {message}")]
+    Io {
+        /// "read" or "write".
+        action: &'static str,
+        /// The file.
+        path: String,
+        /// The I/O error's kind.
+        kind: std::io::ErrorKind,
+        /// The I/O error's message.
+        message: String,
+    },
+    /// The weights are not a well-formed safetensors file.
+    #[error("malformed safetensors data: {message}")]
+    Format {
+        /// What the parser reported.
+        message: String,
+    },
 }
