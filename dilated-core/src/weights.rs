@@ -172,15 +172,25 @@ impl Weights {
 
     /// Adds a convolution's `{module}.weight` (and `{module}.bias`) in PyTorch's layout.
     pub fn insert_conv(&mut self, module: usize, layer: &Layer, rank: Rank) -> Result<(), Error> {
+        self.insert_conv_prefixed(&format!("{module}."), layer, rank)
+    }
+
+    /// Adds a convolution's `{prefix}weight` (and `{prefix}bias`) in PyTorch's layout.
+    pub fn insert_conv_prefixed(
+        &mut self,
+        prefix: &str,
+        layer: &Layer,
+        rank: Rank,
+    ) -> Result<(), Error> {
         let desc = layer.desc();
         check_rank(desc, rank)?;
         self.insert(
-            format!("{module}.weight"),
+            format!("{prefix}weight"),
             conv_weight_shape(desc, rank),
             layer.weight().to_vec(),
         )?;
         if let Some(b) = layer.bias() {
-            self.insert(format!("{module}.bias"), vec![b.len()], b.to_vec())?;
+            self.insert(format!("{prefix}bias"), vec![b.len()], b.to_vec())?;
         }
         Ok(())
     }
@@ -245,11 +255,23 @@ impl Weights {
     /// Takes the convolution at module index `module` (`{module}.weight`, and
     /// `{module}.bias` when `desc.bias`) and builds its layer.
     pub fn take_conv(&mut self, module: usize, desc: ConvDesc, rank: Rank) -> Result<Layer, Error> {
+        self.take_conv_prefixed(&format!("{module}."), desc, rank)
+    }
+
+    /// Takes the convolution stored as `{prefix}weight` (and `{prefix}bias` when
+    /// `desc.bias`) and builds its layer. An empty prefix reads the `state_dict` of a bare
+    /// `nn.Conv2d` (`weight`, `bias`); `"encoder.3."` reads a nested module.
+    pub fn take_conv_prefixed(
+        &mut self,
+        prefix: &str,
+        desc: ConvDesc,
+        rank: Rank,
+    ) -> Result<Layer, Error> {
         desc.validate()?;
         check_rank(&desc, rank)?;
-        let weight = self.take(&format!("{module}.weight"), &conv_weight_shape(&desc, rank))?;
+        let weight = self.take(&format!("{prefix}weight"), &conv_weight_shape(&desc, rank))?;
         let bias = if desc.bias {
-            Some(self.take(&format!("{module}.bias"), &[desc.out_channels])?)
+            Some(self.take(&format!("{prefix}bias"), &[desc.out_channels])?)
         } else {
             None
         };
