@@ -1162,6 +1162,11 @@ impl<I: TypedTensor, O: TypedTensor> TypedStack<I, O> {
                     .ok_or(Error::Overflow {
                         what: "tensor size",
                     })?;
+                if per == 0 {
+                    return Err(Error::Zero {
+                        what: "input channels",
+                    });
+                }
                 if len == 0 || !len.is_multiple_of(per) {
                     return Err(Error::Length {
                         what: "input (not a whole number of items)",
