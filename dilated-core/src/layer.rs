@@ -27,7 +27,7 @@
 //! # Stacks
 //!
 //! A [`Stack`] is a run-time list of layers, each with the `nn.Sequential` module index
-//! its weights are stored under, compiled into one [`engine::Network`] (which runs the
+//! its weights are stored under, compiled into one [`engine::Network`](crate::engine::Network) (which runs the
 //! whole stack in its own layout, converting once at the entry and once at the exit).
 //! [`LayerSpec`] describes one layer without weights; a slice of them is what
 //! [`Stack::init`], [`Stack::from_safetensors`] and [`Stack::from_safetensors_bytes`]
