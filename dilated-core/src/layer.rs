@@ -491,6 +491,15 @@ impl<
         Tensor2d::new(run(&self.net, x.tensor())?)
     }
 
+    /// Runs the layer, allocating an output whose spatial size stays dynamic (no type
+    /// annotation needed at the call site).
+    pub fn forward_dyn<const H: usize, const W: usize>(
+        &self,
+        x: &Tensor2d<CI, H, W>,
+    ) -> Result<Tensor2d<CO, DYN, DYN>, Error> {
+        self.forward(x)
+    }
+
     /// Runs the layer into `out`, reusing `ws` (no allocation once `ws` has grown).
     pub fn forward_into<const H: usize, const W: usize, const OH: usize, const OW: usize>(
         &self,
@@ -582,6 +591,15 @@ impl<
         x: &Tensor1d<CI, L>,
     ) -> Result<Tensor1d<CO, OL>, Error> {
         Tensor1d::new(run(&self.net, x.tensor())?)
+    }
+
+    /// Runs the layer, allocating an output whose length stays dynamic (no type
+    /// annotation needed at the call site).
+    pub fn forward_dyn<const L: usize>(
+        &self,
+        x: &Tensor1d<CI, L>,
+    ) -> Result<Tensor1d<CO, DYN>, Error> {
+        self.forward(x)
     }
 
     /// Runs the layer into `out`, reusing `ws` (no allocation once `ws` has grown).

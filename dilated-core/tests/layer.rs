@@ -143,6 +143,12 @@ fn typed_layer_new_takes_pytorch_layout() {
     let y: Tensor2d<2, 1, 2> = conv.forward(&x).unwrap();
     assert_eq!(y.as_slice(), &[13.0, 14.0, 21.0, 22.0]);
     assert_eq!(<Conv2d<2, 2, 1, 1, 1, 1, 1, 1, 1> as TypedLayer>::IN, 2);
+    // forward_dyn needs no annotation.
+    let z = conv.forward_dyn(&x).unwrap();
+    assert_eq!(z.as_slice(), y.as_slice());
+    let c1 = Conv1d::<1, 1, 1, 1, 1, 1>::new(vec![2.0], None, Activation::Identity).unwrap();
+    let s = Tensor1d::<1, 3>::from_vec(1, 3, vec![1.0, 2.0, 3.0]).unwrap();
+    assert_eq!(c1.forward_dyn(&s).unwrap().as_slice(), &[2.0, 4.0, 6.0]);
 }
 
 // ---- typed stacks ----

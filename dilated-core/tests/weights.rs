@@ -409,3 +409,54 @@ fn metadata_does_not_matter() {
         stack
     );
 }
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Arbitrary bytes are a typed error (or, rarely, a valid empty file), never a panic.
+        #[test]
+        fn arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            match Weights::from_safetensors_bytes(&bytes) {
+                Ok(w) => prop_assert!(Stack::from_weights(&specs(), w).is_err()),
+                Err(e) => prop_assert!(matches!(e, Error::Format { .. }), "{:?}", e),
+            }
+        }
+
+        /// A valid file with bytes flipped or cut loads, or fails with a typed error.
+        #[test]
+        fn mutated_file(
+            flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+            cut in any::<prop::sample::Index>(),
+            truncate in any::<bool>(),
+        ) {
+            let mut bytes = stack_file(|_| {});
+            for (i, v) in flips {
+                let i = i.index(bytes.len());
+                bytes[i] ^= v;
+            }
+            if truncate {
+                bytes.truncate(cut.index(bytes.len()));
+            }
+            if let Err(e) = Stack::from_safetensors_bytes(&specs(), &bytes) {
+                prop_assert!(!e.to_string().is_empty());
+            }
+        }
+    }
+
+    /// A header that declares a huge shape over a tiny buffer is a format error.
+    #[test]
+    fn huge_declared_shape() {
+        let header = br#"{"0.weight":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,4]}}"#;
+        let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+        bytes.extend_from_slice(header);
+        bytes.extend_from_slice(&[0; 4]);
+        assert!(matches!(
+            Weights::from_safetensors_bytes(&bytes),
+            Err(Error::Format { .. })
+        ));
+    }
+}
