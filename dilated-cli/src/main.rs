@@ -1,4 +1,315 @@
-//! The `dilated` command.
-fn main() {
-    println!("dilated: the command is being built");
+//! `dilated`: check a schedule of dilated convolutions for holes (the gridding effect) and
+//! the HDC design rules, draw its coverage map, and suggest schedules that see their whole
+//! receptive field.
+//!
+//! ```text
+//! dilated check   --kernel 3 --rates 2,4,8 [--strides 2,1,1] [--input 64] [--strict-hdc] [--json]
+//! dilated map     --kernel 3 --rates 1,2,5 [--png map.png] [--svg map.svg] [--json]
+//! dilated suggest --kernel 3 --layers 6 --min-rf 64 [--count 5] [--json]
+//! ```
+//!
+//! Every number comes from the engine, `dilated_core::schedule` (the proc macro calls the
+//! same code, so the command and compile errors agree); this crate only parses, calls it
+//! and renders.
+//!
+//! # Exit codes
+//! - `0`: nothing at error level (warnings allowed);
+//! - `1`: the schedule has holes (gridding) or breaks a rule set to error;
+//! - `2`: bad input (zero, negative, non-numeric values, empty or malformed lists, lists
+//!   of different lengths, overflowing sizes), a schedule over a documented limit, a map
+//!   over its size limit, a `suggest` that nothing satisfies, or a file that cannot be
+//!   written. One line on stderr says what is wrong.
+//!
+//! # Limits
+//! - at most 10,000 layers (`MAX_LAYERS`);
+//! - the verdict (receptive field, hole count, HDC rules) for receptive fields up to
+//!   2^26 = 67,108,864 per axis (`MAX_VERDICT_RF`);
+//! - exact coverage counts and hole lists up to a receptive field of 2^17 = 131,072 and
+//!   2^28 tap additions (`MAX_COVERAGE_RF`, `MAX_COVERAGE_WORK`); past them `check --json`
+//!   writes `"coverage": null` and `"holes": null` and still gives `hole_count`;
+//! - counts are exact at any size (`u128`, then big integers): JSON carries them as exact
+//!   integers;
+//! - the 2D map: at most 1,024 cells per side (`MAX_MAP_SIDE`).
+
+mod args;
+mod check;
+mod count;
+mod map;
+mod png_out;
+mod suggest;
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use dilated_core::schedule::{CheckId, Schedule, ScheduleError};
+
+use args::List;
+
+const LIMITS_HELP: &str = "\
+Exit codes: 0 nothing at error level (warnings allowed); 1 holes (gridding) or a rule set \
+to error; 2 bad input, a schedule over a limit, a suggest that nothing satisfies.
+
+Limits: 10,000 layers; the verdict for receptive fields up to 2^26 = 67,108,864; exact \
+coverage counts and hole lists up to a receptive field of 2^17 = 131,072 (past it, JSON \
+has \"coverage\": null and \"holes\": null, and always \"hole_count\"); maps up to 1,024 \
+cells per side. Counts never wrap: JSON writes them as exact integers.";
+
+/// Check dilated convolution schedules for gridding, draw their coverage, suggest fixes.
+#[derive(Debug, Parser)]
+#[command(name = "dilated", version, about, after_help = LIMITS_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Verdict, receptive field, coverage row, holes, HDC rules 1–3 and a fix.
+    ///
+    /// Exit 0 when nothing is at error level, 1 when the schedule has holes or breaks a
+    /// rule set to error, 2 on bad input or a schedule over a limit.
+    #[command(after_help = LIMITS_HELP)]
+    Check(CheckArgs),
+    /// The 2D coverage map (the seed's figure): how many paths lead from one output pixel
+    /// to each input pixel, as a text grid, JSON, or a PNG/SVG heat map.
+    ///
+    /// The 1D schedule is applied to both axes (square kernels, the same rate on both
+    /// axes), so the map is the outer product of the coverage row with itself. It is
+    /// trimmed to the receptive field: at most 1,024 cells per side.
+    #[command(after_help = LIMITS_HELP)]
+    Map(MapArgs),
+    /// Hole-free schedules that satisfy the HDC rules, best first (the smallest largest
+    /// rate, then sawtooth shapes). Exit 2 when nothing satisfies the request.
+    #[command(after_help = LIMITS_HELP)]
+    Suggest(SuggestArgs),
+}
+
+/// The layers of a 1D schedule.
+#[derive(Debug, Args)]
+struct StackArgs {
+    /// Kernel size: one for every layer, or a comma-separated list with one per layer.
+    #[arg(
+        long = "kernel",
+        short = 'k',
+        visible_alias = "kernels",
+        value_name = "K[,K…]",
+        default_value = "3",
+        value_parser = args::list,
+        allow_hyphen_values = true
+    )]
+    kernels: List,
+    /// Dilation rates, one per layer: `2,4,8` or `[1, 2, 5]`.
+    #[arg(long, short = 'r', value_name = "LIST", value_parser = args::list, allow_hyphen_values = true)]
+    rates: List,
+    /// Strides: one for every layer, or one per layer (default 1).
+    #[arg(
+        long = "strides",
+        short = 's',
+        visible_alias = "stride",
+        value_name = "S[,S…]",
+        value_parser = args::list,
+        allow_hyphen_values = true
+    )]
+    strides: Option<List>,
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    #[command(flatten)]
+    stack: StackArgs,
+    /// The input size: enables the long-range checks (a layer without output is an
+    /// error; an effective kernel or a receptive field wider than the input warns).
+    #[arg(long, value_name = "N", value_parser = args::number, allow_hyphen_values = true)]
+    input: Option<u64>,
+    /// Treat HDC rules 1, 2 and 3 as errors (by default rules 1 and 2 warn; holes and
+    /// rule 3 are errors).
+    #[arg(long)]
+    strict_hdc: bool,
+    /// Make a check an error: holes, hdc-rule-1, hdc-rule-2, hdc-rule-3, no-output,
+    /// long-range (repeatable).
+    #[arg(long, value_name = "CHECK", value_parser = check_id)]
+    deny: Vec<CheckId>,
+    /// Make a check a warning (repeatable).
+    #[arg(long, value_name = "CHECK", value_parser = check_id)]
+    warn: Vec<CheckId>,
+    /// Do not report a check (repeatable).
+    #[arg(long, value_name = "CHECK", value_parser = check_id)]
+    allow: Vec<CheckId>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct MapArgs {
+    #[command(flatten)]
+    stack: StackArgs,
+    /// Write the heat map as a PNG file.
+    #[arg(long, value_name = "FILE")]
+    png: Option<PathBuf>,
+    /// Write the heat map as an SVG file.
+    #[arg(long, value_name = "FILE")]
+    svg: Option<PathBuf>,
+    /// Side of one cell in the pictures, in pixels (default: from the map's size).
+    #[arg(long, value_name = "PX", value_parser = cell_px)]
+    cell: Option<u32>,
+    /// Leave the counts out of the pictures' cells.
+    #[arg(long)]
+    no_labels: bool,
+    /// Print `{"map": [[...], ...], ...}` instead of the text grid.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct SuggestArgs {
+    /// Kernel size: one for every layer, or one per layer.
+    #[arg(
+        long = "kernel",
+        short = 'k',
+        visible_alias = "kernels",
+        value_name = "K[,K…]",
+        default_value = "3",
+        value_parser = args::list,
+        allow_hyphen_values = true
+    )]
+    kernels: List,
+    /// Strides: one for every layer, or one per layer (default 1).
+    #[arg(long = "strides", short = 's', visible_alias = "stride", value_name = "S[,S…]", value_parser = args::list, allow_hyphen_values = true)]
+    strides: Option<List>,
+    /// Number of layers.
+    #[arg(long, short = 'n', value_name = "N", value_parser = args::count, allow_hyphen_values = true)]
+    layers: usize,
+    /// The receptive field to reach, at least.
+    #[arg(long, value_name = "RF", value_parser = args::number, allow_hyphen_values = true)]
+    min_rf: u64,
+    /// How many schedules to list, at most.
+    #[arg(long, value_name = "N", default_value = "5", value_parser = args::count, allow_hyphen_values = true)]
+    count: usize,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+fn check_id(text: &str) -> Result<CheckId, String> {
+    CheckId::ALL
+        .iter()
+        .copied()
+        .find(|c| c.name() == text.trim())
+        .ok_or_else(|| {
+            let names: Vec<&str> = CheckId::ALL.iter().map(|c| c.name()).collect();
+            format!(
+                "unknown check '{text}': expected one of {}",
+                names.join(", ")
+            )
+        })
+}
+
+fn cell_px(text: &str) -> Result<u32, String> {
+    let n = args::number(text)?;
+    match u32::try_from(n) {
+        Ok(px @ 1..=64) => Ok(px),
+        _ => Err(format!("a cell of {n} px: give 1 to 64")),
+    }
+}
+
+/// The schedule the stack arguments describe, validated (zero sizes, overflow, list
+/// lengths, the layer limit), each error naming its layer.
+fn schedule(stack: &StackArgs) -> Result<Schedule, ScheduleError> {
+    let strides = stack.strides.as_ref().map(|l| l.0.as_slice());
+    let s = Schedule::from_lists(&stack.kernels.0, &stack.rates.0, strides)?;
+    s.validate()?;
+    Ok(s)
+}
+
+/// Why a command could not answer (exit 2).
+#[derive(Debug)]
+enum Failure {
+    /// The engine refused the schedule (bad values, a limit, no suggestion).
+    Schedule(ScheduleError),
+    /// A file could not be written.
+    Io(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Schedule(e) => e.fmt(f),
+            Self::Io(msg) => f.write_str(msg),
+        }
+    }
+}
+
+impl From<ScheduleError> for Failure {
+    fn from(e: ScheduleError) -> Self {
+        Self::Schedule(e)
+    }
+}
+
+/// What a command prints, and its exit code.
+struct Outcome {
+    stdout: String,
+    code: u8,
+}
+
+/// clap's error as one line: the message without the usage block and tips.
+fn one_line(err: &clap::Error) -> String {
+    let text = err.render().to_string();
+    let head = text.split("\n\n").next().unwrap_or(&text);
+    let mut line = head
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    if !line.starts_with("error:") {
+        line = format!("error: {line}");
+    }
+    format!("{line} (see `dilated --help`)")
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            use clap::error::ErrorKind as K;
+            return match err.kind() {
+                K::DisplayHelp | K::DisplayVersion => {
+                    let _ = err.print();
+                    ExitCode::SUCCESS
+                }
+                K::DisplayHelpOnMissingArgumentOrSubcommand | K::MissingSubcommand => {
+                    eprintln!(
+                        "error: no command given: use `dilated check`, `dilated map` or `dilated suggest` (see `dilated --help`)"
+                    );
+                    ExitCode::from(2)
+                }
+                _ => {
+                    eprintln!("{}", one_line(&err));
+                    ExitCode::from(2)
+                }
+            };
+        }
+    };
+    let result = match &cli.command {
+        Command::Check(a) => check::run(a),
+        Command::Map(a) => map::run(a),
+        Command::Suggest(a) => suggest::run(a),
+    };
+    match result {
+        Ok(out) => {
+            let mut stdout = std::io::stdout().lock();
+            // A closed pipe (`dilated map … | head`) is not an error of ours.
+            let _ = stdout
+                .write_all(out.stdout.as_bytes())
+                .and_then(|()| stdout.flush());
+            ExitCode::from(out.code)
+        }
+        Err(failure) => {
+            eprintln!("error: {failure}");
+            ExitCode::from(2)
+        }
+    }
 }

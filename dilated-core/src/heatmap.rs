@@ -117,6 +117,10 @@ pub struct Layout {
     pub grid_lines: bool,
     /// Height of the caption band above the grid (zero without a title).
     pub title_height: u32,
+    /// Offsets of the top-left cell, `(row, column)` (from [`Options::origin`]).
+    pub origin: (i64, i64),
+    /// Characters of the longest axis label.
+    pub axis_chars: usize,
     /// Width of the whole picture.
     pub width: u32,
     /// Height of the whole picture.
@@ -125,16 +129,17 @@ pub struct Layout {
 
 impl Layout {
     /// Lays out a `rows × cols` map whose longest count label has `label_chars`
-    /// characters, and whose axis labels are at most `axis_chars` characters long.
+    /// characters and whose longest colour-bar label has `bar_chars`.
     #[must_use]
     pub fn new(
         rows: usize,
         cols: usize,
         label_chars: usize,
-        axis_chars: usize,
         bar_chars: usize,
         options: &Options,
     ) -> Self {
+        let axis_chars =
+            axis_label_chars(rows, options.origin.0).max(axis_label_chars(cols, options.origin.1));
         let side = rows.max(cols).max(1);
         let cell = options.cell.unwrap_or_else(|| auto_cell(side)).max(1);
         let text_scale = 2;
@@ -176,9 +181,29 @@ impl Layout {
             label_scale,
             grid_lines,
             title_height,
+            origin: options.origin,
+            axis_chars,
             width,
             height,
         }
+    }
+
+    /// The labelled columns, `(index, offset)` (see [`axis_ticks`]).
+    #[must_use]
+    pub fn x_ticks(&self) -> Vec<(usize, i64)> {
+        axis_ticks(
+            self.cols,
+            self.origin.1,
+            self.cell,
+            self.axis_chars,
+            self.text_scale,
+        )
+    }
+
+    /// The labelled rows, `(index, offset)`: spaced by the label height.
+    #[must_use]
+    pub fn y_ticks(&self) -> Vec<(usize, i64)> {
+        axis_ticks(self.rows, self.origin.0, self.cell, 1, self.text_scale)
     }
 
     /// Top-left corner of the cell at `(row, col)`.
@@ -405,13 +430,11 @@ pub fn layout<T: HeatValue>(map: &[Vec<T>], options: &Options) -> Layout {
         .map(|v| v.to_string().len())
         .max()
         .unwrap_or(1);
-    let axis_chars =
-        axis_label_chars(rows, options.origin.0).max(axis_label_chars(cols, options.origin.1));
     let bar_chars = match max_value(map) {
         Some(m) => bar_ticks(m).iter().map(|(_, l)| l.len()).max().unwrap_or(1),
         None => 1,
     };
-    Layout::new(rows, cols, label_chars, axis_chars, bar_chars, options)
+    Layout::new(rows, cols, label_chars, bar_chars, options)
 }
 
 fn axis_label_chars(n: usize, origin: i64) -> usize {
@@ -538,10 +561,8 @@ pub fn svg<T: HeatValue>(map: &[Vec<T>], options: &Options) -> String {
 
     // Axis ticks: offsets relative to the output position.
     let fs = 10 * l.text_scale;
-    let axis_chars =
-        axis_label_chars(l.rows, options.origin.0).max(axis_label_chars(l.cols, options.origin.1));
     let _ = writeln!(s, r##"<g font-size="{fs}" fill="#333333">"##);
-    for (i, off) in axis_ticks(l.cols, options.origin.1, l.cell, axis_chars, l.text_scale) {
+    for (i, off) in l.x_ticks() {
         let (x, _) = l.cell_origin(0, i);
         let _ = writeln!(
             s,
@@ -550,7 +571,7 @@ pub fn svg<T: HeatValue>(map: &[Vec<T>], options: &Options) -> String {
             l.x_axis_top()
         );
     }
-    for (i, off) in axis_ticks(l.rows, options.origin.0, l.cell, 1, l.text_scale) {
+    for (i, off) in l.y_ticks() {
         let (_, y) = l.cell_origin(i, 0);
         let _ = writeln!(
             s,
@@ -696,12 +717,12 @@ mod tests {
 
     #[test]
     fn large_maps_get_small_cells_and_no_grid_lines() {
-        let l = Layout::new(1024, 1024, 3, 4, 5, &Options::default());
+        let l = Layout::new(1024, 1024, 3, 5, &Options::default());
         assert_eq!(l.cell, 2);
         assert!(!l.grid_lines);
         assert_eq!(l.label_scale, None);
         assert!(l.width > 2048 && l.height > 2048);
-        let small = Layout::new(7, 7, 1, 2, 2, &Options::default());
+        let small = Layout::new(7, 7, 1, 2, &Options::default());
         assert_eq!(small.cell, 40);
         assert!(small.grid_lines);
         assert!(small.label_scale.is_some());

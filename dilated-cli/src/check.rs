@@ -1,0 +1,513 @@
+//! `dilated check`: the engine's report, as text or one JSON object.
+
+use std::fmt::Write as _;
+
+use dilated_core::schedule::{
+    self, AxisReport, CoverageStatus, Diagnostic, Level, Levels, Options, Outcome as Rule, Report,
+    Suggestion, analyze, coverage_counts,
+};
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::count::{Big, Row};
+use crate::{CheckArgs, Failure, Outcome};
+
+pub(crate) fn run(a: &CheckArgs) -> Result<Outcome, Failure> {
+    let schedule = crate::schedule(&a.stack)?;
+    let mut levels = if a.strict_hdc {
+        Levels::default().strict_hdc()
+    } else {
+        Levels::default()
+    };
+    for (checks, level) in [
+        (&a.allow, Level::Allow),
+        (&a.warn, Level::Warn),
+        (&a.deny, Level::Deny),
+    ] {
+        for &c in checks {
+            levels.set(c, level);
+        }
+    }
+    let options = Options {
+        levels,
+        input: a.input.map(|n| vec![Some(n)]).unwrap_or_default(),
+        coverage: true,
+        suggest: true,
+    };
+    let report = analyze(&schedule, &options)?;
+    let axis = report
+        .axes
+        .first()
+        .ok_or(schedule::ScheduleError::new(schedule::ErrorKind::Empty))?;
+    let row = match &axis.coverage {
+        CoverageStatus::Exact(c) => Ok(Row::Small(c.clone())),
+        CoverageStatus::Overflow => coverage_counts::<Big>(&axis.layers)
+            .map(Row::Big)
+            .map_err(|e| e.to_string()),
+        CoverageStatus::OverLimit(e) => Err(match e.kind {
+            schedule::ErrorKind::ReceptiveFieldTooLarge { limit, .. } => format!(
+                "receptive field {} is over the limit of {limit} for exact counts",
+                axis.receptive_field
+            ),
+            _ => e.kind.to_string(),
+        }),
+        CoverageStatus::NotComputed => Err("not computed".to_owned()),
+    };
+    let code = u8::from(report.is_error());
+    let stdout = if a.json {
+        let mut s = serde_json::to_string(&json(&report, axis, &row, a.input, code))
+            .map_err(|e| Failure::Io(format!("cannot write JSON: {e}")))?;
+        s.push('\n');
+        s
+    } else {
+        text(&report, axis, &row)
+    };
+    Ok(Outcome { stdout, code })
+}
+
+/// `[a, b, c]`, or its first and last entries around `…` past `max`.
+pub(crate) fn list<T: ToString>(v: &[T], max: usize) -> String {
+    let join = |s: &[T]| {
+        s.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if v.len() <= max {
+        format!("[{}]", join(v))
+    } else {
+        let h = (max / 2).max(1);
+        format!("[{}, …, {}]", join(&v[..h]), join(&v[v.len() - h..]))
+    }
+}
+
+/// `kernel 3, rates [2, 4, 8]` (+ strides when any is not 1).
+pub(crate) fn stack_text(axis: &AxisReport) -> String {
+    let rates: Vec<u64> = axis.layers.iter().map(|l| l.rate).collect();
+    let kernels: Vec<u64> = axis.layers.iter().map(|l| l.kernel).collect();
+    let strides: Vec<u64> = axis.layers.iter().map(|l| l.stride).collect();
+    let mut s = match kernels.first() {
+        Some(&k) if kernels.iter().all(|&x| x == k) => format!("kernel {k}"),
+        _ => format!("kernels {}", list(&kernels, 16)),
+    };
+    let _ = write!(s, ", rates {}", list(&rates, 16));
+    if strides.iter().any(|&x| x != 1) {
+        let _ = write!(s, ", strides {}", list(&strides, 16));
+    }
+    if axis.layers.len() > 16 {
+        let _ = write!(s, " ({} layers)", axis.layers.len());
+    }
+    s
+}
+
+fn rule1_text(axis: &AxisReport) -> String {
+    let h = &axis.hdc;
+    let m = list(&h.m, 16);
+    match h.rule1 {
+        Rule::NotApplicable => {
+            "n/a   defined for stride-1 stacks of one kernel size; the exact check decides"
+                .to_owned()
+        }
+        Rule::Pass => format!(
+            "pass  M_2 ≤ K = {} in every rising group (M = {m}, {} group{})",
+            h.kernel.unwrap_or(0),
+            h.groups.len(),
+            if h.groups.len() == 1 { "" } else { "s" }
+        ),
+        Rule::Fail => {
+            let f = &h.rule1_failures[0];
+            let rates: Vec<u64> = axis.layers[f.group.clone()]
+                .iter()
+                .map(|l| l.rate)
+                .collect();
+            let more = match h.rule1_failures.len() {
+                1 => String::new(),
+                n => format!(", {} more failing groups", n - 1),
+            };
+            format!(
+                "fail  M_2 = {} > K = {} in the rising group {} (layers {}–{}; M = {m}{more})",
+                f.m2,
+                h.kernel.unwrap_or(0),
+                list(&rates, 16),
+                f.group.start + 1,
+                f.group.end
+            )
+        }
+    }
+}
+
+fn rule2_text(axis: &AxisReport) -> String {
+    let h = &axis.hdc;
+    match (h.rule2, h.repeats.first()) {
+        (Rule::Fail, Some(&i)) => format!(
+            "fail  rate {} repeats in layers {} and {} ({} repeat{}); use a sawtooth such as [1, 2, 3, 1, 2, 3]",
+            axis.layers[i].rate,
+            i,
+            i + 1,
+            h.repeats.len(),
+            if h.repeats.len() == 1 { "" } else { "s" }
+        ),
+        (Rule::NotApplicable, _) => "n/a".to_owned(),
+        _ => "pass  no rate above 1 repeats in consecutive layers".to_owned(),
+    }
+}
+
+fn rule3_text(axis: &AxisReport) -> String {
+    let g = axis.hdc.gcd;
+    match axis.hdc.rule3 {
+        Rule::Pass => format!("pass  gcd of the rates = {g}"),
+        Rule::Fail => format!("fail  gcd of the rates = {g}: only multiples of {g} are ever read"),
+        Rule::NotApplicable => format!("n/a   every kernel is 1 (gcd of the rates = {g})"),
+    }
+}
+
+fn verdict_text(report: &Report, axis: &AxisReport) -> String {
+    let errors = report
+        .diagnostics
+        .iter()
+        .filter(|d| d.level == Level::Deny)
+        .count();
+    let warnings = report
+        .diagnostics
+        .iter()
+        .filter(|d| d.level == Level::Warn)
+        .count();
+    let tally = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    let head = if axis.reach.has_holes() {
+        format!(
+            "gridding: {} holes in a receptive field of {}",
+            axis.reach.hole_count, axis.receptive_field
+        )
+    } else {
+        format!(
+            "no holes: the receptive field of {} is fully covered",
+            axis.receptive_field
+        )
+    };
+    let status = if report.is_error() { "FAIL" } else { "ok" };
+    format!(
+        "{status}, {head} ({}, {})",
+        tally(errors, "error"),
+        tally(warnings, "warning")
+    )
+}
+
+fn text(report: &Report, axis: &AxisReport, row: &Result<Row, String>) -> String {
+    let mut s = String::new();
+    let w = |s: &mut String, label: &str, value: &str| {
+        let _ = writeln!(s, "{label:<16} {value}");
+    };
+    w(&mut s, "schedule", &stack_text(axis));
+    w(&mut s, "verdict", &verdict_text(report, axis));
+    let rfs: Vec<u64> = axis.geometry.iter().map(|g| g.receptive_field).collect();
+    w(
+        &mut s,
+        "receptive field",
+        &format!(
+            "{} (after each layer: {})",
+            axis.receptive_field,
+            list(&rfs, 16)
+        ),
+    );
+    let r = &axis.reach;
+    let coverage = match row {
+        Ok(row) => format!(
+            "offsets {}..={}: {}",
+            row.min_offset(),
+            row.min_offset()
+                .saturating_add(i64::try_from(row.len()).unwrap_or(i64::MAX))
+                - 1,
+            row.text(64)
+        ),
+        Err(why) => format!(
+            "offsets {}..={}: not listed ({why})",
+            r.min_offset, r.max_offset
+        ),
+    };
+    w(&mut s, "coverage", &coverage);
+    let holes = match (&axis.holes, r.has_holes()) {
+        (_, false) => "none".to_owned(),
+        (Some(h), true) => format!(
+            "{} at {} (first opened by layer {}, widest gap {}, nearest the centre {})",
+            r.hole_count,
+            list(h, 24),
+            r.first_hole_layer.map_or(0, |l| l + 1),
+            r.widest_gap,
+            r.nearest_hole.unwrap_or(0)
+        ),
+        (None, true) => format!(
+            "{} (not listed past a receptive field of {}; first opened by layer {}, widest gap {}, nearest the centre {})",
+            r.hole_count,
+            schedule::MAX_COVERAGE_RF,
+            r.first_hole_layer.map_or(0, |l| l + 1),
+            r.widest_gap,
+            r.nearest_hole.unwrap_or(0)
+        ),
+    };
+    w(&mut s, "holes", &holes);
+    w(&mut s, "HDC rule 1", &rule1_text(axis));
+    w(&mut s, "HDC rule 2", &rule2_text(axis));
+    w(&mut s, "HDC rule 3", &rule3_text(axis));
+
+    // Per-layer table.
+    let _ = writeln!(
+        s,
+        "\nlayer  kernel  rate  stride  effective kernel  padding  receptive field"
+    );
+    let n = axis.layers.len();
+    for (i, (l, g)) in axis.layers.iter().zip(&axis.geometry).enumerate() {
+        if n > 24 && (10..n - 10).contains(&i) {
+            if i == 10 {
+                let _ = writeln!(s, "{:>5}  … {} more layers", "", n - 20);
+            }
+            continue;
+        }
+        let _ = writeln!(
+            s,
+            "{:>5}  {:>6}  {:>4}  {:>6}  {:>16}  {:>7}  {:>15}",
+            i + 1,
+            l.kernel,
+            l.rate,
+            l.stride,
+            g.effective_kernel,
+            if g.padding.0 == g.padding.1 {
+                g.padding.0.to_string()
+            } else {
+                format!("{}+{}", g.padding.0, g.padding.1)
+            },
+            g.receptive_field
+        );
+    }
+
+    if !report.diagnostics.is_empty() {
+        s.push('\n');
+        for d in &report.diagnostics {
+            let _ = writeln!(s, "{d}");
+        }
+    }
+    if !report.suggestions.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nsuggested schedules (no holes, HDC rules hold), best first:"
+        );
+        for x in &report.suggestions {
+            let _ = writeln!(s, "  {}", suggestion_text(x));
+        }
+    }
+    s
+}
+
+/// `rates [1, 2, 5] receptive field 17, largest rate 5`.
+pub(crate) fn suggestion_text(x: &Suggestion) -> String {
+    let mut s = format!(
+        "rates {}  receptive field {}, largest rate {}",
+        list(&x.rates, 24),
+        x.receptive_field,
+        x.max_rate
+    );
+    if x.rates.len() > 24 {
+        let _ = write!(s, ", {} layers", x.rates.len());
+    }
+    if x.cycle < x.rates.len() {
+        let _ = write!(s, ", sawtooth of {}", list(&x.rates[..x.cycle], 24));
+    }
+    s
+}
+
+#[derive(Serialize)]
+struct CheckJson<'a> {
+    schedule: ScheduleJson,
+    /// `"ok"`, `"warning"` (warnings only) or `"error"`.
+    verdict: &'static str,
+    exit_code: u8,
+    gridding: bool,
+    receptive_field: u64,
+    min_offset: i64,
+    max_offset: i64,
+    coverage: Option<Vec<Box<RawValue>>>,
+    coverage_note: Option<String>,
+    holes: Option<&'a [i64]>,
+    hole_count: u64,
+    first_hole_layer: Option<usize>,
+    nearest_hole: Option<i64>,
+    widest_gap: u64,
+    hdc: HdcJson<'a>,
+    layers: Vec<LayerJson>,
+    diagnostics: Vec<DiagnosticJson<'a>>,
+    suggestions: Vec<SuggestionJson<'a>>,
+    limits: LimitsJson,
+}
+
+#[derive(Serialize)]
+struct ScheduleJson {
+    kernels: Vec<u64>,
+    rates: Vec<u64>,
+    strides: Vec<u64>,
+    input: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct HdcJson<'a> {
+    m: &'a [u64],
+    groups: Vec<[usize; 2]>,
+    kernel: Option<u64>,
+    rule1: Option<bool>,
+    rule2: Option<bool>,
+    rule3: Option<bool>,
+    gcd: u64,
+    repeats: &'a [usize],
+}
+
+#[derive(Serialize)]
+struct LayerJson {
+    kernel: u64,
+    rate: u64,
+    stride: u64,
+    effective_kernel: u64,
+    padding: [u64; 2],
+    receptive_field: u64,
+    jump: u64,
+    min_offset: i64,
+    max_offset: i64,
+    input_size: Option<u64>,
+    output_size: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct DiagnosticJson<'a> {
+    check: &'static str,
+    level: &'static str,
+    layer: Option<usize>,
+    message: &'a str,
+    help: Option<&'a str>,
+    figures: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct SuggestionJson<'a> {
+    rates: &'a [u64],
+    kernels: &'a [u64],
+    strides: &'a [u64],
+    receptive_field: u64,
+    max_rate: u64,
+    cycle: usize,
+}
+
+impl<'a> From<&'a Suggestion> for SuggestionJson<'a> {
+    fn from(x: &'a Suggestion) -> Self {
+        Self {
+            rates: &x.rates,
+            kernels: &x.kernels,
+            strides: &x.strides,
+            receptive_field: x.receptive_field,
+            max_rate: x.max_rate,
+            cycle: x.cycle,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct LimitsJson {
+    max_layers: usize,
+    max_verdict_receptive_field: u64,
+    max_coverage_receptive_field: u64,
+    max_coverage_work: u64,
+    max_map_side: u64,
+}
+
+fn figure_value(text: &str) -> serde_json::Value {
+    text.parse::<i64>()
+        .map_or_else(|_| serde_json::Value::String(text.to_owned()), Into::into)
+}
+
+fn diagnostic_json(d: &Diagnostic) -> DiagnosticJson<'_> {
+    DiagnosticJson {
+        check: d.check.name(),
+        level: d.level.name(),
+        layer: d.layer,
+        message: &d.message,
+        help: d.help.as_deref(),
+        figures: d
+            .figures
+            .iter()
+            .map(|f| (f.name.to_owned(), figure_value(&f.value)))
+            .collect(),
+    }
+}
+
+fn json<'a>(
+    report: &'a Report,
+    axis: &'a AxisReport,
+    row: &Result<Row, String>,
+    input: Option<u64>,
+    code: u8,
+) -> CheckJson<'a> {
+    let h = &axis.hdc;
+    let verdict = match report.max_level() {
+        Some(Level::Deny) => "error",
+        Some(Level::Warn) => "warning",
+        _ => "ok",
+    };
+    CheckJson {
+        schedule: ScheduleJson {
+            kernels: axis.layers.iter().map(|l| l.kernel).collect(),
+            rates: axis.layers.iter().map(|l| l.rate).collect(),
+            strides: axis.layers.iter().map(|l| l.stride).collect(),
+            input,
+        },
+        verdict,
+        exit_code: code,
+        gridding: axis.reach.has_holes(),
+        receptive_field: axis.receptive_field,
+        min_offset: axis.reach.min_offset,
+        max_offset: axis.reach.max_offset,
+        coverage: row.as_ref().ok().map(Row::json),
+        coverage_note: row.as_ref().err().cloned(),
+        holes: axis.holes.as_deref(),
+        hole_count: axis.reach.hole_count,
+        first_hole_layer: axis.reach.first_hole_layer,
+        nearest_hole: axis.reach.nearest_hole,
+        widest_gap: axis.reach.widest_gap,
+        hdc: HdcJson {
+            m: &h.m,
+            groups: h.groups.iter().map(|g| [g.start, g.end]).collect(),
+            kernel: h.kernel,
+            rule1: h.rule1.as_bool(),
+            rule2: h.rule2.as_bool(),
+            rule3: h.rule3.as_bool(),
+            gcd: h.gcd,
+            repeats: &h.repeats,
+        },
+        layers: axis
+            .layers
+            .iter()
+            .zip(&axis.geometry)
+            .map(|(l, g)| LayerJson {
+                kernel: l.kernel,
+                rate: l.rate,
+                stride: l.stride,
+                effective_kernel: g.effective_kernel,
+                padding: [g.padding.0, g.padding.1],
+                receptive_field: g.receptive_field,
+                jump: g.jump,
+                min_offset: g.min_offset,
+                max_offset: g.max_offset,
+                input_size: g.input_size,
+                output_size: g.output_size,
+            })
+            .collect(),
+        diagnostics: report.diagnostics.iter().map(diagnostic_json).collect(),
+        suggestions: report
+            .suggestions
+            .iter()
+            .map(SuggestionJson::from)
+            .collect(),
+        limits: LimitsJson {
+            max_layers: schedule::MAX_LAYERS,
+            max_verdict_receptive_field: schedule::MAX_VERDICT_RF,
+            max_coverage_receptive_field: schedule::MAX_COVERAGE_RF,
+            max_coverage_work: schedule::MAX_COVERAGE_WORK,
+            max_map_side: schedule::MAX_MAP_SIDE,
+        },
+    }
+}

@@ -1,0 +1,52 @@
+//! `dilated suggest`: the engine's suggester, as text or JSON.
+
+use std::fmt::Write as _;
+
+use dilated_core::schedule::{SuggestRequest, suggest};
+use serde::Serialize;
+
+use crate::check::{SuggestionJson, list, suggestion_text};
+use crate::{Failure, Outcome, SuggestArgs};
+
+#[derive(Serialize)]
+struct SuggestJson<'a> {
+    layers: usize,
+    min_receptive_field: u64,
+    suggestions: Vec<SuggestionJson<'a>>,
+}
+
+pub(crate) fn run(a: &SuggestArgs) -> Result<Outcome, Failure> {
+    let req = SuggestRequest {
+        kernels: a.kernels.0.clone(),
+        strides: a.strides.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
+        layers: a.layers,
+        min_receptive_field: a.min_rf,
+        max_results: a.count.max(1),
+    };
+    let found = suggest(&req)?;
+    let stdout = if a.json {
+        let j = SuggestJson {
+            layers: a.layers,
+            min_receptive_field: a.min_rf,
+            suggestions: found.iter().map(SuggestionJson::from).collect(),
+        };
+        let mut s = serde_json::to_string_pretty(&j)
+            .map_err(|e| Failure::Io(format!("cannot write JSON: {e}")))?;
+        s.push('\n');
+        s
+    } else {
+        let kernels = match a.kernels.0.as_slice() {
+            [k] => format!("kernel {k}"),
+            ks => format!("kernels {}", list(ks, 16)),
+        };
+        let mut s = format!(
+            "hole-free schedules of {} layers ({kernels}) satisfying HDC rules 1–3, receptive field ≥ {}, best first:\n",
+            a.layers, a.min_rf
+        );
+        for (i, x) in found.iter().enumerate() {
+            let _ = writeln!(s, "{:>3}. {}", i + 1, suggestion_text(x));
+        }
+        s
+    };
+    Ok(Outcome { stdout, code: 0 })
+}
