@@ -93,7 +93,7 @@ pub(crate) fn render<T: HeatValue>(
 
     for (r, row) in map.iter().enumerate() {
         for (col, v) in row.iter().enumerate() {
-            let fill = heatmap::colour(heatmap::fraction(v.log2(), max_log2));
+            let fill = heatmap::colour(heatmap::shade(v.log2(), max_log2));
             let (x, y) = l.cell_origin(r, col);
             c.fill(x, y, l.cell, l.cell, fill);
         }
@@ -119,7 +119,7 @@ pub(crate) fn render<T: HeatValue>(
     if let Some(s) = l.label_scale {
         for (r, row) in map.iter().enumerate() {
             for (col, v) in row.iter().enumerate() {
-                let fill = heatmap::colour(heatmap::fraction(v.log2(), max_log2));
+                let fill = heatmap::colour(heatmap::shade(v.log2(), max_log2));
                 let label = v.to_string();
                 let (x, y) = l.cell_origin(r, col);
                 let w = text_width(label.len(), s);

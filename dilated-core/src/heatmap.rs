@@ -158,7 +158,7 @@ impl Layout {
             0
         };
         let grid_left = pad + to_u32(axis_chars) * char_w + pad;
-        let grid_top = pad + title_height + char_h / 2;
+        let grid_top = pad + title_height + char_h;
         let grid_w = to_u32(cols).saturating_mul(cell);
         let grid_h = to_u32(rows).saturating_mul(cell);
         let bar_left = grid_left + grid_w + 3 * pad;
@@ -191,19 +191,19 @@ impl Layout {
     /// The labelled columns, `(index, offset)` (see [`axis_ticks`]).
     #[must_use]
     pub fn x_ticks(&self) -> Vec<(usize, i64)> {
-        axis_ticks(
-            self.cols,
-            self.origin.1,
-            self.cell,
-            self.axis_chars,
-            self.text_scale,
-        )
+        let spacing = (to_u32(self.axis_chars) * GLYPH_ADVANCE + 3) * self.text_scale;
+        axis_ticks(self.cols, self.origin.1, self.cell, spacing)
     }
 
     /// The labelled rows, `(index, offset)`: spaced by the label height.
     #[must_use]
     pub fn y_ticks(&self) -> Vec<(usize, i64)> {
-        axis_ticks(self.rows, self.origin.0, self.cell, 1, self.text_scale)
+        axis_ticks(
+            self.rows,
+            self.origin.0,
+            self.cell,
+            2 * GLYPH_HEIGHT * self.text_scale,
+        )
     }
 
     /// Top-left corner of the cell at `(row, col)`.
@@ -310,6 +310,21 @@ pub fn fraction(value_log2: f64, max_log2: f64) -> f64 {
     }
 }
 
+/// The smallest fraction of the scale a non-zero count is drawn at: a count far below
+/// the maximum stays visibly tinted, never the white of a hole.
+pub const MIN_SHADE: f64 = 0.03;
+
+/// The fraction of the scale a cell is painted at: 0 (white) for a zero count, otherwise
+/// [`fraction`] raised to at least [`MIN_SHADE`].
+#[must_use]
+pub fn shade(value_log2: f64, max_log2: f64) -> f64 {
+    if value_log2 == f64::NEG_INFINITY {
+        0.0
+    } else {
+        fraction(value_log2, max_log2).max(MIN_SHADE)
+    }
+}
+
 /// A label shortened to at most 9 characters: integers of more than 9 digits are written
 /// `d.ddde+N`, so the colour bar of a deep stack stays readable.
 #[must_use]
@@ -358,19 +373,13 @@ pub fn bar_ticks<T: HeatValue + ?Sized>(max: &T) -> Vec<(f64, String)> {
     ticks
 }
 
-/// Ticks of one axis of `n` cells whose first cell is at offset `origin`: `(index,
-/// offset)` pairs at multiples of a round step chosen so that labels of `chars` characters
-/// at font scale `text_scale` do not overlap in cells of side `cell`. Offset 0 is always
-/// among them when it is on the axis.
+/// Ticks of one axis of `n` cells of side `cell` whose first cell is at offset `origin`:
+/// `(index, offset)` pairs at multiples of the smallest round step (1, 2, 5 × 10ⁿ) that puts
+/// at least `spacing` pixels between two labels. Offset 0 is always among them when it is
+/// on the axis.
 #[must_use]
-pub fn axis_ticks(
-    n: usize,
-    origin: i64,
-    cell: u32,
-    chars: usize,
-    text_scale: u32,
-) -> Vec<(usize, i64)> {
-    let need = u64::from(to_u32(chars) * GLYPH_ADVANCE * text_scale + 2 * text_scale);
+pub fn axis_ticks(n: usize, origin: i64, cell: u32, spacing: u32) -> Vec<(usize, i64)> {
+    let need = u64::from(spacing);
     let cell = u64::from(cell.max(1));
     let mut step: u64 = 1;
     let mut k = 0;
@@ -388,6 +397,103 @@ pub fn axis_ticks(
             (offset % step == 0).then_some((i, offset))
         })
         .collect()
+}
+
+/// CRC-32 (ISO 3309, as PNG chunks use).
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// Adler-32 (the zlib stream checksum).
+fn adler32(bytes: &[u8]) -> u32 {
+    let (mut a, mut b) = (1u32, 0u32);
+    for chunk in bytes.chunks(5552) {
+        for &x in chunk {
+            a += u32::from(x);
+            b += a;
+        }
+        a %= 65_521;
+        b %= 65_521;
+    }
+    (b << 16) | a
+}
+
+fn png_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+    out.extend_from_slice(&to_u32(data.len()).to_be_bytes());
+    let start = out.len();
+    out.extend_from_slice(kind);
+    out.extend_from_slice(data);
+    let crc = crc32(&out[start..]);
+    out.extend_from_slice(&crc.to_be_bytes());
+}
+
+/// An 8-bit indexed PNG, its zlib stream made of stored (uncompressed) blocks: no
+/// compression library needed, and every byte is checked by the format's own CRCs.
+fn png_indexed(width: u32, height: u32, palette: &[[u8; 3]], pixels: &[u8]) -> Vec<u8> {
+    let mut raw = Vec::with_capacity(pixels.len() + height as usize);
+    for row in pixels.chunks(width.max(1) as usize) {
+        raw.push(0); // filter: none
+        raw.extend_from_slice(row);
+    }
+    let mut z = vec![0x78, 0x01];
+    let blocks: Vec<&[u8]> = raw.chunks(65_535).collect();
+    for (i, block) in blocks.iter().enumerate() {
+        z.push(u8::from(i + 1 == blocks.len()));
+        let len = u16::try_from(block.len()).unwrap_or(u16::MAX);
+        z.extend_from_slice(&len.to_le_bytes());
+        z.extend_from_slice(&(!len).to_le_bytes());
+        z.extend_from_slice(block);
+    }
+    z.extend_from_slice(&adler32(&raw).to_be_bytes());
+    let mut ihdr = Vec::with_capacity(13);
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 3, 0, 0, 0]); // 8 bits, indexed, deflate, no filter, no interlace
+    let mut out = vec![0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a];
+    png_chunk(&mut out, b"IHDR", &ihdr);
+    png_chunk(&mut out, b"PLTE", &palette.concat());
+    png_chunk(&mut out, b"IDAT", &z);
+    png_chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+/// Standard base64 with padding.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// How far below a line's vertical centre its baseline sits, for digits of font size
+/// `size` (`dominant-baseline` is not inherited in SVG 1.1 and renderers differ on it).
+fn baseline(size: u32) -> f64 {
+    0.35 * f64::from(size)
 }
 
 fn hex(c: [u8; 3]) -> String {
@@ -453,11 +559,22 @@ fn axis_label_chars(n: usize, origin: i64) -> usize {
 pub fn svg<T: HeatValue>(map: &[Vec<T>], options: &Options) -> String {
     let l = layout(map, options);
     let max_log2 = max_value(map).map_or(f64::NEG_INFINITY, HeatValue::log2);
+    // Cells too small for labels are painted in 64 shades (as many as the colour bar has):
+    // longer runs of one colour keep a 1,024-wide map's SVG small.
+    let quantise = l.label_scale.is_none() && l.cell < 8;
+    let paint = |v: &T| {
+        let t = shade(v.log2(), max_log2);
+        colour(if quantise {
+            (t * 64.0).round() / 64.0
+        } else {
+            t
+        })
+    };
     let mut s = String::new();
     // `write!` into a String cannot fail.
     let _ = writeln!(
         s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="DejaVu Sans Mono, Menlo, Consolas, monospace">"#,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="DejaVu Sans Mono, Menlo, Consolas, monospace">"#,
         w = l.width,
         h = l.height
     );
@@ -472,35 +589,66 @@ pub fn svg<T: HeatValue>(map: &[Vec<T>], options: &Options) -> String {
     if let Some(title) = &options.title {
         let _ = writeln!(
             s,
-            r#"<text x="{}" y="{}" font-size="{}" dominant-baseline="central">{}</text>"#,
+            r#"<text x="{}" y="{:.1}" font-size="{}">{}</text>"#,
             l.grid_left,
-            8 + l.title_height / 2,
+            f64::from(8 + l.title_height / 2) + baseline(10 * l.text_scale + 2),
             10 * l.text_scale + 2,
             escape(title)
         );
     }
 
-    // Cells: runs of one colour per row.
     let _ = writeln!(s, r#"<g shape-rendering="crispEdges">"#);
-    for (r, row) in map.iter().enumerate() {
-        let mut c = 0;
-        while c < row.len() {
-            let fill = colour(fraction(row[c].log2(), max_log2));
-            let mut end = c + 1;
-            while end < row.len() && colour(fraction(row[end].log2(), max_log2)) == fill {
-                end += 1;
+    if quantise && l.rows > 0 && l.cols > 0 {
+        // Cells too small to read: one pixel per cell in an embedded indexed PNG, scaled
+        // up without smoothing (a 1,024-wide map in about 1.4 MB instead of tens).
+        let level = |v: &T| -> u8 {
+            let t = shade(v.log2(), max_log2);
+            // 0 for a zero count, 1..=64 otherwise.
+            if t == 0.0 {
+                0
+            } else {
+                (t * 64.0).round().clamp(1.0, 64.0) as u8
             }
-            if fill != [255, 255, 255] {
-                let (x, y) = l.cell_origin(r, c);
-                let _ = writeln!(
-                    s,
-                    r#"<rect x="{x}" y="{y}" width="{}" height="{}" fill="{}"/>"#,
-                    to_u32(end - c) * l.cell,
-                    l.cell,
-                    hex(fill)
-                );
+        };
+        let palette: Vec<[u8; 3]> = (0..=64u8).map(|i| colour(f64::from(i) / 64.0)).collect();
+        let mut pixels = vec![0u8; l.rows * l.cols];
+        for (r, row) in map.iter().enumerate() {
+            for (c, v) in row.iter().enumerate() {
+                pixels[r * l.cols + c] = level(v);
             }
-            c = end;
+        }
+        let png = png_indexed(to_u32(l.cols), to_u32(l.rows), &palette, &pixels);
+        let _ = writeln!(
+            s,
+            r#"<image x="{}" y="{}" width="{}" height="{}" preserveAspectRatio="none" image-rendering="optimizeSpeed" style="image-rendering:pixelated" xlink:href="data:image/png;base64,{}"/>"#,
+            l.grid_left,
+            l.grid_top,
+            l.grid_right() - l.grid_left,
+            l.grid_bottom() - l.grid_top,
+            base64(&png)
+        );
+    } else {
+        // Cells: runs of one colour per row.
+        for (r, row) in map.iter().enumerate() {
+            let mut c = 0;
+            while c < row.len() {
+                let fill = paint(&row[c]);
+                let mut end = c + 1;
+                while end < row.len() && paint(&row[end]) == fill {
+                    end += 1;
+                }
+                if fill != [255, 255, 255] {
+                    let (x, y) = l.cell_origin(r, c);
+                    let _ = writeln!(
+                        s,
+                        r#"<rect x="{x}" y="{y}" width="{}" height="{}" fill="{}"/>"#,
+                        to_u32(end - c) * l.cell,
+                        l.cell,
+                        hex(fill)
+                    );
+                }
+                c = end;
+            }
         }
     }
     if l.grid_lines && l.rows > 0 && l.cols > 0 {
@@ -532,14 +680,10 @@ pub fn svg<T: HeatValue>(map: &[Vec<T>], options: &Options) -> String {
 
     // Counts in the cells.
     if let Some(scale) = l.label_scale {
-        let _ = writeln!(
-            s,
-            r#"<g font-size="{}" text-anchor="middle" dominant-baseline="central">"#,
-            10 * scale
-        );
+        let _ = writeln!(s, r#"<g font-size="{}" text-anchor="middle">"#, 10 * scale);
         for (r, row) in map.iter().enumerate() {
             for (c, v) in row.iter().enumerate() {
-                let fill = colour(fraction(v.log2(), max_log2));
+                let fill = paint(v);
                 let (x, y) = l.cell_origin(r, c);
                 let half = l.cell / 2;
                 let ink = text_colour(fill);
@@ -550,9 +694,9 @@ pub fn svg<T: HeatValue>(map: &[Vec<T>], options: &Options) -> String {
                 };
                 let _ = writeln!(
                     s,
-                    r#"<text x="{}" y="{}"{attr}>{v}</text>"#,
+                    r#"<text x="{}" y="{:.1}"{attr}>{v}</text>"#,
                     x + half,
-                    y + half
+                    f64::from(y + half) + baseline(10 * scale)
                 );
             }
         }
@@ -566,18 +710,18 @@ pub fn svg<T: HeatValue>(map: &[Vec<T>], options: &Options) -> String {
         let (x, _) = l.cell_origin(0, i);
         let _ = writeln!(
             s,
-            r#"<text x="{}" y="{}" text-anchor="middle" dominant-baseline="hanging">{off}</text>"#,
+            r#"<text x="{}" y="{:.1}" text-anchor="middle">{off}</text>"#,
             x + l.cell / 2,
-            l.x_axis_top()
+            f64::from(l.x_axis_top()) + 0.75 * f64::from(fs)
         );
     }
     for (i, off) in l.y_ticks() {
         let (_, y) = l.cell_origin(i, 0);
         let _ = writeln!(
             s,
-            r#"<text x="{}" y="{}" text-anchor="end" dominant-baseline="central">{off}</text>"#,
+            r#"<text x="{}" y="{:.1}" text-anchor="end">{off}</text>"#,
             l.grid_left - 6,
-            y + l.cell / 2
+            f64::from(y + l.cell / 2) + baseline(fs)
         );
     }
     let _ = writeln!(s, "</g>");
@@ -608,14 +752,15 @@ pub fn svg<T: HeatValue>(map: &[Vec<T>], options: &Options) -> String {
         Some(m) => bar_ticks(m),
         None => vec![(0.0, "0".to_owned())],
     };
-    let _ = writeln!(s, r#"<g font-size="{fs}" dominant-baseline="central">"#);
+    let _ = writeln!(s, r#"<g font-size="{fs}">"#);
     for (t, label) in ticks {
         let y = l.bar_y(t);
         let x = l.bar_left + l.bar_width;
         let _ = writeln!(
             s,
-            r##"<path d="M{x} {y}h4" stroke="#000000"/><text x="{}" y="{y}">{}</text>"##,
+            r##"<path d="M{x} {y}h4" stroke="#000000"/><text x="{}" y="{:.1}">{}</text>"##,
             x + 8,
+            f64::from(y) + baseline(fs),
             escape(&label)
         );
     }
@@ -652,6 +797,10 @@ mod tests {
         assert!((fraction(9.0, 10.0) - 0.5).abs() < 1e-12);
         // Counts near 2^2000 (beyond f64) still compare through their logarithms.
         assert!((fraction(1999.0, 2000.0) - 0.5).abs() < 1e-12);
+        // A count of 1 beside a maximum of 2^20 is still tinted, never hole-white.
+        assert_eq!(shade(f64::NEG_INFINITY, 20.0), 0.0);
+        assert!((shade(0.0, 20.0) - MIN_SHADE).abs() < 1e-12);
+        assert_ne!(colour(shade(0.0, 20.0)), [255, 255, 255]);
     }
 
     #[test]
@@ -743,14 +892,14 @@ mod tests {
 
     #[test]
     fn axis_ticks_include_the_centre() {
-        let t = axis_ticks(29, -14, 33, 3, 2);
+        let t = axis_ticks(29, -14, 33, 42);
         assert!(t.contains(&(14, 0)));
         assert!(
             t.iter()
                 .all(|&(i, off)| off == -14 + i64::try_from(i).unwrap())
         );
         // With 2 px cells only every 20th or so offset is labelled.
-        let t = axis_ticks(1023, -511, 2, 4, 2);
+        let t = axis_ticks(1023, -511, 2, 54);
         assert!(t.len() < 60 && t.contains(&(511, 0)));
     }
 
@@ -761,6 +910,29 @@ mod tests {
         let ragged = vec![vec![1u32, 2, 3], vec![4]];
         let picture = svg(&ragged, &Options::default());
         assert!(picture.contains(">4</text>"));
+    }
+
+    #[test]
+    fn checksums_and_base64_match_their_standards() {
+        assert_eq!(crc32(b"IEND"), 0xae42_6082);
+        assert_eq!(crc32(b"123456789"), 0xcbf4_3926);
+        assert_eq!(adler32(b"Wikipedia"), 0x11e6_0398);
+        assert_eq!(base64(b"Man"), "TWFu");
+        assert_eq!(base64(b"Ma"), "TWE=");
+        assert_eq!(base64(b"M"), "TQ==");
+        let png = png_indexed(2, 1, &[[255, 255, 255], [255, 0, 0]], &[0, 1]);
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        assert!(png.ends_with(&[0xae, 0x42, 0x60, 0x82]));
+    }
+
+    #[test]
+    fn large_maps_embed_one_pixel_per_cell() {
+        let row: Vec<u64> = (0..300u64).map(|i| i % 7).collect();
+        let map = outer(&row);
+        let picture = svg(&map, &Options::default());
+        assert!(picture.contains("data:image/png;base64,"));
+        assert!(picture.len() < 400_000, "{}", picture.len());
+        assert!(!picture.contains("</text><text")); // no per-cell labels
     }
 
     #[test]
