@@ -24,6 +24,19 @@
 //! # Ok::<(), dilated_core::Error>(())
 //! ```
 //!
+//! A tensor with the wrong channel count is a type error, not a run-time one:
+//!
+//! ```compile_fail,E0308
+//! use dilated_core::Activation;
+//! use dilated_core::layer::{Conv2d, Pad2d};
+//! use dilated_core::tensor::Tensor2d;
+//! type Layer = Conv2d<2, 4, 3, 3, 2, 2, 1, 1, 1, Pad2d<2, 2, 2, 2>>;
+//! let conv = Layer::init(7, true, Activation::Relu)?;
+//! let x = Tensor2d::<3, 16, 16>::zeros(1, [16, 16])?; // 3 channels, the layer takes 2
+//! let y: Tensor2d<4, 16, 16> = conv.forward(&x)?;
+//! # Ok::<(), dilated_core::Error>(())
+//! ```
+//!
 //! # Stacks
 //!
 //! A [`Stack`] is a run-time list of layers, each with the `nn.Sequential` module index
@@ -100,6 +113,18 @@
 //! assert_eq!(net.forward_nchw(2, x.as_slice())?, back.forward(&x)?.into_vec());
 //! assert_eq!(back.conv1.weight(), net.conv1.weight());
 //! # Ok::<(), Error>(())
+//! ```
+//!
+//! A `Tiny` takes 32×32 images only: passing a 16×16 tensor does not compile.
+//!
+//! ```compile_fail,E0308
+//! # use dilated_core::layer::{Stack, TypedStack};
+//! # use dilated_core::tensor::Tensor2d;
+//! # fn f(stack: TypedStack<Tensor2d<3, 32, 32>, Tensor2d<8, 32, 32>>) -> Result<(), dilated_core::Error> {
+//! let x = Tensor2d::<3, 16, 16>::zeros(1, [16, 16])?;
+//! let y = stack.forward(&x)?;
+//! # Ok(())
+//! # }
 //! ```
 
 use std::marker::PhantomData;
