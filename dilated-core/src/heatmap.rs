@@ -165,7 +165,12 @@ impl Layout {
         let bar_width = 18;
         let bar_top = grid_top;
         let bar_height = grid_h.max(120);
-        let width = bar_left + bar_width + pad + to_u32(bar_chars) * char_w + pad;
+        // The caption is a monospace line of font size `10·scale + 2` (0.6 em a character).
+        let title_w = options.title.as_ref().map_or(0, |t| {
+            to_u32(t.chars().count()) * (6 * (10 * text_scale + 2)).div_ceil(10)
+        });
+        let width = (bar_left + bar_width + pad + to_u32(bar_chars) * char_w + 2 * pad)
+            .max(grid_left + title_w + pad);
         let height = grid_top + grid_h.max(bar_height) + pad + char_h + 2 * pad;
         Self {
             rows,
