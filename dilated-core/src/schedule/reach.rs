@@ -41,14 +41,20 @@ impl Reach {
     }
 }
 
-/// The reachable offsets of one axis as a bit set.
+/// The reachable offsets of one axis as a bit set. When every tap step shares a factor
+/// `g > 1`, only the multiples of `g` are stored (bit `i` is offset `min_offset + i·g`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ReachSet {
-    /// The offset of bit 0.
+    /// The smallest reachable offset.
     pub min_offset: i64,
-    /// Number of bits (the receptive field).
+    /// Number of offsets from the smallest to the largest reachable one (the receptive
+    /// field).
     pub width: u64,
-    /// Bits, little-endian within and across words; `None` when every offset is reached.
+    /// Offsets between two stored bits (the gcd of the tap steps).
+    scale: u64,
+    /// Number of stored bits.
+    bits: u64,
+    /// Bits, little-endian within and across words; `None` when every stored bit is set.
     words: Option<Vec<u64>>,
 }
 
@@ -56,15 +62,16 @@ impl ReachSet {
     /// Whether `offset` is reached.
     #[must_use]
     pub fn contains(&self, offset: i64) -> bool {
-        let Some(i) = offset.checked_sub(self.min_offset) else {
+        let Some(d) = offset.checked_sub(self.min_offset) else {
             return false;
         };
-        let Ok(i) = u64::try_from(i) else {
+        let Ok(d) = u64::try_from(d) else {
             return false;
         };
-        if i >= self.width {
+        if d >= self.width || !d.is_multiple_of(self.scale) {
             return false;
         }
+        let i = d / self.scale;
         match &self.words {
             None => true,
             Some(w) => (w[idx(i / 64)] >> (i % 64)) & 1 == 1,
@@ -73,20 +80,24 @@ impl ReachSet {
 
     /// The hole offsets, smallest first.
     pub fn holes(&self) -> impl Iterator<Item = i64> + '_ {
-        let words = self.words.as_deref().unwrap_or(&[]);
-        let width = if self.words.is_some() { self.width } else { 0 };
+        let width = if self.hole_count() == 0 {
+            0
+        } else {
+            self.width
+        };
         (0..width)
-            .filter(move |&i| (words[idx(i / 64)] >> (i % 64)) & 1 == 0)
-            .map(move |i| self.min_offset + i64::try_from(i).unwrap_or(i64::MAX))
+            .map(move |d| self.min_offset + i64::try_from(d).unwrap_or(i64::MAX))
+            .filter(move |&o| !self.contains(o))
     }
 
     /// Number of holes.
     #[must_use]
     pub fn hole_count(&self) -> u64 {
-        match &self.words {
-            None => 0,
-            Some(w) => self.width - w.iter().map(|x| u64::from(x.count_ones())).sum::<u64>(),
-        }
+        let ones = match &self.words {
+            None => self.bits,
+            Some(w) => w.iter().map(|x| u64::from(x.count_ones())).sum::<u64>(),
+        };
+        self.width - ones
     }
 }
 
@@ -125,92 +136,97 @@ pub fn reach_and_set(layers: &[AxisLayer]) -> Result<(Reach, ReachSet), Schedule
 }
 
 fn summarize(set: &ReachSet, first_hole_layer: Option<usize>) -> Result<Reach, ScheduleError> {
+    let min = set.min_offset;
     let mut r = Reach {
         receptive_field: set.width,
-        min_offset: set.min_offset,
-        max_offset: set.min_offset + to_i64(set.width)? - 1,
-        hole_count: 0,
+        min_offset: min,
+        max_offset: min + to_i64(set.width)? - 1,
+        hole_count: set.hole_count(),
         first_hole: None,
         nearest_hole: None,
-        first_hole_layer: None,
+        first_hole_layer,
         widest_gap: 0,
     };
-    let Some(words) = &set.words else {
+    if r.hole_count == 0 {
+        r.first_hole_layer = None;
         return Ok(r);
-    };
-    // One pass over the words: count, first hole, nearest hole to the centre, widest run.
-    let centre = u64::try_from(-set.min_offset).unwrap_or(0);
+    }
+    let g = set.scale;
+    // Longest run of unset stored bits, and the unset bits nearest the centre.
+    let centre = u64::try_from(-min).unwrap_or(0) / g; // offset 0 is always stored
     let mut run: u64 = 0;
-    let mut best_left: Option<u64> = None; // largest hole index < centre
-    let mut best_right: Option<u64> = None; // smallest hole index >= centre
-    for (wi, &w) in words.iter().enumerate() {
-        let base = wi as u64 * 64;
-        if base >= set.width {
-            break;
-        }
-        let valid = (set.width - base).min(64);
-        let mask = if valid == 64 {
-            u64::MAX
-        } else {
-            (1u64 << valid) - 1
-        };
-        let zeros = !w & mask;
-        r.hole_count += u64::from(zeros.count_ones());
-        if zeros == 0 {
-            run = 0;
-            continue;
-        }
-        if r.first_hole.is_none() {
-            r.first_hole = Some(base + u64::from(zeros.trailing_zeros())).map(|i| i as i64);
-        }
-        // Nearest to the centre.
-        if base + valid <= centre {
-            best_left = Some(base + 63 - u64::from(zeros.leading_zeros()));
-        } else if base > centre {
-            if best_right.is_none() {
-                best_right = Some(base + u64::from(zeros.trailing_zeros()));
+    let mut widest_bits: u64 = 0;
+    let mut first_bit: Option<u64> = None;
+    let mut best_left: Option<u64> = None; // largest unset bit < centre
+    let mut best_right: Option<u64> = None; // smallest unset bit > centre
+    if let Some(words) = &set.words {
+        for (wi, &w) in words.iter().enumerate() {
+            let base = wi as u64 * 64;
+            if base >= set.bits {
+                break;
             }
-        } else {
-            let c = centre - base;
-            let below = zeros & ((1u64 << c) - 1);
-            if below != 0 {
-                best_left = Some(base + 63 - u64::from(below.leading_zeros()));
-            }
-            let above = zeros >> c;
-            if above != 0 && best_right.is_none() {
-                best_right = Some(centre + u64::from(above.trailing_zeros()));
-            }
-        }
-        if zeros == mask && valid == 64 {
-            run += 64;
-            r.widest_gap = r.widest_gap.max(run);
-            continue;
-        }
-        // Walk the runs inside the word.
-        let mut b = 0u64;
-        while b < valid {
-            if (zeros >> b) & 1 == 1 {
-                run += 1;
-                r.widest_gap = r.widest_gap.max(run);
+            let valid = (set.bits - base).min(64);
+            let mask = if valid == 64 {
+                u64::MAX
             } else {
+                (1u64 << valid) - 1
+            };
+            let zeros = !w & mask;
+            if zeros == 0 {
                 run = 0;
+                continue;
             }
-            b += 1;
+            if first_bit.is_none() {
+                first_bit = Some(base + u64::from(zeros.trailing_zeros()));
+            }
+            if base + valid <= centre {
+                best_left = Some(base + 63 - u64::from(zeros.leading_zeros()));
+            } else if base > centre {
+                if best_right.is_none() {
+                    best_right = Some(base + u64::from(zeros.trailing_zeros()));
+                }
+            } else {
+                let c = centre - base;
+                let below = zeros & ((1u64 << c) - 1);
+                if below != 0 {
+                    best_left = Some(base + 63 - u64::from(below.leading_zeros()));
+                }
+                let above = zeros >> c;
+                if above != 0 && best_right.is_none() {
+                    best_right = Some(centre + u64::from(above.trailing_zeros()));
+                }
+            }
+            if zeros == u64::MAX {
+                run += 64;
+                widest_bits = widest_bits.max(run);
+                continue;
+            }
+            for b in 0..valid {
+                if (zeros >> b) & 1 == 1 {
+                    run += 1;
+                    widest_bits = widest_bits.max(run);
+                } else {
+                    run = 0;
+                }
+            }
         }
     }
-    let min = set.min_offset;
-    r.first_hole = r.first_hole.map(|i| min + i);
-    r.nearest_hole = match (best_left, best_right) {
-        (Some(l), Some(rr)) => {
-            let (dl, dr) = (centre - l, rr - centre);
-            Some(if dl <= dr { l } else { rr })
+    let off = |bit: u64| min + to_i64(bit * g).unwrap_or(i64::MAX);
+    if g == 1 {
+        r.widest_gap = widest_bits;
+        r.first_hole = first_bit.map(off);
+        r.nearest_hole = match (best_left, best_right) {
+            (Some(l), Some(rr)) => Some(if centre - l <= rr - centre { l } else { rr }),
+            (l, rr) => l.or(rr),
         }
-        (Some(l), None) => Some(l),
-        (None, Some(rr)) => Some(rr),
-        (None, None) => None,
+        .map(off);
+    } else {
+        // Only multiples of g are reachable: offsets ±1 are holes, and a run of unset
+        // stored bits widens a gap of g − 1 by g per bit.
+        r.widest_gap = g * (widest_bits + 1) - 1;
+        r.first_hole = Some(min + 1);
+        r.nearest_hole = Some(if min < 0 { -1 } else { 1 });
     }
-    .map(|i| min + i as i64);
-    r.first_hole_layer = first_hole_layer;
     Ok(r)
 }
 
@@ -243,18 +259,11 @@ fn grow(layers: &[AxisLayer]) -> Result<(ReachSet, Option<usize>), ScheduleError
     let mut min_offset: i64 = 0;
     for (i, (l, &s)) in layers.iter().zip(&steps).enumerate() {
         let grow = (l.kernel - 1).checked_mul(s);
-        rf = match grow.and_then(|g| rf.checked_add(g)) {
+        rf = match grow.and_then(|x| rf.checked_add(x)) {
             Some(r) if r <= MAX_VERDICT_RF => r,
-            Some(r) => {
+            other => {
                 return Err(ScheduleError::new(ErrorKind::ReceptiveFieldTooLarge {
-                    receptive_field: r,
-                    limit: MAX_VERDICT_RF,
-                })
-                .at_layer(i));
-            }
-            None => {
-                return Err(ScheduleError::new(ErrorKind::ReceptiveFieldTooLarge {
-                    receptive_field: u64::MAX,
+                    receptive_field: other.unwrap_or(u64::MAX),
                     limit: MAX_VERDICT_RF,
                 })
                 .at_layer(i));
@@ -263,96 +272,176 @@ fn grow(layers: &[AxisLayer]) -> Result<(ReachSet, Option<usize>), ScheduleError
         // rf <= MAX_VERDICT_RF, so these fit i64.
         min_offset -= ((l.kernel - 1) / 2) as i64 * s as i64;
     }
-    let mut width: u64 = 1;
-    let mut words: Option<Vec<u64>> = None;
-    let mut last_clean: Option<usize> = None; // last prefix without holes (None = empty prefix)
-    let total_words = idx(rf.div_ceil(64));
+    let mut bits = Bits {
+        width: 1,
+        scale: 0,
+        words: None,
+        lo: 0,
+        hi: 0,
+        total_words: idx(rf.div_ceil(64)),
+    };
+    let mut last_clean: Option<usize> = None; // last prefix without holes (None = empty)
     for (i, (l, &s)) in layers.iter().zip(&steps).enumerate() {
-        let k = l.kernel;
-        let new_width = width + (k - 1) * s;
-        if k == 1 {
-            if words.is_none() {
-                last_clean = Some(i);
-            }
-            continue;
+        if l.kernel > 1 {
+            bits.add_layer(s, l.kernel);
         }
-        if words.is_none() && s <= width {
-            width = new_width;
-            last_clean = Some(i);
-            continue;
-        }
-        let w = words.get_or_insert_with(|| {
-            let mut v = vec![0u64; total_words];
-            fill_ones(&mut v, width);
-            v
-        });
-        shift_or(w, width, new_width, s, k);
-        width = new_width;
-        if count_ones(w, width) == width {
-            words = None;
+        // With a scale g > 1, a prefix wider than one offset skips the non-multiples of g.
+        if bits.words.is_none() && (bits.scale <= 1 || bits.width == 1) {
             last_clean = Some(i);
         }
     }
-    let first_hole_layer = if words.is_some() {
+    let set = ReachSet {
+        min_offset,
+        width: rf,
+        scale: bits.scale.max(1),
+        bits: bits.width,
+        words: bits.words,
+    };
+    let first_hole_layer = if set.hole_count() > 0 {
         Some(last_clean.map_or(0, |c| c + 1))
     } else {
         None
     };
-    Ok((
-        ReachSet {
-            min_offset,
-            width,
-            words,
-        },
-        first_hole_layer,
-    ))
+    Ok((set, first_hole_layer))
 }
 
-fn fill_ones(v: &mut [u64], width: u64) {
-    let full = idx(width / 64);
-    for w in &mut v[..full] {
-        *w = u64::MAX;
+/// The growing bit set. Words `lo..hi` are known to be all ones; only the words outside
+/// that run are recomputed when the next tap step is no wider than the run (the run then
+/// grows by the layer's span), which keeps stacks whose holes sit near the edges of the
+/// field cheap.
+struct Bits {
+    /// Number of stored bits.
+    width: u64,
+    /// Offsets per bit: the gcd of the tap steps so far (0 before the first one). When a
+    /// step breaks it, the bits are spread out to the new gcd once.
+    scale: u64,
+    /// `None` while every bit below `width` is set.
+    words: Option<Vec<u64>>,
+    lo: usize,
+    hi: usize,
+    total_words: usize,
+}
+
+impl Bits {
+    /// Adds a layer of `k` taps `step` offsets apart.
+    fn add_layer(&mut self, step: u64, k: u64) {
+        if self.scale == 0 {
+            self.scale = step;
+        }
+        let g = super::hdc::gcd(self.scale, step);
+        if g < self.scale {
+            self.respread(self.scale / g);
+            self.scale = g;
+        }
+        let s = step / self.scale;
+        let old = self.width;
+        let new = old + (k - 1) * s;
+        if self.words.is_none() && s <= old {
+            self.width = new;
+            return;
+        }
+        let total = self.total_words;
+        let v = self.words.get_or_insert_with(|| {
+            let mut v = vec![0u64; total];
+            let full = idx(old / 64);
+            v[..full].fill(u64::MAX);
+            if !old.is_multiple_of(64) {
+                v[full] = (1u64 << (old % 64)) - 1;
+            }
+            (self.lo, self.hi) = (0, full);
+            v
+        });
+        let top = idx(new.div_ceil(64));
+        let complete = idx(new / 64);
+        let (lo, hi) = (self.lo, self.hi);
+        if hi > lo && s <= 64 * (hi - lo) as u64 {
+            // Bits 64·lo .. 64·hi + (k − 1)·s are all set after this layer.
+            let hi2 = idx((64 * hi as u64 + (k - 1) * s) / 64)
+                .min(complete)
+                .max(hi);
+            shift_or(v, hi2, top, old, s, k);
+            v[hi..hi2].fill(u64::MAX);
+            shift_or(v, 0, lo, old, s, k);
+            let (mut lo, mut hi) = (lo, hi2);
+            while lo > 0 && v[lo - 1] == u64::MAX {
+                lo -= 1;
+            }
+            while hi < complete && v[hi] == u64::MAX {
+                hi += 1;
+            }
+            (self.lo, self.hi) = (lo, hi);
+        } else {
+            shift_or(v, 0, top, old, s, k);
+            // The longest run of full words.
+            let (mut best, mut start) = ((0, 0), 0);
+            for (i, &w) in v[..complete].iter().enumerate() {
+                if w != u64::MAX {
+                    start = i + 1;
+                } else if i + 1 - start > best.1 - best.0 {
+                    best = (start, i + 1);
+                }
+            }
+            (self.lo, self.hi) = best;
+        }
+        self.width = new;
+        let rest = new % 64;
+        let last_full = rest == 0 || v[complete] == (1u64 << rest) - 1;
+        if self.lo == 0 && self.hi == complete && last_full {
+            self.words = None;
+        }
     }
-    let rest = width % 64;
-    if rest > 0 {
-        v[full] = (1u64 << rest) - 1;
+}
+
+impl Bits {
+    /// Bit `i` becomes bit `i·r` (the scale drops by a factor `r`).
+    fn respread(&mut self, r: u64) {
+        if self.width == 1 {
+            return;
+        }
+        let new_width = (self.width - 1) * r + 1;
+        let mut v = vec![0u64; self.total_words];
+        for i in 0..self.width {
+            let set = match &self.words {
+                None => true,
+                Some(w) => (w[idx(i / 64)] >> (i % 64)) & 1 == 1,
+            };
+            if set {
+                let j = i * r;
+                v[idx(j / 64)] |= 1u64 << (j % 64);
+            }
+        }
+        self.words = Some(v);
+        self.width = new_width;
+        // r ≥ 2: no word is full any more.
+        (self.lo, self.hi) = (0, 0);
     }
 }
 
-fn count_ones(v: &[u64], width: u64) -> u64 {
-    // Bits past `width` are always zero.
-    v[..idx(width.div_ceil(64))]
-        .iter()
-        .map(|x| u64::from(x.count_ones()))
-        .sum()
-}
-
-/// `set |= set << (t·s)` for `t = 1..k`, in place: words are rewritten from the top down,
-/// and a word only reads words at or below its own index, which still hold the old set.
-fn shift_or(v: &mut [u64], old_width: u64, new_width: u64, s: u64, k: u64) {
-    let top = idx(new_width.div_ceil(64));
-    let old_top = old_width.div_ceil(64);
-    for i in (0..top).rev() {
+/// `set |= set << (t·s)` for `t = 1..k` on the words `from..to`, in place: words are
+/// rewritten from the top down, and a word only reads words at or below its own index,
+/// which still hold the old set (the caller orders the ranges so).
+fn shift_or(v: &mut [u64], from: usize, to: usize, old_width: u64, s: u64, k: u64) {
+    let old_top = idx(old_width.div_ceil(64));
+    for i in (from..to).rev() {
         let mut acc = v[i];
-        let iu = i as u64;
         for t in 1..k {
             let shift = t * s;
-            let ws = shift / 64;
-            let bs = shift % 64;
-            if ws > iu {
+            let ws = idx(shift / 64);
+            let bs = (shift % 64) as u32;
+            if ws > i {
                 break; // larger t shift further
             }
-            let src = iu - ws;
+            let src = i - ws;
             if src > old_top {
                 continue;
             }
-            let hi = if src < old_top { v[idx(src)] } else { 0 };
+            let hi = if src < old_top { v[src] } else { 0 };
             if bs == 0 {
                 acc |= hi;
             } else {
                 acc |= hi << bs;
                 if src > 0 {
-                    acc |= v[idx(src - 1)] >> (64 - bs);
+                    acc |= v[src - 1] >> (64 - bs);
                 }
             }
         }
