@@ -148,7 +148,7 @@ def train(name: str, rates: list[int], img: np.ndarray, mask: np.ndarray) -> tup
         loss.backward()
         opt.step()
         sched.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         if step % 100 == 0 or step == STEPS - 1:
             print(f"  [{name}] step {step:4d}  loss {np.mean(losses[-50:]):.4f}", flush=True)
     # Printed, not stored: the written files stay bit-identical from run to run.
