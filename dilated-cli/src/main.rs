@@ -47,18 +47,39 @@ use dilated_core::schedule::{CheckId, Schedule, ScheduleError};
 
 use args::List;
 
-const LIMITS_HELP: &str = "\
-Exit codes: 0 nothing at error level (warnings allowed); 1 holes (gridding) or a rule set \
-to error; 2 bad input, a schedule over a limit, a suggest that nothing satisfies.
+/// Exit codes and limits, from the engine's constants (shown after every `--help`).
+fn limits_help() -> String {
+    use dilated_core::schedule::{MAX_COVERAGE_RF, MAX_LAYERS, MAX_MAP_SIDE, MAX_VERDICT_RF};
+    format!(
+        "Exit codes: 0 nothing at error level (warnings allowed); 1 holes (gridding) or a rule \
+         set to error; 2 bad input, a schedule over a limit, a suggest that nothing satisfies.\n\n\
+         Limits: {} layers; the verdict for receptive fields up to {} per axis; exact coverage \
+         counts and hole lists up to a receptive field of {} (past it, JSON has \"coverage\": \
+         null and \"holes\": null, and always \"hole_count\"); maps up to {} cells per side. \
+         Counts never wrap: JSON writes them as exact integers.",
+        thousands(MAX_LAYERS as u64),
+        thousands(MAX_VERDICT_RF),
+        thousands(MAX_COVERAGE_RF),
+        thousands(MAX_MAP_SIDE),
+    )
+}
 
-Limits: 10,000 layers; the verdict for receptive fields up to 2^26 = 67,108,864; exact \
-coverage counts and hole lists up to a receptive field of 2^17 = 131,072 (past it, JSON \
-has \"coverage\": null and \"holes\": null, and always \"hole_count\"); maps up to 1,024 \
-cells per side. Counts never wrap: JSON writes them as exact integers.";
+/// `131072` → `131,072`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
 
 /// Check dilated convolution schedules for gridding, draw their coverage, suggest fixes.
 #[derive(Debug, Parser)]
-#[command(name = "dilated", version, about, after_help = LIMITS_HELP)]
+#[command(name = "dilated", version, about, after_help = limits_help())]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -70,7 +91,7 @@ enum Command {
     ///
     /// Exit 0 when nothing is at error level, 1 when the schedule has holes or breaks a
     /// rule set to error, 2 on bad input or a schedule over a limit.
-    #[command(after_help = LIMITS_HELP)]
+    #[command(after_help = limits_help())]
     Check(CheckArgs),
     /// The 2D coverage map (the seed's figure): how many paths lead from one output pixel
     /// to each input pixel, as a text grid, JSON, or a PNG/SVG heat map.
@@ -78,11 +99,11 @@ enum Command {
     /// The 1D schedule is applied to both axes (square kernels, the same rate on both
     /// axes), so the map is the outer product of the coverage row with itself. It is
     /// trimmed to the receptive field: at most 1,024 cells per side.
-    #[command(after_help = LIMITS_HELP)]
+    #[command(after_help = limits_help())]
     Map(MapArgs),
     /// Hole-free schedules that satisfy the HDC rules, best first (the smallest largest
     /// rate, then sawtooth shapes). Exit 2 when nothing satisfies the request.
-    #[command(after_help = LIMITS_HELP)]
+    #[command(after_help = limits_help())]
     Suggest(SuggestArgs),
 }
 
@@ -311,5 +332,36 @@ fn main() -> ExitCode {
             eprintln!("error: {failure}");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_limits_match_the_engine() {
+        // The crate docs above quote these numbers.
+        use dilated_core::schedule::{
+            MAX_COVERAGE_RF, MAX_COVERAGE_WORK, MAX_LAYERS, MAX_MAP_SIDE, MAX_VERDICT_RF,
+        };
+        assert_eq!(MAX_LAYERS, 10_000);
+        assert_eq!(MAX_VERDICT_RF, 1 << 26);
+        assert_eq!(MAX_COVERAGE_RF, 1 << 17);
+        assert_eq!(MAX_COVERAGE_WORK, 1 << 28);
+        assert_eq!(MAX_MAP_SIDE, 1024);
+        let help = limits_help();
+        assert!(
+            help.contains("10,000 layers") && help.contains("67,108,864"),
+            "{help}"
+        );
+        assert_eq!(thousands(131_072), "131,072");
+        assert_eq!(thousands(999), "999");
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
     }
 }
