@@ -1,11 +1,73 @@
 //! The execution engine: a [`Network`] is a stack of convolution [`Layer`]s compiled into a
 //! plan and run on flat NCHW `f32` data.
 //!
-//! This first version runs every layer through [`conv_reference`]; the SIMD kernels
-//! replace its inside without changing this API.
+//! # How it runs
+//!
+//! Direct convolution, no im2col buffer, no padded copy of the input; dilation only changes
+//! the strides of the tap loop, so it costs nothing.
+//!
+//! - **Plan** ([`Network::new`]): weights packed once into the order the kernels read them;
+//!   dense layers cut into passes of up to two 16-channel output blocks; depthwise layers
+//!   (`groups = in = out`) get their own kernels.
+//! - **Layout**: intermediates are channel-blocked, `[N][⌈C/16⌉][H][W][16]` (NCHW16c). The
+//!   first dense layer reads NCHW directly and the last layer writes NCHW from its epilogue,
+//!   so nothing is converted at the entry or the exit.
+//! - **Kernels** ([`Kernel`]): a register tile of 14 output pixels × 32 output channels in
+//!   28 `zmm` accumulators (AVX-512F; 6 × 16 in `ymm` pairs with AVX2 + FMA; a portable
+//!   16-lane version always compiled), broadcast input × weight vectors, FMA; each output
+//!   row is cut into segments whose taps all land inside the input, so padding is skipped,
+//!   never read. Bias and activation are fused into the store. Depthwise: 16 channels per
+//!   vector on the blocked layout, or 16 pixels per vector straight on NCHW data.
+//! - **Dispatch**: picked once per process ([`Kernel::selected`]: AVX-512F → AVX2 + FMA →
+//!   portable, `DILATED_KERNEL=avx512|avx2|portable|reference` overrides), or per network
+//!   with [`Network::with_kernel`].
+//! - **Threads**: rayon over batch items, row groups and column chunks (and channel blocks
+//!   for depthwise). By default the current rayon pool; [`Network::with_threads`] fixes the
+//!   count (1 = a plain loop on the caller's thread, no pool).
+//! - **Memory**: [`Workspace`] holds two activation buffers, each the size of the largest
+//!   blocked activation between layers (a single layer needs none, unless it is a depthwise
+//!   layer that must convert its input); tile scratch lives on the stack. Packed weights
+//!   take about the size of the weights (output channels rounded up to 16).
+//!
+//! # Checking the unsafe code
+//!
+//! Every kernel is tested against [`conv_reference`] (`tests/engine*.rs`, every family the
+//! CPU runs). Under AddressSanitizer (nightly only; CI stays on stable):
+//!
+//! ```text
+//! RUSTFLAGS=-Zsanitizer=address cargo +nightly test -p dilated-core \
+//!     --target x86_64-unknown-linux-gnu --test engine_props --test engine_api
+//! ```
+
+mod dispatch;
+mod exec;
+mod kernels;
+mod plan;
+mod simd;
+
+use std::sync::Arc;
+
+pub use dispatch::{Kernel, UnknownKernel};
 
 use crate::Error;
 use crate::conv::{ConvDesc, conv_reference};
+use exec::Threads;
+use plan::LayerPlan;
+
+/// A network setting the CPU cannot honour.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The CPU lacks the instruction set of the requested kernel family.
+    #[error("the {0} kernels need CPU features this machine lacks")]
+    KernelUnavailable(Kernel),
+    /// Packing the weights for the kernel family failed (a size overflow).
+    #[error("cannot pack the weights: {0}")]
+    Packing(Error),
+    /// The thread pool could not be built.
+    #[error("cannot build a thread pool: {0}")]
+    ThreadPool(String),
+}
 
 /// One convolution with its weights (PyTorch layout `[C_out, C_in/groups, KH, KW]`).
 #[derive(Debug, Clone, PartialEq)]
@@ -75,17 +137,42 @@ impl Workspace {
 }
 
 /// A stack of convolutions, checked to chain (each layer's input channels are the previous
-/// layer's output channels).
-#[derive(Debug, Clone, PartialEq)]
+/// layer's output channels), with its weights packed for the kernels.
+#[derive(Debug, Clone)]
 pub struct Network {
     layers: Vec<Layer>,
+    plans: Vec<LayerPlan>,
+    kernel: Kernel,
+    threads: Threads,
+}
+
+/// Two networks are equal when their layers are (kernel family and threads only change
+/// the speed).
+impl PartialEq for Network {
+    fn eq(&self, other: &Self) -> bool {
+        self.layers == other.layers
+    }
+}
+
+fn plans_for(layers: &[Layer], kernel: Kernel) -> Result<Vec<LayerPlan>, Error> {
+    use kernels::Isa;
+    let obmax = match kernel {
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx512 => kernels::Avx512::OBMAX,
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx2 => kernels::Avx2::OBMAX,
+        _ => kernels::Portable::OBMAX,
+    };
+    layers.iter().map(|l| LayerPlan::new(l, obmax)).collect()
 }
 
 impl Network {
     /// Builds the plan. Fails on an empty stack or on layers that do not chain.
     pub fn new(layers: Vec<Layer>) -> Result<Self, Error> {
         if layers.is_empty() {
-            return Err(Error::Zero { what: "layer count" });
+            return Err(Error::Zero {
+                what: "layer count",
+            });
         }
         for (i, pair) in layers.windows(2).enumerate() {
             if pair[1].desc.in_channels != pair[0].desc.out_channels {
@@ -96,7 +183,60 @@ impl Network {
                 });
             }
         }
-        Ok(Self { layers })
+        let kernel = Kernel::selected();
+        let plans = plans_for(&layers, kernel)?;
+        Ok(Self {
+            layers,
+            plans,
+            kernel,
+            threads: Threads::Current,
+        })
+    }
+
+    /// Runs this network with kernel family `kernel` (weights repacked for it).
+    ///
+    /// ```
+    /// use dilated_core::{ConvDesc, engine::{Kernel, Layer, Network}};
+    /// let layer = Layer::new(ConvDesc::same_2d(1, 1, 3, 1), vec![1.0; 9], Some(vec![0.0]))?;
+    /// let net = Network::new(vec![layer])?.with_kernel(Kernel::Portable).unwrap();
+    /// assert_eq!(net.kernel(), Kernel::Portable);
+    /// # Ok::<(), dilated_core::Error>(())
+    /// ```
+    pub fn with_kernel(mut self, kernel: Kernel) -> Result<Self, ConfigError> {
+        if !kernel.is_available() {
+            return Err(ConfigError::KernelUnavailable(kernel));
+        }
+        self.plans = plans_for(&self.layers, kernel).map_err(ConfigError::Packing)?;
+        self.kernel = kernel;
+        Ok(self)
+    }
+
+    /// Runs this network on `threads` threads: 0 = the current rayon pool (the default),
+    /// 1 = the calling thread only, more = a pool owned by the network (shared by clones).
+    pub fn with_threads(mut self, threads: usize) -> Result<Self, ConfigError> {
+        self.threads = match threads {
+            0 => Threads::Current,
+            1 => Threads::One,
+            n => Threads::Pool(Arc::new(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n)
+                    .build()
+                    .map_err(|e| ConfigError::ThreadPool(e.to_string()))?,
+            )),
+        };
+        Ok(self)
+    }
+
+    /// The kernel family this network runs.
+    #[must_use]
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
+    }
+
+    /// The number of threads a forward pass uses.
+    #[must_use]
+    pub fn threads(&self) -> usize {
+        self.threads.count()
     }
 
     /// The layers, in order.
@@ -178,12 +318,60 @@ impl Network {
                 actual: output.len(),
             });
         }
+        match self.kernel {
+            Kernel::Reference => self.forward_reference(batch, input_hw, input, output, ws)?,
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => exec::forward::<kernels::Avx512>(
+                &self.layers,
+                &self.plans,
+                &self.threads,
+                batch,
+                input_hw,
+                input,
+                output,
+                ws,
+            )?,
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => exec::forward::<kernels::Avx2>(
+                &self.layers,
+                &self.plans,
+                &self.threads,
+                batch,
+                input_hw,
+                input,
+                output,
+                ws,
+            )?,
+            _ => exec::forward::<kernels::Portable>(
+                &self.layers,
+                &self.plans,
+                &self.threads,
+                batch,
+                input_hw,
+                input,
+                output,
+                ws,
+            )?,
+        }
+        Ok(out_hw)
+    }
+
+    /// The oracle path: [`conv_reference`] layer by layer on NCHW data.
+    fn forward_reference(
+        &self,
+        batch: usize,
+        input_hw: [usize; 2],
+        input: &[f32],
+        output: &mut [f32],
+        ws: &mut Workspace,
+    ) -> Result<(), Error> {
         let last = self.layers.len() - 1;
         let mut hw = input_hw;
         let Workspace { ping, pong } = ws;
         for (i, layer) in self.layers.iter().enumerate() {
             let next_hw = layer.desc.output_size(hw)?;
-            let src: &[f32] = if i == 0 { input } else { ping };
+            let src_len = ConvDesc::nchw_len(batch, layer.desc.in_channels, hw)?;
+            let src: &[f32] = if i == 0 { input } else { &ping[..src_len] };
             if i == last {
                 conv_reference(
                     &layer.desc,
@@ -211,6 +399,6 @@ impl Network {
             }
             hw = next_hw;
         }
-        Ok(out_hw)
+        Ok(())
     }
 }

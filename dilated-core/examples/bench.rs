@@ -1,0 +1,244 @@
+//! Side-by-side benchmark of the engine, with the same shapes and FLOP count as the peers'
+//! harness (`../shared/peers/`):
+//!
+//! ```text
+//! cargo run --release -p dilated-core --example bench -- conv2d --batch 1 --in 64 --out 64 \
+//!     --size 128x128 --kernel 3 --dilation 2 [--stride S] [--groups G] [--padding same|N] \
+//!     [--threads T]
+//! cargo run --release -p dilated-core --example bench -- conv1d --in 64 --out 64 --size 16384 \
+//!     --kernel 3 --dilation 8
+//! cargo run --release -p dilated-core --example bench -- stack --in 64 --out 64 \
+//!     --size 128x128 --kernel 3 --rates 1,2,5,1,2,5
+//! ```
+//!
+//! GFLOP/s = 2·N·Cout·OH·OW·(Cin/G)·KH·KW / time, summed over the layers of a stack (taps
+//! in the padding counted, as the peers count them). The last line printed is
+//! `gflops=<f> median_ms=<f>`. `DILATED_KERNEL=avx512|avx2|portable|reference` forces a
+//! kernel family.
+
+use std::time::Instant;
+
+use clap::{Args, Parser, Subcommand};
+use dilated_core::conv::{Activation, ConvDesc};
+use dilated_core::engine::{Layer, Network, Workspace};
+
+#[derive(Parser)]
+#[command(about = "Benchmark the dilated convolution engine")]
+struct Cli {
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(Subcommand)]
+enum Mode {
+    /// One 2D convolution.
+    Conv2d(Shape),
+    /// One 1D convolution (`--size L`).
+    Conv1d(Shape),
+    /// A stack: one layer per rate, in → out then out → out, ReLU between layers.
+    Stack(Shape),
+}
+
+#[derive(Args)]
+struct Shape {
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    #[arg(long = "in", default_value_t = 64)]
+    cin: usize,
+    #[arg(long = "out", default_value_t = 64)]
+    cout: usize,
+    /// `HxW` (2D) or `L` (1D).
+    #[arg(long, default_value = "128x128")]
+    size: String,
+    /// Kernel size (square in 2D).
+    #[arg(long, default_value_t = 3)]
+    kernel: usize,
+    #[arg(long, default_value_t = 1)]
+    dilation: usize,
+    /// Stack mode: comma-separated rates, one layer each.
+    #[arg(long)]
+    rates: Option<String>,
+    #[arg(long, default_value_t = 1)]
+    stride: usize,
+    #[arg(long, default_value_t = 1)]
+    groups: usize,
+    /// `same` (total `d·(k−1)`, PyTorch's split) or a number of zeros on every side.
+    #[arg(long, default_value = "same")]
+    padding: String,
+    /// Threads (0 = all cores).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Timed trials (the median is reported).
+    #[arg(long, default_value_t = 7)]
+    trials: usize,
+    /// Minimum seconds per trial.
+    #[arg(long, default_value_t = 0.15)]
+    min_time: f64,
+}
+
+fn parse_size(s: &str, one_d: bool) -> Result<[usize; 2], String> {
+    let parts: Vec<&str> = s.split(['x', 'X']).collect();
+    let nums: Result<Vec<usize>, _> = parts.iter().map(|p| p.trim().parse::<usize>()).collect();
+    let nums = nums.map_err(|e| format!("bad --size {s:?}: {e}"))?;
+    match (one_d, nums.as_slice()) {
+        (true, [l]) => Ok([1, *l]),
+        (false, [h, w]) => Ok([*h, *w]),
+        (false, [n]) => Ok([*n, *n]),
+        _ => Err(format!("bad --size {s:?}")),
+    }
+}
+
+/// Deterministic data in [−1, 1).
+fn data(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (s >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+        })
+        .collect()
+}
+
+fn run(mode: Mode) -> Result<(), String> {
+    let (shape, one_d, stack) = match mode {
+        Mode::Conv2d(s) => (s, false, false),
+        Mode::Conv1d(s) => (s, true, false),
+        Mode::Stack(s) => (s, false, true),
+    };
+    let hw = parse_size(&shape.size, one_d)?;
+    let rates: Vec<usize> = match (&shape.rates, stack) {
+        (Some(r), _) => r
+            .split(',')
+            .map(|v| {
+                v.trim()
+                    .parse::<usize>()
+                    .map_err(|e| format!("bad --rates: {e}"))
+            })
+            .collect::<Result<_, _>>()?,
+        (None, true) => return Err("stack needs --rates".into()),
+        (None, false) => vec![shape.dilation],
+    };
+    let k = shape.kernel;
+    let mut layers = Vec::new();
+    let mut flops = 0f64;
+    let (mut cin, mut cur) = (shape.cin, hw);
+    for (i, &d) in rates.iter().enumerate() {
+        let total = d * (k - 1);
+        let (lo, hi) = match shape.padding.as_str() {
+            "same" => (total / 2, total - total / 2),
+            n => {
+                let p = n
+                    .parse::<usize>()
+                    .map_err(|e| format!("bad --padding {n:?}: {e}"))?;
+                (p, p)
+            }
+        };
+        let desc = ConvDesc {
+            in_channels: cin,
+            out_channels: shape.cout,
+            groups: shape.groups,
+            kernel: if one_d { [1, k] } else { [k, k] },
+            dilation: if one_d { [1, d] } else { [d, d] },
+            stride: if one_d {
+                [1, shape.stride]
+            } else {
+                [shape.stride, shape.stride]
+            },
+            padding: if one_d {
+                [[0, 0], [lo, hi]]
+            } else {
+                [[lo, hi], [lo, hi]]
+            },
+            bias: true,
+            activation: if i + 1 < rates.len() {
+                Activation::Relu
+            } else {
+                Activation::Identity
+            },
+        };
+        let out = desc.output_size(cur).map_err(|e| e.to_string())?;
+        let fan_in = (cin / shape.groups * desc.kernel[0] * desc.kernel[1]) as f32;
+        let w: Vec<f32> = data(desc.weight_len().map_err(|e| e.to_string())?, i as u64 + 1)
+            .into_iter()
+            .map(|v| v / fan_in.sqrt())
+            .collect();
+        let b = data(shape.cout, 100 + i as u64);
+        layers.push(Layer::new(desc, w, Some(b)).map_err(|e| e.to_string())?);
+        flops += 2.0
+            * (shape.batch * shape.cout * out[0] * out[1]) as f64
+            * (cin / shape.groups * desc.kernel[0] * desc.kernel[1]) as f64;
+        cin = shape.cout;
+        cur = out;
+    }
+    let net = Network::new(layers)
+        .map_err(|e| e.to_string())?
+        .with_threads(shape.threads)
+        .map_err(|e| e.to_string())?;
+    let x = data(
+        ConvDesc::nchw_len(shape.batch, shape.cin, hw).map_err(|e| e.to_string())?,
+        0,
+    );
+    let out_hw = net.output_size(hw).map_err(|e| e.to_string())?;
+    let mut y = vec![0.0; ConvDesc::nchw_len(shape.batch, shape.cout, out_hw).unwrap()];
+    let mut ws = Workspace::new();
+    let mut call = || {
+        net.forward_into(shape.batch, hw, &x, &mut y, &mut ws)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    for _ in 0..3 {
+        call()?;
+    }
+    // Calibrate the repetitions so one trial lasts at least `min_time`.
+    let mut reps = 1usize;
+    let per_call = loop {
+        let t = Instant::now();
+        for _ in 0..reps {
+            call()?;
+        }
+        let dt = t.elapsed().as_secs_f64();
+        if dt >= shape.min_time / 4.0 {
+            break dt / reps as f64;
+        }
+        reps *= 2;
+    };
+    let reps = ((shape.min_time / per_call).ceil() as usize).max(1);
+    let mut times = Vec::with_capacity(shape.trials);
+    for _ in 0..shape.trials.max(1) {
+        let t = Instant::now();
+        for _ in 0..reps {
+            call()?;
+        }
+        times.push(t.elapsed().as_secs_f64() / reps as f64);
+    }
+    times.sort_by(f64::total_cmp);
+    let median = times[times.len() / 2];
+    println!(
+        "# kernel={} threads={} layers={} out={}x{}x{}x{} reps={} min_ms={:.3} max_ms={:.3}",
+        net.kernel(),
+        net.threads(),
+        rates.len(),
+        shape.batch,
+        shape.cout,
+        out_hw[0],
+        out_hw[1],
+        reps,
+        times[0] * 1e3,
+        times[times.len() - 1] * 1e3
+    );
+    println!(
+        "gflops={:.2} median_ms={:.4}",
+        flops / median / 1e9,
+        median * 1e3
+    );
+    Ok(())
+}
+
+fn main() {
+    if let Err(e) = run(Cli::parse().mode) {
+        eprintln!("error: {e}");
+        std::process::exit(2);
+    }
+}

@@ -1,0 +1,705 @@
+//! The driver: layouts between layers, buffers, work split over threads, and the walk over
+//! output rows that hands each kernel tile only the taps inside the input.
+//!
+//! **Layouts.** The network's input and output are NCHW. Between layers the data is
+//! channel-blocked (`[N][C/16][H][W][16]`, the NCHW16c of oneDNN and ONNX Runtime), except
+//! between two NCHW depthwise layers. The dense kernel reads either layout through strides
+//! and writes either layout in its epilogue, so a stack converts nothing at its entry and
+//! exit; only a depthwise first layer that cannot run on NCHW (stride across > 1, or a
+//! dense layer after it) converts its input once.
+//!
+//! **Padding.** For an output row the valid kernel rows form one range. Along the row,
+//! the valid kernel columns form one range per *segment*: a run of output pixels whose
+//! taps land inside the input for the same columns. The row is cut into those segments and
+//! each segment into register tiles; a tile's taps are all valid for all its pixels, so
+//! the kernels never test a bound and never read padding.
+//!
+//! **Memory.** Two activation buffers (the [`Workspace`](super::Workspace)'s ping and pong),
+//! each as large as the largest blocked activation between layers; nothing else grows with
+//! the input (tiles and epilogue scratch live on the stack).
+
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use super::kernels::{DenseTile, DwPix, DwTile, Isa, Out};
+use super::plan::{Kind, LayerPlan};
+use super::simd::LANES;
+use super::{Layer, Workspace};
+use crate::{ConvDesc, Error};
+
+/// How a network spreads work over threads.
+#[derive(Debug, Clone)]
+pub(crate) enum Threads {
+    /// The rayon pool the call runs in (the global one unless inside `install`); one
+    /// thread there means a plain loop.
+    Current,
+    /// A plain loop on the calling thread.
+    One,
+    /// A pool owned by the network.
+    Pool(Arc<rayon::ThreadPool>),
+}
+
+impl Threads {
+    pub(crate) fn count(&self) -> usize {
+        match self {
+            Threads::Current => rayon::current_num_threads(),
+            Threads::One => 1,
+            Threads::Pool(p) => p.current_num_threads(),
+        }
+    }
+
+    fn run(&self, n: usize, f: &(dyn Fn(usize) + Sync)) {
+        if n <= 1 || self.count() <= 1 {
+            (0..n).for_each(f);
+            return;
+        }
+        match self {
+            Threads::Pool(p) => p.install(|| (0..n).into_par_iter().for_each(f)),
+            _ => (0..n).into_par_iter().for_each(f),
+        }
+    }
+}
+
+/// A raw activation buffer shared by the worker threads.
+#[derive(Debug, Clone, Copy)]
+struct Buf {
+    ptr: *mut f32,
+    blocked: bool,
+    c: usize,
+    h: usize,
+    w: usize,
+}
+
+// SAFETY: the buffers outlive the parallel region, workers only read the input buffer, and
+// each worker writes a disjoint set of output elements (its own rows, column chunk and
+// channel blocks), so sharing the pointers is race-free.
+unsafe impl Send for Buf {}
+// SAFETY: as above.
+unsafe impl Sync for Buf {}
+
+/// Strides of a buffer: image, 16-channel block, channel in block, row, pixel.
+#[derive(Debug, Clone, Copy)]
+struct Strides {
+    img: usize,
+    cb: usize,
+    c: usize,
+    row: usize,
+    px: usize,
+}
+
+impl Buf {
+    /// The base pointer (a method, so closures capture the whole `Sync` buffer).
+    fn p(&self) -> *mut f32 {
+        self.ptr
+    }
+
+    fn strides(&self) -> Strides {
+        let hw = self.h * self.w;
+        if self.blocked {
+            Strides {
+                img: self.c.div_ceil(LANES) * LANES * hw,
+                cb: LANES * hw,
+                c: 1,
+                row: LANES * self.w,
+                px: LANES,
+            }
+        } else {
+            Strides {
+                img: self.c * hw,
+                cb: LANES * hw,
+                c: hw,
+                row: self.w,
+                px: 1,
+            }
+        }
+    }
+}
+
+fn buf_len(batch: usize, c: usize, hw: [usize; 2], blocked: bool) -> Result<usize, Error> {
+    let c = if blocked {
+        c.div_ceil(LANES) * LANES
+    } else {
+        c
+    };
+    ConvDesc::nchw_len(batch, c, hw)
+}
+
+/// One layer's geometry for a given input size.
+#[derive(Debug, Clone, Copy)]
+struct Geom {
+    ih: usize,
+    iw: usize,
+    oh: usize,
+    ow: usize,
+    kh: usize,
+    kw: usize,
+    dh: usize,
+    dw: usize,
+    sh: usize,
+    sw: usize,
+    pt: usize,
+    pl: usize,
+}
+
+impl Geom {
+    fn new(d: &ConvDesc, input: [usize; 2]) -> Result<Self, Error> {
+        let [oh, ow] = d.output_size(input)?;
+        // Every signed offset below stays far from overflow once the padded extent does.
+        for (len, pad) in input.iter().zip(&d.padding) {
+            let padded = len + pad[0] + pad[1];
+            if padded > isize::MAX as usize / 4 {
+                return Err(Error::Overflow {
+                    what: "padded input",
+                });
+            }
+        }
+        Ok(Self {
+            ih: input[0],
+            iw: input[1],
+            oh,
+            ow,
+            kh: d.kernel[0],
+            kw: d.kernel[1],
+            dh: d.dilation[0],
+            dw: d.dilation[1],
+            sh: d.stride[0],
+            sw: d.stride[1],
+            pt: d.padding[0][0],
+            pl: d.padding[1][0],
+        })
+    }
+}
+
+/// The kernel indices `lo..hi` whose tap for output `o` lands inside an input of `len`
+/// (input index `o·s + k·d − p`).
+fn taps(o: usize, s: usize, d: usize, p: usize, k: usize, len: usize) -> (usize, usize) {
+    let base = (o * s) as isize - p as isize;
+    let lo = if base >= 0 {
+        0
+    } else {
+        ((-base) as usize).div_ceil(d).min(k)
+    };
+    let last = len as isize - 1 - base;
+    let hi = if last < 0 {
+        0
+    } else {
+        (last as usize / d + 1).min(k)
+    };
+    (lo, hi.max(lo))
+}
+
+/// Cuts output columns `a..b` into segments of constant valid kernel columns.
+fn segments(g: &Geom, a: usize, b: usize, mut f: impl FnMut(usize, usize, (usize, usize))) {
+    let col = |o| taps(o, g.sw, g.dw, g.pl, g.kw, g.iw);
+    let mut s = a;
+    while s < b {
+        let r = col(s);
+        // Both ends of the range only decrease along the row: binary-search the change.
+        let (mut lo, mut hi) = (s + 1, b);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if col(mid) == r {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        f(s, lo, r);
+        s = lo;
+    }
+}
+
+/// Covers `s..e` with tiles from `sizes` (widest first). A segment at least as wide as the
+/// widest tile ends with one overlapping widest tile (recomputing a few pixels at full speed
+/// beats narrow tiles).
+fn tiles(s: usize, e: usize, sizes: &[usize], mut f: impl FnMut(usize, usize)) {
+    let rmax = sizes[0];
+    if e - s >= rmax {
+        let mut o = s;
+        while o + rmax <= e {
+            f(o, rmax);
+            o += rmax;
+        }
+        if o < e {
+            f(e - rmax, rmax);
+        }
+    } else {
+        let mut o = s;
+        for &t in sizes {
+            while e - o >= t {
+                f(o, t);
+                o += t;
+            }
+        }
+    }
+}
+
+/// Splits `batch × rows × cols` into units: `(rows per unit, column chunks)`.
+fn split(threads: usize, outer: usize, oh: usize, ow: usize, min_w: usize) -> (usize, usize) {
+    let mut rg = oh.min(4);
+    let mut xchunks = 1;
+    if threads > 1 {
+        let want = 4 * threads;
+        if outer * oh.div_ceil(rg) < want {
+            rg = 1;
+            if outer * oh < want {
+                xchunks = want.div_ceil(outer * oh).min(ow.div_ceil(min_w)).max(1);
+            }
+        }
+    }
+    (rg, xchunks)
+}
+
+/// Runs one unit index through the `(outer, row group, column chunk)` split.
+struct Units {
+    rg: usize,
+    row_units: usize,
+    xchunks: usize,
+    chunk_w: usize,
+    oh: usize,
+    ow: usize,
+}
+
+impl Units {
+    fn new(outer: usize, rg: usize, xchunks: usize, oh: usize, ow: usize) -> (Self, usize) {
+        let row_units = oh.div_ceil(rg);
+        let u = Self {
+            rg,
+            row_units,
+            xchunks,
+            chunk_w: ow.div_ceil(xchunks),
+            oh,
+            ow,
+        };
+        (u, outer * row_units * xchunks)
+    }
+    /// `(outer index, rows, columns)` of unit `u`.
+    fn get(&self, u: usize) -> (usize, (usize, usize), (usize, usize)) {
+        let xc = u % self.xchunks;
+        let rest = u / self.xchunks;
+        let ru = rest % self.row_units;
+        let outer = rest / self.row_units;
+        let rows = (ru * self.rg, ((ru + 1) * self.rg).min(self.oh));
+        let cols = (
+            (xc * self.chunk_w).min(self.ow),
+            ((xc + 1) * self.chunk_w).min(self.ow),
+        );
+        (outer, rows, cols)
+    }
+}
+
+fn out_desc(y: &Buf, s: &Strides, base: *mut f32) -> Out {
+    Out {
+        ptr: base,
+        blocked: y.blocked,
+        cb: s.cb,
+        c: s.c,
+    }
+}
+
+/// Lanes of output block `ob` that exist (all 16 in the blocked layout, where padded
+/// lanes may hold anything and are never read; only real channels in NCHW).
+fn real_lanes(y: &Buf, ob: usize) -> u16 {
+    if y.blocked {
+        return u16::MAX;
+    }
+    let n = y.c.saturating_sub(ob * LANES).min(LANES);
+    if n == LANES {
+        u16::MAX
+    } else {
+        ((1u32 << n) - 1) as u16
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn dense<I: Isa>(
+    plan: &LayerPlan,
+    passes: &[super::plan::Pass],
+    w: &[f32],
+    d: &ConvDesc,
+    g: &Geom,
+    batch: usize,
+    x: Buf,
+    y: Buf,
+    threads: &Threads,
+) {
+    let xs = x.strides();
+    let ys = y.strides();
+    let step = if g.sw == 1 { xs.px } else { 0 };
+    let (rg, xchunks) = split(threads.count(), batch, g.oh, g.ow, 2 * I::TILES[0]);
+    let (units, n_units) = Units::new(batch, rg, xchunks, g.oh, g.ow);
+    let work = |u: usize| {
+        let (n, (ya, yb), (xa, xb)) = units.get(u);
+        let ximg = x.p().cast_const().wrapping_add(n * xs.img);
+        let yimg = y.p().wrapping_add(n * ys.img);
+        for pass in passes {
+            let mut masks = pass.masks;
+            for (j, m) in masks.iter_mut().enumerate().take(pass.nob) {
+                *m &= real_lanes(&y, pass.ob0 + j);
+            }
+            for oy in ya..yb {
+                let ky = taps(oy, g.sh, g.dh, g.pt, g.kh, g.ih);
+                segments(g, xa, xb, |s, e, kx| {
+                    tiles(s, e, I::TILES, |ox0, r| {
+                        let t = DenseTile {
+                            x: ximg,
+                            x_cb: xs.cb,
+                            x_c: xs.c,
+                            x_row: xs.row,
+                            x_px: xs.px,
+                            segs: &pass.segs,
+                            w: w.as_ptr(),
+                            kw: g.kw,
+                            ky,
+                            kx,
+                            iy0: (oy * g.sh) as isize - g.pt as isize,
+                            ix0: (ox0 * g.sw) as isize - g.pl as isize,
+                            dh: g.dh,
+                            dw: g.dw,
+                            pstep: g.sw * xs.px,
+                            bias: plan.bias16[pass.ob0 * LANES..].as_ptr(),
+                            act: d.activation,
+                            masks,
+                            out: out_desc(
+                                &y,
+                                &ys,
+                                yimg.wrapping_add(pass.ob0 * ys.cb + oy * ys.row + ox0 * ys.px),
+                            ),
+                        };
+                        // SAFETY: the taps are the valid ones for every pixel of the tile
+                        // (`taps`/`segments`), so every input read is inside image `n`; the
+                        // packed weights and biases cover the pass; the tile's outputs are
+                        // inside rows `ya..yb`, columns `xa..xb` of image `n`, which only this
+                        // unit writes; `I` was checked available when the network was built.
+                        unsafe { I::dense(r, pass.nob, step, &t) };
+                    });
+                });
+            }
+        }
+    };
+    threads.run(n_units, &work);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn depthwise_blocked<I: Isa>(
+    plan: &LayerPlan,
+    w: &[f32],
+    d: &ConvDesc,
+    g: &Geom,
+    batch: usize,
+    x: Buf,
+    y: Buf,
+    threads: &Threads,
+) {
+    let xs = x.strides();
+    let ys = y.strides();
+    let cb = d.out_channels.div_ceil(LANES);
+    let taps_n = g.kh * g.kw;
+    let (rg, xchunks) = split(threads.count(), batch * cb, g.oh, g.ow, 2 * I::DW_TILES[0]);
+    let (units, n_units) = Units::new(batch * cb, rg, xchunks, g.oh, g.ow);
+    let work = |u: usize| {
+        let (nb, (ya, yb), (xa, xb)) = units.get(u);
+        let (n, b) = (nb / cb, nb % cb);
+        let xp = x.p().cast_const().wrapping_add(n * xs.img + b * xs.cb);
+        let yimg = y.p().wrapping_add(n * ys.img + b * ys.cb);
+        let mask = real_lanes(&y, b);
+        for oy in ya..yb {
+            let ky = taps(oy, g.sh, g.dh, g.pt, g.kh, g.ih);
+            segments(g, xa, xb, |s, e, kx| {
+                tiles(s, e, I::DW_TILES, |ox0, r| {
+                    let t = DwTile {
+                        x: xp,
+                        x_row: xs.row,
+                        w: w[b * taps_n * LANES..].as_ptr(),
+                        kw: g.kw,
+                        ky,
+                        kx,
+                        iy0: (oy * g.sh) as isize - g.pt as isize,
+                        ix0: (ox0 * g.sw) as isize - g.pl as isize,
+                        dh: g.dh,
+                        dw: g.dw,
+                        pstep: g.sw * LANES,
+                        bias: plan.bias16[b * LANES..].as_ptr(),
+                        act: d.activation,
+                        mask,
+                        out: out_desc(&y, &ys, yimg.wrapping_add(oy * ys.row + ox0 * ys.px)),
+                    };
+                    // SAFETY: as in `dense`: valid taps only, outputs in this unit's region.
+                    unsafe { I::dw(r, &t) };
+                });
+            });
+        }
+    };
+    threads.run(n_units, &work);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn depthwise_nchw<I: Isa>(
+    layer: &Layer,
+    d: &ConvDesc,
+    g: &Geom,
+    batch: usize,
+    x: Buf,
+    y: Buf,
+    threads: &Threads,
+) {
+    let c = d.out_channels;
+    let taps_n = g.kh * g.kw;
+    let span = (g.kw - 1) * g.dw;
+    let r = I::PIX_R;
+    // A vector from `ox` is interior when every lane's every tap is inside the row.
+    let interior = |ox: usize| ox >= g.pl && ox + LANES + span <= g.iw + g.pl && ox + LANES <= g.ow;
+    let (rg, _) = split(threads.count(), batch * c, g.oh, g.ow, g.ow);
+    let (units, n_units) = Units::new(batch * c, rg, 1, g.oh, g.ow);
+    let weight = layer.weight();
+    let bias = layer.bias();
+    let work = |u: usize| {
+        let (nc, (ya, yb), _) = units.get(u);
+        let ch = nc % c;
+        let xp = x.p().cast_const().wrapping_add(nc * g.ih * g.iw);
+        let yp = y.p().wrapping_add(nc * g.oh * g.ow);
+        for oy in ya..yb {
+            let t = DwPix {
+                x: xp,
+                iw: g.iw,
+                w: weight[ch * taps_n..].as_ptr(),
+                kw: g.kw,
+                ky: taps(oy, g.sh, g.dh, g.pt, g.kh, g.ih),
+                iy0: (oy * g.sh) as isize - g.pt as isize,
+                dh: g.dh,
+                dw: g.dw,
+                pl: g.pl,
+                bias: bias.map_or(0.0, |b| b[ch]),
+                act: d.activation,
+                out: yp.wrapping_add(oy * g.ow),
+            };
+            let mut ox = 0;
+            while ox < g.ow {
+                if interior(ox) && interior(ox + (r - 1) * LANES) {
+                    // SAFETY: every vector of the tile is interior (the interior is an
+                    // interval), so every load is inside the input row and every store
+                    // inside the output row of this unit.
+                    unsafe { I::pix(&t, ox) };
+                    ox += r * LANES;
+                } else {
+                    let n = LANES.min(g.ow - ox);
+                    // SAFETY: the edge kernel masks every lane to the input row and stores
+                    // only the `n` pixels left in the output row.
+                    unsafe { I::pix_edge(&t, ox, n) };
+                    ox += n;
+                }
+            }
+        }
+    };
+    threads.run(n_units, &work);
+}
+
+/// NCHW → blocked, the padded lanes left as they are (never read for real outputs).
+fn to_blocked(x: Buf, y: Buf, batch: usize, threads: &Threads) {
+    let xs = x.strides();
+    let ys = y.strides();
+    let hw = x.h * x.w;
+    let cb = x.c.div_ceil(LANES);
+    threads.run(batch * cb, &|u| {
+        let (n, b) = (u / cb, u % cb);
+        let lanes = (x.c - b * LANES).min(LANES);
+        for l in 0..lanes {
+            let src = x
+                .p()
+                .cast_const()
+                .wrapping_add(n * xs.img + (b * LANES + l) * xs.c);
+            let dst = y.p().wrapping_add(n * ys.img + b * ys.cb + l);
+            for p in 0..hw {
+                // SAFETY: channel `16b + l` < C of image `n`, pixel `p` < H·W, in both
+                // buffers; each unit writes only its own block of its own image.
+                unsafe { *dst.wrapping_add(p * LANES) = *src.wrapping_add(p) };
+            }
+        }
+    });
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Loc {
+    Input,
+    Ping,
+    Pong,
+    Output,
+}
+
+fn other(l: Loc) -> Loc {
+    if l == Loc::Ping { Loc::Pong } else { Loc::Ping }
+}
+
+/// One step of the run: an optional conversion to blocked, then the layer.
+#[derive(Debug, Clone, Copy)]
+struct Step {
+    convert_to: Option<Loc>,
+    src: Loc,
+    dst: Loc,
+    in_blocked: bool,
+    out_blocked: bool,
+    nchw_depthwise: bool,
+}
+
+/// Runs the whole stack with instruction set `I`. Shapes and lengths are already checked.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn forward<I: Isa>(
+    layers: &[Layer],
+    plans: &[LayerPlan],
+    threads: &Threads,
+    batch: usize,
+    input_hw: [usize; 2],
+    input: &[f32],
+    output: &mut [f32],
+    ws: &mut Workspace,
+) -> Result<(), Error> {
+    let n = layers.len();
+    let pix: Vec<bool> = layers
+        .iter()
+        .map(|l| {
+            let d = l.desc();
+            d.groups == d.in_channels && d.groups == d.out_channels && d.stride[1] == 1
+        })
+        .collect();
+    // Layout after layer i.
+    let blocked_after = |i: usize| i + 1 < n && !(pix[i] && pix[i + 1]);
+    let mut steps = Vec::with_capacity(n);
+    let mut geoms = Vec::with_capacity(n);
+    let mut need = [0usize; 2];
+    let mut grow = |loc: Loc, len: usize| {
+        let i = usize::from(loc == Loc::Pong);
+        need[i] = need[i].max(len);
+    };
+    let mut cur = Loc::Input;
+    let mut hw = input_hw;
+    for (i, layer) in layers.iter().enumerate() {
+        let d = layer.desc();
+        let g = Geom::new(d, hw)?;
+        let in_blocked = i > 0 && blocked_after(i - 1);
+        let out_blocked = blocked_after(i);
+        let depthwise = matches!(plans[i].kind, Kind::Depthwise { .. });
+        let nchw_depthwise = depthwise && pix[i] && !in_blocked && !out_blocked;
+        let mut convert_to = None;
+        let src = cur;
+        if depthwise && !nchw_depthwise && !in_blocked {
+            let to = other(cur);
+            grow(to, buf_len(batch, d.in_channels, hw, true)?);
+            convert_to = Some(to);
+            cur = to;
+        }
+        let dst = if i + 1 == n { Loc::Output } else { other(cur) };
+        if dst != Loc::Output {
+            grow(
+                dst,
+                buf_len(batch, d.out_channels, [g.oh, g.ow], out_blocked)?,
+            );
+        }
+        steps.push(Step {
+            convert_to,
+            src,
+            dst,
+            in_blocked: in_blocked || convert_to.is_some(),
+            out_blocked,
+            nchw_depthwise,
+        });
+        geoms.push(g);
+        cur = dst;
+        hw = [g.oh, g.ow];
+    }
+    for (buf, len) in [&mut ws.ping, &mut ws.pong].into_iter().zip(need) {
+        if buf.len() < len {
+            buf.resize(len, 0.0);
+        }
+    }
+    // The input is only ever read through this pointer.
+    let (p_in, p_ping, p_pong, p_out) = (
+        input.as_ptr().cast_mut(),
+        ws.ping.as_mut_ptr(),
+        ws.pong.as_mut_ptr(),
+        output.as_mut_ptr(),
+    );
+    let ptr = |loc: Loc| -> *mut f32 {
+        match loc {
+            Loc::Input => p_in,
+            Loc::Ping => p_ping,
+            Loc::Pong => p_pong,
+            Loc::Output => p_out,
+        }
+    };
+    let mut hw = input_hw;
+    for ((layer, plan), (step, g)) in layers.iter().zip(plans).zip(steps.iter().zip(&geoms)) {
+        let d = layer.desc();
+        let mut src = step.src;
+        if let Some(to) = step.convert_to {
+            let from = Buf {
+                ptr: ptr(src),
+                blocked: false,
+                c: d.in_channels,
+                h: hw[0],
+                w: hw[1],
+            };
+            let into = Buf {
+                blocked: true,
+                ptr: ptr(to),
+                ..from
+            };
+            to_blocked(from, into, batch, threads);
+            src = to;
+        }
+        let x = Buf {
+            ptr: ptr(src),
+            blocked: step.in_blocked,
+            c: d.in_channels,
+            h: hw[0],
+            w: hw[1],
+        };
+        let y = Buf {
+            ptr: ptr(step.dst),
+            blocked: step.out_blocked,
+            c: d.out_channels,
+            h: g.oh,
+            w: g.ow,
+        };
+        match &plan.kind {
+            Kind::Dense { passes, w } => dense::<I>(plan, passes, w, d, g, batch, x, y, threads),
+            Kind::Depthwise { .. } if step.nchw_depthwise => {
+                depthwise_nchw::<I>(layer, d, g, batch, x, y, threads);
+            }
+            Kind::Depthwise { w } => depthwise_blocked::<I>(plan, w, d, g, batch, x, y, threads),
+        }
+        hw = [g.oh, g.ow];
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn taps_cover_the_valid_kernel_indices() {
+        // k = 3, d = 2, p = 2, input 5: output 0 sees inputs −2, 0, 2 → taps 1..3.
+        assert_eq!(taps(0, 1, 2, 2, 3, 5), (1, 3));
+        assert_eq!(taps(2, 1, 2, 2, 3, 5), (0, 3));
+        assert_eq!(taps(4, 1, 2, 2, 3, 5), (0, 2));
+        // Kernel wider than the input: no valid tap at all.
+        assert_eq!(taps(0, 1, 10, 10, 3, 5), (1, 2));
+        assert_eq!(taps(0, 1, 10, 0, 3, 1), (0, 1));
+    }
+
+    #[test]
+    fn tiles_cover_each_segment() {
+        let mut seen = [0; 40];
+        tiles(3, 37, &[14, 8, 4, 2, 1], |o, r| {
+            for s in &mut seen[o..o + r] {
+                *s += 1;
+            }
+        });
+        assert!(seen[3..37].iter().all(|&s| s >= 1));
+        assert!(seen[..3].iter().chain(&seen[37..]).all(|&s| s == 0));
+        let mut covered = 0;
+        tiles(0, 13, &[14, 8, 4, 2, 1], |_, r| covered += r);
+        assert_eq!(covered, 13);
+    }
+}

@@ -1,0 +1,463 @@
+//! The microkernels, written once over [`V16`] and compiled per instruction set.
+//!
+//! - [`dense_tile`]: a register block of `R` output pixels × `OB` blocks of 16 output
+//!   channels, accumulated over every input channel and every valid tap: broadcast one input
+//!   value, multiply by `OB` weight vectors, FMA. The caller hands it the taps that land
+//!   inside the input (the output row is cut into segments where that set is constant), so
+//!   padding costs nothing and no padded copy exists.
+//! - [`dw_tile`]: depthwise on the channel-blocked layout: 16 channels per vector, `R`
+//!   output pixels, one input vector load per FMA.
+//! - [`pix_tile`] / [`pix_edge`]: depthwise on NCHW data, 16 consecutive output pixels per
+//!   vector (no layout conversion at all); the edge variant masks the lanes whose tap falls
+//!   in the padding.
+//!
+//! Every kernel ends in the same epilogue: bias, activation (ReLU and leaky ReLU vectorised,
+//! the others through [`Activation::apply`]), store to the blocked layout or scattered to
+//! NCHW.
+
+use super::simd::{LANES, V16};
+use crate::conv::Activation;
+
+/// Where a tile's outputs go: `ptr` is the element of output block 0 (of the tile's
+/// pass), row `oy`, pixel `ox0`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Out {
+    pub(crate) ptr: *mut f32,
+    /// Blocked layout (16 channels interleaved) rather than NCHW.
+    pub(crate) blocked: bool,
+    /// Distance between consecutive 16-channel blocks.
+    pub(crate) cb: usize,
+    /// NCHW only: distance between consecutive channels (one plane).
+    pub(crate) c: usize,
+}
+
+/// One block of input channels of a dense pass: lanes `lo..hi` of block `ib`, weights at
+/// `w_off` in the pass's packed weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Seg {
+    pub(crate) ib: usize,
+    pub(crate) lo: usize,
+    pub(crate) hi: usize,
+    pub(crate) w_off: usize,
+}
+
+/// Arguments of one dense tile.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DenseTile<'a> {
+    /// The input image (one batch item).
+    pub(crate) x: *const f32,
+    /// Input strides: 16-channel block, channel within a block, row, pixel.
+    pub(crate) x_cb: usize,
+    pub(crate) x_c: usize,
+    pub(crate) x_row: usize,
+    pub(crate) x_px: usize,
+    pub(crate) segs: &'a [Seg],
+    /// The pass's packed weights: per segment `[KH][KW][hi − lo][OB][16]`.
+    pub(crate) w: *const f32,
+    pub(crate) kw: usize,
+    /// Valid kernel rows and columns for every pixel of the tile.
+    pub(crate) ky: (usize, usize),
+    pub(crate) kx: (usize, usize),
+    /// Input row of kernel row 0 (`oy·sh − pad_top`), input column of tap 0 for pixel 0.
+    pub(crate) iy0: isize,
+    pub(crate) ix0: isize,
+    pub(crate) dh: usize,
+    pub(crate) dw: usize,
+    /// Distance between the inputs of consecutive output pixels (`sw · x_px`).
+    pub(crate) pstep: usize,
+    /// `OB × 16` biases.
+    pub(crate) bias: *const f32,
+    pub(crate) act: Activation,
+    /// Lanes of each output block this pass writes.
+    pub(crate) masks: [u16; 2],
+    pub(crate) out: Out,
+}
+
+/// Arguments of one channel-blocked depthwise tile (one 16-channel block).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DwTile {
+    /// The input block plane (`H × W × 16`).
+    pub(crate) x: *const f32,
+    pub(crate) x_row: usize,
+    /// Weights `[KH][KW][16]` of the block.
+    pub(crate) w: *const f32,
+    pub(crate) kw: usize,
+    pub(crate) ky: (usize, usize),
+    pub(crate) kx: (usize, usize),
+    pub(crate) iy0: isize,
+    pub(crate) ix0: isize,
+    pub(crate) dh: usize,
+    pub(crate) dw: usize,
+    /// `sw · 16`.
+    pub(crate) pstep: usize,
+    pub(crate) bias: *const f32,
+    pub(crate) act: Activation,
+    pub(crate) mask: u16,
+    pub(crate) out: Out,
+}
+
+/// Arguments of the NCHW depthwise kernels (one channel, one output row, stride 1 across).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DwPix {
+    /// The input channel plane.
+    pub(crate) x: *const f32,
+    pub(crate) iw: usize,
+    /// The channel's `KH × KW` weights.
+    pub(crate) w: *const f32,
+    pub(crate) kw: usize,
+    pub(crate) ky: (usize, usize),
+    pub(crate) iy0: isize,
+    pub(crate) dh: usize,
+    pub(crate) dw: usize,
+    pub(crate) pl: usize,
+    pub(crate) bias: f32,
+    pub(crate) act: Activation,
+    /// The output row.
+    pub(crate) out: *mut f32,
+}
+
+#[inline(always)]
+unsafe fn activate<V: V16>(v: V, act: Activation) -> V {
+    match act {
+        Activation::Identity => v,
+        // SAFETY: forwarded from the caller's target-feature context.
+        Activation::Relu => unsafe { v.relu() },
+        // SAFETY: as above.
+        Activation::LeakyRelu(s) => unsafe { v.leaky(s) },
+        other => {
+            let mut t = [0.0f32; LANES];
+            // SAFETY: `t` is a local 16-lane array.
+            unsafe { v.store(t.as_mut_ptr()) };
+            for x in &mut t {
+                *x = other.apply(*x);
+            }
+            // SAFETY: as above.
+            unsafe { V::load(t.as_ptr()) }
+        }
+    }
+}
+
+/// Bias, activation, store. `acc[r][j]` is pixel `r` of output block `j`.
+#[inline(always)]
+unsafe fn epilogue<V: V16, const R: usize, const OB: usize>(
+    acc: &[[V; OB]; R],
+    bias: *const f32,
+    act: Activation,
+    out: &Out,
+    masks: &[u16],
+) {
+    for j in 0..OB {
+        // SAFETY: the plan holds 16 biases per output block.
+        let b = unsafe { V::load(bias.add(j * LANES)) };
+        let mask = masks[j];
+        let base = out.ptr.wrapping_add(j * out.cb);
+        if out.blocked && mask == u16::MAX {
+            for (r, a) in acc.iter().enumerate() {
+                // SAFETY: pixel `r` of block `j` lies inside the output tile, which the
+                // driver keeps inside the output buffer.
+                unsafe { activate(a[j].add(b), act).store(base.wrapping_add(r * LANES)) };
+            }
+            continue;
+        }
+        let mut tmp = [[0.0f32; LANES]; R];
+        for (t, a) in tmp.iter_mut().zip(acc) {
+            // SAFETY: `t` is a local 16-lane array.
+            unsafe { activate(a[j].add(b), act).store(t.as_mut_ptr()) };
+        }
+        for l in 0..LANES {
+            if mask & (1 << l) == 0 {
+                continue;
+            }
+            if out.blocked {
+                for (r, t) in tmp.iter().enumerate() {
+                    // SAFETY: lane `l` of pixel `r`, block `j`, inside the output buffer.
+                    unsafe { *base.wrapping_add(r * LANES + l) = t[l] };
+                }
+            } else {
+                let p = base.wrapping_add(l * out.c);
+                for (r, t) in tmp.iter().enumerate() {
+                    // SAFETY: the driver clears the mask bits of channels past the last
+                    // real one, so channel `16·j + l` exists and pixel `r` is in the row.
+                    unsafe { *p.wrapping_add(r) = t[l] };
+                }
+            }
+        }
+    }
+}
+
+/// One dense register tile. `STEP` is the pixel step when known at compile time (16 for
+/// the blocked layout at stride 1, 1 for NCHW at stride 1), 0 to use `t.pstep`.
+///
+/// # Safety
+/// Every input element addressed by the valid taps, the weights, biases and outputs of the
+/// tile must be in bounds (the driver guarantees it), and the CPU must support `V`.
+#[inline(always)]
+pub(crate) unsafe fn dense_tile<V: V16, const R: usize, const OB: usize, const STEP: usize>(
+    t: &DenseTile<'_>,
+) {
+    // SAFETY: `V::zero` only needs the target features the caller has.
+    let mut acc = [[unsafe { V::zero() }; OB]; R];
+    let pstep = if STEP == 0 { t.pstep } else { STEP };
+    let row_w = OB * LANES;
+    for seg in t.segs {
+        let nci = seg.hi - seg.lo;
+        let xs = t.x.wrapping_add(seg.ib * t.x_cb + seg.lo * t.x_c);
+        let ws = t.w.wrapping_add(seg.w_off);
+        for ky in t.ky.0..t.ky.1 {
+            // Non-negative for every valid kernel row (the driver's tap range).
+            let iy = (t.iy0 + (ky * t.dh) as isize) as usize;
+            let xrow = xs.wrapping_add(iy * t.x_row);
+            for kx in t.kx.0..t.kx.1 {
+                let ix = (t.ix0 + (kx * t.dw) as isize) as usize;
+                let mut xp = xrow.wrapping_add(ix * t.x_px);
+                let mut wp = ws.wrapping_add((ky * t.kw + kx) * nci * row_w);
+                for _ in 0..nci {
+                    // SAFETY: zero-initialised then filled from the packed weights.
+                    let mut wv = [unsafe { V::zero() }; OB];
+                    for (j, w) in wv.iter_mut().enumerate() {
+                        // SAFETY: `OB × 16` packed weights per input channel and tap.
+                        *w = unsafe { V::load(wp.add(j * LANES)) };
+                    }
+                    for a in acc.iter_mut().enumerate() {
+                        let (r, a) = a;
+                        // SAFETY: pixel `r`'s input for this valid tap is in bounds.
+                        let b = unsafe { V::splat(*xp.wrapping_add(r * pstep)) };
+                        for (aj, w) in a.iter_mut().zip(&wv) {
+                            // SAFETY: register arithmetic only.
+                            *aj = unsafe { b.fma(*w, *aj) };
+                        }
+                    }
+                    xp = xp.wrapping_add(t.x_c);
+                    wp = wp.wrapping_add(row_w);
+                }
+            }
+        }
+    }
+    // SAFETY: the tile's outputs are in bounds (caller).
+    unsafe { epilogue::<V, R, OB>(&acc, t.bias, t.act, &t.out, &t.masks) };
+}
+
+/// One depthwise tile on the channel-blocked layout.
+///
+/// # Safety
+/// As [`dense_tile`].
+#[inline(always)]
+pub(crate) unsafe fn dw_tile<V: V16, const R: usize>(t: &DwTile) {
+    // SAFETY: register initialisation.
+    let mut acc = [[unsafe { V::zero() }; 1]; R];
+    for ky in t.ky.0..t.ky.1 {
+        let iy = (t.iy0 + (ky * t.dh) as isize) as usize;
+        let xrow = t.x.wrapping_add(iy * t.x_row);
+        for kx in t.kx.0..t.kx.1 {
+            let ix = (t.ix0 + (kx * t.dw) as isize) as usize;
+            let xp = xrow.wrapping_add(ix * LANES);
+            // SAFETY: `[KH][KW][16]` packed weights.
+            let w = unsafe { V::load(t.w.add((ky * t.kw + kx) * LANES)) };
+            for (r, a) in acc.iter_mut().enumerate() {
+                // SAFETY: pixel `r`'s input for this valid tap is in bounds.
+                a[0] = unsafe { V::load(xp.wrapping_add(r * t.pstep)).fma(w, a[0]) };
+            }
+        }
+    }
+    // SAFETY: the tile's outputs are in bounds (caller).
+    unsafe { epilogue::<V, R, 1>(&acc, t.bias, t.act, &t.out, &[t.mask]) };
+}
+
+/// `R` vectors of 16 output pixels starting at `ox0`, every tap of every lane inside the
+/// input row.
+///
+/// # Safety
+/// As [`dense_tile`].
+#[inline(always)]
+pub(crate) unsafe fn pix_tile<V: V16, const R: usize>(t: &DwPix, ox0: usize) {
+    // SAFETY: register initialisation.
+    let mut acc = [unsafe { V::zero() }; R];
+    for ky in t.ky.0..t.ky.1 {
+        let iy = (t.iy0 + (ky * t.dh) as isize) as usize;
+        let xrow = t.x.wrapping_add(iy * t.iw);
+        for kx in 0..t.kw {
+            // SAFETY: `KH × KW` weights.
+            let w = unsafe { V::splat(*t.w.add(ky * t.kw + kx)) };
+            let xp = xrow.wrapping_add(ox0 + kx * t.dw - t.pl);
+            for (r, a) in acc.iter_mut().enumerate() {
+                // SAFETY: the driver only calls this where every lane's tap is in the row.
+                *a = unsafe { V::load(xp.wrapping_add(r * LANES)).fma(w, *a) };
+            }
+        }
+    }
+    // SAFETY: register arithmetic.
+    let b = unsafe { V::splat(t.bias) };
+    for (r, a) in acc.iter().enumerate() {
+        // SAFETY: the `16·R` outputs from `ox0` are inside the output row.
+        unsafe { activate(a.add(b), t.act).store(t.out.wrapping_add(ox0 + r * LANES)) };
+    }
+}
+
+/// One vector of `n ≤ 16` output pixels from `ox0`, the lanes whose tap falls outside the
+/// input row masked out (they add nothing, exactly like the reference skipping them).
+///
+/// # Safety
+/// As [`dense_tile`].
+#[inline(always)]
+pub(crate) unsafe fn pix_edge<V: V16>(t: &DwPix, ox0: usize, n: usize) {
+    // SAFETY: register initialisation.
+    let mut acc = [unsafe { V::zero() }; 4];
+    let mut i = 0;
+    let iw = t.iw as isize;
+    for ky in t.ky.0..t.ky.1 {
+        let iy = (t.iy0 + (ky * t.dh) as isize) as usize;
+        let xrow = t.x.wrapping_add(iy * t.iw);
+        for kx in 0..t.kw {
+            let ix = ox0 as isize + (kx * t.dw) as isize - t.pl as isize;
+            let lo = (-ix).clamp(0, LANES as isize) as usize;
+            let hi = (iw - ix).clamp(0, n as isize) as usize;
+            if lo >= hi {
+                continue;
+            }
+            // SAFETY: `KH × KW` weights.
+            let wv = unsafe { *t.w.add(ky * t.kw + kx) };
+            // Lanes outside `lo..hi` load zero; the weight is applied lane-masked so that an
+            // infinite weight does not turn those zeros into NaN.
+            let mut wl = [0.0f32; LANES];
+            wl[lo..hi].fill(wv);
+            // SAFETY: lanes `lo..hi` are inside the input row; `wl` is a local array.
+            let (x, w) = unsafe {
+                (
+                    V::load_lanes(xrow.wrapping_offset(ix), lo, hi),
+                    V::load(wl.as_ptr()),
+                )
+            };
+            // SAFETY: register arithmetic.
+            acc[i & 3] = unsafe { x.fma(w, acc[i & 3]) };
+            i += 1;
+        }
+    }
+    // SAFETY: register arithmetic, then `n` outputs from `ox0` inside the output row.
+    unsafe {
+        let sum = acc[0].add(acc[1]).add(acc[2].add(acc[3]));
+        activate(sum.add(V::splat(t.bias)), t.act).store_first(t.out.wrapping_add(ox0), n);
+    }
+}
+
+/// The tile entry points of one instruction set. The `r`, `ob` and `step` arguments pick a
+/// monomorphised kernel; the driver only passes values from [`Isa::TILES`], `1..=OBMAX`
+/// and `{0, 1, 16}`.
+pub(crate) trait Isa: Copy + Send + Sync + 'static {
+    /// Dense tile widths, widest first (the driver decomposes row segments into these).
+    const TILES: &'static [usize];
+    /// Most output blocks per dense tile.
+    const OBMAX: usize;
+    /// Depthwise (blocked) tile widths.
+    const DW_TILES: &'static [usize];
+    /// NCHW depthwise vectors per tile.
+    const PIX_R: usize;
+    /// # Safety
+    /// As [`dense_tile`], and the CPU supports this instruction set.
+    unsafe fn dense(r: usize, ob: usize, step: usize, t: &DenseTile<'_>);
+    /// # Safety
+    /// As [`dw_tile`], and the CPU supports this instruction set.
+    unsafe fn dw(r: usize, t: &DwTile);
+    /// # Safety
+    /// As [`pix_tile`], and the CPU supports this instruction set.
+    unsafe fn pix(t: &DwPix, ox0: usize);
+    /// # Safety
+    /// As [`pix_edge`], and the CPU supports this instruction set.
+    unsafe fn pix_edge(t: &DwPix, ox0: usize, n: usize);
+}
+
+macro_rules! isa {
+    (
+        $(#[$doc:meta])* $name:ident, $v:ty, [$($feat:literal)?],
+        tiles = [$($r:literal),*], obmax = $obmax:literal, dw_tiles = [$($dr:literal),*],
+        pix_r = $pix:literal
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy)]
+        pub(crate) struct $name;
+
+        impl $name {
+            $(#[target_feature(enable = $feat)])?
+            unsafe fn dense_t<const R: usize, const OB: usize, const STEP: usize>(
+                t: &DenseTile<'_>,
+            ) {
+                // SAFETY: forwarded contract; the features are enabled on this function.
+                unsafe { dense_tile::<$v, R, OB, STEP>(t) }
+            }
+            $(#[target_feature(enable = $feat)])?
+            unsafe fn dw_t<const R: usize>(t: &DwTile) {
+                // SAFETY: forwarded contract; the features are enabled on this function.
+                unsafe { dw_tile::<$v, R>(t) }
+            }
+            $(#[target_feature(enable = $feat)])?
+            unsafe fn pix_t(t: &DwPix, ox0: usize) {
+                // SAFETY: forwarded contract; the features are enabled on this function.
+                unsafe { pix_tile::<$v, $pix>(t, ox0) }
+            }
+            $(#[target_feature(enable = $feat)])?
+            unsafe fn pix_e(t: &DwPix, ox0: usize, n: usize) {
+                // SAFETY: forwarded contract; the features are enabled on this function.
+                unsafe { pix_edge::<$v>(t, ox0, n) }
+            }
+        }
+
+        impl Isa for $name {
+            const TILES: &'static [usize] = &[$($r),*];
+            const OBMAX: usize = $obmax;
+            const DW_TILES: &'static [usize] = &[$($dr),*];
+            const PIX_R: usize = $pix;
+            unsafe fn dense(r: usize, ob: usize, step: usize, t: &DenseTile<'_>) {
+                // SAFETY: forwarded contract (every arm).
+                unsafe {
+                    match (r, ob, step) {
+                        $(
+                            ($r, 1, 16) => Self::dense_t::<$r, 1, 16>(t),
+                            ($r, 1, 1) => Self::dense_t::<$r, 1, 1>(t),
+                            ($r, 1, _) => Self::dense_t::<$r, 1, 0>(t),
+                            ($r, _, 16) if $obmax >= 2 => Self::dense_t::<$r, 2, 16>(t),
+                            ($r, _, 1) if $obmax >= 2 => Self::dense_t::<$r, 2, 1>(t),
+                            ($r, _, _) if $obmax >= 2 => Self::dense_t::<$r, 2, 0>(t),
+                        )*
+                        _ => unreachable!("dense tile {r}×{ob} is not compiled"),
+                    }
+                }
+            }
+            unsafe fn dw(r: usize, t: &DwTile) {
+                // SAFETY: forwarded contract (every arm).
+                unsafe {
+                    match r {
+                        $($dr => Self::dw_t::<$dr>(t),)*
+                        _ => unreachable!("depthwise tile {r} is not compiled"),
+                    }
+                }
+            }
+            unsafe fn pix(t: &DwPix, ox0: usize) {
+                // SAFETY: forwarded contract.
+                unsafe { Self::pix_t(t, ox0) }
+            }
+            unsafe fn pix_edge(t: &DwPix, ox0: usize, n: usize) {
+                // SAFETY: forwarded contract.
+                unsafe { Self::pix_e(t, ox0, n) }
+            }
+        }
+    };
+}
+
+isa!(
+    /// Portable 16-lane arrays (always compiled).
+    Portable, [f32; 16], [],
+    tiles = [4, 2, 1], obmax = 1, dw_tiles = [4, 2, 1], pix_r = 2
+);
+
+#[cfg(target_arch = "x86_64")]
+isa!(
+    /// AVX2 + FMA: a 16-lane vector is two `ymm` registers; 6 × 1 × 2 accumulators.
+    Avx2, [core::arch::x86_64::__m256; 2], ["avx2,fma"],
+    tiles = [6, 4, 2, 1], obmax = 1, dw_tiles = [6, 4, 2, 1], pix_r = 4
+);
+
+#[cfg(target_arch = "x86_64")]
+isa!(
+    /// AVX-512F: one `zmm` per vector; 14 pixels × 2 output blocks = 28 accumulators.
+    Avx512, core::arch::x86_64::__m512, ["avx512f,avx2,fma"],
+    tiles = [14, 8, 4, 2, 1], obmax = 2, dw_tiles = [14, 8, 4, 2, 1], pix_r = 8
+);

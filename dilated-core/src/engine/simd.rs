@@ -1,0 +1,266 @@
+//! Sixteen-lane `f32` vectors: one type per instruction set, one set of operations, so
+//! every kernel is written once (generic over [`V16`]) and compiled per instruction set.
+//!
+//! - `[f32; 16]`: the portable vector, plain loops the compiler may autovectorise.
+//! - `[__m256; 2]`: AVX2 + FMA, two `ymm` registers.
+//! - `__m512`: AVX-512F, one `zmm` register.
+//!
+//! Every method is `unsafe`: the pointer arguments must be valid for the lanes the method
+//! touches, and the x86 types may only be used inside a function compiled with the matching
+//! target features (the kernels' `#[target_feature]` entry points guarantee this).
+
+#[cfg(target_arch = "x86_64")]
+use core::arch::x86_64::{
+    __m256, __m512, _CMP_LT_OQ, _mm256_add_ps, _mm256_blendv_ps, _mm256_cmp_ps, _mm256_fmadd_ps,
+    _mm256_loadu_ps, _mm256_mul_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm256_storeu_ps,
+    _mm512_add_ps, _mm512_cmp_ps_mask, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_mask_blend_ps,
+    _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps, _mm512_mul_ps, _mm512_set1_ps, _mm512_setzero_ps,
+    _mm512_storeu_ps,
+};
+
+/// Lanes per vector (and channels per block of the blocked layout).
+pub(crate) const LANES: usize = 16;
+
+/// A vector of 16 `f32` lanes.
+pub(crate) trait V16: Copy {
+    /// All lanes zero.
+    unsafe fn zero() -> Self;
+    /// All lanes `x`.
+    unsafe fn splat(x: f32) -> Self;
+    /// Loads 16 lanes from `p` (unaligned).
+    unsafe fn load(p: *const f32) -> Self;
+    /// Stores 16 lanes to `p` (unaligned).
+    unsafe fn store(self, p: *mut f32);
+    /// `self · b + c` (fused where the hardware has it).
+    unsafe fn fma(self, b: Self, c: Self) -> Self;
+    /// `self + b`.
+    unsafe fn add(self, b: Self) -> Self;
+    /// ReLU that keeps NaN (`x < 0 ? 0 : x`).
+    unsafe fn relu(self) -> Self;
+    /// Leaky ReLU (`x < 0 ? slope·x : x`).
+    unsafe fn leaky(self, slope: f32) -> Self;
+    /// Lanes `lo..hi` from `p + lane`, zero elsewhere; reads only those lanes, so `p` itself
+    /// may point outside the allocation (build it with `wrapping_*`).
+    unsafe fn load_lanes(p: *const f32, lo: usize, hi: usize) -> Self;
+    /// Stores the first `n` (≤ 16) lanes to `p`.
+    unsafe fn store_first(self, p: *mut f32, n: usize);
+}
+
+/// The lane mask `lo..hi` as bits.
+#[inline(always)]
+fn lane_bits(lo: usize, hi: usize) -> u16 {
+    debug_assert!(lo <= hi && hi <= LANES);
+    let upto = |n: usize| ((1u32 << n) - 1) as u16;
+    upto(hi) & !upto(lo)
+}
+
+impl V16 for [f32; 16] {
+    #[inline(always)]
+    unsafe fn zero() -> Self {
+        [0.0; 16]
+    }
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> Self {
+        [x; 16]
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        // SAFETY: the caller guarantees 16 readable lanes at `p`.
+        unsafe { p.cast::<[f32; 16]>().read_unaligned() }
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        // SAFETY: the caller guarantees 16 writable lanes at `p`.
+        unsafe { p.cast::<[f32; 16]>().write_unaligned(self) }
+    }
+    #[inline(always)]
+    unsafe fn fma(self, b: Self, c: Self) -> Self {
+        let mut out = c;
+        for l in 0..16 {
+            // Unfused: `mul_add` without hardware FMA is a slow libm call.
+            out[l] += self[l] * b[l];
+        }
+        out
+    }
+    #[inline(always)]
+    unsafe fn add(self, b: Self) -> Self {
+        let mut out = self;
+        for l in 0..16 {
+            out[l] += b[l];
+        }
+        out
+    }
+    #[inline(always)]
+    unsafe fn relu(self) -> Self {
+        self.map(|x| if x < 0.0 { 0.0 } else { x })
+    }
+    #[inline(always)]
+    unsafe fn leaky(self, slope: f32) -> Self {
+        self.map(|x| if x < 0.0 { x * slope } else { x })
+    }
+    #[inline(always)]
+    unsafe fn load_lanes(p: *const f32, lo: usize, hi: usize) -> Self {
+        let mut out = [0.0; 16];
+        for (l, o) in out.iter_mut().enumerate().take(hi).skip(lo) {
+            // SAFETY: the caller guarantees lanes `lo..hi` at `p` are readable.
+            *o = unsafe { p.wrapping_add(l).read() };
+        }
+        out
+    }
+    #[inline(always)]
+    unsafe fn store_first(self, p: *mut f32, n: usize) {
+        // SAFETY: the caller guarantees `n` writable lanes at `p`; `n ≤ 16`.
+        unsafe { core::ptr::copy_nonoverlapping(self.as_ptr(), p, n.min(16)) }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl V16 for [__m256; 2] {
+    #[inline(always)]
+    unsafe fn zero() -> Self {
+        // SAFETY: AVX is enabled in every caller of the AVX2 kernels.
+        unsafe { [_mm256_setzero_ps(); 2] }
+    }
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> Self {
+        // SAFETY: AVX is enabled in every caller of the AVX2 kernels.
+        unsafe { [_mm256_set1_ps(x); 2] }
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        // SAFETY: 16 readable lanes at `p` (caller); AVX enabled.
+        unsafe { [_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8))] }
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        // SAFETY: 16 writable lanes at `p` (caller); AVX enabled.
+        unsafe {
+            _mm256_storeu_ps(p, self[0]);
+            _mm256_storeu_ps(p.add(8), self[1]);
+        }
+    }
+    #[inline(always)]
+    unsafe fn fma(self, b: Self, c: Self) -> Self {
+        // SAFETY: FMA is enabled in every caller of the AVX2 kernels.
+        unsafe {
+            [
+                _mm256_fmadd_ps(self[0], b[0], c[0]),
+                _mm256_fmadd_ps(self[1], b[1], c[1]),
+            ]
+        }
+    }
+    #[inline(always)]
+    unsafe fn add(self, b: Self) -> Self {
+        // SAFETY: AVX enabled.
+        unsafe { [_mm256_add_ps(self[0], b[0]), _mm256_add_ps(self[1], b[1])] }
+    }
+    #[inline(always)]
+    unsafe fn relu(self) -> Self {
+        // SAFETY: AVX enabled.
+        unsafe {
+            let z = _mm256_setzero_ps();
+            let f = |v| _mm256_blendv_ps(v, z, _mm256_cmp_ps::<_CMP_LT_OQ>(v, z));
+            [f(self[0]), f(self[1])]
+        }
+    }
+    #[inline(always)]
+    unsafe fn leaky(self, slope: f32) -> Self {
+        // SAFETY: AVX enabled.
+        unsafe {
+            let z = _mm256_setzero_ps();
+            let s = _mm256_set1_ps(slope);
+            let f = |v| _mm256_blendv_ps(v, _mm256_mul_ps(v, s), _mm256_cmp_ps::<_CMP_LT_OQ>(v, z));
+            [f(self[0]), f(self[1])]
+        }
+    }
+    #[inline(always)]
+    unsafe fn load_lanes(p: *const f32, lo: usize, hi: usize) -> Self {
+        // SAFETY: forwarded contract: lanes `lo..hi` readable.
+        let a = unsafe { <[f32; 16] as V16>::load_lanes(p, lo, hi) };
+        // SAFETY: `a` is a local 16-lane array.
+        unsafe { Self::load(a.as_ptr()) }
+    }
+    #[inline(always)]
+    unsafe fn store_first(self, p: *mut f32, n: usize) {
+        let mut a = [0.0f32; 16];
+        // SAFETY: `a` is a local 16-lane array; then `n` writable lanes at `p` (caller).
+        unsafe {
+            self.store(a.as_mut_ptr());
+            a.store_first(p, n);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl V16 for __m512 {
+    #[inline(always)]
+    unsafe fn zero() -> Self {
+        // SAFETY: AVX-512F is enabled in every caller of the AVX-512 kernels.
+        unsafe { _mm512_setzero_ps() }
+    }
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> Self {
+        // SAFETY: AVX-512F enabled.
+        unsafe { _mm512_set1_ps(x) }
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        // SAFETY: 16 readable lanes at `p` (caller); AVX-512F enabled.
+        unsafe { _mm512_loadu_ps(p) }
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        // SAFETY: 16 writable lanes at `p` (caller); AVX-512F enabled.
+        unsafe { _mm512_storeu_ps(p, self) }
+    }
+    #[inline(always)]
+    unsafe fn fma(self, b: Self, c: Self) -> Self {
+        // SAFETY: AVX-512F enabled.
+        unsafe { _mm512_fmadd_ps(self, b, c) }
+    }
+    #[inline(always)]
+    unsafe fn add(self, b: Self) -> Self {
+        // SAFETY: AVX-512F enabled.
+        unsafe { _mm512_add_ps(self, b) }
+    }
+    #[inline(always)]
+    unsafe fn relu(self) -> Self {
+        // SAFETY: AVX-512F enabled.
+        unsafe {
+            let z = _mm512_setzero_ps();
+            _mm512_mask_blend_ps(_mm512_cmp_ps_mask::<_CMP_LT_OQ>(self, z), self, z)
+        }
+    }
+    #[inline(always)]
+    unsafe fn leaky(self, slope: f32) -> Self {
+        // SAFETY: AVX-512F enabled.
+        unsafe {
+            let z = _mm512_setzero_ps();
+            let m = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(self, z);
+            _mm512_mask_blend_ps(m, self, _mm512_mul_ps(self, _mm512_set1_ps(slope)))
+        }
+    }
+    #[inline(always)]
+    unsafe fn load_lanes(p: *const f32, lo: usize, hi: usize) -> Self {
+        // SAFETY: masked-off lanes are neither read nor faulted on; lanes `lo..hi` are
+        // readable (caller); AVX-512F enabled.
+        unsafe { _mm512_maskz_loadu_ps(lane_bits(lo, hi), p) }
+    }
+    #[inline(always)]
+    unsafe fn store_first(self, p: *mut f32, n: usize) {
+        // SAFETY: only the first `n` lanes are written, and they are writable (caller).
+        unsafe { _mm512_mask_storeu_ps(p, lane_bits(0, n.min(16)), self) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lane_bits_cover_ranges() {
+        assert_eq!(lane_bits(0, 16), 0xFFFF);
+        assert_eq!(lane_bits(2, 5), 0b11100);
+        assert_eq!(lane_bits(3, 3), 0);
+    }
+}
