@@ -49,17 +49,21 @@ use args::List;
 
 /// Exit codes and limits, from the engine's constants (shown after every `--help`).
 fn limits_help() -> String {
-    use dilated_core::schedule::{MAX_COVERAGE_RF, MAX_LAYERS, MAX_MAP_SIDE, MAX_VERDICT_RF};
+    use dilated_core::schedule::{
+        MAX_COVERAGE_RF, MAX_COVERAGE_WORK, MAX_LAYERS, MAX_MAP_SIDE, MAX_VERDICT_RF,
+    };
     format!(
         "Exit codes: 0 nothing at error level (warnings allowed); 1 holes (gridding) or a rule \
          set to error; 2 bad input, a schedule over a limit, a suggest that nothing satisfies.\n\n\
          Limits: {} layers; the verdict for receptive fields up to {} per axis; exact coverage \
          counts and hole lists up to a receptive field of {} (past it, JSON has \"coverage\": \
-         null and \"holes\": null, and always \"hole_count\"); maps up to {} cells per side. \
-         Counts never wrap: JSON writes them as exact integers.",
+         null and \"holes\": null, and always \"hole_count\"; counts also stop past {} tap \
+         additions); maps up to {} cells per side. Counts never wrap: JSON writes them as exact \
+         integers.",
         thousands(MAX_LAYERS as u64),
         thousands(MAX_VERDICT_RF),
         thousands(MAX_COVERAGE_RF),
+        thousands(MAX_COVERAGE_WORK),
         thousands(MAX_MAP_SIDE),
     )
 }
