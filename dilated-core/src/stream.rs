@@ -1,1 +1,622 @@
-//! Streaming inference for causal 1D stacks with per-layer ring buffers.
+//! Streaming inference for causal 1D stacks (WaveNet, TCN) with per-layer ring buffers.
+//!
+//! A stack of causal dilated 1D convolutions — stride 1, padding `d·(k − 1)` on the left and
+//! none on the right — produces output frame `t` from input frames `t − rf + 1 ..= t` only,
+//! where `rf = 1 + Σ d_l·(k_l − 1)` is the receptive field. So it can run on a live signal,
+//! one frame at a time, with no look-ahead: [`CausalStream`] keeps, for every layer `l`, a
+//! ring buffer of the last `d_l·(k_l − 1)` frames that layer has read (its `C_in` channels
+//! each), and computes each new output frame from them. Streaming a signal frame by frame,
+//! or in chunks of any size, gives the same output as running the whole signal through
+//! [`Network::forward`], from the first frame on: the buffers start at zero, which is exactly
+//! the causal zero padding.
+//!
+//! - Latency: 0 frames — the output for frame `t` is ready as soon as frame `t` is pushed.
+//! - Memory: `Σ d_l·(k_l − 1)·C_in,l` floats of history ([`CausalStream::history_len`]),
+//!   plus one activation frame per layer and a copy of the weights
+//!   ([`CausalStream::memory_bytes`]).
+//! - Cost per frame: `Σ C_out,l·(C_in,l / groups_l)·k_l` multiply-adds. Every buffer is
+//!   allocated by the constructor; [`CausalStream::push`] and the chunk methods allocate
+//!   nothing.
+//!
+//! ```
+//! use dilated_core::{Activation, ConvDesc};
+//! use dilated_core::engine::{Layer, Network};
+//! use dilated_core::stream::CausalStream;
+//!
+//! // A small WaveNet-style stack: kernel 2, rates 1, 2, 4, one channel in, one out.
+//! let mut layers = Vec::new();
+//! for (i, rate) in [1, 2, 4].into_iter().enumerate() {
+//!     let (cin, cout) = (if i == 0 { 1 } else { 2 }, if i == 2 { 1 } else { 2 });
+//!     let mut desc = ConvDesc::causal_1d(cin, cout, 2, rate);
+//!     desc.activation = if i == 2 { Activation::Identity } else { Activation::Tanh };
+//!     let weight: Vec<f32> = (0..cout * cin * 2).map(|j| 0.25 * j as f32 - 0.5).collect();
+//!     layers.push(Layer::new(desc, weight, Some(vec![0.1; cout]))?);
+//! }
+//! let net = Network::new(layers)?;
+//! let mut stream = CausalStream::new(&net)?;
+//! assert_eq!(stream.receptive_field(), 1 + 1 + 2 + 4);
+//! assert_eq!(stream.latency(), 0);
+//! // Ring buffers: 1, 2 and 4 frames of 1, 2 and 2 channels.
+//! assert_eq!(stream.history_len(), 1 + 2 * 2 + 4 * 2);
+//!
+//! let signal: Vec<f32> = (0..32).map(|t| (t as f32 * 0.3).sin()).collect();
+//! let (whole, _) = net.forward(1, [1, signal.len()], &signal)?;
+//! for (t, &x) in signal.iter().enumerate() {
+//!     let y = stream.push(&[x])?;
+//!     assert!((y[0] - whole[t]).abs() <= 1e-5);
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use crate::Error;
+use crate::conv::{Activation, ConvDesc};
+use crate::engine::{Layer, Network};
+
+/// Why a stack cannot be streamed, or why a push was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StreamError {
+    /// The layer is a 2D convolution (kernel height above 1, or padding on the height axis).
+    #[error(
+        "layer {layer} is 2D (kernel {kernel:?}, height padding {height_padding:?}): streaming runs 1D stacks, kernel [1, k] with no height padding"
+    )]
+    NotOneD {
+        /// Index of the layer in the stack.
+        layer: usize,
+        /// Its kernel `[kh, kw]`.
+        kernel: [usize; 2],
+        /// Its padding on the height axis `[top, bottom]`.
+        height_padding: [usize; 2],
+    },
+    /// The layer has a stride other than 1: it emits fewer frames than it reads, so one
+    /// input frame does not give one output frame.
+    #[error(
+        "layer {layer} has stride {stride:?}: streaming needs stride 1, where every input frame gives one output frame"
+    )]
+    Stride {
+        /// Index of the layer in the stack.
+        layer: usize,
+        /// Its stride `[sh, sw]`.
+        stride: [usize; 2],
+    },
+    /// The layer's padding is not causal: it pads on the right (it reads future frames) or
+    /// pads the left by something other than `d·(k − 1)` (its output is shifted in time).
+    #[error(
+        "layer {layer} is not causal: padding (left, right) = ({left}, {right}), streaming needs ({expected_left}, 0), i.e. d·(k − 1) on the left and nothing on the right"
+    )]
+    NotCausal {
+        /// Index of the layer in the stack.
+        layer: usize,
+        /// Its left padding.
+        left: usize,
+        /// Its right padding.
+        right: usize,
+        /// The causal left padding `d·(k − 1)`.
+        expected_left: usize,
+    },
+    /// A frame whose length is not the stack's input channel count.
+    #[error("a frame has {actual} values, the stream expects {expected} (one per input channel)")]
+    FrameLength {
+        /// The stack's input channels.
+        expected: usize,
+        /// The frame's length.
+        actual: usize,
+    },
+    /// A chunk whose length is not a whole number of frames.
+    #[error(
+        "a chunk has {actual} values, which is not a whole number of {channels}-channel frames"
+    )]
+    ChunkLength {
+        /// The stack's input channels.
+        channels: usize,
+        /// The chunk's length.
+        actual: usize,
+    },
+    /// An output buffer whose length does not match the chunk.
+    #[error(
+        "the output buffer has {actual} values, the chunk gives {expected} ({frames} frames of {channels} channels)"
+    )]
+    OutputLength {
+        /// Frames in the chunk.
+        frames: usize,
+        /// The stack's output channels.
+        channels: usize,
+        /// `frames · channels`.
+        expected: usize,
+        /// The output buffer's length.
+        actual: usize,
+    },
+    /// An error from the engine: an empty stack, layers that do not chain, a size overflow.
+    #[error(transparent)]
+    Engine(#[from] Error),
+}
+
+/// The ring buffer of one layer, as reported by [`CausalStream::buffers`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BufferInfo {
+    /// Index of the layer in the stack.
+    pub layer: usize,
+    /// Kernel size `k`.
+    pub kernel: usize,
+    /// Dilation (rate) `d`.
+    pub dilation: usize,
+    /// Channels per frame: the layer's input channels.
+    pub channels: usize,
+    /// Frames kept: `d·(k − 1)`.
+    pub frames: usize,
+}
+
+impl BufferInfo {
+    /// Floats in the buffer, `frames · channels`.
+    #[must_use]
+    pub const fn len(&self) -> usize {
+        self.frames * self.channels
+    }
+
+    /// Whether the buffer is empty (a `k = 1` layer keeps no history).
+    #[must_use]
+    pub const fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One layer of the stream: weights laid out per tap, its ring buffer and its output frame.
+#[derive(Debug, Clone)]
+struct StreamLayer {
+    in_channels: usize,
+    in_per_group: usize,
+    out_per_group: usize,
+    kernel: usize,
+    dilation: usize,
+    activation: Activation,
+    /// `[k][C_out][C_in / groups]`: the weights of tap `t` form one contiguous matrix.
+    weight: Vec<f32>,
+    bias: Option<Vec<f32>>,
+    /// `frames` slots of `in_channels` values, time-major; slot `head` holds the oldest.
+    ring: Vec<f32>,
+    frames: usize,
+    head: usize,
+    /// The layer's latest output frame, `C_out` values.
+    out: Vec<f32>,
+}
+
+impl StreamLayer {
+    fn new(index: usize, layer: &Layer) -> Result<Self, StreamError> {
+        let desc: &ConvDesc = layer.desc();
+        if desc.kernel[0] != 1 || desc.padding[0] != [0, 0] {
+            return Err(StreamError::NotOneD {
+                layer: index,
+                kernel: desc.kernel,
+                height_padding: desc.padding[0],
+            });
+        }
+        if desc.stride != [1, 1] {
+            return Err(StreamError::Stride {
+                layer: index,
+                stride: desc.stride,
+            });
+        }
+        let (kernel, dilation) = (desc.kernel[1], desc.dilation[1]);
+        let frames = dilation
+            .checked_mul(kernel.saturating_sub(1))
+            .ok_or(Error::Overflow {
+                what: "ring buffer frames",
+            })?;
+        let [left, right] = desc.padding[1];
+        if left != frames || right != 0 {
+            return Err(StreamError::NotCausal {
+                layer: index,
+                left,
+                right,
+                expected_left: frames,
+            });
+        }
+        let ring_len = frames
+            .checked_mul(desc.in_channels)
+            .ok_or(Error::Overflow {
+                what: "ring buffer size",
+            })?;
+        let in_per_group = desc.in_per_group();
+        let out_channels = desc.out_channels;
+        // PyTorch's [C_out][C_in/g][1][k] → [k][C_out][C_in/g].
+        let src = layer.weight();
+        let mut weight = vec![0.0; src.len()];
+        for co in 0..out_channels {
+            for ci in 0..in_per_group {
+                for t in 0..kernel {
+                    weight[(t * out_channels + co) * in_per_group + ci] =
+                        src[(co * in_per_group + ci) * kernel + t];
+                }
+            }
+        }
+        Ok(Self {
+            in_channels: desc.in_channels,
+            in_per_group,
+            out_per_group: out_channels / desc.groups,
+            kernel,
+            dilation,
+            activation: desc.activation,
+            weight,
+            bias: layer.bias().map(<[f32]>::to_vec),
+            ring: vec![0.0; ring_len],
+            frames,
+            head: 0,
+            out: vec![0.0; out_channels],
+        })
+    }
+
+    /// Computes the output frame for input frame `x` (`in_channels` values), then records
+    /// `x` in the ring buffer. Allocates nothing.
+    fn step(&mut self, x: &[f32]) {
+        let cin = self.in_channels;
+        let cpg = self.in_per_group;
+        let cout = self.out.len();
+        self.out.fill(0.0);
+        for t in 0..self.kernel {
+            // Tap t reads the input `(k − 1 − t)·d` frames back; lag 0 is the current frame.
+            let lag = (self.kernel - 1 - t) * self.dilation;
+            let src: &[f32] = if lag == 0 {
+                x
+            } else {
+                // `head` is the oldest slot (lag = frames); lag 1 is the newest.
+                let slot = (self.head + self.frames - lag) % self.frames;
+                &self.ring[slot * cin..(slot + 1) * cin]
+            };
+            let w_t = &self.weight[t * cout * cpg..(t + 1) * cout * cpg];
+            for (co, (acc, row)) in self.out.iter_mut().zip(w_t.chunks_exact(cpg)).enumerate() {
+                let g = co / self.out_per_group;
+                let xs = &src[g * cpg..(g + 1) * cpg];
+                *acc += row.iter().zip(xs).map(|(w, v)| w * v).sum::<f32>();
+            }
+        }
+        match &self.bias {
+            Some(bias) => {
+                for (acc, b) in self.out.iter_mut().zip(bias) {
+                    *acc = self.activation.apply(*acc + b);
+                }
+            }
+            None => {
+                for acc in &mut self.out {
+                    *acc = self.activation.apply(*acc);
+                }
+            }
+        }
+        if self.frames > 0 {
+            self.ring[self.head * cin..(self.head + 1) * cin].copy_from_slice(x);
+            self.head = (self.head + 1) % self.frames;
+        }
+    }
+
+    fn reset(&mut self) {
+        self.ring.fill(0.0);
+        self.head = 0;
+        self.out.fill(0.0);
+    }
+}
+
+/// Runs one frame through every layer; the result is the last layer's `out`.
+fn run_frame(layers: &mut [StreamLayer], frame: &[f32]) {
+    let Some((first, rest)) = layers.split_first_mut() else {
+        return;
+    };
+    first.step(frame);
+    let mut prev = first;
+    for layer in rest {
+        layer.step(&prev.out);
+        prev = layer;
+    }
+}
+
+/// Streaming inference for a stack of causal 1D dilated convolutions: one frame in, one
+/// frame out, zero latency, no allocation after construction. See the [module
+/// docs](self) for the model and an example.
+///
+/// Built from a [`Network`] (or a slice of [`Layer`]s) whose layers are all 1D (kernel
+/// `[1, k]`, no height padding), stride 1 and causal (padding `d·(k − 1)` on the left, 0 on
+/// the right) — [`ConvDesc::causal_1d`] builds such layers. Any other layer is refused with
+/// a [`StreamError`] that says why. Groups, biases and every [`Activation`] are supported.
+///
+/// Signals are the engine's 1D layout: the network's input is `[1, C_in, 1, T]`, i.e.
+/// channels-major `[C_in, T]`.
+#[derive(Debug, Clone)]
+pub struct CausalStream {
+    layers: Vec<StreamLayer>,
+    /// One input frame gathered from a channels-major chunk.
+    frame: Vec<f32>,
+    in_channels: usize,
+    out_channels: usize,
+    receptive_field: usize,
+    frames_seen: u64,
+}
+
+impl CausalStream {
+    /// Builds the stream for `network`, copying its weights. Fails with a [`StreamError`]
+    /// naming the first layer that is not 1D, not stride 1 or not causal.
+    ///
+    /// ```
+    /// use dilated_core::ConvDesc;
+    /// use dilated_core::engine::{Layer, Network};
+    /// use dilated_core::stream::{CausalStream, StreamError};
+    ///
+    /// let causal = Layer::new(ConvDesc::causal_1d(1, 1, 3, 2), vec![1.0; 3], Some(vec![0.0]))?;
+    /// let mut same = ConvDesc::causal_1d(1, 1, 3, 2);
+    /// same.padding = [[0, 0], [2, 2]]; // `same` padding reads two frames ahead
+    /// let same = Layer::new(same, vec![1.0; 3], Some(vec![0.0]))?;
+    ///
+    /// assert!(CausalStream::new(&Network::new(vec![causal.clone()])?).is_ok());
+    /// let err = CausalStream::new(&Network::new(vec![causal, same])?).unwrap_err();
+    /// assert!(matches!(err, StreamError::NotCausal { layer: 1, left: 2, right: 2, .. }));
+    /// # Ok::<(), dilated_core::Error>(())
+    /// ```
+    pub fn new(network: &Network) -> Result<Self, StreamError> {
+        Self::from_layers(network.layers())
+    }
+
+    /// Builds the stream for a stack given as layers, checking that they chain (each
+    /// layer's input channels are the previous one's output channels) and that the stack is
+    /// not empty, as [`Network::new`] does.
+    pub fn from_layers(layers: &[Layer]) -> Result<Self, StreamError> {
+        if layers.is_empty() {
+            return Err(Error::Zero {
+                what: "layer count",
+            }
+            .into());
+        }
+        for (i, pair) in layers.windows(2).enumerate() {
+            let (prev, next) = (pair[0].desc(), pair[1].desc());
+            if next.in_channels != prev.out_channels {
+                return Err(Error::Chain {
+                    layer: i + 1,
+                    expected: next.in_channels,
+                    actual: prev.out_channels,
+                }
+                .into());
+            }
+        }
+        let layers = layers
+            .iter()
+            .enumerate()
+            .map(|(i, l)| StreamLayer::new(i, l))
+            .collect::<Result<Vec<_>, _>>()?;
+        let receptive_field = layers
+            .iter()
+            .try_fold(1usize, |rf, l| rf.checked_add(l.frames))
+            .ok_or(Error::Overflow {
+                what: "receptive field",
+            })?;
+        // Total memory must be addressable too: checked once here, so the accessors can add
+        // freely.
+        let in_channels = layers[0].in_channels;
+        let out_channels = layers[layers.len() - 1].out.len();
+        let stream = Self {
+            layers,
+            frame: vec![0.0; in_channels],
+            in_channels,
+            out_channels,
+            receptive_field,
+            frames_seen: 0,
+        };
+        stream.checked_memory_floats().ok_or(Error::Overflow {
+            what: "stream memory",
+        })?;
+        Ok(stream)
+    }
+
+    /// Input channels: the length of a frame given to [`push`](Self::push).
+    #[must_use]
+    pub fn in_channels(&self) -> usize {
+        self.in_channels
+    }
+
+    /// Output channels: the length of a frame returned by [`push`](Self::push).
+    #[must_use]
+    pub fn out_channels(&self) -> usize {
+        self.out_channels
+    }
+
+    /// Receptive field of the stack, `1 + Σ d_l·(k_l − 1)`: output frame `t` depends on
+    /// input frames `t − rf + 1 ..= t`.
+    #[must_use]
+    pub fn receptive_field(&self) -> usize {
+        self.receptive_field
+    }
+
+    /// Frames between pushing an input frame and getting its output: always 0 for a causal
+    /// stack (the output for frame `t` is returned by the push of frame `t`).
+    #[must_use]
+    pub fn latency(&self) -> usize {
+        0
+    }
+
+    /// Frames pushed since construction or the last [`reset`](Self::reset).
+    #[must_use]
+    pub fn frames_seen(&self) -> u64 {
+        self.frames_seen
+    }
+
+    /// The ring buffer of every layer, in order.
+    pub fn buffers(&self) -> impl ExactSizeIterator<Item = BufferInfo> + '_ {
+        self.layers.iter().enumerate().map(|(layer, l)| BufferInfo {
+            layer,
+            kernel: l.kernel,
+            dilation: l.dilation,
+            channels: l.in_channels,
+            frames: l.frames,
+        })
+    }
+
+    /// Floats of history kept by the ring buffers, `Σ d_l·(k_l − 1)·C_in,l`: the state a
+    /// causal stack needs to continue a signal.
+    #[must_use]
+    pub fn history_len(&self) -> usize {
+        self.layers.iter().map(|l| l.ring.len()).sum()
+    }
+
+    /// Bytes of every buffer the stream holds: ring buffers, per-layer output frames, the
+    /// input scratch frame, and its copy of the weights and biases.
+    #[must_use]
+    pub fn memory_bytes(&self) -> usize {
+        // Checked at construction.
+        self.checked_memory_floats().unwrap_or(usize::MAX) * size_of::<f32>()
+    }
+
+    fn checked_memory_floats(&self) -> Option<usize> {
+        self.layers
+            .iter()
+            .try_fold(self.frame.len(), |acc, l| {
+                acc.checked_add(l.ring.len())?
+                    .checked_add(l.out.len())?
+                    .checked_add(l.weight.len())?
+                    .checked_add(l.bias.as_ref().map_or(0, Vec::len))
+            })
+            .filter(|floats| floats.checked_mul(size_of::<f32>()).is_some())
+    }
+
+    /// Forgets the signal: zeroes every ring buffer, as at construction.
+    pub fn reset(&mut self) {
+        for layer in &mut self.layers {
+            layer.reset();
+        }
+        self.frames_seen = 0;
+    }
+
+    /// Pushes one time step, `C_in` values, and returns the output for it, `C_out` values.
+    /// Allocates nothing.
+    ///
+    /// ```
+    /// use dilated_core::ConvDesc;
+    /// use dilated_core::engine::{Layer, Network};
+    /// use dilated_core::stream::{CausalStream, StreamError};
+    ///
+    /// // y[t] = x[t] + 10·x[t − 2]: kernel 2, rate 2.
+    /// let layer = Layer::new(ConvDesc::causal_1d(1, 1, 2, 2), vec![10.0, 1.0], Some(vec![0.0]))?;
+    /// let mut stream = CausalStream::new(&Network::new(vec![layer])?)?;
+    /// let ys: Vec<f32> = [1.0, 2.0, 3.0, 4.0]
+    ///     .iter()
+    ///     .map(|&x| stream.push(&[x]).map(|y| y[0]))
+    ///     .collect::<Result<_, _>>()?;
+    /// assert_eq!(ys, [1.0, 2.0, 13.0, 24.0]);
+    /// assert!(matches!(
+    ///     stream.push(&[1.0, 2.0]),
+    ///     Err(StreamError::FrameLength { expected: 1, actual: 2 })
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn push(&mut self, frame: &[f32]) -> Result<&[f32], StreamError> {
+        if frame.len() != self.in_channels {
+            return Err(StreamError::FrameLength {
+                expected: self.in_channels,
+                actual: frame.len(),
+            });
+        }
+        run_frame(&mut self.layers, frame);
+        self.frames_seen = self.frames_seen.wrapping_add(1);
+        Ok(self.output())
+    }
+
+    /// The output frame of the last push (zeros before the first).
+    #[must_use]
+    pub fn output(&self) -> &[f32] {
+        self.layers.last().map_or(&[], |l| &l.out)
+    }
+
+    /// Pushes a block of `T` frames given channels-major, `[C_in, T]` — the layout of the
+    /// engine's 1D signals (`input[c·T + t]`) — and writes the outputs channels-major,
+    /// `[C_out, T]`, into `output`. Returns `T`. Allocates nothing.
+    ///
+    /// Chunks of any sizes, mixed with single pushes, continue the same signal.
+    ///
+    /// ```
+    /// use dilated_core::ConvDesc;
+    /// use dilated_core::engine::{Layer, Network};
+    /// use dilated_core::stream::CausalStream;
+    ///
+    /// // Two channels in, one out: y[t] = x0[t] + x1[t − 1].
+    /// let layer = Layer::new(ConvDesc::causal_1d(2, 1, 2, 1), vec![0.0, 1.0, 1.0, 0.0], Some(vec![0.0]))?;
+    /// let net = Network::new(vec![layer])?;
+    /// let mut stream = CausalStream::new(&net)?;
+    /// let mut y = [0.0; 3];
+    /// // x0 = [1, 2, 3], x1 = [10, 20, 30]
+    /// let frames = stream.push_chunk(&[1.0, 2.0, 3.0, 10.0, 20.0, 30.0], &mut y)?;
+    /// assert_eq!(frames, 3);
+    /// assert_eq!(y, [1.0, 12.0, 23.0]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn push_chunk(&mut self, input: &[f32], output: &mut [f32]) -> Result<usize, StreamError> {
+        let frames = self.check_chunk(input, output)?;
+        let Self { layers, frame, .. } = self;
+        for t in 0..frames {
+            for (c, v) in frame.iter_mut().enumerate() {
+                *v = input[c * frames + t];
+            }
+            run_frame(layers, frame);
+            let y = layers.last().map_or(&[][..], |l| &l.out);
+            for (c, &v) in y.iter().enumerate() {
+                output[c * frames + t] = v;
+            }
+        }
+        self.frames_seen = self.frames_seen.wrapping_add(frames as u64);
+        Ok(frames)
+    }
+
+    /// Pushes a block of `T` frames given time-major, `[T, C_in]` (frame after frame,
+    /// `input[t·C_in + c]`), and writes the outputs time-major, `[T, C_out]`, into `output`.
+    /// Returns `T`. Allocates nothing.
+    ///
+    /// ```
+    /// use dilated_core::ConvDesc;
+    /// use dilated_core::engine::{Layer, Network};
+    /// use dilated_core::stream::CausalStream;
+    ///
+    /// // Two channels in, one out: y[t] = x0[t] + x1[t − 1].
+    /// let layer = Layer::new(ConvDesc::causal_1d(2, 1, 2, 1), vec![0.0, 1.0, 1.0, 0.0], Some(vec![0.0]))?;
+    /// let mut stream = CausalStream::new(&Network::new(vec![layer])?)?;
+    /// let mut y = [0.0; 3];
+    /// stream.push_chunk_time_major(&[1.0, 10.0, 2.0, 20.0, 3.0, 30.0], &mut y)?;
+    /// assert_eq!(y, [1.0, 12.0, 23.0]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn push_chunk_time_major(
+        &mut self,
+        input: &[f32],
+        output: &mut [f32],
+    ) -> Result<usize, StreamError> {
+        let frames = self.check_chunk(input, output)?;
+        if frames > 0 {
+            for (x, y) in input
+                .chunks_exact(self.in_channels)
+                .zip(output.chunks_exact_mut(self.out_channels))
+            {
+                run_frame(&mut self.layers, x);
+                y.copy_from_slice(self.layers.last().map_or(&[][..], |l| &l.out));
+            }
+        }
+        self.frames_seen = self.frames_seen.wrapping_add(frames as u64);
+        Ok(frames)
+    }
+
+    /// Checks a chunk and its output buffer; returns the number of frames.
+    fn check_chunk(&self, input: &[f32], output: &[f32]) -> Result<usize, StreamError> {
+        if !input.len().is_multiple_of(self.in_channels) {
+            return Err(StreamError::ChunkLength {
+                channels: self.in_channels,
+                actual: input.len(),
+            });
+        }
+        let frames = input.len() / self.in_channels;
+        let expected = frames
+            .checked_mul(self.out_channels)
+            .ok_or(Error::Overflow {
+                what: "chunk output size",
+            })?;
+        if output.len() != expected {
+            return Err(StreamError::OutputLength {
+                frames,
+                channels: self.out_channels,
+                expected,
+                actual: output.len(),
+            });
+        }
+        Ok(frames)
+    }
+}
