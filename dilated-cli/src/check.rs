@@ -4,12 +4,12 @@ use std::fmt::Write as _;
 
 use dilated_core::schedule::{
     self, AxisReport, CoverageStatus, Diagnostic, Level, Levels, Options, Outcome as Rule, Report,
-    Suggestion, analyze, coverage_counts,
+    Suggestion, analyze,
 };
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::count::{Big, Row};
+use crate::count::Row;
 use crate::{CheckArgs, Failure, Outcome};
 
 pub(crate) fn run(a: &CheckArgs) -> Result<Outcome, Failure> {
@@ -41,9 +41,7 @@ pub(crate) fn run(a: &CheckArgs) -> Result<Outcome, Failure> {
         .ok_or(schedule::ScheduleError::new(schedule::ErrorKind::Empty))?;
     let row = match &axis.coverage {
         CoverageStatus::Exact(c) => Ok(Row::Small(c.clone())),
-        CoverageStatus::Overflow => coverage_counts::<Big>(&axis.layers)
-            .map(Row::Big)
-            .map_err(|e| e.to_string()),
+        CoverageStatus::Overflow => Row::big(&axis.layers).map_err(|e| e.to_string()),
         CoverageStatus::OverLimit(e) => Err(match e.kind {
             schedule::ErrorKind::ReceptiveFieldTooLarge { limit, .. } => format!(
                 "receptive field {} is over the limit of {limit} for exact counts",
@@ -56,7 +54,7 @@ pub(crate) fn run(a: &CheckArgs) -> Result<Outcome, Failure> {
     let code = u8::from(report.is_error());
     let stdout = if a.json {
         let mut s = serde_json::to_string(&json(&report, axis, &row, a.input, code))
-            .map_err(|e| Failure::Io(format!("cannot write JSON: {e}")))?;
+            .map_err(|e| Failure::Message(format!("cannot write JSON: {e}")))?;
         s.push('\n');
         s
     } else {

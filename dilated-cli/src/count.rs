@@ -6,7 +6,7 @@ use std::fmt;
 use dilated_core::heatmap::HeatValue;
 use dilated_core::schedule::{
     AxisLayer, Count, Coverage, ErrorKind, ScheduleError, coverage_counts, coverage_row_text,
-    coverage_u128,
+    coverage_u128, geometry,
 };
 use num_bigint::BigUint;
 use serde_json::value::RawValue;
@@ -58,6 +58,50 @@ impl HeatValue for Big {
     }
 }
 
+/// Most 64-bit limb additions the big-integer count path may do (under a second): counts
+/// past `u128` cost their length in limbs for every tap addition.
+pub(crate) const MAX_BIG_COUNT_WORK: f64 = 268_435_456.0; // 2^28
+
+/// An upper bound of the limb additions big-integer counting of `layers` does: every layer
+/// adds each count of the row before it to `k` places, and a count after `i` layers has at
+/// most `Σ log2 k` bits (the row widths are the engine's receptive fields).
+fn big_count_work(layers: &[AxisLayer]) -> Result<f64, ScheduleError> {
+    let geometry = geometry(layers, None)?;
+    let (mut width, mut bits, mut work) = (1.0_f64, 0.0_f64, 0.0_f64);
+    for (l, g) in layers.iter().zip(&geometry) {
+        #[allow(clippy::cast_precision_loss)]
+        let (k, rf) = (l.kernel as f64, g.receptive_field as f64);
+        bits += k.log2();
+        work += width * k * (bits / 64.0).ceil().max(1.0);
+        width = rf;
+    }
+    Ok(work)
+}
+
+/// Why a row of exact counts is not available.
+#[derive(Debug, Clone)]
+pub(crate) enum CountError {
+    /// The engine's limits or a bad schedule.
+    Schedule(ScheduleError),
+    /// Counts past 128 bits would cost more than [`MAX_BIG_COUNT_WORK`].
+    TooCostly {
+        /// The estimated limb additions.
+        work: f64,
+    },
+}
+
+impl fmt::Display for CountError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Schedule(e) => e.fmt(f),
+            Self::TooCostly { work } => write!(
+                f,
+                "exact counts past 128 bits need about {work:.3e} limb additions, over the limit of {MAX_BIG_COUNT_WORK:.3e}"
+            ),
+        }
+    }
+}
+
 /// The coverage row of one axis, in `u128` while the counts fit and in big integers
 /// beyond.
 #[derive(Debug, Clone)]
@@ -69,16 +113,28 @@ pub(crate) enum Row {
 }
 
 impl Row {
-    /// Exact counts of `layers`: `u128` first, big integers when a count overflows it.
-    pub(crate) fn of(layers: &[AxisLayer]) -> Result<Self, ScheduleError> {
+    /// Exact counts of `layers`: `u128` first, big integers when a count overflows it (up to
+    /// [`MAX_BIG_COUNT_WORK`]).
+    pub(crate) fn of(layers: &[AxisLayer]) -> Result<Self, CountError> {
         match coverage_u128(layers) {
             Ok(c) => Ok(Self::Small(c)),
             Err(ScheduleError {
                 kind: ErrorKind::CountOverflow,
                 ..
-            }) => coverage_counts::<Big>(layers).map(Self::Big),
-            Err(e) => Err(e),
+            }) => Self::big(layers),
+            Err(e) => Err(CountError::Schedule(e)),
         }
+    }
+
+    /// Exact counts in big integers, when their cost is within [`MAX_BIG_COUNT_WORK`].
+    pub(crate) fn big(layers: &[AxisLayer]) -> Result<Self, CountError> {
+        let work = big_count_work(layers).map_err(CountError::Schedule)?;
+        if work > MAX_BIG_COUNT_WORK {
+            return Err(CountError::TooCostly { work });
+        }
+        coverage_counts::<Big>(layers)
+            .map(Self::Big)
+            .map_err(CountError::Schedule)
     }
 
     /// Offset of the first count.
@@ -124,6 +180,18 @@ pub(crate) fn json_int(n: &impl fmt::Display) -> Box<RawValue> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn big_counting_is_bounded() {
+        let ones = |n: usize| vec![AxisLayer::new(3, 1); n];
+        // 100 layers: 3^100 paths, past u128, cheap.
+        assert!(matches!(Row::of(&ones(100)), Ok(Row::Big(_))));
+        assert!(matches!(Row::of(&ones(50)), Ok(Row::Small(_))));
+        // 6,000 layers: thousands of limbs per count on a 12,001-wide row.
+        let e = Row::of(&ones(6000)).unwrap_err();
+        assert!(matches!(e, CountError::TooCostly { .. }), "{e}");
+        assert!(e.to_string().contains("over the limit"));
+    }
 
     #[test]
     fn big_counts_add_and_print_exactly() {

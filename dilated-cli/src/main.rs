@@ -27,8 +27,8 @@
 //! - exact coverage counts and hole lists up to a receptive field of 2^17 = 131,072 and
 //!   2^28 tap additions (`MAX_COVERAGE_RF`, `MAX_COVERAGE_WORK`); past them `check --json`
 //!   writes `"coverage": null` and `"holes": null` and still gives `hole_count`;
-//! - counts are exact at any size (`u128`, then big integers): JSON carries them as exact
-//!   integers;
+//! - counts are exact at any size (`u128`, then big integers, up to an estimated 2^28 64-bit
+//!   limb additions, about a second): JSON carries them as exact integers;
 //! - the 2D map: at most 1,024 cells per side (`MAX_MAP_SIDE`).
 
 mod args;
@@ -58,12 +58,13 @@ fn limits_help() -> String {
          Limits: {} layers; the verdict for receptive fields up to {} per axis; exact coverage \
          counts and hole lists up to a receptive field of {} (past it, JSON has \"coverage\": \
          null and \"holes\": null, and always \"hole_count\"; counts also stop past {} tap \
-         additions); maps up to {} cells per side. Counts never wrap: JSON writes them as exact \
+         additions, or {} 64-bit limb additions for counts past 128 bits); maps up to {} cells per side. Counts never wrap: JSON writes them as exact \
          integers.",
         thousands(MAX_LAYERS as u64),
         thousands(MAX_VERDICT_RF),
         thousands(MAX_COVERAGE_RF),
         thousands(MAX_COVERAGE_WORK),
+        thousands(1 << 28),
         thousands(MAX_MAP_SIDE),
     )
 }
@@ -254,15 +255,15 @@ fn schedule(stack: &StackArgs) -> Result<Schedule, ScheduleError> {
 enum Failure {
     /// The engine refused the schedule (bad values, a limit, no suggestion).
     Schedule(ScheduleError),
-    /// A file could not be written.
-    Io(String),
+    /// Anything else: a file that cannot be written, counts too costly to compute.
+    Message(String),
 }
 
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Schedule(e) => e.fmt(f),
-            Self::Io(msg) => f.write_str(msg),
+            Self::Message(msg) => f.write_str(msg),
         }
     }
 }
@@ -354,6 +355,7 @@ mod tests {
         assert_eq!(MAX_COVERAGE_RF, 1 << 17);
         assert_eq!(MAX_COVERAGE_WORK, 1 << 28);
         assert_eq!(MAX_MAP_SIDE, 1024);
+        assert!((count::MAX_BIG_COUNT_WORK - f64::from(1u32 << 28)).abs() < 0.5);
         let help = limits_help();
         assert!(
             help.contains("10,000 layers") && help.contains("67,108,864"),

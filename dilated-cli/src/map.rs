@@ -9,7 +9,7 @@ use dilated_core::schedule::{
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::count::{Big, Row, json_int};
+use crate::count::{Big, CountError, Row, json_int};
 use crate::{Failure, MapArgs, Outcome};
 
 pub(crate) fn run(a: &MapArgs) -> Result<Outcome, Failure> {
@@ -25,7 +25,11 @@ pub(crate) fn run(a: &MapArgs) -> Result<Outcome, Failure> {
         .into());
     }
     let caption = describe(layers);
-    match Row::of(layers)? {
+    let row = Row::of(layers).map_err(|e| match e {
+        CountError::Schedule(e) => Failure::Schedule(e),
+        e @ CountError::TooCostly { .. } => Failure::Message(e.to_string()),
+    })?;
+    match row {
         Row::Small(row) => match coverage_map(&row, &row) {
             Ok(map) => render(a, &caption, &map, row.min_offset),
             Err(ScheduleError {
@@ -91,15 +95,15 @@ fn render<C: Count + Display + HeatValue>(
         title: Some(format!("coverage of one output pixel: {caption}")),
     };
     if let Some(path) = &a.png {
-        let (bytes, w, h) = crate::png_out::render(map, &options).map_err(Failure::Io)?;
+        let (bytes, w, h) = crate::png_out::render(map, &options).map_err(Failure::Message)?;
         std::fs::write(path, bytes)
-            .map_err(|e| Failure::Io(format!("cannot write {}: {e}", path.display())))?;
+            .map_err(|e| Failure::Message(format!("cannot write {}: {e}", path.display())))?;
         eprintln!("wrote {} ({w}×{h} px)", path.display());
     }
     if let Some(path) = &a.svg {
         let svg = heatmap::svg(map, &options);
         std::fs::write(path, svg)
-            .map_err(|e| Failure::Io(format!("cannot write {}: {e}", path.display())))?;
+            .map_err(|e| Failure::Message(format!("cannot write {}: {e}", path.display())))?;
         eprintln!("wrote {}", path.display());
     }
     let n = map.len();
@@ -115,7 +119,7 @@ fn render<C: Count + Display + HeatValue>(
             max,
         };
         let mut s = serde_json::to_string(&j)
-            .map_err(|e| Failure::Io(format!("cannot write JSON: {e}")))?;
+            .map_err(|e| Failure::Message(format!("cannot write JSON: {e}")))?;
         s.push('\n');
         s
     } else {

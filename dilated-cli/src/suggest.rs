@@ -31,7 +31,7 @@ pub(crate) fn run(a: &SuggestArgs) -> Result<Outcome, Failure> {
             suggestions: found.iter().map(SuggestionJson::from).collect(),
         };
         let mut s = serde_json::to_string_pretty(&j)
-            .map_err(|e| Failure::Io(format!("cannot write JSON: {e}")))?;
+            .map_err(|e| Failure::Message(format!("cannot write JSON: {e}")))?;
         s.push('\n');
         s
     } else {

@@ -718,3 +718,22 @@ fn suggestions_check_clean() {
         "{text}"
     );
 }
+
+#[test]
+fn counts_too_costly_for_big_integers_are_null_not_slow() {
+    // 3,000 layers of rate 1: a receptive field of 6,001 (under the count limit), but counts
+    // of about 4,750 bits on every offset: over the big-integer budget, so `coverage` is
+    // null with a note, and the verdict is still given.
+    let rates = vec!["1"; 3000].join(",");
+    let (v, code) = json(&["check", "--rates", &rates, "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(v["receptive_field"], 6001);
+    assert_eq!(v["coverage"], Value::Null);
+    assert!(
+        v["coverage_note"]
+            .as_str()
+            .is_some_and(|s| s.contains("limb additions"))
+    );
+    assert_eq!(v["hole_count"], 0);
+    assert_eq!(v["holes"].as_array().map(Vec::len), Some(0));
+}
