@@ -30,7 +30,7 @@ pub(crate) fn run(a: &SuggestArgs) -> Result<Outcome, Failure> {
             min_receptive_field: a.min_rf,
             suggestions: found.iter().map(SuggestionJson::from).collect(),
         };
-        let mut s = serde_json::to_string_pretty(&j)
+        let mut s = serde_json::to_string(&j)
             .map_err(|e| Failure::Message(format!("cannot write JSON: {e}")))?;
         s.push('\n');
         s
