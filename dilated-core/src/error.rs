@@ -128,4 +128,13 @@ pub enum Error {
         /// What the parser reported.
         message: String,
     },
+    /// The engine cannot honour a setting (kernel family, threads).
+    #[error("{0}")]
+    Config(Box<crate::engine::ConfigError>),
+}
+
+impl From<crate::engine::ConfigError> for Error {
+    fn from(e: crate::engine::ConfigError) -> Self {
+        Self::Config(Box::new(e))
+    }
 }

@@ -132,7 +132,7 @@ use std::path::Path;
 
 use crate::Error;
 use crate::conv::{Activation, ConvDesc};
-use crate::engine::{Layer, Network, Workspace};
+use crate::engine::{Kernel, Layer, Network, Workspace};
 use crate::init::Init;
 use crate::tensor::{DYN, Tensor, Tensor1d, Tensor2d, TypedTensor};
 use crate::weights::Weights;
@@ -432,6 +432,24 @@ macro_rules! layer_common {
         #[must_use]
         pub fn network(&self) -> &Network {
             &self.net
+        }
+
+        /// Runs on `threads` threads (see
+        /// [`Network::with_threads`](crate::engine::Network::with_threads): 0 = the current
+        /// rayon pool, 1 = the calling thread).
+        pub fn with_threads(self, threads: usize) -> Result<Self, Error> {
+            Ok(Self {
+                net: self.net.with_threads(threads)?,
+                _padding: PhantomData,
+            })
+        }
+
+        /// Runs with kernel family `kernel` (an error if this CPU lacks it).
+        pub fn with_kernel(self, kernel: Kernel) -> Result<Self, Error> {
+            Ok(Self {
+                net: self.net.with_kernel(kernel)?,
+                _padding: PhantomData,
+            })
         }
 
         /// Runs the layer on an untyped tensor, allocating the output.
@@ -975,6 +993,24 @@ impl Stack {
         self.to_weights()?.save(path)
     }
 
+    /// Runs on `threads` threads (see
+    /// [`Network::with_threads`](crate::engine::Network::with_threads): 0 = the current
+    /// rayon pool, the default; 1 = the calling thread only; more = a pool of its own).
+    pub fn with_threads(self, threads: usize) -> Result<Self, Error> {
+        Ok(Self {
+            net: self.net.with_threads(threads)?,
+            ..self
+        })
+    }
+
+    /// Runs with kernel family `kernel` (an error if this CPU lacks it).
+    pub fn with_kernel(self, kernel: Kernel) -> Result<Self, Error> {
+        Ok(Self {
+            net: self.net.with_kernel(kernel)?,
+            ..self
+        })
+    }
+
     /// 1D or 2D.
     #[must_use]
     pub fn rank(&self) -> Rank {
@@ -1151,6 +1187,22 @@ impl<I: TypedTensor, O: TypedTensor> TypedStack<I, O> {
     #[must_use]
     pub fn into_stack(self) -> Stack {
         self.stack
+    }
+
+    /// [`Stack::with_threads`], typed.
+    pub fn with_threads(self, threads: usize) -> Result<Self, Error> {
+        Ok(Self {
+            stack: self.stack.with_threads(threads)?,
+            _io: PhantomData,
+        })
+    }
+
+    /// [`Stack::with_kernel`], typed.
+    pub fn with_kernel(self, kernel: Kernel) -> Result<Self, Error> {
+        Ok(Self {
+            stack: self.stack.with_kernel(kernel)?,
+            _io: PhantomData,
+        })
     }
 
     /// A typed copy of layer `i` (0-based, in stack order), checked against `L`.

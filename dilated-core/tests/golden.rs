@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
+use dilated_core::engine::Kernel;
 use dilated_core::layer::{Conv1d, Conv2d, LayerSpec, Pad1d, Pad2d, Rank, Stack, TypedStack};
 use dilated_core::tensor::{DYN, Tensor, Tensor1d, Tensor2d};
 use dilated_core::weights::Weights;
@@ -130,6 +131,20 @@ fn names(kind: &str) -> Vec<String> {
     list
 }
 
+/// Every kernel family this CPU runs (the others are reported and skipped).
+fn kernels() -> Vec<Kernel> {
+    Kernel::ALL
+        .into_iter()
+        .filter(|k| {
+            let ok = k.is_available();
+            if !ok {
+                eprintln!("skipping {k:?}: this CPU lacks it");
+            }
+            ok
+        })
+        .collect()
+}
+
 /// Loads a single-conv case's weights strictly (`weight`, `bias`).
 fn conv_layer(dir: &Path, name: &str, case: &Value) -> (ConvDesc, Rank, Stack) {
     let desc = desc_of(case, "bias");
@@ -151,10 +166,16 @@ fn every_conv_fixture_matches_pytorch() {
         let case = json(&dir.join(format!("{name}.json")));
         let (_, _, stack) = conv_layer(&dir, &name, &case);
         let (x, want) = io(&dir, &name, &case);
-        let got = stack.forward(&x).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(got.shape(), want.shape(), "{name}: output shape");
-        let diff = max_abs_diff(got.as_slice(), want.as_slice());
-        assert!(diff <= tolerance(&case), "{name}: max |diff| = {diff:e}");
+        for kernel in kernels() {
+            let stack = stack.clone().with_kernel(kernel).unwrap();
+            let got = stack.forward(&x).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(got.shape(), want.shape(), "{name}: output shape");
+            let diff = max_abs_diff(got.as_slice(), want.as_slice());
+            assert!(
+                diff <= tolerance(&case),
+                "{name} ({kernel:?}): max |diff| = {diff:e}"
+            );
+        }
     }
 }
 
@@ -173,12 +194,24 @@ fn every_stack_fixture_matches_pytorch() {
         let stack = Stack::from_safetensors(&specs, dir.join(format!("{name}.safetensors")))
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let (x, want) = io(&dir, &name, &case);
-        let (got, hw) = stack
-            .forward_nchw(x.batch(), x.hw(), x.as_slice())
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(hw, want.hw(), "{name}: output size");
-        let diff = max_abs_diff(&got, want.as_slice());
-        assert!(diff <= tolerance(&case), "{name}: max |diff| = {diff:e}");
+        for kernel in kernels() {
+            for threads in [1, 2] {
+                let stack = stack
+                    .clone()
+                    .with_kernel(kernel)
+                    .and_then(|s| s.with_threads(threads))
+                    .unwrap();
+                let (got, hw) = stack
+                    .forward_nchw(x.batch(), x.hw(), x.as_slice())
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+                assert_eq!(hw, want.hw(), "{name}: output size");
+                let diff = max_abs_diff(&got, want.as_slice());
+                assert!(
+                    diff <= tolerance(&case),
+                    "{name} ({kernel:?}, {threads} threads): max |diff| = {diff:e}"
+                );
+            }
+        }
 
         // Saving and loading again reproduces the same stack, bit for bit.
         let again =

@@ -6,7 +6,7 @@
 //! (`Σ |x·w| + |b|` per output), the engine being free to sum in another order.
 
 use dilated_core::conv::conv_reference;
-use dilated_core::engine::{Layer, Workspace};
+use dilated_core::engine::{Kernel, Layer, Workspace};
 use dilated_core::init::{Init, kaiming_bound};
 use dilated_core::layer::{
     Conv1d, Conv2d, LayerSpec, Pad1d, Pad2d, Rank, Stack, StackBuilder, TypedLayer, TypedStack,
@@ -574,6 +574,29 @@ fn nan_and_inf_propagate_as_in_the_reference() {
     }
 }
 
+#[test]
+fn threads_and_kernels_do_not_change_the_result() {
+    let stack: TypedStack<Tensor2d<2, 12, 10>, Tensor2d<3, 6, 5>> =
+        TypedStack::init(&SPECS, 8).unwrap();
+    let x = Tensor2d::<2, 12, 10>::from_vec(1, [12, 10], data(2 * 12 * 10, 4)).unwrap();
+    let (want, mag, _) = reference_stack(stack.stack().layers(), 1, [12, 10], x.as_slice());
+    for kernel in Kernel::ALL {
+        let r = stack.clone().with_kernel(kernel);
+        if !kernel.is_available() {
+            assert!(matches!(r, Err(Error::Config(_))), "{kernel:?}");
+            continue;
+        }
+        for threads in [0, 1, 2] {
+            let s = r.clone().unwrap().with_threads(threads).unwrap();
+            assert_eq!(s.stack().network().kernel(), kernel);
+            assert_close(s.forward(&x).unwrap().as_slice(), &want, &mag);
+        }
+        let l: S0 = stack.layer(0).unwrap();
+        let l = l.with_kernel(kernel).unwrap().with_threads(1).unwrap();
+        assert_eq!(l.network().kernel(), kernel);
+    }
+}
+
 // ---- initialisation ----
 
 #[test]
@@ -723,10 +746,14 @@ proptest! {
     /// A stack built from random specs equals the reference, or fails exactly when the
     /// reference does (kernel wider than the padded input somewhere), with the same error.
     #[test]
-    fn stack_equals_reference(c in case()) {
+    fn stack_equals_reference(c in case(), kernel in 0usize..4, threads in 0usize..2) {
         let specs: Vec<LayerSpec> = c.layers.iter().enumerate()
             .map(|(i, d)| LayerSpec::new(2 * i, c.rank, *d)).collect();
-        let stack = Stack::init(&specs, c.seed).unwrap();
+        let kernel = Kernel::ALL[kernel];
+        let mut stack = Stack::init(&specs, c.seed).unwrap().with_threads(threads).unwrap();
+        if kernel.is_available() {
+            stack = stack.with_kernel(kernel).unwrap();
+        }
         let len = ConvDesc::nchw_len(c.batch, c.layers[0].in_channels, c.hw).unwrap();
         let x = data(len, c.seed);
         let expected_hw = c.layers.iter().try_fold(c.hw, |hw, d| d.output_size(hw));
