@@ -737,3 +737,106 @@ fn counts_too_costly_for_big_integers_are_null_not_slow() {
     assert_eq!(v["hole_count"], 0);
     assert_eq!(v["holes"].as_array().map(Vec::len), Some(0));
 }
+
+#[test]
+fn json_renders_the_engine_faithfully() {
+    use dilated_core::schedule::{Options, Schedule, analyze, coverage_counts};
+    // Random small stacks (kernels 1–5, rates 1–9, strides 1–2), fixed seed.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = |m: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % m
+    };
+    for _ in 0..40 {
+        let n = usize::try_from(next(5) + 1).unwrap();
+        let kernels: Vec<u64> = (0..n).map(|_| next(5) + 1).collect();
+        let rates: Vec<u64> = (0..n).map(|_| next(9) + 1).collect();
+        let strides: Vec<u64> = (0..n).map(|_| if next(4) == 0 { 2 } else { 1 }).collect();
+        let text = |v: &[u64]| {
+            v.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let args = [
+            "check",
+            "--kernels",
+            &text(&kernels),
+            "--rates",
+            &text(&rates),
+            "--strides",
+            &text(&strides),
+            "--json",
+        ];
+        let (v, code) = json(&args);
+
+        let schedule = Schedule::from_lists(&kernels, &rates, Some(&strides)).unwrap();
+        let report = analyze(&schedule, &Options::default()).unwrap();
+        let axis = &report.axes[0];
+        let ctx = format!("{args:?}");
+        assert_eq!(code, i32::from(report.is_error()), "{ctx}");
+        assert_eq!(
+            v["receptive_field"].as_u64(),
+            Some(axis.receptive_field),
+            "{ctx}"
+        );
+        assert_eq!(
+            v["hole_count"].as_u64(),
+            Some(axis.reach.hole_count),
+            "{ctx}"
+        );
+        let holes = axis.holes.clone().unwrap();
+        assert_eq!(ints(&v["holes"]), holes, "{ctx}");
+        let counts = coverage_counts::<u64>(&axis.layers).unwrap();
+        let want: Vec<i64> = counts
+            .counts
+            .iter()
+            .map(|&c| i64::try_from(c).unwrap())
+            .collect();
+        assert_eq!(ints(&v["coverage"]), want, "{ctx}");
+        assert_eq!(v["min_offset"].as_i64(), Some(counts.min_offset), "{ctx}");
+        let m: Vec<i64> = axis
+            .hdc
+            .m
+            .iter()
+            .map(|&m| i64::try_from(m).unwrap())
+            .collect();
+        assert_eq!(ints(&v["hdc"]["m"]), m, "{ctx}");
+        assert_eq!(v["hdc"]["gcd"].as_u64(), Some(axis.hdc.gcd), "{ctx}");
+        for (key, rule) in [
+            ("rule1", axis.hdc.rule1),
+            ("rule2", axis.hdc.rule2),
+            ("rule3", axis.hdc.rule3),
+        ] {
+            assert_eq!(v["hdc"][key].as_bool(), rule.as_bool(), "{ctx} {key}");
+        }
+        let layers = v["layers"].as_array().unwrap();
+        for (l, g) in layers.iter().zip(&axis.geometry) {
+            assert_eq!(
+                l["effective_kernel"].as_u64(),
+                Some(g.effective_kernel),
+                "{ctx}"
+            );
+            assert_eq!(
+                l["receptive_field"].as_u64(),
+                Some(g.receptive_field),
+                "{ctx}"
+            );
+            assert_eq!(
+                ints(&l["padding"]),
+                [g.padding.0, g.padding.1].map(|p| i64::try_from(p).unwrap()),
+                "{ctx}"
+            );
+        }
+        let checks: Vec<&str> = report.diagnostics.iter().map(|d| d.check.name()).collect();
+        let got: Vec<&str> = v["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["check"].as_str().unwrap())
+            .collect();
+        assert_eq!(got, checks, "{ctx}");
+    }
+}
