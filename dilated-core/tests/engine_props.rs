@@ -323,6 +323,13 @@ fn full_size_layers_match_the_reference() {
             },
             [20, 70],
         ),
+        (
+            ConvDesc {
+                groups: 17,
+                ..ConvDesc::same_2d(17, 17, 3, 3)
+            },
+            [4, 300],
+        ),
     ];
     for (d, hw) in cases {
         let layers = vec![layer(d, &mut rng)];

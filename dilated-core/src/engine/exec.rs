@@ -447,7 +447,6 @@ fn depthwise_nchw<I: Isa>(
     let c = d.out_channels;
     let taps_n = g.kh * g.kw;
     let span = (g.kw - 1) * g.dw;
-    let r = I::PIX_R;
     // A vector from `ox` is interior when every lane's every tap is inside the row.
     let interior = |ox: usize| ox >= g.pl && ox + LANES + span <= g.iw + g.pl && ox + LANES <= g.ow;
     let (rg, _) = split(threads.count(), batch * c, g.oh, g.ow, g.ow);
@@ -474,21 +473,27 @@ fn depthwise_nchw<I: Isa>(
                 act: d.activation,
                 out: yp.wrapping_add(oy * g.ow),
             };
-            let mut ox = 0;
-            while ox < g.ow {
-                if interior(ox) && interior(ox + (r - 1) * LANES) {
+            let nv = g.ow.div_ceil(LANES);
+            let mut v = 0;
+            while v < nv {
+                let r = I::PIX_TILES
+                    .iter()
+                    .copied()
+                    .find(|&r| r <= nv - v)
+                    .unwrap_or(1);
+                let ox = v * LANES;
+                let n_last = LANES.min(g.ow - (v + r - 1) * LANES);
+                if n_last == LANES && interior(ox) && interior(ox + (r - 1) * LANES) {
                     // SAFETY: every vector of the tile is interior (the interior is an
                     // interval), so every load is inside the input row and every store
                     // inside the output row of this unit.
-                    unsafe { I::pix(&t, ox) };
-                    ox += r * LANES;
+                    unsafe { I::pix(r, &t, ox) };
                 } else {
-                    let n = LANES.min(g.ow - ox);
-                    // SAFETY: the edge kernel masks every lane to the input row and stores
-                    // only the `n` pixels left in the output row.
-                    unsafe { I::pix_edge(&t, ox, n) };
-                    ox += n;
+                    // SAFETY: the masked kernel reads only lanes inside the input row and
+                    // stores only the pixels of the output row.
+                    unsafe { I::pix_masked(r, &t, ox, n_last) };
                 }
+                v += r;
             }
         }
     };

@@ -7,15 +7,15 @@
 //!   padding costs nothing and no padded copy exists.
 //! - [`dw_tile`]: depthwise on the channel-blocked layout: 16 channels per vector, `R`
 //!   output pixels, one input vector load per FMA.
-//! - [`pix_tile`] / [`pix_edge`]: depthwise on NCHW data, 16 consecutive output pixels per
-//!   vector (no layout conversion at all); the edge variant masks the lanes whose tap falls
-//!   in the padding.
+//! - [`pix_tile`] / [`pix_masked`]: depthwise on NCHW data, 16 consecutive output pixels
+//!   per vector (no layout conversion at all); the masked variant, for tiles at the row
+//!   ends, masks the lanes whose tap falls in the padding.
 //!
 //! Every kernel ends in the same epilogue: bias, activation (ReLU and leaky ReLU vectorised,
 //! the others through [`Activation::apply`]), store to the blocked layout or scattered to
 //! NCHW.
 
-use super::simd::{LANES, V16};
+use super::simd::{LANES, V16, lane_bits};
 use crate::conv::Activation;
 
 /// Where a tile's outputs go: `ptr` is the element of output block 0 (of the tile's
@@ -137,10 +137,27 @@ unsafe fn activate<V: V16>(v: V, act: Activation) -> V {
     }
 }
 
+/// Moves the accumulators to memory in one fully unrolled pass, so that the compiler keeps
+/// them in registers during the tap loop (the epilogue indexes them dynamically, which
+/// would otherwise pin them to the stack and store them on every FMA).
+#[inline(always)]
+unsafe fn spill<V: V16, const R: usize, const OB: usize>(
+    acc: &[[V; OB]; R],
+) -> [[[f32; LANES]; OB]; R] {
+    let mut m = [[[0.0f32; LANES]; OB]; R];
+    for (mr, ar) in m.iter_mut().zip(acc) {
+        for (mj, aj) in mr.iter_mut().zip(ar) {
+            // SAFETY: a local 16-lane array.
+            unsafe { aj.store(mj.as_mut_ptr()) };
+        }
+    }
+    m
+}
+
 /// Bias, activation, store. `acc[r][j]` is pixel `r` of output block `j`.
 #[inline(always)]
 unsafe fn epilogue<V: V16, const R: usize, const OB: usize>(
-    acc: &[[V; OB]; R],
+    acc: &[[[f32; LANES]; OB]; R],
     bias: *const f32,
     act: Activation,
     out: &Out,
@@ -153,16 +170,19 @@ unsafe fn epilogue<V: V16, const R: usize, const OB: usize>(
         let base = out.ptr.wrapping_add(j * out.cb);
         if out.blocked && mask == u16::MAX {
             for (r, a) in acc.iter().enumerate() {
-                // SAFETY: pixel `r` of block `j` lies inside the output tile, which the
-                // driver keeps inside the output buffer.
-                unsafe { activate(a[j].add(b), act).store(base.wrapping_add(r * LANES)) };
+                // SAFETY: `a[j]` is a local 16-lane array; pixel `r` of block `j` lies
+                // inside the output tile, which the driver keeps inside the output buffer.
+                unsafe {
+                    let v = V::load(a[j].as_ptr()).add(b);
+                    activate(v, act).store(base.wrapping_add(r * LANES));
+                }
             }
             continue;
         }
         let mut tmp = [[0.0f32; LANES]; R];
         for (t, a) in tmp.iter_mut().zip(acc) {
-            // SAFETY: `t` is a local 16-lane array.
-            unsafe { activate(a[j].add(b), act).store(t.as_mut_ptr()) };
+            // SAFETY: local 16-lane arrays.
+            unsafe { activate(V::load(a[j].as_ptr()).add(b), act).store(t.as_mut_ptr()) };
         }
         for l in 0..LANES {
             if mask & (1 << l) == 0 {
@@ -234,7 +254,10 @@ pub(crate) unsafe fn dense_tile<V: V16, const R: usize, const OB: usize, const S
         }
     }
     // SAFETY: the tile's outputs are in bounds (caller).
-    unsafe { epilogue::<V, R, OB>(&acc, t.bias, t.act, &t.out, &t.masks) };
+    unsafe {
+        let m = spill(&acc);
+        epilogue::<V, R, OB>(&m, t.bias, t.act, &t.out, &t.masks);
+    }
 }
 
 /// One depthwise tile on the channel-blocked layout.
@@ -260,7 +283,10 @@ pub(crate) unsafe fn dw_tile<V: V16, const R: usize>(t: &DwTile) {
         }
     }
     // SAFETY: the tile's outputs are in bounds (caller).
-    unsafe { epilogue::<V, R, 1>(&acc, t.bias, t.act, &t.out, &[t.mask]) };
+    unsafe {
+        let m = spill(&acc);
+        epilogue::<V, R, 1>(&m, t.bias, t.act, &t.out, &[t.mask]);
+    }
 }
 
 /// `R` vectors of 16 output pixels starting at `ox0`, every tap of every lane inside the
@@ -285,57 +311,65 @@ pub(crate) unsafe fn pix_tile<V: V16, const R: usize>(t: &DwPix, ox0: usize) {
             }
         }
     }
-    // SAFETY: register arithmetic.
-    let b = unsafe { V::splat(t.bias) };
-    for (r, a) in acc.iter().enumerate() {
-        // SAFETY: the `16·R` outputs from `ox0` are inside the output row.
-        unsafe { activate(a.add(b), t.act).store(t.out.wrapping_add(ox0 + r * LANES)) };
+    // SAFETY: local arrays, then the `16·R` outputs from `ox0` inside the output row.
+    unsafe {
+        let m = spill::<V, R, 1>(&acc.map(|a| [a]));
+        let b = V::splat(t.bias);
+        for (r, a) in m.iter().enumerate() {
+            let v = V::load(a[0].as_ptr()).add(b);
+            activate(v, t.act).store(t.out.wrapping_add(ox0 + r * LANES));
+        }
     }
 }
 
-/// One vector of `n ≤ 16` output pixels from `ox0`, the lanes whose tap falls outside the
-/// input row masked out (they add nothing, exactly like the reference skipping them).
+/// `R` vectors of 16 output pixels from `ox0` (the last one holding `n_last` real pixels)
+/// where some taps fall outside the input row: each (vector, kernel column) gets the mask
+/// of its lanes inside the row; masked-off lanes are neither read nor multiplied (so an
+/// infinite weight does not meet the padding, exactly like the reference skipping it).
 ///
 /// # Safety
 /// As [`dense_tile`].
 #[inline(always)]
-pub(crate) unsafe fn pix_edge<V: V16>(t: &DwPix, ox0: usize, n: usize) {
+pub(crate) unsafe fn pix_masked<V: V16, const R: usize>(t: &DwPix, ox0: usize, n_last: usize) {
     // SAFETY: register initialisation.
-    let mut acc = [unsafe { V::zero() }; 4];
-    let mut i = 0;
+    let mut acc = [unsafe { V::zero() }; R];
     let iw = t.iw as isize;
-    for ky in t.ky.0..t.ky.1 {
-        let iy = (t.iy0 + (ky * t.dh) as isize) as usize;
-        let xrow = t.x.wrapping_add(iy * t.iw);
-        for kx in 0..t.kw {
-            let ix = ox0 as isize + (kx * t.dw) as isize - t.pl as isize;
+    for kx in 0..t.kw {
+        let ixk = ox0 as isize + (kx * t.dw) as isize - t.pl as isize;
+        let mut masks = [0u16; R];
+        for (r, m) in masks.iter_mut().enumerate() {
+            let ix = ixk + (r * LANES) as isize;
             let lo = (-ix).clamp(0, LANES as isize) as usize;
-            let hi = (iw - ix).clamp(0, n as isize) as usize;
-            if lo >= hi {
-                continue;
-            }
+            let hi = (iw - ix).clamp(0, LANES as isize) as usize;
+            *m = if lo < hi { lane_bits(lo, hi) } else { 0 };
+        }
+        for ky in t.ky.0..t.ky.1 {
+            let iy = (t.iy0 + (ky * t.dh) as isize) as usize;
+            let xp = t.x.wrapping_add(iy * t.iw).wrapping_offset(ixk);
             // SAFETY: `KH × KW` weights.
-            let wv = unsafe { *t.w.add(ky * t.kw + kx) };
-            // Lanes outside `lo..hi` load zero; the weight is applied lane-masked so that an
-            // infinite weight does not turn those zeros into NaN.
-            let mut wl = [0.0f32; LANES];
-            wl[lo..hi].fill(wv);
-            // SAFETY: lanes `lo..hi` are inside the input row; `wl` is a local array.
-            let (x, w) = unsafe {
-                (
-                    V::load_lanes(xrow.wrapping_offset(ix), lo, hi),
-                    V::load(wl.as_ptr()),
-                )
-            };
-            // SAFETY: register arithmetic.
-            acc[i & 3] = unsafe { x.fma(w, acc[i & 3]) };
-            i += 1;
+            let w = unsafe { V::splat(*t.w.add(ky * t.kw + kx)) };
+            for (r, a) in acc.iter_mut().enumerate() {
+                // SAFETY: only the lanes inside the input row are read.
+                *a = unsafe {
+                    V::load_mask(xp.wrapping_add(r * LANES), masks[r]).fma_mask(w, *a, masks[r])
+                };
+            }
         }
     }
-    // SAFETY: register arithmetic, then `n` outputs from `ox0` inside the output row.
+    // SAFETY: local arrays, then the outputs from `ox0`: `R − 1` full vectors and `n_last`
+    // pixels, inside the output row.
     unsafe {
-        let sum = acc[0].add(acc[1]).add(acc[2].add(acc[3]));
-        activate(sum.add(V::splat(t.bias)), t.act).store_first(t.out.wrapping_add(ox0), n);
+        let m = spill::<V, R, 1>(&acc.map(|a| [a]));
+        let b = V::splat(t.bias);
+        for (r, a) in m.iter().enumerate() {
+            let v = activate(V::load(a[0].as_ptr()).add(b), t.act);
+            let p = t.out.wrapping_add(ox0 + r * LANES);
+            if r + 1 == R {
+                v.store_first(p, n_last);
+            } else {
+                v.store(p);
+            }
+        }
     }
 }
 
@@ -349,8 +383,8 @@ pub(crate) trait Isa: Copy + Send + Sync + 'static {
     const OBMAX: usize;
     /// Depthwise (blocked) tile widths.
     const DW_TILES: &'static [usize];
-    /// NCHW depthwise vectors per tile.
-    const PIX_R: usize;
+    /// NCHW depthwise tile sizes in vectors of 16 pixels, widest first.
+    const PIX_TILES: &'static [usize];
     /// # Safety
     /// As [`dense_tile`], and the CPU supports this instruction set.
     unsafe fn dense(r: usize, ob: usize, step: usize, t: &DenseTile<'_>);
@@ -359,17 +393,17 @@ pub(crate) trait Isa: Copy + Send + Sync + 'static {
     unsafe fn dw(r: usize, t: &DwTile);
     /// # Safety
     /// As [`pix_tile`], and the CPU supports this instruction set.
-    unsafe fn pix(t: &DwPix, ox0: usize);
+    unsafe fn pix(r: usize, t: &DwPix, ox0: usize);
     /// # Safety
-    /// As [`pix_edge`], and the CPU supports this instruction set.
-    unsafe fn pix_edge(t: &DwPix, ox0: usize, n: usize);
+    /// As [`pix_masked`], and the CPU supports this instruction set.
+    unsafe fn pix_masked(r: usize, t: &DwPix, ox0: usize, n_last: usize);
 }
 
 macro_rules! isa {
     (
         $(#[$doc:meta])* $name:ident, $v:ty, [$($feat:literal)?],
         tiles = [$($r:literal),*], obmax = $obmax:literal, dw_tiles = [$($dr:literal),*],
-        pix_r = $pix:literal
+        pix_tiles = [$($pr:literal),*]
     ) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy)]
@@ -389,14 +423,14 @@ macro_rules! isa {
                 unsafe { dw_tile::<$v, R>(t) }
             }
             $(#[target_feature(enable = $feat)])?
-            unsafe fn pix_t(t: &DwPix, ox0: usize) {
+            unsafe fn pix_t<const R: usize>(t: &DwPix, ox0: usize) {
                 // SAFETY: forwarded contract; the features are enabled on this function.
-                unsafe { pix_tile::<$v, $pix>(t, ox0) }
+                unsafe { pix_tile::<$v, R>(t, ox0) }
             }
             $(#[target_feature(enable = $feat)])?
-            unsafe fn pix_e(t: &DwPix, ox0: usize, n: usize) {
+            unsafe fn pix_m<const R: usize>(t: &DwPix, ox0: usize, n_last: usize) {
                 // SAFETY: forwarded contract; the features are enabled on this function.
-                unsafe { pix_edge::<$v>(t, ox0, n) }
+                unsafe { pix_masked::<$v, R>(t, ox0, n_last) }
             }
         }
 
@@ -404,7 +438,7 @@ macro_rules! isa {
             const TILES: &'static [usize] = &[$($r),*];
             const OBMAX: usize = $obmax;
             const DW_TILES: &'static [usize] = &[$($dr),*];
-            const PIX_R: usize = $pix;
+            const PIX_TILES: &'static [usize] = &[$($pr),*];
             unsafe fn dense(r: usize, ob: usize, step: usize, t: &DenseTile<'_>) {
                 // SAFETY: forwarded contract (every arm).
                 unsafe {
@@ -430,13 +464,23 @@ macro_rules! isa {
                     }
                 }
             }
-            unsafe fn pix(t: &DwPix, ox0: usize) {
-                // SAFETY: forwarded contract.
-                unsafe { Self::pix_t(t, ox0) }
+            unsafe fn pix(r: usize, t: &DwPix, ox0: usize) {
+                // SAFETY: forwarded contract (every arm).
+                unsafe {
+                    match r {
+                        $($pr => Self::pix_t::<$pr>(t, ox0),)*
+                        _ => unreachable!("depthwise tile {r} is not compiled"),
+                    }
+                }
             }
-            unsafe fn pix_edge(t: &DwPix, ox0: usize, n: usize) {
-                // SAFETY: forwarded contract.
-                unsafe { Self::pix_e(t, ox0, n) }
+            unsafe fn pix_masked(r: usize, t: &DwPix, ox0: usize, n_last: usize) {
+                // SAFETY: forwarded contract (every arm).
+                unsafe {
+                    match r {
+                        $($pr => Self::pix_m::<$pr>(t, ox0, n_last),)*
+                        _ => unreachable!("depthwise tile {r} is not compiled"),
+                    }
+                }
             }
         }
     };
@@ -445,19 +489,19 @@ macro_rules! isa {
 isa!(
     /// Portable 16-lane arrays (always compiled).
     Portable, [f32; 16], [],
-    tiles = [4, 2, 1], obmax = 1, dw_tiles = [4, 2, 1], pix_r = 2
+    tiles = [4, 2, 1], obmax = 1, dw_tiles = [4, 2, 1], pix_tiles = [2, 1]
 );
 
 #[cfg(target_arch = "x86_64")]
 isa!(
     /// AVX2 + FMA: a 16-lane vector is two `ymm` registers; 6 × 1 × 2 accumulators.
     Avx2, [core::arch::x86_64::__m256; 2], ["avx2,fma"],
-    tiles = [6, 4, 2, 1], obmax = 1, dw_tiles = [6, 4, 2, 1], pix_r = 4
+    tiles = [6, 4, 2, 1], obmax = 1, dw_tiles = [6, 4, 2, 1], pix_tiles = [4, 2, 1]
 );
 
 #[cfg(target_arch = "x86_64")]
 isa!(
     /// AVX-512F: one `zmm` per vector; 14 pixels × 2 output blocks = 28 accumulators.
     Avx512, core::arch::x86_64::__m512, ["avx512f,avx2,fma"],
-    tiles = [14, 8, 4, 2, 1], obmax = 2, dw_tiles = [14, 8, 4, 2, 1], pix_r = 8
+    tiles = [14, 8, 4, 2, 1], obmax = 2, dw_tiles = [14, 8, 4, 2, 1], pix_tiles = [8, 4, 2, 1]
 );

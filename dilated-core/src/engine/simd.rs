@@ -14,8 +14,8 @@ use core::arch::x86_64::{
     __m256, __m512, _CMP_LT_OQ, _mm256_add_ps, _mm256_blendv_ps, _mm256_cmp_ps, _mm256_fmadd_ps,
     _mm256_loadu_ps, _mm256_mul_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm256_storeu_ps,
     _mm512_add_ps, _mm512_cmp_ps_mask, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_mask_blend_ps,
-    _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps, _mm512_mul_ps, _mm512_set1_ps, _mm512_setzero_ps,
-    _mm512_storeu_ps,
+    _mm512_mask_storeu_ps, _mm512_mask3_fmadd_ps, _mm512_maskz_loadu_ps, _mm512_mul_ps,
+    _mm512_set1_ps, _mm512_setzero_ps, _mm512_storeu_ps,
 };
 
 /// Lanes per vector (and channels per block of the blocked layout).
@@ -39,16 +39,18 @@ pub(crate) trait V16: Copy {
     unsafe fn relu(self) -> Self;
     /// Leaky ReLU (`x < 0 ? slope·x : x`).
     unsafe fn leaky(self, slope: f32) -> Self;
-    /// Lanes `lo..hi` from `p + lane`, zero elsewhere; reads only those lanes, so `p` itself
-    /// may point outside the allocation (build it with `wrapping_*`).
-    unsafe fn load_lanes(p: *const f32, lo: usize, hi: usize) -> Self;
+    /// The lanes set in `m` from `p + lane`, zero elsewhere; reads only those lanes, so `p`
+    /// itself may point outside the allocation (build it with `wrapping_*`).
+    unsafe fn load_mask(p: *const f32, m: u16) -> Self;
     /// Stores the first `n` (≤ 16) lanes to `p`.
     unsafe fn store_first(self, p: *mut f32, n: usize);
+    /// `self · w + c` in the lanes set in `m`, `c` elsewhere.
+    unsafe fn fma_mask(self, w: Self, c: Self, m: u16) -> Self;
 }
 
 /// The lane mask `lo..hi` as bits.
 #[inline(always)]
-fn lane_bits(lo: usize, hi: usize) -> u16 {
+pub(crate) fn lane_bits(lo: usize, hi: usize) -> u16 {
     debug_assert!(lo <= hi && hi <= LANES);
     let upto = |n: usize| ((1u32 << n) - 1) as u16;
     upto(hi) & !upto(lo)
@@ -99,11 +101,13 @@ impl V16 for [f32; 16] {
         self.map(|x| if x < 0.0 { x * slope } else { x })
     }
     #[inline(always)]
-    unsafe fn load_lanes(p: *const f32, lo: usize, hi: usize) -> Self {
+    unsafe fn load_mask(p: *const f32, m: u16) -> Self {
         let mut out = [0.0; 16];
-        for (l, o) in out.iter_mut().enumerate().take(hi).skip(lo) {
-            // SAFETY: the caller guarantees lanes `lo..hi` at `p` are readable.
-            *o = unsafe { p.wrapping_add(l).read() };
+        for (l, o) in out.iter_mut().enumerate() {
+            if m & (1 << l) != 0 {
+                // SAFETY: the caller guarantees the lanes in `m` at `p` are readable.
+                *o = unsafe { p.wrapping_add(l).read() };
+            }
         }
         out
     }
@@ -111,6 +115,16 @@ impl V16 for [f32; 16] {
     unsafe fn store_first(self, p: *mut f32, n: usize) {
         // SAFETY: the caller guarantees `n` writable lanes at `p`; `n ≤ 16`.
         unsafe { core::ptr::copy_nonoverlapping(self.as_ptr(), p, n.min(16)) }
+    }
+    #[inline(always)]
+    unsafe fn fma_mask(self, w: Self, c: Self, m: u16) -> Self {
+        let mut out = c;
+        for l in 0..16 {
+            if m & (1 << l) != 0 {
+                out[l] += self[l] * w[l];
+            }
+        }
+        out
     }
 }
 
@@ -174,9 +188,9 @@ impl V16 for [__m256; 2] {
         }
     }
     #[inline(always)]
-    unsafe fn load_lanes(p: *const f32, lo: usize, hi: usize) -> Self {
-        // SAFETY: forwarded contract: lanes `lo..hi` readable.
-        let a = unsafe { <[f32; 16] as V16>::load_lanes(p, lo, hi) };
+    unsafe fn load_mask(p: *const f32, m: u16) -> Self {
+        // SAFETY: forwarded contract: the lanes in `m` are readable.
+        let a = unsafe { <[f32; 16] as V16>::load_mask(p, m) };
         // SAFETY: `a` is a local 16-lane array.
         unsafe { Self::load(a.as_ptr()) }
     }
@@ -187,6 +201,17 @@ impl V16 for [__m256; 2] {
         unsafe {
             self.store(a.as_mut_ptr());
             a.store_first(p, n);
+        }
+    }
+    #[inline(always)]
+    unsafe fn fma_mask(self, w: Self, c: Self, m: u16) -> Self {
+        let (mut x, mut wv, mut a) = ([0.0f32; 16], [0.0f32; 16], [0.0f32; 16]);
+        // SAFETY: local 16-lane arrays.
+        unsafe {
+            self.store(x.as_mut_ptr());
+            w.store(wv.as_mut_ptr());
+            c.store(a.as_mut_ptr());
+            Self::load(x.fma_mask(wv, a, m).as_ptr())
         }
     }
 }
@@ -241,15 +266,20 @@ impl V16 for __m512 {
         }
     }
     #[inline(always)]
-    unsafe fn load_lanes(p: *const f32, lo: usize, hi: usize) -> Self {
-        // SAFETY: masked-off lanes are neither read nor faulted on; lanes `lo..hi` are
+    unsafe fn load_mask(p: *const f32, m: u16) -> Self {
+        // SAFETY: masked-off lanes are neither read nor faulted on; the lanes in `m` are
         // readable (caller); AVX-512F enabled.
-        unsafe { _mm512_maskz_loadu_ps(lane_bits(lo, hi), p) }
+        unsafe { _mm512_maskz_loadu_ps(m, p) }
     }
     #[inline(always)]
     unsafe fn store_first(self, p: *mut f32, n: usize) {
         // SAFETY: only the first `n` lanes are written, and they are writable (caller).
         unsafe { _mm512_mask_storeu_ps(p, lane_bits(0, n.min(16)), self) }
+    }
+    #[inline(always)]
+    unsafe fn fma_mask(self, w: Self, c: Self, m: u16) -> Self {
+        // SAFETY: AVX-512F enabled.
+        unsafe { _mm512_mask3_fmadd_ps(self, w, c, m) }
     }
 }
 
