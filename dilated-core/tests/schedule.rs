@@ -738,3 +738,32 @@ fn const_core_in_const_context() {
     };
     assert_eq!(RF, 7);
 }
+
+#[test]
+fn const_suggester_matches_the_runtime_one() {
+    for (k, n, min_rf) in [
+        (3, 3, 17),
+        (3, 3, 25),
+        (3, 6, 64),
+        (2, 10, 1024),
+        (5, 4, 200),
+        (3, 8, 300),
+    ] {
+        let runtime = suggest(&SuggestRequest::new(k, n, min_rf)).unwrap();
+        let c = const_core::suggest(k, n, min_rf);
+        assert!(c.found && c.reaches);
+        assert_eq!(
+            c.rates(),
+            runtime[0].rates.as_slice(),
+            "k {k} n {n} rf {min_rf}"
+        );
+        assert_eq!(c.receptive_field, runtime[0].receptive_field);
+    }
+    // Out of reach: the widest, as `suggest_fix` does.
+    let c = const_core::suggest_fix(&[3], &[2, 4, 8], &[]);
+    assert_eq!((c.rates(), c.reaches), (&[1, 3, 9][..], false));
+    assert_eq!(c.rates(), suggest_fix(&k3(&[2, 4, 8]))[0].rates.as_slice());
+    // Nothing for strided or mixed stacks.
+    assert!(!const_core::suggest_fix(&[3], &[1, 2], &[2, 1]).found);
+    assert!(!const_core::suggest_fix(&[3, 5], &[2, 4], &[]).found);
+}

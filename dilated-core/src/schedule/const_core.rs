@@ -442,3 +442,279 @@ pub const fn pattern_str(p: &Pattern) -> &str {
         Err(_) => "",
     }
 }
+
+/// Longest rising group the const suggester tries (a smaller budget than
+/// [`suggest::MAX_CYCLE`](super::suggest::MAX_CYCLE), to keep const evaluation short).
+pub const CONST_MAX_CYCLE: usize = 16;
+
+const TEXT_MAX: usize = 160;
+
+/// A hole-free schedule proposed in a const context, for the help line of
+/// `dilated::assert_schedule!`: the same sawtooth construction as
+/// [`suggest`](super::suggest()), for one kernel size and stride 1, with cycles up to
+/// [`CONST_MAX_CYCLE`] layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConstSuggestion {
+    /// Whether a schedule was found.
+    pub found: bool,
+    /// Whether it reaches the requested receptive field (otherwise it is the widest
+    /// hole-free one with that many layers).
+    pub reaches: bool,
+    /// Its receptive field.
+    pub receptive_field: u64,
+    /// Number of layers.
+    pub layers: usize,
+    rates: [u64; CONST_MAX_LAYERS],
+    text: [u8; TEXT_MAX],
+    text_len: usize,
+}
+
+impl ConstSuggestion {
+    const NONE: Self = Self {
+        found: false,
+        reaches: false,
+        receptive_field: 0,
+        layers: 0,
+        rates: [0; CONST_MAX_LAYERS],
+        text: [b' '; TEXT_MAX],
+        text_len: 0,
+    };
+
+    /// The proposed rates.
+    #[must_use]
+    pub const fn rates(&self) -> &[u64] {
+        self.rates.split_at(self.layers).0
+    }
+}
+
+/// The rates as text, `[1, 3, 8]` (abbreviated with `…` when long), const.
+#[must_use]
+pub const fn suggestion_str(s: &ConstSuggestion) -> &str {
+    match core::str::from_utf8(s.text.split_at(s.text_len).0) {
+        Ok(t) => t,
+        Err(_) => "",
+    }
+}
+
+/// A fix for the stack `check(kernels, rates, strides)` describes: the same layer count and
+/// a receptive field at least as large, or else the widest hole-free one. Proposes nothing
+/// (`found == false`) for mixed kernels, strides other than 1, or a malformed stack.
+///
+/// ```
+/// use dilated_core::schedule::const_core::{suggest_fix, suggestion_str, ConstSuggestion};
+/// const S: ConstSuggestion = suggest_fix(&[3], &[1, 2, 9], &[]);
+/// assert!(S.found && S.reaches);
+/// assert_eq!(suggestion_str(&S), "[1, 3, 8]");
+/// const W: ConstSuggestion = suggest_fix(&[3], &[2, 4, 8], &[]);
+/// assert!(W.found && !W.reaches);
+/// assert_eq!((suggestion_str(&W), W.receptive_field), ("[1, 3, 9]", 27));
+/// ```
+#[must_use]
+pub const fn suggest_fix(kernels: &[u64], rates: &[u64], strides: &[u64]) -> ConstSuggestion {
+    let c = check(kernels, rates, strides);
+    if c.error.is_some() || kernels.is_empty() {
+        return ConstSuggestion::NONE;
+    }
+    let k = kernels[0];
+    let mut i = 0;
+    while i < kernels.len() {
+        if kernels[i] != k {
+            return ConstSuggestion::NONE;
+        }
+        i += 1;
+    }
+    i = 0;
+    while i < strides.len() {
+        if strides[i] != 1 {
+            return ConstSuggestion::NONE;
+        }
+        i += 1;
+    }
+    if k < 2 {
+        return ConstSuggestion::NONE;
+    }
+    suggest(k, rates.len(), c.receptive_field)
+}
+
+/// Hole-free sawtooth schedules of `layers` layers of kernel `k` (stride 1) reaching
+/// `min_rf`, best first by the largest rate; the best one, or the widest when none
+/// reaches `min_rf`.
+#[must_use]
+pub const fn suggest(k: u64, layers: usize, min_rf: u64) -> ConstSuggestion {
+    let mut best = ConstSuggestion::NONE;
+    let mut widest = ConstSuggestion::NONE;
+    if k < 2 || layers == 0 || layers > CONST_MAX_LAYERS {
+        return best;
+    }
+    let mut best_key = (u64::MAX, usize::MAX);
+    let max_m = if layers < CONST_MAX_CYCLE {
+        layers
+    } else {
+        CONST_MAX_CYCLE
+    };
+    let mut m = 1;
+    while m <= max_m {
+        let caps = caps(k, m);
+        let top_cap = caps[m - 1];
+        let lo_r = if m == 1 { 1 } else { m as u64 };
+        if top_cap >= lo_r {
+            let wide = sawtooth_rf(k, &caps, m, top_cap, layers);
+            if wide < min_rf {
+                if wide > widest.receptive_field {
+                    let cand = candidate(k, &caps, m, top_cap, layers);
+                    if cand.found {
+                        widest = cand;
+                    }
+                }
+            } else {
+                let (mut lo, mut hi) = (lo_r, top_cap);
+                while lo < hi {
+                    let mid = lo + (hi - lo) / 2;
+                    if sawtooth_rf(k, &caps, m, mid, layers) >= min_rf {
+                        hi = mid;
+                    } else {
+                        lo = mid + 1;
+                    }
+                }
+                // Ranking as `suggest`: the smallest largest rate, then the shorter cycle.
+                if lo < best_key.0 {
+                    let mut cand = candidate(k, &caps, m, lo, layers);
+                    if cand.found {
+                        cand.reaches = true;
+                        best = cand;
+                        best_key = (lo, m);
+                    }
+                }
+            }
+        }
+        m += 1;
+    }
+    if best.found { best } else { widest }
+}
+
+const fn caps(k: u64, m: usize) -> [u64; CONST_MAX_CYCLE] {
+    let mut caps = [0u64; CONST_MAX_CYCLE];
+    caps[0] = 1;
+    let mut width = k;
+    let mut rule1 = k;
+    let mut i = 1;
+    while i < m {
+        let mut cap = rule1;
+        if width < cap {
+            cap = width;
+        }
+        if CONST_MAX_RF < cap {
+            cap = CONST_MAX_RF;
+        }
+        caps[i] = cap;
+        width = width.saturating_add((k - 1).saturating_mul(cap));
+        rule1 = rule1.saturating_mul(3);
+        i += 1;
+    }
+    caps
+}
+
+const fn group(caps: &[u64; CONST_MAX_CYCLE], m: usize, top: u64) -> [u64; CONST_MAX_CYCLE] {
+    let mut g = [0u64; CONST_MAX_CYCLE];
+    g[m - 1] = top;
+    let mut i = m - 1;
+    while i > 0 {
+        i -= 1;
+        let below = g[i + 1] - 1;
+        g[i] = if below < caps[i] { below } else { caps[i] };
+    }
+    g[0] = 1;
+    g
+}
+
+const fn sawtooth_rf(k: u64, caps: &[u64; CONST_MAX_CYCLE], m: usize, top: u64, n: usize) -> u64 {
+    let g = group(caps, m, top);
+    let mut rf: u64 = 1;
+    let mut i = 0;
+    while i < n {
+        rf = rf.saturating_add((k - 1).saturating_mul(g[i % m]));
+        i += 1;
+    }
+    rf
+}
+
+/// The sawtooth, checked for holes (and rule 3) by the const verdict, with its text.
+const fn candidate(
+    k: u64,
+    caps: &[u64; CONST_MAX_CYCLE],
+    m: usize,
+    top: u64,
+    n: usize,
+) -> ConstSuggestion {
+    let g = group(caps, m, top);
+    let mut s = ConstSuggestion::NONE;
+    let mut i = 0;
+    while i < n {
+        s.rates[i] = g[i % m];
+        i += 1;
+    }
+    s.layers = n;
+    let c = check(&[k], s.rates.split_at(n).0, &[]);
+    if c.error.is_some() || c.hole_count > 0 || c.gcd > 1 {
+        return ConstSuggestion::NONE;
+    }
+    s.found = true;
+    s.receptive_field = c.receptive_field;
+    // Text: "[a, b, c]", or "[a, b, …, y, z] (n layers)" when it does not fit.
+    let mut pos = 0;
+    s.text[pos] = b'[';
+    pos += 1;
+    let full = n <= 16;
+    i = 0;
+    while i < n {
+        if !full && i == 6 {
+            pos = put(&mut s.text, pos, "…, ");
+            i = n - 6;
+        }
+        pos = put_u64(&mut s.text, pos, s.rates[i]);
+        if i + 1 < n {
+            pos = put(&mut s.text, pos, ", ");
+        }
+        i += 1;
+    }
+    pos = put(&mut s.text, pos, "]");
+    if !full {
+        pos = put(&mut s.text, pos, " (");
+        pos = put_u64(&mut s.text, pos, n as u64);
+        pos = put(&mut s.text, pos, " layers)");
+    }
+    s.text_len = pos;
+    s
+}
+
+const fn put(buf: &mut [u8; TEXT_MAX], mut pos: usize, text: &str) -> usize {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() && pos < TEXT_MAX {
+        buf[pos] = b[i];
+        pos += 1;
+        i += 1;
+    }
+    pos
+}
+
+const fn put_u64(buf: &mut [u8; TEXT_MAX], pos: usize, v: u64) -> usize {
+    let mut digits = [0u8; 20];
+    let mut n = 0;
+    let mut x = v;
+    loop {
+        digits[n] = b'0' + (x % 10) as u8;
+        n += 1;
+        x /= 10;
+        if x == 0 {
+            break;
+        }
+    }
+    let mut p = pos;
+    while n > 0 && p < TEXT_MAX {
+        n -= 1;
+        buf[p] = digits[n];
+        p += 1;
+    }
+    p
+}
