@@ -607,45 +607,107 @@ fn map_png_decodes_with_the_layout_size_and_colours() {
     assert_eq!(sample(12, 12), [255, 0, 0]); // the largest count, 9, is red
 }
 
+/// The colours an SVG heat map paints its `n × n` cells with, read back from its XML: the
+/// grid is the first unfilled, stroked `<rect>`; cells are filled `<rect>`s inside it (runs
+/// of one colour may span several cells); white is the background.
+fn svg_cells(svg: &str, n: usize) -> Vec<Vec<String>> {
+    let doc = roxmltree::Document::parse(svg).expect("the SVG is well-formed XML");
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "svg");
+    assert!(root.attribute("width").is_some() && root.attribute("viewBox").is_some());
+    let num = |node: roxmltree::Node<'_, '_>, a: &str| -> u32 {
+        node.attribute(a)
+            .unwrap_or("0")
+            .parse()
+            .unwrap_or_else(|_| panic!("{a} of {node:?}"))
+    };
+    let rects: Vec<_> = doc
+        .descendants()
+        .filter(|d| d.has_tag_name("rect"))
+        .collect();
+    let frame = rects
+        .iter()
+        .find(|r| r.attribute("fill") == Some("none"))
+        .expect("a grid frame");
+    let (gx, gy, gw) = (num(*frame, "x"), num(*frame, "y"), num(*frame, "width"));
+    let cell = gw / u32::try_from(n).unwrap();
+    let mut cells = vec![vec!["#ffffff".to_owned(); n]; n];
+    for r in rects
+        .iter()
+        .filter(|r| r.attribute("fill").is_some_and(|f| f.starts_with('#')))
+    {
+        let (x, y, w, h) = (
+            num(*r, "x"),
+            num(*r, "y"),
+            num(*r, "width"),
+            num(*r, "height"),
+        );
+        if x < gx || y < gy || x >= gx + gw || y >= gy + gw {
+            continue; // the background, the colour bar
+        }
+        assert_eq!(h, cell, "a cell rect is one cell high");
+        assert_eq!((x - gx) % cell, 0);
+        let row = ((y - gy) / cell) as usize;
+        let col = ((x - gx) / cell) as usize;
+        for c in col..col + (w / cell) as usize {
+            cells[row][c] = r.attribute("fill").unwrap().to_owned();
+        }
+    }
+    cells
+}
+
+fn hex(c: [u8; 3]) -> String {
+    format!("#{:02x}{:02x}{:02x}", c[0], c[1], c[2])
+}
+
 #[test]
 fn map_svg_has_every_count_and_coloured_cells() {
-    let path = temp("map-125.svg");
-    let o = run(&[
-        "map",
-        "--kernel",
-        "3",
-        "--rates",
-        "1,2,5",
-        "--svg",
-        path.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let svg = std::fs::read_to_string(&path).unwrap();
-    assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
-    assert!(svg.trim_end().ends_with("</svg>"));
-    // XML-ish: every element opened is closed.
-    assert_eq!(svg.matches("<g").count(), svg.matches("</g>").count());
-    assert_eq!(svg.matches("<text").count(), svg.matches("</text>").count());
-    assert!(svg.contains("<title>") && svg.contains("rates [1, 2, 5]"));
+    for (rates, side) in [("1,2,5", 17), ("2,4,8", 29), ("1,2,9", 25)] {
+        let path = temp(&format!("map-{rates}.svg"));
+        let o = run(&[
+            "map",
+            "--kernel",
+            "3",
+            "--rates",
+            rates,
+            "--svg",
+            path.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let svg = std::fs::read_to_string(&path).unwrap();
+        assert!(svg.contains(&format!("rates [{}]", rates.replace(',', ", "))));
+        let map = map_json(&["--kernel", "3", "--rates", rates]);
+        assert_eq!(map.len(), side);
+        let max = map.iter().flatten().copied().max().unwrap();
 
-    let map = map_json(&["--kernel", "3", "--rates", "1,2,5"]);
-    // The cell labels sit in their own group, row-major.
-    let start = svg.find("text-anchor=\"middle\">").expect("a label group");
-    let group = &svg[start..svg[start..].find("</g>").map(|e| start + e).unwrap()];
-    let labels: Vec<i64> = group
-        .split("</text>")
-        .filter_map(|t| t.rsplit('>').next())
-        .filter(|t| !t.trim().is_empty())
-        .map(|t| t.parse().unwrap())
-        .collect();
-    assert_eq!(labels, map.concat());
-    // The largest count (4) is painted red, a count of 1 light blue.
-    assert!(svg.contains("fill=\"#ff0000\""));
-    let light = heatmap::colour(0.25);
-    assert!(svg.contains(&format!(
-        "fill=\"#{:02x}{:02x}{:02x}\"",
-        light[0], light[1], light[2]
-    )));
+        // Cell colours, read back from the XML.
+        let cells = svg_cells(&svg, side);
+        for (r, row) in map.iter().enumerate() {
+            for (c, &count) in row.iter().enumerate() {
+                #[allow(clippy::cast_precision_loss)]
+                let want =
+                    heatmap::colour(heatmap::shade((count as f64).log2(), (max as f64).log2()));
+                assert_eq!(
+                    cells[r][c],
+                    hex(want),
+                    "{rates}: cell ({r}, {c}) count {count}"
+                );
+            }
+        }
+
+        // Every count written in its cell, row-major, in the label group.
+        let doc = roxmltree::Document::parse(&svg).unwrap();
+        let group = doc
+            .descendants()
+            .find(|g| g.has_tag_name("g") && g.attribute("text-anchor") == Some("middle"))
+            .expect("a label group");
+        let labels: Vec<i64> = group
+            .children()
+            .filter(|t| t.has_tag_name("text"))
+            .map(|t| t.text().unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(labels, map.concat(), "{rates}");
+    }
 }
 
 #[test]
@@ -655,7 +717,7 @@ fn large_map_pictures_stay_small() {
     let o = run(&[
         "map",
         "--rates",
-        "1,2,4,8,16,32,64,128,256",
+        "2,4,8,16,32,64,128,256",
         "--png",
         png_path.to_str().unwrap(),
         "--svg",
@@ -664,12 +726,69 @@ fn large_map_pictures_stay_small() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["map"].as_array().map(Vec::len), Some(1023));
+    assert_eq!(v["map"].as_array().map(Vec::len), Some(1021));
     let svg_len = std::fs::metadata(&svg_path).unwrap().len();
     assert!(svg_len < 4_000_000, "{svg_len}");
     let file = std::io::BufReader::new(std::fs::File::open(&png_path).unwrap());
     let reader = png::Decoder::new(file).read_info().unwrap();
-    assert!(reader.info().width > 2046);
+    assert!(reader.info().width > 2042);
+
+    // The SVG embeds one pixel per cell as an indexed PNG: valid XML, a PNG that decodes to
+    // 1,021 × 1,021, white (index 0) exactly where the count is 0.
+    let svg = std::fs::read_to_string(&svg_path).unwrap();
+    let doc = roxmltree::Document::parse(&svg).expect("well-formed XML");
+    let image = doc
+        .descendants()
+        .find(|n| n.has_tag_name("image"))
+        .expect("an embedded image");
+    let href = image
+        .attributes()
+        .find(|a| a.name() == "href")
+        .map(|a| a.value())
+        .expect("an href");
+    let data = href
+        .strip_prefix("data:image/png;base64,")
+        .expect("a PNG data URL");
+    let bytes = base64_decode(data);
+    let mut reader = png::Decoder::new(std::io::Cursor::new(bytes))
+        .read_info()
+        .unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!((info.width, info.height), (1021, 1021));
+    assert_eq!(info.color_type, png::ColorType::Indexed);
+    // k = 3 with even rates: every odd offset is a hole, so every odd row and column.
+    let map = v["map"].as_array().unwrap();
+    assert_eq!(map[1].as_array().unwrap()[0], 0);
+    for (r, row) in map.iter().enumerate().step_by(37) {
+        for (c, count) in row.as_array().unwrap().iter().enumerate().step_by(41) {
+            let index = buf[r * 1021 + c];
+            assert_eq!(index == 0, count.as_u64() == Some(0), "cell ({r}, {c})");
+        }
+    }
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    let value = |b: u8| match b {
+        b'A'..=b'Z' => u32::from(b - b'A'),
+        b'a'..=b'z' => u32::from(b - b'a') + 26,
+        b'0'..=b'9' => u32::from(b - b'0') + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => panic!("not base64: {b}"),
+    };
+    let mut out = Vec::new();
+    for chunk in text.as_bytes().chunks(4) {
+        let pad = chunk.iter().filter(|&&b| b == b'=').count();
+        let n = chunk
+            .iter()
+            .take(4 - pad)
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | (value(b) << (18 - 6 * i)));
+        let bytes = n.to_be_bytes();
+        out.extend_from_slice(&bytes[1..4 - pad]);
+    }
+    out
 }
 
 // ---- suggest -----------------------------------------------------------------------------
