@@ -649,8 +649,8 @@ fn svg_cells(svg: &str, n: usize) -> Vec<Vec<String>> {
         assert_eq!((x - gx) % cell, 0);
         let row = ((y - gy) / cell) as usize;
         let col = ((x - gx) / cell) as usize;
-        for c in col..col + (w / cell) as usize {
-            cells[row][c] = r.attribute("fill").unwrap().to_owned();
+        for slot in &mut cells[row][col..col + (w / cell) as usize] {
+            r.attribute("fill").unwrap().clone_into(slot);
         }
     }
     cells
