@@ -29,7 +29,8 @@
 //!   writes `"coverage": null` and `"holes": null` and still gives `hole_count`;
 //! - counts are exact at any size (`u128`, then big integers, up to an estimated 2^28 64-bit
 //!   limb additions, about a second): JSON carries them as exact integers;
-//! - the 2D map: at most 1,024 cells per side (`MAX_MAP_SIDE`).
+//! - the 2D map: at most 1,024 cells per side (`MAX_MAP_SIDE`); its pictures at most 16,384
+//!   pixels per side (`--cell` is 1 to 64 pixels).
 
 mod args;
 mod check;
@@ -58,7 +59,7 @@ fn limits_help() -> String {
          Limits: {} layers; the verdict for receptive fields up to {} per axis; exact coverage \
          counts and hole lists up to a receptive field of {} (past it, JSON has \"coverage\": \
          null and \"holes\": null, and always \"hole_count\"; counts also stop past {} tap \
-         additions, or {} 64-bit limb additions for counts past 128 bits); maps up to {} cells per side. Counts never wrap: JSON writes them as exact \
+         additions, or {} 64-bit limb additions for counts past 128 bits); maps up to {} cells per side, pictures up to {} pixels per side. Counts never wrap: JSON writes them as exact \
          integers.",
         thousands(MAX_LAYERS as u64),
         thousands(MAX_VERDICT_RF),
@@ -66,6 +67,7 @@ fn limits_help() -> String {
         thousands(MAX_COVERAGE_WORK),
         thousands(1 << 28),
         thousands(MAX_MAP_SIDE),
+        thousands(u64::from(map::MAX_PICTURE_SIDE)),
     )
 }
 

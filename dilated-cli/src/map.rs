@@ -72,6 +72,9 @@ fn describe(layers: &[dilated_core::schedule::AxisLayer]) -> String {
     s
 }
 
+/// Largest side of a PNG or SVG picture, in pixels (a 1,024-wide map at 16 px a cell).
+pub(crate) const MAX_PICTURE_SIDE: u32 = 16_384;
+
 #[derive(Serialize)]
 struct MapJson {
     /// `map[row][col]`: paths from the output pixel to the input pixel at offsets
@@ -94,6 +97,15 @@ fn render<C: Count + Display + HeatValue>(
         origin: (min_offset, min_offset),
         title: Some(format!("coverage of one output pixel: {caption}")),
     };
+    if a.png.is_some() || a.svg.is_some() {
+        let l = heatmap::layout(map, &options);
+        if l.width.max(l.height) > MAX_PICTURE_SIDE {
+            return Err(Failure::Message(format!(
+                "a {}×{}-pixel picture is over the limit of {MAX_PICTURE_SIDE} pixels per side: use a smaller --cell",
+                l.width, l.height
+            )));
+        }
+    }
     if let Some(path) = &a.png {
         let (bytes, w, h) = crate::png_out::render(map, &options).map_err(Failure::Message)?;
         std::fs::write(path, bytes)

@@ -214,6 +214,25 @@ fn usage_errors() {
 }
 
 #[test]
+fn picture_over_its_size_limit() {
+    let path = temp("too-big.png");
+    let wide = "2,4,8,16,32,64,128,256"; // 1,021 cells a side
+    bad(
+        &[
+            "map",
+            "--rates",
+            wide,
+            "--cell",
+            "64",
+            "--png",
+            path.to_str().unwrap(),
+        ],
+        "over the limit of 16384 pixels",
+    );
+    assert!(!path.exists());
+}
+
+#[test]
 fn unwritable_picture() {
     bad(
         &[
