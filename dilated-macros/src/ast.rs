@@ -1,0 +1,1046 @@
+//! Phase 1b: the value tree → the stack model, with every structural error collected.
+//!
+//! Both forms normalise to the same [`Stack`]: a list of [`Item`]s in the order of the
+//! stack's twin `torch.nn.Sequential` (conv, activation, conv, …), so module indices, and
+//! with them the safetensors names, are counted exactly as PyTorch counts them. Every number
+//! keeps the span of its literal so the checks can point at it.
+
+use std::collections::BTreeMap;
+
+use proc_macro2::{Span, TokenStream};
+use quote::ToTokens;
+use syn::Ident;
+
+use dilated_core::schedule::{CheckId, Level, Levels};
+
+use crate::ctxt::Ctxt;
+use crate::parse::{Arg, Field, Number, RawStack, Value};
+
+/// A number with the span of the token it came from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Spanned<T> {
+    pub(crate) value: T,
+    pub(crate) span: Span,
+}
+
+impl<T> Spanned<T> {
+    pub(crate) fn new(value: T, span: Span) -> Self {
+        Self { value, span }
+    }
+}
+
+/// 1D (`[C, L]`) or 2D (`[C, H, W]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dims {
+    One,
+    Two,
+}
+
+/// Which form the stack was written in (the checks point at different tokens).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Form {
+    /// `kernel` + `rates`: the span of the `rates` list.
+    Compact { rates: Span },
+    /// `layers: [ conv(…), relu, … ]`.
+    PerLayer,
+}
+
+/// `input: [C, …]`.
+#[derive(Debug, Clone)]
+pub(crate) struct Input {
+    pub(crate) channels: Spanned<usize>,
+    /// `[h, w]` (h = 1 for 1D, with the span of the channel count); `None` for `_`.
+    pub(crate) sizes: [Option<Spanned<usize>>; 2],
+    pub(crate) span: Span,
+}
+
+/// How a conv pads its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Padding {
+    /// Output size = input size (stride 1); PyTorch's split when `d·(k − 1)` is odd.
+    Same,
+    /// No padding.
+    Valid,
+    /// 1D: everything on the left, `d·(k − 1)`.
+    Causal,
+    /// `[[top, bottom], [left, right]]`.
+    Explicit([[usize; 2]; 2]),
+}
+
+/// The non-linearity after a conv (PyTorch's semantics).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Act {
+    Relu,
+    LeakyRelu(f32),
+    Gelu,
+    Tanh,
+    Sigmoid,
+    Silu,
+}
+
+impl Act {
+    /// The `torch.nn` module it stands for (docs).
+    pub(crate) fn torch_name(self) -> String {
+        match self {
+            Act::Relu => "ReLU".to_owned(),
+            Act::LeakyRelu(s) => format!("LeakyReLU({s})"),
+            Act::Gelu => "GELU".to_owned(),
+            Act::Tanh => "Tanh".to_owned(),
+            Act::Sigmoid => "Sigmoid".to_owned(),
+            Act::Silu => "SiLU".to_owned(),
+        }
+    }
+}
+
+/// One convolution. Per-axis arrays are `[h, w]`; a 1D conv has `h` entries equal to 1.
+#[derive(Debug, Clone)]
+pub(crate) struct Conv {
+    /// The token that declares the layer (`conv` or, in the compact form, its rate).
+    pub(crate) span: Span,
+    pub(crate) in_channels: Spanned<usize>,
+    pub(crate) out_channels: Spanned<usize>,
+    pub(crate) kernel: [Spanned<usize>; 2],
+    pub(crate) rate: [Spanned<usize>; 2],
+    pub(crate) stride: [Spanned<usize>; 2],
+    pub(crate) groups: Spanned<usize>,
+    pub(crate) padding: Spanned<Padding>,
+    pub(crate) bias: bool,
+}
+
+/// One module of the twin `nn.Sequential`.
+#[derive(Debug, Clone)]
+pub(crate) enum Item {
+    Conv(Box<Conv>),
+    Act(Spanned<Act>),
+}
+
+/// A parsed stack: everything the checks and the expansion need.
+pub(crate) struct Stack {
+    /// The user's attributes and doc comments, as tokens.
+    pub(crate) attrs: TokenStream,
+    pub(crate) vis: TokenStream,
+    pub(crate) name: Ident,
+    pub(crate) dims: Dims,
+    pub(crate) form: Form,
+    pub(crate) input: Input,
+    pub(crate) items: Vec<Item>,
+    /// The level of each check (`check: { … }`), the engine's own type.
+    pub(crate) checks: Levels,
+}
+
+impl Stack {
+    /// The convolutions, in order.
+    pub(crate) fn convs(&self) -> impl Iterator<Item = &Conv> {
+        self.items.iter().filter_map(|i| match i {
+            Item::Conv(c) => Some(&**c),
+            Item::Act(_) => None,
+        })
+    }
+}
+
+/// The greatest value any size may take: sizes become `usize` const parameters on every
+/// target, including 32-bit ones, so the macro keeps them within `u32`.
+pub(crate) const MAX_VALUE: usize = u32::MAX as usize;
+
+// ---------------------------------------------------------------------------------------
+// Conversion helpers: each returns `None` after recording an error.
+
+/// A positive integer (`what` names it in messages: "rate", "kernel", …).
+pub(crate) fn positive(cx: &Ctxt, value: &Value, what: &str) -> Option<Spanned<usize>> {
+    let n = integer(cx, value, what)?;
+    if n.value == 0 {
+        cx.error(
+            n.span,
+            format!("{what} must be at least 1, found 0\n= help: write a positive {what}"),
+        );
+        return None;
+    }
+    Some(n)
+}
+
+/// A non-negative integer.
+pub(crate) fn integer(cx: &Ctxt, value: &Value, what: &str) -> Option<Spanned<usize>> {
+    let Value::Number(n) = value else {
+        cx.error(
+            value.span(),
+            format!("expected an integer {what}, found {}", value.describe()),
+        );
+        return None;
+    };
+    number(cx, n, what)
+}
+
+fn number(cx: &Ctxt, n: &Number, what: &str) -> Option<Spanned<usize>> {
+    if n.float {
+        cx.error(
+            n.span,
+            format!("{what} must be an integer, found `{}`", n.digits),
+        );
+        return None;
+    }
+    if n.negative {
+        cx.error(
+            n.span,
+            format!("{what} must be a positive integer, found `-{}`", n.digits),
+        );
+        return None;
+    }
+    match n.digits.parse::<usize>() {
+        Ok(v) if v <= MAX_VALUE => Some(Spanned::new(v, n.span)),
+        _ => {
+            cx.error(
+                n.span,
+                format!(
+                    "{what} `{}` overflows: the largest size a stack may use is {MAX_VALUE} \
+                     (u32::MAX)",
+                    n.digits
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// A scalar or a per-axis list `[h, w]` (2D only). Returns `[h, w]`, `h = 1` in 1D.
+fn per_axis(cx: &Ctxt, value: &Value, what: &str, dims: Dims) -> Option<[Spanned<usize>; 2]> {
+    match value {
+        Value::List(span, items) => match (dims, items.as_slice()) {
+            (Dims::Two, [h, w]) => {
+                let h = positive(cx, h, what);
+                let w = positive(cx, w, what);
+                Some([h?, w?])
+            }
+            (Dims::One, [w]) => Some([Spanned::new(1, *span), positive(cx, w, what)?]),
+            (Dims::Two, _) => {
+                cx.error(
+                    *span,
+                    format!(
+                        "a per-axis {what} of a 2D stack has two entries `[height, width]`, \
+                         found {}",
+                        items.len()
+                    ),
+                );
+                None
+            }
+            (Dims::One, _) => {
+                cx.error(
+                    *span,
+                    format!(
+                        "a 1D stack has one axis: write the {what} as one number, found a list \
+                         of {}",
+                        items.len()
+                    ),
+                );
+                None
+            }
+        },
+        _ => {
+            let v = positive(cx, value, what)?;
+            Some(match dims {
+                Dims::One => [Spanned::new(1, v.span), v],
+                Dims::Two => [v, v],
+            })
+        }
+    }
+}
+
+/// Keys of a `{ … }`/`( … )` body, checked for duplicates and unknowns against `known`.
+struct Keys<'a> {
+    map: BTreeMap<String, &'a Field>,
+}
+
+impl<'a> Keys<'a> {
+    fn collect(
+        cx: &Ctxt,
+        fields: impl IntoIterator<Item = &'a Field>,
+        known: &[&str],
+        context: &str,
+    ) -> Self {
+        let mut map: BTreeMap<String, &'a Field> = BTreeMap::new();
+        for field in fields {
+            let key = field.key.to_string();
+            if !known.contains(&key.as_str()) {
+                let hint = closest(&key, known)
+                    .map(|k| format!("\n= help: did you mean `{k}`?"))
+                    .unwrap_or_default();
+                cx.error(
+                    field.key.span(),
+                    format!(
+                        "unknown key `{key}` in {context}; expected one of: {}{hint}",
+                        known
+                            .iter()
+                            .map(|k| format!("`{k}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+                continue;
+            }
+            if let Some(first) = map.get(&key) {
+                let _ = first;
+                cx.error(
+                    field.key.span(),
+                    format!(
+                        "duplicate key `{key}` in {context}\n= help: remove one of the two \
+                         `{key}:` entries"
+                    ),
+                );
+                continue;
+            }
+            map.insert(key, field);
+        }
+        Keys { map }
+    }
+
+    fn get(&self, key: &str) -> Option<&'a Value> {
+        self.map.get(key).map(|f| &f.value)
+    }
+
+    fn key_span(&self, key: &str) -> Option<Span> {
+        self.map.get(key).map(|f| f.key.span())
+    }
+}
+
+/// The known word nearest to `word` by edit distance, if it is close.
+fn closest<'k>(word: &str, known: &[&'k str]) -> Option<&'k str> {
+    known
+        .iter()
+        .map(|k| (edit_distance(word, k), *k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+const STACK_KEYS: &[&str] = &[
+    "input",
+    "kernel",
+    "rates",
+    "channels",
+    "activation",
+    "layers",
+    "check",
+];
+const CONV_KEYS: &[&str] = &["kernel", "rate", "stride", "groups", "padding", "bias"];
+/// `check:` keys: the engine's check names, `gridding` (= `holes`) and `hdc` (all three
+/// HDC rules).
+const CHECK_KEYS: &[&str] = &[
+    "holes",
+    "gridding",
+    "hdc",
+    "hdc1",
+    "hdc2",
+    "hdc3",
+    "no_output",
+    "long_range",
+];
+pub(crate) const ACTIVATIONS: &[&str] = &["relu", "leaky_relu", "gelu", "tanh", "sigmoid", "silu"];
+
+/// Builds the stack model, recording every structural error in `cx`. Returns `None` when the
+/// stack cannot be modelled at all (the checks then have nothing to look at).
+pub(crate) fn from_raw(cx: &Ctxt, raw: &RawStack) -> Option<Stack> {
+    let keys = Keys::collect(cx, &raw.fields, STACK_KEYS, "the stack");
+    // A misspelt key already says "did you mean `kernel`?": no second error for it.
+    let misspelt: Vec<&str> = raw
+        .fields
+        .iter()
+        .filter(|f| !STACK_KEYS.contains(&f.key.to_string().as_str()))
+        .filter_map(|f| closest(&f.key.to_string(), STACK_KEYS))
+        .collect();
+    let missing = |key: &str, why: &str| {
+        if !misspelt.contains(&key) {
+            cx.error(
+                raw.name.span(),
+                format!("missing key `{key}` in `{}`: {why}", raw.name),
+            );
+        }
+    };
+
+    // input
+    let input = match keys.get("input") {
+        Some(v) => input(cx, v),
+        None => {
+            missing(
+                "input",
+                "add `input: [C, H, W]` (2D) or `input: [C, L]` (1D); `_` for a size known \
+                 only at run time",
+            );
+            None
+        }
+    };
+
+    let checks = keys.get("check").map_or(Levels::DEFAULT, |v| checks(cx, v));
+
+    let compact_keys = ["kernel", "rates", "channels", "activation"];
+    let items = if let Some(layers) = keys.get("layers") {
+        for k in compact_keys {
+            if let Some(span) = keys.key_span(k) {
+                cx.error(
+                    span,
+                    format!(
+                        "`{k}` belongs to the compact form; with `layers: [ … ]` write it on \
+                         each `conv(…)`"
+                    ),
+                );
+            }
+        }
+        let (dims, input_channels) = match &input {
+            Some((i, d)) => (*d, Some(i.channels)),
+            None => (Dims::Two, None),
+        };
+        per_layer(cx, layers, dims, input_channels).map(|items| (items, Form::PerLayer))
+    } else {
+        if keys.get("kernel").is_none() {
+            missing(
+                "kernel",
+                "add `kernel: 3` (the kernel size of every layer), or describe each layer with \
+                 `layers: [conv(C -> C, kernel: 3, rate: 1), …]`",
+            );
+        }
+        if keys.get("rates").is_none() {
+            missing(
+                "rates",
+                "add `rates: [1, 2, 5]` (one dilation rate per layer), or describe each layer \
+                 with `layers: [ … ]`",
+            );
+        }
+        compact(cx, &keys, input.as_ref())
+    };
+
+    let (input, dims) = input?;
+    let (items, form) = items?;
+    let mut attrs = TokenStream::new();
+    for a in &raw.attrs {
+        a.to_tokens(&mut attrs);
+    }
+    Some(Stack {
+        attrs,
+        vis: raw.vis.to_token_stream(),
+        name: raw.name.clone(),
+        dims,
+        form,
+        input,
+        items,
+        checks,
+    })
+}
+
+fn input(cx: &Ctxt, value: &Value) -> Option<(Input, Dims)> {
+    let Value::List(span, items) = value else {
+        cx.error(
+            value.span(),
+            format!(
+                "expected `input: [C, H, W]` or `input: [C, L]`, found {}",
+                value.describe()
+            ),
+        );
+        return None;
+    };
+    let dims = match items.len() {
+        2 => Dims::One,
+        3 => Dims::Two,
+        n => {
+            cx.error(
+                *span,
+                format!(
+                    "`input` lists {n} dimension{}: write `[C, L]` for a 1D stack or \
+                     `[C, H, W]` for a 2D one (no batch dimension)",
+                    if n == 1 { "" } else { "s" }
+                ),
+            );
+            return None;
+        }
+    };
+    let channels = match &items[0] {
+        Value::Underscore(s) => {
+            cx.error(
+                *s,
+                "the channel count must be known at compile time: write a number here",
+            );
+            None
+        }
+        v => positive(cx, v, "input channel count"),
+    };
+    let size = |v: &Value| -> Result<Option<Spanned<usize>>, ()> {
+        match v {
+            Value::Underscore(_) => Ok(None),
+            v => positive(cx, v, "input size").map(Some).ok_or(()),
+        }
+    };
+    let sizes = match dims {
+        Dims::One => {
+            let w = size(&items[1]);
+            [Ok(Some(Spanned::new(1, items[0].span()))), w]
+        }
+        Dims::Two => [size(&items[1]), size(&items[2])],
+    };
+    let channels = channels?;
+    let [Ok(h), Ok(w)] = sizes else {
+        return None;
+    };
+    Some((
+        Input {
+            channels,
+            sizes: [h, w],
+            span: *span,
+        },
+        dims,
+    ))
+}
+
+fn activation(cx: &Ctxt, value: &Value) -> Option<Spanned<Act>> {
+    let (word, args, args_span) = match value {
+        Value::Word(w) => (w, None, None),
+        Value::Call(w, span, args) => (w, Some(args), Some(*span)),
+        other => {
+            cx.error(
+                other.span(),
+                format!(
+                    "expected an activation ({}), found {}",
+                    ACTIVATIONS.join(", "),
+                    other.describe()
+                ),
+            );
+            return None;
+        }
+    };
+    let name = word.to_string();
+    let act = match name.as_str() {
+        "relu" => Act::Relu,
+        "gelu" => Act::Gelu,
+        "tanh" => Act::Tanh,
+        "sigmoid" => Act::Sigmoid,
+        "silu" => Act::Silu,
+        "leaky_relu" => {
+            let slope = match args.map(Vec::as_slice) {
+                None => 0.01,
+                Some([Arg::Value(Value::Number(n))]) => {
+                    let text = format!("{}{}", if n.negative { "-" } else { "" }, n.digits);
+                    match text.parse::<f32>() {
+                        Ok(s) if s.is_finite() => s,
+                        _ => {
+                            cx.error(n.span, format!("`{text}` is not a finite slope"));
+                            return None;
+                        }
+                    }
+                }
+                Some(_) => {
+                    cx.error(
+                        args_span.unwrap_or_else(|| word.span()),
+                        "`leaky_relu` takes one number, its negative slope: `leaky_relu(0.2)` \
+                         (default 0.01 as in PyTorch)",
+                    );
+                    return None;
+                }
+            };
+            Act::LeakyRelu(slope)
+        }
+        _ => {
+            let hint = closest(&name, ACTIVATIONS)
+                .map(|k| format!("\n= help: did you mean `{k}`?"))
+                .unwrap_or_default();
+            cx.error(
+                word.span(),
+                format!(
+                    "unknown activation `{name}`; expected one of: {}{hint}",
+                    ACTIVATIONS.join(", ")
+                ),
+            );
+            return None;
+        }
+    };
+    if args.is_some() && name != "leaky_relu" {
+        cx.error(
+            args_span.unwrap_or_else(|| word.span()),
+            format!("`{name}` takes no arguments"),
+        );
+        return None;
+    }
+    Some(Spanned::new(act, word.span()))
+}
+
+fn level(cx: &Ctxt, value: &Value) -> Option<Level> {
+    if let Value::Word(w) = value {
+        match w.to_string().as_str() {
+            "deny" | "strict" => return Some(Level::Deny),
+            "warn" => return Some(Level::Warn),
+            "allow" => return Some(Level::Allow),
+            _ => {}
+        }
+    }
+    cx.error(
+        value.span(),
+        format!(
+            "expected a check level `deny`, `warn` or `allow` (`strict` = `deny`), found {}",
+            value.describe()
+        ),
+    );
+    None
+}
+
+fn checks(cx: &Ctxt, value: &Value) -> Levels {
+    let mut levels = Levels::DEFAULT;
+    let Value::Map(_, fields) = value else {
+        cx.error(
+            value.span(),
+            format!(
+                "expected `check: {{ holes: deny, hdc: strict, … }}`, found {}",
+                value.describe()
+            ),
+        );
+        return levels;
+    };
+    let keys = Keys::collect(cx, fields, CHECK_KEYS, "`check`");
+    if let (Some(_), Some(span)) = (keys.get("holes"), keys.key_span("gridding")) {
+        cx.error(span, "`gridding` and `holes` name the same check: keep one");
+    }
+    // `hdc` first, so the rule-specific keys override it.
+    if let Some(l) = keys.get("hdc").and_then(|v| level(cx, v)) {
+        for c in [CheckId::Hdc1, CheckId::Hdc2, CheckId::Hdc3] {
+            levels.set(c, l);
+        }
+    }
+    let slots = [
+        ("holes", CheckId::Holes),
+        ("gridding", CheckId::Holes),
+        ("hdc1", CheckId::Hdc1),
+        ("hdc2", CheckId::Hdc2),
+        ("hdc3", CheckId::Hdc3),
+        ("no_output", CheckId::NoOutput),
+        ("long_range", CheckId::LongRange),
+    ];
+    for (key, check) in slots {
+        if let Some(l) = keys.get(key).and_then(|v| level(cx, v)) {
+            levels.set(check, l);
+        }
+    }
+    levels
+}
+
+/// The compact form: `kernel`, `rates`, optional `channels` and `activation`; padding
+/// `same`, stride 1, one group, a bias, the activation after every conv.
+fn compact(cx: &Ctxt, keys: &Keys<'_>, input: Option<&(Input, Dims)>) -> Option<(Vec<Item>, Form)> {
+    let dims = input.map_or(Dims::Two, |(_, d)| *d);
+    let kernel = keys
+        .get("kernel")
+        .and_then(|v| per_axis(cx, v, "kernel", dims));
+    let rates_value = keys.get("rates");
+    let rates: Option<Vec<Spanned<usize>>> = match rates_value {
+        None => None,
+        Some(Value::List(span, items)) if items.is_empty() => {
+            cx.error(
+                *span,
+                "`rates` is empty: a stack has at least one layer, e.g. `rates: [1, 2, 5]`",
+            );
+            None
+        }
+        Some(Value::List(_, items)) => {
+            let parsed: Vec<Option<Spanned<usize>>> =
+                items.iter().map(|v| positive(cx, v, "rate")).collect();
+            parsed.into_iter().collect()
+        }
+        Some(other) => {
+            cx.error(
+                other.span(),
+                format!(
+                    "expected a list of rates such as `rates: [1, 2, 5]`, found {}",
+                    other.describe()
+                ),
+            );
+            None
+        }
+    };
+    let channels = keys
+        .get("channels")
+        .and_then(|v| positive(cx, v, "channel count"));
+    let act = keys.get("activation").and_then(|v| activation(cx, v));
+    let kernel = kernel?;
+    let rates = rates?;
+    let (input, _) = input?;
+    let out = channels.unwrap_or(input.channels);
+    let mut items = Vec::with_capacity(rates.len() * 2);
+    let mut prev = input.channels;
+    for rate in rates {
+        let rate_axes = match dims {
+            Dims::One => [Spanned::new(1, rate.span), rate],
+            Dims::Two => [rate, rate],
+        };
+        items.push(Item::Conv(Box::new(Conv {
+            span: rate.span,
+            in_channels: prev,
+            out_channels: out,
+            kernel,
+            rate: rate_axes,
+            stride: [Spanned::new(1, rate.span); 2],
+            groups: Spanned::new(1, rate.span),
+            padding: Spanned::new(Padding::Same, rate.span),
+            bias: true,
+        })));
+        if let Some(a) = act {
+            items.push(Item::Act(a));
+        }
+        prev = out;
+    }
+    Some((
+        items,
+        Form::Compact {
+            rates: rates_value?.span(),
+        },
+    ))
+}
+
+fn per_layer(
+    cx: &Ctxt,
+    value: &Value,
+    dims: Dims,
+    input_channels: Option<Spanned<usize>>,
+) -> Option<Vec<Item>> {
+    let Value::List(span, entries) = value else {
+        cx.error(
+            value.span(),
+            format!(
+                "expected `layers: [conv(C -> C, kernel: 3, rate: 1), relu, …]`, found {}",
+                value.describe()
+            ),
+        );
+        return None;
+    };
+    if entries.is_empty() {
+        cx.error(
+            *span,
+            "`layers` is empty: a stack has at least one `conv(…)`",
+        );
+        return None;
+    }
+    let mut items = Vec::with_capacity(entries.len());
+    let mut ok = true;
+    let mut channels = Vec::new();
+    for entry in entries {
+        match entry {
+            Value::Call(word, group, args) if word == "conv" => {
+                let (conv, info) = conv(cx, word.span(), *group, args, dims);
+                channels.push(info);
+                match conv {
+                    Some(c) => items.push(Item::Conv(Box::new(c))),
+                    None => ok = false,
+                }
+            }
+            Value::Word(word) if word == "conv" => {
+                cx.error(
+                    word.span(),
+                    "a conv needs its channels and kernel: `conv(C_in -> C_out, kernel: 3)`",
+                );
+                ok = false;
+            }
+            other => match activation(cx, other) {
+                Some(a) => items.push(Item::Act(a)),
+                None => ok = false,
+            },
+        }
+    }
+    if !chain(cx, input_channels, &channels) {
+        ok = false;
+    }
+    // Order: the engine fuses one activation into the conv before it.
+    let mut prev_is_conv = false;
+    let mut any_conv = false;
+    for item in &items {
+        match item {
+            Item::Conv(_) => {
+                prev_is_conv = true;
+                any_conv = true;
+            }
+            Item::Act(a) => {
+                if !any_conv {
+                    cx.error(
+                        a.span,
+                        "an activation must follow a conv: the stack starts with `conv(…)`",
+                    );
+                    ok = false;
+                } else if !prev_is_conv {
+                    cx.error(
+                        a.span,
+                        "two activations in a row: put at most one activation after each conv",
+                    );
+                    ok = false;
+                }
+                prev_is_conv = false;
+            }
+        }
+    }
+    if channels.is_empty() {
+        cx.error(*span, "`layers` has no `conv(…)`");
+        ok = false;
+    }
+    ok.then_some(items)
+}
+
+/// What the channel checks need of one conv, whatever else failed in it.
+#[derive(Clone, Copy, Default)]
+struct Channels {
+    cin: Option<Spanned<usize>>,
+    cout: Option<Spanned<usize>>,
+    groups: Option<Spanned<usize>>,
+}
+
+/// A conv and its channels (reported even when the rest of the conv has errors, so that a
+/// channel mismatch shows up with them).
+fn conv(cx: &Ctxt, span: Span, group: Span, args: &[Arg], dims: Dims) -> (Option<Conv>, Channels) {
+    let mut info = Channels::default();
+    let conv = conv_inner(cx, span, group, args, dims, &mut info);
+    (conv, info)
+}
+
+fn conv_inner(
+    cx: &Ctxt,
+    span: Span,
+    group: Span,
+    args: &[Arg],
+    dims: Dims,
+    info: &mut Channels,
+) -> Option<Conv> {
+    let mut channels = None;
+    let mut fields = Vec::new();
+    for arg in args {
+        match arg {
+            Arg::Arrow(a, b) if channels.is_none() => {
+                let a = positive(cx, a, "input channel count");
+                let b = positive(cx, b, "output channel count");
+                channels = Some((a, b));
+            }
+            Arg::Arrow(a, _) => {
+                cx.error(a.span(), "a conv has one `C_in -> C_out`");
+            }
+            Arg::Field(f) => fields.push(f),
+            Arg::Value(v) => {
+                cx.error(
+                    v.span(),
+                    format!(
+                        "unexpected {} in `conv(…)`: write `C_in -> C_out` then `key: value` \
+                         pairs ({})",
+                        v.describe(),
+                        CONV_KEYS.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+    let keys = Keys::collect(cx, fields, CONV_KEYS, "`conv(…)`");
+    let groups = match keys.get("groups") {
+        None => Some(Spanned::new(1, span)),
+        Some(Value::Word(w)) if w == "depthwise" => channels
+            .and_then(|(cin, _)| cin)
+            .map(|c| Spanned::new(c.value, w.span())),
+        Some(v) => positive(cx, v, "group count"),
+    };
+    if let Some((cin, cout)) = channels {
+        *info = Channels { cin, cout, groups };
+    }
+    let Some((cin, cout)) = channels else {
+        cx.error_range(
+            span,
+            group,
+            "missing channels: write `conv(C_in -> C_out, kernel: 3, …)`",
+        );
+        return None;
+    };
+    let kernel = match keys.get("kernel") {
+        Some(v) => per_axis(cx, v, "kernel", dims),
+        None => {
+            cx.error_range(
+                span,
+                group,
+                "missing key `kernel` in `conv(…)`: add `kernel: 3` (or `[kh, kw]` in 2D)",
+            );
+            None
+        }
+    };
+    let one = Spanned::new(1, span);
+    let axes_one = [one, one];
+    let rate = keys
+        .get("rate")
+        .map_or(Some(axes_one), |v| per_axis(cx, v, "rate", dims));
+    let stride = keys
+        .get("stride")
+        .map_or(Some(axes_one), |v| per_axis(cx, v, "stride", dims));
+    let padding = match keys.get("padding") {
+        None => Some(Spanned::new(Padding::Same, span)),
+        Some(v) => padding(cx, v, dims),
+    };
+    let bias = match keys.get("bias") {
+        None => Some(true),
+        Some(Value::Bool(b, _)) => Some(*b),
+        Some(v) => {
+            cx.error(
+                v.span(),
+                format!(
+                    "expected `bias: true` or `bias: false`, found {}",
+                    v.describe()
+                ),
+            );
+            None
+        }
+    };
+    Some(Conv {
+        span,
+        in_channels: cin?,
+        out_channels: cout?,
+        kernel: kernel?,
+        rate: rate?,
+        stride: stride?,
+        groups: groups?,
+        padding: padding?,
+        bias: bias?,
+    })
+}
+
+fn padding(cx: &Ctxt, value: &Value, dims: Dims) -> Option<Spanned<Padding>> {
+    let span = value.span();
+    let axis = |v: &Value| -> Option<[usize; 2]> {
+        match v {
+            Value::Tuple(_, pair) if pair.len() == 2 => {
+                let lo = integer(cx, &pair[0], "padding");
+                let hi = integer(cx, &pair[1], "padding");
+                Some([lo?.value, hi?.value])
+            }
+            Value::Tuple(s, _) => {
+                cx.error(*s, "an axis's padding is `p` or `(before, after)`");
+                None
+            }
+            v => integer(cx, v, "padding").map(|p| [p.value, p.value]),
+        }
+    };
+    let pad = match value {
+        Value::Word(w) => match w.to_string().as_str() {
+            "same" => Padding::Same,
+            "valid" => Padding::Valid,
+            "causal" => {
+                if dims == Dims::Two {
+                    cx.error(
+                        w.span(),
+                        "`causal` padding is for 1D stacks (`input: [C, L]`); a 2D stack \
+                         pads `same`, `valid` or explicitly",
+                    );
+                    return None;
+                }
+                Padding::Causal
+            }
+            other => {
+                cx.error(
+                    w.span(),
+                    format!(
+                        "unknown padding `{other}`; expected `same`, `valid`, `causal`, a \
+                         number, `(before, after)` or a per-axis list"
+                    ),
+                );
+                return None;
+            }
+        },
+        Value::List(s, items) => match (dims, items.as_slice()) {
+            (Dims::Two, [h, w]) => {
+                let h = axis(h);
+                let w = axis(w);
+                Padding::Explicit([h?, w?])
+            }
+            (Dims::One, [w]) => Padding::Explicit([[0, 0], axis(w)?]),
+            _ => {
+                cx.error(
+                    *s,
+                    format!(
+                        "a per-axis padding lists one entry per axis ({} here), each `p` or \
+                         `(before, after)`",
+                        if dims == Dims::One { 1 } else { 2 }
+                    ),
+                );
+                return None;
+            }
+        },
+        v => {
+            let a = axis(v)?;
+            match dims {
+                Dims::One => Padding::Explicit([[0, 0], a]),
+                Dims::Two => Padding::Explicit([a, a]),
+            }
+        }
+    };
+    Some(Spanned::new(pad, span))
+}
+
+/// Channels chain (layer i's input is layer i−1's output, the stack's input first) and
+/// groups divide both channel counts. Returns `false` after recording an error.
+fn chain(cx: &Ctxt, input: Option<Spanned<usize>>, convs: &[Channels]) -> bool {
+    let mut ok = true;
+    let mut prev = input.map(|c| c.value);
+    for (i, c) in convs.iter().enumerate() {
+        let (Some(cin), Some(cout)) = (c.cin, c.cout) else {
+            prev = None;
+            continue;
+        };
+        if let Some(p) = prev.filter(|&p| p != cin.value) {
+            let from = if i == 0 {
+                format!("the input has {p}")
+            } else {
+                format!("layer {i} gives {p}")
+            };
+            cx.error(
+                cin.span,
+                format!(
+                    "channel mismatch: layer {} takes {} input channels, but {from}\n\
+                     = help: write `conv({p} -> {}, …)`",
+                    i + 1,
+                    cin.value,
+                    cout.value,
+                ),
+            );
+            ok = false;
+        }
+        prev = Some(cout.value);
+        let Some(g) = c.groups else { continue };
+        let bad: Vec<String> = [("input", cin), ("output", cout)]
+            .iter()
+            .filter(|(_, ch)| !ch.value.is_multiple_of(g.value))
+            .map(|(what, ch)| format!("{} {what}", ch.value))
+            .collect();
+        if !bad.is_empty() {
+            let common = gcd(cin.value, cout.value);
+            let divisors: Vec<String> = (1..=common.min(64))
+                .filter(|d| common.is_multiple_of(*d))
+                .map(|d| d.to_string())
+                .collect();
+            cx.error(
+                g.span,
+                format!(
+                    "groups = {} does not divide the {} channels of layer {}\n\
+                     = help: use a group count that divides both {} and {} (a divisor of \
+                     {common}): {}{}",
+                    g.value,
+                    bad.join(" and "),
+                    i + 1,
+                    cin.value,
+                    cout.value,
+                    divisors.join(", "),
+                    if common > 64 { ", …" } else { "" },
+                ),
+            );
+            ok = false;
+        }
+    }
+    ok
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 { a } else { gcd(b, a % b) }
+}

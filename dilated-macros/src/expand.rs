@@ -1,0 +1,445 @@
+//! Phase 3: a checked stack → code.
+//!
+//! The generated type is a struct of dilated-core's const-generic layer shells (channels,
+//! kernel, rate, stride, groups as const parameters; the padding the macro computed written
+//! as literals in a `Pad2d`/`Pad1d`), plus the typed stack that runs them, and consts. The
+//! compute core underneath is non-generic (the engine runs run-time descriptors), so
+//! twenty stacks cost twenty thin shells, not twenty monomorphised convolution kernels. Expansion never
+//! re-checks and never fails: the input was validated.
+//!
+//! Expands to, roughly:
+//!
+//! ```text
+//! /// (the user's docs) + a table of the layers, the coverage row, the heat map
+//! #[derive(Debug, Clone)]
+//! pub struct Hdc {
+//!     conv0: Conv2d<64, 64, 3, 3, 1, 1, 1, 1, 1, Pad2d<1, 1, 1, 1>>,
+//!     conv1: Conv2d<64, 64, 3, 3, 2, 2, 1, 1, 1, Pad2d<2, 2, 2, 2>>,
+//!     conv2: Conv2d<64, 64, 3, 3, 5, 5, 1, 1, 1, Pad2d<5, 5, 5, 5>>,
+//!     stack: TypedStack<Tensor2d<64, 128, 128>, Tensor2d<64, 128, 128>>,
+//! }
+//! impl Hdc {
+//!     pub const RECEPTIVE_FIELD: usize = 17;
+//!     pub const RATES: &'static [usize] = &[1, 2, 5];
+//!     pub const LAYERS: [LayerSpec; 3] = [LayerSpec::new(0, Rank::Two, <Conv2d<…>>::descriptor(true, Activation::Relu)), …];
+//!     pub fn from_safetensors(path: impl AsRef<Path>) -> Result<Self, Error> { … }
+//!     pub fn forward(&self, x: &Tensor2d<64, 128, 128>) -> Result<Tensor2d<64, 128, 128>, Error> { … }
+//!     …
+//! }
+//! ```
+
+use std::fmt::Write as _;
+
+use proc_macro2::{Ident, Literal, TokenStream};
+use quote::{format_ident, quote};
+
+use crate::ast::{Act, Dims, Stack};
+use crate::ctxt::{Ctxt, Warning};
+use crate::parse::{self, RawStack};
+use crate::valid::{self, Plan};
+use crate::{ast, fallback};
+
+/// The whole macro: parse → model → check → expand, or the errors and a stub.
+pub(crate) fn stack(input: TokenStream) -> TokenStream {
+    let raw = match parse::parse(input) {
+        Ok(raw) => raw,
+        Err(err) => return fallback::expand(None, &err),
+    };
+    match checked(&raw) {
+        Ok(tokens) => tokens,
+        Err(err) => fallback::expand(Some(&raw), &err),
+    }
+}
+
+fn checked(raw: &RawStack) -> syn::Result<TokenStream> {
+    let cx = Ctxt::new();
+    let stack = ast::from_raw(&cx, raw);
+    let plan = stack.as_ref().and_then(|s| valid::check(&cx, s));
+    let warnings = cx.check()?;
+    match (stack, plan) {
+        (Some(stack), Some(plan)) => Ok(expand(&stack, &plan, &warnings)),
+        // Every path that yields `None` records an error first; this is a safety net.
+        _ => Err(syn::Error::new(
+            raw.name.span(),
+            "this stack could not be checked",
+        )),
+    }
+}
+
+fn usize_lit(v: usize) -> Literal {
+    Literal::usize_unsuffixed(v)
+}
+
+/// `[h, w]` as written in docs: one number when both axes agree or the stack is 1D.
+fn axes(dims: Dims, v: [usize; 2]) -> String {
+    match dims {
+        Dims::One => v[1].to_string(),
+        Dims::Two if v[0] == v[1] => v[0].to_string(),
+        Dims::Two => format!("{}×{}", v[0], v[1]),
+    }
+}
+
+fn size_text(v: Option<usize>) -> String {
+    v.map_or_else(|| "_".to_owned(), |v| v.to_string())
+}
+
+fn shape_text(dims: Dims, c: usize, hw: [Option<usize>; 2]) -> String {
+    match dims {
+        Dims::One => format!("{c}×{}", size_text(hw[1])),
+        Dims::Two => format!("{c}×{}×{}", size_text(hw[0]), size_text(hw[1])),
+    }
+}
+
+fn act_tokens(act: Option<Act>) -> TokenStream {
+    let p = quote!(::dilated::__private);
+    match act {
+        None => quote!(#p::Activation::Identity),
+        Some(Act::Relu) => quote!(#p::Activation::Relu),
+        Some(Act::LeakyRelu(s)) => {
+            let s = Literal::f32_suffixed(s);
+            quote!(#p::Activation::LeakyRelu(#s))
+        }
+        Some(Act::Gelu) => quote!(#p::Activation::Gelu),
+        Some(Act::Tanh) => quote!(#p::Activation::Tanh),
+        Some(Act::Sigmoid) => quote!(#p::Activation::Sigmoid),
+        Some(Act::Silu) => quote!(#p::Activation::Silu),
+    }
+}
+
+/// The generated rustdoc: a summary, a table of the layers, the coverage row and the map.
+fn docs(stack: &Stack, plan: &Plan) -> String {
+    let dims = stack.dims;
+    let convs: Vec<_> = stack.convs().collect();
+    let mut d = String::new();
+    let _ = writeln!(
+        d,
+        "**Dilated stack**, {}: {} convolution{}, input `{}`, output `{}`, receptive field \
+         {}. {}",
+        if dims == Dims::One { "1D" } else { "2D" },
+        convs.len(),
+        if convs.len() == 1 { "" } else { "s" },
+        shape_text(
+            dims,
+            stack.input.channels.value,
+            stack.input.sizes.map(|s| s.map(|s| s.value))
+        ),
+        shape_text(dims, plan.out_channels, plan.output),
+        axes(dims, plan.rf),
+        plan.verdict,
+    );
+    d.push('\n');
+    d.push_str(
+        "| # | module | channels | kernel | rate | effective kernel | stride | groups | padding \
+         | activation | output | receptive field |\n",
+    );
+    d.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for (i, (c, l)) in convs.iter().zip(&plan.layers).enumerate() {
+        let pad = match dims {
+            Dims::One => format!("{}, {}", l.padding[1][0], l.padding[1][1]),
+            Dims::Two => format!(
+                "{}, {} / {}, {}",
+                l.padding[0][0], l.padding[0][1], l.padding[1][0], l.padding[1][1]
+            ),
+        };
+        let _ = writeln!(
+            d,
+            "| {i} | `{}` | {} → {} | {} | {} | {} | {} | {} | {} | {} | `{}` | {} |",
+            l.module,
+            c.in_channels.value,
+            c.out_channels.value,
+            axes(dims, c.kernel.map(|k| k.value)),
+            axes(dims, c.rate.map(|k| k.value)),
+            axes(dims, l.effective),
+            axes(dims, c.stride.map(|k| k.value)),
+            c.groups.value,
+            pad,
+            l.act.map_or_else(|| "—".to_owned(), Act::torch_name),
+            shape_text(dims, c.out_channels.value, l.out),
+            axes(dims, l.rf),
+        );
+    }
+    d.push('\n');
+    for (axis, name) in [(0usize, "height"), (1, "width")] {
+        if dims == Dims::One && axis == 0 {
+            continue;
+        }
+        if dims == Dims::Two && axis == 1 && plan.coverage[0] == plan.coverage[1] {
+            continue;
+        }
+        let label = match dims {
+            Dims::One => "Coverage".to_owned(),
+            Dims::Two if plan.coverage[0] == plan.coverage[1] => "Coverage (each axis)".to_owned(),
+            Dims::Two => format!("Coverage ({name})"),
+        };
+        match &plan.coverage[axis] {
+            Some(row) => {
+                let _ = writeln!(
+                    d,
+                    "{label}: how many paths lead from one output position to each input \
+                     offset, from the leftmost to the rightmost reachable one (0 = a hole):\n\n\
+                     ```text\n{row}\n```\n"
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    d,
+                    "{label}: the receptive field is too wide to list the counts here.\n"
+                );
+            }
+        }
+    }
+    match &plan.svg {
+        Some(svg) => {
+            d.push_str("Coverage heat map (the count of paths to each input position):\n\n");
+            // Markdown ends an HTML block at a blank line: keep the picture on one line.
+            d.push_str(&svg.replace(['\n', '\r'], " "));
+            d.push('\n');
+        }
+        None => {
+            d.push_str(
+                "The coverage heat map is too large to embed; draw it with `dilated map`.\n",
+            );
+        }
+    }
+    d
+}
+
+/// A warning on stable Rust: the use of a `#[deprecated]` const, spanned on the token.
+fn warning(w: &Warning) -> TokenStream {
+    let name = format_ident!("dilated_{}", w.check);
+    let note = &w.message;
+    // The use carries the offending token's span, so the lint points there.
+    let use_site = Ident::new(&name.to_string(), w.span);
+    quote! {
+        const _: () = {
+            #[deprecated(note = #note)]
+            #[allow(non_upper_case_globals)]
+            const #name: () = ();
+            #use_site
+        };
+    }
+}
+
+fn expand(stack: &Stack, plan: &Plan, warnings: &[Warning]) -> TokenStream {
+    let p = quote!(::dilated::__private);
+    let name = &stack.name;
+    let vis = &stack.vis;
+    let attrs = &stack.attrs;
+    let dims = stack.dims;
+    let convs: Vec<_> = stack.convs().collect();
+    let n = usize_lit(convs.len());
+    let rank = match dims {
+        Dims::One => quote!(#p::Rank::One),
+        Dims::Two => quote!(#p::Rank::Two),
+    };
+    let doc = docs(stack, plan);
+
+    // Each conv's const-generic type, its padding written as literals.
+    let layer_types: Vec<TokenStream> = convs
+        .iter()
+        .zip(&plan.layers)
+        .map(|(c, l)| {
+            let cin = usize_lit(c.in_channels.value);
+            let cout = usize_lit(c.out_channels.value);
+            let g = usize_lit(c.groups.value);
+            let [kh, kw] = c.kernel.map(|v| usize_lit(v.value));
+            let [dh, dw] = c.rate.map(|v| usize_lit(v.value));
+            let [sh, sw] = c.stride.map(|v| usize_lit(v.value));
+            let [[pt, pb], [pl, pr]] = l.padding.map(|a| a.map(usize_lit));
+            match dims {
+                Dims::One => quote! {
+                    #p::Conv1d<#cin, #cout, #kw, #dw, #sw, #g, #p::Pad1d<#pl, #pr>>
+                },
+                Dims::Two => quote! {
+                    #p::Conv2d<#cin, #cout, #kh, #kw, #dh, #dw, #sh, #sw, #g,
+                        #p::Pad2d<#pt, #pb, #pl, #pr>>
+                },
+            }
+        })
+        .collect();
+    let fields: Vec<_> = (0..convs.len())
+        .map(|i| format_ident!("conv{}", i))
+        .collect();
+    let indices = (0..convs.len()).map(usize_lit);
+    let specs = convs
+        .iter()
+        .zip(&plan.layers)
+        .zip(&layer_types)
+        .map(|((c, l), ty)| {
+            let module = usize_lit(l.module);
+            let bias = c.bias;
+            let act = act_tokens(l.act);
+            quote!(#p::LayerSpec::new(#module, #rank, <#ty>::descriptor(#bias, #act)))
+        });
+    let modules = plan.layers.iter().map(|l| usize_lit(l.module));
+    let rates = convs.iter().map(|c| usize_lit(c.rate[1].value));
+    let paddings = plan.layers.iter().map(|l| {
+        let [[pt, pb], [pl, pr]] = l.padding.map(|a| a.map(usize_lit));
+        quote!([[#pt, #pb], [#pl, #pr]])
+    });
+    let dyn_or = |v: Option<usize>| v.map_or_else(|| quote!({ #p::DYN }), |v| quote!(#v));
+    let shape3 = |c: usize, hw: [Option<usize>; 2]| {
+        let c = usize_lit(c);
+        let [h, w] = hw.map(|v| usize_lit(v.unwrap_or(0)));
+        quote!([#c, #h, #w])
+    };
+    let layer_shapes = convs
+        .iter()
+        .zip(&plan.layers)
+        .map(|(c, l)| shape3(c.out_channels.value, l.out));
+    let in_shape = shape3(
+        stack.input.channels.value,
+        stack.input.sizes.map(|s| s.map(|s| s.value)),
+    );
+    let out_shape = shape3(plan.out_channels, plan.output);
+    let [rf_h, rf_w] = plan.rf.map(usize_lit);
+    let rf = match dims {
+        Dims::One => rf_w.clone(),
+        Dims::Two => usize_lit(plan.rf[0].max(plan.rf[1])),
+    };
+
+    let cin = usize_lit(stack.input.channels.value);
+    let cout = usize_lit(plan.out_channels);
+    let in_hw = stack.input.sizes.map(|s| dyn_or(s.map(|s| s.value)));
+    let out_hw = plan.output.map(dyn_or);
+    let (in_ty, out_ty) = match dims {
+        Dims::One => {
+            let (l, lo) = (&in_hw[1], &out_hw[1]);
+            (
+                quote!(#p::Tensor1d<#cin, #l>),
+                quote!(#p::Tensor1d<#cout, #lo>),
+            )
+        }
+        Dims::Two => {
+            let ([h, w], [ho, wo]) = (&in_hw, &out_hw);
+            (
+                quote!(#p::Tensor2d<#cin, #h, #w>),
+                quote!(#p::Tensor2d<#cout, #ho, #wo>),
+            )
+        }
+    };
+    let warnings = warnings.iter().map(warning);
+    let result = quote!(::core::result::Result);
+
+    quote! {
+        #(#warnings)*
+
+        #attrs
+        #[doc = ""]
+        #[doc = #doc]
+        #[derive(Debug, Clone)]
+        #vis struct #name {
+            #(#fields: #layer_types,)*
+            stack: #p::TypedStack<#in_ty, #out_ty>,
+        }
+
+        #[allow(dead_code)]
+        impl #name {
+            /// The receptive field of the whole stack (the wider axis in 2D).
+            #vis const RECEPTIVE_FIELD: usize = #rf;
+            /// The receptive field per axis, `[height, width]` (`height` = 1 in 1D).
+            #vis const RECEPTIVE_FIELD_HW: [usize; 2] = [#rf_h, #rf_w];
+            /// The dilation rate of each convolution (the width axis in 2D).
+            #vis const RATES: &'static [usize] = &[#(#rates),*];
+            /// Each convolution's padding, `[[top, bottom], [left, right]]`.
+            #vis const PADDING: [[[usize; 2]; 2]; #n] = [#(#paddings),*];
+            /// The input shape `[C, H, W]` (`H` = 1 in 1D); 0 marks a size known only at run time.
+            #vis const INPUT_SHAPE: [usize; 3] = #in_shape;
+            /// Each convolution's output shape `[C, H, W]`; 0 marks a run-time size.
+            #vis const LAYER_OUTPUT_SHAPES: [[usize; 3]; #n] = [#(#layer_shapes),*];
+            /// The output shape `[C, H, W]`; 0 marks a run-time size.
+            #vis const OUTPUT_SHAPE: [usize; 3] = #out_shape;
+            /// The module index of each convolution in the stack's twin `torch.nn.Sequential`
+            /// (its weights are `{i}.weight`, `{i}.bias`).
+            #vis const MODULE_INDICES: [usize; #n] = [#(#modules),*];
+            /// The convolutions: module index, rank and run-time descriptor.
+            #vis const LAYERS: [#p::LayerSpec; #n] = [#(#specs),*];
+
+            fn from_stack(stack: #p::Stack) -> #result<Self, #p::Error> {
+                let stack = #p::TypedStack::new(stack)?;
+                #result::Ok(Self {
+                    #(#fields: stack.layer(#indices)?,)*
+                    stack,
+                })
+            }
+
+            /// A stack with seeded random weights, drawn as PyTorch's default initialisation
+            /// (Kaiming uniform) draws them: the same seed gives the same weights.
+            #vis fn new_seeded(seed: u64) -> #result<Self, #p::Error> {
+                Self::from_stack(#p::Stack::init(&Self::LAYERS, seed)?)
+            }
+
+            /// Loads the weights saved from the stack's twin `torch.nn.Sequential` with
+            /// `safetensors.torch.save_file(model.state_dict(), path)`. Missing, misshapen
+            /// or extra tensors are errors that name the tensor.
+            #vis fn from_safetensors(
+                path: impl ::core::convert::AsRef<::std::path::Path>,
+            ) -> #result<Self, #p::Error> {
+                Self::from_stack(#p::Stack::from_safetensors(&Self::LAYERS, path)?)
+            }
+
+            /// Loads the weights from the bytes of a safetensors file (see
+            /// [`from_safetensors`](Self::from_safetensors)).
+            #vis fn from_safetensors_bytes(bytes: &[u8]) -> #result<Self, #p::Error> {
+                Self::from_stack(#p::Stack::from_safetensors_bytes(&Self::LAYERS, bytes)?)
+            }
+
+            /// The weights as a safetensors file (`F32`), named as PyTorch names them.
+            #vis fn to_safetensors_bytes(&self) -> #result<::std::vec::Vec<u8>, #p::Error> {
+                self.stack.to_safetensors_bytes()
+            }
+
+            /// Writes the weights to a safetensors file (`F32`, PyTorch's names).
+            #vis fn save_safetensors(
+                &self,
+                path: impl ::core::convert::AsRef<::std::path::Path>,
+            ) -> #result<(), #p::Error> {
+                self.stack.save_safetensors(path)
+            }
+
+            /// The untyped runtime stack.
+            #vis fn stack(&self) -> &#p::Stack {
+                self.stack.stack()
+            }
+
+            /// Runs the stack on a typed batch: the channels (and the sizes declared in
+            /// `input`) are part of the types, so a wrong tensor is a type error.
+            #vis fn forward(&self, input: &#in_ty) -> #result<#out_ty, #p::Error> {
+                self.stack.forward(input)
+            }
+
+            /// Runs the stack into `output`, reusing the scratch memory `ws`.
+            #vis fn forward_into(
+                &self,
+                input: &#in_ty,
+                output: &mut #out_ty,
+                ws: &mut #p::Workspace,
+            ) -> #result<(), #p::Error> {
+                self.stack.forward_into(input, output, ws)
+            }
+
+            /// Runs the stack on flat NCHW data (`batch × C × H × W`; `batch × C × L` in
+            /// 1D) and returns the flat output. One size declared `_` is inferred from the
+            /// length; when height and width are both `_`, use
+            /// [`forward_nchw_sized`](Self::forward_nchw_sized).
+            #vis fn forward_nchw(
+                &self,
+                batch: usize,
+                input: &[f32],
+            ) -> #result<::std::vec::Vec<f32>, #p::Error> {
+                self.stack.forward_nchw(batch, input)
+            }
+
+            /// Runs the stack on flat NCHW data of spatial size `hw` (`[1, L]` in 1D);
+            /// returns the flat output and its spatial size.
+            #vis fn forward_nchw_sized(
+                &self,
+                batch: usize,
+                hw: [usize; 2],
+                input: &[f32],
+            ) -> #result<(::std::vec::Vec<f32>, [usize; 2]), #p::Error> {
+                self.stack.forward_nchw_sized(batch, hw, input)
+            }
+        }
+    }
+}

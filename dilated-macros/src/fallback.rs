@@ -1,0 +1,51 @@
+//! What the macro emits when the stack has errors (thiserror's `fallback.rs`): the errors as
+//! `compile_error!`s, plus a stub of the type with the methods every stack has, so that user
+//! code naming the stack does not add a cascade of "cannot find type" errors to the real
+//! ones. The stub is never run: the `compile_error!` fails the build.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use crate::parse::RawStack;
+
+/// The errors, and a stub type when the struct's name is known.
+pub(crate) fn expand(raw: Option<&RawStack>, error: &syn::Error) -> TokenStream {
+    let errors = error.to_compile_error();
+    let Some(raw) = raw else {
+        return errors;
+    };
+    let vis = &raw.vis;
+    let name = &raw.name;
+    let p = quote!(::dilated::__private);
+    quote! {
+        #errors
+        #[allow(dead_code, unreachable_code, unused_variables)]
+        #[derive(Debug, Clone)]
+        #vis struct #name;
+        #[allow(dead_code, unreachable_code, unused_variables, missing_docs)]
+        impl #name {
+            pub const RECEPTIVE_FIELD: usize = 0;
+            pub const RATES: &'static [usize] = &[];
+            pub fn new_seeded(seed: u64) -> Self {
+                ::core::unreachable!()
+            }
+            pub fn from_safetensors(
+                path: impl ::core::convert::AsRef<::std::path::Path>,
+            ) -> ::core::result::Result<Self, #p::Error> {
+                ::core::unreachable!()
+            }
+            pub fn from_safetensors_bytes(
+                bytes: &[u8],
+            ) -> ::core::result::Result<Self, #p::Error> {
+                ::core::unreachable!()
+            }
+            pub fn forward_nchw(
+                &self,
+                batch: usize,
+                input: &[f32],
+            ) -> ::core::result::Result<::std::vec::Vec<f32>, #p::Error> {
+                ::core::unreachable!()
+            }
+        }
+    }
+}

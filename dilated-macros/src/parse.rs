@@ -1,0 +1,248 @@
+//! Phase 1a: tokens → a generic value tree.
+//!
+//! The macro body is a small key-value language; syn parses it into [`Value`]s that keep the
+//! span of every token. Syntax errors stop here (syn's fail-fast errors, spanned); everything
+//! that is syntactically fine but wrong (unknown keys, zero rates, bad channels…) is found by
+//! the later phases, which report all of it at once.
+//!
+//! ```text
+//! input  := attribute* visibility `struct` IDENT `{` field (`,` field)* `,`? `}`
+//! field  := IDENT `:` value
+//! value  := `-`? INT | `-`? FLOAT | `true` | `false` | `_`
+//!         | IDENT                        e.g. `relu`, `same`
+//!         | IDENT `(` arg,* `)`          e.g. `conv(16 -> 32, kernel: 3)`, `leaky_relu(0.2)`
+//!         | `[` value,* `]` | `(` value,* `)` | `{` field,* `}`
+//! arg    := IDENT `:` value | value `->` value | value
+//! ```
+
+use proc_macro2::{Span, TokenStream};
+use syn::ext::IdentExt;
+use syn::parse::{Parse, ParseStream};
+use syn::{Attribute, Ident, Token, Visibility, braced, bracketed, parenthesized};
+
+/// The whole invocation.
+pub(crate) struct RawStack {
+    pub(crate) attrs: Vec<Attribute>,
+    pub(crate) vis: Visibility,
+    pub(crate) name: Ident,
+    pub(crate) fields: Vec<Field>,
+}
+
+/// `key: value`.
+pub(crate) struct Field {
+    pub(crate) key: Ident,
+    pub(crate) value: Value,
+}
+
+/// A number as written, with its sign and span; converted (with overflow checks) later.
+#[derive(Clone)]
+pub(crate) struct Number {
+    pub(crate) negative: bool,
+    pub(crate) digits: String,
+    pub(crate) float: bool,
+    pub(crate) span: Span,
+}
+
+/// One value of the key-value language.
+pub(crate) enum Value {
+    Number(Number),
+    Bool(bool, Span),
+    Underscore(Span),
+    Word(Ident),
+    Call(Ident, Span, Vec<Arg>),
+    List(Span, Vec<Value>),
+    Tuple(Span, Vec<Value>),
+    Map(Span, Vec<Field>),
+}
+
+/// An argument inside `name( … )`.
+pub(crate) enum Arg {
+    Field(Field),
+    Arrow(Value, Value),
+    Value(Value),
+}
+
+impl Value {
+    /// The span to put an error about this value on: the literal, the word, or the whole
+    /// delimited group.
+    pub(crate) fn span(&self) -> Span {
+        match self {
+            Value::Number(n) => n.span,
+            Value::Bool(_, s) | Value::Underscore(s) => *s,
+            Value::Word(i) => i.span(),
+            Value::Call(i, _, _) => i.span(),
+            Value::List(s, _) | Value::Tuple(s, _) | Value::Map(s, _) => *s,
+        }
+    }
+
+    /// A short description for "expected X, found Y" messages.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Value::Number(n) => {
+                format!("`{}{}`", if n.negative { "-" } else { "" }, n.digits)
+            }
+            Value::Bool(b, _) => format!("`{b}`"),
+            Value::Underscore(_) => "`_`".to_owned(),
+            Value::Word(i) => format!("`{i}`"),
+            Value::Call(i, _, _) => format!("`{i}(…)`"),
+            Value::List(..) => "a list `[…]`".to_owned(),
+            Value::Tuple(..) => "a tuple `(…)`".to_owned(),
+            Value::Map(..) => "a block `{…}`".to_owned(),
+        }
+    }
+}
+
+impl Parse for RawStack {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis: Visibility = input.parse()?;
+        let _: Token![struct] = input.parse().map_err(|e| {
+            syn::Error::new(
+                e.span(),
+                "expected `struct Name { … }`: `dilated_stack!` declares one stack as a struct",
+            )
+        })?;
+        let name: Ident = input.parse()?;
+        if input.peek(Token![<]) {
+            return Err(input
+                .error("a stack takes no generic parameters: its sizes are written in the body"));
+        }
+        let content;
+        braced!(content in input);
+        let fields = parse_fields(&content)?;
+        if !input.is_empty() {
+            return Err(input.error(
+                "unexpected tokens after the stack: write one `dilated_stack!` per struct",
+            ));
+        }
+        Ok(RawStack {
+            attrs,
+            vis,
+            name,
+            fields,
+        })
+    }
+}
+
+fn parse_fields(input: ParseStream<'_>) -> syn::Result<Vec<Field>> {
+    let mut fields = Vec::new();
+    while !input.is_empty() {
+        fields.push(parse_field(input)?);
+        if input.is_empty() {
+            break;
+        }
+        input.parse::<Token![,]>()?;
+    }
+    Ok(fields)
+}
+
+fn parse_field(input: ParseStream<'_>) -> syn::Result<Field> {
+    let key = Ident::parse_any(input)
+        .map_err(|e| syn::Error::new(e.span(), "expected a key such as `kernel: 3`"))?;
+    input.parse::<Token![:]>()?;
+    let value = parse_value(input)?;
+    Ok(Field { key, value })
+}
+
+fn parse_list(input: ParseStream<'_>) -> syn::Result<Vec<Value>> {
+    let mut values = Vec::new();
+    while !input.is_empty() {
+        values.push(parse_value(input)?);
+        if input.is_empty() {
+            break;
+        }
+        input.parse::<Token![,]>()?;
+    }
+    Ok(values)
+}
+
+fn parse_args(input: ParseStream<'_>) -> syn::Result<Vec<Arg>> {
+    let mut args = Vec::new();
+    while !input.is_empty() {
+        let arg = if (input.peek(Ident::peek_any) && input.peek2(Token![:]))
+            && !input.peek2(Token![::])
+        {
+            Arg::Field(parse_field(input)?)
+        } else {
+            let first = parse_value(input)?;
+            if input.peek(Token![->]) {
+                input.parse::<Token![->]>()?;
+                let second = parse_value(input)?;
+                Arg::Arrow(first, second)
+            } else {
+                Arg::Value(first)
+            }
+        };
+        args.push(arg);
+        if input.is_empty() {
+            break;
+        }
+        input.parse::<Token![,]>()?;
+    }
+    Ok(args)
+}
+
+fn parse_value(input: ParseStream<'_>) -> syn::Result<Value> {
+    let lookahead = input.lookahead1();
+    if lookahead.peek(Token![-]) || lookahead.peek(syn::LitInt) || lookahead.peek(syn::LitFloat) {
+        let negative = if input.peek(Token![-]) {
+            input.parse::<Token![-]>()?;
+            true
+        } else {
+            false
+        };
+        if input.peek(syn::LitInt) {
+            let lit: syn::LitInt = input.parse()?;
+            Ok(Value::Number(Number {
+                negative,
+                digits: lit.base10_digits().to_owned(),
+                float: false,
+                span: lit.span(),
+            }))
+        } else if input.peek(syn::LitFloat) {
+            let lit: syn::LitFloat = input.parse()?;
+            Ok(Value::Number(Number {
+                negative,
+                digits: lit.base10_digits().to_owned(),
+                float: true,
+                span: lit.span(),
+            }))
+        } else {
+            Err(input.error("expected a number after `-`"))
+        }
+    } else if lookahead.peek(Token![_]) {
+        let u: Token![_] = input.parse()?;
+        Ok(Value::Underscore(u.span))
+    } else if lookahead.peek(syn::token::Bracket) {
+        let content;
+        let b = bracketed!(content in input);
+        Ok(Value::List(b.span.join(), parse_list(&content)?))
+    } else if lookahead.peek(syn::token::Paren) {
+        let content;
+        let p = parenthesized!(content in input);
+        Ok(Value::Tuple(p.span.join(), parse_list(&content)?))
+    } else if lookahead.peek(syn::token::Brace) {
+        let content;
+        let b = braced!(content in input);
+        Ok(Value::Map(b.span.join(), parse_fields(&content)?))
+    } else if lookahead.peek(Ident::peek_any) {
+        let word = Ident::parse_any(input)?;
+        if word == "true" || word == "false" {
+            return Ok(Value::Bool(word == "true", word.span()));
+        }
+        if input.peek(syn::token::Paren) {
+            let content;
+            let p = parenthesized!(content in input);
+            Ok(Value::Call(word, p.span.join(), parse_args(&content)?))
+        } else {
+            Ok(Value::Word(word))
+        }
+    } else {
+        Err(lookahead.error())
+    }
+}
+
+/// Parses the macro input (usable outside a proc-macro context, for the fuzz tests).
+pub(crate) fn parse(tokens: TokenStream) -> syn::Result<RawStack> {
+    syn::parse2(tokens)
+}
