@@ -280,7 +280,15 @@ fn text(report: &Report, axis: &AxisReport, row: &Result<Row, String>) -> String
     if !report.diagnostics.is_empty() {
         s.push('\n');
         for d in &report.diagnostics {
-            let _ = writeln!(s, "{d}");
+            // The engine's words (the macro prints the same); continuation lines indented.
+            for (i, line) in d.to_string().lines().enumerate() {
+                let indent = if i == 0 || line.starts_with("  ") {
+                    ""
+                } else {
+                    "  "
+                };
+                let _ = writeln!(s, "{indent}{line}");
+            }
         }
     }
     if !report.suggestions.is_empty() {
