@@ -82,6 +82,19 @@ fn main() {
         ms(t)
     );
 
+    // The layer limit: 10,000 layers, rates up to 1,000, through `analyze`.
+    let rates10k: Vec<u64> = (0..10_000).map(|_| rng.next(1_000)).collect();
+    let schedule10k = Schedule::uniform(3, &rates10k);
+    let t = median(5, || analyze(&schedule10k, &opts).unwrap());
+    let rep = analyze(&schedule10k, &opts).unwrap();
+    println!(
+        "analyze 10000 layers (RF {}, {} holes, {} fixes) median_ms={:.3}",
+        rep.receptive_field(),
+        rep.axes[0].reach.hole_count,
+        rep.suggestions.len(),
+        ms(t)
+    );
+
     // Even rates: the reachable set never fills, every layer shifts the whole bit set.
     let even: Vec<AxisLayer> = (0..1000)
         .map(|_| AxisLayer::new(3, 2 * rng.next(5_000)))

@@ -273,6 +273,8 @@ struct Plan {
     strides: Vec<u64>,
     /// The smallest kernel: the caps assume it for every layer (exact for one kernel size).
     kmin: u64,
+    /// Whether every layer has the kernel `kmin`.
+    uniform: bool,
     min_rf: u64,
 }
 
@@ -314,11 +316,13 @@ impl Plan {
                 .map_err(|e| e.at_layer(i))?;
         }
         let kmin = kernels.iter().copied().min().unwrap_or(1);
+        let uniform = kernels.iter().all(|&k| k == kmin);
         Ok(Self {
             n,
             kernels,
             strides,
             kmin,
+            uniform,
             min_rf: req.min_receptive_field,
         })
     }
@@ -365,9 +369,18 @@ impl Plan {
     fn rf(&self, caps: &[u64], top: u64) -> Option<u64> {
         let g = Self::group(caps, top);
         let m = g.len();
+        if self.uniform {
+            // One kernel size: full cycles, then the cut-short one, in O(m).
+            let k1 = self.kmin - 1;
+            let sum: u64 = g.iter().try_fold(0u64, |a, &r| a.checked_add(r))?;
+            let cycles = u64::try_from(self.n / m).ok()?;
+            let rest: u64 = g[..self.n % m]
+                .iter()
+                .try_fold(0u64, |a, &r| a.checked_add(r))?;
+            let total = sum.checked_mul(cycles)?.checked_add(rest)?;
+            return k1.checked_mul(total)?.checked_add(1);
+        }
         let mut rf: u64 = 1;
-        // Sum per kernel would be O(n); kernels differ per layer, so walk the layers but
-        // reuse the group's rates.
         for (i, &k) in self.kernels.iter().enumerate() {
             rf = rf.checked_add((k - 1).checked_mul(g[i % m])?)?;
         }
