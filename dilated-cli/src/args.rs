@@ -42,6 +42,22 @@ pub(crate) fn count(text: &str) -> Result<usize, String> {
     usize::try_from(n).map_err(|_| format!("'{}' is too large for this machine", text.trim()))
 }
 
+/// Parses an input size: `N` for every axis, or `HxW` for the height and width axes.
+pub(crate) fn sizes(text: &str) -> Result<List, String> {
+    let parts: Vec<&str> = text.split(['x', '×']).collect();
+    if parts.len() > 2 {
+        return Err(format!(
+            "'{}' is not a size: give N or HxW, such as 64x128",
+            text.trim()
+        ));
+    }
+    parts
+        .iter()
+        .map(|p| number(p))
+        .collect::<Result<Vec<_>, _>>()
+        .map(List)
+}
+
 /// Parses a comma-separated list, optionally in brackets.
 pub(crate) fn list(text: &str) -> Result<List, String> {
     let t = text.trim();
@@ -94,6 +110,10 @@ mod tests {
                 .contains("too large")
         );
         assert!(number("--").unwrap_err().contains("not a number"));
+        assert_eq!(sizes("64"), Ok(List(vec![64])));
+        assert_eq!(sizes("64x128"), Ok(List(vec![64, 128])));
+        assert!(sizes("1x2x3").unwrap_err().contains("HxW"));
+        assert!(sizes("x5").unwrap_err().contains("nothing"));
         assert!(number("").is_err());
     }
 }

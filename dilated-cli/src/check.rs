@@ -9,6 +9,7 @@ use dilated_core::schedule::{
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+use crate::args::List;
 use crate::count::Row;
 use crate::{CheckArgs, Failure, Outcome};
 
@@ -30,16 +31,34 @@ pub(crate) fn run(a: &CheckArgs) -> Result<Outcome, Failure> {
     }
     let options = Options {
         levels,
-        input: a.input.map(|n| vec![Some(n)]).unwrap_or_default(),
+        input: match &a.input {
+            None => Vec::new(),
+            // One size for every axis, or one per axis (`64x128`).
+            Some(List(sizes)) if sizes.len() == 1 => {
+                vec![Some(sizes[0]); schedule.axes().len()]
+            }
+            Some(List(sizes)) => sizes.iter().map(|&n| Some(n)).collect(),
+        },
         coverage: true,
         suggest: true,
     };
     let report = analyze(&schedule, &options)?;
-    let axis = report
-        .axes
-        .first()
-        .ok_or(schedule::ScheduleError::new(schedule::ErrorKind::Empty))?;
-    let row = match &axis.coverage {
+    let rows: Vec<Result<Row, String>> = report.axes.iter().map(row_of).collect();
+    let code = u8::from(report.is_error());
+    let stdout = if a.json {
+        let mut s = serde_json::to_string(&json(&report, &rows, code))
+            .map_err(|e| Failure::Message(format!("cannot write JSON: {e}")))?;
+        s.push('\n');
+        s
+    } else {
+        text(&report, &rows)
+    };
+    Ok(Outcome { stdout, code })
+}
+
+/// The exact counts of one axis, or why they are not given.
+fn row_of(axis: &AxisReport) -> Result<Row, String> {
+    match &axis.coverage {
         CoverageStatus::Exact(c) => Ok(Row::Small(c.clone())),
         CoverageStatus::Overflow => Row::big(&axis.layers).map_err(|e| e.to_string()),
         CoverageStatus::OverLimit(e) => Err(match e.kind {
@@ -50,17 +69,7 @@ pub(crate) fn run(a: &CheckArgs) -> Result<Outcome, Failure> {
             _ => e.kind.to_string(),
         }),
         CoverageStatus::NotComputed => Err("not computed".to_owned()),
-    };
-    let code = u8::from(report.is_error());
-    let stdout = if a.json {
-        let mut s = serde_json::to_string(&json(&report, axis, &row, a.input, code))
-            .map_err(|e| Failure::Message(format!("cannot write JSON: {e}")))?;
-        s.push('\n');
-        s
-    } else {
-        text(&report, axis, &row)
-    };
-    Ok(Outcome { stdout, code })
+    }
 }
 
 /// `[a, b, c]`, or its first and last entries around `…` past `max`.
@@ -159,47 +168,88 @@ fn rule3_text(axis: &AxisReport) -> String {
     }
 }
 
-fn verdict_text(report: &Report, axis: &AxisReport) -> String {
-    let errors = report
-        .diagnostics
-        .iter()
-        .filter(|d| d.level == Level::Deny)
-        .count();
-    let warnings = report
-        .diagnostics
-        .iter()
-        .filter(|d| d.level == Level::Warn)
-        .count();
+fn verdict_text(report: &Report) -> String {
+    let count = |level| {
+        report
+            .diagnostics
+            .iter()
+            .filter(|d| d.level == level)
+            .count()
+    };
     let tally = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
-    let head = if axis.reach.has_holes() {
-        format!(
-            "gridding: {} holes in a receptive field of {}",
-            axis.reach.hole_count, axis.receptive_field
-        )
+    let two_d = report.axes.len() > 1;
+    let on = |a: &AxisReport| {
+        if two_d {
+            format!(" on the {} axis", a.axis.name())
+        } else {
+            String::new()
+        }
+    };
+    let head = if report.has_holes() {
+        let parts: Vec<String> = report
+            .axes
+            .iter()
+            .filter(|a| a.reach.has_holes())
+            .map(|a| {
+                format!(
+                    "{} holes in a receptive field of {}{}",
+                    a.reach.hole_count,
+                    a.receptive_field,
+                    on(a)
+                )
+            })
+            .collect();
+        format!("gridding: {}", parts.join("; "))
     } else {
+        let fields: Vec<String> = report
+            .axes
+            .iter()
+            .map(|a| a.receptive_field.to_string())
+            .collect();
         format!(
             "no holes: the receptive field of {} is fully covered",
-            axis.receptive_field
+            fields.join("×")
         )
     };
     let status = if report.is_error() { "FAIL" } else { "ok" };
     format!(
         "{status}, {head} ({}, {})",
-        tally(errors, "error"),
-        tally(warnings, "warning")
+        tally(count(Level::Deny), "error"),
+        tally(count(Level::Warn), "warning")
     )
 }
 
-fn text(report: &Report, axis: &AxisReport, row: &Result<Row, String>) -> String {
+fn text(report: &Report, rows: &[Result<Row, String>]) -> String {
     let mut s = String::new();
+    let two_d = report.axes.len() > 1;
+    for (i, (axis, row)) in report.axes.iter().zip(rows).enumerate() {
+        if two_d {
+            if i == 0 {
+                let _ = writeln!(s, "{:<16} {}", "verdict", verdict_text(report));
+            }
+            let _ = writeln!(
+                s,
+                "\n{:<16} {}",
+                format!("{} axis", axis.axis.name()),
+                stack_text(axis)
+            );
+        } else {
+            let _ = writeln!(s, "{:<16} {}", "schedule", stack_text(axis));
+            let _ = writeln!(s, "{:<16} {}", "verdict", verdict_text(report));
+        }
+        axis_text(&mut s, axis, row);
+    }
+    report_text(&mut s, report);
+    s
+}
+
+fn axis_text(s: &mut String, axis: &AxisReport, row: &Result<Row, String>) {
     let w = |s: &mut String, label: &str, value: &str| {
         let _ = writeln!(s, "{label:<16} {value}");
     };
-    w(&mut s, "schedule", &stack_text(axis));
-    w(&mut s, "verdict", &verdict_text(report, axis));
     let rfs: Vec<u64> = axis.geometry.iter().map(|g| g.receptive_field).collect();
     w(
-        &mut s,
+        s,
         "receptive field",
         &format!(
             "{} (after each layer: {})",
@@ -222,7 +272,7 @@ fn text(report: &Report, axis: &AxisReport, row: &Result<Row, String>) -> String
             r.min_offset, r.max_offset
         ),
     };
-    w(&mut s, "coverage", &coverage);
+    w(s, "coverage", &coverage);
     let holes = match (&axis.holes, r.has_holes()) {
         (_, false) => "none".to_owned(),
         (Some(h), true) => format!(
@@ -242,10 +292,10 @@ fn text(report: &Report, axis: &AxisReport, row: &Result<Row, String>) -> String
             r.nearest_hole.unwrap_or(0)
         ),
     };
-    w(&mut s, "holes", &holes);
-    w(&mut s, "HDC rule 1", &rule1_text(axis));
-    w(&mut s, "HDC rule 2", &rule2_text(axis));
-    w(&mut s, "HDC rule 3", &rule3_text(axis));
+    w(s, "holes", &holes);
+    w(s, "HDC rule 1", &rule1_text(axis));
+    w(s, "HDC rule 2", &rule2_text(axis));
+    w(s, "HDC rule 3", &rule3_text(axis));
 
     // Per-layer table.
     let _ = writeln!(
@@ -276,7 +326,9 @@ fn text(report: &Report, axis: &AxisReport, row: &Result<Row, String>) -> String
             g.receptive_field
         );
     }
+}
 
+fn report_text(s: &mut String, report: &Report) {
     if !report.diagnostics.is_empty() {
         s.push('\n');
         for d in &report.diagnostics {
@@ -300,7 +352,6 @@ fn text(report: &Report, axis: &AxisReport, row: &Result<Row, String>) -> String
             let _ = writeln!(s, "  {}", suggestion_text(x));
         }
     }
-    s
 }
 
 /// `rates [1, 2, 5] receptive field 17, largest rate 5`.
@@ -322,11 +373,26 @@ pub(crate) fn suggestion_text(x: &Suggestion) -> String {
 
 #[derive(Serialize)]
 struct CheckJson<'a> {
-    schedule: ScheduleJson,
     /// `"ok"`, `"warning"` (warnings only) or `"error"`.
     verdict: &'static str,
     exit_code: u8,
+    /// Whether any axis has holes.
     gridding: bool,
+    /// The first axis (the only one of a 1D schedule; the height of a 2D one).
+    #[serde(flatten)]
+    first: AxisJson<'a>,
+    /// Every axis, for 2D schedules only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    axes: Option<Vec<AxisJson<'a>>>,
+    diagnostics: Vec<DiagnosticJson<'a>>,
+    suggestions: Vec<SuggestionJson<'a>>,
+    limits: LimitsJson,
+}
+
+#[derive(Serialize)]
+struct AxisJson<'a> {
+    axis: &'static str,
+    schedule: ScheduleJson,
     receptive_field: u64,
     min_offset: i64,
     max_offset: i64,
@@ -339,9 +405,6 @@ struct CheckJson<'a> {
     widest_gap: u64,
     hdc: HdcJson<'a>,
     layers: Vec<LayerJson>,
-    diagnostics: Vec<DiagnosticJson<'a>>,
-    suggestions: Vec<SuggestionJson<'a>>,
-    limits: LimitsJson,
 }
 
 #[derive(Serialize)]
@@ -441,29 +504,51 @@ fn diagnostic_json(d: &Diagnostic) -> DiagnosticJson<'_> {
     }
 }
 
-fn json<'a>(
-    report: &'a Report,
-    axis: &'a AxisReport,
-    row: &Result<Row, String>,
-    input: Option<u64>,
-    code: u8,
-) -> CheckJson<'a> {
-    let h = &axis.hdc;
+fn json<'a>(report: &'a Report, rows: &[Result<Row, String>], code: u8) -> CheckJson<'a> {
     let verdict = match report.max_level() {
         Some(Level::Deny) => "error",
         Some(Level::Warn) => "warning",
         _ => "ok",
     };
+    let axes: Vec<AxisJson<'a>> = report
+        .axes
+        .iter()
+        .zip(rows)
+        .map(|(a, r)| axis_json(a, r))
+        .collect();
+    let first = axis_json(&report.axes[0], &rows[0]);
     CheckJson {
+        verdict,
+        exit_code: code,
+        gridding: report.has_holes(),
+        first,
+        axes: (axes.len() > 1).then_some(axes),
+        diagnostics: report.diagnostics.iter().map(diagnostic_json).collect(),
+        suggestions: report
+            .suggestions
+            .iter()
+            .map(SuggestionJson::from)
+            .collect(),
+        limits: LimitsJson {
+            max_layers: schedule::MAX_LAYERS,
+            max_verdict_receptive_field: schedule::MAX_VERDICT_RF,
+            max_coverage_receptive_field: schedule::MAX_COVERAGE_RF,
+            max_coverage_work: schedule::MAX_COVERAGE_WORK,
+            max_map_side: schedule::MAX_MAP_SIDE,
+        },
+    }
+}
+
+fn axis_json<'a>(axis: &'a AxisReport, row: &Result<Row, String>) -> AxisJson<'a> {
+    let h = &axis.hdc;
+    AxisJson {
+        axis: axis.axis.name(),
         schedule: ScheduleJson {
             kernels: axis.layers.iter().map(|l| l.kernel).collect(),
             rates: axis.layers.iter().map(|l| l.rate).collect(),
             strides: axis.layers.iter().map(|l| l.stride).collect(),
-            input,
+            input: axis.geometry.first().and_then(|g| g.input_size),
         },
-        verdict,
-        exit_code: code,
-        gridding: axis.reach.has_holes(),
         receptive_field: axis.receptive_field,
         min_offset: axis.reach.min_offset,
         max_offset: axis.reach.max_offset,
@@ -502,18 +587,5 @@ fn json<'a>(
                 output_size: g.output_size,
             })
             .collect(),
-        diagnostics: report.diagnostics.iter().map(diagnostic_json).collect(),
-        suggestions: report
-            .suggestions
-            .iter()
-            .map(SuggestionJson::from)
-            .collect(),
-        limits: LimitsJson {
-            max_layers: schedule::MAX_LAYERS,
-            max_verdict_receptive_field: schedule::MAX_VERDICT_RF,
-            max_coverage_receptive_field: schedule::MAX_COVERAGE_RF,
-            max_coverage_work: schedule::MAX_COVERAGE_WORK,
-            max_map_side: schedule::MAX_MAP_SIDE,
-        },
     }
 }

@@ -137,6 +137,17 @@ impl Row {
             .map_err(CountError::Schedule)
     }
 
+    /// The counts as big integers.
+    pub(crate) fn into_big(self) -> Coverage<Big> {
+        match self {
+            Self::Small(c) => Coverage {
+                min_offset: c.min_offset,
+                counts: c.counts.into_iter().map(|n| Big(n.into())).collect(),
+            },
+            Self::Big(c) => c,
+        }
+    }
+
     /// Offset of the first count.
     pub(crate) fn min_offset(&self) -> i64 {
         match self {

@@ -44,7 +44,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use dilated_core::schedule::{CheckId, Schedule, ScheduleError};
+use dilated_core::schedule::{CheckId, ErrorKind, Layer2d, Schedule, ScheduleError};
 
 use args::List;
 
@@ -141,16 +141,35 @@ struct StackArgs {
         allow_hyphen_values = true
     )]
     strides: Option<List>,
+    /// Width-axis kernel sizes: with `--rates-w` or `--strides-w`, makes the schedule 2D
+    /// (height: `--kernel`, `--rates`, `--strides`; width: these, defaulting to the
+    /// height's).
+    #[arg(long = "kernel-w", visible_alias = "kernels-w", value_name = "K[,K…]", value_parser = args::list, allow_hyphen_values = true)]
+    kernels_w: Option<List>,
+    /// Width-axis dilation rates, one per layer (a 2D schedule).
+    #[arg(long = "rates-w", value_name = "LIST", value_parser = args::list, allow_hyphen_values = true)]
+    rates_w: Option<List>,
+    /// Width-axis strides (a 2D schedule).
+    #[arg(long = "strides-w", visible_alias = "stride-w", value_name = "S[,S…]", value_parser = args::list, allow_hyphen_values = true)]
+    strides_w: Option<List>,
+}
+
+impl StackArgs {
+    /// Whether a width axis of its own was given (a 2D schedule).
+    fn two_d(&self) -> bool {
+        self.kernels_w.is_some() || self.rates_w.is_some() || self.strides_w.is_some()
+    }
 }
 
 #[derive(Debug, Args)]
 struct CheckArgs {
     #[command(flatten)]
     stack: StackArgs,
-    /// The input size: enables the long-range checks (a layer without output is an
-    /// error; an effective kernel or a receptive field wider than the input warns).
-    #[arg(long, value_name = "N", value_parser = args::number, allow_hyphen_values = true)]
-    input: Option<u64>,
+    /// The input size, `N` or `HxW` for a 2D schedule: enables the long-range checks (a
+    /// layer without output is an error; an effective kernel or a receptive field wider
+    /// than the input warns).
+    #[arg(long, value_name = "N|HxW", value_parser = args::sizes, allow_hyphen_values = true)]
+    input: Option<List>,
     /// Treat HDC rules 1, 2 and 3 as errors (by default rules 1 and 2 warn; holes and
     /// rule 3 are errors).
     #[arg(long)]
@@ -247,7 +266,35 @@ fn cell_px(text: &str) -> Result<u32, String> {
 /// lengths, the layer limit), each error naming its layer.
 fn schedule(stack: &StackArgs) -> Result<Schedule, ScheduleError> {
     let strides = stack.strides.as_ref().map(|l| l.0.as_slice());
-    let s = Schedule::from_lists(&stack.kernels.0, &stack.rates.0, strides)?;
+    let height = Schedule::from_lists(&stack.kernels.0, &stack.rates.0, strides)?;
+    let s = if stack.two_d() {
+        let pick =
+            |w: &Option<List>, h: &[u64]| w.as_ref().map_or_else(|| h.to_vec(), |l| l.0.clone());
+        let kernels = pick(&stack.kernels_w, &stack.kernels.0);
+        let rates = pick(&stack.rates_w, &stack.rates.0);
+        let strides_w = match (&stack.strides_w, &stack.strides) {
+            (Some(w), _) => Some(w.0.clone()),
+            (None, Some(h)) => Some(h.0.clone()),
+            (None, None) => None,
+        };
+        if rates.len() != height.len() {
+            return Err(ScheduleError::new(ErrorKind::LengthMismatch {
+                what: "width rates (--rates-w)",
+                expected: height.len(),
+                actual: rates.len(),
+            }));
+        }
+        let width = Schedule::from_lists(&kernels, &rates, strides_w.as_deref())?;
+        let layers: Vec<Layer2d> = height.axes()[0]
+            .1
+            .iter()
+            .zip(&width.axes()[0].1)
+            .map(|(&height, &width)| Layer2d { height, width })
+            .collect();
+        Schedule::two_d(&layers)
+    } else {
+        height
+    };
     s.validate()?;
     Ok(s)
 }
