@@ -978,3 +978,122 @@ fn json_renders_the_engine_faithfully() {
         assert_eq!(got, checks, "{ctx}");
     }
 }
+
+// ---- 2D schedules -------------------------------------------------------------------------
+
+#[test]
+fn two_d_schedules_report_both_axes() {
+    // Height [1, 2] covers its field; width [2, 4] grids.
+    let (v, code) = json(&[
+        "check",
+        "--rates",
+        "1,2",
+        "--rates-w",
+        "2,4",
+        "--input",
+        "16x8",
+        "--json",
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(v["gridding"], true);
+    let axes = v["axes"].as_array().unwrap();
+    assert_eq!(axes.len(), 2);
+    assert_eq!(
+        (axes[0]["axis"].as_str(), axes[1]["axis"].as_str()),
+        (Some("height"), Some("width"))
+    );
+    assert_eq!(
+        (
+            axes[0]["receptive_field"].as_u64(),
+            axes[0]["hole_count"].as_u64()
+        ),
+        (Some(7), Some(0))
+    );
+    assert_eq!(axes[1]["receptive_field"], 13);
+    assert_eq!(ints(&axes[1]["holes"]), [-5, -3, -1, 1, 3, 5]);
+    assert_eq!(axes[1]["hdc"]["gcd"], 2);
+    assert_eq!(
+        (
+            axes[0]["schedule"]["input"].as_u64(),
+            axes[1]["schedule"]["input"].as_u64()
+        ),
+        (Some(16), Some(8))
+    );
+    // The top-level fields are the height axis's.
+    assert_eq!(v["receptive_field"], 7);
+    let text = stdout(&run(&["check", "--rates", "1,2", "--rates-w", "2,4"]));
+    assert!(
+        text.contains("height axis")
+            && text.contains("width axis")
+            && text.contains("on the width axis"),
+        "{text}"
+    );
+    // A 1D schedule has no `axes`.
+    let (v, _) = json(&["check", "--rates", "1,2", "--json"]);
+    assert!(v.get("axes").is_none());
+    assert_eq!(v["axis"], "length");
+}
+
+#[test]
+fn two_d_map_is_the_outer_product_of_its_axes() {
+    let (h, _) = json(&["check", "--kernel", "3", "--rates", "1,2", "--json"]);
+    let (w, _) = json(&["check", "--kernel", "2", "--rates", "1,2", "--json"]);
+    let (h, w) = (ints(&h["coverage"]), ints(&w["coverage"]));
+    let (v, code) = json(&[
+        "map",
+        "--kernel",
+        "3",
+        "--rates",
+        "1,2",
+        "--kernel-w",
+        "2",
+        "--json",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!((v["rows"].as_u64(), v["cols"].as_u64()), (Some(7), Some(4)));
+    assert_eq!(
+        (v["row_min_offset"].as_i64(), v["col_min_offset"].as_i64()),
+        (Some(-3), Some(0))
+    );
+    let map: Vec<Vec<i64>> = v["map"].as_array().unwrap().iter().map(ints).collect();
+    for (y, row) in map.iter().enumerate() {
+        for (x, &c) in row.iter().enumerate() {
+            assert_eq!(c, h[y] * w[x]);
+        }
+    }
+    let path = temp("map-2d.png");
+    let o = run(&[
+        "map",
+        "--rates",
+        "1,2",
+        "--rates-w",
+        "1,3",
+        "--png",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with(
+        "coverage map, height: kernel 3, rates [1, 2]; width: kernel 3, rates [1, 3]: 7×9"
+    ));
+}
+
+#[test]
+fn two_d_bad_input() {
+    bad(
+        &["check", "--rates", "1,2", "--rates-w", "2,4,8"],
+        "width rates (--rates-w) has 3 entries, expected 2",
+    );
+    bad(
+        &["check", "--rates", "1,2", "--kernel-w", "0"],
+        "kernel size must be at least 1",
+    );
+    bad(
+        &["check", "--rates", "1,2", "--input", "8x8"],
+        "input sizes has 2 entries, expected 1",
+    );
+    bad(&["check", "--rates", "1,2", "--input", "8x8x8"], "HxW");
+    bad(
+        &["map", "--rates", "1", "--rates-w", "600"],
+        "width: a 1201-wide map is over the limit of 1024",
+    );
+}
