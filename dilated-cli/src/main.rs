@@ -8,6 +8,23 @@
 //! dilated suggest --kernel 3 --layers 6 --min-rf 64 [--count 5] [--json]
 //! ```
 //!
+//! `check` prints the verdict, the receptive field, the coverage row (paths from one
+//! output position to each input offset), the holes, HDC rules 1–3 with their figures,
+//! the per-layer geometry, the engine's diagnostics (`error[holes]: gridding: …` with a
+//! `help:` fix) and suggested schedules. `--json` prints one object: `verdict`,
+//! `exit_code`, `gridding`, `receptive_field`, `min_offset`, `max_offset`, `coverage`
+//! (exact integers, or `null` with `coverage_note`), `holes`, `hole_count`,
+//! `first_hole_layer` (0-based), `nearest_hole`, `widest_gap`, `hdc` {`m`, `groups`,
+//! `kernel`, `rule1`, `rule2`, `rule3` (`true`/`false`/`null`), `gcd`, `repeats`},
+//! `layers` (per layer `kernel`, `rate`, `stride`, `effective_kernel`, `padding` as
+//! `[lo, hi]`, `receptive_field`, `jump`, offsets, sizes), `diagnostics`, `suggestions`,
+//! `limits`.
+//!
+//! A 2D schedule gives the width axis its own layers with `--kernel-w`, `--rates-w`,
+//! `--strides-w` (each defaulting to the height's) and takes `--input HxW`; `check --json`
+//! then adds `axes`, one object per axis with the fields above (the top-level ones are the
+//! height's), and `map` draws the height × width outer product.
+//!
 //! Every number comes from the engine, `dilated_core::schedule` (the proc macro calls the
 //! same code, so the command and compile errors agree); this crate only parses, calls it
 //! and renders.
@@ -103,9 +120,10 @@ enum Command {
     /// The 2D coverage map (the seed's figure): how many paths lead from one output pixel
     /// to each input pixel, as a text grid, JSON, or a PNG/SVG heat map.
     ///
-    /// The 1D schedule is applied to both axes (square kernels, the same rate on both
-    /// axes), so the map is the outer product of the coverage row with itself. It is
-    /// trimmed to the receptive field: at most 1,024 cells per side.
+    /// By default the schedule is applied to both axes (square kernels, the same rate on
+    /// both axes), so the map is the outer product of the coverage row with itself;
+    /// `--kernel-w`, `--rates-w`, `--strides-w` give the width axis its own layers. The map
+    /// is trimmed to the receptive field: at most 1,024 cells per side.
     #[command(after_help = limits_help())]
     Map(MapArgs),
     /// Hole-free schedules that satisfy the HDC rules, best first (the smallest largest
