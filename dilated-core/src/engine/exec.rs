@@ -327,7 +327,7 @@ fn dense<I: Isa>(
     let xs = x.strides();
     let ys = y.strides();
     let step = if g.sw == 1 { xs.px } else { 0 };
-    let (rg, xchunks) = split(threads.count(), batch, g.oh, g.ow, 2 * I::TILES[0]);
+    let (rg, xchunks) = split(threads.count(), batch, g.oh, g.ow, 2 * I::TILES1[0]);
     let (units, n_units) = Units::new(batch, rg, xchunks, g.oh, g.ow);
     let work = |u: usize| {
         let (n, (ya, yb), (xa, xb)) = units.get(u);
@@ -341,7 +341,8 @@ fn dense<I: Isa>(
             for oy in ya..yb {
                 let ky = taps(oy, g.sh, g.dh, g.pt, g.kh, g.ih);
                 segments(g, xa, xb, |s, e, kx| {
-                    tiles(s, e, I::TILES, |ox0, r| {
+                    let sizes = if pass.nob == 2 { I::TILES2 } else { I::TILES1 };
+                    tiles(s, e, sizes, |ox0, r| {
                         let t = DenseTile {
                             x: ximg,
                             x_cb: xs.cb,
@@ -582,8 +583,8 @@ pub(crate) fn forward<I: Isa>(
         let d = layer.desc();
         let g = Geom::new(d, hw)?;
         let in_blocked = i > 0 && blocked_after(i - 1);
-        let out_blocked = blocked_after(i);
         let depthwise = matches!(plans[i].kind, Kind::Depthwise { .. });
+        let out_blocked = blocked_after(i);
         let nchw_depthwise = depthwise && pix[i] && !in_blocked && !out_blocked;
         let mut convert_to = None;
         let src = cur;

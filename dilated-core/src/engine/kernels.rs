@@ -377,16 +377,20 @@ pub(crate) unsafe fn pix_masked<V: V16, const R: usize>(t: &DwPix, ox0: usize, n
 /// monomorphised kernel; the driver only passes values from [`Isa::TILES`], `1..=OBMAX`
 /// and `{0, 1, 16}`.
 pub(crate) trait Isa: Copy + Send + Sync + 'static {
-    /// Dense tile widths, widest first (the driver decomposes row segments into these).
-    const TILES: &'static [usize];
+    /// Dense tile widths with one output block, widest first (the driver decomposes row
+    /// segments into these).
+    const TILES1: &'static [usize];
+    /// Dense tile widths with two output blocks (empty: one block per tile at most).
+    const TILES2: &'static [usize];
     /// Most output blocks per dense tile.
-    const OBMAX: usize;
+    const OBMAX: usize = if Self::TILES2.is_empty() { 1 } else { 2 };
     /// Depthwise (blocked) tile widths.
     const DW_TILES: &'static [usize];
     /// NCHW depthwise tile sizes in vectors of 16 pixels, widest first.
     const PIX_TILES: &'static [usize];
     /// # Safety
-    /// As [`dense_tile`], and the CPU supports this instruction set.
+    /// As [`dense_tile`], and the CPU supports this instruction set; `r` is in
+    /// [`Isa::TILES1`] or [`Isa::TILES2`] as `ob` is 1 or 2.
     unsafe fn dense(r: usize, ob: usize, step: usize, t: &DenseTile<'_>);
     /// # Safety
     /// As [`dw_tile`], and the CPU supports this instruction set.
@@ -402,7 +406,7 @@ pub(crate) trait Isa: Copy + Send + Sync + 'static {
 macro_rules! isa {
     (
         $(#[$doc:meta])* $name:ident, $v:ty, [$($feat:literal)?],
-        tiles = [$($r:literal),*], obmax = $obmax:literal, dw_tiles = [$($dr:literal),*],
+        tiles1 = [$($r:literal),*], tiles2 = [$($r2:literal),*], dw_tiles = [$($dr:literal),*],
         pix_tiles = [$($pr:literal),*]
     ) => {
         $(#[$doc])*
@@ -435,8 +439,8 @@ macro_rules! isa {
         }
 
         impl Isa for $name {
-            const TILES: &'static [usize] = &[$($r),*];
-            const OBMAX: usize = $obmax;
+            const TILES1: &'static [usize] = &[$($r),*];
+            const TILES2: &'static [usize] = &[$($r2),*];
             const DW_TILES: &'static [usize] = &[$($dr),*];
             const PIX_TILES: &'static [usize] = &[$($pr),*];
             unsafe fn dense(r: usize, ob: usize, step: usize, t: &DenseTile<'_>) {
@@ -447,9 +451,11 @@ macro_rules! isa {
                             ($r, 1, 16) => Self::dense_t::<$r, 1, 16>(t),
                             ($r, 1, 1) => Self::dense_t::<$r, 1, 1>(t),
                             ($r, 1, _) => Self::dense_t::<$r, 1, 0>(t),
-                            ($r, _, 16) if $obmax >= 2 => Self::dense_t::<$r, 2, 16>(t),
-                            ($r, _, 1) if $obmax >= 2 => Self::dense_t::<$r, 2, 1>(t),
-                            ($r, _, _) if $obmax >= 2 => Self::dense_t::<$r, 2, 0>(t),
+                        )*
+                        $(
+                            ($r2, 2, 16) => Self::dense_t::<$r2, 2, 16>(t),
+                            ($r2, 2, 1) => Self::dense_t::<$r2, 2, 1>(t),
+                            ($r2, 2, _) => Self::dense_t::<$r2, 2, 0>(t),
                         )*
                         _ => unreachable!("dense tile {r}×{ob} is not compiled"),
                     }
@@ -489,19 +495,19 @@ macro_rules! isa {
 isa!(
     /// Portable 16-lane arrays (always compiled).
     Portable, [f32; 16], [],
-    tiles = [4, 2, 1], obmax = 1, dw_tiles = [4, 2, 1], pix_tiles = [2, 1]
+    tiles1 = [4, 2, 1], tiles2 = [], dw_tiles = [4, 2, 1], pix_tiles = [2, 1]
 );
 
 #[cfg(target_arch = "x86_64")]
 isa!(
     /// AVX2 + FMA: a 16-lane vector is two `ymm` registers; 6 × 1 × 2 accumulators.
     Avx2, [core::arch::x86_64::__m256; 2], ["avx2,fma"],
-    tiles = [6, 4, 2, 1], obmax = 1, dw_tiles = [6, 4, 2, 1], pix_tiles = [4, 2, 1]
+    tiles1 = [6, 4, 2, 1], tiles2 = [], dw_tiles = [6, 4, 2, 1], pix_tiles = [4, 2, 1]
 );
 
 #[cfg(target_arch = "x86_64")]
 isa!(
     /// AVX-512F: one `zmm` per vector; 14 pixels × 2 output blocks = 28 accumulators.
     Avx512, core::arch::x86_64::__m512, ["avx512f,avx2,fma"],
-    tiles = [14, 8, 4, 2, 1], obmax = 2, dw_tiles = [14, 8, 4, 2, 1], pix_tiles = [8, 4, 2, 1]
+    tiles1 = [28, 14, 8, 4, 2, 1], tiles2 = [14, 8, 4, 2, 1], dw_tiles = [14, 8, 4, 2, 1], pix_tiles = [8, 4, 2, 1]
 );
