@@ -108,7 +108,7 @@ fn raw_layer(dims: usize) -> impl Strategy<Value = RawLayer> {
 fn build(r: &RawLayer, cin: usize, hw: [usize; 2], depthwise: bool) -> ConvDesc {
     let cout = if depthwise { cin } else { r.cout };
     let divisors: Vec<usize> = (1..=cin.min(cout))
-        .filter(|g| cin % g == 0 && cout % g == 0)
+        .filter(|&g| cin.is_multiple_of(g) && cout.is_multiple_of(g))
         .collect();
     let groups = if depthwise {
         cin
