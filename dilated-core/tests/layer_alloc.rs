@@ -1,0 +1,100 @@
+//! The typed shells' `forward_into` adds no allocation to the engine's: a counting global
+//! allocator watches the second call with a warmed-up workspace (one thread, so no thread
+//! pool is involved). With the reference kernel the whole call allocates nothing.
+//!
+//! The counter is process-wide, so this file holds a single test.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use dilated_core::Activation;
+use dilated_core::engine::{Kernel, Workspace};
+use dilated_core::layer::{Conv1d, Conv2d, LayerSpec, Pad1d, Pad2d, Rank, TypedStack};
+use dilated_core::tensor::{Tensor1d, Tensor2d};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every method forwards to `System` unchanged; the counter has no effect on memory.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, which `System` shares.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` was allocated by `System` through `alloc` above with `layout`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: forwarded unchanged; `ptr` and `layout` come from `System`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations_during(f: impl FnOnce()) -> usize {
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    f();
+    ALLOCATIONS.load(Ordering::Relaxed) - before
+}
+
+type L0 = Conv2d<3, 8, 3, 3, 1, 1, 1, 1, 1, Pad2d<1, 1, 1, 1>>;
+type L1 = Conv2d<8, 8, 3, 3, 2, 2, 1, 1, 1, Pad2d<2, 2, 2, 2>>;
+type L2 = Conv2d<8, 4, 3, 3, 5, 5, 1, 1, 1, Pad2d<5, 5, 5, 5>>;
+const LAYERS: [LayerSpec; 3] = [
+    LayerSpec::new(0, Rank::Two, L0::descriptor(true, Activation::Relu)),
+    LayerSpec::new(2, Rank::Two, L1::descriptor(true, Activation::Relu)),
+    LayerSpec::new(4, Rank::Two, L2::descriptor(true, Activation::Identity)),
+];
+
+#[test]
+fn shells_add_no_allocation_to_forward_into() {
+    for kernel in Kernel::ALL.into_iter().filter(|k| k.is_available()) {
+        let stack: TypedStack<Tensor2d<3, 24, 20>, Tensor2d<4, 24, 20>> =
+            TypedStack::init(&LAYERS, 1)
+                .and_then(|s| s.with_threads(1))
+                .and_then(|s| s.with_kernel(kernel))
+                .unwrap();
+        let x = Tensor2d::<3, 24, 20>::from_vec(2, [24, 20], vec![0.25; 2 * 3 * 24 * 20]).unwrap();
+        let mut y = Tensor2d::<4, 24, 20>::zeros(2, [24, 20]).unwrap();
+        let mut ws = Workspace::new();
+        stack.forward_into(&x, &mut y, &mut ws).unwrap();
+        let shell = allocations_during(|| stack.forward_into(&x, &mut y, &mut ws).unwrap());
+        let net = stack.stack().network();
+        let mut out = vec![0.0; y.as_slice().len()];
+        let engine = allocations_during(|| {
+            net.forward_into(2, [24, 20], x.as_slice(), &mut out, &mut ws)
+                .unwrap();
+        });
+        assert_eq!(out, y.as_slice());
+        assert_eq!(shell, engine, "{kernel:?}: the stack shell allocated");
+        if kernel == Kernel::Reference {
+            assert_eq!(shell, 0, "reference: forward_into allocated {shell} times");
+        }
+        if engine > 0 {
+            eprintln!("{kernel:?}: the engine allocates {engine} times per forward_into");
+        }
+
+        let conv = Conv1d::<2, 2, 2, 4, 1, 1, Pad1d<4, 0>>::init(0, true, Activation::Gelu)
+            .and_then(|c| c.with_threads(1))
+            .and_then(|c| c.with_kernel(kernel))
+            .unwrap();
+        let s = Tensor1d::<2, 64>::from_vec(1, 64, vec![0.5; 128]).unwrap();
+        let mut o = Tensor1d::<2, 64>::zeros(1, 64).unwrap();
+        conv.forward_into(&s, &mut o, &mut ws).unwrap();
+        let shell = allocations_during(|| conv.forward_into(&s, &mut o, &mut ws).unwrap());
+        let mut out = vec![0.0; 128];
+        let engine = allocations_during(|| {
+            conv.network()
+                .forward_into(1, [1, 64], s.as_slice(), &mut out, &mut ws)
+                .unwrap();
+        });
+        assert_eq!(out, o.as_slice());
+        assert_eq!(shell, engine, "{kernel:?}: the layer shell allocated");
+    }
+}
