@@ -60,7 +60,7 @@ impl HeatValue for Big {
 
 /// Most 64-bit limb additions the big-integer count path may do (under a second): counts
 /// past `u128` cost their length in limbs for every tap addition.
-pub(crate) const MAX_BIG_COUNT_WORK: f64 = 268_435_456.0; // 2^28
+pub(crate) const MAX_BIG_COUNT_WORK: u64 = 1 << 28;
 
 /// An upper bound of the limb additions big-integer counting of `layers` does: every layer
 /// adds each count of the row before it to `k` places, and a count after `i` layers has at
@@ -96,7 +96,7 @@ impl fmt::Display for CountError {
             Self::Schedule(e) => e.fmt(f),
             Self::TooCostly { work } => write!(
                 f,
-                "exact counts past 128 bits need about {work:.3e} limb additions, over the limit of {MAX_BIG_COUNT_WORK:.3e}"
+                "exact counts past 128 bits need about {work:.3e} limb additions, over the limit of {MAX_BIG_COUNT_WORK}"
             ),
         }
     }
@@ -129,7 +129,8 @@ impl Row {
     /// Exact counts in big integers, when their cost is within [`MAX_BIG_COUNT_WORK`].
     pub(crate) fn big(layers: &[AxisLayer]) -> Result<Self, CountError> {
         let work = big_count_work(layers).map_err(CountError::Schedule)?;
-        if work > MAX_BIG_COUNT_WORK {
+        #[allow(clippy::cast_precision_loss)] // 2^28 is exact in f64
+        if work > MAX_BIG_COUNT_WORK as f64 {
             return Err(CountError::TooCostly { work });
         }
         coverage_counts::<Big>(layers)

@@ -76,13 +76,14 @@ fn limits_help() -> String {
          Limits: {} layers; the verdict for receptive fields up to {} per axis; exact coverage \
          counts and hole lists up to a receptive field of {} (past it, JSON has \"coverage\": \
          null and \"holes\": null, and always \"hole_count\"; counts also stop past {} tap \
-         additions, or {} 64-bit limb additions for counts past 128 bits); maps up to {} cells per side, pictures up to {} pixels per side. Counts never wrap: JSON writes them as exact \
-         integers.",
+         additions, or {} 64-bit limb additions for counts past 128 bits); maps up to {} \
+         cells per side, pictures up to {} pixels per side. Counts never wrap: JSON writes \
+         them as exact integers.",
         thousands(MAX_LAYERS as u64),
         thousands(MAX_VERDICT_RF),
         thousands(MAX_COVERAGE_RF),
         thousands(MAX_COVERAGE_WORK),
-        thousands(1 << 28),
+        thousands(count::MAX_BIG_COUNT_WORK),
         thousands(MAX_MAP_SIDE),
         thousands(u64::from(map::MAX_PICTURE_SIDE)),
     )
@@ -132,7 +133,7 @@ enum Command {
     Suggest(SuggestArgs),
 }
 
-/// The layers of a 1D schedule.
+/// The layers of a schedule: 1D, or 2D with a width axis of its own (`--rates-w` …).
 #[derive(Debug, Args)]
 struct StackArgs {
     /// Kernel size: one for every layer, or a comma-separated list with one per layer.
@@ -422,7 +423,7 @@ mod tests {
         assert_eq!(MAX_COVERAGE_RF, 1 << 17);
         assert_eq!(MAX_COVERAGE_WORK, 1 << 28);
         assert_eq!(MAX_MAP_SIDE, 1024);
-        assert!((count::MAX_BIG_COUNT_WORK - f64::from(1u32 << 28)).abs() < 0.5);
+        assert_eq!(count::MAX_BIG_COUNT_WORK, 1 << 28);
         let help = limits_help();
         assert!(
             help.contains("10,000 layers") && help.contains("67,108,864"),
