@@ -558,8 +558,12 @@ fn axis_label_chars(n: usize, origin: i64) -> usize {
 /// Renders `map` (rows of counts, `map[row][col]`) as a standalone SVG document in the
 /// seed figure's style. Rows shorter than the longest are padded with empty cells.
 ///
-/// Cells of equal colour on a row are merged into one `<rect>` (a 1,024-wide map stays a
-/// few megabytes); counts are `<text>` elements, written only when they fit in a cell.
+/// Cells of equal colour on a row are merged into one `<rect>`; counts are `<text>`
+/// elements, written only when they fit in a cell. Maps whose cells are too small to read
+/// (no labels, cells under 8 px) are drawn as one embedded 8-bit indexed PNG, one pixel
+/// a cell, scaled up without smoothing: a 1,024-wide map takes about 1.4 MB instead of
+/// tens. The document has no ids, no XML prolog and no blank line, so several pictures
+/// can be inlined in one HTML page (rustdoc) as they are.
 #[must_use]
 pub fn svg<T: HeatValue>(map: &[Vec<T>], options: &Options) -> String {
     let l = layout(map, options);
