@@ -1,0 +1,670 @@
+//! The README's main job: two trained coin-segmentation networks, declared with
+//! `dilated_stack!`, loaded from PyTorch's weights, checked against PyTorch's output, timed
+//! against the naive reference, and drawn.
+//!
+//! ```text
+//! cargo run --release --example segment
+//! cargo run --release --example segment -- --out seg.png --runs 30
+//! ```
+//!
+//! Both networks are the same `nn.Sequential` (six 3×3 convolutions with ReLU, then a 1×1
+//! head), trained by `scripts/train_seg.py` on scikit-image's `coins()`; they differ only
+//! in their rates: `[1, 2, 5, 1, 2, 5]` (HDC, no holes) and `[2, 4, 8, 2, 4, 8]` (gridding,
+//! which the macro rejects unless told `check: { gridding: allow, … }`). See
+//! `examples/data/README.md` and `docs/training.md`.
+//!
+//! What you should see, in this order:
+//!
+//! 1. each network's layer table (rate, effective kernel, padding, receptive field) and the
+//!    coverage verdict of its schedule, in the words of `dilated check`;
+//! 2. the largest difference between our output and PyTorch's stored logits on the
+//!    held-out 128×128 test crop (embedded in the binary): at most 1e-4, or the program
+//!    stops with an error and exit code 1;
+//! 3. the accuracy and IoU of each mask (`logit > 0`) against the stored label, and the
+//!    logits' checkerboard energy (as `docs/training.md` defines it);
+//! 4. the time per image of the runtime and of the naive reference convolution
+//!    (`dilated::conv::conv_reference`) running the same layers, medians of several runs;
+//! 5. the path of a PNG: input, label, HDC mask, gridding mask (wrong pixels in red: false
+//!    coin, blue: missed coin), then the coverage heat maps of both schedules (white =
+//!    holes).
+//!
+//! Bad input — a missing, truncated or misshapen weights file, weights of the other
+//! network, an output path that cannot be written — ends with one `error: …` line on
+//! stderr and exit code 1.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Parser;
+use dilated::conv::conv_reference;
+use dilated::heatmap;
+use dilated::layer::{LayerSpec, Stack};
+use dilated::schedule::{self, AxisLayer, Report, Schedule};
+use dilated::tensor::Tensor2d;
+use dilated::weights::Weights;
+
+dilated::dilated_stack! {
+    /// Coin segmentation, HDC schedule: no holes.
+    pub struct SegHdc {
+        input: [1, 128, 128],
+        layers: [
+            conv(1 -> 16, kernel: 3, rate: 1), relu,
+            conv(16 -> 16, kernel: 3, rate: 2), relu,
+            conv(16 -> 16, kernel: 3, rate: 5), relu,
+            conv(16 -> 16, kernel: 3, rate: 1), relu,
+            conv(16 -> 16, kernel: 3, rate: 2), relu,
+            conv(16 -> 16, kernel: 3, rate: 5), relu,
+            conv(16 -> 1, kernel: 1),
+        ],
+    }
+}
+
+dilated::dilated_stack! {
+    /// The same network with a gridding schedule, declared knowingly.
+    pub struct SegGridding {
+        input: [1, 128, 128],
+        layers: [
+            conv(1 -> 16, kernel: 3, rate: 2), relu,
+            conv(16 -> 16, kernel: 3, rate: 4), relu,
+            conv(16 -> 16, kernel: 3, rate: 8), relu,
+            conv(16 -> 16, kernel: 3, rate: 2), relu,
+            conv(16 -> 16, kernel: 3, rate: 4), relu,
+            conv(16 -> 16, kernel: 3, rate: 8), relu,
+            conv(16 -> 1, kernel: 1),
+        ],
+        check: { gridding: allow, hdc: allow },
+    }
+}
+
+/// The held-out test crop, its label and PyTorch's logits of both networks.
+static TEST_CROP: &[u8] = include_bytes!("data/seg_test.safetensors");
+
+/// Largest difference from PyTorch's logits that counts as the same output.
+const TOLERANCE: f32 = 1e-4;
+
+const SIDE: usize = 128;
+
+/// Runs the two trained segmentation networks on the embedded test crop.
+#[derive(Debug, Parser)]
+#[command(about)]
+struct Args {
+    /// Weights of the HDC network (rates 1, 2, 5, 1, 2, 5).
+    #[arg(long, value_name = "PATH", default_value_os_t = data_path("seg_hdc.safetensors"))]
+    weights: PathBuf,
+    /// Weights of the gridding network (rates 2, 4, 8, 2, 4, 8).
+    #[arg(long, value_name = "PATH", default_value_os_t = data_path("seg_gridding.safetensors"))]
+    gridding_weights: PathBuf,
+    /// Where to write the picture (default: target/segment.png in the repository).
+    #[arg(long, value_name = "PATH")]
+    out: Option<PathBuf>,
+    /// Timed runs of the runtime per network (the reference runs a third as many, at least 1).
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    runs: u32,
+}
+
+fn data_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join("data")
+        .join(name)
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The embedded test crop.
+struct TestCrop {
+    input: Vec<f32>,
+    label: Vec<u8>,
+    logits_hdc: Vec<f32>,
+    logits_gridding: Vec<f32>,
+}
+
+/// One network's results.
+struct Outcome {
+    name: &'static str,
+    logits: Vec<f32>,
+    runtime_ms: f64,
+    reference_ms: f64,
+    report: Report,
+}
+
+fn run(args: &Args) -> Result<(), String> {
+    let crop = load_crop()?;
+    let out = match &args.out {
+        Some(p) => p.clone(),
+        None => {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            dir.join("segment.png")
+        }
+    };
+    // Opened first, so that an unwritable path fails before any work.
+    let mut out_file =
+        std::fs::File::create(&out).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+
+    let hdc = SegHdc::from_safetensors(&args.weights).map_err(|e| {
+        format!(
+            "cannot load the HDC network's weights from {}: {e}",
+            args.weights.display()
+        )
+    })?;
+    let gridding = SegGridding::from_safetensors(&args.gridding_weights).map_err(|e| {
+        format!(
+            "cannot load the gridding network's weights from {}: {e}",
+            args.gridding_weights.display()
+        )
+    })?;
+
+    let x = Tensor2d::<1, 128, 128>::from_slice(1, [SIDE, SIDE], &crop.input)
+        .map_err(|e| format!("the embedded test crop: {e}"))?;
+    let runs = args.runs;
+
+    let hdc_run = |x: &Tensor2d<1, 128, 128>| hdc.forward(x).map(Tensor2d::into_vec);
+    let grid_run = |x: &Tensor2d<1, 128, 128>| gridding.forward(x).map(Tensor2d::into_vec);
+    let outcomes = [
+        evaluate(
+            "hdc",
+            &SegHdc::LAYERS,
+            SegHdc::PADDING.as_slice(),
+            hdc.stack(),
+            &hdc_run,
+            &x,
+            &crop.logits_hdc,
+            runs,
+        )?,
+        evaluate(
+            "gridding",
+            &SegGridding::LAYERS,
+            SegGridding::PADDING.as_slice(),
+            gridding.stack(),
+            &grid_run,
+            &x,
+            &crop.logits_gridding,
+            runs,
+        )?,
+    ];
+
+    println!("\nOn the held-out 128×128 crop (mask = logit > 0, against the stored label):");
+    println!(
+        "{:<9} {:>9} {:>7} {:>13} {:>14} {:>15} {:>8}",
+        "net", "accuracy", "IoU", "checkerboard", "runtime ms", "reference ms", "speedup"
+    );
+    for o in &outcomes {
+        let (acc, iou) = accuracy_iou(&o.logits, &crop.label);
+        println!(
+            "{:<9} {:>9.4} {:>7.4} {:>13.3e} {:>14.3} {:>15.1} {:>7.0}×",
+            o.name,
+            acc,
+            iou,
+            checkerboard_energy(&o.logits, SIDE, SIDE),
+            o.runtime_ms,
+            o.reference_ms,
+            o.reference_ms / o.runtime_ms
+        );
+    }
+    println!(
+        "(times: median of {runs} runtime runs and {} reference runs, batch 1, kernels {}, {} thread{})",
+        reference_runs(runs),
+        hdc.stack().network().kernel(),
+        hdc.stack().network().threads(),
+        if hdc.stack().network().threads() == 1 {
+            ""
+        } else {
+            "s"
+        }
+    );
+
+    let png = picture(&crop, &outcomes)?;
+    out_file
+        .write_all(&png)
+        .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    println!(
+        "\nwrote {} (input, label, HDC mask, gridding mask — red: false coin, blue: missed \
+         coin —, coverage of the HDC and the gridding schedule)",
+        out.display()
+    );
+    Ok(())
+}
+
+/// Loads the embedded crop with the runtime's safetensors reader; the two `U8` tensors
+/// (which the weights reader does not decode) are read from the same header.
+fn load_crop() -> Result<TestCrop, String> {
+    let bad = |e: &dyn std::fmt::Display| format!("the embedded test crop: {e}");
+    let w = Weights::from_safetensors_bytes(TEST_CROP).map_err(|e| bad(&e))?;
+    let f32_tensor = |name: &str| -> Result<Vec<f32>, String> {
+        match w.get(name) {
+            Some(Ok(v)) if v.len() == SIDE * SIDE => Ok(v.to_vec()),
+            Some(Ok(v)) => Err(bad(&format!("`{name}` has {} values", v.len()))),
+            Some(Err(e)) => Err(bad(&e)),
+            None => Err(bad(&format!("no tensor `{name}`"))),
+        }
+    };
+    let label = u8_tensor(TEST_CROP, "label").map_err(|e| bad(&e))?;
+    if label.len() != SIDE * SIDE {
+        return Err(bad(&format!("`label` has {} values", label.len())));
+    }
+    Ok(TestCrop {
+        input: f32_tensor("input")?,
+        label,
+        logits_hdc: f32_tensor("logits_hdc")?,
+        logits_gridding: f32_tensor("logits_gridding")?,
+    })
+}
+
+/// The bytes of the `U8` tensor `name` of a safetensors file: an 8-byte little-endian
+/// header length, a JSON header mapping names to `dtype`, `shape`, `data_offsets`, then the
+/// data.
+fn u8_tensor(file: &[u8], name: &str) -> Result<Vec<u8>, String> {
+    let len_bytes: [u8; 8] = file
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .ok_or("shorter than a safetensors header")?;
+    let header_len = usize::try_from(u64::from_le_bytes(len_bytes))
+        .map_err(|_| "header length overflows".to_owned())?;
+    let data_start = header_len.checked_add(8).ok_or("header length overflows")?;
+    let header = file
+        .get(8..data_start)
+        .ok_or("the header runs past the end of the file")?;
+    let header: serde_json::Value =
+        serde_json::from_slice(header).map_err(|e| format!("header: {e}"))?;
+    let entry = header
+        .get(name)
+        .ok_or_else(|| format!("no tensor `{name}`"))?;
+    if entry.get("dtype").and_then(|d| d.as_str()) != Some("U8") {
+        return Err(format!("`{name}` is not U8"));
+    }
+    let offsets = entry
+        .get("data_offsets")
+        .and_then(|o| o.as_array())
+        .filter(|o| o.len() == 2)
+        .and_then(|o| Some((o[0].as_u64()?, o[1].as_u64()?)))
+        .ok_or_else(|| format!("`{name}` has no valid data_offsets"))?;
+    let range = usize::try_from(offsets.0)
+        .ok()
+        .and_then(|a| Some((a, usize::try_from(offsets.1).ok()?)))
+        .and_then(|(a, b)| Some(data_start.checked_add(a)?..data_start.checked_add(b)?))
+        .ok_or_else(|| format!("`{name}`'s data_offsets overflow"))?;
+    file.get(range)
+        .map(<[u8]>::to_vec)
+        .ok_or_else(|| format!("`{name}`'s data runs past the end of the file"))
+}
+
+/// The schedule the macro checked, rebuilt from the generated layer specs (width axis; the
+/// kernels are square with one rate on both axes).
+fn schedule_of(layers: &[LayerSpec]) -> Schedule {
+    Schedule::one_d(
+        layers
+            .iter()
+            .map(|l| {
+                AxisLayer::new(l.desc.kernel[1] as u64, l.desc.dilation[1] as u64)
+                    .with_stride(l.desc.stride[1] as u64)
+            })
+            .collect(),
+    )
+}
+
+/// `no holes: …` or `gridding: N holes …`, as `dilated check` words its verdict.
+fn verdict(report: &Report) -> String {
+    let Some(axis) = report.axes.first() else {
+        return "no layers".to_owned();
+    };
+    if axis.reach.has_holes() {
+        format!(
+            "gridding: {} holes in a receptive field of {}",
+            axis.reach.hole_count, axis.receptive_field
+        )
+    } else {
+        format!(
+            "no holes: the receptive field of {} is fully covered",
+            axis.receptive_field
+        )
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn reference_runs(runs: u32) -> u32 {
+    (runs / 3).max(1)
+}
+
+/// Runs every layer of `stack` through the naive reference convolution.
+fn reference_forward(stack: &Stack, input: &[f32]) -> Result<Vec<f32>, dilated::Error> {
+    let mut x = input.to_vec();
+    let mut hw = [SIDE, SIDE];
+    for layer in stack.layers() {
+        let desc = layer.desc();
+        let out_hw = desc.output_size(hw)?;
+        let mut y = vec![0.0; dilated::ConvDesc::nchw_len(1, desc.out_channels, out_hw)?];
+        conv_reference(desc, 1, hw, &x, layer.weight(), layer.bias(), &mut y)?;
+        x = y;
+        hw = out_hw;
+    }
+    Ok(x)
+}
+
+/// Largest `|a − b|` and where it is.
+fn max_abs_diff(a: &[f32], b: &[f32]) -> (f32, usize) {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .enumerate()
+        .fold((0.0f32, 0), |(m, at), (i, d)| {
+            // NaN counts as the largest difference.
+            if d > m || d.is_nan() && !m.is_nan() {
+                (d, i)
+            } else {
+                (m, at)
+            }
+        })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn evaluate(
+    name: &'static str,
+    layers: &[LayerSpec],
+    padding: &[[[usize; 2]; 2]],
+    stack: &Stack,
+    forward: &dyn Fn(&Tensor2d<1, 128, 128>) -> Result<Vec<f32>, dilated::Error>,
+    x: &Tensor2d<1, 128, 128>,
+    expected: &[f32],
+    runs: u32,
+) -> Result<Outcome, String> {
+    let sched = schedule_of(layers);
+    let options = schedule::Options {
+        input: vec![Some(SIDE as u64)],
+        suggest: false,
+        ..schedule::Options::default()
+    };
+    let report = schedule::analyze(&sched, &options)
+        .map_err(|e| format!("analysing the {name} schedule: {e}"))?;
+
+    // The layer table.
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "\n{name} network: {}",
+        stack_line(layers, report.receptive_field())
+    );
+    let _ = writeln!(
+        t,
+        "  layer  module  channels  kernel  rate  effective kernel  padding  receptive field"
+    );
+    if let Some(axis) = report.axes.first() {
+        for (i, ((spec, pad), g)) in layers.iter().zip(padding).zip(&axis.geometry).enumerate() {
+            let d = &spec.desc;
+            let _ = writeln!(
+                t,
+                "  {:>5}  {:>6}  {:>8}  {:>6}  {:>4}  {:>16}  {:>7}  {:>15}",
+                i + 1,
+                spec.module,
+                format!("{}→{}", d.in_channels, d.out_channels),
+                format!("{}×{}", d.kernel[0], d.kernel[1]),
+                d.dilation[1],
+                g.effective_kernel,
+                pad[1][0],
+                g.receptive_field
+            );
+        }
+    }
+    let _ = writeln!(t, "  verdict: {}", verdict(&report));
+    for d in &report.diagnostics {
+        let first = d.message.lines().next().unwrap_or_default();
+        let _ = writeln!(t, "    {}[{}]: {first}", d.level.name(), d.check.name());
+    }
+    print!("{t}");
+
+    // Our output against PyTorch's, and against the naive reference.
+    let logits = forward(x).map_err(|e| format!("running the {name} network: {e}"))?;
+    let (diff, at) = max_abs_diff(&logits, expected);
+    if diff.is_nan() || diff > TOLERANCE {
+        return Err(format!(
+            "the {name} network's output differs from PyTorch's stored logits by {diff:e} at \
+             row {}, column {} (tolerance {TOLERANCE:e}): are these the weights of the {name} \
+             network?",
+            at / SIDE,
+            at % SIDE
+        ));
+    }
+    let reference = reference_forward(stack, x.as_slice())
+        .map_err(|e| format!("running the {name} network through the reference: {e}"))?;
+    let (ref_diff, _) = max_abs_diff(&reference, expected);
+    println!(
+        "  max |ours − PyTorch| = {diff:.2e} (tolerance {TOLERANCE:.0e}); naive reference vs \
+         PyTorch: {ref_diff:.2e}"
+    );
+
+    // Timing: the runtime's median of `runs`, the reference's median of a third as many.
+    let time = |n: u32, f: &dyn Fn() -> Result<Vec<f32>, dilated::Error>| {
+        let mut ms = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            let t0 = Instant::now();
+            let y = f().map_err(|e| format!("timing the {name} network: {e}"))?;
+            ms.push(t0.elapsed().as_secs_f64() * 1e3);
+            std::hint::black_box(y);
+        }
+        Ok::<f64, String>(median(ms))
+    };
+    let runtime_ms = time(runs, &|| forward(x))?;
+    let reference_ms = time(reference_runs(runs), &|| {
+        reference_forward(stack, x.as_slice())
+    })?;
+    Ok(Outcome {
+        name,
+        logits,
+        runtime_ms,
+        reference_ms,
+        report,
+    })
+}
+
+/// `7 convolutions, rates [1, 2, 5, 1, 2, 5, 1], receptive field 33`.
+fn stack_line(layers: &[LayerSpec], rf: u64) -> String {
+    let rates: Vec<String> = layers
+        .iter()
+        .map(|l| l.desc.dilation[1].to_string())
+        .collect();
+    format!(
+        "{} convolutions, rates [{}], receptive field {rf}",
+        layers.len(),
+        rates.join(", ")
+    )
+}
+
+/// Pixel accuracy and IoU of the coin class (`logit > 0`) against `label` (1 = coin).
+fn accuracy_iou(logits: &[f32], label: &[u8]) -> (f64, f64) {
+    let (mut right, mut inter, mut union) = (0usize, 0usize, 0usize);
+    for (&l, &y) in logits.iter().zip(label) {
+        let (p, t) = (l > 0.0, y != 0);
+        right += usize::from(p == t);
+        inter += usize::from(p && t);
+        union += usize::from(p || t);
+    }
+    let n = logits.len().max(1) as f64;
+    let iou = if union == 0 {
+        1.0
+    } else {
+        inter as f64 / union as f64
+    };
+    (right as f64 / n, iou)
+}
+
+/// Mean square of `[[1, −1], [−1, 1]] / 4` over every 2×2 window, over the variance (as
+/// `scripts/train_seg.py` measures it).
+fn checkerboard_energy(v: &[f32], h: usize, w: usize) -> f64 {
+    let n = v.len().max(1) as f64;
+    let mean = v.iter().map(|&x| f64::from(x)).sum::<f64>() / n;
+    let var = v
+        .iter()
+        .map(|&x| (f64::from(x) - mean).powi(2))
+        .sum::<f64>()
+        / n;
+    let at = |y: usize, x: usize| f64::from(v[y * w + x]);
+    let (mut sum, mut count) = (0.0, 0usize);
+    for y in 0..h.saturating_sub(1) {
+        for x in 0..w.saturating_sub(1) {
+            let c = (at(y, x) - at(y, x + 1) - at(y + 1, x) + at(y + 1, x + 1)) / 4.0;
+            sum += c * c;
+            count += 1;
+        }
+    }
+    if count == 0 || var == 0.0 {
+        0.0
+    } else {
+        sum / count as f64 / var
+    }
+}
+
+/// An RGB canvas.
+struct Canvas {
+    w: usize,
+    h: usize,
+    px: Vec<[u8; 3]>,
+}
+
+impl Canvas {
+    fn new(w: usize, h: usize) -> Self {
+        Self {
+            w,
+            h,
+            px: vec![[255; 3]; w * h],
+        }
+    }
+
+    /// Paints a `w × h` image at `(x0, y0)`, each source pixel as a `scale × scale` block.
+    fn blit(&mut self, x0: usize, y0: usize, w: usize, scale: usize, src: &[[u8; 3]]) {
+        for (i, &c) in src.iter().enumerate() {
+            let (sy, sx) = (i / w, i % w);
+            for dy in 0..scale {
+                for dx in 0..scale {
+                    let (x, y) = (x0 + sx * scale + dx, y0 + sy * scale + dy);
+                    if x < self.w && y < self.h {
+                        self.px[y * self.w + x] = c;
+                    }
+                }
+            }
+        }
+    }
+
+    /// A light grey square frame just outside the `side × side` area at `(x0, y0)`.
+    fn frame(&mut self, x0: usize, y0: usize, side: usize) {
+        let grey = [190; 3];
+        let (x0, y0) = (x0.saturating_sub(1), y0.saturating_sub(1));
+        let side = side + 2;
+        for i in 0..side {
+            for (x, y) in [
+                (x0 + i, y0),
+                (x0 + i, y0 + side - 1),
+                (x0, y0 + i),
+                (x0 + side - 1, y0 + i),
+            ] {
+                if x < self.w && y < self.h {
+                    self.px[y * self.w + x] = grey;
+                }
+            }
+        }
+    }
+
+    fn png(&self) -> Result<Vec<u8>, String> {
+        let mut bytes = Vec::new();
+        let (w, h) = (
+            u32::try_from(self.w).map_err(|_| "picture too wide")?,
+            u32::try_from(self.h).map_err(|_| "picture too tall")?,
+        );
+        let mut enc = png::Encoder::new(&mut bytes, w, h);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut writer = enc
+            .write_header()
+            .map_err(|e| format!("encoding the PNG: {e}"))?;
+        let flat: Vec<u8> = self.px.iter().flatten().copied().collect();
+        writer
+            .write_image_data(&flat)
+            .map_err(|e| format!("encoding the PNG: {e}"))?;
+        writer
+            .finish()
+            .map_err(|e| format!("encoding the PNG: {e}"))?;
+        Ok(bytes)
+    }
+}
+
+/// The coverage heat map of a report's first axis (the 2D map is the outer product of the
+/// row), as pixels in the heat map's palette.
+fn coverage_pixels(report: &Report) -> Result<(usize, Vec<[u8; 3]>), String> {
+    let row = report
+        .axes
+        .first()
+        .and_then(|a| a.coverage.exact())
+        .ok_or("no coverage counts")?;
+    let map = schedule::coverage_map(row, row).map_err(|e| e.to_string())?;
+    let max_log2 = heatmap::max_value(&map).map_or(f64::NEG_INFINITY, heatmap::HeatValue::log2);
+    let side = map.len();
+    let px = map
+        .iter()
+        .flatten()
+        .map(|v| heatmap::colour(heatmap::shade(heatmap::HeatValue::log2(v), max_log2)))
+        .collect();
+    Ok((side, px))
+}
+
+/// Input, label, both masks, both coverage maps, side by side.
+fn picture(crop: &TestCrop, outcomes: &[Outcome]) -> Result<Vec<u8>, String> {
+    const PANEL: usize = 256;
+    const GAP: usize = 12;
+    let gray = |v: u8| [v; 3];
+    let input: Vec<[u8; 3]> = crop
+        .input
+        .iter()
+        .map(|&x| gray((x * 64.0 + 128.0).round().clamp(0.0, 255.0) as u8))
+        .collect();
+    let label: Vec<[u8; 3]> = crop
+        .label
+        .iter()
+        .map(|&y| gray(if y != 0 { 255 } else { 0 }))
+        .collect();
+    let mask = |logits: &[f32]| -> Vec<[u8; 3]> {
+        logits
+            .iter()
+            .zip(&crop.label)
+            .map(|(&l, &y)| match (l > 0.0, y != 0) {
+                (true, true) => [255; 3],
+                (false, false) => [0; 3],
+                (true, false) => [230, 40, 40],
+                (false, true) => [40, 110, 255],
+            })
+            .collect()
+    };
+    let mut panels: Vec<(usize, Vec<[u8; 3]>)> = vec![(SIDE, input), (SIDE, label)];
+    for o in outcomes {
+        panels.push((SIDE, mask(&o.logits)));
+    }
+    for o in outcomes {
+        panels.push(coverage_pixels(&o.report)?);
+    }
+    let n = panels.len();
+    let mut canvas = Canvas::new(n * PANEL + (n + 1) * GAP, PANEL + 2 * GAP);
+    for (i, (side, px)) in panels.iter().enumerate() {
+        let scale = (PANEL / side.max(&1)).max(1);
+        let drawn = side * scale;
+        let x0 = GAP + i * (PANEL + GAP) + (PANEL.saturating_sub(drawn)) / 2;
+        let y0 = GAP + (PANEL.saturating_sub(drawn)) / 2;
+        canvas.frame(x0, y0, drawn);
+        canvas.blit(x0, y0, *side, scale, px);
+    }
+    canvas.png()
+}
