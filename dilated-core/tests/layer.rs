@@ -791,3 +791,27 @@ proptest! {
         }
     }
 }
+
+/// Models are shared across threads (one model, many request handlers).
+#[test]
+fn stacks_and_layers_are_send_and_sync() {
+    fn check<T: Send + Sync + Clone + std::fmt::Debug>() {}
+    check::<Stack>();
+    check::<TypedStack<Tensor2d<2, DYN, DYN>, Tensor2d<3, DYN, DYN>>>();
+    check::<TypedStack<Tensor1d<2, DYN>, Tensor1d<3, DYN>>>();
+    check::<S0>();
+    check::<Conv1d<2, 2, 2, 4, 1, 1, Pad1d<4, 0>>>();
+    check::<Tensor2d<2, 3, 4>>();
+    check::<Tensor>();
+    let stack = Stack::init(&SPECS, 0).unwrap();
+    let x = data(2 * 12 * 10, 1);
+    let (want, _) = stack.forward_nchw(1, [12, 10], &x).unwrap();
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                let (y, _) = stack.forward_nchw(1, [12, 10], &x).unwrap();
+                assert_eq!(y, want);
+            });
+        }
+    });
+}
