@@ -767,3 +767,43 @@ fn const_suggester_matches_the_runtime_one() {
     assert!(!const_core::suggest_fix(&[3], &[1, 2], &[2, 1]).found);
     assert!(!const_core::suggest_fix(&[3, 5], &[2, 4], &[]).found);
 }
+
+#[test]
+fn identical_axes_with_equal_inputs_report_sizes_once() {
+    let s = Schedule::two_d(&[
+        Layer2d::square(3, 1),
+        Layer2d::square(3, 3),
+        Layer2d::square(3, 8),
+    ]);
+    let square = Options {
+        input: vec![Some(16), Some(16)],
+        ..Options::default()
+    };
+    let rep = analyze(&s, &square).unwrap();
+    let long: Vec<_> = rep
+        .diagnostics
+        .iter()
+        .filter(|d| d.check == CheckId::LongRange)
+        .collect();
+    assert_eq!(long.len(), 2); // the layer's kernel, the stack's field
+    assert!(
+        long.iter()
+            .all(|d| d.axis.is_none() && !d.message.contains("axis"))
+    );
+    // Different sizes: per axis, named.
+    let tall = Options {
+        input: vec![Some(16), Some(64)],
+        ..Options::default()
+    };
+    let rep = analyze(&s, &tall).unwrap();
+    let long: Vec<_> = rep
+        .diagnostics
+        .iter()
+        .filter(|d| d.check == CheckId::LongRange)
+        .collect();
+    assert_eq!(long.len(), 2);
+    assert!(
+        long.iter()
+            .all(|d| d.axis == Some(Axis::Height) && d.message.contains("height"))
+    );
+}

@@ -283,7 +283,7 @@ pub struct Report {
     /// One entry per axis (`[length]` or `[height, width]`).
     pub axes: Vec<AxisReport>,
     /// Whether a 2D schedule's axes are identical (then diagnostics about rates are given
-    /// once, without an axis).
+    /// once, without an axis; so are size diagnostics when both input sizes agree).
     pub axes_identical: bool,
     /// Findings, errors first.
     pub diagnostics: Vec<Diagnostic>,
@@ -411,7 +411,12 @@ pub fn analyze(schedule: &Schedule, options: &Options) -> Result<Report, Schedul
                 suggestions = fixes;
             }
         }
-        size_diagnostics(a, levels, axis, &mut diagnostics);
+        // Identical axes with the same input size: their size findings are said once.
+        let same_sizes = identical && options.input.first() == options.input.get(1);
+        if !(same_sizes && i > 0) {
+            let size_axis = if same_sizes { None } else { axis };
+            size_diagnostics(a, levels, size_axis, &mut diagnostics);
+        }
     }
     // Errors first; within a level, the order of `CheckId::ALL`.
     diagnostics.sort_by_key(|d| {
