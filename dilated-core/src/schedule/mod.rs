@@ -12,7 +12,7 @@
 //! | exact coverage counts, never wrapping; the 2D map | [`coverage_counts`], [`Count`], [`coverage_map`] |
 //! | HDC rules 1, 2, 3 with their figures | [`hdc`] |
 //! | everything at once, with leveled diagnostics | [`analyze`] → [`Report`] |
-//! | hole-free schedules, best first; fixes | [`suggest`], [`suggest_fix`] |
+//! | hole-free schedules, best first; fixes | [`suggest()`], [`suggest_fix`] |
 //! | the same verdict in a `const` | [`const_core`] |
 //!
 //! ```
@@ -42,7 +42,7 @@
 //! Limits (over one: a typed error, [`ScheduleError::is_limit`]): [`MAX_LAYERS`],
 //! [`MAX_VERDICT_RF`], [`MAX_COVERAGE_RF`], [`MAX_COVERAGE_WORK`], [`MAX_MAP_SIDE`],
 //! [`const_core::CONST_MAX_RF`], and the suggestion search budget
-//! ([`suggest::MAX_CYCLE`](suggest::MAX_CYCLE)).
+//! ([`suggest::MAX_CYCLE`]).
 
 pub mod const_core;
 mod coverage;

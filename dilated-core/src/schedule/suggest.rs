@@ -17,7 +17,7 @@
 //!
 //! Budget: cycle lengths `1..=`[`MAX_CYCLE`], at most 64 bisection steps each, `O(m)`
 //! work per step, one exact check per cycle length (`O(n)` for a hole-free stack): a
-//! request of [`MAX_LAYERS`](super::MAX_LAYERS) layers stays in the milliseconds.
+//! request of [`MAX_LAYERS`] layers stays in the milliseconds.
 //! Strides are kept as given, but the construction assumes stride 1: with strides, the
 //! exact check usually rejects every candidate, and the answer is an error.
 
