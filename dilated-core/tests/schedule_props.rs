@@ -237,3 +237,71 @@ proptest! {
         prop_assert_eq!(hole_offsets(&layers).unwrap(), zeros);
     }
 }
+
+/// Values a hostile caller might pass: zeros, ones, small sizes, and sizes near `u64::MAX`.
+fn wild() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        Just(0u64),
+        Just(1u64),
+        1u64..=9,
+        10u64..=100_000,
+        Just(u64::MAX),
+        Just(u64::MAX / 2),
+        Just(1u64 << 32),
+        any::<u64>(),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Every entry point returns a value or a typed error on any input: no panic, no
+    /// wrap-around (debug builds check every operation), no hang.
+    #[test]
+    fn no_input_panics(
+        spec in prop::collection::vec((wild(), wild(), wild(), wild(), wild()), 0..=8),
+        input in prop::option::of(wild()),
+        min_rf in wild(),
+    ) {
+        let layers: Vec<AxisLayer> = spec
+            .iter()
+            .map(|&(k, d, s, lo, hi)| {
+                let padding = match lo % 5 {
+                    0 => Padding::Same,
+                    1 => Padding::Valid,
+                    2 => Padding::Causal,
+                    _ => Padding::Explicit { lo, hi },
+                };
+                AxisLayer::new(k, d).with_stride(s).with_padding(padding)
+            })
+            .collect();
+        let options = dilated_core::schedule::Options {
+            input: input.map(|i| vec![Some(i)]).unwrap_or_default(),
+            ..Default::default()
+        };
+        let _ = dilated_core::schedule::analyze(
+            &dilated_core::schedule::Schedule::one_d(layers.clone()),
+            &options,
+        );
+        let _ = reach(&layers);
+        let _ = coverage_u128(&layers);
+        let _ = geometry(&layers, input);
+        let _ = receptive_field(&layers);
+        for l in &layers {
+            let _ = l.output_size(input.unwrap_or(1));
+        }
+        let ks: Vec<u64> = layers.iter().map(|l| l.kernel).collect();
+        let ds: Vec<u64> = layers.iter().map(|l| l.rate).collect();
+        let ss: Vec<u64> = layers.iter().map(|l| l.stride).collect();
+        let _ = const_core::check(&ks, &ds, &ss);
+        let _ = const_core::suggest_fix(&ks, &ds, &ss);
+        let _ = dilated_core::schedule::suggest_fix(&layers);
+        if let Some(&(k, _, _, _, _)) = spec.first() {
+            let _ = dilated_core::schedule::suggest(&dilated_core::schedule::SuggestRequest::new(
+                k,
+                spec.len(),
+                min_rf,
+            ));
+        }
+    }
+}
