@@ -6,6 +6,7 @@
 //! ```text
 //! cargo run --release --example context_module
 //! cargo run --release --example context_module -- --size 128 --runs 20
+//! cargo run --release --example context_module -- --weights context.safetensors
 //! ```
 //!
 //! It declares the module with `dilated_stack!` (the macro checks the schedule: no holes),
@@ -15,13 +16,18 @@
 //! - with the paper's **identity initialisation** (`k(a, b, t) = 1[a = 0]·1[b = t]`), built
 //!   as a safetensors file in PyTorch's names and loaded with `from_safetensors_bytes`: the
 //!   module passes its (non-negative) input through unchanged, which the example asserts;
-//! - with seeded PyTorch-default (Kaiming uniform) weights, `new_seeded(0)`, timed against
-//!   the naive reference convolution running the same layers (and checked against it).
+//! - with seeded PyTorch-default (Kaiming uniform) weights, `new_seeded(0)` (or the
+//!   weights of a `--weights` file), timed against the naive reference convolution running
+//!   the same layers (and checked against it).
 //!
 //! What you should see: the layer table with receptive fields 3, 5, 9, 17, 33, 65, 67, 67,
 //! "identity initialisation: output = input", the largest difference from the reference,
 //! and the time per 21 × 64 × 64 map of both.
+//!
+//! Bad input — a missing, truncated or misshapen weights file (`--weights`), a path that
+//! cannot be written (`--save-weights`) — ends with one `error: …` line and exit code 1.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -63,6 +69,13 @@ struct Args {
     /// Timed runs of the runtime (the reference runs once).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
     runs: u32,
+    /// Load the weights from a safetensors file instead of seeding them (the module's twin
+    /// `nn.Sequential`, saved with `safetensors.torch.save_file(model.state_dict(), path)`).
+    #[arg(long, value_name = "PATH")]
+    weights: Option<PathBuf>,
+    /// Write the weights used to a safetensors file (PyTorch's names).
+    #[arg(long, value_name = "PATH")]
+    save_weights: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -158,8 +171,17 @@ fn run(args: &Args) -> Result<(), String> {
          (every value equal)"
     );
 
-    // Seeded default initialisation, against the naive reference.
-    let net = ContextModule::new_seeded(0).map_err(|e| format!("initialising: {e}"))?;
+    // Seeded default initialisation (or the given weights), against the naive reference.
+    let net = match &args.weights {
+        Some(path) => ContextModule::from_safetensors(path)
+            .map_err(|e| format!("cannot load the weights from {}: {e}", path.display()))?,
+        None => ContextModule::new_seeded(0).map_err(|e| format!("initialising: {e}"))?,
+    };
+    if let Some(path) = &args.save_weights {
+        net.save_safetensors(path)
+            .map_err(|e| format!("cannot save the weights: {e}"))?;
+        println!("saved the weights to {}", path.display());
+    }
     let (y, _) = net
         .forward_nchw_sized(1, hw, &x)
         .map_err(|e| format!("running the module: {e}"))?;
@@ -198,7 +220,14 @@ fn run(args: &Args) -> Result<(), String> {
             d.out_channels * d.in_per_group() * d.kernel[0] * d.kernel[1] * side * side
         })
         .sum();
-    println!("seeded weights: max |runtime − reference| = {diff:.2e} (largest value {scale:.2})");
+    println!(
+        "{} weights: max |runtime − reference| = {diff:.2e} (largest value {scale:.2})",
+        if args.weights.is_some() {
+            "loaded"
+        } else {
+            "seeded"
+        }
+    );
     println!(
         "time per {C} × {side} × {side} map: runtime {runtime_ms:.3} ms ({:.1} GFLOP/s, median \
          of {}), naive reference {reference_ms:.1} ms ({:.0}× slower)",

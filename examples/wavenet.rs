@@ -5,11 +5,12 @@
 //! ```text
 //! cargo run --release --example wavenet
 //! cargo run --release --example wavenet -- --samples 48000 --chunk 480
+//! cargo run --release --example wavenet -- --weights wave.safetensors   # trained in PyTorch
 //! ```
 //!
 //! The stack is declared with `dilated_stack!` (causal padding `d·(k − 1)` on the left, so
 //! output `t` reads inputs `t − 1023 ..= t` only; the macro checks the schedule has no
-//! holes) with seeded weights, and the input is a synthesised chirp (a 16 kHz signal sweeping
+//! holes) with seeded weights (or weights saved from its PyTorch twin, `--weights`), and the input is a synthesised chirp (a 16 kHz signal sweeping
 //! 50 Hz → 4 kHz, plus a little deterministic noise). The example
 //!
 //! 1. runs the whole signal through the typed network (`Tensor1d<1, _>` → `Tensor1d<1, _>`);
@@ -20,7 +21,11 @@
 //!    `receptive field − 1` frames), the stream's memory next to the whole-signal
 //!    activations', and the time per sample (latency 0: output `t` is ready when sample
 //!    `t` is pushed).
+//!
+//! Bad input — a missing, truncated or misshapen weights file, a path that cannot be
+//! written — ends with one `error: …` line and exit code 1.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -66,6 +71,13 @@ struct Args {
     /// Seed of the weights.
     #[arg(long, default_value_t = 7)]
     seed: u64,
+    /// Load the weights from a safetensors file instead (the stack's twin `nn.Sequential`
+    /// saved with `safetensors.torch.save_file(model.state_dict(), path)`).
+    #[arg(long, value_name = "PATH")]
+    weights: Option<PathBuf>,
+    /// Write the weights used to a safetensors file (PyTorch's names).
+    #[arg(long, value_name = "PATH")]
+    save_weights: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -112,7 +124,16 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
 fn run(args: &Args) -> Result<(), String> {
     let n = args.samples as usize;
     let chunk = args.chunk as usize;
-    let net = Wave::new_seeded(args.seed).map_err(|e| format!("initialising: {e}"))?;
+    let net = match &args.weights {
+        Some(path) => Wave::from_safetensors(path)
+            .map_err(|e| format!("cannot load the weights from {}: {e}", path.display()))?,
+        None => Wave::new_seeded(args.seed).map_err(|e| format!("initialising: {e}"))?,
+    };
+    if let Some(path) = &args.save_weights {
+        net.save_safetensors(path)
+            .map_err(|e| format!("cannot save the weights: {e}"))?;
+        println!("saved the weights to {}", path.display());
+    }
     let signal = chirp(n);
     println!(
         "causal stack: {} convolutions, kernel 2, rates {:?}, receptive field {} samples ({:.1} ms at 16 kHz)",

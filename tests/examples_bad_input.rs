@@ -1,0 +1,234 @@
+//! The fast examples (`coverage_figures`, `context_module`, `wavenet`, `aspp`) run as a user
+//! runs them: they work on good input, and bad input — a missing, truncated or misshapen
+//! weights file, a path that cannot be written, a schedule the engine refuses — ends with
+//! one `error:` line and exit code 1, never a panic.
+//!
+//! Each test runs `cargo run --quiet --example NAME -- …` (the dev profile).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn example(name: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO"))
+        .args(["run", "--quiet", "--example", name, "--"])
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("cargo runs")
+}
+
+/// A fresh scratch directory for one test.
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "dilated-examples-bad-input-{}-{test}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// A path that cannot be written even by root: it runs through a regular file.
+fn unwritable(dir: &Path) -> PathBuf {
+    let file = dir.join("a-file");
+    std::fs::write(&file, b"not a directory").expect("write");
+    file.join("sub").join("out")
+}
+
+fn s(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+fn succeeds(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "stdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// Exit code 1, no panic, and exactly one `error:` line on stderr, which contains every
+/// one of `words`.
+fn fails_with(out: &Output, words: &[&str]) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "stderr: {stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "stderr: {stderr}");
+    for w in words {
+        assert!(errors[0].contains(w), "{w:?} not in {:?}", errors[0]);
+    }
+}
+
+/// Missing, truncated and misshapen weights files for an example taking `--weights`.
+fn bad_weights(name: &str, extra: &[&str], wrong_shape: &str, expected_shape: &str) {
+    let dir = scratch(&format!("{name}-weights"));
+    let run = |path: &str| {
+        let mut args = vec!["--weights", path];
+        args.extend_from_slice(extra);
+        example(name, &args)
+    };
+    fails_with(
+        &run("/nonexistent/w.safetensors"),
+        &["cannot load the weights", "/nonexistent/w.safetensors"],
+    );
+    let full = std::fs::read(root().join("examples/data/seg_hdc.safetensors")).expect("weights");
+    for cut in [3, full.len() / 3] {
+        let path = dir.join(format!("cut{cut}.safetensors"));
+        std::fs::write(&path, &full[..cut]).expect("write");
+        fails_with(&run(&s(&path)), &["malformed safetensors"]);
+    }
+    fails_with(
+        &run(&s(&root().join(wrong_shape))),
+        &["`0.weight`", expected_shape],
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn coverage_figures_draws_the_seed_schedules() {
+    let dir = scratch("figures");
+    let out = succeeds(&example("coverage_figures", &["--out-dir", &s(&dir)]));
+    assert!(out.contains("FAIL, gridding: 14 holes in a receptive field of 29"));
+    assert!(out.contains("ok, no holes: the receptive field of 17 is fully covered"));
+    assert!(out.contains("FAIL, gridding: 4 holes in a receptive field of 25"));
+    assert!(out.contains("holes            [-5, -4, 4, 5]"));
+    for f in ["2-4-8", "1-2-5", "1-2-9"] {
+        let svg = std::fs::read_to_string(dir.join(format!("coverage-k3-{f}.svg"))).unwrap();
+        assert!(svg.starts_with("<svg"));
+    }
+    // One schedule of the user's: two `--rates` give two figures.
+    let out = succeeds(&example(
+        "coverage_figures",
+        &["--out-dir", &s(&dir), "--rates", "1,2,3", "--rates", "2,2"],
+    ));
+    assert!(out.contains("== kernel 3, rates [1, 2, 3]"));
+    assert!(out.contains("== kernel 3, rates [2, 2]"));
+    assert!(dir.join("coverage-k3-2-2.svg").exists());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn coverage_figures_bad_input() {
+    let dir = scratch("figures-bad");
+    fails_with(
+        &example("coverage_figures", &["--out-dir", &s(&unwritable(&dir))]),
+        &["cannot create"],
+    );
+    fails_with(
+        &example(
+            "coverage_figures",
+            &["--out-dir", &s(&dir), "--rates", "0,2"],
+        ),
+        &["rates [0, 2]"],
+    );
+    // A 2,049-wide field: over the map's side limit.
+    fails_with(
+        &example(
+            "coverage_figures",
+            &["--out-dir", &s(&dir), "--rates", "512,512"],
+        ),
+        &["rates [512, 512]", "1024"],
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn context_module_round_trips_its_weights() {
+    let dir = scratch("context");
+    let w = dir.join("context.safetensors");
+    let out = succeeds(&example(
+        "context_module",
+        &["--size", "24", "--runs", "1", "--save-weights", &s(&w)],
+    ));
+    assert!(out.contains("receptive field 67"));
+    assert!(out.contains("identity initialisation: output = input"));
+    let loaded = succeeds(&example(
+        "context_module",
+        &["--size", "24", "--runs", "1", "--weights", &s(&w)],
+    ));
+    assert!(loaded.contains("loaded weights: max |runtime − reference|"));
+    fails_with(
+        &example(
+            "context_module",
+            &["--size", "24", "--save-weights", &s(&unwritable(&dir))],
+        ),
+        &["cannot save the weights", "cannot write"],
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn context_module_bad_weights() {
+    bad_weights(
+        "context_module",
+        &["--size", "24", "--runs", "1"],
+        "examples/data/seg_hdc.safetensors",
+        "[21, 21, 3, 3]",
+    );
+}
+
+#[test]
+fn wavenet_streams_and_round_trips_its_weights() {
+    let dir = scratch("wavenet");
+    let w = dir.join("wave.safetensors");
+    let args = ["--samples", "3000", "--chunk", "97"];
+    let mut save = args.to_vec();
+    save.extend(["--save-weights", &*w.to_str().unwrap()]);
+    let out = succeeds(&example("wavenet", &save));
+    assert!(out.contains("receptive field 1024 samples"));
+    assert!(out.contains("1023 frames = receptive field − 1"));
+    assert!(out.contains("streamed sample by sample"));
+    assert!(out.contains("streamed in chunks"));
+    let mut load = args.to_vec();
+    load.extend(["--weights", &*w.to_str().unwrap()]);
+    succeeds(&example("wavenet", &load));
+    fails_with(
+        &example("wavenet", &["--save-weights", &s(&unwritable(&dir))]),
+        &["cannot save the weights", "cannot write"],
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn wavenet_bad_weights() {
+    bad_weights(
+        "wavenet",
+        &["--samples", "100"],
+        "fixtures/stack/wavenet_causal_k2_leaky.safetensors",
+        "[16, 1, 2]",
+    );
+}
+
+#[test]
+fn aspp_runs_and_refuses_an_unwritable_picture() {
+    let dir = scratch("aspp");
+    let svg = dir.join("aspp.svg");
+    let out = succeeds(&example(
+        "aspp",
+        &[
+            "--size",
+            "40",
+            "--batch",
+            "2",
+            "--runs",
+            "1",
+            "--svg",
+            &s(&svg),
+        ],
+    ));
+    assert!(out.contains("branch rate 1   no holes"));
+    assert!(out.contains("branch rate 18  gridding: 34 holes in a receptive field of 37"));
+    assert!(out.contains("33 of 1369 positions read"));
+    assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
+    fails_with(
+        &example("aspp", &["--size", "40", "--svg", &s(&unwritable(&dir))]),
+        &["cannot write"],
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
