@@ -179,14 +179,14 @@ fn wavenet_streams_and_round_trips_its_weights() {
     let w = dir.join("wave.safetensors");
     let args = ["--samples", "3000", "--chunk", "97"];
     let mut save = args.to_vec();
-    save.extend(["--save-weights", &*w.to_str().unwrap()]);
+    save.extend(["--save-weights", w.to_str().unwrap()]);
     let out = succeeds(&example("wavenet", &save));
     assert!(out.contains("receptive field 1024 samples"));
     assert!(out.contains("1023 frames = receptive field − 1"));
     assert!(out.contains("streamed sample by sample"));
     assert!(out.contains("streamed in chunks"));
     let mut load = args.to_vec();
-    load.extend(["--weights", &*w.to_str().unwrap()]);
+    load.extend(["--weights", w.to_str().unwrap()]);
     succeeds(&example("wavenet", &load));
     fails_with(
         &example("wavenet", &["--save-weights", &s(&unwritable(&dir))]),
