@@ -433,7 +433,11 @@ struct LayerJson {
     rate: u64,
     stride: u64,
     effective_kernel: u64,
-    padding: [u64; 2],
+    /// Padding per side when symmetric (the seed's `p`), `[lo, hi]` when not (even
+    /// kernels' `same`, causal, explicit).
+    padding: serde_json::Value,
+    padding_lo: u64,
+    padding_hi: u64,
     receptive_field: u64,
     jump: u64,
     min_offset: i64,
@@ -578,7 +582,13 @@ fn axis_json<'a>(axis: &'a AxisReport, row: &Result<Row, String>) -> AxisJson<'a
                 rate: l.rate,
                 stride: l.stride,
                 effective_kernel: g.effective_kernel,
-                padding: [g.padding.0, g.padding.1],
+                padding: if g.padding.0 == g.padding.1 {
+                    serde_json::Value::from(g.padding.0)
+                } else {
+                    serde_json::Value::from(vec![g.padding.0, g.padding.1])
+                },
+                padding_lo: g.padding.0,
+                padding_hi: g.padding.1,
                 receptive_field: g.receptive_field,
                 jump: g.jump,
                 min_offset: g.min_offset,

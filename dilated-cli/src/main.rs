@@ -16,8 +16,9 @@
 //! (exact integers, or `null` with `coverage_note`), `holes`, `hole_count`,
 //! `first_hole_layer` (0-based), `nearest_hole`, `widest_gap`, `hdc` {`m`, `groups`,
 //! `kernel`, `rule1`, `rule2`, `rule3` (`true`/`false`/`null`), `gcd`, `repeats`},
-//! `layers` (per layer `kernel`, `rate`, `stride`, `effective_kernel`, `padding` as
-//! `[lo, hi]`, `receptive_field`, `jump`, offsets, sizes), `diagnostics`, `suggestions`,
+//! `layers` (per layer `kernel`, `rate`, `stride`, `effective_kernel`, `padding` (one
+//! integer per side when symmetric, `[lo, hi]` when not), `padding_lo`, `padding_hi`,
+//! `receptive_field`, `jump`, offsets, sizes), `diagnostics`, `suggestions`,
 //! `limits`.
 //!
 //! A 2D schedule gives the width axis its own layers with `--kernel-w`, `--rates-w`,

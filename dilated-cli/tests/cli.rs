@@ -349,7 +349,11 @@ fn receptive_fields_and_padding_per_layer() {
         .collect();
     assert_eq!(ek, [3, 5, 9]);
     // The seed's `same` padding: I = 32, k = 3, d = 2 → p = 2, output 32.
-    assert_eq!(ints(&layers[1]["padding"]), [2, 2]);
+    assert_eq!(layers[1]["padding"], 2);
+    assert_eq!(
+        (&layers[1]["padding_lo"], &layers[1]["padding_hi"]),
+        (&2.into(), &2.into())
+    );
     assert_eq!(layers[1]["output_size"], 32);
     // An even kernel splits `same` padding as PyTorch does: total 1 → (0, 1).
     let (v, _) = json(&["check", "--kernel", "2", "--rates", "1", "--json"]);
@@ -963,10 +967,19 @@ fn json_renders_the_engine_faithfully() {
                 "{ctx}"
             );
             assert_eq!(
-                ints(&l["padding"]),
-                [g.padding.0, g.padding.1].map(|p| i64::try_from(p).unwrap()),
+                [l["padding_lo"].as_u64(), l["padding_hi"].as_u64()],
+                [Some(g.padding.0), Some(g.padding.1)],
                 "{ctx}"
             );
+            if g.padding.0 == g.padding.1 {
+                assert_eq!(l["padding"].as_u64(), Some(g.padding.0), "{ctx}");
+            } else {
+                assert_eq!(
+                    ints(&l["padding"]),
+                    [g.padding.0, g.padding.1].map(|p| i64::try_from(p).unwrap()),
+                    "{ctx}"
+                );
+            }
         }
         let checks: Vec<&str> = report.diagnostics.iter().map(|d| d.check.name()).collect();
         let got: Vec<&str> = v["diagnostics"]

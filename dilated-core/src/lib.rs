@@ -1,11 +1,49 @@
 //! The engine of `dilated`: the schedule analysis that decides whether a stack of dilated
 //! convolutions sees its whole receptive field, and the CPU runtime that runs such stacks.
+//! Most users reach it through the facade crate `dilated` and its `dilated_stack!` macro.
 //!
 //! - [`schedule`] — dependency-free, `const fn` where Rust allows: effective kernel, output
 //!   size, padding, receptive field, coverage counts, holes (gridding), HDC rules,
 //!   suggestions. The proc macro and the `dilated` command both call it.
-//! - With the default `runtime` feature: [`conv`] (descriptors and the naive reference),
-//!   [`engine`] (the fast SIMD core).
+//! - [`heatmap`] — the coverage map as an SVG heat map, dependency-free.
+//! - With the default `runtime` feature: `conv` (descriptors and the naive reference
+//!   convolution), `engine` (the SIMD core), `tensor`, `layer` (const-generic typed
+//!   layers and stacks), `weights` (safetensors with PyTorch names), `init`, `stream`
+//!   (frame-by-frame causal 1D inference); with `ndarray`: `ndarray_interop`.
+//!
+//! # Checking a schedule
+//!
+//! ```
+//! use dilated_core::schedule::{analyze, Options, Schedule};
+//!
+//! // k = 3, rates [2, 4, 8]: every odd offset is a hole (the gridding effect).
+//! let report = analyze(&Schedule::uniform(3, &[2, 4, 8]), &Options::default())?;
+//! assert!(report.is_error());
+//! assert_eq!(report.axes[0].receptive_field, 29);
+//! assert_eq!(report.axes[0].reach.hole_count, 14);
+//! # Ok::<(), dilated_core::schedule::ScheduleError>(())
+//! ```
+//!
+//! # Running a stack
+//!
+#![cfg_attr(
+    feature = "runtime",
+    doc = r#"
+```
+use dilated_core::ConvDesc;
+use dilated_core::engine::{Layer, Network};
+
+// One 3×3 layer, rate 2, `same` padding, 1 → 1 channel: the identity kernel plus a bias.
+let mut w = vec![0.0; 9];
+w[4] = 1.0;
+let net = Network::new(vec![Layer::new(ConvDesc::same_2d(1, 1, 3, 2), w, Some(vec![0.5]))?])?;
+let (y, hw) = net.forward(1, [4, 4], &[1.0; 16])?;
+assert_eq!(hw, [4, 4]);
+assert!(y.iter().all(|&v| v == 1.5));
+# Ok::<(), dilated_core::Error>(())
+```
+"#
+)]
 
 pub mod heatmap;
 pub mod schedule;
