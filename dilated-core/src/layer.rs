@@ -954,14 +954,28 @@ impl Stack {
 
     /// Takes each layer's tensors out of `weights`; strict: any tensor left over is an
     /// [`Error::UnexpectedTensors`].
-    pub fn from_weights(specs: &[LayerSpec], mut weights: Weights) -> Result<Self, Error> {
+    pub fn from_weights(specs: &[LayerSpec], weights: Weights) -> Result<Self, Error> {
+        let (stack, names) = Self::from_weights_lenient(specs, weights)?;
+        if names.is_empty() {
+            Ok(stack)
+        } else {
+            Err(Error::UnexpectedTensors { names })
+        }
+    }
+
+    /// Like [`from_weights`](Self::from_weights) but lenient about extra tensors, as
+    /// PyTorch's `load_state_dict(strict=False)`: returns the stack and the names of the
+    /// tensors it did not use. Missing tensors and wrong shapes are still errors.
+    pub fn from_weights_lenient(
+        specs: &[LayerSpec],
+        mut weights: Weights,
+    ) -> Result<(Self, Vec<String>), Error> {
         let rank = Self::rank_of(specs)?;
         let layers = specs
             .iter()
             .map(|s| Ok((s.module, weights.take_conv(s.module, s.desc, s.rank)?)))
             .collect::<Result<Vec<_>, Error>>()?;
-        weights.finish()?;
-        Self::new(rank, layers)
+        Ok((Self::new(rank, layers)?, weights.into_remaining()))
     }
 
     /// Loads a safetensors file written by PyTorch (see [`weights`](crate::weights)).

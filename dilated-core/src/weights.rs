@@ -290,6 +290,13 @@ impl Weights {
         }
     }
 
+    /// Ends lenient loading (PyTorch's `strict=False`): the names of the tensors no layer
+    /// took, sorted.
+    #[must_use]
+    pub fn into_remaining(self) -> Vec<String> {
+        self.tensors.into_keys().collect()
+    }
+
     /// Serialises every tensor as `F32` safetensors. Fails if a tensor holds an unread
     /// dtype.
     pub fn to_safetensors_bytes(&self) -> Result<Vec<u8>, Error> {

@@ -258,6 +258,24 @@ fn extra_tensors_are_listed() {
 }
 
 #[test]
+fn lenient_loading_returns_the_extra_names() {
+    let bytes = stack_file(|t| t.push(("9.weight", Dtype::F32, vec![1], f32_bytes(&[1.0]))));
+    let w = Weights::from_safetensors_bytes(&bytes).unwrap();
+    let (stack, extra) = Stack::from_weights_lenient(&specs(), w).unwrap();
+    assert_eq!(extra, ["9.weight"]);
+    assert_eq!(stack, Stack::init(&specs(), 3).unwrap());
+    // Still strict about what the layers need.
+    let bytes = stack_file(|t| t.retain(|e| e.0 != "0.weight"));
+    let w = Weights::from_safetensors_bytes(&bytes).unwrap();
+    assert_eq!(
+        Stack::from_weights_lenient(&specs(), w).unwrap_err(),
+        Error::MissingTensor {
+            name: "0.weight".into()
+        }
+    );
+}
+
+#[test]
 fn io_error_names_the_file() {
     let path = std::env::temp_dir().join("dilated-no-such-dir/none.safetensors");
     let err = Stack::from_safetensors(&specs(), &path).unwrap_err();
