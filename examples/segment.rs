@@ -177,6 +177,7 @@ fn run(args: &Args) -> Result<(), String> {
     let outcomes = [
         evaluate(
             "hdc",
+            None,
             &SegHdc::LAYERS,
             SegHdc::PADDING.as_slice(),
             hdc.stack(),
@@ -187,6 +188,7 @@ fn run(args: &Args) -> Result<(), String> {
         )?,
         evaluate(
             "gridding",
+            Some("check: { gridding: allow, hdc: allow }"),
             &SegGridding::LAYERS,
             SegGridding::PADDING.as_slice(),
             gridding.stack(),
@@ -377,6 +379,7 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> (f32, usize) {
 #[allow(clippy::too_many_arguments)]
 fn evaluate(
     name: &'static str,
+    allowed: Option<&str>,
     layers: &[LayerSpec],
     padding: &[[[usize; 2]; 2]],
     stack: &Stack,
@@ -426,6 +429,9 @@ fn evaluate(
     for d in &report.diagnostics {
         let first = d.message.lines().next().unwrap_or_default();
         let _ = writeln!(t, "    {}[{}]: {first}", d.level.name(), d.check.name());
+    }
+    if let Some(allowed) = allowed.filter(|_| !report.diagnostics.is_empty()) {
+        let _ = writeln!(t, "    (the declaration allows it: `{allowed}`)");
     }
     print!("{t}");
 
