@@ -24,9 +24,9 @@
 //!    logits' checkerboard energy (as `docs/training.md` defines it);
 //! 4. the time per image of the runtime and of the naive reference convolution
 //!    (`dilated::conv::conv_reference`) running the same layers, medians of several runs;
-//! 5. the path of a PNG: input, label, HDC mask, gridding mask (wrong pixels in red: false
-//!    coin, blue: missed coin), then the coverage heat maps of both schedules (white =
-//!    holes).
+//! 5. the path of a captioned PNG: input, label, HDC mask, gridding mask (wrong pixels in
+//!    red: false coin, blue: missed coin; accuracy and IoU above each), then the coverage
+//!    heat maps of both schedules (white = holes).
 //!
 //! Bad input — a missing, truncated or misshapen weights file, weights of the other
 //! network, an output path that cannot be written — ends with one `error: …` line on
@@ -628,6 +628,84 @@ fn coverage_pixels(report: &Report) -> Result<(usize, Vec<[u8; 3]>), String> {
     Ok((side, px))
 }
 
+/// A 5×7 glyph (one byte per row, the low 5 bits left to right) for the captions:
+/// capitals, digits and a little punctuation. Other characters draw as blanks.
+fn glyph(c: char) -> Option<[u8; 7]> {
+    Some(match c.to_ascii_uppercase() {
+        'A' => [0x0e, 0x11, 0x11, 0x1f, 0x11, 0x11, 0x11],
+        'B' => [0x1e, 0x11, 0x11, 0x1e, 0x11, 0x11, 0x1e],
+        'C' => [0x0e, 0x11, 0x10, 0x10, 0x10, 0x11, 0x0e],
+        'D' => [0x1c, 0x12, 0x11, 0x11, 0x11, 0x12, 0x1c],
+        'E' => [0x1f, 0x10, 0x10, 0x1e, 0x10, 0x10, 0x1f],
+        'G' => [0x0e, 0x11, 0x10, 0x17, 0x11, 0x11, 0x0f],
+        'H' => [0x11, 0x11, 0x11, 0x1f, 0x11, 0x11, 0x11],
+        'I' => [0x0e, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0e],
+        'K' => [0x11, 0x12, 0x14, 0x18, 0x14, 0x12, 0x11],
+        'L' => [0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x1f],
+        'M' => [0x11, 0x1b, 0x15, 0x15, 0x11, 0x11, 0x11],
+        'N' => [0x11, 0x11, 0x19, 0x15, 0x13, 0x11, 0x11],
+        'O' => [0x0e, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0e],
+        'P' => [0x1e, 0x11, 0x11, 0x1e, 0x10, 0x10, 0x10],
+        'R' => [0x1e, 0x11, 0x11, 0x1e, 0x14, 0x12, 0x11],
+        'S' => [0x0f, 0x10, 0x10, 0x0e, 0x01, 0x01, 0x1e],
+        'T' => [0x1f, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04],
+        'U' => [0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0e],
+        'V' => [0x11, 0x11, 0x11, 0x11, 0x11, 0x0a, 0x04],
+        'W' => [0x11, 0x11, 0x11, 0x15, 0x15, 0x15, 0x0a],
+        'X' => [0x00, 0x11, 0x0a, 0x04, 0x0a, 0x11, 0x00],
+        '0' => [0x0e, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0e],
+        '1' => [0x04, 0x0c, 0x04, 0x04, 0x04, 0x04, 0x0e],
+        '2' => [0x0e, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1f],
+        '3' => [0x1f, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0e],
+        '4' => [0x02, 0x06, 0x0a, 0x12, 0x1f, 0x02, 0x02],
+        '5' => [0x1f, 0x10, 0x1e, 0x01, 0x01, 0x11, 0x0e],
+        '6' => [0x06, 0x08, 0x10, 0x1e, 0x11, 0x11, 0x0e],
+        '7' => [0x1f, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08],
+        '8' => [0x0e, 0x11, 0x11, 0x0e, 0x11, 0x11, 0x0e],
+        '9' => [0x0e, 0x11, 0x11, 0x0f, 0x01, 0x02, 0x0c],
+        '.' => [0x00, 0x00, 0x00, 0x00, 0x00, 0x0c, 0x0c],
+        ',' => [0x00, 0x00, 0x00, 0x00, 0x0c, 0x04, 0x08],
+        '=' => [0x00, 0x00, 0x1f, 0x00, 0x1f, 0x00, 0x00],
+        _ => return None,
+    })
+}
+
+/// Caption scale: each font pixel is a 2×2 block.
+const FONT: usize = 2;
+
+impl Canvas {
+    /// Draws `text` with its top-left corner at `(x, y)`.
+    fn text(&mut self, x: usize, y: usize, text: &str, ink: [u8; 3]) {
+        for (i, ch) in text.chars().enumerate() {
+            let Some(g) = glyph(ch) else { continue };
+            let gx = x + i * 6 * FONT;
+            for (row, bits) in g.iter().enumerate() {
+                for col in 0..5 {
+                    if bits & (0x10 >> col) != 0 {
+                        self.blit(gx + col * FONT, y + row * FONT, 1, FONT, &[ink]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `1,2,5,1,2,5` (the dilated layers' rates, the 1×1 head left out).
+fn rates_caption(report: &Report) -> String {
+    let rates: Vec<String> = report
+        .axes
+        .first()
+        .map(|a| {
+            a.layers
+                .iter()
+                .filter(|l| l.kernel > 1)
+                .map(|l| l.rate.to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    format!("RATES {}", rates.join(","))
+}
+
 /// Input, label, both masks, both coverage maps, side by side.
 fn picture(crop: &TestCrop, outcomes: &[Outcome]) -> Result<Vec<u8>, String> {
     const PANEL: usize = 256;
@@ -655,20 +733,42 @@ fn picture(crop: &TestCrop, outcomes: &[Outcome]) -> Result<Vec<u8>, String> {
             })
             .collect()
     };
-    let mut panels: Vec<(usize, Vec<[u8; 3]>)> = vec![(SIDE, input), (SIDE, label)];
+    // Each panel: its pixels and two caption lines.
+    let mut panels: Vec<(usize, Vec<[u8; 3]>, [String; 2])> = vec![
+        (SIDE, input, ["INPUT".to_owned(), "128 X 128".to_owned()]),
+        (SIDE, label, ["LABEL".to_owned(), "WHITE = COIN".to_owned()]),
+    ];
     for o in outcomes {
-        panels.push((SIDE, mask(&o.logits)));
+        let (acc, iou) = accuracy_iou(&o.logits, &crop.label);
+        panels.push((
+            SIDE,
+            mask(&o.logits),
+            [
+                format!("{} MASK", o.name),
+                format!("ACC {acc:.4} IOU {iou:.4}"),
+            ],
+        ));
     }
     for o in outcomes {
-        panels.push(coverage_pixels(&o.report)?);
+        let (side, px) = coverage_pixels(&o.report)?;
+        panels.push((
+            side,
+            px,
+            [format!("{} COVERAGE", o.name), rates_caption(&o.report)],
+        ));
     }
+    let caption = 2 * 9 * FONT + GAP / 2;
     let n = panels.len();
-    let mut canvas = Canvas::new(n * PANEL + (n + 1) * GAP, PANEL + 2 * GAP);
-    for (i, (side, px)) in panels.iter().enumerate() {
+    let mut canvas = Canvas::new(n * PANEL + (n + 1) * GAP, caption + PANEL + 2 * GAP);
+    for (i, (side, px, lines)) in panels.iter().enumerate() {
+        let left = GAP + i * (PANEL + GAP);
+        for (l, line) in lines.iter().enumerate() {
+            canvas.text(left, GAP + l * 9 * FONT, line, [0; 3]);
+        }
         let scale = (PANEL / side.max(&1)).max(1);
         let drawn = side * scale;
-        let x0 = GAP + i * (PANEL + GAP) + (PANEL.saturating_sub(drawn)) / 2;
-        let y0 = GAP + (PANEL.saturating_sub(drawn)) / 2;
+        let x0 = left + (PANEL.saturating_sub(drawn)) / 2;
+        let y0 = GAP + caption + (PANEL.saturating_sub(drawn)) / 2;
         canvas.frame(x0, y0, drawn);
         canvas.blit(x0, y0, *side, scale, px);
     }
