@@ -211,7 +211,7 @@ fn run(args: &Args) -> Result<(), String> {
             b.len()
         );
     }
-    if frames + 1 != Wave::RECEPTIVE_FIELD {
+    if frames + 1 != Wave::RECEPTIVE_FIELD || stream.receptive_field() != Wave::RECEPTIVE_FIELD {
         return Err(format!(
             "the ring buffers hold {frames} frames, the receptive field is {}",
             Wave::RECEPTIVE_FIELD

@@ -3,7 +3,7 @@
 //! weights file, a path that cannot be written, a schedule the engine refuses — ends with
 //! one `error:` line and exit code 1, never a panic.
 //!
-//! Each test runs `cargo run --quiet --example NAME -- …` (the dev profile).
+//! Each test runs `cargo run --quiet --example NAME -- …` (in the tests' profile).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -14,7 +14,10 @@ fn root() -> &'static Path {
 
 fn example(name: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO"))
-        .args(["run", "--quiet", "--example", name, "--"])
+        .args(["run", "--quiet", "--example", name])
+        // The profile the tests were built with: `cargo test --release` runs release builds.
+        .args((!cfg!(debug_assertions)).then_some("--release"))
+        .arg("--")
         .args(args)
         .current_dir(root())
         .output()

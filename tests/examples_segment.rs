@@ -2,8 +2,8 @@
 //! PyTorch's output and a picture; every kind of bad input ends with one `error:` line and
 //! exit code 1, never a panic.
 //!
-//! Each test runs `cargo run --quiet --example segment -- …` (the dev profile; the first
-//! one builds the example).
+//! Each test runs `cargo run --quiet --example segment -- …` (in the tests' profile; the
+//! first one builds the example).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -14,7 +14,10 @@ fn root() -> &'static Path {
 
 fn segment(args: &[&str]) -> Output {
     Command::new(env!("CARGO"))
-        .args(["run", "--quiet", "--example", "segment", "--"])
+        .args(["run", "--quiet", "--example", "segment"])
+        // The profile the tests were built with: `cargo test --release` runs release builds.
+        .args((!cfg!(debug_assertions)).then_some("--release"))
+        .arg("--")
         .args(args)
         .current_dir(root())
         .output()
