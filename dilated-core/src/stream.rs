@@ -169,7 +169,9 @@ struct StreamLayer {
     kernel: usize,
     dilation: usize,
     activation: Activation,
-    /// `[k][C_out][C_in / groups]`: the weights of tap `t` form one contiguous matrix.
+    /// `[k][C_in][C_out / groups]`: for tap `t` and input channel `ci`, the weights to the
+    /// output channels of `ci`'s group are contiguous, so each step is an `axpy` over
+    /// independent outputs (which vectorises without reordering any sum).
     weight: Vec<f32>,
     bias: Option<Vec<f32>>,
     /// `frames` slots of `in_channels` values, time-major; slot `head` holds the oldest.
@@ -218,13 +220,17 @@ impl StreamLayer {
             })?;
         let in_per_group = desc.in_per_group();
         let out_channels = desc.out_channels;
-        // PyTorch's [C_out][C_in/g][1][k] → [k][C_out][C_in/g].
+        let out_per_group = out_channels / desc.groups;
+        // PyTorch's [C_out][C_in/g][1][k] → [k][C_in][C_out/g]: output channel
+        // co = g·(C_out/g) + j reads input channel g·(C_in/g) + ci.
         let src = layer.weight();
         let mut weight = vec![0.0; src.len()];
         for co in 0..out_channels {
+            let (g, j) = (co / out_per_group, co % out_per_group);
             for ci in 0..in_per_group {
+                let c = g * in_per_group + ci;
                 for t in 0..kernel {
-                    weight[(t * out_channels + co) * in_per_group + ci] =
+                    weight[(t * desc.in_channels + c) * out_per_group + j] =
                         src[(co * in_per_group + ci) * kernel + t];
                 }
             }
@@ -232,7 +238,7 @@ impl StreamLayer {
         Ok(Self {
             in_channels: desc.in_channels,
             in_per_group,
-            out_per_group: out_channels / desc.groups,
+            out_per_group,
             kernel,
             dilation,
             activation: desc.activation,
@@ -249,8 +255,7 @@ impl StreamLayer {
     /// `x` in the ring buffer. Allocates nothing.
     fn step(&mut self, x: &[f32]) {
         let cin = self.in_channels;
-        let cpg = self.in_per_group;
-        let cout = self.out.len();
+        let (cpi, cpo) = (self.in_per_group, self.out_per_group);
         self.out.fill(0.0);
         for t in 0..self.kernel {
             // Tap t reads the input `(k − 1 − t)·d` frames back; lag 0 is the current frame.
@@ -262,11 +267,19 @@ impl StreamLayer {
                 let slot = (self.head + self.frames - lag) % self.frames;
                 &self.ring[slot * cin..(slot + 1) * cin]
             };
-            let w_t = &self.weight[t * cout * cpg..(t + 1) * cout * cpg];
-            for (co, (acc, row)) in self.out.iter_mut().zip(w_t.chunks_exact(cpg)).enumerate() {
-                let g = co / self.out_per_group;
-                let xs = &src[g * cpg..(g + 1) * cpg];
-                *acc += row.iter().zip(xs).map(|(w, v)| w * v).sum::<f32>();
+            let w_t = &self.weight[t * cin * cpo..(t + 1) * cin * cpo];
+            // Group g: its outputs += W_t[g]ᵀ · its inputs, one input channel at a time.
+            for ((out_g, xs), w_g) in self
+                .out
+                .chunks_exact_mut(cpo)
+                .zip(src.chunks_exact(cpi))
+                .zip(w_t.chunks_exact(cpi * cpo))
+            {
+                for (&xv, row) in xs.iter().zip(w_g.chunks_exact(cpo)) {
+                    for (acc, &w) in out_g.iter_mut().zip(row) {
+                        *acc += w * xv;
+                    }
+                }
             }
         }
         match &self.bias {

@@ -146,8 +146,16 @@ fn stream_signal(
     let mut out = vec![f32::NAN; cout * len];
     let mut t0 = 0;
     let mut i = 0;
+    let mut cycle_start = 0;
     while t0 < len {
-        let p = pieces[i % pieces.len()];
+        let mut p = pieces[i % pieces.len()];
+        if i % pieces.len() == 0 {
+            // A whole cycle of empty chunks would never end: push a frame instead.
+            if i > 0 && t0 == cycle_start {
+                p = Piece::Frames(1);
+            }
+            cycle_start = t0;
+        }
         i += 1;
         match p {
             Piece::Frames(n) => {
