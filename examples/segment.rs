@@ -5,6 +5,7 @@
 //! ```text
 //! cargo run --release --example segment
 //! cargo run --release --example segment -- --out seg.png --runs 30
+//! RAYON_NUM_THREADS=1 cargo run --release --example segment   # time one thread
 //! ```
 //!
 //! Both networks are the same `nn.Sequential` (six 3×3 convolutions with ReLU, then a 1×1
