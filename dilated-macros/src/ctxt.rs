@@ -59,18 +59,17 @@ impl Ctxt {
         }
     }
 
-    /// Consumes the collector: `Err` with every error combined, or `Ok` with the warnings.
-    pub(crate) fn check(self) -> Result<Vec<Warning>, syn::Error> {
+    /// Consumes the collector: every error combined into one (if any), and the warnings,
+    /// which are emitted in both cases so that a build shows all findings at once.
+    pub(crate) fn finish(self) -> (Option<syn::Error>, Vec<Warning>) {
         let mut errors = self.errors.into_inner().into_iter();
-        match errors.next() {
-            None => Ok(self.warnings.into_inner()),
-            Some(mut first) => {
-                for e in errors {
-                    first.combine(e);
-                }
-                Err(first)
+        let combined = errors.next().map(|mut first| {
+            for e in errors {
+                first.combine(e);
             }
-        }
+            first
+        });
+        (combined, self.warnings.into_inner())
     }
 }
 

@@ -35,34 +35,33 @@ use quote::{format_ident, quote};
 
 use crate::ast::{Act, Dims, Stack};
 use crate::ctxt::{Ctxt, Warning};
-use crate::parse::{self, RawStack};
+use crate::parse;
 use crate::valid::{self, Plan};
 use crate::{ast, fallback};
 
-/// The whole macro: parse → model → check → expand, or the errors and a stub.
+/// The whole macro: parse → model → check → expand, or the errors and a stub; warnings
+/// either way.
 pub(crate) fn stack(input: TokenStream) -> TokenStream {
     let raw = match parse::parse(input) {
         Ok(raw) => raw,
         Err(err) => return fallback::expand(None, &err),
     };
-    match checked(&raw) {
-        Ok(tokens) => tokens,
-        Err(err) => fallback::expand(Some(&raw), &err),
-    }
-}
-
-fn checked(raw: &RawStack) -> syn::Result<TokenStream> {
     let cx = Ctxt::new();
-    let stack = ast::from_raw(&cx, raw);
+    let stack = ast::from_raw(&cx, &raw);
     let plan = stack.as_ref().and_then(|s| valid::check(&cx, s));
-    let warnings = cx.check()?;
-    match (stack, plan) {
-        (Some(stack), Some(plan)) => Ok(expand(&stack, &plan, &warnings)),
-        // Every path that yields `None` records an error first; this is a safety net.
-        _ => Err(syn::Error::new(
-            raw.name.span(),
-            "this stack could not be checked",
-        )),
+    let (error, warnings) = cx.finish();
+    match (error, stack, plan) {
+        (None, Some(stack), Some(plan)) => expand(&stack, &plan, &warnings),
+        (error, ..) => {
+            // Every path that yields no plan records an error first; the fallback message
+            // is a safety net.
+            let error = error.unwrap_or_else(|| {
+                syn::Error::new(raw.name.span(), "this stack could not be checked")
+            });
+            let warnings = warnings.iter().map(warning);
+            let stub = fallback::expand(Some(&raw), &error);
+            quote!(#(#warnings)* #stub)
+        }
     }
 }
 
@@ -397,6 +396,11 @@ fn expand(stack: &Stack, plan: &Plan, warnings: &[Warning]) -> TokenStream {
                 self.stack.save_safetensors(path)
             }
 
+            /// The typed layers, in order (e.g. `.weight()`, `.bias()`).
+            #vis fn layers(&self) -> (#(&#layer_types,)*) {
+                (#(&self.#fields,)*)
+            }
+
             /// The untyped runtime stack.
             #vis fn stack(&self) -> &#p::Stack {
                 self.stack.stack()
@@ -441,5 +445,79 @@ fn expand(stack: &Stack, plan: &Plan, warnings: &[Warning]) -> TokenStream {
                 self.stack.forward_nchw_sized(batch, hw, input)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use proc_macro2::TokenStream;
+
+    /// The doc string the expansion attaches to the struct (the second `#[doc]`).
+    fn generated_doc(src: &str) -> String {
+        let out = super::stack(TokenStream::from_str(src).expect("lexes"));
+        let file = out.to_string();
+        assert!(!file.contains("compile_error"), "{file}");
+        let ts: Vec<proc_macro2::TokenTree> = out.into_iter().collect();
+        // Find `#[doc = "…"]` attributes and return the longest (the generated one).
+        let mut docs = Vec::new();
+        for tt in &ts {
+            if let proc_macro2::TokenTree::Group(g) = tt {
+                let inner: Vec<_> = g.stream().into_iter().collect();
+                if let [
+                    proc_macro2::TokenTree::Ident(i),
+                    _,
+                    proc_macro2::TokenTree::Literal(l),
+                ] = inner.as_slice()
+                    && i == "doc"
+                {
+                    let lit: syn::LitStr = syn::parse_str(&l.to_string()).expect("a string");
+                    docs.push(lit.value());
+                }
+            }
+        }
+        docs.into_iter().max_by_key(String::len).unwrap_or_default()
+    }
+
+    #[test]
+    fn docs_have_the_table_the_coverage_row_and_the_heat_map() {
+        let doc = generated_doc(
+            "/// Mine.\npub struct S { input: [2, 16], kernel: 3, rates: [1, 2], activation: relu }",
+        );
+        assert!(doc.contains("receptive field 7"), "{doc}");
+        assert!(
+            doc.contains("| 1 | `2` | 2 → 2 | 3 | 2 | 5 | 1 | 1 | 2, 2 | ReLU | `2×16` | 7 |"),
+            "{doc}"
+        );
+        // k = 3, rates 1, 2: the seed's counts.
+        assert!(doc.contains("1 1 2 1 2 1 1"), "{doc}");
+        let svg_start = doc.find("<svg").expect("an inline SVG");
+        let svg = &doc[svg_start..];
+        assert!(svg.contains("</svg>"));
+        // One line: a blank line would end Markdown's HTML block.
+        assert!(!svg[..svg.find("</svg>").unwrap_or(svg.len())].contains('\n'));
+        assert!(doc.contains("No holes"), "{doc}");
+    }
+
+    #[test]
+    fn allowed_gridding_is_said_in_the_docs() {
+        let doc = generated_doc(
+            "struct S { input: [1, 64], kernel: 3, rates: [2, 4, 8], check: { holes: allow, hdc3: allow } }",
+        );
+        assert!(doc.contains("Holes (gridding)"), "{doc}");
+        assert!(doc.contains("1 0 1 0 2 0 1 0 3"), "{doc}");
+    }
+
+    #[test]
+    fn big_maps_are_left_to_the_command() {
+        let doc = generated_doc(
+            "struct S { input: [1, _], layers: [conv(1 -> 1, kernel: 2, rate: 1, padding: causal), \
+             conv(1 -> 1, kernel: 2, rate: 2, padding: causal), conv(1 -> 1, kernel: 2, rate: 4, \
+             padding: causal), conv(1 -> 1, kernel: 2, rate: 8, padding: causal), conv(1 -> 1, \
+             kernel: 2, rate: 2048, padding: causal)], check: { holes: allow, hdc: allow } }",
+        );
+        assert!(!doc.contains("<svg"));
+        assert!(doc.contains("dilated map"), "{doc}");
     }
 }

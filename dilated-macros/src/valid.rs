@@ -137,9 +137,34 @@ pub(crate) fn check(cx: &Ctxt, stack: &Stack) -> Option<Plan> {
             return None;
         }
     };
+    // A 2D stack whose axes agree gets the same size finding once per axis: say it once.
+    let mut said: Vec<(CheckId, Option<usize>, String)> = Vec::new();
     for d in &report.diagnostics {
-        let span = diagnostic_span(stack, &convs, d);
-        cx.report(d.level, span, check_key(d.check), render(d));
+        let mut d = d.clone();
+        if d.axis.is_some() {
+            let plain = |m: &str| {
+                m.replace(" (on the height axis)", "")
+                    .replace(" (on the width axis)", "")
+            };
+            let both = report.diagnostics.iter().any(|o| {
+                o.axis.is_some()
+                    && o.axis != d.axis
+                    && o.check == d.check
+                    && o.layer == d.layer
+                    && plain(&o.message) == plain(&d.message)
+            });
+            if both {
+                d.message = plain(&d.message);
+                d.axis = None;
+            }
+        }
+        let key = (d.check, d.layer, d.message.clone());
+        if said.contains(&key) {
+            continue;
+        }
+        said.push(key);
+        let span = diagnostic_span(stack, &convs, &d);
+        cx.report(d.level, span, check_key(d.check), render(&d));
     }
     plan(cx, stack, &convs, &report)
 }
