@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::kernels::{DenseTile, DwPix, DwTile, Isa, Out};
+use super::kernels::{DenseTile, DwPix, DwTile, Isa, Out, taps};
 use super::plan::{Kind, LayerPlan};
 use super::simd::LANES;
 use super::{Layer, Workspace};
@@ -171,24 +171,6 @@ impl Geom {
     }
 }
 
-/// The kernel indices `lo..hi` whose tap for output `o` lands inside an input of `len`
-/// (input index `o·s + k·d − p`).
-fn taps(o: usize, s: usize, d: usize, p: usize, k: usize, len: usize) -> (usize, usize) {
-    let base = (o * s) as isize - p as isize;
-    let lo = if base >= 0 {
-        0
-    } else {
-        ((-base) as usize).div_ceil(d).min(k)
-    };
-    let last = len as isize - 1 - base;
-    let hi = if last < 0 {
-        0
-    } else {
-        (last as usize / d + 1).min(k)
-    };
-    (lo, hi.max(lo))
-}
-
 /// Cuts output columns `a..b` into segments of constant valid kernel columns.
 fn segments(g: &Geom, a: usize, b: usize, mut f: impl FnMut(usize, usize, (usize, usize))) {
     let col = |o| taps(o, g.sw, g.dw, g.pl, g.kw, g.iw);
@@ -235,6 +217,9 @@ fn tiles(s: usize, e: usize, sizes: &[usize], mut f: impl FnMut(usize, usize)) {
     }
 }
 
+/// Output columns per unit on long rows.
+const LONG_ROW: usize = 512;
+
 /// Splits `batch × rows × cols` into units: `(rows per unit, column chunks)`.
 fn split(threads: usize, outer: usize, oh: usize, ow: usize, min_w: usize) -> (usize, usize) {
     let mut rg = oh.min(4);
@@ -247,6 +232,11 @@ fn split(threads: usize, outer: usize, oh: usize, ow: usize, min_w: usize) -> (u
                 xchunks = want.div_ceil(outer * oh).min(ow.div_ceil(min_w)).max(1);
             }
         }
+    }
+    // Long rows (1D above all): chunks of about `LONG_ROW` columns, so that a unit's input
+    // stays in cache while every pass of output channels reads it.
+    if ow > 2 * LONG_ROW {
+        xchunks = xchunks.max(ow / LONG_ROW);
     }
     (rg, xchunks)
 }
@@ -450,7 +440,13 @@ fn depthwise_nchw<I: Isa>(
     let span = (g.kw - 1) * g.dw;
     // A vector from `ox` is interior when every lane's every tap is inside the row.
     let interior = |ox: usize| ox >= g.pl && ox + LANES + span <= g.iw + g.pl && ox + LANES <= g.ow;
-    let (rg, _) = split(threads.count(), batch * c, g.oh, g.ow, g.ow);
+    // Whole planes per unit when there are enough of them (the column masks are computed
+    // once per unit), rows otherwise.
+    let rg = if batch * c >= 4 * threads.count() {
+        g.oh
+    } else {
+        split(threads.count(), batch * c, g.oh, g.ow, g.ow).0
+    };
     let (units, n_units) = Units::new(batch * c, rg, 1, g.oh, g.ow);
     let weight = layer.weight();
     let bias = layer.bias();
@@ -459,43 +455,45 @@ fn depthwise_nchw<I: Isa>(
         let ch = nc % c;
         let xp = x.p().cast_const().wrapping_add(nc * g.ih * g.iw);
         let yp = y.p().wrapping_add(nc * g.oh * g.ow);
-        for oy in ya..yb {
-            let t = DwPix {
-                x: xp,
-                iw: g.iw,
-                w: weight[ch * taps_n..].as_ptr(),
-                kw: g.kw,
-                ky: taps(oy, g.sh, g.dh, g.pt, g.kh, g.ih),
-                iy0: (oy * g.sh) as isize - g.pt as isize,
-                dh: g.dh,
-                dw: g.dw,
-                pl: g.pl,
-                bias: bias.map_or(0.0, |b| b[ch]),
-                act: d.activation,
-                out: yp.wrapping_add(oy * g.ow),
-            };
-            let nv = g.ow.div_ceil(LANES);
-            let mut v = 0;
-            while v < nv {
-                let r = I::PIX_TILES
-                    .iter()
-                    .copied()
-                    .find(|&r| r <= nv - v)
-                    .unwrap_or(1);
-                let ox = v * LANES;
-                let n_last = LANES.min(g.ow - (v + r - 1) * LANES);
-                if n_last == LANES && interior(ox) && interior(ox + (r - 1) * LANES) {
-                    // SAFETY: every vector of the tile is interior (the interior is an
-                    // interval), so every load is inside the input row and every store
-                    // inside the output row of this unit.
-                    unsafe { I::pix(r, &t, ox) };
-                } else {
-                    // SAFETY: the masked kernel reads only lanes inside the input row and
-                    // stores only the pixels of the output row.
-                    unsafe { I::pix_masked(r, &t, ox, n_last) };
-                }
-                v += r;
+        let t = DwPix {
+            x: xp,
+            ih: g.ih,
+            iw: g.iw,
+            w: weight[ch * taps_n..].as_ptr(),
+            kh: g.kh,
+            kw: g.kw,
+            rows: (ya, yb),
+            sh: g.sh,
+            pt: g.pt,
+            dh: g.dh,
+            dw: g.dw,
+            pl: g.pl,
+            bias: bias.map_or(0.0, |b| b[ch]),
+            act: d.activation,
+            out: yp,
+            ow: g.ow,
+        };
+        let nv = g.ow.div_ceil(LANES);
+        let mut v = 0;
+        while v < nv {
+            let r = I::PIX_TILES
+                .iter()
+                .copied()
+                .find(|&r| r <= nv - v)
+                .unwrap_or(1);
+            let ox = v * LANES;
+            let n_last = LANES.min(g.ow - (v + r - 1) * LANES);
+            if n_last == LANES && interior(ox) && interior(ox + (r - 1) * LANES) {
+                // SAFETY: every vector of the tile is interior (the interior is an interval),
+                // so every load is inside the input rows and every store inside this unit's
+                // output rows.
+                unsafe { I::pix(r, &t, ox) };
+            } else {
+                // SAFETY: the masked kernel reads only lanes inside the input rows and stores
+                // only the pixels of this unit's output rows.
+                unsafe { I::pix_masked(r, &t, ox, n_last) };
             }
+            v += r;
         }
     };
     threads.run(n_units, &work);

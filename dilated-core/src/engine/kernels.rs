@@ -96,24 +96,48 @@ pub(crate) struct DwTile {
     pub(crate) out: Out,
 }
 
-/// Arguments of the NCHW depthwise kernels (one channel, one output row, stride 1 across).
+/// Arguments of the NCHW depthwise kernels (one channel, output rows `rows`, stride 1
+/// across).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct DwPix {
     /// The input channel plane.
     pub(crate) x: *const f32,
+    pub(crate) ih: usize,
     pub(crate) iw: usize,
     /// The channel's `KH × KW` weights.
     pub(crate) w: *const f32,
+    pub(crate) kh: usize,
     pub(crate) kw: usize,
-    pub(crate) ky: (usize, usize),
-    pub(crate) iy0: isize,
+    pub(crate) rows: (usize, usize),
+    pub(crate) sh: usize,
+    pub(crate) pt: usize,
     pub(crate) dh: usize,
     pub(crate) dw: usize,
     pub(crate) pl: usize,
     pub(crate) bias: f32,
     pub(crate) act: Activation,
-    /// The output row.
+    /// The output channel plane and its width.
     pub(crate) out: *mut f32,
+    pub(crate) ow: usize,
+}
+
+/// The kernel indices `lo..hi` whose tap for output `o` lands inside an input of `len`
+/// (input index `o·s + k·d − p`).
+#[inline(always)]
+pub(crate) fn taps(o: usize, s: usize, d: usize, p: usize, k: usize, len: usize) -> (usize, usize) {
+    let base = (o * s) as isize - p as isize;
+    let lo = if base >= 0 {
+        0
+    } else {
+        ((-base) as usize).div_ceil(d).min(k)
+    };
+    let last = len as isize - 1 - base;
+    let hi = if last < 0 {
+        0
+    } else {
+        (last as usize / d + 1).min(k)
+    };
+    (lo, hi.max(lo))
 }
 
 #[inline(always)]
@@ -144,20 +168,23 @@ unsafe fn activate<V: V16>(v: V, act: Activation) -> V {
 unsafe fn spill<V: V16, const R: usize, const OB: usize>(
     acc: &[[V; OB]; R],
 ) -> [[[f32; LANES]; OB]; R] {
-    let mut m = [[[0.0f32; LANES]; OB]; R];
-    for (mr, ar) in m.iter_mut().zip(acc) {
-        for (mj, aj) in mr.iter_mut().zip(ar) {
-            // SAFETY: a local 16-lane array.
-            unsafe { aj.store(mj.as_mut_ptr()) };
+    let mut m = core::mem::MaybeUninit::<[[[f32; LANES]; OB]; R]>::uninit();
+    let base = m.as_mut_ptr().cast::<f32>();
+    for (r, ar) in acc.iter().enumerate() {
+        for (j, aj) in ar.iter().enumerate() {
+            // SAFETY: vector `(r, j)` of the local array, 16 lanes in bounds.
+            unsafe { aj.store(base.add((r * OB + j) * LANES)) };
         }
     }
-    m
+    // SAFETY: every element was written just above.
+    unsafe { m.assume_init() }
 }
 
-/// Bias, activation, store. `acc[r][j]` is pixel `r` of output block `j`.
+/// Bias, activation, store. `acc[r][j]` is pixel `r` of output block `j` (in memory, where
+/// the NCHW scatter can index it).
 #[inline(always)]
 unsafe fn epilogue<V: V16, const R: usize, const OB: usize>(
-    acc: &[[[f32; LANES]; OB]; R],
+    acc: &mut [[[f32; LANES]; OB]; R],
     bias: *const f32,
     act: Activation,
     out: &Out,
@@ -168,37 +195,56 @@ unsafe fn epilogue<V: V16, const R: usize, const OB: usize>(
         let b = unsafe { V::load(bias.add(j * LANES)) };
         let mask = masks[j];
         let base = out.ptr.wrapping_add(j * out.cb);
-        if out.blocked && mask == u16::MAX {
-            for (r, a) in acc.iter().enumerate() {
-                // SAFETY: `a[j]` is a local 16-lane array; pixel `r` of block `j` lies
-                // inside the output tile, which the driver keeps inside the output buffer.
-                unsafe {
-                    let v = V::load(a[j].as_ptr()).add(b);
-                    activate(v, act).store(base.wrapping_add(r * LANES));
+        let direct = out.blocked && mask == u16::MAX;
+        for (r, a) in acc.iter_mut().enumerate() {
+            // SAFETY: `a[j]` is a local 16-lane array; pixel `r` of block `j` lies inside the
+            // output tile, which the driver keeps inside the output buffer.
+            unsafe {
+                let v = activate(V::load(a[j].as_ptr()).add(b), act);
+                if direct {
+                    v.store(base.wrapping_add(r * LANES));
+                } else {
+                    v.store(a[j].as_mut_ptr());
                 }
             }
-            continue;
         }
-        let mut tmp = [[0.0f32; LANES]; R];
-        for (t, a) in tmp.iter_mut().zip(acc) {
-            // SAFETY: local 16-lane arrays.
-            unsafe { activate(V::load(a[j].as_ptr()).add(b), act).store(t.as_mut_ptr()) };
+        if direct {
+            continue;
         }
         for l in 0..LANES {
             if mask & (1 << l) == 0 {
                 continue;
             }
             if out.blocked {
-                for (r, t) in tmp.iter().enumerate() {
+                for (r, a) in acc.iter().enumerate() {
                     // SAFETY: lane `l` of pixel `r`, block `j`, inside the output buffer.
-                    unsafe { *base.wrapping_add(r * LANES + l) = t[l] };
+                    unsafe { *base.wrapping_add(r * LANES + l) = a[j][l] };
                 }
-            } else {
+            } else if OB == 2 {
+                // Two blocks: scalar copies measured faster than gathers (S4).
                 let p = base.wrapping_add(l * out.c);
-                for (r, t) in tmp.iter().enumerate() {
+                for (r, a) in acc.iter().enumerate() {
                     // SAFETY: the driver clears the mask bits of channels past the last
                     // real one, so channel `16·j + l` exists and pixel `r` is in the row.
-                    unsafe { *p.wrapping_add(r) = t[l] };
+                    unsafe { *p.wrapping_add(r) = a[j][l] };
+                }
+            } else {
+                // Column `l` of the tile (its pixels, `OB·16` floats apart) to the row of
+                // channel `16·j + l`, 16 pixels at a time (measured faster than scalar
+                // copies for single-block tiles, S6).
+                let p = base.wrapping_add(l * out.c);
+                let col = acc.as_ptr().cast::<f32>().wrapping_add(j * LANES + l);
+                let mut r0 = 0;
+                while r0 < R {
+                    let n = LANES.min(R - r0);
+                    // SAFETY: pixels `r0..r0 + n` of the local tile; the driver clears the
+                    // mask bits of channels past the last real one, so channel `16·j + l`
+                    // exists and those pixels are in its output row.
+                    unsafe {
+                        let v = V::gather(col.wrapping_add(r0 * OB * LANES), OB * LANES, n);
+                        v.store_first(p.wrapping_add(r0), n);
+                    }
+                    r0 += n;
                 }
             }
         }
@@ -255,8 +301,8 @@ pub(crate) unsafe fn dense_tile<V: V16, const R: usize, const OB: usize, const S
     }
     // SAFETY: the tile's outputs are in bounds (caller).
     unsafe {
-        let m = spill(&acc);
-        epilogue::<V, R, OB>(&m, t.bias, t.act, &t.out, &t.masks);
+        let mut m = spill(&acc);
+        epilogue::<V, R, OB>(&mut m, t.bias, t.act, &t.out, &t.masks);
     }
 }
 
@@ -284,8 +330,8 @@ pub(crate) unsafe fn dw_tile<V: V16, const R: usize>(t: &DwTile) {
     }
     // SAFETY: the tile's outputs are in bounds (caller).
     unsafe {
-        let m = spill(&acc);
-        epilogue::<V, R, 1>(&m, t.bias, t.act, &t.out, &[t.mask]);
+        let mut m = spill(&acc);
+        epilogue::<V, R, 1>(&mut m, t.bias, t.act, &t.out, &[t.mask]);
     }
 }
 
@@ -296,28 +342,33 @@ pub(crate) unsafe fn dw_tile<V: V16, const R: usize>(t: &DwTile) {
 /// As [`dense_tile`].
 #[inline(always)]
 pub(crate) unsafe fn pix_tile<V: V16, const R: usize>(t: &DwPix, ox0: usize) {
-    // SAFETY: register initialisation.
-    let mut acc = [unsafe { V::zero() }; R];
-    for ky in t.ky.0..t.ky.1 {
-        let iy = (t.iy0 + (ky * t.dh) as isize) as usize;
-        let xrow = t.x.wrapping_add(iy * t.iw);
-        for kx in 0..t.kw {
-            // SAFETY: `KH × KW` weights.
-            let w = unsafe { V::splat(*t.w.add(ky * t.kw + kx)) };
-            let xp = xrow.wrapping_add(ox0 + kx * t.dw - t.pl);
-            for (r, a) in acc.iter_mut().enumerate() {
-                // SAFETY: the driver only calls this where every lane's tap is in the row.
-                *a = unsafe { V::load(xp.wrapping_add(r * LANES)).fma(w, *a) };
+    for oy in t.rows.0..t.rows.1 {
+        let ky = taps(oy, t.sh, t.dh, t.pt, t.kh, t.ih);
+        let iy0 = (oy * t.sh) as isize - t.pt as isize;
+        // SAFETY: register initialisation.
+        let mut acc = [unsafe { V::zero() }; R];
+        for ky in ky.0..ky.1 {
+            let iy = (iy0 + (ky * t.dh) as isize) as usize;
+            let xrow = t.x.wrapping_add(iy * t.iw);
+            for kx in 0..t.kw {
+                // SAFETY: `KH × KW` weights.
+                let w = unsafe { V::splat(*t.w.add(ky * t.kw + kx)) };
+                let xp = xrow.wrapping_add(ox0 + kx * t.dw - t.pl);
+                for (r, a) in acc.iter_mut().enumerate() {
+                    // SAFETY: the driver only calls this where every lane's tap is in the row.
+                    *a = unsafe { V::load(xp.wrapping_add(r * LANES)).fma(w, *a) };
+                }
             }
         }
-    }
-    // SAFETY: local arrays, then the `16·R` outputs from `ox0` inside the output row.
-    unsafe {
-        let m = spill::<V, R, 1>(&acc.map(|a| [a]));
-        let b = V::splat(t.bias);
-        for (r, a) in m.iter().enumerate() {
-            let v = V::load(a[0].as_ptr()).add(b);
-            activate(v, t.act).store(t.out.wrapping_add(ox0 + r * LANES));
+        let out = t.out.wrapping_add(oy * t.ow + ox0);
+        // SAFETY: local arrays, then the `16·R` outputs from `ox0` inside the output row.
+        unsafe {
+            let m = spill::<V, R, 1>(&acc.map(|a| [a]));
+            let b = V::splat(t.bias);
+            for (r, a) in m.iter().enumerate() {
+                let v = V::load(a[0].as_ptr()).add(b);
+                activate(v, t.act).store(out.wrapping_add(r * LANES));
+            }
         }
     }
 }
@@ -331,10 +382,9 @@ pub(crate) unsafe fn pix_tile<V: V16, const R: usize>(t: &DwPix, ox0: usize) {
 /// As [`dense_tile`].
 #[inline(always)]
 pub(crate) unsafe fn pix_masked<V: V16, const R: usize>(t: &DwPix, ox0: usize, n_last: usize) {
-    // SAFETY: register initialisation.
-    let mut acc = [unsafe { V::zero() }; R];
+    const MAXK: usize = 8;
     let iw = t.iw as isize;
-    for kx in 0..t.kw {
+    let masks_for = |kx: usize| {
         let ixk = ox0 as isize + (kx * t.dw) as isize - t.pl as isize;
         let mut masks = [0u16; R];
         for (r, m) in masks.iter_mut().enumerate() {
@@ -343,31 +393,47 @@ pub(crate) unsafe fn pix_masked<V: V16, const R: usize>(t: &DwPix, ox0: usize, n
             let hi = (iw - ix).clamp(0, LANES as isize) as usize;
             *m = if lo < hi { lane_bits(lo, hi) } else { 0 };
         }
-        for ky in t.ky.0..t.ky.1 {
-            let iy = (t.iy0 + (ky * t.dh) as isize) as usize;
-            let xp = t.x.wrapping_add(iy * t.iw).wrapping_offset(ixk);
-            // SAFETY: `KH × KW` weights.
-            let w = unsafe { V::splat(*t.w.add(ky * t.kw + kx)) };
-            for (r, a) in acc.iter_mut().enumerate() {
-                // SAFETY: only the lanes inside the input row are read.
-                *a = unsafe {
-                    V::load_mask(xp.wrapping_add(r * LANES), masks[r]).fma_mask(w, *a, masks[r])
-                };
+        (ixk, masks)
+    };
+    // The masks depend on the column only: computed once for every row (up to 8 columns).
+    let mut pre = [(0isize, [0u16; R]); MAXK];
+    for (kx, p) in pre.iter_mut().enumerate().take(t.kw) {
+        *p = masks_for(kx);
+    }
+    for oy in t.rows.0..t.rows.1 {
+        let ky = taps(oy, t.sh, t.dh, t.pt, t.kh, t.ih);
+        let iy0 = (oy * t.sh) as isize - t.pt as isize;
+        // SAFETY: register initialisation.
+        let mut acc = [unsafe { V::zero() }; R];
+        for kx in 0..t.kw {
+            let (ixk, masks) = pre.get(kx).copied().unwrap_or_else(|| masks_for(kx));
+            for ky in ky.0..ky.1 {
+                let iy = (iy0 + (ky * t.dh) as isize) as usize;
+                let xp = t.x.wrapping_add(iy * t.iw).wrapping_offset(ixk);
+                // SAFETY: `KH × KW` weights.
+                let w = unsafe { V::splat(*t.w.add(ky * t.kw + kx)) };
+                for (r, a) in acc.iter_mut().enumerate() {
+                    // SAFETY: only the lanes inside the input row are read.
+                    *a = unsafe {
+                        V::load_mask(xp.wrapping_add(r * LANES), masks[r]).fma_mask(w, *a, masks[r])
+                    };
+                }
             }
         }
-    }
-    // SAFETY: local arrays, then the outputs from `ox0`: `R − 1` full vectors and `n_last`
-    // pixels, inside the output row.
-    unsafe {
-        let m = spill::<V, R, 1>(&acc.map(|a| [a]));
-        let b = V::splat(t.bias);
-        for (r, a) in m.iter().enumerate() {
-            let v = activate(V::load(a[0].as_ptr()).add(b), t.act);
-            let p = t.out.wrapping_add(ox0 + r * LANES);
-            if r + 1 == R {
-                v.store_first(p, n_last);
-            } else {
-                v.store(p);
+        let out = t.out.wrapping_add(oy * t.ow + ox0);
+        // SAFETY: local arrays, then the outputs from `ox0`: `R − 1` full vectors and
+        // `n_last` pixels, inside the output row.
+        unsafe {
+            let m = spill::<V, R, 1>(&acc.map(|a| [a]));
+            let b = V::splat(t.bias);
+            for (r, a) in m.iter().enumerate() {
+                let v = activate(V::load(a[0].as_ptr()).add(b), t.act);
+                let p = out.wrapping_add(r * LANES);
+                if r + 1 == R {
+                    v.store_first(p, n_last);
+                } else {
+                    v.store(p);
+                }
             }
         }
     }

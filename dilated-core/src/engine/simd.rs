@@ -14,8 +14,9 @@ use core::arch::x86_64::{
     __m256, __m512, _CMP_LT_OQ, _mm256_add_ps, _mm256_blendv_ps, _mm256_cmp_ps, _mm256_fmadd_ps,
     _mm256_loadu_ps, _mm256_mul_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm256_storeu_ps,
     _mm512_add_ps, _mm512_cmp_ps_mask, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_mask_blend_ps,
-    _mm512_mask_storeu_ps, _mm512_mask3_fmadd_ps, _mm512_maskz_loadu_ps, _mm512_mul_ps,
-    _mm512_set1_ps, _mm512_setzero_ps, _mm512_storeu_ps,
+    _mm512_mask_i32gather_ps, _mm512_mask_storeu_ps, _mm512_mask3_fmadd_ps, _mm512_maskz_loadu_ps,
+    _mm512_mul_ps, _mm512_mullo_epi32, _mm512_set1_epi32, _mm512_set1_ps, _mm512_setr_epi32,
+    _mm512_setzero_ps, _mm512_storeu_ps,
 };
 
 /// Lanes per vector (and channels per block of the blocked layout).
@@ -46,6 +47,8 @@ pub(crate) trait V16: Copy {
     unsafe fn store_first(self, p: *mut f32, n: usize);
     /// `self · w + c` in the lanes set in `m`, `c` elsewhere.
     unsafe fn fma_mask(self, w: Self, c: Self, m: u16) -> Self;
+    /// Lane `i < n` (≤ 16) from `p + i·stride`, zero elsewhere (not read).
+    unsafe fn gather(p: *const f32, stride: usize, n: usize) -> Self;
 }
 
 /// The lane mask `lo..hi` as bits.
@@ -123,6 +126,15 @@ impl V16 for [f32; 16] {
             if m & (1 << l) != 0 {
                 out[l] += self[l] * w[l];
             }
+        }
+        out
+    }
+    #[inline(always)]
+    unsafe fn gather(p: *const f32, stride: usize, n: usize) -> Self {
+        let mut out = [0.0; 16];
+        for (i, o) in out.iter_mut().enumerate().take(n) {
+            // SAFETY: the caller guarantees lanes `i < n` at `p + i·stride` are readable.
+            *o = unsafe { p.wrapping_add(i * stride).read() };
         }
         out
     }
@@ -214,6 +226,11 @@ impl V16 for [__m256; 2] {
             Self::load(x.fma_mask(wv, a, m).as_ptr())
         }
     }
+    #[inline(always)]
+    unsafe fn gather(p: *const f32, stride: usize, n: usize) -> Self {
+        // SAFETY: forwarded contract; then a local 16-lane array.
+        unsafe { Self::load(<[f32; 16] as V16>::gather(p, stride, n).as_ptr()) }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -280,6 +297,19 @@ impl V16 for __m512 {
     unsafe fn fma_mask(self, w: Self, c: Self, m: u16) -> Self {
         // SAFETY: AVX-512F enabled.
         unsafe { _mm512_mask3_fmadd_ps(self, w, c, m) }
+    }
+    #[inline(always)]
+    unsafe fn gather(p: *const f32, stride: usize, n: usize) -> Self {
+        // SAFETY: AVX-512F enabled; masked-off lanes are not read, and lanes `i < n` at
+        // `p + i·stride` are readable (caller); `16·stride` fits in `i32` (callers pass
+        // strides of at most 32 floats).
+        unsafe {
+            let idx = _mm512_mullo_epi32(
+                _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                _mm512_set1_epi32(stride as i32),
+            );
+            _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), lane_bits(0, n.min(16)), idx, p)
+        }
     }
 }
 
