@@ -19,7 +19,10 @@ use inner::Hdc;
 fn main() -> Result<(), dilated::Error> {
     assert_eq!(Hdc::RECEPTIVE_FIELD, 17);
     assert_eq!(Hdc::RATES, &[1, 2, 5]);
-    assert_eq!(Hdc::PADDING, [[[1, 1], [1, 1]], [[2, 2], [2, 2]], [[5, 5], [5, 5]]]);
+    assert_eq!(
+        Hdc::PADDING,
+        [[[1, 1], [1, 1]], [[2, 2], [2, 2]], [[5, 5], [5, 5]]]
+    );
     assert_eq!(Hdc::MODULE_INDICES, [0, 2, 4]);
     assert_eq!(Hdc::OUTPUT_SHAPE, [6, 24, 24]);
     let net = Hdc::new_seeded(42)?;

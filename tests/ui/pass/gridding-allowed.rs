@@ -10,6 +10,9 @@ dilated::dilated_stack! {
 
 fn main() -> Result<(), dilated::Error> {
     assert_eq!(Sparse::RECEPTIVE_FIELD, 29);
-    assert_eq!(Sparse::new_seeded(0)?.forward_nchw(1, &[1.0; 64])?.len(), 64);
+    assert_eq!(
+        Sparse::new_seeded(0)?.forward_nchw(1, &[1.0; 64])?.len(),
+        64
+    );
     Ok(())
 }

@@ -11,6 +11,9 @@ dilated::dilated_stack! {
 fn main() -> Result<(), dilated::Error> {
     assert_eq!(Sawtooth::RECEPTIVE_FIELD, 33);
     let net = Sawtooth::new_seeded(5)?;
-    assert_eq!(net.forward_nchw(3, &vec![0.5; 3 * 2 * 48 * 48])?.len(), 3 * 2 * 48 * 48);
+    assert_eq!(
+        net.forward_nchw(3, &vec![0.5; 3 * 2 * 48 * 48])?.len(),
+        3 * 2 * 48 * 48
+    );
     Ok(())
 }
