@@ -128,13 +128,13 @@ mod fuzz;
 ///
 /// | key | what | default |
 /// |---|---|---|
-/// | `gridding` | holes in the coverage (the exact check) | `deny` |
+/// | `holes` (or `gridding`) | holes in the coverage (the exact check) | `deny` |
 /// | `hdc1` | HDC rule 1, `M_2 ≤ K` within each rising group of rates | `warn` |
-/// | `hdc2` | HDC rule 2, rates rise in a sawtooth rather than repeat | `warn` |
-/// | `hdc3` | HDC rule 3, no common factor > 1 | `deny` |
+/// | `hdc2` | HDC rule 2, a rate above 1 repeats in consecutive layers | `warn` |
+/// | `hdc3` | HDC rule 3, the rates share a common factor > 1 | `deny` |
 /// | `hdc` | sets `hdc1`, `hdc2` and `hdc3` together | — |
-/// | `wide_kernel` | an effective kernel wider than the unpadded input | `warn` |
-/// | `receptive_field` | a receptive field wider than the input | `warn` |
+/// | `no_output` | an effective kernel wider than the padded input (no output) | `deny` |
+/// | `long_range` | an effective kernel wider than the unpadded input, or a receptive field wider than the input | `warn` |
 ///
 /// Each takes `deny`, `warn` or `allow` (`strict` is `deny`):
 ///
@@ -151,9 +151,9 @@ mod fuzz;
 /// assert_eq!(Sparse::RECEPTIVE_FIELD, 29);
 /// ```
 ///
-/// Always errors: unknown, duplicate or missing keys; zero, negative or overflowing numbers;
-/// channels that do not chain; groups that do not divide the channels; a layer whose
-/// effective kernel is wider than its padded input (it has no output).
+/// The size checks need a declared input size. Always errors: unknown, duplicate or missing
+/// keys; zero, negative, fractional or overflowing numbers (sizes are at most `u32::MAX`);
+/// channels that do not chain; groups that do not divide the channels.
 ///
 /// A warning is a use of a `#[deprecated]` item spanned on the offending token, the one
 /// way to warn from a proc macro on stable Rust: `cargo build` prints
@@ -162,10 +162,15 @@ mod fuzz;
 ///
 /// # What the expansion offers
 ///
-/// See the crate documentation of `dilated` for the generated API: the consts
-/// `RECEPTIVE_FIELD`, `RATES`, `PADDING`, `OUTPUT_SHAPE`; `new_seeded`,
-/// `from_safetensors`, `from_safetensors_bytes`, a typed `forward`, `forward_nchw`; and
-/// docs with a table of the layers, the coverage row and its heat map.
+/// See the crate documentation of `dilated` for the generated API: a struct of
+/// const-generic layers (`Conv2d`/`Conv1d` with the padding the macro computed), the consts
+/// `RECEPTIVE_FIELD`, `RATES`, `PADDING`, `INPUT_SHAPE`, `OUTPUT_SHAPE`, `MODULE_INDICES`,
+/// `LAYERS`; `new_seeded`, `from_safetensors`, `from_safetensors_bytes`,
+/// `to_safetensors_bytes`, a typed `forward`, `forward_nchw`, `forward_nchw_sized`;
+/// `Debug`, `Clone`; and docs with a table of the layers, the coverage row and its heat map.
+///
+/// Weight names follow the stack's twin `torch.nn.Sequential`, where every conv and every
+/// activation takes a module index: `0.weight`, `0.bias`, `2.weight`, …
 #[proc_macro]
 pub fn dilated_stack(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
     expand::stack(input.into()).into()
