@@ -41,6 +41,10 @@
 
 use std::borrow::Cow;
 
+/// The `ndarray` crate these conversions are written for (0.17), re-exported so that a
+/// user's arrays are of the same version without a separate dependency.
+pub use ndarray;
+
 use ndarray::{
     Array2, Array3, Array4, ArrayBase, ArrayView2, ArrayView3, ArrayView4, ArrayViewMut4, Data,
     Ix3, Ix4, ShapeBuilder,

@@ -538,3 +538,30 @@ fn bad_pushes_are_typed_errors_and_leave_the_state_alone() {
     let next = [0.1, 0.2, 0.3];
     assert_eq!(stream.push(&next).unwrap(), fresh.push(&next).unwrap());
 }
+
+/// The runtime stacks that `dilated_stack!` generates stream through their network, with
+/// PyTorch's default initialisation.
+#[test]
+fn generated_style_stack_streams() {
+    use dilated_core::layer::{LayerSpec, Rank, Stack};
+    let mut specs = Vec::new();
+    let mut cin = 4;
+    for (i, rate) in [1, 2, 4, 8].into_iter().enumerate() {
+        let mut d = ConvDesc::causal_1d(cin, 8, 2, rate);
+        d.activation = Activation::Relu;
+        specs.push(LayerSpec::new(2 * i, Rank::One, d));
+        cin = 8;
+    }
+    let stack = Stack::init(&specs, 11).unwrap();
+    let net = stack.network();
+    let mut stream = CausalStream::new(net).unwrap();
+    assert_eq!(stream.receptive_field(), 16);
+    let len = 40;
+    let signal = values(3, 4 * len);
+    let (whole, _) = net.forward(1, [1, len], &signal).unwrap();
+    let mag = magnitude(net.layers(), len, &signal);
+    let streamed = stream_signal(&mut stream, &signal, len, &[Piece::TimeMajor(7)]);
+    for ((s, w), m) in streamed.iter().zip(&whole).zip(&mag) {
+        assert!((s - w).abs() <= 1e-5 * m, "{s} vs {w}");
+    }
+}
