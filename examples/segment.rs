@@ -218,16 +218,13 @@ fn run(args: &Args) -> Result<(), String> {
             o.reference_ms / o.runtime_ms
         );
     }
+    let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
     println!(
-        "(times: median of {runs} runtime runs and {} reference runs, batch 1, kernels {}, {} thread{})",
-        reference_runs(runs),
+        "(times: median of {} and {}, batch 1, kernels {}, {})",
+        plural(runs as usize, "runtime run"),
+        plural(reference_runs(runs) as usize, "reference run"),
         hdc.stack().network().kernel(),
-        hdc.stack().network().threads(),
-        if hdc.stack().network().threads() == 1 {
-            ""
-        } else {
-            "s"
-        }
+        plural(hdc.stack().network().threads(), "thread"),
     );
 
     let png = picture(&crop, &outcomes)?;
