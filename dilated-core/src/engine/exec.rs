@@ -192,27 +192,36 @@ fn segments(g: &Geom, a: usize, b: usize, mut f: impl FnMut(usize, usize, (usize
     }
 }
 
-/// Covers `s..e` with tiles from `sizes` (widest first). A segment at least as wide as the
-/// widest tile ends with one overlapping widest tile (recomputing a few pixels at full speed
-/// beats narrow tiles).
-fn tiles(s: usize, e: usize, sizes: &[usize], mut f: impl FnMut(usize, usize)) {
+/// Covers `s..e` with tiles from `sizes` (widest first): widest tiles, then the remainder
+/// either with narrower tiles or with one overlapping widest tile (recomputing a few
+/// pixels), whichever costs less. A tile narrower than `chains` pixels is charged as
+/// `chains` (too few independent accumulators to hide the FMA latency).
+fn tiles(s: usize, e: usize, sizes: &[usize], chains: usize, mut f: impl FnMut(usize, usize)) {
     let rmax = sizes[0];
-    if e - s >= rmax {
-        let mut o = s;
-        while o + rmax <= e {
-            f(o, rmax);
-            o += rmax;
+    let mut o = s;
+    while e - o >= rmax {
+        f(o, rmax);
+        o += rmax;
+    }
+    if o == e {
+        return;
+    }
+    // Cost of the narrow decomposition of the remainder.
+    let (mut rem, mut cost) = (e - o, 0);
+    for &t in sizes {
+        while rem >= t {
+            cost += t.max(chains);
+            rem -= t;
         }
-        if o < e {
-            f(e - rmax, rmax);
-        }
-    } else {
-        let mut o = s;
-        for &t in sizes {
-            while e - o >= t {
-                f(o, t);
-                o += t;
-            }
+    }
+    if e - s >= rmax && cost > rmax {
+        f(e - rmax, rmax);
+        return;
+    }
+    for &t in sizes {
+        while e - o >= t {
+            f(o, t);
+            o += t;
         }
     }
 }
@@ -332,7 +341,7 @@ fn dense<I: Isa>(
                 let ky = taps(oy, g.sh, g.dh, g.pt, g.kh, g.ih);
                 segments(g, xa, xb, |s, e, kx| {
                     let sizes = if pass.nob == 2 { I::TILES2 } else { I::TILES1 };
-                    tiles(s, e, sizes, |ox0, r| {
+                    tiles(s, e, sizes, 4 / pass.nob, |ox0, r| {
                         let t = DenseTile {
                             x: ximg,
                             x_cb: xs.cb,
@@ -398,7 +407,7 @@ fn depthwise_blocked<I: Isa>(
         for oy in ya..yb {
             let ky = taps(oy, g.sh, g.dh, g.pt, g.kh, g.ih);
             segments(g, xa, xb, |s, e, kx| {
-                tiles(s, e, I::DW_TILES, |ox0, r| {
+                tiles(s, e, I::DW_TILES, 4, |ox0, r| {
                     let t = DwTile {
                         x: xp,
                         x_row: xs.row,
@@ -695,7 +704,7 @@ mod tests {
     #[test]
     fn tiles_cover_each_segment() {
         let mut seen = [0; 40];
-        tiles(3, 37, &[14, 8, 4, 2, 1], |o, r| {
+        tiles(3, 37, &[14, 8, 4, 2, 1], 2, |o, r| {
             for s in &mut seen[o..o + r] {
                 *s += 1;
             }
@@ -703,7 +712,16 @@ mod tests {
         assert!(seen[3..37].iter().all(|&s| s >= 1));
         assert!(seen[..3].iter().chain(&seen[37..]).all(|&s| s == 0));
         let mut covered = 0;
-        tiles(0, 13, &[14, 8, 4, 2, 1], |_, r| covered += r);
+        tiles(0, 13, &[14, 8, 4, 2, 1], 2, |_, r| covered += r);
         assert_eq!(covered, 13);
+        let list = |e: usize, chains: usize| {
+            let mut v = Vec::new();
+            tiles(0, e, &[14, 8, 4, 2, 1], chains, |o, r| v.push((o, r)));
+            v
+        };
+        // A remainder of 6 is cheaper as 4 + 2 than as a 14-wide overlap...
+        assert_eq!(list(34, 2), [(0, 14), (14, 14), (28, 4), (32, 2)]);
+        // ...a remainder of 13 with single-chain narrow tiles is not.
+        assert_eq!(list(27, 4), [(0, 14), (13, 14)]);
     }
 }
