@@ -8,7 +8,8 @@ mod support;
 
 /// A user's program: compact and per-layer stacks, visibility, dynamic sizes, weights
 /// round-trip; it prints a line the test checks. Line 8 holds the HDC rule 2 warning's
-/// token (the repeated rate) and line 15 the long-range warning's (the input size 8).
+/// token (the repeated rate) and line 17 the long-range warnings' (the rate from which the
+/// receptive field outgrows the input of 8).
 const PROGRAM: &str = r#"//! A user crate.
 use dilated::tensor::{DYN, Tensor1d, Tensor2d};
 
@@ -91,8 +92,8 @@ fn run_in(edition: &str) {
     assert!(!wide.is_empty(), "edition {edition}: no long-range warning");
     assert!(
         wide.iter().any(|d| d.message.contains("receptive field 17")
-            && d.line == Some(15)
-            && d.text.as_deref() == Some("8")),
+            && d.line == Some(17)
+            && d.text.as_deref() == Some("5")),
         "{wide:#?}"
     );
     assert!(
