@@ -575,5 +575,5 @@ isa!(
 isa!(
     /// AVX-512F: one `zmm` per vector; 14 pixels × 2 output blocks = 28 accumulators.
     Avx512, core::arch::x86_64::__m512, ["avx512f,avx2,fma"],
-    tiles1 = [28, 14, 8, 4, 2, 1], tiles2 = [14, 8, 4, 2, 1], dw_tiles = [14, 8, 4, 2, 1], pix_tiles = [8, 4, 2, 1]
+    tiles1 = [14, 8, 4, 2, 1], tiles2 = [14, 8, 4, 2, 1], dw_tiles = [14, 8, 4, 2, 1], pix_tiles = [8, 4, 2, 1]
 );
