@@ -12,12 +12,12 @@ use std::process::Command;
 use serde_json::Value;
 
 /// The repository root (the facade's manifest directory).
-pub fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// The target directory this test binary was built in (`…/target/debug/deps/test-…`).
-pub fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     exe.ancestors()
         .nth(3)
@@ -25,7 +25,7 @@ pub fn target_dir() -> PathBuf {
 }
 
 /// The work directory of the helper crates and their shared target directory.
-pub fn work_dir() -> PathBuf {
+pub(crate) fn work_dir() -> PathBuf {
     target_dir().join("tests").join("dilated-crates")
 }
 
@@ -39,31 +39,31 @@ fn cargo() -> Command {
 
 /// One diagnostic of `cargo … --message-format=json`.
 #[derive(Debug, Clone)]
-pub struct Diag {
+pub(crate) struct Diag {
     /// "error" or "warning".
-    pub level: String,
+    pub(crate) level: String,
     /// The main message.
-    pub message: String,
+    pub(crate) message: String,
     /// The primary span's line and column (1-based), if any.
-    pub line: Option<u64>,
+    pub(crate) line: Option<u64>,
     /// The primary span's first column.
-    pub column: Option<u64>,
+    pub(crate) column: Option<u64>,
     /// The source text under the primary span.
-    pub text: Option<String>,
+    pub(crate) text: Option<String>,
 }
 
 /// The outcome of a cargo command on a helper crate.
 #[derive(Debug)]
-pub struct Outcome {
-    pub success: bool,
-    pub diags: Vec<Diag>,
-    pub stdout: String,
-    pub stderr: String,
+pub(crate) struct Outcome {
+    pub(crate) success: bool,
+    pub(crate) diags: Vec<Diag>,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 /// Writes a binary crate `name` with `main_rs` in the given edition, depending on the
 /// `dilated` of this repository.
-pub fn write_crate(name: &str, edition: &str, main_rs: &str) -> PathBuf {
+pub(crate) fn write_crate(name: &str, edition: &str, main_rs: &str) -> PathBuf {
     let dir = work_dir().join(name);
     std::fs::create_dir_all(dir.join("src")).expect("create crate dir");
     let manifest = format!(
@@ -79,7 +79,7 @@ pub fn write_crate(name: &str, edition: &str, main_rs: &str) -> PathBuf {
 
 /// Runs `cargo <subcommand> --message-format=json` in `dir` and collects the diagnostics
 /// of the crate itself.
-pub fn cargo_json(dir: &Path, subcommand: &str, extra: &[&str]) -> Outcome {
+pub(crate) fn cargo_json(dir: &Path, subcommand: &str, extra: &[&str]) -> Outcome {
     let out = cargo()
         .arg(subcommand)
         .arg("--message-format=json")
@@ -130,7 +130,7 @@ pub fn cargo_json(dir: &Path, subcommand: &str, extra: &[&str]) -> Outcome {
 }
 
 /// Builds the `dilated` command (package `dilated-cli`) and returns its path.
-pub fn dilated_cli() -> PathBuf {
+pub(crate) fn dilated_cli() -> PathBuf {
     let out = cargo()
         .args(["build", "--quiet", "-p", "dilated-cli", "--bin", "dilated"])
         .current_dir(root())
