@@ -161,6 +161,55 @@ unsafe fn activate<V: V16>(v: V, act: Activation) -> V {
     }
 }
 
+/// Bias, activation and store of `R` pixel vectors from registers: the activation is
+/// matched once, outside the (unrolled) store loop, so the accumulators stay in registers;
+/// the last vector stores `n_last` pixels.
+#[inline(always)]
+unsafe fn store_vecs<V: V16, const R: usize>(
+    acc: &[V; R],
+    bias: f32,
+    act: Activation,
+    out: *mut f32,
+    n_last: usize,
+) {
+    // SAFETY (whole body): register arithmetic; the caller guarantees `16·(R − 1) + n_last`
+    // writable outputs from `out`.
+    unsafe {
+        let b = V::splat(bias);
+        let put = |r: usize, v: V| {
+            let p = out.wrapping_add(r * LANES);
+            if r + 1 == R && n_last < LANES {
+                v.store_first(p, n_last);
+            } else {
+                v.store(p);
+            }
+        };
+        match act {
+            Activation::Identity => {
+                for (r, a) in acc.iter().enumerate() {
+                    put(r, a.add(b));
+                }
+            }
+            Activation::Relu => {
+                for (r, a) in acc.iter().enumerate() {
+                    put(r, a.add(b).relu());
+                }
+            }
+            Activation::LeakyRelu(s) => {
+                for (r, a) in acc.iter().enumerate() {
+                    put(r, a.add(b).leaky(s));
+                }
+            }
+            other => {
+                let m = spill::<V, R, 1>(&acc.map(|a| [a]));
+                for (r, a) in m.iter().enumerate() {
+                    put(r, activate(V::load(a[0].as_ptr()).add(b), other));
+                }
+            }
+        }
+    }
+}
+
 /// Moves the accumulators to memory in one fully unrolled pass, so that the compiler keeps
 /// them in registers during the tap loop (the epilogue indexes them dynamically, which
 /// would otherwise pin them to the stack and store them on every FMA).
@@ -361,15 +410,8 @@ pub(crate) unsafe fn pix_tile<V: V16, const R: usize>(t: &DwPix, ox0: usize) {
             }
         }
         let out = t.out.wrapping_add(oy * t.ow + ox0);
-        // SAFETY: local arrays, then the `16·R` outputs from `ox0` inside the output row.
-        unsafe {
-            let m = spill::<V, R, 1>(&acc.map(|a| [a]));
-            let b = V::splat(t.bias);
-            for (r, a) in m.iter().enumerate() {
-                let v = V::load(a[0].as_ptr()).add(b);
-                activate(v, t.act).store(out.wrapping_add(r * LANES));
-            }
-        }
+        // SAFETY: the `16·R` outputs from `ox0` are inside the output row.
+        unsafe { store_vecs(&acc, t.bias, t.act, out, LANES) };
     }
 }
 
@@ -421,21 +463,8 @@ pub(crate) unsafe fn pix_masked<V: V16, const R: usize>(t: &DwPix, ox0: usize, n
             }
         }
         let out = t.out.wrapping_add(oy * t.ow + ox0);
-        // SAFETY: local arrays, then the outputs from `ox0`: `R − 1` full vectors and
-        // `n_last` pixels, inside the output row.
-        unsafe {
-            let m = spill::<V, R, 1>(&acc.map(|a| [a]));
-            let b = V::splat(t.bias);
-            for (r, a) in m.iter().enumerate() {
-                let v = activate(V::load(a[0].as_ptr()).add(b), t.act);
-                let p = out.wrapping_add(r * LANES);
-                if r + 1 == R {
-                    v.store_first(p, n_last);
-                } else {
-                    v.store(p);
-                }
-            }
-        }
+        // SAFETY: `R − 1` full vectors and `n_last` pixels from `ox0` are inside the row.
+        unsafe { store_vecs(&acc, t.bias, t.act, out, n_last) };
     }
 }
 
