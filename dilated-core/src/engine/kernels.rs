@@ -172,7 +172,7 @@ unsafe fn store_vecs<V: V16, const R: usize>(
     out: *mut f32,
     n_last: usize,
 ) {
-    // SAFETY (whole body): register arithmetic; the caller guarantees `16·(R − 1) + n_last`
+    // SAFETY: register arithmetic, and the caller guarantees `16·(R − 1) + n_last`
     // writable outputs from `out`.
     unsafe {
         let b = V::splat(bias);
