@@ -25,8 +25,11 @@ pub(crate) fn expand(raw: Option<&RawStack>, error: &syn::Error) -> TokenStream 
         #[allow(dead_code, unreachable_code, unused_variables, missing_docs)]
         impl #name {
             pub const RECEPTIVE_FIELD: usize = 0;
+            pub const RECEPTIVE_FIELD_HW: [usize; 2] = [0, 0];
             pub const RATES: &'static [usize] = &[];
-            pub fn new_seeded(seed: u64) -> Self {
+            pub const INPUT_SHAPE: [usize; 3] = [0, 0, 0];
+            pub const OUTPUT_SHAPE: [usize; 3] = [0, 0, 0];
+            pub fn new_seeded(seed: u64) -> ::core::result::Result<Self, #p::Error> {
                 ::core::unreachable!()
             }
             pub fn from_safetensors(
@@ -39,11 +42,24 @@ pub(crate) fn expand(raw: Option<&RawStack>, error: &syn::Error) -> TokenStream 
             ) -> ::core::result::Result<Self, #p::Error> {
                 ::core::unreachable!()
             }
+            pub fn to_safetensors_bytes(
+                &self,
+            ) -> ::core::result::Result<::std::vec::Vec<u8>, #p::Error> {
+                ::core::unreachable!()
+            }
             pub fn forward_nchw(
                 &self,
                 batch: usize,
                 input: &[f32],
             ) -> ::core::result::Result<::std::vec::Vec<f32>, #p::Error> {
+                ::core::unreachable!()
+            }
+            pub fn forward_nchw_sized(
+                &self,
+                batch: usize,
+                hw: [usize; 2],
+                input: &[f32],
+            ) -> ::core::result::Result<(::std::vec::Vec<f32>, [usize; 2]), #p::Error> {
                 ::core::unreachable!()
             }
         }
