@@ -228,7 +228,11 @@ fn random_stack() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    // 512 cases per generator by default; `PROPTEST_CASES` raises it for a longer run.
+    #![proptest_config(ProptestConfig {
+        cases: ProptestConfig::default().cases.max(512),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn token_soup_never_panics(src in token_soup()) {
