@@ -44,6 +44,7 @@
 //!   `S::MODULE_INDICES` and `S::LAYERS` (each conv's [`layer::LayerSpec`]);
 //! - one field per convolution of a const-generic type ([`layer::Conv2d`],
 //!   [`layer::Conv1d`]) whose padding the macro computed, and a [`layer::TypedStack`];
+//!   `s.layers()` returns the typed layers (their weights), `s.stack()` the runtime stack;
 //! - `S::new_seeded(seed)` (PyTorch's default initialisation, seeded),
 //!   `S::from_safetensors(path)`, `S::from_safetensors_bytes(bytes)`,
 //!   `s.to_safetensors_bytes()` and `s.save_safetensors(path)`, with the names of the
