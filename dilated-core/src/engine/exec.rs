@@ -544,6 +544,49 @@ fn other(l: Loc) -> Loc {
     if l == Loc::Ping { Loc::Pong } else { Loc::Ping }
 }
 
+/// Whether layer `l` runs pixel-vectorised on NCHW data (depthwise, horizontal stride 1).
+fn pix(l: &Layer) -> bool {
+    let d = l.desc();
+    d.groups == d.in_channels && d.groups == d.out_channels && d.stride[1] == 1
+}
+
+/// Step `i` of the run and its geometry, given where its input is (`cur`) and its size.
+fn step_at(
+    layers: &[Layer],
+    plans: &[LayerPlan],
+    i: usize,
+    cur: Loc,
+    hw: [usize; 2],
+) -> Result<(Step, Geom), Error> {
+    let n = layers.len();
+    // Layout after layer j.
+    let blocked_after = |j: usize| j + 1 < n && !(pix(&layers[j]) && pix(&layers[j + 1]));
+    let d = layers[i].desc();
+    let g = Geom::new(d, hw)?;
+    let in_blocked = i > 0 && blocked_after(i - 1);
+    let depthwise = matches!(plans[i].kind, Kind::Depthwise { .. });
+    let out_blocked = blocked_after(i);
+    let nchw_depthwise = depthwise && pix(&layers[i]) && !in_blocked && !out_blocked;
+    let src = cur;
+    let mut from = cur;
+    let mut convert_to = None;
+    if depthwise && !nchw_depthwise && !in_blocked {
+        let to = other(cur);
+        convert_to = Some(to);
+        from = to;
+    }
+    let dst = if i + 1 == n { Loc::Output } else { other(from) };
+    let step = Step {
+        convert_to,
+        src,
+        dst,
+        in_blocked: in_blocked || convert_to.is_some(),
+        out_blocked,
+        nchw_depthwise,
+    };
+    Ok((step, g))
+}
+
 /// One step of the run: an optional conversion to blocked, then the layer.
 #[derive(Debug, Clone, Copy)]
 struct Step {
@@ -567,57 +610,28 @@ pub(crate) fn forward<I: Isa>(
     output: &mut [f32],
     ws: &mut Workspace,
 ) -> Result<(), Error> {
-    let n = layers.len();
-    let pix: Vec<bool> = layers
-        .iter()
-        .map(|l| {
-            let d = l.desc();
-            d.groups == d.in_channels && d.groups == d.out_channels && d.stride[1] == 1
-        })
-        .collect();
-    // Layout after layer i.
-    let blocked_after = |i: usize| i + 1 < n && !(pix[i] && pix[i + 1]);
-    let mut steps = Vec::with_capacity(n);
-    let mut geoms = Vec::with_capacity(n);
+    // Pass 1: the size each scratch buffer must have. The steps are recomputed in pass 2
+    // rather than stored, so a run allocates nothing once the workspace has grown.
     let mut need = [0usize; 2];
-    let mut grow = |loc: Loc, len: usize| {
-        let i = usize::from(loc == Loc::Pong);
-        need[i] = need[i].max(len);
-    };
     let mut cur = Loc::Input;
     let mut hw = input_hw;
     for (i, layer) in layers.iter().enumerate() {
+        let (step, g) = step_at(layers, plans, i, cur, hw)?;
         let d = layer.desc();
-        let g = Geom::new(d, hw)?;
-        let in_blocked = i > 0 && blocked_after(i - 1);
-        let depthwise = matches!(plans[i].kind, Kind::Depthwise { .. });
-        let out_blocked = blocked_after(i);
-        let nchw_depthwise = depthwise && pix[i] && !in_blocked && !out_blocked;
-        let mut convert_to = None;
-        let src = cur;
-        if depthwise && !nchw_depthwise && !in_blocked {
-            let to = other(cur);
-            grow(to, buf_len(batch, d.in_channels, hw, true)?);
-            convert_to = Some(to);
-            cur = to;
+        if let Some(to) = step.convert_to {
+            let slot = usize::from(to == Loc::Pong);
+            need[slot] = need[slot].max(buf_len(batch, d.in_channels, hw, true)?);
         }
-        let dst = if i + 1 == n { Loc::Output } else { other(cur) };
-        if dst != Loc::Output {
-            grow(
-                dst,
-                buf_len(batch, d.out_channels, [g.oh, g.ow], out_blocked)?,
-            );
+        if step.dst != Loc::Output {
+            let slot = usize::from(step.dst == Loc::Pong);
+            need[slot] = need[slot].max(buf_len(
+                batch,
+                d.out_channels,
+                [g.oh, g.ow],
+                step.out_blocked,
+            )?);
         }
-        steps.push(Step {
-            convert_to,
-            src,
-            dst,
-            in_blocked: in_blocked || convert_to.is_some(),
-            out_blocked,
-            nchw_depthwise,
-        });
-        geoms.push(g);
-        cur = dst;
+        cur = step.dst;
         hw = [g.oh, g.ow];
     }
     for (buf, len) in [&mut ws.ping, &mut ws.pong].into_iter().zip(need) {
@@ -640,8 +654,12 @@ pub(crate) fn forward<I: Isa>(
             Loc::Output => p_out,
         }
     };
+    let mut cur = Loc::Input;
     let mut hw = input_hw;
-    for ((layer, plan), (step, g)) in layers.iter().zip(plans).zip(steps.iter().zip(&geoms)) {
+    for (i, (layer, plan)) in layers.iter().zip(plans).enumerate() {
+        let (step, g) = step_at(layers, plans, i, cur, hw)?;
+        let g = &g;
+        cur = step.dst;
         let d = layer.desc();
         let mut src = step.src;
         if let Some(to) = step.convert_to {
