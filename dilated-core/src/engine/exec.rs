@@ -598,6 +598,18 @@ struct Step {
     nchw_depthwise: bool,
 }
 
+/// The signature of [`forward`] for one instruction set, as the dispatcher stores it.
+pub(crate) type ForwardFn = fn(
+    &[Layer],
+    &[LayerPlan],
+    &Threads,
+    usize,
+    [usize; 2],
+    &[f32],
+    &mut [f32],
+    &mut Workspace,
+) -> Result<(), Error>;
+
 /// Runs the whole stack with instruction set `I`. Shapes and lengths are already checked.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn forward<I: Isa>(

@@ -318,41 +318,29 @@ impl Network {
                 actual: output.len(),
             });
         }
-        match self.kernel {
-            Kernel::Reference => self.forward_reference(batch, input_hw, input, output, ws)?,
+        // The three SIMD families differ only in the instruction set the run is
+        // monomorphised for: pick the instance once, call it once.
+        let run: exec::ForwardFn = match self.kernel {
+            Kernel::Reference => {
+                self.forward_reference(batch, input_hw, input, output, ws)?;
+                return Ok(out_hw);
+            }
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512 => exec::forward::<kernels::Avx512>(
-                &self.layers,
-                &self.plans,
-                &self.threads,
-                batch,
-                input_hw,
-                input,
-                output,
-                ws,
-            )?,
+            Kernel::Avx512 => exec::forward::<kernels::Avx512>,
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2 => exec::forward::<kernels::Avx2>(
-                &self.layers,
-                &self.plans,
-                &self.threads,
-                batch,
-                input_hw,
-                input,
-                output,
-                ws,
-            )?,
-            _ => exec::forward::<kernels::Portable>(
-                &self.layers,
-                &self.plans,
-                &self.threads,
-                batch,
-                input_hw,
-                input,
-                output,
-                ws,
-            )?,
-        }
+            Kernel::Avx2 => exec::forward::<kernels::Avx2>,
+            _ => exec::forward::<kernels::Portable>,
+        };
+        run(
+            &self.layers,
+            &self.plans,
+            &self.threads,
+            batch,
+            input_hw,
+            input,
+            output,
+            ws,
+        )?;
         Ok(out_hw)
     }
 
