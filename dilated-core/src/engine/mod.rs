@@ -360,29 +360,24 @@ impl Network {
             let next_hw = layer.desc.output_size(hw)?;
             let src_len = ConvDesc::nchw_len(batch, layer.desc.in_channels, hw)?;
             let src: &[f32] = if i == 0 { input } else { &ping[..src_len] };
-            if i == last {
-                conv_reference(
-                    &layer.desc,
-                    batch,
-                    hw,
-                    src,
-                    &layer.weight,
-                    layer.bias(),
-                    output,
-                )?;
+            let dst: &mut [f32] = if i == last {
+                output
             } else {
                 let len = ConvDesc::nchw_len(batch, layer.desc.out_channels, next_hw)?;
                 pong.clear();
                 pong.resize(len, 0.0);
-                conv_reference(
-                    &layer.desc,
-                    batch,
-                    hw,
-                    src,
-                    &layer.weight,
-                    layer.bias(),
-                    pong,
-                )?;
+                pong
+            };
+            conv_reference(
+                &layer.desc,
+                batch,
+                hw,
+                src,
+                &layer.weight,
+                layer.bias(),
+                dst,
+            )?;
+            if i != last {
                 std::mem::swap(ping, pong);
             }
             hw = next_hw;
