@@ -70,11 +70,14 @@ pub enum ConfigError {
 }
 
 /// One convolution with its weights (PyTorch layout `[C_out, C_in/groups, KH, KW]`).
+///
+/// The weights and bias are shared, not copied, between clones: a typed layer, the stack
+/// that runs it and their clones all point at one allocation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Layer {
     desc: ConvDesc,
-    weight: Vec<f32>,
-    bias: Option<Vec<f32>>,
+    weight: Arc<[f32]>,
+    bias: Option<Arc<[f32]>>,
 }
 
 impl Layer {
@@ -98,7 +101,11 @@ impl Layer {
                 actual: actual_bias,
             });
         }
-        Ok(Self { desc, weight, bias })
+        Ok(Self {
+            desc,
+            weight: weight.into(),
+            bias: bias.map(Into::into),
+        })
     }
 
     /// The layer's descriptor.
