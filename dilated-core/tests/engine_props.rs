@@ -330,6 +330,17 @@ fn full_size_layers_match_the_reference() {
             },
             [4, 300],
         ),
+        // Single layers on the NCHW kernels, rows longer than one input window: S4 and S6
+        // of the benchmark (shortened), and a grouped layer with blocks of 3 channels.
+        (ConvDesc::causal_1d(64, 64, 3, 8), [1, 1500]),
+        (ConvDesc::same_2d(16, 16, 3, 5), [12, 300]),
+        (
+            ConvDesc {
+                groups: 5,
+                ..ConvDesc::same_2d(20, 15, 3, 2)
+            },
+            [7, 260],
+        ),
     ];
     for (d, hw) in cases {
         let layers = vec![layer(d, &mut rng)];

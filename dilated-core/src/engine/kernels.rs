@@ -165,7 +165,7 @@ unsafe fn activate<V: V16>(v: V, act: Activation) -> V {
 /// matched once, outside the (unrolled) store loop, so the accumulators stay in registers;
 /// the last vector stores `n_last` pixels.
 #[inline(always)]
-unsafe fn store_vecs<V: V16, const R: usize>(
+pub(crate) unsafe fn store_vecs<V: V16, const R: usize>(
     acc: &[V; R],
     bias: f32,
     act: Activation,

@@ -42,6 +42,7 @@
 mod dispatch;
 mod exec;
 mod kernels;
+mod nchw;
 mod plan;
 mod simd;
 
@@ -170,7 +171,11 @@ fn plans_for(layers: &[Layer], kernel: Kernel) -> Result<Vec<LayerPlan>, Error> 
         Kernel::Avx2 => kernels::Avx2::OBMAX,
         _ => kernels::Portable::OBMAX,
     };
-    layers.iter().map(|l| LayerPlan::new(l, obmax)).collect()
+    let single = layers.len() == 1;
+    layers
+        .iter()
+        .map(|l| LayerPlan::new(l, obmax, single && exec::nchw_dense(l)))
+        .collect()
 }
 
 impl Network {

@@ -14,6 +14,7 @@
 
 use super::Layer;
 use super::kernels::Seg;
+use super::nchw::Block;
 use super::simd::LANES;
 use crate::Error;
 
@@ -37,6 +38,9 @@ pub(crate) enum Kind {
     Dense { passes: Vec<Pass>, w: Vec<f32> },
     /// `groups = in = out`: blocked weights `[C/16][KH][KW][16]`.
     Depthwise { w: Vec<f32> },
+    /// Dense or grouped on NCHW data in and out ([`super::nchw`]): blocks of
+    /// [`PC`](super::nchw::PC) output channels, weights `[C_in/G][KH][KW][PC]` per block.
+    Nchw { blocks: Vec<Block>, w: Vec<f32> },
 }
 
 /// A layer ready to run.
@@ -56,8 +60,9 @@ fn ovf(what: &'static str) -> Error {
 }
 
 impl LayerPlan {
-    /// Packs `layer` for kernels that take up to `obmax` output blocks per tile.
-    pub(crate) fn new(layer: &Layer, obmax: usize) -> Result<Self, Error> {
+    /// Packs `layer` for kernels that take up to `obmax` output blocks per tile, or for the
+    /// NCHW dense kernels when `nchw` (a dense layer that reads and writes NCHW).
+    pub(crate) fn new(layer: &Layer, obmax: usize, nchw: bool) -> Result<Self, Error> {
         let d = layer.desc();
         let cbo = blocks(d.out_channels);
         let mut bias16 = vec![0.0; cbo.checked_mul(LANES).ok_or(ovf("bias"))?];
@@ -67,6 +72,9 @@ impl LayerPlan {
         let depthwise = d.groups == d.in_channels && d.groups == d.out_channels;
         let kind = if depthwise {
             Self::pack_depthwise(layer)?
+        } else if nchw {
+            let (blocks, w) = super::nchw::pack(layer)?;
+            Kind::Nchw { blocks, w }
         } else {
             Self::pack_dense(layer, obmax.clamp(1, 2))?
         };

@@ -1,0 +1,313 @@
+//! Dense convolution straight on NCHW data: 16 consecutive output pixels of one channel
+//! per vector, `C` output channels × `R` vectors per register tile.
+//!
+//! A single layer (NCHW in, NCHW out) with few channels, or a long 1D signal, spends a
+//! good part of its time in the channel-blocked kernels' epilogue, which scatters
+//! pixel-major tiles to channel planes. Here the accumulators already hold channel
+//! planes: the epilogue is one vector store per (channel, 16 pixels), and nothing is
+//! transposed at all. Per input channel and tap the tile loads `R` input vectors (16
+//! consecutive pixels each, the tap's offset applied) and broadcasts `C` weights, then
+//! issues `R × C` FMAs.
+//!
+//! Padding: a vector whose taps all land inside the input row is loaded plainly; near
+//! the row ends each (vector, kernel column) gets the mask of its lanes inside the row,
+//! and masked-off lanes are neither read nor multiplied, so an infinite weight never
+//! meets the padding (the reference skips those taps). Kernel rows outside the input are
+//! skipped for the whole tile.
+//!
+//! Weights are packed per group and per block of [`PC`] output channels of that group:
+//! `[C_in/G][KH][KW][PC]`, zeros for the channels past the group's last.
+
+use super::Layer;
+use super::kernels::{Isa, store_vecs};
+use super::simd::{LANES, V16, lane_bits};
+use crate::Error;
+use crate::conv::Activation;
+
+/// Output channels per packed block.
+pub(crate) const PC: usize = 8;
+
+/// One block of at most [`PC`] output channels, all in one group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Block {
+    /// First output channel.
+    pub(crate) co0: usize,
+    /// Real output channels in the block (1..=PC).
+    pub(crate) n: usize,
+    /// First input channel of the block's group.
+    pub(crate) ci0: usize,
+    /// Offset of the block's weights in the packed array.
+    pub(crate) w_off: usize,
+}
+
+/// Packs `layer`'s weights for the NCHW kernels: the blocks and their weights.
+pub(crate) fn pack(layer: &Layer) -> Result<(Vec<Block>, Vec<f32>), Error> {
+    let d = layer.desc();
+    let cpg_out = d.out_channels / d.groups;
+    let cpg_in = d.in_per_group();
+    let taps = d.kernel[0] * d.kernel[1];
+    let per_block = cpg_in
+        .checked_mul(taps)
+        .and_then(|v| v.checked_mul(PC))
+        .ok_or(Error::Overflow {
+            what: "packed weights",
+        })?;
+    let n_blocks = d
+        .groups
+        .checked_mul(cpg_out.div_ceil(PC))
+        .ok_or(Error::Overflow {
+            what: "packed weights",
+        })?;
+    let len = per_block.checked_mul(n_blocks).ok_or(Error::Overflow {
+        what: "packed weights",
+    })?;
+    let mut w = vec![0.0; len];
+    let mut blocks = Vec::with_capacity(n_blocks);
+    let src = layer.weight();
+    for g in 0..d.groups {
+        for b in 0..cpg_out.div_ceil(PC) {
+            let co0 = g * cpg_out + b * PC;
+            let n = PC.min(cpg_out - b * PC);
+            let w_off = blocks.len() * per_block;
+            for c in 0..n {
+                let co = co0 + c;
+                for ci in 0..cpg_in {
+                    for t in 0..taps {
+                        w[w_off + (ci * taps + t) * PC + c] = src[(co * cpg_in + ci) * taps + t];
+                    }
+                }
+            }
+            blocks.push(Block {
+                co0,
+                n,
+                ci0: g * cpg_in,
+                w_off,
+            });
+        }
+    }
+    Ok((blocks, w))
+}
+
+/// Arguments of one NCHW dense tile: output row `oy` of channels `co..co + C`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NchwTile {
+    /// Where input column 0 of kernel row 0 of the group's first channel would be: the
+    /// tile reads `x + ci·x_c + ky·x_ky + column` (a pointer built with `wrapping_*`;
+    /// only the valid rows and the columns inside the row are read).
+    pub(crate) x: *const f32,
+    /// Distance between input channels and between consecutive kernel rows.
+    pub(crate) x_c: usize,
+    pub(crate) x_ky: usize,
+    /// Input width (the columns that exist).
+    pub(crate) iw: usize,
+    /// Input channels of the group.
+    pub(crate) nci: usize,
+    /// The block's packed weights, offset to the tile's first channel.
+    pub(crate) w: *const f32,
+    pub(crate) kh: usize,
+    pub(crate) kw: usize,
+    /// Valid kernel rows for this output row.
+    pub(crate) ky: (usize, usize),
+    pub(crate) dw: usize,
+    /// Left padding (stride across is 1).
+    pub(crate) pl: usize,
+    /// Biases of the tile's channels.
+    pub(crate) bias: *const f32,
+    pub(crate) act: Activation,
+    /// Output row `oy` (column 0) of the tile's first channel, and the output plane size.
+    pub(crate) out: *mut f32,
+    pub(crate) oplane: usize,
+    /// Channels of the tile that exist (the others are computed and dropped).
+    pub(crate) nco: usize,
+}
+
+/// Masks up to this many kernel columns once per tile; wider kernels compute them per tap.
+const MAXK: usize = 8;
+
+/// `R` vectors of 16 output pixels from `ox0` (the last one holding `n_last` pixels) ×
+/// `C` output channels. `MASKED = false` only where every lane of every vector has all
+/// its taps inside the input row and `n_last = 16`.
+///
+/// # Safety
+/// The valid kernel rows, the input planes of the group, `C` packed weights per (input
+/// channel, tap) and `C` biases must be in bounds, the tile's outputs inside the output
+/// row, and the CPU must support `V`.
+#[inline(always)]
+pub(crate) unsafe fn nchw_tile<V: V16, const R: usize, const C: usize, const MASKED: bool>(
+    t: &NchwTile,
+    ox0: usize,
+    n_last: usize,
+) {
+    let iw = t.iw as isize;
+    let masks_for = |kx: usize| {
+        let ixk = ox0 as isize + (kx * t.dw) as isize - t.pl as isize;
+        let mut m = [0u16; R];
+        for (r, m) in m.iter_mut().enumerate() {
+            let ix = ixk + (r * LANES) as isize;
+            let lo = (-ix).clamp(0, LANES as isize) as usize;
+            let hi = (iw - ix).clamp(0, LANES as isize) as usize;
+            *m = if lo < hi { lane_bits(lo, hi) } else { 0 };
+        }
+        m
+    };
+    let mut pre = [[u16::MAX; R]; MAXK];
+    if MASKED {
+        for (kx, p) in pre.iter_mut().enumerate().take(t.kw) {
+            *p = masks_for(kx);
+        }
+    }
+    // SAFETY: register initialisation.
+    let mut acc = [[unsafe { V::zero() }; R]; C];
+    for ci in 0..t.nci {
+        let xc = t.x.wrapping_add(ci * t.x_c);
+        for ky in t.ky.0..t.ky.1 {
+            let xrow = xc.wrapping_add(ky * t.x_ky);
+            let wrow = t.w.wrapping_add((ci * t.kh + ky) * t.kw * PC);
+            for kx in 0..t.kw {
+                let xp = xrow.wrapping_add(ox0 + kx * t.dw).wrapping_sub(t.pl);
+                let wp = wrow.wrapping_add(kx * PC);
+                let m = if !MASKED {
+                    [u16::MAX; R]
+                } else {
+                    pre.get(kx).copied().unwrap_or_else(|| masks_for(kx))
+                };
+                // SAFETY: zero-initialised, then filled below.
+                let mut xv = [unsafe { V::zero() }; R];
+                for (r, v) in xv.iter_mut().enumerate() {
+                    let p = xp.wrapping_add(r * LANES);
+                    // SAFETY: unmasked, every lane's tap is inside the row (caller); masked,
+                    // only the lanes inside the row are read.
+                    *v = unsafe {
+                        if MASKED {
+                            V::load_mask(p, m[r])
+                        } else {
+                            V::load(p)
+                        }
+                    };
+                }
+                for (c, a) in acc.iter_mut().enumerate() {
+                    // SAFETY: `C` packed weights per input channel and tap.
+                    let wb = unsafe { V::splat(*wp.add(c)) };
+                    for (r, (a, x)) in a.iter_mut().zip(&xv).enumerate() {
+                        // SAFETY: register arithmetic only.
+                        *a = unsafe {
+                            if MASKED {
+                                x.fma_mask(wb, *a, m[r])
+                            } else {
+                                x.fma(wb, *a)
+                            }
+                        };
+                    }
+                }
+            }
+        }
+    }
+    for (c, a) in acc.iter().enumerate() {
+        if c < t.nco {
+            // SAFETY: channel `c` exists and its `16·(R − 1) + n_last` outputs from `ox0` are
+            // inside the output row (caller); `C` biases.
+            unsafe {
+                store_vecs(
+                    a,
+                    *t.bias.add(c),
+                    t.act,
+                    t.out.wrapping_add(c * t.oplane + ox0),
+                    n_last,
+                );
+            }
+        }
+    }
+}
+
+/// Copies `n` floats from `src` to `dst`, 16 at a time (no call, unlike `memcpy`: the
+/// driver copies many short rows).
+///
+/// # Safety
+/// `n` floats readable at `src`, writable at `dst`, not overlapping; the CPU supports `V`.
+#[inline(always)]
+pub(crate) unsafe fn copy_row<V: V16>(src: *const f32, dst: *mut f32, n: usize) {
+    let mut k = 0;
+    while k + LANES <= n {
+        // SAFETY: floats `k..k + 16` are inside both ranges.
+        unsafe { V::load(src.add(k)).store(dst.add(k)) };
+        k += LANES;
+    }
+    if k < n {
+        // SAFETY: only the `n − k` remaining floats are read and written.
+        unsafe { V::load_mask(src.add(k), lane_bits(0, n - k)).store_first(dst.add(k), n - k) };
+    }
+}
+
+/// The NCHW dense entry points of one instruction set.
+pub(crate) trait NchwIsa: Isa {
+    /// Output channels per tile (divides [`PC`]).
+    const NCHW_C: usize;
+    /// Tile widths in vectors of 16 pixels, widest first.
+    const NCHW_R: &'static [usize];
+    /// # Safety
+    /// As [`nchw_tile`] with `C = NCHW_C`, and the CPU supports this instruction set; `r`
+    /// is in [`NchwIsa::NCHW_R`].
+    unsafe fn nchw(r: usize, masked: bool, t: &NchwTile, ox0: usize, n_last: usize);
+    /// # Safety
+    /// As [`copy_row`], and the CPU supports this instruction set.
+    unsafe fn copy(src: *const f32, dst: *mut f32, n: usize);
+}
+
+macro_rules! nchw_isa {
+    ($name:ty, $v:ty, [$($feat:literal)?], c = $c:literal, r = [$($r:literal),*]) => {
+        impl NchwIsa for $name {
+            const NCHW_C: usize = $c;
+            const NCHW_R: &'static [usize] = &[$($r),*];
+            unsafe fn nchw(r: usize, masked: bool, t: &NchwTile, ox0: usize, n_last: usize) {
+                $(#[target_feature(enable = $feat)])?
+                unsafe fn run<const R: usize, const M: bool>(
+                    t: &NchwTile,
+                    ox0: usize,
+                    n_last: usize,
+                ) {
+                    // SAFETY: forwarded contract; the features are enabled on this function.
+                    unsafe { nchw_tile::<$v, R, $c, M>(t, ox0, n_last) }
+                }
+                // SAFETY: forwarded contract (every arm).
+                unsafe {
+                    match (r, masked) {
+                        $(
+                            ($r, false) => run::<$r, false>(t, ox0, n_last),
+                            ($r, true) => run::<$r, true>(t, ox0, n_last),
+                        )*
+                        _ => unreachable!("NCHW tile {r} is not compiled"),
+                    }
+                }
+            }
+            unsafe fn copy(src: *const f32, dst: *mut f32, n: usize) {
+                $(#[target_feature(enable = $feat)])?
+                unsafe fn run(src: *const f32, dst: *mut f32, n: usize) {
+                    // SAFETY: forwarded contract; the features are enabled on this function.
+                    unsafe { copy_row::<$v>(src, dst, n) }
+                }
+                // SAFETY: forwarded contract.
+                unsafe { run(src, dst, n) }
+            }
+        }
+    };
+}
+
+nchw_isa!(super::kernels::Portable, [f32; 16], [], c = 8, r = [2, 1]);
+
+#[cfg(target_arch = "x86_64")]
+nchw_isa!(
+    super::kernels::Avx2,
+    [core::arch::x86_64::__m256; 2],
+    ["avx2,fma"],
+    c = 4,
+    r = [1]
+);
+
+#[cfg(target_arch = "x86_64")]
+nchw_isa!(
+    super::kernels::Avx512,
+    core::arch::x86_64::__m512,
+    ["avx512f,avx2,fma"],
+    c = 8,
+    r = [3, 2, 1]
+);
