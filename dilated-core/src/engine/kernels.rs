@@ -593,12 +593,12 @@ isa!(
     tiles1 = [4, 2, 1], tiles2 = [], dw_tiles = [4, 2, 1], pix_tiles = [2, 1]
 );
 
+/// AVX2 + FMA, with its own dense tile.
 #[cfg(target_arch = "x86_64")]
-isa!(
-    /// AVX2 + FMA: a 16-lane vector is two `ymm` registers; 6 × 1 × 2 accumulators.
-    Avx2, [core::arch::x86_64::__m256; 2], ["avx2,fma"],
-    tiles1 = [6, 4, 2, 1], tiles2 = [], dw_tiles = [6, 4, 2, 1], pix_tiles = [4, 2, 1]
-);
+#[path = "avx2.rs"]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub(crate) use avx2::Avx2;
 
 #[cfg(target_arch = "x86_64")]
 isa!(

@@ -11,12 +11,15 @@
 
 #[cfg(target_arch = "x86_64")]
 use core::arch::x86_64::{
-    __m256, __m512, _CMP_LT_OQ, _mm256_add_ps, _mm256_blendv_ps, _mm256_cmp_ps, _mm256_fmadd_ps,
-    _mm256_loadu_ps, _mm256_mul_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm256_storeu_ps,
-    _mm512_add_ps, _mm512_cmp_ps_mask, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_mask_blend_ps,
-    _mm512_mask_i32gather_ps, _mm512_mask_storeu_ps, _mm512_mask3_fmadd_ps, _mm512_maskz_loadu_ps,
-    _mm512_mul_ps, _mm512_mullo_epi32, _mm512_set1_epi32, _mm512_set1_ps, _mm512_setr_epi32,
-    _mm512_setzero_ps, _mm512_storeu_ps,
+    __m256, __m256i, __m512, _CMP_LT_OQ, _mm256_add_epi32, _mm256_add_ps, _mm256_and_si256,
+    _mm256_blendv_ps, _mm256_castsi256_ps, _mm256_cmp_ps, _mm256_cmpeq_epi32, _mm256_cmpgt_epi32,
+    _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_mask_i32gather_ps, _mm256_maskload_ps,
+    _mm256_maskstore_ps, _mm256_mul_ps, _mm256_mullo_epi32, _mm256_set1_epi32, _mm256_set1_ps,
+    _mm256_setr_epi32, _mm256_setzero_ps, _mm256_storeu_ps, _mm512_add_ps, _mm512_cmp_ps_mask,
+    _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_mask_blend_ps, _mm512_mask_i32gather_ps,
+    _mm512_mask_storeu_ps, _mm512_mask3_fmadd_ps, _mm512_maskz_loadu_ps, _mm512_mul_ps,
+    _mm512_mullo_epi32, _mm512_set1_epi32, _mm512_set1_ps, _mm512_setr_epi32, _mm512_setzero_ps,
+    _mm512_storeu_ps,
 };
 
 /// Lanes per vector (and channels per block of the blocked layout).
@@ -201,35 +204,103 @@ impl V16 for [__m256; 2] {
     }
     #[inline(always)]
     unsafe fn load_mask(p: *const f32, m: u16) -> Self {
-        // SAFETY: forwarded contract: the lanes in `m` are readable.
-        let a = unsafe { <[f32; 16] as V16>::load_mask(p, m) };
-        // SAFETY: `a` is a local 16-lane array.
-        unsafe { Self::load(a.as_ptr()) }
+        // SAFETY: `vmaskmovps` neither reads nor faults on masked-off lanes, and the lanes
+        // in `m` are readable (caller), so the halves' addresses may lie outside the
+        // allocation (built with `wrapping_add`); AVX2 enabled.
+        unsafe {
+            let [lo, hi] = lane_masks(m);
+            [
+                _mm256_maskload_ps(p, lo),
+                _mm256_maskload_ps(p.wrapping_add(8), hi),
+            ]
+        }
     }
     #[inline(always)]
     unsafe fn store_first(self, p: *mut f32, n: usize) {
-        let mut a = [0.0f32; 16];
-        // SAFETY: `a` is a local 16-lane array; then `n` writable lanes at `p` (caller).
+        // SAFETY: `vmaskmovps` writes only the lanes below `n`, which are writable
+        // (caller); AVX2 enabled.
         unsafe {
-            self.store(a.as_mut_ptr());
-            a.store_first(p, n);
+            let [lo, hi] = first_masks(n);
+            _mm256_maskstore_ps(p, lo, self[0]);
+            _mm256_maskstore_ps(p.wrapping_add(8), hi, self[1]);
         }
     }
     #[inline(always)]
     unsafe fn fma_mask(self, w: Self, c: Self, m: u16) -> Self {
-        let (mut x, mut wv, mut a) = ([0.0f32; 16], [0.0f32; 16], [0.0f32; 16]);
-        // SAFETY: local 16-lane arrays.
+        // SAFETY: register arithmetic; FMA and AVX2 enabled.
         unsafe {
-            self.store(x.as_mut_ptr());
-            w.store(wv.as_mut_ptr());
-            c.store(a.as_mut_ptr());
-            Self::load(x.fma_mask(wv, a, m).as_ptr())
+            let [lo, hi] = lane_masks(m);
+            [
+                _mm256_blendv_ps(
+                    c[0],
+                    _mm256_fmadd_ps(self[0], w[0], c[0]),
+                    _mm256_castsi256_ps(lo),
+                ),
+                _mm256_blendv_ps(
+                    c[1],
+                    _mm256_fmadd_ps(self[1], w[1], c[1]),
+                    _mm256_castsi256_ps(hi),
+                ),
+            ]
         }
     }
     #[inline(always)]
     unsafe fn gather(p: *const f32, stride: usize, n: usize) -> Self {
-        // SAFETY: forwarded contract; then a local 16-lane array.
-        unsafe { Self::load(<[f32; 16] as V16>::gather(p, stride, n).as_ptr()) }
+        // SAFETY: masked-off lanes are neither read nor faulted on; lanes `i < n` at
+        // `p + i·stride` are readable (caller); `16·stride` fits in `i32` (callers pass
+        // strides of at most 32 floats); AVX2 enabled.
+        unsafe {
+            let [lo, hi] = first_masks(n);
+            let s = _mm256_set1_epi32(stride as i32);
+            let idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), s);
+            let z = _mm256_setzero_ps();
+            [
+                _mm256_mask_i32gather_ps::<4>(z, p, idx, _mm256_castsi256_ps(lo)),
+                _mm256_mask_i32gather_ps::<4>(
+                    z,
+                    p.wrapping_add(8 * stride),
+                    idx,
+                    _mm256_castsi256_ps(hi),
+                ),
+            ]
+        }
+    }
+}
+
+/// The 16 bits of `m` as two AVX2 lane masks (all ones where set).
+///
+/// # Safety
+/// AVX2 must be enabled in the caller.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) unsafe fn lane_masks(m: u16) -> [__m256i; 2] {
+    // SAFETY: AVX2 enabled (caller).
+    unsafe {
+        let bits = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+        let lo = _mm256_set1_epi32(i32::from(m & 0xFF));
+        let hi = _mm256_set1_epi32(i32::from(m >> 8));
+        [
+            _mm256_cmpeq_epi32(_mm256_and_si256(lo, bits), bits),
+            _mm256_cmpeq_epi32(_mm256_and_si256(hi, bits), bits),
+        ]
+    }
+}
+
+/// Lane masks of the first `n` (clamped to 16) of 16 lanes.
+///
+/// # Safety
+/// AVX2 must be enabled in the caller.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) unsafe fn first_masks(n: usize) -> [__m256i; 2] {
+    // SAFETY: AVX2 enabled (caller).
+    unsafe {
+        let n = _mm256_set1_epi32(n.min(LANES) as i32);
+        let iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        [
+            _mm256_cmpgt_epi32(n, iota),
+            _mm256_cmpgt_epi32(n, _mm256_add_epi32(iota, _mm256_set1_epi32(8))),
+        ]
     }
 }
 
