@@ -47,6 +47,15 @@
 //! build from. [`StackBuilder`] numbers the modules for you. [`TypedStack<I, O>`] wraps a
 //! stack with its typed input and output tensors: this is what `dilated_stack!` expands to.
 //!
+//! ## Memory: the weights once, packed once
+//!
+//! An engine [`Layer`] shares its weights between clones, so a stack and the typed layers
+//! taken from it ([`TypedStack::layer`]) hold one copy of the raw weights. Only the stack's
+//! network packs them for the kernels (about the same size again, output channels rounded
+//! up to 16); a typed layer packs its own copy only if it runs on its own (its `forward*`,
+//! [`network`](Conv2d::network), `with_threads` or `with_kernel`). A `dilated_stack!`
+//! struct of `P` parameters thus holds about `4·P` bytes of weights plus `4·P` packed.
+//!
 //! ## A hand-written typed stack (the pattern `dilated_stack!` expands to)
 //!
 //! ```
@@ -129,6 +138,7 @@
 
 use std::marker::PhantomData;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use crate::Error;
 use crate::conv::{Activation, ConvDesc};
@@ -302,11 +312,53 @@ pub(crate) fn check_rank(desc: &ConvDesc, rank: Rank) -> Result<(), Error> {
     Ok(())
 }
 
-/// Builds a one-layer network after checking the layer against its type's descriptor.
-fn shell_network(expected: &ConvDesc, rank: Rank, layer: Layer) -> Result<Network, Error> {
-    check_desc(expected, layer.desc())?;
-    check_rank(layer.desc(), rank)?;
-    Network::new(vec![layer])
+/// What a typed layer holds: its engine layer (whose weights are shared with every clone
+/// and with any stack built from it, never copied) and, once the layer has been run on its
+/// own or configured to, the one-layer network that runs it (the packed weights).
+///
+/// A typed layer that only describes a stack's layer (as in a `dilated_stack!` struct)
+/// therefore holds no packed weights: only the stack's network does.
+#[derive(Debug, Clone)]
+struct Shell {
+    layer: Layer,
+    net: OnceLock<Network>,
+}
+
+impl Shell {
+    /// Checks the layer against its type's descriptor; packs nothing.
+    fn new(expected: &ConvDesc, rank: Rank, layer: Layer) -> Result<Self, Error> {
+        check_desc(expected, layer.desc())?;
+        check_rank(layer.desc(), rank)?;
+        Ok(Self {
+            layer,
+            net: OnceLock::new(),
+        })
+    }
+
+    /// The network, built (weights packed) on first use.
+    fn network(&self) -> Result<&Network, Error> {
+        if let Some(net) = self.net.get() {
+            return Ok(net);
+        }
+        let net = Network::new(vec![self.layer.clone()])?;
+        // Another thread may have built it meanwhile: then ours is dropped, theirs is used.
+        Ok(self.net.get_or_init(|| net))
+    }
+
+    /// Replaces the network by `f` applied to it (built first if need be).
+    fn configure(
+        self,
+        f: impl FnOnce(Network) -> Result<Network, crate::engine::ConfigError>,
+    ) -> Result<Self, Error> {
+        let net = match self.net.into_inner() {
+            Some(net) => net,
+            None => Network::new(vec![self.layer.clone()])?,
+        };
+        Ok(Self {
+            layer: self.layer,
+            net: OnceLock::from(f(net)?),
+        })
+    }
 }
 
 /// Runs `net` on `x`, allocating the output.
@@ -401,7 +453,7 @@ macro_rules! layer_common {
         /// The engine layer (descriptor, weights, bias).
         #[must_use]
         pub fn layer(&self) -> &Layer {
-            &self.net.layers()[0]
+            &self.shell.layer
         }
 
         /// The run-time descriptor.
@@ -428,33 +480,43 @@ macro_rules! layer_common {
             self.desc().activation
         }
 
-        /// The one-layer engine network that runs this layer.
-        #[must_use]
-        pub fn network(&self) -> &Network {
-            &self.net
+        /// The one-layer engine network that runs this layer on its own.
+        ///
+        /// A typed layer holds its weights once (shared with its clones and with the stack
+        /// it came from) and packs them for the kernels only when it runs on its own: the
+        /// network is built on the first call of this method or of a `forward*` method (or
+        /// at [`with_threads`](Self::with_threads) / [`with_kernel`](Self::with_kernel)),
+        /// then kept. The typed layers of a `dilated_stack!` struct that are never run on
+        /// their own therefore cost no packed copy. The only error is a size overflow while
+        /// packing.
+        pub fn network(&self) -> Result<&Network, Error> {
+            self.shell.network()
         }
 
         /// Runs on `threads` threads (see
         /// [`Network::with_threads`](crate::engine::Network::with_threads): 0 = the current
-        /// rayon pool, 1 = the calling thread).
+        /// rayon pool, 1 = the calling thread). Builds the layer's network now (see
+        /// [`network`](Self::network)), so a thread pool that cannot be built is reported
+        /// here.
         pub fn with_threads(self, threads: usize) -> Result<Self, Error> {
             Ok(Self {
-                net: self.net.with_threads(threads)?,
+                shell: self.shell.configure(|n| n.with_threads(threads))?,
                 _padding: PhantomData,
             })
         }
 
-        /// Runs with kernel family `kernel` (an error if this CPU lacks it).
+        /// Runs with kernel family `kernel` (an error if this CPU lacks it). Builds the
+        /// layer's network now, packed for `kernel` (see [`network`](Self::network)).
         pub fn with_kernel(self, kernel: Kernel) -> Result<Self, Error> {
             Ok(Self {
-                net: self.net.with_kernel(kernel)?,
+                shell: self.shell.configure(|n| n.with_kernel(kernel))?,
                 _padding: PhantomData,
             })
         }
 
         /// Runs the layer on an untyped tensor, allocating the output.
         pub fn forward_tensor(&self, x: &Tensor) -> Result<Tensor, Error> {
-            run(&self.net, x)
+            run(self.network()?, x)
         }
     };
 }
@@ -473,7 +535,7 @@ pub struct Conv2d<
     const G: usize,
     P: Padding = Pad2d<0, 0, 0, 0>,
 > {
-    net: Network,
+    shell: Shell,
     _padding: PhantomData<fn() -> P>,
 }
 
@@ -509,7 +571,7 @@ impl<
     /// Wraps an engine layer; see [`TypedLayer::from_layer`].
     pub fn from_layer(layer: Layer) -> Result<Self, Error> {
         Ok(Self {
-            net: shell_network(
+            shell: Shell::new(
                 &Self::descriptor(false, Activation::Identity),
                 Rank::Two,
                 layer,
@@ -522,7 +584,7 @@ impl<
 
     /// Output size `[oh, ow]` for an input of `hw` (an error when the layer has no output).
     pub fn output_size(&self, hw: [usize; 2]) -> Result<[usize; 2], Error> {
-        self.net.output_size(hw)
+        self.desc().output_size(hw)
     }
 
     /// Runs the layer, allocating the output. `OH`/`OW` are what the caller expects (or
@@ -531,7 +593,7 @@ impl<
         &self,
         x: &Tensor2d<CI, H, W>,
     ) -> Result<Tensor2d<CO, OH, OW>, Error> {
-        Tensor2d::new(run(&self.net, x.tensor())?)
+        Tensor2d::new(run(self.network()?, x.tensor())?)
     }
 
     /// Runs the layer, allocating an output whose spatial size stays dynamic (no type
@@ -551,7 +613,7 @@ impl<
         ws: &mut Workspace,
     ) -> Result<(), Error> {
         let shape = out.tensor().shape();
-        run_into(&self.net, x.tensor(), shape, out.as_mut_slice(), ws)
+        run_into(self.network()?, x.tensor(), shape, out.as_mut_slice(), ws)
     }
 }
 
@@ -578,7 +640,7 @@ pub struct Conv1d<
     const G: usize,
     P: Padding = Pad1d<0, 0>,
 > {
-    net: Network,
+    shell: Shell,
     _padding: PhantomData<fn() -> P>,
 }
 
@@ -611,7 +673,7 @@ impl<
     /// Wraps an engine layer; see [`TypedLayer::from_layer`].
     pub fn from_layer(layer: Layer) -> Result<Self, Error> {
         Ok(Self {
-            net: shell_network(
+            shell: Shell::new(
                 &Self::descriptor(false, Activation::Identity),
                 Rank::One,
                 layer,
@@ -624,7 +686,7 @@ impl<
 
     /// Output length for an input of length `len` (an error when the layer has no output).
     pub fn output_len(&self, len: usize) -> Result<usize, Error> {
-        Ok(self.net.output_size([1, len])?[1])
+        Ok(self.desc().output_size([1, len])?[1])
     }
 
     /// Runs the layer, allocating the output. `OL` is what the caller expects (or
@@ -633,7 +695,7 @@ impl<
         &self,
         x: &Tensor1d<CI, L>,
     ) -> Result<Tensor1d<CO, OL>, Error> {
-        Tensor1d::new(run(&self.net, x.tensor())?)
+        Tensor1d::new(run(self.network()?, x.tensor())?)
     }
 
     /// Runs the layer, allocating an output whose length stays dynamic (no type
@@ -653,7 +715,7 @@ impl<
         ws: &mut Workspace,
     ) -> Result<(), Error> {
         let shape = out.tensor().shape();
-        run_into(&self.net, x.tensor(), shape, out.as_mut_slice(), ws)
+        run_into(self.network()?, x.tensor(), shape, out.as_mut_slice(), ws)
     }
 }
 
@@ -723,7 +785,7 @@ impl<
 {
     fn clone(&self) -> Self {
         Self {
-            net: self.net.clone(),
+            shell: self.shell.clone(),
             _padding: PhantomData,
         }
     }
@@ -741,7 +803,7 @@ impl<
 {
     fn clone(&self) -> Self {
         Self {
-            net: self.net.clone(),
+            shell: self.shell.clone(),
             _padding: PhantomData,
         }
     }
@@ -1219,7 +1281,9 @@ impl<I: TypedTensor, O: TypedTensor> TypedStack<I, O> {
         })
     }
 
-    /// A typed copy of layer `i` (0-based, in stack order), checked against `L`.
+    /// A typed view of layer `i` (0-based, in stack order), checked against `L`. It shares
+    /// the stack's weights (no copy) and packs nothing until it runs on its own (see
+    /// [`Conv2d::network`]).
     pub fn layer<L: TypedLayer>(&self, i: usize) -> Result<L, Error> {
         let layers = self.stack.layers();
         let layer = layers.get(i).ok_or(Error::Shape {

@@ -593,7 +593,7 @@ fn threads_and_kernels_do_not_change_the_result() {
         }
         let l: S0 = stack.layer(0).unwrap();
         let l = l.with_kernel(kernel).unwrap().with_threads(1).unwrap();
-        assert_eq!(l.network().kernel(), kernel);
+        assert_eq!(l.network().unwrap().kernel(), kernel);
     }
 }
 

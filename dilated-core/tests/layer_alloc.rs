@@ -89,6 +89,7 @@ fn shells_add_no_allocation_to_forward_into() {
         let mut out = vec![0.0; 128];
         let engine = allocations_during(|| {
             conv.network()
+                .unwrap()
                 .forward_into(1, [1, 64], s.as_slice(), &mut out, &mut ws)
                 .unwrap();
         });

@@ -1,0 +1,257 @@
+//! A typed stack (the struct `dilated_stack!` expands to: typed layers plus the stack that
+//! runs them) holds its raw weights once and its packed weights once, in the stack's
+//! network. A counting global allocator measures the bytes a construction leaves allocated.
+//!
+//! The counter is per thread (construction runs on the calling thread), so the tests of
+//! this file may run in parallel.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use dilated_core::engine::Layer;
+use dilated_core::layer::{Conv2d, LayerSpec, Pad2d, Rank, Stack, TypedStack};
+use dilated_core::tensor::Tensor2d;
+use dilated_core::{Activation, ConvDesc, Error};
+
+struct Counting;
+
+thread_local! {
+    /// Bytes allocated minus bytes freed on this thread.
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+}
+
+fn count(delta: isize) {
+    // `try_with`: the slot may be gone while the thread exits; then nothing is counted.
+    let _ = LIVE.try_with(|c| c.set(c.get() + delta));
+}
+
+// SAFETY: every method forwards to `System` unchanged; the counter has no effect on memory
+// (a const-initialised thread-local `Cell` neither allocates nor registers a destructor).
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count(layout.size().cast_signed());
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, which `System` shares.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count(layout.size().cast_signed());
+        // SAFETY: as `alloc`.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        count(-layout.size().cast_signed());
+        // SAFETY: `ptr` was allocated by `System` through this allocator with `layout`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count(new_size.cast_signed() - layout.size().cast_signed());
+        // SAFETY: forwarded unchanged; `ptr` and `layout` come from `System`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Runs `f` and returns its value with the bytes still allocated (by this thread) when it
+/// returns: what the value holds.
+fn retained<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let before = LIVE.with(Cell::get);
+    let value = f();
+    let after = LIVE.with(Cell::get);
+    (value, usize::try_from(after - before).unwrap_or(0))
+}
+
+/// Fixed overhead allowed on top of the weights: descriptors, the layer and plan lists,
+/// module indices, `Arc` headers, pass tables.
+const SLACK: usize = 8 * 1024;
+
+/// Parameters (weights and biases) of `specs`.
+fn params(specs: &[LayerSpec]) -> usize {
+    specs
+        .iter()
+        .map(|s| s.desc.weight_len().unwrap() + if s.desc.bias { s.desc.out_channels } else { 0 })
+        .sum()
+}
+
+/// Bytes of the packed weights of one layer as the engine documents them: the weights
+/// with output channels rounded up to 16, plus biases padded to 16 (dense layers with one
+/// group and depthwise layers only; grouped layers add zeros where blocks straddle groups).
+fn packed_bytes(d: &ConvDesc) -> usize {
+    let cout16 = d.out_channels.div_ceil(16) * 16;
+    assert!(
+        d.groups == 1 || (d.groups == d.in_channels && d.groups == d.out_channels),
+        "the estimate covers dense and depthwise layers"
+    );
+    4 * (cout16 * d.in_per_group() * d.kernel[0] * d.kernel[1] + cout16)
+}
+
+/// `4·P` raw + packed + slack: the weights once, packed once.
+fn bound(specs: &[LayerSpec]) -> usize {
+    4 * params(specs) + specs.iter().map(|s| packed_bytes(&s.desc)).sum::<usize>() + SLACK
+}
+
+type L0 = Conv2d<16, 64, 3, 3, 1, 1, 1, 1, 1, Pad2d<1, 1, 1, 1>>;
+type L1 = Conv2d<64, 64, 3, 3, 2, 2, 1, 1, 1, Pad2d<2, 2, 2, 2>>;
+type L2 = Conv2d<64, 64, 3, 3, 5, 5, 1, 1, 1, Pad2d<5, 5, 5, 5>>;
+type L3 = Conv2d<64, 64, 3, 3, 1, 1, 1, 1, 64, Pad2d<1, 1, 1, 1>>;
+type L4 = Conv2d<64, 8, 1, 1, 1, 1, 1, 1, 1, Pad2d<0, 0, 0, 0>>;
+
+const LAYERS: [LayerSpec; 5] = [
+    LayerSpec::new(0, Rank::Two, L0::descriptor(true, Activation::Relu)),
+    LayerSpec::new(2, Rank::Two, L1::descriptor(true, Activation::Relu)),
+    LayerSpec::new(4, Rank::Two, L2::descriptor(false, Activation::Relu)),
+    LayerSpec::new(6, Rank::Two, L3::descriptor(true, Activation::Gelu)),
+    LayerSpec::new(8, Rank::Two, L4::descriptor(true, Activation::Identity)),
+];
+
+type In = Tensor2d<16, 20, 18>;
+type Out = Tensor2d<8, 20, 18>;
+
+/// What `dilated_stack!` expands to: the typed layers and the typed stack that runs them.
+#[derive(Debug, Clone)]
+struct Generated {
+    conv0: L0,
+    conv1: L1,
+    conv2: L2,
+    conv3: L3,
+    conv4: L4,
+    stack: TypedStack<In, Out>,
+}
+
+impl Generated {
+    fn from_stack(stack: Stack) -> Result<Self, Error> {
+        let stack = TypedStack::new(stack)?;
+        Ok(Self {
+            conv0: stack.layer(0)?,
+            conv1: stack.layer(1)?,
+            conv2: stack.layer(2)?,
+            conv3: stack.layer(3)?,
+            conv4: stack.layer(4)?,
+            stack,
+        })
+    }
+}
+
+fn input() -> In {
+    let len = 2 * 16 * 20 * 18;
+    let data = (0..len)
+        .map(|i| ((i * 29 % 97) as f32 / 48.0) - 1.0)
+        .collect();
+    In::from_vec(2, [20, 18], data).unwrap()
+}
+
+fn assert_close(got: &[f32], want: &[f32]) {
+    assert_eq!(got.len(), want.len());
+    for (i, (a, b)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
+            "element {i}: {a} vs {b}"
+        );
+    }
+}
+
+#[test]
+fn a_seeded_stack_holds_its_weights_once_and_packed_once() {
+    let p = params(&LAYERS);
+    let (net, bytes) = retained(|| Generated::from_stack(Stack::init(&LAYERS, 3).unwrap()));
+    let net = net.unwrap();
+    let limit = bound(&LAYERS);
+    eprintln!(
+        "seeded: P = {p} parameters ({} bytes); the stack holds {bytes} bytes, bound {limit}",
+        4 * p
+    );
+    assert!(
+        bytes <= limit,
+        "{bytes} bytes held for {p} parameters: more than the weights once ({}) and packed \
+         once ({}) plus {SLACK}",
+        4 * p,
+        limit - 4 * p - SLACK
+    );
+    // The counter sees the weights: at least the raw copy and the packed one.
+    assert!(bytes >= 8 * p, "{bytes} bytes for {p} parameters");
+    // The typed layers show the stack's weights, not copies.
+    assert!(std::ptr::eq(
+        net.conv1.weight(),
+        net.stack.stack().layers()[1].weight()
+    ));
+    assert!(std::ptr::eq(
+        net.conv3.weight(),
+        net.stack.stack().layers()[3].weight()
+    ));
+}
+
+#[test]
+fn a_loaded_stack_holds_its_weights_once_and_packed_once_and_saves_the_same_tensors() {
+    let bytes_in = Stack::init(&LAYERS, 5)
+        .unwrap()
+        .to_safetensors_bytes()
+        .unwrap();
+    let (net, bytes) = retained(|| {
+        Generated::from_stack(Stack::from_safetensors_bytes(&LAYERS, &bytes_in).unwrap())
+    });
+    let net = net.unwrap();
+    let limit = bound(&LAYERS);
+    eprintln!("loaded: the stack holds {bytes} bytes, bound {limit}");
+    assert!(bytes <= limit, "{bytes} bytes held, bound {limit}");
+    assert_eq!(net.stack.to_safetensors_bytes().unwrap(), bytes_in);
+}
+
+#[test]
+fn a_stack_built_from_typed_layers_shares_their_weights() {
+    let (l0, l1, l2, l3, l4) = (
+        L0::init(1, true, Activation::Relu).unwrap(),
+        L1::init(2, true, Activation::Relu).unwrap(),
+        L2::init(3, false, Activation::Relu).unwrap(),
+        L3::init(4, true, Activation::Gelu).unwrap(),
+        L4::init(5, true, Activation::Identity).unwrap(),
+    );
+    // The typed layers hold the raw weights and nothing packed.
+    let p = params(&LAYERS);
+    assert!(
+        retained(|| (l0.clone(), l1.clone(), l2.clone(), l3.clone(), l4.clone())).1 < SLACK,
+        "cloning typed layers copied their weights"
+    );
+    let layers: Vec<(usize, Layer)> = [l0.layer(), l1.layer(), l2.layer(), l3.layer(), l4.layer()]
+        .into_iter()
+        .zip(LAYERS.iter().map(|s| s.module))
+        .map(|(l, m)| (m, l.clone()))
+        .collect();
+    let (stack, bytes) = retained(|| Stack::new(Rank::Two, layers).unwrap());
+    // Only the packed copy is new: the raw weights are the typed layers'.
+    let limit = bound(&LAYERS) - 4 * p;
+    eprintln!("from typed layers: the stack adds {bytes} bytes, bound {limit}");
+    assert!(bytes <= limit, "{bytes} bytes added, bound {limit}");
+    assert!(std::ptr::eq(stack.layers()[2].weight(), l2.weight()));
+}
+
+#[test]
+fn a_typed_layer_runs_on_its_own_packing_on_first_use_and_agrees_with_the_stack() {
+    let net = Generated::from_stack(Stack::init(&LAYERS, 9).unwrap()).unwrap();
+    let x = input();
+    let want = net.stack.forward(&x).unwrap();
+
+    // The first run of a typed layer packs its weights (once), the second packs nothing.
+    let (packed, bytes) = retained(|| net.conv1.network().map(|_| ()));
+    packed.unwrap();
+    let one = packed_bytes(&LAYERS[1].desc);
+    assert!(
+        bytes >= one && bytes <= one + SLACK,
+        "building conv1's network kept {bytes} bytes, packed weights {one}"
+    );
+    assert_eq!(retained(|| net.conv1.network().map(|_| ())).1, 0);
+
+    // Layer by layer through the typed layers: the stack's numbers.
+    let y0 = net.conv0.forward_dyn(&x).unwrap();
+    let y1 = net.conv1.forward_dyn(&y0).unwrap();
+    let y2 = net.conv2.forward_dyn(&y1).unwrap();
+    let y3 = net.conv3.forward_dyn(&y2).unwrap();
+    let y4: Out = net.conv4.forward(&y3).unwrap();
+    assert_close(y4.as_slice(), want.as_slice());
+
+    // A clone shares the raw weights and keeps working, configured or not.
+    let c = net.conv2.clone().with_threads(1).unwrap();
+    assert!(std::ptr::eq(c.weight(), net.conv2.weight()));
+    assert_close(c.forward_dyn(&y1).unwrap().as_slice(), y2.as_slice());
+    assert_eq!(c.network().unwrap().threads(), 1);
+}
