@@ -330,9 +330,11 @@ fn full_size_layers_match_the_reference() {
             },
             [4, 300],
         ),
-        // Single layers on the NCHW kernels, rows longer than one input window: S4 and S6
-        // of the benchmark (shortened), and a grouped layer with blocks of 3 channels.
+        // Long rows: S4 of the benchmark (shortened); on the NCHW kernels (few input
+        // channels per group), rows longer than one column chunk, S6 (shortened), and a
+        // grouped layer with blocks of 3 channels.
         (ConvDesc::causal_1d(64, 64, 3, 8), [1, 1500]),
+        (ConvDesc::causal_1d(16, 24, 2, 64), [1, 1500]),
         (ConvDesc::same_2d(16, 16, 3, 5), [12, 300]),
         (
             ConvDesc {

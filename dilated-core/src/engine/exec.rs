@@ -509,45 +509,28 @@ fn depthwise_nchw<I: Isa>(
     threads.run(n_units, &work);
 }
 
-/// Floats of the NCHW kernels' input window (32 KB on the worker's stack, about L1):
-/// the rows one output row reads, of every input channel of a group, over a column chunk.
-const NCHW_WINDOW: usize = 8192;
+/// Input floats a column chunk of the NCHW kernels spans (all input channels of a group,
+/// the kernel rows one output row reads): about half of a 32 KB L1, so the chunk stays
+/// cached while every block of output channels reads it.
+const NCHW_CHUNK: usize = 4096;
 
-/// Output columns the window must hold at least (three vectors of 16).
-const NCHW_MIN_COLS: usize = 48;
+/// Most input channels per group for which a single layer runs on the NCHW kernels:
+/// measured (1 thread, `bench --cpu-time`) S6 (16 → 16) 90 vs 78 GFLOP/s on the
+/// channel-blocked kernels, S4 and S5 (64 and 32) level, S1 (64, 2D) 93 vs 104.
+const NCHW_MAX_IN: usize = 16;
 
 /// Whether a dense layer that reads and writes NCHW (a network of one layer) runs on the
 /// NCHW kernels ([`super::nchw`]) rather than the channel-blocked ones: stride 1 across,
-/// and a window of [`NCHW_MIN_COLS`] columns of every input row it reads fits in
-/// [`NCHW_WINDOW`] (few channels, 1D; wider layers run faster channel-blocked).
+/// at most [`NCHW_MAX_IN`] input channels per group.
 pub(crate) fn nchw_dense(l: &Layer) -> bool {
     let d = l.desc();
     let depthwise = d.groups == d.in_channels && d.groups == d.out_channels;
-    let span = (d.kernel[1] - 1).saturating_mul(d.dilation[1]);
-    let need = d
-        .in_per_group()
-        .saturating_mul(d.kernel[0])
-        .saturating_mul(span.saturating_add(NCHW_MIN_COLS));
-    !depthwise && d.stride[1] == 1 && need <= NCHW_WINDOW
+    !depthwise && d.stride[1] == 1 && d.in_per_group() <= NCHW_MAX_IN
 }
 
-/// Asks the cache for the line holding `p` (a hint: no fault, no effect on the result).
-#[inline(always)]
-fn prefetch(p: *const f32) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is a hint that never faults, whatever the address (SSE is part of
-    // x86-64).
-    unsafe {
-        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
-
-/// Dense layer, NCHW in and out. Per output row and column chunk, the input rows it reads
-/// (every channel of a group, valid kernel rows only) are first copied into a window on
-/// the stack: channel planes of a power-of-two size would otherwise map to the same cache
-/// sets and evict each other. The copy is `1/(C_out·KW)` of the FMAs.
+/// Dense layer, NCHW in and out: per output row, column chunks of about [`NCHW_CHUNK`]
+/// input floats; per chunk, every block of output channels; per block, tiles of up to
+/// `NCHW_R[0]` vectors.
 #[allow(clippy::too_many_arguments)]
 fn dense_nchw<I: NchwIsa>(
     plan: &LayerPlan,
@@ -566,112 +549,62 @@ fn dense_nchw<I: NchwIsa>(
     let (units, n_units) = Units::new(batch, rg, xchunks.min(nv), g.oh, nv);
     let cpg_in = d.in_per_group();
     let span = (g.kw - 1) * g.dw;
-    // Vectors per window: a multiple of the widest tile (`nchw_dense` guarantees one fits).
-    let sub = ((NCHW_WINDOW / (cpg_in * g.kh)).saturating_sub(span) / LANES / r0 * r0).max(r0);
+    // Vectors per chunk: a multiple of the widest tile.
+    let sub = ((NCHW_CHUNK / (cpg_in * g.kh)).saturating_sub(span) / LANES / r0 * r0).max(r0);
     let (plane, oplane) = (g.ih * g.iw, g.oh * g.ow);
     // A vector from `ox` is interior when every lane's every tap is inside the row.
     let interior = |ox: usize| ox >= g.pl && ox + LANES + span <= g.iw + g.pl;
     let work = |u: usize| {
-        // Every float the tiles read is copied in first (see `nchw_tile`'s masks), so the
-        // window needs no initialisation.
-        let mut window = core::mem::MaybeUninit::<[f32; NCHW_WINDOW]>::uninit();
-        let win = window.as_mut_ptr().cast::<f32>();
         let (n, (ya, yb), (va, vb)) = units.get(u);
         let ximg = x.p().cast_const().wrapping_add(n * d.in_channels * plane);
         let yimg = y.p().wrapping_add(n * d.out_channels * oplane);
         for oy in ya..yb {
             let ky = taps(oy, g.sh, g.dh, g.pt, g.kh, g.ih);
-            let nky = ky.1 - ky.0;
             let iy0 = (oy * g.sh) as isize - g.pt as isize;
             let mut s = va;
             while s < vb {
                 let e = (s + sub).min(vb);
-                // Window row `(ci, ky)` holds input columns `base..base + row_w` (the part
-                // inside the row) of kernel row `ky` of channel `ci`.
-                let base = (s * LANES) as isize - g.pl as isize;
-                let row_w = (e - s) * LANES + span;
-                let lo = base.max(0) as usize;
-                let hi = (base + row_w as isize).min(g.iw as isize).max(lo as isize) as usize;
-                // The next window along the row (or the first of the next row), whose input
-                // the cache fetches while this one computes.
-                let (ny, ns) = if e < vb { (oy, e) } else { (oy + 1, va) };
-                let next = (ny < yb).then(|| {
-                    let nky = taps(ny, g.sh, g.dh, g.pt, g.kh, g.ih);
-                    let nbase = (ns * LANES) as isize - g.pl as isize;
-                    let nw = ((ns + sub).min(vb) - ns) * LANES + span;
-                    let nlo = nbase.max(0) as usize;
-                    let nhi = (nbase + nw as isize).min(g.iw as isize).max(nlo as isize) as usize;
-                    (nky, (ny * g.sh) as isize - g.pt as isize, nlo, nhi)
-                });
-                for group in blocks.chunk_by(|a, b| a.ci0 == b.ci0) {
-                    let ci0 = group[0].ci0;
-                    for ci in 0..cpg_in {
-                        if let Some((nky, niy0, nlo, nhi)) = next {
-                            for kyi in nky.0..nky.1 {
-                                let iy = (niy0 + (kyi * g.dh) as isize) as usize;
-                                let row = ximg.wrapping_add((ci0 + ci) * plane + iy * g.iw);
-                                for col in (nlo..nhi).step_by(LANES) {
-                                    prefetch(row.wrapping_add(col));
-                                }
-                            }
-                        }
-                        for (j, kyi) in (ky.0..ky.1).enumerate() {
-                            let iy = (iy0 + (kyi * g.dh) as isize) as usize;
-                            let at = (ci * nky + j) * row_w + (lo as isize - base) as usize;
-                            let src = ximg.wrapping_add((ci0 + ci) * plane + iy * g.iw + lo);
-                            // SAFETY: `iy` is a valid input row (`taps`), columns `lo..hi`
-                            // are inside it, in image `n` of the input; the window holds
-                            // `cpg_in·nky·row_w ≤ NCHW_WINDOW` floats (`sub`), and this
-                            // unit's window is its own.
-                            unsafe { I::copy(src, win.add(at), hi - lo) };
-                        }
-                    }
-                    let xw = win
-                        .cast_const()
-                        .wrapping_offset(-base)
-                        .wrapping_sub(ky.0 * row_w);
-                    for b in group {
-                        for c in (0..b.n).step_by(I::NCHW_C) {
-                            let t = NchwTile {
-                                x: xw,
-                                x_c: nky * row_w,
-                                x_ky: row_w,
-                                iw: g.iw,
-                                nci: cpg_in,
-                                w: w[b.w_off + c..].as_ptr(),
-                                kh: g.kh,
-                                kw: g.kw,
-                                ky,
-                                dw: g.dw,
-                                pl: g.pl,
-                                bias: plan.bias16[b.co0 + c..].as_ptr(),
-                                act: d.activation,
-                                out: yimg.wrapping_add((b.co0 + c) * oplane + oy * g.ow),
-                                oplane,
-                                nco: (b.n - c).min(I::NCHW_C),
-                            };
-                            let mut v = s;
-                            while v < e {
-                                let r =
-                                    I::NCHW_R.iter().copied().find(|&r| r <= e - v).unwrap_or(1);
-                                let ox = v * LANES;
-                                let n_last = LANES.min(g.ow - (v + r - 1) * LANES);
-                                let plain = n_last == LANES
-                                    && interior(ox)
-                                    && interior(ox + (r - 1) * LANES);
-                                // SAFETY: every tap of the tile's lanes that lands inside
-                                // the input row lands inside the window (it spans the
-                                // chunk's vectors plus the kernel's span); plain tiles have
-                                // every tap of every lane inside the row (the interior is an
-                                // interval), masked ones read only the lanes inside it; the
-                                // block holds `PC` packed weights per (input channel, tap),
-                                // the tile reads `NCHW_C` of them from `c`, and biases only
-                                // of channels that exist; the outputs are row `oy`, columns
-                                // `16·v..` of channels `co0 + c..` of image `n`, which only
-                                // this unit writes.
-                                unsafe { I::nchw(r, !plain, &t, ox, n_last) };
-                                v += r;
-                            }
+                for b in blocks {
+                    for c in (0..b.n).step_by(I::NCHW_C) {
+                        let t = NchwTile {
+                            // Row `iy0` of the group's first channel (a row index that may be
+                            // negative: only valid kernel rows are read).
+                            x: ximg
+                                .wrapping_add(b.ci0 * plane)
+                                .wrapping_offset(iy0 * g.iw as isize),
+                            x_c: plane,
+                            x_ky: g.dh * g.iw,
+                            iw: g.iw,
+                            nci: cpg_in,
+                            w: w[b.w_off + c..].as_ptr(),
+                            kh: g.kh,
+                            kw: g.kw,
+                            ky,
+                            dw: g.dw,
+                            pl: g.pl,
+                            bias: plan.bias16[b.co0 + c..].as_ptr(),
+                            act: d.activation,
+                            out: yimg.wrapping_add((b.co0 + c) * oplane + oy * g.ow),
+                            oplane,
+                            nco: (b.n - c).min(I::NCHW_C),
+                        };
+                        let mut v = s;
+                        while v < e {
+                            let r = I::NCHW_R.iter().copied().find(|&r| r <= e - v).unwrap_or(1);
+                            let ox = v * LANES;
+                            let n_last = LANES.min(g.ow - (v + r - 1) * LANES);
+                            let plain =
+                                n_last == LANES && interior(ox) && interior(ox + (r - 1) * LANES);
+                            // SAFETY: the valid kernel rows of output row `oy` are inside the
+                            // input (`taps`); plain tiles have every tap of every lane inside
+                            // the row (the interior is an interval), masked ones read only
+                            // the lanes inside it; the block holds `PC` packed weights per
+                            // (input channel, tap), the tile reads `NCHW_C` of them from `c`,
+                            // and biases only of channels that exist; the outputs are row
+                            // `oy`, columns `16·v..` of channels `co0 + c..` of image `n`,
+                            // which only this unit writes.
+                            unsafe { I::nchw(r, !plain, &t, ox, n_last) };
+                            v += r;
                         }
                     }
                 }

@@ -219,25 +219,6 @@ pub(crate) unsafe fn nchw_tile<V: V16, const R: usize, const C: usize, const MAS
     }
 }
 
-/// Copies `n` floats from `src` to `dst`, 16 at a time (no call, unlike `memcpy`: the
-/// driver copies many short rows).
-///
-/// # Safety
-/// `n` floats readable at `src`, writable at `dst`, not overlapping; the CPU supports `V`.
-#[inline(always)]
-pub(crate) unsafe fn copy_row<V: V16>(src: *const f32, dst: *mut f32, n: usize) {
-    let mut k = 0;
-    while k + LANES <= n {
-        // SAFETY: floats `k..k + 16` are inside both ranges.
-        unsafe { V::load(src.add(k)).store(dst.add(k)) };
-        k += LANES;
-    }
-    if k < n {
-        // SAFETY: only the `n − k` remaining floats are read and written.
-        unsafe { V::load_mask(src.add(k), lane_bits(0, n - k)).store_first(dst.add(k), n - k) };
-    }
-}
-
 /// The NCHW dense entry points of one instruction set.
 pub(crate) trait NchwIsa: Isa {
     /// Output channels per tile (divides [`PC`]).
@@ -248,9 +229,6 @@ pub(crate) trait NchwIsa: Isa {
     /// As [`nchw_tile`] with `C = NCHW_C`, and the CPU supports this instruction set; `r`
     /// is in [`NchwIsa::NCHW_R`].
     unsafe fn nchw(r: usize, masked: bool, t: &NchwTile, ox0: usize, n_last: usize);
-    /// # Safety
-    /// As [`copy_row`], and the CPU supports this instruction set.
-    unsafe fn copy(src: *const f32, dst: *mut f32, n: usize);
 }
 
 macro_rules! nchw_isa {
@@ -278,15 +256,6 @@ macro_rules! nchw_isa {
                         _ => unreachable!("NCHW tile {r} is not compiled"),
                     }
                 }
-            }
-            unsafe fn copy(src: *const f32, dst: *mut f32, n: usize) {
-                $(#[target_feature(enable = $feat)])?
-                unsafe fn run(src: *const f32, dst: *mut f32, n: usize) {
-                    // SAFETY: forwarded contract; the features are enabled on this function.
-                    unsafe { copy_row::<$v>(src, dst, n) }
-                }
-                // SAFETY: forwarded contract.
-                unsafe { run(src, dst, n) }
             }
         }
     };
