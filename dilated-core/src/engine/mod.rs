@@ -18,11 +18,10 @@
 //!   row is cut into segments whose taps all land inside the input, so padding is skipped,
 //!   never read. Bias and activation are fused into the store. Depthwise: 16 channels per
 //!   vector on the blocked layout, or 16 pixels per vector straight on NCHW data. A
-//!   single dense layer with few input channels or a 1D signal (NCHW in and out, stride 1
-//!   across) runs on NCHW kernels too: 16 pixels of one channel per vector, 8 channels ×
-//!   3 vectors per tile, so the epilogue stores whole vectors and transposes nothing; the
-//!   input rows a chunk of output reads are first copied to a 16–32 KB window on the
-//!   stack, because channel planes of a power-of-two size evict each other from the cache.
+//!   single dense layer with at most 16 input channels per group (NCHW in and out,
+//!   stride 1 across) runs on NCHW kernels too: 16 pixels of one channel per vector, 16
+//!   output channels per tile, so the epilogue stores whole vectors and transposes
+//!   nothing.
 //! - **Dispatch**: picked once per process ([`Kernel::selected`]: AVX-512F → AVX2 + FMA →
 //!   portable, `DILATED_KERNEL=avx512|avx2|portable|reference` overrides), or per network
 //!   with [`Network::with_kernel`].
@@ -31,9 +30,9 @@
 //!   count (1 = a plain loop on the caller's thread, no pool).
 //! - **Memory**: [`Workspace`] holds two activation buffers, each the size of the largest
 //!   blocked activation between layers (a single layer needs none, unless it is a depthwise
-//!   layer that must convert its input); tile scratch and the NCHW kernels' 32 KB input
-//!   window live on the stack. Packed weights take about the size of the weights (output
-//!   channels rounded up to 16, or to 8 per group on the NCHW kernels).
+//!   layer that must convert its input); tile scratch lives on the stack. Packed weights
+//!   take about the size of the weights (output channels rounded up to 16, per group on
+//!   the NCHW kernels).
 //!
 //! # Checking the unsafe code
 //!

@@ -7,7 +7,10 @@
 //! planes: the epilogue is one vector store per (channel, 16 pixels), and nothing is
 //! transposed at all. Per input channel and tap the tile loads `R` input vectors (16
 //! consecutive pixels each, the tap's offset applied) and broadcasts `C` weights, then
-//! issues `R × C` FMAs.
+//! issues `R × C` FMAs. AVX-512 runs `R = 1`, `C = 16`: each weight is used once, so the
+//! broadcast folds into the FMA's memory operand (`vfmadd231ps m32{1to16}`), no separate
+//! broadcast instruction; measured on S6 (16 → 16 channels, 256², rate 5, 1 thread, CPU
+//! time) 92–103 GFLOP/s against 81–86 with `R = 3`, `C = 8`.
 //!
 //! Padding: a vector whose taps all land inside the input row is loaded plainly; near
 //! the row ends each (vector, kernel column) gets the mask of its lanes inside the row,
@@ -25,7 +28,7 @@ use crate::Error;
 use crate::conv::Activation;
 
 /// Output channels per packed block.
-pub(crate) const PC: usize = 8;
+pub(crate) const PC: usize = 16;
 
 /// One block of at most [`PC`] output channels, all in one group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,6 +280,6 @@ nchw_isa!(
     super::kernels::Avx512,
     core::arch::x86_64::__m512,
     ["avx512f,avx2,fma"],
-    c = 8,
-    r = [3, 2, 1]
+    c = 16,
+    r = [1]
 );
