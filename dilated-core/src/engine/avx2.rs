@@ -16,18 +16,22 @@
 //!   direct stores to the blocked layout, or an 8 × 8 in-register transpose and one
 //!   (masked) store of up to 8 consecutive pixels per output channel to NCHW.
 //!
-//! The depthwise kernels are the generic ones of [`super::kernels`] on `[__m256; 2]`.
+//! Depthwise on NCHW data (16 output pixels per vector) has its own kernel too: the
+//! generic masked one masks every vector of a tile that touches a row end, here only the
+//! vectors whose taps leave the row are masked, and the stores are inlined. The
+//! channel-blocked depthwise kernel is the generic one of [`super::kernels`] on
+//! `[__m256; 2]`.
 
 use core::arch::x86_64::{
-    __m256, _CMP_LT_OQ, _mm256_add_ps, _mm256_blendv_ps, _mm256_broadcast_ss, _mm256_cmp_ps,
-    _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_maskstore_ps, _mm256_max_ps, _mm256_mul_ps,
-    _mm256_permute2f128_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm256_shuffle_ps, _mm256_storeu_ps,
-    _mm256_unpackhi_ps, _mm256_unpacklo_ps,
+    __m256, _CMP_LT_OQ, _mm256_add_ps, _mm256_blendv_ps, _mm256_broadcast_ss, _mm256_castsi256_ps,
+    _mm256_cmp_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_maskload_ps, _mm256_maskstore_ps,
+    _mm256_max_ps, _mm256_mul_ps, _mm256_permute2f128_ps, _mm256_set1_ps, _mm256_setzero_ps,
+    _mm256_shuffle_ps, _mm256_storeu_ps, _mm256_unpackhi_ps, _mm256_unpacklo_ps,
 };
 
-use super::{DenseTile, DwPix, DwTile, Isa, dw_tile, pix_masked, pix_tile};
+use super::{DenseTile, DwPix, DwTile, Isa, dw_tile, taps};
 use crate::conv::Activation;
-use crate::engine::simd::{first_masks, lane_masks};
+use crate::engine::simd::{first_masks, lane_bits, lane_masks};
 
 /// Most accumulators of a dense tile (of the 16 `ymm` registers, the rest hold the weights
 /// and the broadcast input).
@@ -116,6 +120,45 @@ unsafe fn dense<const R: usize, const H: usize, const STEP: usize>(t: &DenseTile
     unsafe { epilogue(&mut m.assume_init(), t) };
 }
 
+/// The activation on `N` vectors, in registers (ReLU and leaky ReLU vectorised, the
+/// others through [`Activation::apply`]).
+///
+/// # Safety
+/// AVX enabled.
+#[inline(always)]
+unsafe fn activate<const N: usize>(v: &mut [__m256; N], act: Activation) {
+    // SAFETY: register arithmetic and local arrays; AVX enabled (caller).
+    unsafe {
+        let z = _mm256_setzero_ps();
+        match act {
+            Activation::Identity => {}
+            // `max(0, x)` returns `x` when it is NaN, and keeps −0 as the reference does.
+            Activation::Relu => {
+                for a in v.iter_mut() {
+                    *a = _mm256_max_ps(z, *a);
+                }
+            }
+            Activation::LeakyRelu(s) => {
+                let s = _mm256_set1_ps(s);
+                for a in v.iter_mut() {
+                    let neg = _mm256_cmp_ps::<_CMP_LT_OQ>(*a, z);
+                    *a = _mm256_blendv_ps(*a, _mm256_mul_ps(*a, s), neg);
+                }
+            }
+            other => {
+                for a in v.iter_mut() {
+                    let mut m = [0.0f32; 8];
+                    _mm256_storeu_ps(m.as_mut_ptr(), *a);
+                    for x in &mut m {
+                        *x = other.apply(*x);
+                    }
+                    *a = _mm256_loadu_ps(m.as_ptr());
+                }
+            }
+        }
+    }
+}
+
 /// Bias and activation on the accumulators, in registers.
 ///
 /// # Safety
@@ -130,32 +173,8 @@ unsafe fn finish<const R: usize, const H: usize>(acc: &mut [[__m256; H]; R], t: 
                 a[h] = _mm256_add_ps(a[h], b);
             }
         }
-        let z = _mm256_setzero_ps();
-        match t.act {
-            Activation::Identity => {}
-            // `max(0, x)` returns `x` when it is NaN, and keeps −0 as the reference does.
-            Activation::Relu => {
-                for a in acc.iter_mut().flatten() {
-                    *a = _mm256_max_ps(z, *a);
-                }
-            }
-            Activation::LeakyRelu(s) => {
-                let s = _mm256_set1_ps(s);
-                for a in acc.iter_mut().flatten() {
-                    let neg = _mm256_cmp_ps::<_CMP_LT_OQ>(*a, z);
-                    *a = _mm256_blendv_ps(*a, _mm256_mul_ps(*a, s), neg);
-                }
-            }
-            other => {
-                for a in acc.iter_mut().flatten() {
-                    let mut m = [0.0f32; 8];
-                    _mm256_storeu_ps(m.as_mut_ptr(), *a);
-                    for x in &mut m {
-                        *x = other.apply(*x);
-                    }
-                    *a = _mm256_loadu_ps(m.as_ptr());
-                }
-            }
+        for a in acc.iter_mut() {
+            activate(a, t.act);
         }
     }
 }
@@ -266,6 +285,182 @@ unsafe fn epilogue<const R: usize, const H: usize>(acc: &mut [[__m256; H]; R], t
     }
 }
 
+/// Bias, activation and store of `R` vectors of 16 output pixels of one channel from `out`,
+/// the last one holding `n_last` pixels. Every loop over the accumulators is unrolled
+/// (the activation is matched outside them), so they stay in registers.
+///
+/// # Safety
+/// `16·(R − 1) + n_last` writable outputs from `out`; AVX2 enabled.
+#[inline(always)]
+unsafe fn store_pix<const R: usize>(
+    acc: &mut [[__m256; 2]; R],
+    bias: f32,
+    act: Activation,
+    out: *mut f32,
+    n_last: usize,
+) {
+    // SAFETY: register arithmetic and local arrays, then the caller's contract (the masked
+    // stores write only the first `n_last` pixels of the last vector).
+    unsafe {
+        let b = _mm256_set1_ps(bias);
+        for a in acc.iter_mut() {
+            a[0] = _mm256_add_ps(a[0], b);
+            a[1] = _mm256_add_ps(a[1], b);
+        }
+        let z = _mm256_setzero_ps();
+        match act {
+            Activation::Identity => {}
+            // As in `activate`.
+            Activation::Relu => {
+                for a in acc.iter_mut() {
+                    a[0] = _mm256_max_ps(z, a[0]);
+                    a[1] = _mm256_max_ps(z, a[1]);
+                }
+            }
+            Activation::LeakyRelu(s) => {
+                let s = _mm256_set1_ps(s);
+                for a in acc.iter_mut() {
+                    for v in a.iter_mut() {
+                        let neg = _mm256_cmp_ps::<_CMP_LT_OQ>(*v, z);
+                        *v = _mm256_blendv_ps(*v, _mm256_mul_ps(*v, s), neg);
+                    }
+                }
+            }
+            other => {
+                let mut m = [[0.0f32; 16]; R];
+                for (a, m) in acc.iter().zip(m.iter_mut()) {
+                    _mm256_storeu_ps(m.as_mut_ptr(), a[0]);
+                    _mm256_storeu_ps(m.as_mut_ptr().add(8), a[1]);
+                }
+                for x in m.iter_mut().flatten() {
+                    *x = other.apply(*x);
+                }
+                for (a, m) in acc.iter_mut().zip(m.iter()) {
+                    a[0] = _mm256_loadu_ps(m.as_ptr());
+                    a[1] = _mm256_loadu_ps(m.as_ptr().add(8));
+                }
+            }
+        }
+        for (r, a) in acc.iter().enumerate() {
+            let p = out.wrapping_add(16 * r);
+            if r + 1 == R && n_last < 16 {
+                let [lo, hi] = first_masks(n_last);
+                _mm256_maskstore_ps(p, lo, a[0]);
+                _mm256_maskstore_ps(p.wrapping_add(8), hi, a[1]);
+            } else {
+                _mm256_storeu_ps(p, a[0]);
+                _mm256_storeu_ps(p.wrapping_add(8), a[1]);
+            }
+        }
+    }
+}
+
+/// Kernel columns whose lane masks [`pix`] computes once per call (wider kernels: per tap).
+const PIX_MAXK: usize = 8;
+
+/// Depthwise on NCHW data: `R` vectors of 16 output pixels from `ox0` (the last one
+/// holding `n_last` pixels), one channel, the rows `t.rows`. With `MASKED`, each (vector,
+/// kernel column) whose lanes are not all inside the input row reads and accumulates only
+/// the lanes inside it (masked-off lanes are neither read nor multiplied, so an infinite
+/// weight never meets the padding, as in the reference); a kernel column whose vectors
+/// are all inside takes the plain path. Without `MASKED`, every lane's every tap must be
+/// inside the row.
+///
+/// # Safety
+/// As [`pix_tile`](super::pix_tile) (or [`pix_masked`](super::pix_masked) with `MASKED`);
+/// AVX2 and FMA enabled.
+#[inline(always)]
+unsafe fn pix<const R: usize, const MASKED: bool>(t: &DwPix, ox0: usize, n_last: usize) {
+    let iw = t.iw as isize;
+    let masks_for = |kx: usize| {
+        let ixk = ox0 as isize + (kx * t.dw) as isize - t.pl as isize;
+        let mut m = [u16::MAX; R];
+        for (r, m) in m.iter_mut().enumerate() {
+            let ix = ixk + 16 * r as isize;
+            let lo = (-ix).clamp(0, 16) as usize;
+            let hi = (iw - ix).clamp(0, 16) as usize;
+            *m = if lo < hi { lane_bits(lo, hi) } else { 0 };
+        }
+        m
+    };
+    // Per kernel column: its lane masks as vectors (loaded, not rebuilt, in the tap loop),
+    // and whether they are all full.
+    let vec_masks = |kx: usize| {
+        let m = masks_for(kx);
+        // SAFETY: register initialisation.
+        let mut v = [unsafe { lane_masks(u16::MAX) }; R];
+        for (v, &m) in v.iter_mut().zip(&m) {
+            // SAFETY: register arithmetic; AVX2 enabled (caller).
+            *v = unsafe { lane_masks(m) };
+        }
+        (v, m.iter().all(|&m| m == u16::MAX))
+    };
+    // SAFETY: register initialisation.
+    let ones = unsafe { lane_masks(u16::MAX) };
+    let mut pre = [([ones; R], true); PIX_MAXK];
+    if MASKED {
+        for (kx, p) in pre.iter_mut().enumerate().take(t.kw) {
+            *p = vec_masks(kx);
+        }
+    }
+    for oy in t.rows.0..t.rows.1 {
+        let ky = taps(oy, t.sh, t.dh, t.pt, t.kh, t.ih);
+        let iy0 = (oy * t.sh) as isize - t.pt as isize;
+        // SAFETY: register initialisation.
+        let mut acc = [[unsafe { _mm256_setzero_ps() }; 2]; R];
+        for ky in ky.0..ky.1 {
+            // Non-negative for every valid kernel row.
+            let iy = (iy0 + (ky * t.dh) as isize) as usize;
+            let xrow = t.x.wrapping_add(iy * t.iw);
+            for kx in 0..t.kw {
+                // SAFETY: `KH × KW` weights; AVX enabled.
+                let w = unsafe { _mm256_broadcast_ss(&*t.w.add(ky * t.kw + kx)) };
+                // The tap's input for lane 0 of vector 0 (outside the row near its ends).
+                let xp = xrow.wrapping_add(ox0 + kx * t.dw).wrapping_sub(t.pl);
+                let wide;
+                let (m, full) = if !MASKED {
+                    (&pre[0].0, true)
+                } else if let Some((m, full)) = pre.get(kx) {
+                    (m, *full)
+                } else {
+                    wide = vec_masks(kx);
+                    (&wide.0, wide.1)
+                };
+                if full {
+                    for (r, a) in acc.iter_mut().enumerate() {
+                        let p = xp.wrapping_add(16 * r);
+                        // SAFETY: every lane's tap is inside the row (full masks, or the
+                        // caller's guarantee without `MASKED`).
+                        unsafe {
+                            a[0] = _mm256_fmadd_ps(_mm256_loadu_ps(p), w, a[0]);
+                            a[1] = _mm256_fmadd_ps(_mm256_loadu_ps(p.wrapping_add(8)), w, a[1]);
+                        }
+                    }
+                    continue;
+                }
+                for (r, a) in acc.iter_mut().enumerate() {
+                    let p = xp.wrapping_add(16 * r);
+                    // SAFETY: only the lanes inside the row are read (a masked-off lane is
+                    // neither read nor faulted on), and the others keep their accumulator.
+                    unsafe {
+                        let [lo, hi] = m[r];
+                        let x0 = _mm256_maskload_ps(p, lo);
+                        let x1 = _mm256_maskload_ps(p.wrapping_add(8), hi);
+                        let f0 = _mm256_fmadd_ps(x0, w, a[0]);
+                        let f1 = _mm256_fmadd_ps(x1, w, a[1]);
+                        a[0] = _mm256_blendv_ps(a[0], f0, _mm256_castsi256_ps(lo));
+                        a[1] = _mm256_blendv_ps(a[1], f1, _mm256_castsi256_ps(hi));
+                    }
+                }
+            }
+        }
+        let out = t.out.wrapping_add(oy * t.ow + ox0);
+        // SAFETY: `16·(R − 1) + n_last` outputs from `ox0` are inside the output row
+        // (caller).
+        unsafe { store_pix(&mut acc, t.bias, t.act, out, n_last) };
+    }
+}
+
 impl Avx2 {
     #[target_feature(enable = "avx2,fma")]
     unsafe fn dense_t<const R: usize, const H: usize, const STEP: usize>(t: &DenseTile<'_>) {
@@ -280,12 +475,12 @@ impl Avx2 {
     #[target_feature(enable = "avx2,fma")]
     unsafe fn pix_t<const R: usize>(t: &DwPix, ox0: usize) {
         // SAFETY: forwarded contract; the features are enabled on this function.
-        unsafe { pix_tile::<[__m256; 2], R>(t, ox0) }
+        unsafe { pix::<R, false>(t, ox0, 16) }
     }
     #[target_feature(enable = "avx2,fma")]
     unsafe fn pix_m<const R: usize>(t: &DwPix, ox0: usize, n_last: usize) {
         // SAFETY: forwarded contract; the features are enabled on this function.
-        unsafe { pix_masked::<[__m256; 2], R>(t, ox0, n_last) }
+        unsafe { pix::<R, true>(t, ox0, n_last) }
     }
 }
 
@@ -342,6 +537,102 @@ impl Isa for Avx2 {
                 1 => Self::pix_m::<1>(t, ox0, n_last),
                 _ => unreachable!("depthwise tile {r} is not compiled"),
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::{Kernel, Layer, Network};
+    use crate::{Activation, ConvDesc};
+
+    /// Deterministic values in `[-1, 1)`.
+    fn values(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+            })
+            .collect()
+    }
+
+    /// Runs one layer with AVX2 (1 and 2 threads) and the reference; every input and
+    /// weight is below 1 in magnitude, so the error bound scales with the taps summed.
+    fn check(d: ConvDesc, batch: usize, hw: [usize; 2], seed: u64) {
+        if !Kernel::Avx2.is_available() {
+            return;
+        }
+        let w = values(d.weight_len().unwrap(), seed);
+        let b = d.bias.then(|| values(d.out_channels, seed + 1));
+        let x = values(
+            ConvDesc::nchw_len(batch, d.in_channels, hw).unwrap(),
+            seed + 2,
+        );
+        let layer = Layer::new(d, w, b).unwrap();
+        let net = Network::new(vec![layer]).unwrap();
+        let reference = net.clone().with_kernel(Kernel::Reference).unwrap();
+        let (want, want_hw) = reference.forward(batch, hw, &x).unwrap();
+        let taps = d.in_per_group() * d.kernel[0] * d.kernel[1];
+        let tol = 1e-6 * (taps + 1) as f32;
+        for threads in [1, 2] {
+            let avx2 = net
+                .clone()
+                .with_kernel(Kernel::Avx2)
+                .unwrap()
+                .with_threads(threads)
+                .unwrap();
+            let (got, got_hw) = avx2.forward(batch, hw, &x).unwrap();
+            assert_eq!(got_hw, want_hw);
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert!(
+                    (g - w).abs() <= tol,
+                    "{d:?}: element {i}: got {g}, want {w}"
+                );
+            }
+        }
+    }
+
+    /// Depthwise kernels wider than the columns whose masks are computed once per call
+    /// (their masks are computed per tap), on rows whose tiles are partly masked.
+    #[test]
+    fn wide_depthwise_kernels_match_the_reference() {
+        for (k, dil, w) in [([1, 11], 1, 70), ([3, 9], 2, 53), ([2, 12], 3, 40)] {
+            let pad = |k: usize| {
+                let t = dil * (k - 1);
+                [t / 2, t - t / 2]
+            };
+            let d = ConvDesc {
+                in_channels: 5,
+                out_channels: 5,
+                groups: 5,
+                kernel: k,
+                dilation: [dil, dil],
+                stride: [1, 1],
+                padding: [pad(k[0]), pad(k[1])],
+                bias: true,
+                activation: Activation::LeakyRelu(0.1),
+            };
+            check(d, 2, [6, w], 3);
+        }
+    }
+
+    /// Dense layers through every AVX2 tile width and epilogue: NCHW in and out (one
+    /// layer), partial output blocks, each activation path.
+    #[test]
+    fn dense_tiles_match_the_reference() {
+        let acts = [
+            Activation::Identity,
+            Activation::Relu,
+            Activation::LeakyRelu(0.2),
+            Activation::Gelu,
+        ];
+        for (i, act) in acts.into_iter().enumerate() {
+            let mut d = ConvDesc::same_2d(19, 37, 3, i + 1);
+            d.activation = act;
+            check(d, 1, [9, 31 + i], 10 + i as u64);
         }
     }
 }
