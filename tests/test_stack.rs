@@ -1,9 +1,63 @@
 //! A generated stack runs what it declares: the same numbers as the reference convolution
 //! applied layer by layer with the stack's own padding and weights; seeded initialisation
-//! is reproducible and within PyTorch's Kaiming bound; the typed layers expose the weights.
+//! is reproducible and within PyTorch's Kaiming bound; the typed layers expose the weights,
+//! share them with the stack (one copy, packed once: a counting allocator checks) and run
+//! on their own.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 
 use dilated::conv::conv_reference;
-use dilated::tensor::{DYN, Tensor1d};
+use dilated::layer::LayerSpec;
+use dilated::tensor::{DYN, Tensor1d, Tensor2d};
+
+struct Counting;
+
+thread_local! {
+    /// Bytes allocated minus bytes freed on this thread (tests run on several threads).
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+}
+
+fn count(delta: isize) {
+    // `try_with`: the slot may be gone while the thread exits; then nothing is counted.
+    let _ = LIVE.try_with(|c| c.set(c.get() + delta));
+}
+
+// SAFETY: every method forwards to `System` unchanged; the counter has no effect on memory
+// (a const-initialised thread-local `Cell` neither allocates nor registers a destructor).
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count(layout.size().cast_signed());
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, which `System` shares.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count(layout.size().cast_signed());
+        // SAFETY: as `alloc`.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        count(-layout.size().cast_signed());
+        // SAFETY: `ptr` was allocated by `System` through this allocator with `layout`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count(new_size.cast_signed() - layout.size().cast_signed());
+        // SAFETY: forwarded unchanged; `ptr` and `layout` come from `System`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Runs `f` and returns its value with the bytes it leaves allocated on this thread.
+fn retained<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let before = LIVE.with(Cell::get);
+    let value = f();
+    let after = LIVE.with(Cell::get);
+    (value, usize::try_from(after - before).unwrap_or(0))
+}
 
 dilated::dilated_stack! {
     /// Mixed 1D stack: per-layer padding kinds, groups, bias off, activations.
@@ -90,5 +144,98 @@ fn bad_flat_input_is_a_typed_error() -> Result<(), dilated::Error> {
     assert!(err.to_string().contains("no output"), "{err}");
     // Length 3 is the shortest that works.
     assert_eq!(net.forward_nchw(1, &[0.0; 12])?.len(), 2);
+    Ok(())
+}
+
+dilated::dilated_stack! {
+    /// `examples/segment.rs`'s HDC network: six 3×3 convolutions with ReLU, a 1×1 head.
+    struct SegHdc {
+        input: [1, 40, 36],
+        layers: [
+            conv(1 -> 16, kernel: 3, rate: 1), relu,
+            conv(16 -> 16, kernel: 3, rate: 2), relu,
+            conv(16 -> 16, kernel: 3, rate: 5), relu,
+            conv(16 -> 16, kernel: 3, rate: 1), relu,
+            conv(16 -> 16, kernel: 3, rate: 2), relu,
+            conv(16 -> 16, kernel: 3, rate: 5), relu,
+            conv(16 -> 1, kernel: 1),
+        ],
+    }
+}
+
+/// Overhead allowed on top of the weights: descriptors, lists, `Arc` headers, pass tables.
+const SLACK: usize = 8 * 1024;
+
+/// Parameter count and packed bytes (output channels rounded up to 16, biases padded to
+/// 16; dense layers with one group, as here) of `specs`.
+fn sizes(specs: &[LayerSpec]) -> (usize, usize) {
+    let mut params = 0;
+    let mut packed = 0;
+    for s in specs {
+        let d = &s.desc;
+        assert_eq!(d.groups, 1, "the estimate covers one-group layers");
+        params += d.weight_len().unwrap() + if d.bias { d.out_channels } else { 0 };
+        let cout16 = d.out_channels.div_ceil(16) * 16;
+        packed += 4 * (cout16 * d.in_channels * d.kernel[0] * d.kernel[1] + cout16);
+    }
+    (params, packed)
+}
+
+#[test]
+fn a_generated_stack_holds_its_weights_once_and_packed_once() -> Result<(), dilated::Error> {
+    let (p, packed) = sizes(&SegHdc::LAYERS);
+    let limit = 4 * p + packed + SLACK;
+    let (net, seeded) = retained(|| SegHdc::new_seeded(4));
+    let net = net?;
+    let bytes = net.to_safetensors_bytes()?;
+    let (back, loaded) = retained(|| SegHdc::from_safetensors_bytes(&bytes));
+    let back = back?;
+    eprintln!(
+        "SegHdc: {p} parameters ({} bytes), packed {packed}; held: seeded {seeded}, loaded \
+         {loaded}, bound {limit}",
+        4 * p
+    );
+    for held in [seeded, loaded] {
+        assert!(
+            held <= limit,
+            "{held} bytes held: more than the weights once ({}) and packed once ({packed}) \
+             plus {SLACK}",
+            4 * p
+        );
+        assert!(
+            held >= 4 * p + packed,
+            "the counter missed the weights: {held}"
+        );
+    }
+    // Saving writes the same tensors; the typed layers show the stack's weights.
+    assert_eq!(back.to_safetensors_bytes()?, bytes);
+    let (l0, .., l6) = back.layers();
+    assert!(std::ptr::eq(l0.weight(), back.stack().layers()[0].weight()));
+    assert!(std::ptr::eq(l6.weight(), back.stack().layers()[6].weight()));
+    Ok(())
+}
+
+#[test]
+fn the_typed_layers_of_a_generated_stack_run_on_their_own() -> Result<(), dilated::Error> {
+    let net = SegHdc::new_seeded(21)?;
+    let data: Vec<f32> = (0..2 * 40 * 36)
+        .map(|i| ((i * 13 % 61) as f32 / 30.0) - 1.0)
+        .collect();
+    let x = Tensor2d::<1, 40, 36>::from_vec(2, [40, 36], data)?;
+    let want = net.forward(&x)?;
+    let (l0, l1, l2, l3, l4, l5, l6) = net.layers();
+    let y = l0.forward_dyn(&x)?;
+    let y = l1.forward_dyn(&y)?;
+    let y = l2.forward_dyn(&y)?;
+    let y = l3.forward_dyn(&y)?;
+    let y = l4.forward_dyn(&y)?;
+    let y = l5.forward_dyn(&y)?;
+    let y: Tensor2d<1, 40, 36> = l6.forward(&y)?;
+    assert_eq!(y.as_slice().len(), want.as_slice().len());
+    for (a, b) in y.as_slice().iter().zip(want.as_slice()) {
+        assert!((a - b).abs() <= 1e-4 * (1.0 + b.abs()), "{a} vs {b}");
+    }
+    // Each layer packed its weights once, on its first run; running again adds nothing.
+    assert_eq!(retained(|| l3.network().map(|_| ())).1, 0);
     Ok(())
 }

@@ -3,9 +3,12 @@
 //! The generated type is a struct of dilated-core's const-generic layer shells (channels,
 //! kernel, rate, stride, groups as const parameters; the padding the macro computed written
 //! as literals in a `Pad2d`/`Pad1d`), plus the typed stack that runs them, and consts. The
-//! compute core underneath is non-generic (the engine runs run-time descriptors), so
-//! twenty stacks cost twenty thin shells, not twenty monomorphised convolution kernels. Expansion never
-//! re-checks and never fails: the input was validated.
+//! typed layers are views of the stack's layers: they share its weights (one allocation)
+//! and pack nothing unless run on their own, so the struct holds its weights once and the
+//! packed copy only in the stack's network. The compute core underneath is non-generic
+//! (the engine runs run-time descriptors), so twenty stacks cost twenty thin shells, not
+//! twenty monomorphised convolution kernels. Expansion never re-checks and never fails: the
+//! input was validated.
 //!
 //! Expands to, roughly:
 //!
@@ -396,7 +399,8 @@ fn expand(stack: &Stack, plan: &Plan, warnings: &[Warning]) -> TokenStream {
                 self.stack.save_safetensors(path)
             }
 
-            /// The typed layers, in order (e.g. `.weight()`, `.bias()`).
+            /// The typed layers, in order (e.g. `.weight()`, `.bias()`). They share the
+            /// stack's weights (no copy); one run on its own packs its weights on first use.
             #vis fn layers(&self) -> (#(&#layer_types,)*) {
                 (#(&self.#fields,)*)
             }
