@@ -128,13 +128,16 @@ pub enum Error {
         /// What the parser reported.
         message: String,
     },
-    /// The engine cannot honour a setting (kernel family, threads).
-    #[error("{0}")]
-    Config(Box<crate::engine::ConfigError>),
-}
-
-impl From<crate::engine::ConfigError> for Error {
-    fn from(e: crate::engine::ConfigError) -> Self {
-        Self::Config(Box::new(e))
-    }
+    /// The CPU lacks the instruction set of the requested kernel family.
+    #[error("the {kernel} kernels need CPU features this machine lacks")]
+    KernelUnavailable {
+        /// The family asked for.
+        kernel: crate::engine::Kernel,
+    },
+    /// The thread pool could not be built.
+    #[error("cannot build a thread pool: {message}")]
+    ThreadPool {
+        /// What rayon reported.
+        message: String,
+    },
 }

@@ -346,10 +346,7 @@ impl Shell {
     }
 
     /// Replaces the network by `f` applied to it (built first if need be).
-    fn configure(
-        self,
-        f: impl FnOnce(Network) -> Result<Network, crate::engine::ConfigError>,
-    ) -> Result<Self, Error> {
+    fn configure(self, f: impl FnOnce(Network) -> Result<Network, Error>) -> Result<Self, Error> {
         let net = match self.net.into_inner() {
             Some(net) => net,
             None => Network::new(vec![self.layer.clone()])?,

@@ -3,7 +3,7 @@
 
 use dilated_core::Error;
 use dilated_core::conv::{Activation, ConvDesc};
-use dilated_core::engine::{ConfigError, Kernel, Layer, Network, Workspace};
+use dilated_core::engine::{Kernel, Layer, Network, Workspace};
 
 fn ramp(n: usize) -> Vec<f32> {
     (0..n)
@@ -115,7 +115,7 @@ fn kernel_and_threads_are_selectable() {
             Ok(n) => assert_eq!(n.kernel(), k),
             Err(e) => {
                 assert!(!k.is_available());
-                assert_eq!(e, ConfigError::KernelUnavailable(k));
+                assert_eq!(e, Error::KernelUnavailable { kernel: k });
             }
         }
     }

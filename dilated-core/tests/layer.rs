@@ -583,7 +583,10 @@ fn threads_and_kernels_do_not_change_the_result() {
     for kernel in Kernel::ALL {
         let r = stack.clone().with_kernel(kernel);
         if !kernel.is_available() {
-            assert!(matches!(r, Err(Error::Config(_))), "{kernel:?}");
+            assert!(
+                matches!(r, Err(Error::KernelUnavailable { .. })),
+                "{kernel:?}"
+            );
             continue;
         }
         for threads in [0, 1, 2] {

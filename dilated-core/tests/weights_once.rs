@@ -179,6 +179,14 @@ fn a_seeded_stack_holds_its_weights_once_and_packed_once() {
         net.conv3.weight(),
         net.stack.stack().layers()[3].weight()
     ));
+    // A clone (e.g. one per worker) shares the weights and the packed weights.
+    let (copy, cloned) = retained(|| net.clone());
+    eprintln!("clone: {cloned} bytes");
+    assert!(cloned <= SLACK, "cloning the stack kept {cloned} bytes");
+    assert!(std::ptr::eq(
+        copy.stack.stack().layers()[1].weight(),
+        net.stack.stack().layers()[1].weight()
+    ));
 }
 
 #[test]

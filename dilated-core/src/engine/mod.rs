@@ -60,21 +60,6 @@ use crate::conv::{ConvDesc, conv_reference};
 use exec::Threads;
 use plan::LayerPlan;
 
-/// A network setting the CPU cannot honour.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// The CPU lacks the instruction set of the requested kernel family.
-    #[error("the {0} kernels need CPU features this machine lacks")]
-    KernelUnavailable(Kernel),
-    /// Packing the weights for the kernel family failed (a size overflow).
-    #[error("cannot pack the weights: {0}")]
-    Packing(Error),
-    /// The thread pool could not be built.
-    #[error("cannot build a thread pool: {0}")]
-    ThreadPool(String),
-}
-
 /// One convolution with its weights (PyTorch layout `[C_out, C_in/groups, KH, KW]`).
 ///
 /// The weights and bias are shared, not copied, between clones: a typed layer, the stack
@@ -154,7 +139,9 @@ impl Workspace {
 #[derive(Debug, Clone)]
 pub struct Network {
     layers: Vec<Layer>,
-    plans: Vec<LayerPlan>,
+    /// Packed weights, shared by clones (configuring a clone repacks only for a new
+    /// kernel family).
+    plans: Arc<[LayerPlan]>,
     kernel: Kernel,
     threads: Threads,
 }
@@ -201,7 +188,7 @@ impl Network {
             }
         }
         let kernel = Kernel::selected();
-        let plans = plans_for(&layers, kernel)?;
+        let plans = plans_for(&layers, kernel)?.into();
         Ok(Self {
             layers,
             plans,
@@ -219,18 +206,20 @@ impl Network {
     /// assert_eq!(net.kernel(), Kernel::Portable);
     /// # Ok::<(), dilated_core::Error>(())
     /// ```
-    pub fn with_kernel(mut self, kernel: Kernel) -> Result<Self, ConfigError> {
+    pub fn with_kernel(mut self, kernel: Kernel) -> Result<Self, Error> {
         if !kernel.is_available() {
-            return Err(ConfigError::KernelUnavailable(kernel));
+            return Err(Error::KernelUnavailable { kernel });
         }
-        self.plans = plans_for(&self.layers, kernel).map_err(ConfigError::Packing)?;
+        if kernel != self.kernel {
+            self.plans = plans_for(&self.layers, kernel)?.into();
+        }
         self.kernel = kernel;
         Ok(self)
     }
 
     /// Runs this network on `threads` threads: 0 = the current rayon pool (the default),
     /// 1 = the calling thread only, more = a pool owned by the network (shared by clones).
-    pub fn with_threads(mut self, threads: usize) -> Result<Self, ConfigError> {
+    pub fn with_threads(mut self, threads: usize) -> Result<Self, Error> {
         self.threads = match threads {
             0 => Threads::Current,
             1 => Threads::One,
@@ -238,7 +227,9 @@ impl Network {
                 rayon::ThreadPoolBuilder::new()
                     .num_threads(n)
                     .build()
-                    .map_err(|e| ConfigError::ThreadPool(e.to_string()))?,
+                    .map_err(|e| Error::ThreadPool {
+                        message: e.to_string(),
+                    })?,
             )),
         };
         Ok(self)
