@@ -514,18 +514,20 @@ fn depthwise_nchw<I: Isa>(
 /// cached while every block of output channels reads it.
 const NCHW_CHUNK: usize = 4096;
 
-/// Most input channels per group for which a single layer runs on the NCHW kernels:
-/// measured (1 thread, `bench --cpu-time`) S6 (16 → 16) 90 vs 78 GFLOP/s on the
-/// channel-blocked kernels, S4 and S5 (64 and 32) level, S1 (64, 2D) 93 vs 104.
-const NCHW_MAX_IN: usize = 16;
+/// Most input rows (input channels per group × kernel rows) one output row of a single
+/// layer may read for it to run on the NCHW kernels. Measured (1 thread, `bench
+/// --cpu-time`, GFLOP/s, NCHW vs channel-blocked): S6 (16 ch) 92–103 vs 78; S4 (1D,
+/// 64 ch) 106 vs 96–100; S5 (32 ch, batch 4) 101–105 vs 92–94; 128 ch 64², k3: 106–108
+/// vs 105–106; S1 (64 ch, 128², k3) 103 vs 103; S2 (256 ch, k3) 101–103 vs 115–118.
+const NCHW_MAX_ROWS: usize = 384;
 
 /// Whether a dense layer that reads and writes NCHW (a network of one layer) runs on the
 /// NCHW kernels ([`super::nchw`]) rather than the channel-blocked ones: stride 1 across,
-/// at most [`NCHW_MAX_IN`] input channels per group.
+/// at most [`NCHW_MAX_ROWS`] input rows per output row.
 pub(crate) fn nchw_dense(l: &Layer) -> bool {
     let d = l.desc();
     let depthwise = d.groups == d.in_channels && d.groups == d.out_channels;
-    !depthwise && d.stride[1] == 1 && d.in_per_group() <= NCHW_MAX_IN
+    !depthwise && d.stride[1] == 1 && d.in_per_group().saturating_mul(d.kernel[0]) <= NCHW_MAX_ROWS
 }
 
 /// Dense layer, NCHW in and out: per output row, column chunks of about [`NCHW_CHUNK`]

@@ -18,8 +18,8 @@
 //!   row is cut into segments whose taps all land inside the input, so padding is skipped,
 //!   never read. Bias and activation are fused into the store. Depthwise: 16 channels per
 //!   vector on the blocked layout, or 16 pixels per vector straight on NCHW data. A
-//!   single dense layer with at most 16 input channels per group (NCHW in and out,
-//!   stride 1 across) runs on NCHW kernels too: 16 pixels of one channel per vector, 16
+//!   single dense layer (NCHW in and out, stride 1 across, up to 128 input channels per
+//!   group for a 3-row kernel, 384 in 1D) runs on NCHW kernels too: 16 pixels of one channel per vector, 16
 //!   output channels per tile, so the epilogue stores whole vectors and transposes
 //!   nothing.
 //! - **Dispatch**: picked once per process ([`Kernel::selected`]: AVX-512F → AVX2 + FMA →
