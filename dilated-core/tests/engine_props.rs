@@ -335,6 +335,8 @@ fn full_size_layers_match_the_reference() {
         // grouped layer with blocks of 3 channels.
         (ConvDesc::causal_1d(64, 64, 3, 8), [1, 1500]),
         (ConvDesc::causal_1d(16, 24, 2, 64), [1, 1500]),
+        // Wider than the kernels' precomputed column masks (8 columns).
+        (ConvDesc::same_2d(3, 5, 11, 2), [9, 70]),
         (ConvDesc::same_2d(16, 16, 3, 5), [12, 300]),
         (
             ConvDesc {
