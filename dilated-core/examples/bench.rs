@@ -139,7 +139,11 @@ fn run(mode: Mode) -> Result<(), String> {
     let (shape, one_d, stack) = match mode {
         Mode::Conv2d(s) => (s, false, false),
         Mode::Conv1d(s) => (s, true, false),
-        Mode::Stack(s) => (s, false, true),
+        // A stack is 1D when its size is one number (`--size L`), as its help says.
+        Mode::Stack(s) => {
+            let one_d = !s.size.contains(['x', 'X']);
+            (s, one_d, true)
+        }
     };
     let hw = parse_size(&shape.size, one_d)?;
     let rates: Vec<usize> = match (&shape.rates, stack) {

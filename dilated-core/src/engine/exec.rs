@@ -3,10 +3,13 @@
 //!
 //! **Layouts.** The network's input and output are NCHW. Between layers the data is
 //! channel-blocked (`[N][C/16][H][W][16]`, the NCHW16c of oneDNN and ONNX Runtime), except
-//! between two NCHW depthwise layers. The dense kernel reads either layout through strides
-//! and writes either layout in its epilogue, so a stack converts nothing at its entry and
-//! exit; only a depthwise first layer that cannot run on NCHW (stride across > 1, or a
-//! dense layer after it) converts its input once.
+//! between two layers that both have NCHW kernels and gain from them (depthwise at stride
+//! 1 across; dense with at most 16 input channels per group, see [`STACK_NCHW_MAX_IN`]).
+//! The channel-blocked dense kernel reads either layout through strides and writes either
+//! layout in its epilogue, so a stack converts nothing at its entry and exit; only a
+//! depthwise first layer that cannot run on NCHW (stride across > 1, or a dense layer after
+//! it) converts its input once. A single dense layer runs on the NCHW kernels unless it
+//! reads many input rows ([`NCHW_MAX_ROWS`]).
 //!
 //! **Padding.** For an output row the valid kernel rows form one range. Along the row,
 //! the valid kernel columns form one range per *segment*: a run of output pixels whose
@@ -659,6 +662,29 @@ fn pix(l: &Layer) -> bool {
     d.groups == d.in_channels && d.groups == d.out_channels && d.stride[1] == 1
 }
 
+/// Most input channels per group of a dense layer for the data on both sides of it to
+/// stay NCHW inside a stack. Measured (1 thread, `bench --cpu-time stack`, GFLOP/s, NCHW
+/// between layers vs channel-blocked): 16 channels, rates 1, 2, 5, 128²: 103 vs 93–96;
+/// 32 channels, 1D, rates 1…32: 97–98 vs 99–101; S7 (64 channels): 103–105 vs 109–111.
+const STACK_NCHW_MAX_IN: usize = 16;
+
+/// Whether layer `l` keeps NCHW data on its sides inside a stack: depthwise at stride 1
+/// across, or dense on the NCHW kernels with few input channels.
+fn stack_nchw(l: &Layer) -> bool {
+    pix(l) || (nchw_dense(l) && l.desc().in_per_group() <= STACK_NCHW_MAX_IN)
+}
+
+/// Whether the data after layer `j` is NCHW: the network's output, or between two layers
+/// that both keep NCHW; channel-blocked otherwise.
+fn nchw_after(layers: &[Layer], j: usize) -> bool {
+    j + 1 >= layers.len() || (stack_nchw(&layers[j]) && stack_nchw(&layers[j + 1]))
+}
+
+/// Whether dense layer `i` of `layers` reads and writes NCHW, so runs on the NCHW kernels.
+pub(crate) fn runs_nchw(layers: &[Layer], i: usize) -> bool {
+    nchw_dense(&layers[i]) && (i == 0 || nchw_after(layers, i - 1)) && nchw_after(layers, i)
+}
+
 /// Step `i` of the run and its geometry, given where its input is (`cur`) and its size.
 fn step_at(
     layers: &[Layer],
@@ -669,7 +695,7 @@ fn step_at(
 ) -> Result<(Step, Geom), Error> {
     let n = layers.len();
     // Layout after layer j.
-    let blocked_after = |j: usize| j + 1 < n && !(pix(&layers[j]) && pix(&layers[j + 1]));
+    let blocked_after = |j: usize| !nchw_after(layers, j);
     let d = layers[i].desc();
     let g = Geom::new(d, hw)?;
     let in_blocked = i > 0 && blocked_after(i - 1);

@@ -9,9 +9,10 @@
 //! - **Plan** ([`Network::new`]): weights packed once into the order the kernels read them;
 //!   dense layers cut into passes of up to two 16-channel output blocks; depthwise layers
 //!   (`groups = in = out`) get their own kernels.
-//! - **Layout**: intermediates are channel-blocked, `[N][⌈C/16⌉][H][W][16]` (NCHW16c). The
-//!   first dense layer reads NCHW directly and the last layer writes NCHW from its epilogue,
-//!   so nothing is converted at the entry or the exit.
+//! - **Layout**: intermediates are channel-blocked, `[N][⌈C/16⌉][H][W][16]` (NCHW16c),
+//!   except between layers with few channels, which stay NCHW. The first dense layer reads
+//!   NCHW directly and the last layer writes NCHW from its epilogue, so nothing is
+//!   converted at the entry or the exit.
 //! - **Kernels** ([`Kernel`]): a register tile of 14 output pixels × 32 output channels in
 //!   28 `zmm` accumulators (AVX-512F; 6 × 16 in `ymm` pairs with AVX2 + FMA; a portable
 //!   16-lane version always compiled), broadcast input × weight vectors, FMA; each output
@@ -163,10 +164,8 @@ fn plans_for(layers: &[Layer], kernel: Kernel) -> Result<Vec<LayerPlan>, Error> 
         Kernel::Avx2 => kernels::Avx2::OBMAX,
         _ => kernels::Portable::OBMAX,
     };
-    let single = layers.len() == 1;
-    layers
-        .iter()
-        .map(|l| LayerPlan::new(l, obmax, single && exec::nchw_dense(l)))
+    (0..layers.len())
+        .map(|i| LayerPlan::new(&layers[i], obmax, exec::runs_nchw(layers, i)))
         .collect()
 }
 
