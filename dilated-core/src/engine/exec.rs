@@ -527,10 +527,12 @@ const NCHW_MAX_ROWS: usize = 384;
 /// Whether a dense layer that reads and writes NCHW (a network of one layer) runs on the
 /// NCHW kernels ([`super::nchw`]) rather than the channel-blocked ones: stride 1 across,
 /// at most [`NCHW_MAX_ROWS`] input rows per output row.
-pub(crate) fn nchw_dense(l: &Layer) -> bool {
+pub(crate) fn nchw_dense(l: &Layer, on: bool) -> bool {
     let d = l.desc();
     let depthwise = d.groups == d.in_channels && d.groups == d.out_channels;
-    !depthwise && d.stride[1] == 1 && d.in_per_group().saturating_mul(d.kernel[0]) <= NCHW_MAX_ROWS
+    on && !depthwise
+        && d.stride[1] == 1
+        && d.in_per_group().saturating_mul(d.kernel[0]) <= NCHW_MAX_ROWS
 }
 
 /// Dense layer, NCHW in and out: per output row, column chunks of about [`NCHW_CHUNK`]
@@ -670,19 +672,21 @@ const STACK_NCHW_MAX_IN: usize = 16;
 
 /// Whether layer `l` keeps NCHW data on its sides inside a stack: depthwise at stride 1
 /// across, or dense on the NCHW kernels with few input channels.
-fn stack_nchw(l: &Layer) -> bool {
-    pix(l) || (nchw_dense(l) && l.desc().in_per_group() <= STACK_NCHW_MAX_IN)
+fn stack_nchw(l: &Layer, on: bool) -> bool {
+    pix(l) || (nchw_dense(l, on) && l.desc().in_per_group() <= STACK_NCHW_MAX_IN)
 }
 
 /// Whether the data after layer `j` is NCHW: the network's output, or between two layers
 /// that both keep NCHW; channel-blocked otherwise.
-fn nchw_after(layers: &[Layer], j: usize) -> bool {
-    j + 1 >= layers.len() || (stack_nchw(&layers[j]) && stack_nchw(&layers[j + 1]))
+fn nchw_after(layers: &[Layer], j: usize, on: bool) -> bool {
+    j + 1 >= layers.len() || (stack_nchw(&layers[j], on) && stack_nchw(&layers[j + 1], on))
 }
 
 /// Whether dense layer `i` of `layers` reads and writes NCHW, so runs on the NCHW kernels.
-pub(crate) fn runs_nchw(layers: &[Layer], i: usize) -> bool {
-    nchw_dense(&layers[i]) && (i == 0 || nchw_after(layers, i - 1)) && nchw_after(layers, i)
+pub(crate) fn runs_nchw(layers: &[Layer], i: usize, on: bool) -> bool {
+    nchw_dense(&layers[i], on)
+        && (i == 0 || nchw_after(layers, i - 1, on))
+        && nchw_after(layers, i, on)
 }
 
 /// Step `i` of the run and its geometry, given where its input is (`cur`) and its size.
@@ -692,10 +696,11 @@ fn step_at(
     i: usize,
     cur: Loc,
     hw: [usize; 2],
+    on: bool,
 ) -> Result<(Step, Geom), Error> {
     let n = layers.len();
     // Layout after layer j.
-    let blocked_after = |j: usize| !nchw_after(layers, j);
+    let blocked_after = |j: usize| !nchw_after(layers, j, on);
     let d = layers[i].desc();
     let g = Geom::new(d, hw)?;
     let in_blocked = i > 0 && blocked_after(i - 1);
@@ -743,9 +748,12 @@ pub(crate) type ForwardFn = fn(
     &[f32],
     &mut [f32],
     &mut Workspace,
+    bool,
 ) -> Result<(), Error>;
 
-/// Runs the whole stack with instruction set `I`. Shapes and lengths are already checked.
+/// Runs the whole stack with instruction set `I`, dense layers on the NCHW kernels where
+/// `nchw` and the layout allow (as the plans were packed). Shapes and lengths are already
+/// checked.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn forward<I: NchwIsa>(
     layers: &[Layer],
@@ -756,6 +764,7 @@ pub(crate) fn forward<I: NchwIsa>(
     input: &[f32],
     output: &mut [f32],
     ws: &mut Workspace,
+    nchw: bool,
 ) -> Result<(), Error> {
     // Pass 1: the size each scratch buffer must have. The steps are recomputed in pass 2
     // rather than stored, so a run allocates nothing once the workspace has grown.
@@ -763,7 +772,7 @@ pub(crate) fn forward<I: NchwIsa>(
     let mut cur = Loc::Input;
     let mut hw = input_hw;
     for (i, layer) in layers.iter().enumerate() {
-        let (step, g) = step_at(layers, plans, i, cur, hw)?;
+        let (step, g) = step_at(layers, plans, i, cur, hw, nchw)?;
         let d = layer.desc();
         if let Some(to) = step.convert_to {
             let slot = usize::from(to == Loc::Pong);
@@ -804,7 +813,7 @@ pub(crate) fn forward<I: NchwIsa>(
     let mut cur = Loc::Input;
     let mut hw = input_hw;
     for (i, (layer, plan)) in layers.iter().zip(plans).enumerate() {
-        let (step, g) = step_at(layers, plans, i, cur, hw)?;
+        let (step, g) = step_at(layers, plans, i, cur, hw, nchw)?;
         let g = &g;
         cur = step.dst;
         let d = layer.desc();

@@ -176,36 +176,45 @@ pub(crate) unsafe fn store_vecs<V: V16, const R: usize>(
     // writable outputs from `out`.
     unsafe {
         let b = V::splat(bias);
-        let put = |r: usize, v: V| {
-            let p = out.wrapping_add(r * LANES);
-            if r + 1 == R && n_last < LANES {
-                v.store_first(p, n_last);
-            } else {
-                v.store(p);
-            }
-        };
         match act {
             Activation::Identity => {
                 for (r, a) in acc.iter().enumerate() {
-                    put(r, a.add(b));
+                    put_vec::<V, R>(out, r, n_last, a.add(b));
                 }
             }
             Activation::Relu => {
                 for (r, a) in acc.iter().enumerate() {
-                    put(r, a.add(b).relu());
+                    put_vec::<V, R>(out, r, n_last, a.add(b).relu());
                 }
             }
             Activation::LeakyRelu(s) => {
                 for (r, a) in acc.iter().enumerate() {
-                    put(r, a.add(b).leaky(s));
+                    put_vec::<V, R>(out, r, n_last, a.add(b).leaky(s));
                 }
             }
             other => {
                 let m = spill::<V, R, 1>(&acc.map(|a| [a]));
                 for (r, a) in m.iter().enumerate() {
-                    put(r, activate(V::load(a[0].as_ptr()).add(b), other));
+                    let v = activate(V::load(a[0].as_ptr()).add(b), other);
+                    put_vec::<V, R>(out, r, n_last, v);
                 }
             }
+        }
+    }
+}
+
+/// Stores vector `r` of [`store_vecs`]: `n_last` lanes for the last one. A function, not a
+/// closure: closures do not inherit the caller's target features, so a closure's stores
+/// compile to calls.
+#[inline(always)]
+unsafe fn put_vec<V: V16, const R: usize>(out: *mut f32, r: usize, n_last: usize, v: V) {
+    let p = out.wrapping_add(r * LANES);
+    // SAFETY: the caller (`store_vecs`) guarantees the lanes written.
+    unsafe {
+        if r + 1 == R && n_last < LANES {
+            v.store_first(p, n_last);
+        } else {
+            v.store(p);
         }
     }
 }
@@ -469,7 +478,7 @@ pub(crate) unsafe fn pix_masked<V: V16, const R: usize>(t: &DwPix, ox0: usize, n
 }
 
 /// The tile entry points of one instruction set. The `r`, `ob` and `step` arguments pick a
-/// monomorphised kernel; the driver only passes values from [`Isa::TILES`], `1..=OBMAX`
+/// monomorphised kernel; the driver only passes values from [`Isa::TILES1`] / [`Isa::TILES2`], `1..=OBMAX`
 /// and `{0, 1, 16}`.
 pub(crate) trait Isa: Copy + Send + Sync + 'static {
     /// Dense tile widths with one output block, widest first (the driver decomposes row

@@ -145,6 +145,9 @@ pub struct Network {
     plans: Arc<[LayerPlan]>,
     kernel: Kernel,
     threads: Threads,
+    /// Whether dense layers run on the NCHW kernels where the layout allows (the family's
+    /// default; tests force it on for every family).
+    nchw: bool,
 }
 
 /// Two networks are equal when their layers are (kernel family and threads only change
@@ -155,7 +158,18 @@ impl PartialEq for Network {
     }
 }
 
-fn plans_for(layers: &[Layer], kernel: Kernel) -> Result<Vec<LayerPlan>, Error> {
+/// Whether family `kernel` runs dense layers on its NCHW kernels by default.
+fn nchw_default(kernel: Kernel) -> bool {
+    match kernel {
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx512 => <kernels::Avx512 as nchw::NchwIsa>::NCHW_DENSE,
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx2 => <kernels::Avx2 as nchw::NchwIsa>::NCHW_DENSE,
+        _ => <kernels::Portable as nchw::NchwIsa>::NCHW_DENSE,
+    }
+}
+
+fn plans_for(layers: &[Layer], kernel: Kernel, nchw: bool) -> Result<Vec<LayerPlan>, Error> {
     use kernels::Isa;
     let obmax = match kernel {
         #[cfg(target_arch = "x86_64")]
@@ -165,7 +179,7 @@ fn plans_for(layers: &[Layer], kernel: Kernel) -> Result<Vec<LayerPlan>, Error> 
         _ => kernels::Portable::OBMAX,
     };
     (0..layers.len())
-        .map(|i| LayerPlan::new(&layers[i], obmax, exec::runs_nchw(layers, i)))
+        .map(|i| LayerPlan::new(&layers[i], obmax, exec::runs_nchw(layers, i, nchw)))
         .collect()
 }
 
@@ -187,12 +201,14 @@ impl Network {
             }
         }
         let kernel = Kernel::selected();
-        let plans = plans_for(&layers, kernel)?.into();
+        let nchw = nchw_default(kernel);
+        let plans = plans_for(&layers, kernel, nchw)?.into();
         Ok(Self {
             layers,
             plans,
             kernel,
             threads: Threads::Current,
+            nchw,
         })
     }
 
@@ -210,9 +226,19 @@ impl Network {
             return Err(Error::KernelUnavailable { kernel });
         }
         if kernel != self.kernel {
-            self.plans = plans_for(&self.layers, kernel)?.into();
+            self.nchw = nchw_default(kernel);
+            self.plans = plans_for(&self.layers, kernel, self.nchw)?.into();
         }
         self.kernel = kernel;
+        Ok(self)
+    }
+
+    /// Runs dense layers on the NCHW kernels wherever the layout allows (`on`), or never,
+    /// whatever the family's default: so tests cover both kernels on every family.
+    #[cfg(test)]
+    fn with_nchw(mut self, on: bool) -> Result<Self, Error> {
+        self.nchw = on;
+        self.plans = plans_for(&self.layers, self.kernel, on)?.into();
         Ok(self)
     }
 
@@ -347,6 +373,7 @@ impl Network {
             input,
             output,
             ws,
+            self.nchw,
         )?;
         Ok(out_hw)
     }
@@ -390,5 +417,127 @@ impl Network {
             hw = next_hw;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conv::Activation;
+    use proptest::prelude::*;
+
+    /// Deterministic values in [−1, 1).
+    fn values(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed | 1;
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+            })
+            .collect()
+    }
+
+    fn stack(descs: &[ConvDesc], seed: u64) -> Vec<Layer> {
+        descs
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let w = values(d.weight_len().unwrap(), seed + i as u64);
+                let b = d
+                    .bias
+                    .then(|| values(d.out_channels, seed + 100 + i as u64));
+                Layer::new(*d, w, b).unwrap()
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        /// Every family, with dense layers on its NCHW kernels forced on and off, matches
+        /// the reference: single layers and stacks whose layers keep NCHW between them.
+        #[test]
+        fn nchw_kernels_match_the_reference_on_every_family(
+            cin in 1..20usize,
+            couts in prop::collection::vec(1..20usize, 1..4),
+            k in (1..4usize, 1..6usize),
+            d in (1..4usize, 1..6usize),
+            hw in (1..9usize, 1..80usize),
+            pads in (0..4usize, 0..4usize, 0..4usize, 0..4usize),
+            sh in 1..3usize,
+            batch in 1..3usize,
+            groups2 in any::<bool>(),
+            seed in any::<u64>(),
+        ) {
+            let mut descs = Vec::new();
+            let mut c = cin;
+            let mut size = [hw.0, hw.1];
+            for (i, &co) in couts.iter().enumerate() {
+                let g = if groups2 && c % 2 == 0 && co % 2 == 0 { 2 } else { 1 };
+                let mut padding = [[pads.0, pads.1], [pads.2, pads.3]];
+                for axis in 0..2 {
+                    let kk = [k.0, k.1][axis];
+                    let dd = [d.0, d.1][axis];
+                    let eff = dd * (kk - 1) + 1;
+                    let padded = size[axis] + padding[axis][0] + padding[axis][1];
+                    if padded < eff {
+                        padding[axis][1] += eff - padded;
+                    }
+                }
+                let desc = ConvDesc {
+                    in_channels: c,
+                    out_channels: co,
+                    groups: g,
+                    kernel: [k.0, k.1],
+                    dilation: [d.0, d.1],
+                    stride: [if i == 0 { sh } else { 1 }, 1],
+                    padding,
+                    bias: i % 2 == 0,
+                    activation: if i % 2 == 0 { Activation::Relu } else { Activation::Identity },
+                };
+                size = desc.output_size(size).unwrap();
+                c = co;
+                descs.push(desc);
+            }
+            let layers = stack(&descs, seed);
+            let hw = [hw.0, hw.1];
+            let x = values(ConvDesc::nchw_len(batch, cin, hw).unwrap(), seed ^ 0x5eed);
+            let want = Network::new(layers.clone())
+                .unwrap()
+                .with_kernel(Kernel::Reference)
+                .unwrap()
+                .forward(batch, hw, &x)
+                .unwrap()
+                .0;
+            // Relative 2·10⁻⁶ per accumulated product along the stack.
+            let fan_in: usize = descs
+                .iter()
+                .map(|d| d.in_per_group() * d.kernel[0] * d.kernel[1])
+                .sum();
+            let tol = 2e-6 * fan_in as f32;
+            for kernel in [Kernel::Portable, Kernel::Avx2, Kernel::Avx512] {
+                if !kernel.is_available() {
+                    continue;
+                }
+                for on in [false, true] {
+                    let net = Network::new(layers.clone())
+                        .unwrap()
+                        .with_kernel(kernel)
+                        .unwrap()
+                        .with_nchw(on)
+                        .unwrap();
+                    let got = net.forward(batch, hw, &x).unwrap().0;
+                    prop_assert_eq!(got.len(), want.len());
+                    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                        prop_assert!(
+                            (g - w).abs() <= tol * (1.0 + w.abs()),
+                            "{kernel} nchw={on} [{i}]: {g} vs {w}"
+                        );
+                    }
+                }
+            }
+        }
     }
 }

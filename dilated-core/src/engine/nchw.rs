@@ -228,6 +228,9 @@ pub(crate) trait NchwIsa: Isa {
     const NCHW_C: usize;
     /// Tile widths in vectors of 16 pixels, widest first.
     const NCHW_R: &'static [usize];
+    /// Whether dense layers run on these kernels where the layout allows (measured faster
+    /// than the channel-blocked ones on this family).
+    const NCHW_DENSE: bool;
     /// # Safety
     /// As [`nchw_tile`] with `C = NCHW_C`, and the CPU supports this instruction set; `r`
     /// is in [`NchwIsa::NCHW_R`].
@@ -235,8 +238,12 @@ pub(crate) trait NchwIsa: Isa {
 }
 
 macro_rules! nchw_isa {
-    ($name:ty, $v:ty, [$($feat:literal)?], c = $c:literal, r = [$($r:literal),*]) => {
+    (
+        $name:ty, $v:ty, [$($feat:literal)?], c = $c:literal, r = [$($r:literal),*],
+        dense = $on:literal
+    ) => {
         impl NchwIsa for $name {
+            const NCHW_DENSE: bool = $on;
             const NCHW_C: usize = $c;
             const NCHW_R: &'static [usize] = &[$($r),*];
             unsafe fn nchw(r: usize, masked: bool, t: &NchwTile, ox0: usize, n_last: usize) {
@@ -264,7 +271,18 @@ macro_rules! nchw_isa {
     };
 }
 
-nchw_isa!(super::kernels::Portable, [f32; 16], [], c = 8, r = [2, 1]);
+// Portable and AVX2 keep dense layers channel-blocked: on AVX2 (16 registers, a tile of
+// 4 channels × 1 vector) the blocked tile measured faster on every shape (S1 93–96 vs 56
+// GFLOP/s, S6 75–80 vs 48–60); the kernels stay compiled and tested for the layers a
+// future policy may send them.
+nchw_isa!(
+    super::kernels::Portable,
+    [f32; 16],
+    [],
+    c = 8,
+    r = [2, 1],
+    dense = false
+);
 
 #[cfg(target_arch = "x86_64")]
 nchw_isa!(
@@ -272,7 +290,8 @@ nchw_isa!(
     [core::arch::x86_64::__m256; 2],
     ["avx2,fma"],
     c = 4,
-    r = [1]
+    r = [1],
+    dense = false
 );
 
 #[cfg(target_arch = "x86_64")]
@@ -281,5 +300,6 @@ nchw_isa!(
     core::arch::x86_64::__m512,
     ["avx512f,avx2,fma"],
     c = 16,
-    r = [1]
+    r = [1],
+    dense = true
 );
