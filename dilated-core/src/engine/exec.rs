@@ -599,19 +599,32 @@ fn dense_nchw<I: NchwIsa>(
                         while v < e {
                             let r = I::NCHW_R.iter().copied().find(|&r| r <= e - v).unwrap_or(1);
                             let ox = v * LANES;
-                            let n_last = LANES.min(g.ow - (v + r - 1) * LANES);
-                            let plain =
-                                n_last == LANES && interior(ox) && interior(ox + (r - 1) * LANES);
+                            // Tile `(v, r)` is plain when its vectors are full and interior.
+                            let plain = |v: usize| {
+                                (v + r) * LANES <= g.ow
+                                    && interior(v * LANES)
+                                    && interior((v + r - 1) * LANES)
+                            };
+                            let (masked, n_last, tiles) = if plain(v) {
+                                // The run of plain tiles from `v` (the interior is an interval).
+                                let mut k = 1;
+                                while v + (k + 1) * r <= e && plain(v + k * r) {
+                                    k += 1;
+                                }
+                                (false, LANES, k)
+                            } else {
+                                (true, LANES.min(g.ow - (v + r - 1) * LANES), 1)
+                            };
                             // SAFETY: the valid kernel rows of output row `oy` are inside the
                             // input (`taps`); plain tiles have every tap of every lane inside
-                            // the row (the interior is an interval), masked ones read only
-                            // the lanes inside it; the block holds `PC` packed weights per
-                            // (input channel, tap), the tile reads `NCHW_C` of them from `c`,
-                            // and biases only of channels that exist; the outputs are row
-                            // `oy`, columns `16·v..` of channels `co0 + c..` of image `n`,
-                            // which only this unit writes.
-                            unsafe { I::nchw(r, !plain, &t, ox, n_last) };
-                            v += r;
+                            // the row, masked ones read only the lanes inside it; the block
+                            // holds `PC` packed weights per (input channel, tap), the tile
+                            // reads `NCHW_C` of them from `c`, and biases only of channels
+                            // that exist; the outputs are row `oy`, columns `16·v..` up to
+                            // `e` of channels `co0 + c..` of image `n`, which only this unit
+                            // writes.
+                            unsafe { I::nchw(r, masked, &t, ox, n_last, tiles) };
+                            v += tiles * r;
                         }
                     }
                 }

@@ -127,8 +127,10 @@ pub(crate) struct NchwTile {
 /// Masks up to this many kernel columns once per tile; wider kernels compute them per tap.
 const MAXK: usize = 8;
 
-/// `R` vectors of 16 output pixels from `ox0` (the last one holding `n_last` pixels) ×
-/// `C` output channels. `MASKED = false` only where every lane of every vector has all
+/// `tiles` consecutive tiles of `R` vectors of 16 output pixels from `ox0` (the last
+/// vector holding `n_last` pixels; `n_last < 16` only with one tile) × `C` output
+/// channels, looped inside the instruction-set entry point so that a run of interior
+/// tiles costs one call. `MASKED = false` only where every lane of every vector has all
 /// its taps inside the input row and `n_last = 16`.
 ///
 /// # Safety
@@ -137,6 +139,24 @@ const MAXK: usize = 8;
 /// row, and the CPU must support `V`.
 #[inline(always)]
 pub(crate) unsafe fn nchw_tile<V: V16, const R: usize, const C: usize, const MASKED: bool>(
+    t: &NchwTile,
+    ox0: usize,
+    n_last: usize,
+    tiles: usize,
+) {
+    for j in 0..tiles {
+        // SAFETY: the caller's contract covers `tiles` consecutive tiles from `ox0` (only
+        // the last one may be short, and only when `tiles = 1`).
+        unsafe { nchw_one::<V, R, C, MASKED>(t, ox0 + j * R * LANES, n_last) };
+    }
+}
+
+/// One tile of [`nchw_tile`].
+///
+/// # Safety
+/// As [`nchw_tile`] for one tile.
+#[inline(always)]
+unsafe fn nchw_one<V: V16, const R: usize, const C: usize, const MASKED: bool>(
     t: &NchwTile,
     ox0: usize,
     n_last: usize,
@@ -234,7 +254,7 @@ pub(crate) trait NchwIsa: Isa {
     /// # Safety
     /// As [`nchw_tile`] with `C = NCHW_C`, and the CPU supports this instruction set; `r`
     /// is in [`NchwIsa::NCHW_R`].
-    unsafe fn nchw(r: usize, masked: bool, t: &NchwTile, ox0: usize, n_last: usize);
+    unsafe fn nchw(r: usize, masked: bool, t: &NchwTile, ox0: usize, n_last: usize, tiles: usize);
 }
 
 macro_rules! nchw_isa {
@@ -246,22 +266,30 @@ macro_rules! nchw_isa {
             const NCHW_DENSE: bool = $on;
             const NCHW_C: usize = $c;
             const NCHW_R: &'static [usize] = &[$($r),*];
-            unsafe fn nchw(r: usize, masked: bool, t: &NchwTile, ox0: usize, n_last: usize) {
+            unsafe fn nchw(
+                r: usize,
+                masked: bool,
+                t: &NchwTile,
+                ox0: usize,
+                n_last: usize,
+                tiles: usize,
+            ) {
                 $(#[target_feature(enable = $feat)])?
                 unsafe fn run<const R: usize, const M: bool>(
                     t: &NchwTile,
                     ox0: usize,
                     n_last: usize,
+                    tiles: usize,
                 ) {
                     // SAFETY: forwarded contract; the features are enabled on this function.
-                    unsafe { nchw_tile::<$v, R, $c, M>(t, ox0, n_last) }
+                    unsafe { nchw_tile::<$v, R, $c, M>(t, ox0, n_last, tiles) }
                 }
                 // SAFETY: forwarded contract (every arm).
                 unsafe {
                     match (r, masked) {
                         $(
-                            ($r, false) => run::<$r, false>(t, ox0, n_last),
-                            ($r, true) => run::<$r, true>(t, ox0, n_last),
+                            ($r, false) => run::<$r, false>(t, ox0, n_last, tiles),
+                            ($r, true) => run::<$r, true>(t, ox0, n_last, tiles),
                         )*
                         _ => unreachable!("NCHW tile {r} is not compiled"),
                     }
