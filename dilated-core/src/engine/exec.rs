@@ -175,6 +175,14 @@ impl Geom {
     }
 }
 
+impl Geom {
+    /// Whether the 16 output pixels from column `ox` (stride 1 across) have every tap
+    /// inside the input row.
+    fn interior(&self, ox: usize) -> bool {
+        ox >= self.pl && ox + LANES + (self.kw - 1) * self.dw <= self.iw + self.pl
+    }
+}
+
 /// Cuts output columns `a..b` into segments of constant valid kernel columns.
 fn segments(g: &Geom, a: usize, b: usize, mut f: impl FnMut(usize, usize, (usize, usize))) {
     let col = |o| taps(o, g.sw, g.dw, g.pl, g.kw, g.iw);
@@ -450,9 +458,7 @@ fn depthwise_nchw<I: Isa>(
 ) {
     let c = d.out_channels;
     let taps_n = g.kh * g.kw;
-    let span = (g.kw - 1) * g.dw;
-    // A vector from `ox` is interior when every lane's every tap is inside the row.
-    let interior = |ox: usize| ox >= g.pl && ox + LANES + span <= g.iw + g.pl && ox + LANES <= g.ow;
+    let interior = |ox: usize| g.interior(ox) && ox + LANES <= g.ow;
     // Whole planes per unit when there are enough of them (the column masks are computed
     // once per unit), rows otherwise.
     let rg = if batch * c >= 4 * threads.count() {
@@ -559,8 +565,7 @@ fn dense_nchw<I: NchwIsa>(
     // Vectors per chunk: a multiple of the widest tile.
     let sub = ((NCHW_CHUNK / (cpg_in * g.kh)).saturating_sub(span) / LANES / r0 * r0).max(r0);
     let (plane, oplane) = (g.ih * g.iw, g.oh * g.ow);
-    // A vector from `ox` is interior when every lane's every tap is inside the row.
-    let interior = |ox: usize| ox >= g.pl && ox + LANES + span <= g.iw + g.pl;
+    let interior = |ox: usize| g.interior(ox);
     let work = |u: usize| {
         let (n, (ya, yb), (va, vb)) = units.get(u);
         let ximg = x.p().cast_const().wrapping_add(n * d.in_channels * plane);
