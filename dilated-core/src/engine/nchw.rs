@@ -138,7 +138,13 @@ const MAXK: usize = 8;
 /// channel, tap) and `C` biases must be in bounds, the tile's outputs inside the output
 /// row, and the CPU must support `V`.
 #[inline(always)]
-pub(crate) unsafe fn nchw_tile<V: V16, const R: usize, const C: usize, const MASKED: bool>(
+pub(crate) unsafe fn nchw_tile<
+    V: V16,
+    const R: usize,
+    const C: usize,
+    const MASKED: bool,
+    const KW: usize,
+>(
     t: &NchwTile,
     ox0: usize,
     n_last: usize,
@@ -147,7 +153,7 @@ pub(crate) unsafe fn nchw_tile<V: V16, const R: usize, const C: usize, const MAS
     for j in 0..tiles {
         // SAFETY: the caller's contract covers `tiles` consecutive tiles from `ox0` (only
         // the last one may be short, and only when `tiles = 1`).
-        unsafe { nchw_one::<V, R, C, MASKED>(t, ox0 + j * R * LANES, n_last) };
+        unsafe { nchw_one::<V, R, C, MASKED, KW>(t, ox0 + j * R * LANES, n_last) };
     }
 }
 
@@ -156,11 +162,13 @@ pub(crate) unsafe fn nchw_tile<V: V16, const R: usize, const C: usize, const MAS
 /// # Safety
 /// As [`nchw_tile`] for one tile.
 #[inline(always)]
-unsafe fn nchw_one<V: V16, const R: usize, const C: usize, const MASKED: bool>(
+unsafe fn nchw_one<V: V16, const R: usize, const C: usize, const MASKED: bool, const KW: usize>(
     t: &NchwTile,
     ox0: usize,
     n_last: usize,
 ) {
+    // A kernel width known at compile time (3, the common case) unrolls the column loop.
+    let kw = if KW == 0 { t.kw } else { KW };
     let iw = t.iw as isize;
     let masks_for = |kx: usize| {
         let ixk = ox0 as isize + (kx * t.dw) as isize - t.pl as isize;
@@ -185,8 +193,8 @@ unsafe fn nchw_one<V: V16, const R: usize, const C: usize, const MASKED: bool>(
         let xc = t.x.wrapping_add(ci * t.x_c);
         for ky in t.ky.0..t.ky.1 {
             let xrow = xc.wrapping_add(ky * t.x_ky);
-            let wrow = t.w.wrapping_add((ci * t.kh + ky) * t.kw * PC);
-            for kx in 0..t.kw {
+            let wrow = t.w.wrapping_add((ci * t.kh + ky) * kw * PC);
+            for kx in 0..kw {
                 let xp = xrow.wrapping_add(ox0 + kx * t.dw).wrapping_sub(t.pl);
                 let wp = wrow.wrapping_add(kx * PC);
                 let m = if !MASKED {
@@ -275,21 +283,22 @@ macro_rules! nchw_isa {
                 tiles: usize,
             ) {
                 $(#[target_feature(enable = $feat)])?
-                unsafe fn run<const R: usize, const M: bool>(
+                unsafe fn run<const R: usize, const M: bool, const KW: usize>(
                     t: &NchwTile,
                     ox0: usize,
                     n_last: usize,
                     tiles: usize,
                 ) {
                     // SAFETY: forwarded contract; the features are enabled on this function.
-                    unsafe { nchw_tile::<$v, R, $c, M>(t, ox0, n_last, tiles) }
+                    unsafe { nchw_tile::<$v, R, $c, M, KW>(t, ox0, n_last, tiles) }
                 }
                 // SAFETY: forwarded contract (every arm).
                 unsafe {
                     match (r, masked) {
                         $(
-                            ($r, false) => run::<$r, false>(t, ox0, n_last, tiles),
-                            ($r, true) => run::<$r, true>(t, ox0, n_last, tiles),
+                            ($r, false) if t.kw == 3 => run::<$r, false, 3>(t, ox0, n_last, tiles),
+                            ($r, false) => run::<$r, false, 0>(t, ox0, n_last, tiles),
+                            ($r, true) => run::<$r, true, 0>(t, ox0, n_last, tiles),
                         )*
                         _ => unreachable!("NCHW tile {r} is not compiled"),
                     }
