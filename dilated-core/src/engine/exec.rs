@@ -541,6 +541,10 @@ pub(crate) fn nchw_dense(l: &Layer, on: bool) -> bool {
         && d.in_per_group().saturating_mul(d.kernel[0]) <= NCHW_MAX_ROWS
 }
 
+/// Vectors per work unit on long rows with several threads (128 pixels): small units keep
+/// the threads' finishing times close.
+const UNIT_VECTORS: usize = 8;
+
 /// Dense layer, NCHW in and out: per output row, column chunks of about [`NCHW_CHUNK`]
 /// input floats; per chunk, every block of output channels; per block, tiles of up to
 /// `NCHW_R[0]` vectors.
@@ -558,7 +562,10 @@ fn dense_nchw<I: NchwIsa>(
 ) {
     let nv = g.ow.div_ceil(LANES);
     let r0 = I::NCHW_R[0];
-    let (rg, xchunks) = split(threads.count(), batch, g.oh, g.ow, 2 * r0 * LANES);
+    let (rg, mut xchunks) = split(threads.count(), batch, g.oh, g.ow, 2 * r0 * LANES);
+    if threads.count() > 1 && nv > 2 * UNIT_VECTORS {
+        xchunks = xchunks.max(nv / UNIT_VECTORS);
+    }
     let (units, n_units) = Units::new(batch, rg, xchunks.min(nv), g.oh, nv);
     let cpg_in = d.in_per_group();
     let span = (g.kw - 1) * g.dw;
