@@ -574,21 +574,9 @@ impl Isa for Avx2 {
 
 #[cfg(test)]
 mod tests {
+    use crate::engine::test_values as values;
     use crate::engine::{Kernel, Layer, Network};
     use crate::{Activation, ConvDesc};
-
-    /// Deterministic values in `[-1, 1)`.
-    fn values(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..n)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-            })
-            .collect()
-    }
 
     /// Runs one layer with AVX2 (1 and 2 threads) and the reference; every input and
     /// weight is below 1 in magnitude, so the error bound scales with the taps summed.
