@@ -193,3 +193,18 @@ fn seed_stack_runs_on_every_kernel() {
         }
     }
 }
+
+/// A layer takes the caller's weight and bias vectors as they are (no copy: a large model
+/// never holds its weights twice while it loads), and its clones share them.
+#[test]
+fn layers_keep_the_callers_weights_without_copying() {
+    let d = ConvDesc::same_2d(3, 4, 3, 2);
+    let w = vec![0.5; d.weight_len().unwrap()];
+    let b = vec![0.25; 4];
+    let (wp, bp) = (w.as_ptr(), b.as_ptr());
+    let l = Layer::new(d, w, Some(b)).unwrap();
+    assert_eq!(l.weight().as_ptr(), wp);
+    assert_eq!(l.bias().unwrap().as_ptr(), bp);
+    let copy = l.clone();
+    assert_eq!(copy.weight().as_ptr(), wp);
+}

@@ -68,8 +68,10 @@ use plan::LayerPlan;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Layer {
     desc: ConvDesc,
-    weight: Arc<[f32]>,
-    bias: Option<Arc<[f32]>>,
+    // `Arc<Vec<_>>` rather than `Arc<[_]>`: wrapping the caller's vector moves it, where
+    // `Arc<[_]>` would copy it (briefly twice the weights while a large model loads).
+    weight: Arc<Vec<f32>>,
+    bias: Option<Arc<Vec<f32>>>,
 }
 
 impl Layer {
@@ -95,8 +97,8 @@ impl Layer {
         }
         Ok(Self {
             desc,
-            weight: weight.into(),
-            bias: bias.map(Into::into),
+            weight: Arc::new(weight),
+            bias: bias.map(Arc::new),
         })
     }
 
@@ -115,7 +117,7 @@ impl Layer {
     /// The bias, if the layer has one.
     #[must_use]
     pub fn bias(&self) -> Option<&[f32]> {
-        self.bias.as_deref()
+        self.bias.as_deref().map(Vec::as_slice)
     }
 }
 
