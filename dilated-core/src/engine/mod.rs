@@ -42,7 +42,7 @@
 //!
 //! ```text
 //! RUSTFLAGS=-Zsanitizer=address cargo +nightly test -p dilated-core \
-//!     --target x86_64-unknown-linux-gnu --test engine_props --test engine_api
+//!     --target x86_64-unknown-linux-gnu --lib --test engine_props --test engine_api
 //! ```
 
 mod dispatch;
