@@ -4,60 +4,13 @@
 //! share them with the stack (one copy, packed once: a counting allocator checks) and run
 //! on their own.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use dilated::conv::conv_reference;
 use dilated::layer::LayerSpec;
 use dilated::tensor::{DYN, Tensor1d, Tensor2d};
 
-struct Counting;
-
-thread_local! {
-    /// Bytes allocated minus bytes freed on this thread (tests run on several threads).
-    static LIVE: Cell<isize> = const { Cell::new(0) };
-}
-
-fn count(delta: isize) {
-    // `try_with`: the slot may be gone while the thread exits; then nothing is counted.
-    let _ = LIVE.try_with(|c| c.set(c.get() + delta));
-}
-
-// SAFETY: every method forwards to `System` unchanged; the counter has no effect on memory
-// (a const-initialised thread-local `Cell` neither allocates nor registers a destructor).
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(layout.size().cast_signed());
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, which `System` shares.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count(layout.size().cast_signed());
-        // SAFETY: as `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        count(-layout.size().cast_signed());
-        // SAFETY: `ptr` was allocated by `System` through this allocator with `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count(new_size.cast_signed() - layout.size().cast_signed());
-        // SAFETY: forwarded unchanged; `ptr` and `layout` come from `System`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Runs `f` and returns its value with the bytes it leaves allocated on this thread.
-fn retained<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let before = LIVE.with(Cell::get);
-    let value = f();
-    let after = LIVE.with(Cell::get);
-    (value, usize::try_from(after - before).unwrap_or(0))
-}
+#[path = "../dilated-core/tests/support/counting.rs"]
+mod counting;
+use counting::retained;
 
 dilated::dilated_stack! {
     /// Mixed 1D stack: per-layer padding kinds, groups, bias off, activations.

@@ -3,48 +3,13 @@
 //!
 //! This file holds a single test so that no other test thread allocates while it counts.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use dilated_core::engine::{Layer, Network};
 use dilated_core::stream::CausalStream;
 use dilated_core::{Activation, ConvDesc};
 
-/// Counts every allocation and reallocation, then defers to the system allocator.
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so the
-// `GlobalAlloc` contract holds exactly as it does for `System`.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
-        // SAFETY: the caller upholds `alloc`'s contract (non-zero size), passed through.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
-        // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
-        // SAFETY: `ptr` was allocated by this allocator (i.e. by `System`) with `layout`,
-        // as the caller guarantees.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was allocated by `System` with `layout`, as the caller guarantees.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "support/counting.rs"]
+mod counting;
+use counting::allocations;
 
 #[test]
 fn pushing_allocates_nothing_after_construction() {
@@ -73,7 +38,7 @@ fn pushing_allocates_nothing_after_construction() {
     let mut out = vec![0.0f32; 8 * 64];
     let mut checksum = 0.0f32;
 
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    let before = allocations();
     for _ in 0..1000 {
         checksum += stream.push(&frame).unwrap()[0];
     }
@@ -85,7 +50,7 @@ fn pushing_allocates_nothing_after_construction() {
     }
     stream.reset();
     checksum += stream.push(&frame).unwrap()[1];
-    let after = ALLOCATIONS.load(Ordering::SeqCst);
+    let after = allocations();
 
     assert!(checksum.is_finite());
     assert_eq!(
@@ -96,5 +61,5 @@ fn pushing_allocates_nothing_after_construction() {
     );
     // The counter does see allocations (so the zero above means something).
     let v = std::hint::black_box(vec![1u8; 16]);
-    assert!(ALLOCATIONS.load(Ordering::SeqCst) > after && v.len() == 16);
+    assert!(allocations() > after && v.len() == 16);
 }

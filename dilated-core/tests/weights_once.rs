@@ -5,62 +5,14 @@
 //! The counter is per thread (construction runs on the calling thread), so the tests of
 //! this file may run in parallel.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use dilated_core::engine::Layer;
 use dilated_core::layer::{Conv2d, LayerSpec, Pad2d, Rank, Stack, TypedStack};
 use dilated_core::tensor::Tensor2d;
 use dilated_core::{Activation, ConvDesc, Error};
 
-struct Counting;
-
-thread_local! {
-    /// Bytes allocated minus bytes freed on this thread.
-    static LIVE: Cell<isize> = const { Cell::new(0) };
-}
-
-fn count(delta: isize) {
-    // `try_with`: the slot may be gone while the thread exits; then nothing is counted.
-    let _ = LIVE.try_with(|c| c.set(c.get() + delta));
-}
-
-// SAFETY: every method forwards to `System` unchanged; the counter has no effect on memory
-// (a const-initialised thread-local `Cell` neither allocates nor registers a destructor).
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(layout.size().cast_signed());
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, which `System` shares.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count(layout.size().cast_signed());
-        // SAFETY: as `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        count(-layout.size().cast_signed());
-        // SAFETY: `ptr` was allocated by `System` through this allocator with `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count(new_size.cast_signed() - layout.size().cast_signed());
-        // SAFETY: forwarded unchanged; `ptr` and `layout` come from `System`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Runs `f` and returns its value with the bytes still allocated (by this thread) when it
-/// returns: what the value holds.
-fn retained<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let before = LIVE.with(Cell::get);
-    let value = f();
-    let after = LIVE.with(Cell::get);
-    (value, usize::try_from(after - before).unwrap_or(0))
-}
+#[path = "support/counting.rs"]
+mod counting;
+use counting::retained;
 
 /// Fixed overhead allowed on top of the weights: descriptors, the layer and plan lists,
 /// module indices, `Arc` headers, pass tables.
