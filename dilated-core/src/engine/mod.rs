@@ -160,26 +160,23 @@ impl PartialEq for Network {
     }
 }
 
-/// Whether family `kernel` runs dense layers on its NCHW kernels by default.
-fn nchw_default(kernel: Kernel) -> bool {
+/// What the plans depend on in family `kernel`: the most output blocks per dense tile,
+/// and whether dense layers run on its NCHW kernels by default.
+fn family(kernel: Kernel) -> (usize, bool) {
+    fn of<I: nchw::NchwIsa>() -> (usize, bool) {
+        (I::OBMAX, I::NCHW_DENSE)
+    }
     match kernel {
         #[cfg(target_arch = "x86_64")]
-        Kernel::Avx512 => <kernels::Avx512 as nchw::NchwIsa>::NCHW_DENSE,
+        Kernel::Avx512 => of::<kernels::Avx512>(),
         #[cfg(target_arch = "x86_64")]
-        Kernel::Avx2 => <kernels::Avx2 as nchw::NchwIsa>::NCHW_DENSE,
-        _ => <kernels::Portable as nchw::NchwIsa>::NCHW_DENSE,
+        Kernel::Avx2 => of::<kernels::Avx2>(),
+        _ => of::<kernels::Portable>(),
     }
 }
 
 fn plans_for(layers: &[Layer], kernel: Kernel, nchw: bool) -> Result<Vec<LayerPlan>, Error> {
-    use kernels::Isa;
-    let obmax = match kernel {
-        #[cfg(target_arch = "x86_64")]
-        Kernel::Avx512 => kernels::Avx512::OBMAX,
-        #[cfg(target_arch = "x86_64")]
-        Kernel::Avx2 => kernels::Avx2::OBMAX,
-        _ => kernels::Portable::OBMAX,
-    };
+    let (obmax, _) = family(kernel);
     (0..layers.len())
         .map(|i| LayerPlan::new(&layers[i], obmax, exec::runs_nchw(layers, i, nchw)))
         .collect()
@@ -203,7 +200,7 @@ impl Network {
             }
         }
         let kernel = Kernel::selected();
-        let nchw = nchw_default(kernel);
+        let nchw = family(kernel).1;
         let plans = plans_for(&layers, kernel, nchw)?.into();
         Ok(Self {
             layers,
@@ -228,7 +225,7 @@ impl Network {
             return Err(Error::KernelUnavailable { kernel });
         }
         if kernel != self.kernel {
-            self.nchw = nchw_default(kernel);
+            self.nchw = family(kernel).1;
             self.plans = plans_for(&self.layers, kernel, self.nchw)?.into();
         }
         self.kernel = kernel;
