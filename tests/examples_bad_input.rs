@@ -6,66 +6,18 @@
 //! Each test runs `cargo run --quiet --example NAME -- …` (in the tests' profile).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn example(name: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO"))
-        .args(["run", "--quiet", "--example", name])
-        // The profile the tests were built with: `cargo test --release` runs release builds.
-        .args((!cfg!(debug_assertions)).then_some("--release"))
-        .arg("--")
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("cargo runs")
-}
+#[path = "support/examples.rs"]
+mod examples;
+use examples::{example, fails_with, root, succeeds, unwritable};
 
 /// A fresh scratch directory for one test.
 fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "dilated-examples-bad-input-{}-{test}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
-/// A path that cannot be written even by root: it runs through a regular file.
-fn unwritable(dir: &Path) -> PathBuf {
-    let file = dir.join("a-file");
-    std::fs::write(&file, b"not a directory").expect("write");
-    file.join("sub").join("out")
+    examples::scratch("bad-input", test)
 }
 
 fn s(p: &Path) -> String {
     p.to_string_lossy().into_owned()
-}
-
-fn succeeds(out: &Output) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "stdout: {stdout}\nstderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
-/// Exit code 1, no panic, and exactly one `error:` line on stderr, which contains every
-/// one of `words`.
-fn fails_with(out: &Output, words: &[&str]) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
-    assert!(!stderr.contains("panicked"), "stderr: {stderr}");
-    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
-    assert_eq!(errors.len(), 1, "stderr: {stderr}");
-    for w in words {
-        assert!(errors[0].contains(w), "{w:?} not in {:?}", errors[0]);
-    }
 }
 
 /// Missing, truncated and misshapen weights files for an example taking `--weights`.

@@ -5,23 +5,15 @@
 //! Each test runs `cargo run --quiet --example segment -- …` (in the tests' profile; the
 //! first one builds the example).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Output;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+#[path = "support/examples.rs"]
+mod examples;
+use examples::{fails_with, root};
 
 fn segment(args: &[&str]) -> Output {
-    Command::new(env!("CARGO"))
-        .args(["run", "--quiet", "--example", "segment"])
-        // The profile the tests were built with: `cargo test --release` runs release builds.
-        .args((!cfg!(debug_assertions)).then_some("--release"))
-        .arg("--")
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("cargo runs")
+    examples::example("segment", args)
 }
 
 fn data(name: &str) -> String {
@@ -34,26 +26,7 @@ fn data(name: &str) -> String {
 
 /// A fresh scratch directory for one test.
 fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "dilated-examples-segment-{}-{test}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
-/// Exit code 1, no panic, and exactly one `error:` line on stderr, which contains every
-/// one of `words`. Returns that line.
-fn fails_with(out: &Output, words: &[&str]) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
-    assert!(!stderr.contains("panicked"), "stderr: {stderr}");
-    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
-    assert_eq!(errors.len(), 1, "stderr: {stderr}");
-    for w in words {
-        assert!(errors[0].contains(w), "{w:?} not in {:?}", errors[0]);
-    }
-    errors[0].to_owned()
+    examples::scratch("segment", test)
 }
 
 #[test]
