@@ -183,6 +183,18 @@ impl Geom {
     }
 }
 
+/// What every layer driver takes: the layer, its geometry, the batch, its input and output
+/// buffers and the threads.
+#[derive(Clone, Copy)]
+struct Run<'a> {
+    d: &'a ConvDesc,
+    g: &'a Geom,
+    batch: usize,
+    x: Buf,
+    y: Buf,
+    threads: &'a Threads,
+}
+
 /// Cuts output columns `a..b` into segments of constant valid kernel columns.
 fn segments(g: &Geom, a: usize, b: usize, mut f: impl FnMut(usize, usize, (usize, usize))) {
     let col = |o| taps(o, g.sw, g.dw, g.pl, g.kw, g.iw);
@@ -323,18 +335,15 @@ fn real_lanes(y: &Buf, ob: usize) -> u16 {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn dense<I: Isa>(
-    plan: &LayerPlan,
-    passes: &[super::plan::Pass],
-    w: &[f32],
-    d: &ConvDesc,
-    g: &Geom,
-    batch: usize,
-    x: Buf,
-    y: Buf,
-    threads: &Threads,
-) {
+fn dense<I: Isa>(plan: &LayerPlan, passes: &[super::plan::Pass], w: &[f32], r: Run<'_>) {
+    let Run {
+        d,
+        g,
+        batch,
+        x,
+        y,
+        threads,
+    } = r;
     let xs = x.strides();
     let ys = y.strides();
     let step = if g.sw == 1 { xs.px } else { 0 };
@@ -393,17 +402,15 @@ fn dense<I: Isa>(
     threads.run(n_units, &work);
 }
 
-#[allow(clippy::too_many_arguments)]
-fn depthwise_blocked<I: Isa>(
-    plan: &LayerPlan,
-    w: &[f32],
-    d: &ConvDesc,
-    g: &Geom,
-    batch: usize,
-    x: Buf,
-    y: Buf,
-    threads: &Threads,
-) {
+fn depthwise_blocked<I: Isa>(plan: &LayerPlan, w: &[f32], r: Run<'_>) {
+    let Run {
+        d,
+        g,
+        batch,
+        x,
+        y,
+        threads,
+    } = r;
     let xs = x.strides();
     let ys = y.strides();
     let cb = d.out_channels.div_ceil(LANES);
@@ -446,16 +453,15 @@ fn depthwise_blocked<I: Isa>(
     threads.run(n_units, &work);
 }
 
-#[allow(clippy::too_many_arguments)]
-fn depthwise_nchw<I: Isa>(
-    layer: &Layer,
-    d: &ConvDesc,
-    g: &Geom,
-    batch: usize,
-    x: Buf,
-    y: Buf,
-    threads: &Threads,
-) {
+fn depthwise_nchw<I: Isa>(layer: &Layer, r: Run<'_>) {
+    let Run {
+        d,
+        g,
+        batch,
+        x,
+        y,
+        threads,
+    } = r;
     let c = d.out_channels;
     let taps_n = g.kh * g.kw;
     let interior = |ox: usize| g.interior(ox) && ox + LANES <= g.ow;
@@ -548,18 +554,15 @@ const UNIT_VECTORS: usize = 8;
 /// Dense layer, NCHW in and out: per output row, column chunks of about [`NCHW_CHUNK`]
 /// input floats; per chunk, every block of output channels; per block, tiles of up to
 /// `NCHW_R[0]` vectors.
-#[allow(clippy::too_many_arguments)]
-fn dense_nchw<I: NchwIsa>(
-    plan: &LayerPlan,
-    blocks: &[Block],
-    w: &[f32],
-    d: &ConvDesc,
-    g: &Geom,
-    batch: usize,
-    x: Buf,
-    y: Buf,
-    threads: &Threads,
-) {
+fn dense_nchw<I: NchwIsa>(plan: &LayerPlan, blocks: &[Block], w: &[f32], r: Run<'_>) {
+    let Run {
+        d,
+        g,
+        batch,
+        x,
+        y,
+        threads,
+    } = r;
     let nv = g.ow.div_ceil(LANES);
     let r0 = I::NCHW_R[0];
     let (rg, mut xchunks) = split(threads.count(), batch, g.oh, g.ow, 2 * r0 * LANES);
@@ -873,15 +876,21 @@ pub(crate) fn forward<I: NchwIsa>(
             h: g.oh,
             w: g.ow,
         };
+        let run = Run {
+            d,
+            g,
+            batch,
+            x,
+            y,
+            threads,
+        };
         match &plan.kind {
-            Kind::Dense { passes, w } => dense::<I>(plan, passes, w, d, g, batch, x, y, threads),
+            Kind::Dense { passes, w } => dense::<I>(plan, passes, w, run),
             Kind::Depthwise { .. } if step.nchw_depthwise => {
-                depthwise_nchw::<I>(layer, d, g, batch, x, y, threads);
+                depthwise_nchw::<I>(layer, run);
             }
-            Kind::Depthwise { w } => depthwise_blocked::<I>(plan, w, d, g, batch, x, y, threads),
-            Kind::Nchw { blocks, w } => {
-                dense_nchw::<I>(plan, blocks, w, d, g, batch, x, y, threads)
-            }
+            Kind::Depthwise { w } => depthwise_blocked::<I>(plan, w, run),
+            Kind::Nchw { blocks, w } => dense_nchw::<I>(plan, blocks, w, run),
         }
         hw = [g.oh, g.ow];
     }
