@@ -78,6 +78,9 @@ struct Shape {
     /// clock: a development aid on a loaded machine, meaningful with `--threads 1` only.
     #[arg(long)]
     cpu_time: bool,
+    /// Run every layer on the direct kernels (no Winograd), to compare the two.
+    #[arg(long)]
+    direct: bool,
 }
 
 /// Nanoseconds the calling thread has run on a CPU, if the kernel reports it.
@@ -213,6 +216,7 @@ fn run(mode: Mode) -> Result<(), String> {
     let net = Network::new(layers)
         .map_err(|e| e.to_string())?
         .with_threads(shape.threads)
+        .and_then(|n| n.with_winograd(!shape.direct))
         .map_err(|e| e.to_string())?;
     let x = data(
         ConvDesc::nchw_len(shape.batch, shape.cin, hw).map_err(|e| e.to_string())?,

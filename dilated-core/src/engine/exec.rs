@@ -27,6 +27,7 @@ use rayon::prelude::*;
 
 use super::kernels::{DenseTile, DwPix, DwTile, Isa, Out, taps};
 use super::nchw::{Block, NchwIsa, NchwTile};
+use super::wino::{Axis, Wino, WinoTile, cols_perms};
 use super::plan::{Kind, LayerPlan};
 use super::simd::LANES;
 use super::{Layer, Workspace};
@@ -551,103 +552,302 @@ pub(crate) fn nchw_dense(l: &Layer, on: bool) -> bool {
 /// the threads' finishing times close.
 const UNIT_VECTORS: usize = 8;
 
-/// Dense layer, NCHW in and out: per output row, column chunks of about [`NCHW_CHUNK`]
-/// input floats; per chunk, every block of output channels; per block, tiles of up to
-/// `NCHW_R[0]` vectors.
-fn dense_nchw<I: NchwIsa>(plan: &LayerPlan, blocks: &[Block], w: &[f32], r: Run<'_>) {
-    let Run {
-        d,
-        g,
-        batch,
-        x,
-        y,
-        threads,
-    } = r;
-    let nv = g.ow.div_ceil(LANES);
-    let r0 = I::NCHW_R[0];
-    let (rg, mut xchunks) = split(threads.count(), batch, g.oh, g.ow, 2 * r0 * LANES);
-    if threads.count() > 1 && nv > 2 * UNIT_VECTORS {
-        xchunks = xchunks.max(nv / UNIT_VECTORS);
+/// What the NCHW dense drivers share for one layer.
+struct NchwCtx<'a> {
+    plan: &'a LayerPlan,
+    blocks: &'a [Block],
+    w: &'a [f32],
+    d: &'a ConvDesc,
+    g: &'a Geom,
+    x: Buf,
+    y: Buf,
+}
+
+impl NchwCtx<'_> {
+    /// The direct tile of output row `oy` of image `n`, channels `c..` of block `b`.
+    fn tile<I: NchwIsa>(&self, n: usize, oy: usize, b: &Block, c: usize) -> NchwTile {
+        let (d, g) = (self.d, self.g);
+        let (plane, oplane) = (g.ih * g.iw, g.oh * g.ow);
+        let ximg = self.x.p().cast_const().wrapping_add(n * d.in_channels * plane);
+        let yimg = self.y.p().wrapping_add(n * d.out_channels * oplane);
+        let iy0 = (oy * g.sh) as isize - g.pt as isize;
+        NchwTile {
+            // Row `iy0` of the group's first channel (a row index that may be negative:
+            // only valid kernel rows are read).
+            x: ximg
+                .wrapping_add(b.ci0 * plane)
+                .wrapping_offset(iy0 * g.iw as isize),
+            x_c: plane,
+            x_ky: g.dh * g.iw,
+            iw: g.iw,
+            nci: d.in_per_group(),
+            w: self.w[b.w_off + c..].as_ptr(),
+            kh: g.kh,
+            kw: g.kw,
+            ky: taps(oy, g.sh, g.dh, g.pt, g.kh, g.ih),
+            dw: g.dw,
+            pl: g.pl,
+            bias: self.plan.bias16[b.co0 + c..].as_ptr(),
+            act: d.activation,
+            out: yimg.wrapping_add((b.co0 + c) * oplane + oy * g.ow),
+            oplane,
+            nco: (b.n - c).min(I::NCHW_C),
+        }
     }
-    let (units, n_units) = Units::new(batch, rg, xchunks.min(nv), g.oh, nv);
-    let cpg_in = d.in_per_group();
-    let span = (g.kw - 1) * g.dw;
-    // Vectors per chunk: a multiple of the widest tile.
-    let sub = ((NCHW_CHUNK / (cpg_in * g.kh)).saturating_sub(span) / LANES / r0 * r0).max(r0);
-    let (plane, oplane) = (g.ih * g.iw, g.oh * g.ow);
-    let interior = |ox: usize| g.interior(ox);
-    let work = |u: usize| {
-        let (n, (ya, yb), (va, vb)) = units.get(u);
-        let ximg = x.p().cast_const().wrapping_add(n * d.in_channels * plane);
-        let yimg = y.p().wrapping_add(n * d.out_channels * oplane);
+
+    /// Vectors of 16 output columns per chunk of a unit: the input rows `rows` of every
+    /// input channel of a group that a chunk reads stay within [`NCHW_CHUNK`] floats.
+    fn chunk_vectors(&self, rows: usize, r0: usize) -> usize {
+        let span = (self.g.kw - 1) * self.g.dw;
+        let per = NCHW_CHUNK / (self.d.in_per_group() * rows).max(1);
+        (per.saturating_sub(span) / LANES / r0 * r0).max(r0)
+    }
+
+    /// Output row `oy` of image `n`, vectors `va..vb`, on the direct NCHW kernels: column
+    /// chunks, every block of output channels per chunk, tiles of up to `NCHW_R[0]`
+    /// vectors per block.
+    fn direct_row<I: NchwIsa>(&self, n: usize, oy: usize, (va, vb): (usize, usize)) {
+        let g = self.g;
+        let sub = self.chunk_vectors(g.kh, I::NCHW_R[0]);
+        let mut s = va;
+        while s < vb {
+            let e = (s + sub).min(vb);
+            for b in self.blocks {
+                for c in (0..b.n).step_by(I::NCHW_C) {
+                    let t = self.tile::<I>(n, oy, b, c);
+                    let mut v = s;
+                    while v < e {
+                        let r = I::NCHW_R.iter().copied().find(|&r| r <= e - v).unwrap_or(1);
+                        // Tile `(v, r)` is plain when its vectors are full and interior.
+                        let plain = |v: usize| {
+                            (v + r) * LANES <= g.ow
+                                && g.interior(v * LANES)
+                                && g.interior((v + r - 1) * LANES)
+                        };
+                        let (masked, n_last, tiles) = if plain(v) {
+                            // The run of plain tiles from `v` (the interior is an interval).
+                            let mut k = 1;
+                            while v + (k + 1) * r <= e && plain(v + k * r) {
+                                k += 1;
+                            }
+                            (false, LANES, k)
+                        } else {
+                            (true, LANES.min(g.ow - (v + r - 1) * LANES), 1)
+                        };
+                        // SAFETY: the valid kernel rows of output row `oy` are inside the
+                        // input (`taps`); plain tiles have every tap of every lane inside
+                        // the row, masked ones read only the lanes inside it; the block
+                        // holds `PC` packed weights per (input channel, tap), the tile
+                        // reads `NCHW_C` of them from `c`, and biases only of channels that
+                        // exist; the outputs are row `oy`, columns `16·v..` up to `e` of
+                        // channels `co0 + c..` of image `n`, which only this unit writes.
+                        unsafe { I::nchw(r, masked, &t, v * LANES, n_last, tiles) };
+                        v += tiles * r;
+                    }
+                }
+            }
+            s = e;
+        }
+    }
+}
+
+/// Splits the output of an NCHW dense layer into units: `(units, count)` over `items`
+/// rows (or row pairs) of `nv` column steps each, long rows cut into steps of
+/// `unit` so that several threads share them.
+fn nchw_units(r: &Run<'_>, items: usize, nv: usize, step: usize, unit: usize) -> (Units, usize) {
+    let (rg, mut xchunks) = split(r.threads.count(), r.batch, items, r.g.ow, 2 * step);
+    if r.threads.count() > 1 && nv > 2 * unit {
+        xchunks = xchunks.max(nv / unit);
+    }
+    Units::new(r.batch, rg, xchunks.min(nv), items, nv)
+}
+
+/// Dense layer, NCHW in and out, on the direct NCHW kernels, row by row.
+fn dense_nchw<I: NchwIsa>(ctx: &NchwCtx<'_>, r: Run<'_>) {
+    let nv = r.g.ow.div_ceil(LANES);
+    let (units, n_units) = nchw_units(&r, r.g.oh, nv, I::NCHW_R[0] * LANES, UNIT_VECTORS);
+    r.threads.run(n_units, &|u| {
+        let (n, (ya, yb), cols) = units.get(u);
         for oy in ya..yb {
-            let ky = taps(oy, g.sh, g.dh, g.pt, g.kh, g.ih);
-            let iy0 = (oy * g.sh) as isize - g.pt as isize;
+            ctx.direct_row::<I>(n, oy, cols);
+        }
+    });
+}
+
+/// Dense layer with kernel height 3, NCHW in and out, Winograd along the rows
+/// ([`super::wino`]): the work items are the row pairs `(y, y + d)` with `⌊y/d⌋` even
+/// (every output row is in one item; a first row whose partner is past the output runs
+/// alone), pairs with an input row in the padding on the direct kernels.
+fn wino_rows<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino, r: Run<'_>) {
+    let (d, g) = (r.d, r.g);
+    let dd = g.dh;
+    let period = 2 * dd;
+    let items = (g.oh / period) * dd + (g.oh % period).min(dd);
+    let nv = g.ow.div_ceil(LANES);
+    let (units, n_units) = nchw_units(&r, items, nv, LANES, UNIT_VECTORS);
+    let (plane, oplane) = (g.ih * g.iw, g.oh * g.ow);
+    let sub = ctx.chunk_vectors(4, 1);
+    r.threads.run(n_units, &|u| {
+        let (n, (ka, kb), (va, vb)) = units.get(u);
+        let ximg = r.x.p().cast_const().wrapping_add(n * d.in_channels * plane);
+        let yimg = r.y.p().wrapping_add(n * d.out_channels * oplane);
+        for k in ka..kb {
+            let y0 = period * (k / dd) + k % dd;
+            let y1 = y0 + dd;
+            let top = y0 as isize - g.pt as isize;
+            if y1 >= g.oh || top < 0 || top as usize + 3 * dd >= g.ih {
+                for oy in [y0, y1].into_iter().filter(|&oy| oy < g.oh) {
+                    ctx.direct_row::<I>(n, oy, (va, vb));
+                }
+                continue;
+            }
             let mut s = va;
             while s < vb {
                 let e = (s + sub).min(vb);
-                for b in blocks {
+                for (bi, b) in ctx.blocks.iter().enumerate() {
                     for c in (0..b.n).step_by(I::NCHW_C) {
-                        let t = NchwTile {
-                            // Row `iy0` of the group's first channel (a row index that may be
-                            // negative: only valid kernel rows are read).
-                            x: ximg
-                                .wrapping_add(b.ci0 * plane)
-                                .wrapping_offset(iy0 * g.iw as isize),
+                        let direct = [ctx.tile::<I>(n, y0, b, c), ctx.tile::<I>(n, y1, b, c)];
+                        let out = |oy: usize| yimg.wrapping_add((b.co0 + c) * oplane + oy * g.ow);
+                        let t = WinoTile {
+                            x: ximg.wrapping_add(b.ci0 * plane + top as usize * g.iw),
                             x_c: plane,
-                            x_ky: g.dh * g.iw,
+                            x_o: dd * g.iw,
                             iw: g.iw,
-                            nci: cpg_in,
-                            w: w[b.w_off + c..].as_ptr(),
-                            kh: g.kh,
-                            kw: g.kw,
-                            ky,
+                            nci: d.in_per_group(),
+                            w: wino.w[bi * wino.per_block + c..].as_ptr(),
+                            w_i: wino.per_i,
+                            kt: g.kw,
                             dw: g.dw,
                             pl: g.pl,
-                            bias: plan.bias16[b.co0 + c..].as_ptr(),
+                            bias: ctx.plan.bias16[b.co0 + c..].as_ptr(),
                             act: d.activation,
-                            out: yimg.wrapping_add((b.co0 + c) * oplane + oy * g.ow),
+                            out: [out(y0), out(y1)],
                             oplane,
                             nco: (b.n - c).min(I::NCHW_C),
+                            direct: [&direct[0], &direct[1]],
+                            first: [0; 16],
+                            inv: [[0; 16]; 2],
                         };
+                        let plain = |v: usize| (v + 1) * LANES <= g.ow && g.interior(v * LANES);
                         let mut v = s;
                         while v < e {
-                            let r = I::NCHW_R.iter().copied().find(|&r| r <= e - v).unwrap_or(1);
-                            let ox = v * LANES;
-                            // Tile `(v, r)` is plain when its vectors are full and interior.
-                            let plain = |v: usize| {
-                                (v + r) * LANES <= g.ow
-                                    && interior(v * LANES)
-                                    && interior((v + r - 1) * LANES)
-                            };
                             let (masked, n_last, tiles) = if plain(v) {
-                                // The run of plain tiles from `v` (the interior is an interval).
                                 let mut k = 1;
-                                while v + (k + 1) * r <= e && plain(v + k * r) {
+                                while v + k < e && plain(v + k) {
                                     k += 1;
                                 }
                                 (false, LANES, k)
                             } else {
-                                (true, LANES.min(g.ow - (v + r - 1) * LANES), 1)
+                                (true, LANES.min(g.ow - v * LANES), 1)
                             };
-                            // SAFETY: the valid kernel rows of output row `oy` are inside the
-                            // input (`taps`); plain tiles have every tap of every lane inside
-                            // the row, masked ones read only the lanes inside it; the block
-                            // holds `PC` packed weights per (input channel, tap), the tile
-                            // reads `NCHW_C` of them from `c`, and biases only of channels
-                            // that exist; the outputs are row `oy`, columns `16·v..` up to
-                            // `e` of channels `co0 + c..` of image `n`, which only this unit
-                            // writes.
-                            unsafe { I::nchw(r, masked, &t, ox, n_last, tiles) };
-                            v += tiles * r;
+                            // SAFETY: the pair's four input rows `top + i·d` are inside the
+                            // image (checked above); plain tiles have every tap of every
+                            // lane inside the row, masked ones read only lanes inside it;
+                            // the block holds `PC` transformed weights per (filter, input
+                            // channel, tap) from `c`; both output rows exist and columns
+                            // `16·v..` up to `e` of channels `co0 + c..` of image `n` are
+                            // written only by this unit; the direct tiles are those of the
+                            // same rows and channels.
+                            unsafe { I::wino(Axis::Rows, masked, &t, v * LANES, n_last, tiles) };
+                            v += tiles;
                         }
                     }
                 }
                 s = e;
             }
         }
+    });
+}
+
+/// Dense 1 × 3 layer whose rate divides 16, NCHW in and out, Winograd along the columns
+/// ([`super::wino`]): windows of 32 outputs; windows that reach past the row or read
+/// padding on the direct kernels.
+fn wino_cols<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino, r: Run<'_>) {
+    const WIN: usize = 2 * LANES;
+    let (d, g) = (r.d, r.g);
+    let dd = g.dw;
+    let (first, inv) = cols_perms(dd);
+    let nwin = g.ow.div_ceil(WIN);
+    let (units, n_units) = nchw_units(&r, g.oh, nwin, WIN, UNIT_VECTORS / 2);
+    let (plane, oplane) = (g.ih * g.iw, g.oh * g.ow);
+    let sub = ((NCHW_CHUNK / d.in_per_group()).saturating_sub(3 * dd) / WIN).max(1);
+    // Window `j`: every operand's 32 floats from `32j − pl + i·d` (i < 4) inside the row.
+    let whole = |j: usize| {
+        let o = j * WIN;
+        o + WIN <= g.ow && o >= g.pl && o + WIN + 3 * dd <= g.iw + g.pl
     };
-    threads.run(n_units, &work);
+    let nv = g.ow.div_ceil(LANES);
+    r.threads.run(n_units, &|u| {
+        let (n, (ya, yb), (ja, jb)) = units.get(u);
+        let ximg = r.x.p().cast_const().wrapping_add(n * d.in_channels * plane);
+        let yimg = r.y.p().wrapping_add(n * d.out_channels * oplane);
+        for oy in ya..yb {
+            let iy = oy as isize - g.pt as isize;
+            if iy < 0 || iy as usize >= g.ih {
+                ctx.direct_row::<I>(n, oy, (2 * ja, (2 * jb).min(nv)));
+                continue;
+            }
+            let mut s = ja;
+            while s < jb {
+                let e = (s + sub).min(jb);
+                for (bi, b) in ctx.blocks.iter().enumerate() {
+                    for c in (0..b.n).step_by(I::NCHW_C) {
+                        let direct = ctx.tile::<I>(n, oy, b, c);
+                        let out = yimg.wrapping_add((b.co0 + c) * oplane + oy * g.ow);
+                        let t = WinoTile {
+                            x: ximg.wrapping_add(b.ci0 * plane + iy as usize * g.iw),
+                            x_c: plane,
+                            x_o: dd,
+                            iw: g.iw,
+                            nci: d.in_per_group(),
+                            w: wino.w[bi * wino.per_block + c..].as_ptr(),
+                            w_i: wino.per_i,
+                            kt: 1,
+                            dw: dd,
+                            pl: g.pl,
+                            bias: ctx.plan.bias16[b.co0 + c..].as_ptr(),
+                            act: d.activation,
+                            out: [out; 2],
+                            oplane,
+                            nco: (b.n - c).min(I::NCHW_C),
+                            direct: [&direct, &direct],
+                            first,
+                            inv,
+                        };
+                        let mut j = s;
+                        while j < e {
+                            if whole(j) {
+                                let mut k = 1;
+                                while j + k < e && whole(j + k) {
+                                    k += 1;
+                                }
+                                // SAFETY: every operand window of these `k` windows is
+                                // inside input row `iy` and their outputs inside row `oy`
+                                // (`whole`); the block holds `PC` transformed weights per
+                                // (filter, input channel) from `c`; this unit alone writes
+                                // these columns of channels `co0 + c..` of image `n`; the
+                                // direct tile is the same row's.
+                                unsafe { I::wino(Axis::Cols, false, &t, j * WIN, LANES, k) };
+                                j += k;
+                                continue;
+                            }
+                            for ox in [j * WIN, j * WIN + LANES] {
+                                if ox < g.ow {
+                                    // SAFETY: as in `direct_row`, one masked vector of row
+                                    // `oy` of this unit's columns.
+                                    unsafe {
+                                        I::nchw(1, true, &direct, ox, LANES.min(g.ow - ox), 1);
+                                    };
+                                }
+                            }
+                            j += 1;
+                        }
+                    }
+                }
+                s = e;
+            }
+        }
+    });
 }
 
 /// NCHW → blocked, the padded lanes left as they are (never read for real outputs).
@@ -890,7 +1090,22 @@ pub(crate) fn forward<I: NchwIsa>(
                 depthwise_nchw::<I>(layer, run);
             }
             Kind::Depthwise { w } => depthwise_blocked::<I>(plan, w, run),
-            Kind::Nchw { blocks, w } => dense_nchw::<I>(plan, blocks, w, run),
+            Kind::Nchw { blocks, w, wino } => {
+                let ctx = NchwCtx {
+                    plan,
+                    blocks,
+                    w,
+                    d,
+                    g,
+                    x,
+                    y,
+                };
+                match wino {
+                    Some(wn) if wn.axis == Axis::Rows => wino_rows::<I>(&ctx, wn, run),
+                    Some(wn) => wino_cols::<I>(&ctx, wn, run),
+                    None => dense_nchw::<I>(&ctx, run),
+                }
+            }
         }
         hw = [g.oh, g.ow];
     }

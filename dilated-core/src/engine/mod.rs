@@ -51,6 +51,7 @@ mod kernels;
 mod nchw;
 mod plan;
 mod simd;
+mod wino;
 
 use std::sync::Arc;
 
@@ -150,6 +151,8 @@ pub struct Network {
     /// Whether dense layers run on the NCHW kernels where the layout allows (the family's
     /// default; tests force it on for every family).
     nchw: bool,
+    /// Whether those layers run Winograd F(2, 3) where they allow it (the default).
+    wino: bool,
 }
 
 /// Two networks are equal when their layers are (kernel family and threads only change
@@ -175,10 +178,15 @@ fn family(kernel: Kernel) -> (usize, bool) {
     }
 }
 
-fn plans_for(layers: &[Layer], kernel: Kernel, nchw: bool) -> Result<Vec<LayerPlan>, Error> {
+fn plans_for(
+    layers: &[Layer],
+    kernel: Kernel,
+    nchw: bool,
+    wino: bool,
+) -> Result<Vec<LayerPlan>, Error> {
     let (obmax, _) = family(kernel);
     (0..layers.len())
-        .map(|i| LayerPlan::new(&layers[i], obmax, exec::runs_nchw(layers, i, nchw)))
+        .map(|i| LayerPlan::new(&layers[i], obmax, exec::runs_nchw(layers, i, nchw), wino))
         .collect()
 }
 
@@ -201,13 +209,14 @@ impl Network {
         }
         let kernel = Kernel::selected();
         let nchw = family(kernel).1;
-        let plans = plans_for(&layers, kernel, nchw)?.into();
+        let plans = plans_for(&layers, kernel, nchw, true)?.into();
         Ok(Self {
             layers,
             plans,
             kernel,
             threads: Threads::Current,
             nchw,
+            wino: true,
         })
     }
 
@@ -226,9 +235,38 @@ impl Network {
         }
         if kernel != self.kernel {
             self.nchw = family(kernel).1;
-            self.plans = plans_for(&self.layers, kernel, self.nchw)?.into();
+            self.plans = plans_for(&self.layers, kernel, self.nchw, self.wino)?.into();
         }
         self.kernel = kernel;
+        Ok(self)
+    }
+
+    /// Lets the layers that allow it run Winograd F(2, 3) along their three-tap axis (`on`,
+    /// the default), or runs every layer on the direct kernels (`false`).
+    ///
+    /// Winograd does a third fewer multiplications on stride-1 layers with kernel height
+    /// 3, and on 1 × 3 layers whose rate divides 16, on the families that run dense layers
+    /// on NCHW data (AVX-512). It sums in another order, so results differ from the direct
+    /// kernels by rounding, within the accuracy the tests hold every kernel to (relative
+    /// 1e-5 of the accumulated magnitude); NaN and infinities come out as the reference's
+    /// (such outputs are recomputed directly).
+    ///
+    /// ```
+    /// use dilated_core::{ConvDesc, engine::{Layer, Network}};
+    /// let layer = Layer::new(ConvDesc::same_2d(4, 4, 3, 2), vec![0.1; 144], None)?;
+    /// let x = vec![1.0; 4 * 20 * 20];
+    /// let fast = Network::new(vec![layer.clone()])?;
+    /// let direct = Network::new(vec![layer])?.with_winograd(false)?;
+    /// let (a, _) = fast.forward(1, [20, 20], &x)?;
+    /// let (b, _) = direct.forward(1, [20, 20], &x)?;
+    /// assert!(a.iter().zip(&b).all(|(a, b)| (a - b).abs() <= 1e-5 * 3.6));
+    /// # Ok::<(), dilated_core::Error>(())
+    /// ```
+    pub fn with_winograd(mut self, on: bool) -> Result<Self, Error> {
+        if on != self.wino {
+            self.wino = on;
+            self.plans = plans_for(&self.layers, self.kernel, self.nchw, on)?.into();
+        }
         Ok(self)
     }
 
@@ -237,7 +275,7 @@ impl Network {
     #[cfg(test)]
     fn with_nchw(mut self, on: bool) -> Result<Self, Error> {
         self.nchw = on;
-        self.plans = plans_for(&self.layers, self.kernel, on)?.into();
+        self.plans = plans_for(&self.layers, self.kernel, on, self.wino)?.into();
         Ok(self)
     }
 
@@ -454,6 +492,108 @@ mod tests {
             .collect()
     }
 
+    /// Whether layer `i` of `net` was packed for Winograd.
+    fn runs_winograd(net: &Network, i: usize) -> bool {
+        matches!(
+            net.plans[i].kind,
+            plan::Kind::Nchw { wino: Some(_), .. }
+        )
+    }
+
+    /// Runs one layer on every family with the NCHW kernels forced on, Winograd on, and
+    /// checks it against the reference: within `2·10⁻⁶ · fan-in` relative, NaN where the
+    /// reference has NaN, the same infinity where it has one.
+    fn check_winograd(desc: ConvDesc, batch: usize, hw: [usize; 2], x: &[f32], seed: u64) {
+        let layers = stack(&[desc], seed);
+        let want = Network::new(layers.clone())
+            .unwrap()
+            .with_kernel(Kernel::Reference)
+            .unwrap()
+            .forward(batch, hw, x)
+            .unwrap()
+            .0;
+        let tol = 2e-6 * (desc.in_per_group() * desc.kernel[0] * desc.kernel[1]) as f32;
+        for kernel in [Kernel::Portable, Kernel::Avx2, Kernel::Avx512] {
+            if !kernel.is_available() {
+                continue;
+            }
+            let net = Network::new(layers.clone())
+                .unwrap()
+                .with_kernel(kernel)
+                .unwrap()
+                .with_nchw(true)
+                .unwrap();
+            assert!(runs_winograd(&net, 0), "{desc:?}");
+            for threads in [1, 2] {
+                let net = net.clone().with_threads(threads).unwrap();
+                let got = net.forward(batch, hw, x).unwrap().0;
+                assert_eq!(got.len(), want.len());
+                for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                    if w.is_nan() {
+                        assert!(g.is_nan(), "{kernel} [{i}]: {g}, reference NaN");
+                    } else if w.is_infinite() {
+                        assert_eq!(g, w, "{kernel} [{i}]");
+                    } else {
+                        assert!(
+                            (g - w).abs() <= tol * (1.0 + w.abs()),
+                            "{kernel} {desc:?} [{i}]: {g} vs {w}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// A Winograd-eligible layer: kernel height 3 in 2D, or 1 × 3 at a rate dividing 16.
+    fn wino_desc(
+        one_d: bool,
+        (cin, cout, groups2): (usize, usize, bool),
+        (kw, dh, dw): (usize, usize, usize),
+        pads: [[usize; 2]; 2],
+        act: bool,
+    ) -> ConvDesc {
+        let g = if groups2 && cin % 2 == 0 && cout % 2 == 0 { 2 } else { 1 };
+        ConvDesc {
+            in_channels: cin,
+            out_channels: cout,
+            groups: g,
+            kernel: if one_d { [1, 3] } else { [3, kw] },
+            dilation: if one_d { [1, 1 << (dw % 5)] } else { [dh, dw] },
+            stride: [1, 1],
+            padding: if one_d { [[0, 0], pads[1]] } else { pads },
+            bias: act,
+            activation: if act { Activation::Relu } else { Activation::Identity },
+        }
+    }
+
+    /// Pads `desc` so the kernel fits the input.
+    fn fit(mut desc: ConvDesc, hw: [usize; 2]) -> ConvDesc {
+        for axis in 0..2 {
+            let eff = desc.dilation[axis] * (desc.kernel[axis] - 1) + 1;
+            let padded = hw[axis] + desc.padding[axis][0] + desc.padding[axis][1];
+            if padded < eff {
+                desc.padding[axis][1] += eff - padded;
+            }
+        }
+        desc
+    }
+
+    #[test]
+    fn winograd_keeps_nan_and_infinities_where_the_reference_has_them() {
+        for (one_d, hw) in [(false, [23, 37]), (true, [1, 300])] {
+            let desc = fit(
+                wino_desc(one_d, (5, 7, false), (3, 2, 2), [[2, 2], [2, 2]], true),
+                hw,
+            );
+            let mut x = values(ConvDesc::nchw_len(2, 5, hw).unwrap(), 11);
+            let n = x.len();
+            for (k, i) in [17, 640, 1500, 2900, 3333].into_iter().enumerate() {
+                x[i % n] = [f32::INFINITY, f32::NEG_INFINITY, f32::NAN][k % 3];
+            }
+            check_winograd(desc, 2, hw, &x, 5);
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
@@ -539,6 +679,29 @@ mod tests {
                     }
                 }
             }
+        }
+
+        /// Winograd layers (2D with kernel height 3, 1D 1 × 3 at rates 1…16) match the
+        /// reference on every family, with and without threads.
+        #[test]
+        fn winograd_matches_the_reference_on_every_family(
+            one_d in any::<bool>(),
+            ch in (1..24usize, 1..40usize, any::<bool>()),
+            k in (1..5usize, 1..5usize, 0..5usize),
+            hw in (1..30usize, 1..120usize),
+            pads in (0..6usize, 0..6usize, 0..20usize, 0..20usize),
+            batch in 1..3usize,
+            act in any::<bool>(),
+            seed in any::<u64>(),
+        ) {
+            let hw = if one_d { [1, hw.1 * 3] } else { [hw.0, hw.1] };
+            let k = (k.0, k.1, if one_d { k.2 } else { k.2 % 3 + 1 });
+            let desc = fit(
+                wino_desc(one_d, ch, k, [[pads.0, pads.1], [pads.2, pads.3]], act),
+                hw,
+            );
+            let x = values(ConvDesc::nchw_len(batch, ch.0, hw).unwrap(), seed ^ 0x5eed);
+            check_winograd(desc, batch, hw, &x, seed);
         }
     }
 }

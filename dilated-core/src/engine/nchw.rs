@@ -24,6 +24,7 @@
 use super::Layer;
 use super::kernels::{Isa, store_vecs};
 use super::simd::{LANES, V16, lane_bits};
+use super::wino::{Axis, WinoTile, wino_tile};
 use crate::Error;
 use crate::conv::Activation;
 
@@ -157,30 +158,40 @@ pub(crate) unsafe fn nchw_tile<
     }
 }
 
+/// For `R` vectors of 16 output columns from `ox0`, the lanes whose tap in kernel column
+/// `kx` (rate `dw`, left padding `pl`) lands inside an input row of `iw` columns.
+#[inline(always)]
+pub(crate) fn col_mask<const R: usize>(
+    ox0: usize,
+    kx: usize,
+    dw: usize,
+    pl: usize,
+    iw: usize,
+) -> [u16; R] {
+    let ixk = ox0 as isize + (kx * dw) as isize - pl as isize;
+    let mut m = [0u16; R];
+    for (r, m) in m.iter_mut().enumerate() {
+        let ix = ixk + (r * LANES) as isize;
+        let lo = (-ix).clamp(0, LANES as isize) as usize;
+        let hi = (iw as isize - ix).clamp(0, LANES as isize) as usize;
+        *m = if lo < hi { lane_bits(lo, hi) } else { 0 };
+    }
+    m
+}
+
 /// One tile of [`nchw_tile`].
 ///
 /// # Safety
 /// As [`nchw_tile`] for one tile.
 #[inline(always)]
-unsafe fn nchw_one<V: V16, const R: usize, const C: usize, const MASKED: bool, const KW: usize>(
+pub(crate) unsafe fn nchw_one<V: V16, const R: usize, const C: usize, const MASKED: bool, const KW: usize>(
     t: &NchwTile,
     ox0: usize,
     n_last: usize,
 ) {
     // A kernel width known at compile time (3, the common case) unrolls the column loop.
     let kw = if KW == 0 { t.kw } else { KW };
-    let iw = t.iw as isize;
-    let masks_for = |kx: usize| {
-        let ixk = ox0 as isize + (kx * t.dw) as isize - t.pl as isize;
-        let mut m = [0u16; R];
-        for (r, m) in m.iter_mut().enumerate() {
-            let ix = ixk + (r * LANES) as isize;
-            let lo = (-ix).clamp(0, LANES as isize) as usize;
-            let hi = (iw - ix).clamp(0, LANES as isize) as usize;
-            *m = if lo < hi { lane_bits(lo, hi) } else { 0 };
-        }
-        m
-    };
+    let masks_for = |kx: usize| col_mask::<R>(ox0, kx, t.dw, t.pl, t.iw);
     let mut pre = [[u16::MAX; R]; MAXK];
     if MASKED {
         for (kx, p) in pre.iter_mut().enumerate().take(t.kw) {
@@ -263,6 +274,17 @@ pub(crate) trait NchwIsa: Isa {
     /// As [`nchw_tile`] with `C = NCHW_C`, and the CPU supports this instruction set; `r`
     /// is in [`NchwIsa::NCHW_R`].
     unsafe fn nchw(r: usize, masked: bool, t: &NchwTile, ox0: usize, n_last: usize, tiles: usize);
+    /// # Safety
+    /// As [`wino_tile`](super::wino::wino_tile) with `C = NCHW_C` and `COLS` for
+    /// [`Axis::Cols`] (never masked), and the CPU supports this instruction set.
+    unsafe fn wino(
+        axis: Axis,
+        masked: bool,
+        t: &WinoTile,
+        ox0: usize,
+        n_last: usize,
+        tiles: usize,
+    );
 }
 
 macro_rules! nchw_isa {
@@ -301,6 +323,36 @@ macro_rules! nchw_isa {
                             ($r, true) => run::<$r, true, 0>(t, ox0, n_last, tiles),
                         )*
                         _ => unreachable!("NCHW tile {r} is not compiled"),
+                    }
+                }
+            }
+            unsafe fn wino(
+                axis: Axis,
+                masked: bool,
+                t: &WinoTile,
+                ox0: usize,
+                n_last: usize,
+                tiles: usize,
+            ) {
+                $(#[target_feature(enable = $feat)])?
+                unsafe fn run<const COLS: bool, const M: bool, const KT: usize>(
+                    t: &WinoTile,
+                    ox0: usize,
+                    n_last: usize,
+                    tiles: usize,
+                ) {
+                    // SAFETY: forwarded contract; the features are enabled on this function.
+                    unsafe { wino_tile::<$v, $c, COLS, M, KT>(t, ox0, n_last, tiles) }
+                }
+                // SAFETY: forwarded contract (every arm).
+                unsafe {
+                    match (axis, masked) {
+                        (Axis::Cols, _) => run::<true, false, 1>(t, ox0, n_last, tiles),
+                        (Axis::Rows, false) if t.kt == 3 => {
+                            run::<false, false, 3>(t, ox0, n_last, tiles)
+                        }
+                        (Axis::Rows, false) => run::<false, false, 0>(t, ox0, n_last, tiles),
+                        (Axis::Rows, true) => run::<false, true, 0>(t, ox0, n_last, tiles),
                     }
                 }
             }

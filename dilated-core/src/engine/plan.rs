@@ -15,6 +15,7 @@
 use super::Layer;
 use super::kernels::Seg;
 use super::nchw::Block;
+use super::wino::Wino;
 use super::simd::LANES;
 use crate::Error;
 
@@ -39,8 +40,13 @@ pub(crate) enum Kind {
     /// `groups = in = out`: blocked weights `[C/16][KH][KW][16]`.
     Depthwise { w: Vec<f32> },
     /// Dense or grouped on NCHW data in and out ([`super::nchw`]): blocks of
-    /// [`PC`](super::nchw::PC) output channels, weights `[C_in/G][KH][KW][PC]` per block.
-    Nchw { blocks: Vec<Block>, w: Vec<f32> },
+    /// [`PC`](super::nchw::PC) output channels, weights `[C_in/G][KH][KW][PC]` per block,
+    /// and the Winograd filters ([`super::wino`]) where the layer runs on them.
+    Nchw {
+        blocks: Vec<Block>,
+        w: Vec<f32>,
+        wino: Option<Wino>,
+    },
 }
 
 /// A layer ready to run.
@@ -61,8 +67,9 @@ fn ovf(what: &'static str) -> Error {
 
 impl LayerPlan {
     /// Packs `layer` for kernels that take up to `obmax` output blocks per tile, or for the
-    /// NCHW dense kernels when `nchw` (a dense layer that reads and writes NCHW).
-    pub(crate) fn new(layer: &Layer, obmax: usize, nchw: bool) -> Result<Self, Error> {
+    /// NCHW dense kernels when `nchw` (a dense layer that reads and writes NCHW), with its
+    /// Winograd filters too when `wino` and the layer allows ([`super::wino::axis_of`]).
+    pub(crate) fn new(layer: &Layer, obmax: usize, nchw: bool, wino: bool) -> Result<Self, Error> {
         let d = layer.desc();
         let cbo = blocks(d.out_channels);
         let mut bias16 = vec![0.0; cbo.checked_mul(LANES).ok_or(ovf("bias"))?];
@@ -74,7 +81,11 @@ impl LayerPlan {
             Self::pack_depthwise(layer)?
         } else if nchw {
             let (blocks, w) = super::nchw::pack(layer)?;
-            Kind::Nchw { blocks, w }
+            let wino = match super::wino::axis_of(layer) {
+                Some(axis) if wino => Some(super::wino::pack(layer, axis, &blocks)?),
+                _ => None,
+            };
+            Kind::Nchw { blocks, w, wino }
         } else {
             Self::pack_dense(layer, obmax.clamp(1, 2))?
         };

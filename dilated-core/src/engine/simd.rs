@@ -11,7 +11,8 @@
 
 #[cfg(target_arch = "x86_64")]
 use core::arch::x86_64::{
-    __m256, __m256i, __m512, _CMP_LT_OQ, _mm256_add_epi32, _mm256_add_ps, _mm256_and_si256,
+    __m256, __m256i, __m512, _CMP_LT_OQ, _CMP_UNORD_Q, _mm256_movemask_ps, _mm256_or_ps,
+    _mm256_sub_ps, _mm512_loadu_si512, _mm512_permutex2var_ps, _mm512_sub_ps, _mm256_add_epi32, _mm256_add_ps, _mm256_and_si256,
     _mm256_blendv_ps, _mm256_castsi256_ps, _mm256_cmp_ps, _mm256_cmpeq_epi32, _mm256_cmpgt_epi32,
     _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_mask_i32gather_ps, _mm256_maskload_ps,
     _mm256_maskstore_ps, _mm256_mul_ps, _mm256_mullo_epi32, _mm256_set1_epi32, _mm256_set1_ps,
@@ -39,6 +40,12 @@ pub(crate) trait V16: Copy {
     unsafe fn fma(self, b: Self, c: Self) -> Self;
     /// `self + b`.
     unsafe fn add(self, b: Self) -> Self;
+    /// `self − b`.
+    unsafe fn sub(self, b: Self) -> Self;
+    /// Whether any lane is NaN or infinite.
+    unsafe fn nonfinite(self) -> bool;
+    /// Lane `l` of the 32 lanes `self ‖ b` picked by `idx[l]` (< 32).
+    unsafe fn perm2(self, b: Self, idx: &[u32; 16]) -> Self;
     /// ReLU that keeps NaN (`x < 0 ? 0 : x`).
     unsafe fn relu(self) -> Self;
     /// Leaky ReLU (`x < 0 ? slope·x : x`).
@@ -97,6 +104,25 @@ impl V16 for [f32; 16] {
             out[l] += b[l];
         }
         out
+    }
+    #[inline(always)]
+    unsafe fn sub(self, b: Self) -> Self {
+        let mut out = self;
+        for l in 0..16 {
+            out[l] -= b[l];
+        }
+        out
+    }
+    #[inline(always)]
+    unsafe fn nonfinite(self) -> bool {
+        self.iter().any(|x| !x.is_finite())
+    }
+    #[inline(always)]
+    unsafe fn perm2(self, b: Self, idx: &[u32; 16]) -> Self {
+        idx.map(|i| {
+            let i = i as usize % 32;
+            if i < 16 { self[i] } else { b[i - 16] }
+        })
     }
     #[inline(always)]
     unsafe fn relu(self) -> Self {
@@ -182,6 +208,40 @@ impl V16 for [__m256; 2] {
     unsafe fn add(self, b: Self) -> Self {
         // SAFETY: AVX enabled.
         unsafe { [_mm256_add_ps(self[0], b[0]), _mm256_add_ps(self[1], b[1])] }
+    }
+    #[inline(always)]
+    unsafe fn sub(self, b: Self) -> Self {
+        // SAFETY: AVX enabled.
+        unsafe { [_mm256_sub_ps(self[0], b[0]), _mm256_sub_ps(self[1], b[1])] }
+    }
+    #[inline(always)]
+    unsafe fn nonfinite(self) -> bool {
+        // SAFETY: AVX enabled. `x − x` is NaN exactly where `x` is NaN or infinite.
+        unsafe {
+            let d = [_mm256_sub_ps(self[0], self[0]), _mm256_sub_ps(self[1], self[1])];
+            let u = _mm256_or_ps(
+                _mm256_cmp_ps::<_CMP_UNORD_Q>(d[0], d[0]),
+                _mm256_cmp_ps::<_CMP_UNORD_Q>(d[1], d[1]),
+            );
+            _mm256_movemask_ps(u) != 0
+        }
+    }
+    #[inline(always)]
+    unsafe fn perm2(self, b: Self, idx: &[u32; 16]) -> Self {
+        // SAFETY: AVX enabled; the lanes go through arrays on the stack (AVX2 has no
+        // two-source permute across 16 lanes; this family does not run the kernels that
+        // permute by default).
+        unsafe {
+            let mut all = [0.0f32; 32];
+            for (k, v) in [self[0], self[1], b[0], b[1]].into_iter().enumerate() {
+                _mm256_storeu_ps(all.as_mut_ptr().add(8 * k), v);
+            }
+            let out = idx.map(|i| all[i as usize % 32]);
+            [
+                _mm256_loadu_ps(out.as_ptr()),
+                _mm256_loadu_ps(out.as_ptr().add(8)),
+            ]
+        }
     }
     #[inline(always)]
     unsafe fn relu(self) -> Self {
@@ -335,6 +395,28 @@ impl V16 for __m512 {
     unsafe fn add(self, b: Self) -> Self {
         // SAFETY: AVX-512F enabled.
         unsafe { _mm512_add_ps(self, b) }
+    }
+    #[inline(always)]
+    unsafe fn sub(self, b: Self) -> Self {
+        // SAFETY: AVX-512F enabled.
+        unsafe { _mm512_sub_ps(self, b) }
+    }
+    #[inline(always)]
+    unsafe fn nonfinite(self) -> bool {
+        // SAFETY: AVX-512F enabled. `x − x` is NaN exactly where `x` is NaN or infinite.
+        unsafe {
+            let d = _mm512_sub_ps(self, self);
+            _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(d, d) != 0
+        }
+    }
+    #[inline(always)]
+    unsafe fn perm2(self, b: Self, idx: &[u32; 16]) -> Self {
+        // SAFETY: AVX-512F enabled; `idx` is 16 readable `u32`s (only the low 5 bits of
+        // each select).
+        unsafe {
+            let i = _mm512_loadu_si512(idx.as_ptr().cast());
+            _mm512_permutex2var_ps(self, i, b)
+        }
     }
     #[inline(always)]
     unsafe fn relu(self) -> Self {

@@ -1,0 +1,379 @@
+//! Winograd F(2, 3) along one axis of a dilated three-tap kernel, on NCHW data.
+//!
+//! Two outputs one rate `d` apart, `y(n)` and `y(n + d)`, read four inputs `x₀…x₃` at
+//! `n − p, n − p + d, n − p + 2d, n − p + 3d`. Direct, that is six products per input
+//! channel (and per tap of the other axis); Winograd's minimal filtering algorithm does it
+//! in four:
+//!
+//! ```text
+//! u₀ = x₀ − x₂   u₁ = x₁ + x₂   u₂ = x₂ − x₁   u₃ = x₁ − x₃
+//! G₀ = g₀        G₁ = (g₀ + g₁ + g₂)/2        G₂ = (g₀ − g₁ + g₂)/2        G₃ = g₂
+//! mᵢ = Σ_c Gᵢ·uᵢ                  y(n) = m₀ + m₁ + m₂      y(n + d) = m₁ − m₂ − m₃
+//! ```
+//!
+//! The input transform is two loads and one add per input vector, done on the fly inside
+//! the tile (no transformed copy of the input); the filter transform is done once, when
+//! the weights are packed. Per tile the four sums run one after the other into the same 16
+//! accumulators, seeded so that no extra pass over the outputs is needed: `m₁`, then
+//! `A = m₁ + m₂` (seeded with `m₁`) and `B = 2m₁ − A`, then `y(n) = A + m₀` and
+//! `y(n + d) = B + Σ(−G₃)·u₃`.
+//!
+//! Two axes:
+//! - [`Axis::Rows`] (2D, kernel height 3): the pair is two output rows `y, y + d`; the input
+//!   vectors are plain row loads, any rate, any kernel width. Pairs whose four input rows
+//!   are not all inside the image run on the direct kernels.
+//! - [`Axis::Cols`] (a 1×3 kernel, 1D signals): the pair is two columns of one row. A tile
+//!   covers a window of 32 outputs, `d` first-of-pair columns then their `d` partners, the
+//!   16 first-of-pair columns in one vector: rates 1, 2, 4, 8 and 16 (dividing 16) tile the
+//!   window exactly, and one two-source permute per operand gathers them.
+//!
+//! **Exactness.** The transform reassociates sums, so results differ from the direct
+//! kernels by rounding (well within the tests' relative 1e-5 of the accumulated
+//! magnitude). Infinities would not survive it (`∞ − ∞` in a transformed sum gives NaN
+//! where the reference gives `∞`), so every output vector is checked before its
+//! activation: one that is not finite is recomputed by the direct kernel, which matches the
+//! reference. Layers with a non-finite weight or bias never run here.
+
+use super::Layer;
+use super::kernels::store_vecs;
+use super::nchw::{Block, NchwTile, PC, col_mask, nchw_one};
+use super::simd::V16;
+use crate::Error;
+use crate::conv::Activation;
+
+/// Which axis of the kernel the transform runs along.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Axis {
+    /// Kernel height 3: pairs of output rows.
+    Rows,
+    /// Kernel 1 × 3, rate dividing 16: pairs of columns in windows of 32.
+    Cols,
+}
+
+/// The Winograd weights of a layer packed for the NCHW blocks: per block,
+/// `[4][C_in/G][KT][PC]` with `KT` the kernel width for [`Axis::Rows`] and 1 for
+/// [`Axis::Cols`]; the fourth transformed filter is stored negated.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Wino {
+    pub(crate) axis: Axis,
+    pub(crate) w: Vec<f32>,
+    /// Floats per block, and between consecutive transformed filters of a block.
+    pub(crate) per_block: usize,
+    pub(crate) per_i: usize,
+}
+
+/// The axis a layer runs Winograd along, if any: stride 1, finite weights and biases,
+/// and kernel height 3 (rows) or a 1 × 3 kernel whose rate divides 16 (columns).
+pub(crate) fn axis_of(layer: &Layer) -> Option<Axis> {
+    let d = layer.desc();
+    let finite = layer.weight().iter().all(|w| w.is_finite())
+        && layer.bias().is_none_or(|b| b.iter().all(|v| v.is_finite()));
+    if d.stride != [1, 1] || !finite {
+        return None;
+    }
+    if d.kernel[0] == 3 {
+        Some(Axis::Rows)
+    } else if d.kernel == [1, 3] && matches!(d.dilation[1], 1 | 2 | 4 | 8 | 16) {
+        Some(Axis::Cols)
+    } else {
+        None
+    }
+}
+
+/// Packs `layer`'s transformed filters for `blocks` (as [`super::nchw::pack`] cut them).
+pub(crate) fn pack(layer: &Layer, axis: Axis, blocks: &[Block]) -> Result<Wino, Error> {
+    let d = layer.desc();
+    let cpg_in = d.in_per_group();
+    let [kh, kw] = d.kernel;
+    let kt = if axis == Axis::Rows { kw } else { 1 };
+    let ovf = || Error::Overflow {
+        what: "Winograd weights",
+    };
+    let per_i = cpg_in
+        .checked_mul(kt)
+        .and_then(|v| v.checked_mul(PC))
+        .ok_or_else(ovf)?;
+    let per_block = per_i.checked_mul(4).ok_or_else(ovf)?;
+    let len = per_block.checked_mul(blocks.len()).ok_or_else(ovf)?;
+    let mut w = vec![0.0; len];
+    let src = layer.weight();
+    for (b, blk) in blocks.iter().enumerate() {
+        for c in 0..blk.n {
+            let co = blk.co0 + c;
+            for ci in 0..cpg_in {
+                for t in 0..kt {
+                    // The three taps along the transformed axis.
+                    let g = |k: usize| {
+                        let (ky, kx) = if axis == Axis::Rows { (k, t) } else { (0, k) };
+                        f64::from(src[((co * cpg_in + ci) * kh + ky) * kw + kx])
+                    };
+                    let tf = [
+                        g(0),
+                        (g(0) + g(1) + g(2)) / 2.0,
+                        (g(0) - g(1) + g(2)) / 2.0,
+                        -g(2),
+                    ];
+                    for (i, v) in tf.into_iter().enumerate() {
+                        w[b * per_block + i * per_i + (ci * kt + t) * PC + c] = v as f32;
+                    }
+                }
+            }
+        }
+    }
+    Ok(Wino {
+        axis,
+        w,
+        per_block,
+        per_i,
+    })
+}
+
+/// For [`Axis::Cols`] at rate `d` (dividing 16): the window columns of the 16 first-of-pair
+/// outputs (their partners are `d` further), and for each half of the window, where each
+/// column's output sits in `y(n) ‖ y(n + d)`.
+pub(crate) fn cols_perms(d: usize) -> ([u32; 16], [[u32; 16]; 2]) {
+    let first: [u32; 16] = core::array::from_fn(|l| (2 * d * (l / d) + l % d) as u32);
+    let mut inv = [[0u32; 16]; 2];
+    for (l, &q) in first.iter().enumerate() {
+        for (q, lane) in [(q as usize, l), (q as usize + d, 16 + l)] {
+            inv[q / 16][q % 16] = lane as u32;
+        }
+    }
+    (first, inv)
+}
+
+/// Arguments of one Winograd tile: `C` output channels × one vector of pairs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WinoTile {
+    /// Operand 0 of the group's first channel at column 0 (rows: input row `y − pt`;
+    /// columns: the tile's input row), built with `wrapping_*`.
+    pub(crate) x: *const f32,
+    /// Distance between input channels, and between consecutive operands (`d` rows, or
+    /// `d` columns).
+    pub(crate) x_c: usize,
+    pub(crate) x_o: usize,
+    pub(crate) iw: usize,
+    pub(crate) nci: usize,
+    /// The block's transformed filters, offset to the tile's first channel, and the
+    /// distance between consecutive transformed filters.
+    pub(crate) w: *const f32,
+    pub(crate) w_i: usize,
+    /// Taps along the other axis (the kernel width for rows, 1 for columns).
+    pub(crate) kt: usize,
+    pub(crate) dw: usize,
+    pub(crate) pl: usize,
+    pub(crate) bias: *const f32,
+    pub(crate) act: Activation,
+    /// Column 0 of the first output of the pair's row(s) for the tile's first channel
+    /// (rows: `y` and `y + d`; columns: the same row twice), and the output plane size.
+    pub(crate) out: [*mut f32; 2],
+    pub(crate) oplane: usize,
+    pub(crate) nco: usize,
+    /// The direct tiles of the two outputs' rows, for outputs that are not finite.
+    pub(crate) direct: [*const NchwTile; 2],
+    /// Columns: the permutes of [`cols_perms`].
+    pub(crate) first: [u32; 16],
+    pub(crate) inv: [[u32; 16]; 2],
+}
+
+/// Masks up to this many kernel columns once per tile (as the direct kernel).
+const MAXK: usize = 8;
+
+/// One transformed sum `acc += Σ_c Σ_t G_i · (x_a ± x_b)`.
+///
+/// # Safety
+/// As [`wino_tile`].
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm<
+    V: V16,
+    const C: usize,
+    const COLS: bool,
+    const MASKED: bool,
+    const KT: usize,
+    const PLUS: bool,
+>(
+    t: &WinoTile,
+    i: usize,
+    (a_o, b_o): (usize, usize),
+    ox0: usize,
+    masks: &[u16; MAXK],
+    acc: &mut [V; C],
+) {
+    let kt = if KT == 0 { t.kt } else { KT };
+    let wi = t.w.wrapping_add(i * t.w_i);
+    for ci in 0..t.nci {
+        let xc = t.x.wrapping_add(ci * t.x_c);
+        let (xa, xb) = (xc.wrapping_add(a_o * t.x_o), xc.wrapping_add(b_o * t.x_o));
+        for kx in 0..kt {
+            // SAFETY: rows: unmasked, every lane's column is inside both rows (caller);
+            // masked, only lanes inside the row are read. Columns: the 32-float windows
+            // of every operand are inside the row (caller).
+            let (a, b) = unsafe {
+                if COLS {
+                    let (pa, pb) = (xa.wrapping_add(ox0), xb.wrapping_add(ox0));
+                    let pa = pa.wrapping_sub(t.pl);
+                    let pb = pb.wrapping_sub(t.pl);
+                    (
+                        V::load(pa).perm2(V::load(pa.add(16)), &t.first),
+                        V::load(pb).perm2(V::load(pb.add(16)), &t.first),
+                    )
+                } else {
+                    let off = ox0 + kx * t.dw;
+                    let (pa, pb) = (
+                        xa.wrapping_add(off).wrapping_sub(t.pl),
+                        xb.wrapping_add(off).wrapping_sub(t.pl),
+                    );
+                    if MASKED {
+                        let m = masks.get(kx).copied().unwrap_or_else(|| {
+                            col_mask::<1>(ox0, kx, t.dw, t.pl, t.iw)[0]
+                        });
+                        (V::load_mask(pa, m), V::load_mask(pb, m))
+                    } else {
+                        (V::load(pa), V::load(pb))
+                    }
+                }
+            };
+            // SAFETY: register arithmetic.
+            let u = unsafe { if PLUS { a.add(b) } else { a.sub(b) } };
+            let wp = wi.wrapping_add((ci * kt + kx) * PC);
+            for (c, acc) in acc.iter_mut().enumerate() {
+                // SAFETY: `C` transformed weights per (input channel, tap) in the block.
+                *acc = unsafe { u.fma(V::splat(*wp.add(c)), *acc) };
+            }
+        }
+    }
+}
+
+/// `tiles` consecutive Winograd tiles from output column `ox0` (rows: vectors of 16
+/// columns, the last holding `n_last`; columns: windows of 32, always whole).
+///
+/// # Safety
+/// Rows: the four input rows of the pair are inside the image, unmasked tiles have every
+/// tap of every lane inside the row, and both output rows' columns up to the tiles' end
+/// exist. Columns: every operand's 32-float window of every tile is inside the input row,
+/// and the tiles' 32 outputs are inside the output row. Both: the block's transformed
+/// filters and biases for `C` channels, and the direct tiles' contracts for the same
+/// outputs, hold; the CPU supports `V`.
+#[inline(always)]
+pub(crate) unsafe fn wino_tile<
+    V: V16,
+    const C: usize,
+    const COLS: bool,
+    const MASKED: bool,
+    const KT: usize,
+>(
+    t: &WinoTile,
+    ox0: usize,
+    n_last: usize,
+    tiles: usize,
+) {
+    let step = if COLS { 32 } else { 16 };
+    for j in 0..tiles {
+        // SAFETY: the caller's contract covers `tiles` consecutive tiles.
+        unsafe { wino_one::<V, C, COLS, MASKED, KT>(t, ox0 + j * step, n_last) };
+    }
+}
+
+/// Whether any of the first `n` accumulators holds a non-finite lane.
+#[inline(always)]
+unsafe fn any_nonfinite<V: V16, const C: usize>(acc: &[V; C], n: usize) -> bool {
+    // SAFETY: register arithmetic; `x − x` is NaN exactly where `x` is not finite.
+    unsafe {
+        let mut s = V::zero();
+        for a in acc.iter().take(n) {
+            s = s.add(a.sub(*a));
+        }
+        s.nonfinite()
+    }
+}
+
+/// One tile of [`wino_tile`].
+///
+/// # Safety
+/// As [`wino_tile`] for one tile.
+#[inline(always)]
+unsafe fn wino_one<V: V16, const C: usize, const COLS: bool, const MASKED: bool, const KT: usize>(
+    t: &WinoTile,
+    ox0: usize,
+    n_last: usize,
+) {
+    let mut masks = [u16::MAX; MAXK];
+    if MASKED && !COLS {
+        for (kx, m) in masks.iter_mut().enumerate().take(t.kt) {
+            *m = col_mask::<1>(ox0, kx, t.dw, t.pl, t.iw)[0];
+        }
+    }
+    // SAFETY (every call below): the caller's contract.
+    unsafe {
+        let mut acc = [V::zero(); C];
+        gemm::<V, C, COLS, MASKED, KT, true>(t, 1, (1, 2), ox0, &masks, &mut acc);
+        let m1 = acc;
+        gemm::<V, C, COLS, MASKED, KT, false>(t, 2, (2, 1), ox0, &masks, &mut acc);
+        let a = acc;
+        let mut b = [V::zero(); C];
+        for ((b, m1), a) in b.iter_mut().zip(&m1).zip(&a) {
+            *b = m1.add(*m1).sub(*a);
+        }
+        gemm::<V, C, COLS, MASKED, KT, false>(t, 0, (0, 2), ox0, &masks, &mut acc);
+        let y0 = acc;
+        acc = b;
+        gemm::<V, C, COLS, MASKED, KT, false>(t, 3, (1, 3), ox0, &masks, &mut acc);
+        let y1 = acc;
+        let bad = [
+            any_nonfinite::<V, C>(&y0, t.nco),
+            any_nonfinite::<V, C>(&y1, t.nco),
+        ];
+        if COLS {
+            if bad[0] || bad[1] {
+                // Both halves of the window mix the two sums: recompute the whole window.
+                let d = &*t.direct[0];
+                nchw_one::<V, 1, C, true, 0>(d, ox0, 16);
+                nchw_one::<V, 1, C, true, 0>(d, ox0 + 16, 16);
+                return;
+            }
+            for c in 0..t.nco {
+                let out = t.out[0].wrapping_add(c * t.oplane + ox0);
+                for (h, inv) in t.inv.iter().enumerate() {
+                    let v = y0[c].perm2(y1[c], inv);
+                    store_vecs(&[v], *t.bias.add(c), t.act, out.wrapping_add(16 * h), 16);
+                }
+            }
+        } else {
+            for (r, y) in [y0, y1].iter().enumerate() {
+                if bad[r] {
+                    nchw_one::<V, 1, C, true, 0>(&*t.direct[r], ox0, n_last);
+                    continue;
+                }
+                for (c, v) in y.iter().enumerate().take(t.nco) {
+                    let out = t.out[r].wrapping_add(c * t.oplane + ox0);
+                    store_vecs(&[*v], *t.bias.add(c), t.act, out, n_last);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_windows_pair_every_output_once() {
+        for d in [1, 2, 4, 8, 16] {
+            let (first, inv) = cols_perms(d);
+            let mut seen = [0; 32];
+            for &q in &first {
+                seen[q as usize] += 1;
+                seen[q as usize + d] += 1;
+            }
+            assert!(seen.iter().all(|&s| s == 1), "rate {d}: {seen:?}");
+            // The inverse puts y(n) of lane l at column first[l], y(n + d) at first[l] + d.
+            for (l, &q) in first.iter().enumerate() {
+                let q = q as usize;
+                assert_eq!(inv[q / 16][q % 16] as usize, l);
+                assert_eq!(inv[(q + d) / 16][(q + d) % 16] as usize, 16 + l);
+            }
+        }
+    }
+}
