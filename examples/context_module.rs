@@ -163,12 +163,23 @@ fn run(args: &Args) -> Result<(), String> {
     let (y, out_hw) = identity
         .forward_nchw_sized(1, hw, &x)
         .map_err(|e| format!("running the module: {e}"))?;
-    if out_hw != hw || y != x {
-        return Err("the identity-initialised module changed its input".to_owned());
+    // Equal up to rounding: the Winograd layers (AVX-512) compute each tap as a sum of
+    // transformed terms, exact for the direct kernels.
+    let largest = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let moved = y
+        .iter()
+        .zip(&x)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    if out_hw != hw || moved.is_nan() || moved > 1e-6 * largest {
+        return Err(format!(
+            "the identity-initialised module changed its input by up to {moved:e} \
+             (largest input {largest:e})"
+        ));
     }
     println!(
         "\nidentity initialisation: output = input on the {C} × {side} × {side} score map \
-         (every value equal)"
+         (largest difference {moved:.1e}, rounding)"
     );
 
     // Seeded default initialisation (or the given weights), against the naive reference.

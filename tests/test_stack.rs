@@ -5,6 +5,7 @@
 //! on their own.
 
 use dilated::conv::conv_reference;
+use dilated::engine::Network;
 use dilated::layer::LayerSpec;
 use dilated::tensor::{DYN, Tensor1d, Tensor2d};
 
@@ -120,26 +121,31 @@ dilated::dilated_stack! {
 const SLACK: usize = 8 * 1024;
 
 /// Parameter count and packed bytes (output channels rounded up to 16, biases padded to
-/// 16; dense layers with one group, as here) of `specs`.
-fn sizes(specs: &[LayerSpec]) -> (usize, usize) {
+/// 16; dense layers with one group, as here) of `specs`; the layers of `net` that run
+/// Winograd hold their four transformed filters per tap across too.
+fn sizes(specs: &[LayerSpec], net: &Network) -> (usize, usize) {
     let mut params = 0;
     let mut packed = 0;
-    for s in specs {
+    for (i, s) in specs.iter().enumerate() {
         let d = &s.desc;
         assert_eq!(d.groups, 1, "the estimate covers one-group layers");
         params += d.weight_len().unwrap() + if d.bias { d.out_channels } else { 0 };
         let cout16 = d.out_channels.div_ceil(16) * 16;
         packed += 4 * (cout16 * d.in_channels * d.kernel[0] * d.kernel[1] + cout16);
+        if net.runs_winograd(i) {
+            let across = if d.kernel[0] == 3 { d.kernel[1] } else { 1 };
+            packed += 4 * 4 * cout16 * d.in_channels * across;
+        }
     }
     (params, packed)
 }
 
 #[test]
 fn a_generated_stack_holds_its_weights_once_and_packed_once() -> Result<(), dilated::Error> {
-    let (p, packed) = sizes(&SegHdc::LAYERS);
-    let limit = 4 * p + packed + SLACK;
     let (net, seeded) = retained(|| SegHdc::new_seeded(4));
     let net = net?;
+    let (p, packed) = sizes(&SegHdc::LAYERS, net.stack().network());
+    let limit = 4 * p + packed + SLACK;
     let bytes = net.to_safetensors_bytes()?;
     let (back, loaded) = retained(|| SegHdc::from_safetensors_bytes(&bytes));
     let back = back?;

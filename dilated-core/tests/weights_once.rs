@@ -5,7 +5,7 @@
 //! The counter is per thread (construction runs on the calling thread), so the tests of
 //! this file may run in parallel.
 
-use dilated_core::engine::Layer;
+use dilated_core::engine::{Layer, Network};
 use dilated_core::layer::{Conv2d, LayerSpec, Pad2d, Rank, Stack, TypedStack};
 use dilated_core::tensor::Tensor2d;
 use dilated_core::{Activation, ConvDesc, Error};
@@ -38,9 +38,30 @@ fn packed_bytes(d: &ConvDesc) -> usize {
     4 * (cout16 * d.in_per_group() * d.kernel[0] * d.kernel[1] + cout16)
 }
 
-/// `4·P` raw + packed + slack: the weights once, packed once.
-fn bound(specs: &[LayerSpec]) -> usize {
-    4 * params(specs) + specs.iter().map(|s| packed_bytes(&s.desc)).sum::<usize>() + SLACK
+/// Bytes of a layer's Winograd filters when it runs Winograd: four transformed filters
+/// per (output channel rounded up to 16, input channel, tap across), as `engine::wino`
+/// packs them.
+fn wino_bytes(d: &ConvDesc) -> usize {
+    let across = if d.kernel[0] == 3 { d.kernel[1] } else { 1 };
+    4 * 4 * d.out_channels.div_ceil(16) * 16 * d.in_per_group() * across
+}
+
+/// `4·P` raw + packed + slack: the weights once, packed once (twice for the layers of
+/// `net` that run Winograd: direct and transformed).
+fn bound(specs: &[LayerSpec], net: &Network) -> usize {
+    let packed: usize = specs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            packed_bytes(&s.desc)
+                + if net.runs_winograd(i) {
+                    wino_bytes(&s.desc)
+                } else {
+                    0
+                }
+        })
+        .sum();
+    4 * params(specs) + packed + SLACK
 }
 
 type L0 = Conv2d<16, 64, 3, 3, 1, 1, 1, 1, 1, Pad2d<1, 1, 1, 1>>;
@@ -108,7 +129,7 @@ fn a_seeded_stack_holds_its_weights_once_and_packed_once() {
     let p = params(&LAYERS);
     let (net, bytes) = retained(|| Generated::from_stack(Stack::init(&LAYERS, 3).unwrap()));
     let net = net.unwrap();
-    let limit = bound(&LAYERS);
+    let limit = bound(&LAYERS, net.stack.stack().network());
     eprintln!(
         "seeded: P = {p} parameters ({} bytes); the stack holds {bytes} bytes, bound {limit}",
         4 * p
@@ -151,7 +172,7 @@ fn a_loaded_stack_holds_its_weights_once_and_packed_once_and_saves_the_same_tens
         Generated::from_stack(Stack::from_safetensors_bytes(&LAYERS, &bytes_in).unwrap())
     });
     let net = net.unwrap();
-    let limit = bound(&LAYERS);
+    let limit = bound(&LAYERS, net.stack.stack().network());
     eprintln!("loaded: the stack holds {bytes} bytes, bound {limit}");
     assert!(bytes <= limit, "{bytes} bytes held, bound {limit}");
     assert_eq!(net.stack.to_safetensors_bytes().unwrap(), bytes_in);
@@ -179,7 +200,7 @@ fn a_stack_built_from_typed_layers_shares_their_weights() {
         .collect();
     let (stack, bytes) = retained(|| Stack::new(Rank::Two, layers).unwrap());
     // Only the packed copy is new: the raw weights are the typed layers'.
-    let limit = bound(&LAYERS) - 4 * p;
+    let limit = bound(&LAYERS, stack.network()) - 4 * p;
     eprintln!("from typed layers: the stack adds {bytes} bytes, bound {limit}");
     assert!(bytes <= limit, "{bytes} bytes added, bound {limit}");
     assert!(std::ptr::eq(stack.layers()[2].weight(), l2.weight()));
@@ -194,7 +215,13 @@ fn a_typed_layer_runs_on_its_own_packing_on_first_use_and_agrees_with_the_stack(
     // The first run of a typed layer packs its weights (once), the second packs nothing.
     let (packed, bytes) = retained(|| net.conv1.network().map(|_| ()));
     packed.unwrap();
-    let one = packed_bytes(&LAYERS[1].desc);
+    let conv1 = net.conv1.network().unwrap();
+    let one = packed_bytes(&LAYERS[1].desc)
+        + if conv1.runs_winograd(0) {
+            wino_bytes(&LAYERS[1].desc)
+        } else {
+            0
+        };
     assert!(
         bytes >= one && bytes <= one + SLACK,
         "building conv1's network kept {bytes} bytes, packed weights {one}"

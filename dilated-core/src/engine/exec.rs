@@ -27,11 +27,20 @@ use rayon::prelude::*;
 
 use super::kernels::{DenseTile, DwPix, DwTile, Isa, Out, taps};
 use super::nchw::{Block, NchwIsa, NchwTile};
-use super::wino::{Axis, Wino, WinoTile, cols_perms};
 use super::plan::{Kind, LayerPlan};
 use super::simd::LANES;
+use super::wino::{Axis, Wino, WinoTile, cols_perms};
 use super::{Layer, Workspace};
 use crate::{ConvDesc, Error};
+
+/// Which kernels a network may use beyond the channel-blocked ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Policy {
+    /// Dense layers on the NCHW kernels where the layout allows (the family's default).
+    pub(crate) nchw: bool,
+    /// Winograd F(2, 3) on those layers where they allow it.
+    pub(crate) wino: bool,
+}
 
 /// How a network spreads work over threads.
 #[derive(Debug, Clone)]
@@ -539,13 +548,18 @@ const NCHW_MAX_ROWS: usize = 384;
 
 /// Whether a dense layer that reads and writes NCHW (a network of one layer) runs on the
 /// NCHW kernels ([`super::nchw`]) rather than the channel-blocked ones: stride 1 across,
-/// at most [`NCHW_MAX_ROWS`] input rows per output row.
-pub(crate) fn nchw_dense(l: &Layer, on: bool) -> bool {
+/// and Winograd ([`super::wino`]) or at most [`NCHW_MAX_ROWS`] input rows per output row.
+/// Winograd on NCHW beat the channel-blocked kernels at every width measured (1 thread,
+/// GFLOP/s): S2 (256 ch, 64², rate 4) 144 vs 118; 512 ch, 32², rate 2: 124 vs 95;
+/// 1024 → 256 ch, 24²: 99 vs 94; 1D 512 ch, rate 4: 137 vs 112.
+pub(crate) fn nchw_dense(l: &Layer, p: Policy) -> bool {
     let d = l.desc();
     let depthwise = d.groups == d.in_channels && d.groups == d.out_channels;
-    on && !depthwise
+    p.nchw
+        && !depthwise
         && d.stride[1] == 1
-        && d.in_per_group().saturating_mul(d.kernel[0]) <= NCHW_MAX_ROWS
+        && ((p.wino && super::wino::shape_allows(d).is_some())
+            || d.in_per_group().saturating_mul(d.kernel[0]) <= NCHW_MAX_ROWS)
 }
 
 /// Vectors per work unit on long rows with several threads (128 pixels): small units keep
@@ -568,7 +582,11 @@ impl NchwCtx<'_> {
     fn tile<I: NchwIsa>(&self, n: usize, oy: usize, b: &Block, c: usize) -> NchwTile {
         let (d, g) = (self.d, self.g);
         let (plane, oplane) = (g.ih * g.iw, g.oh * g.ow);
-        let ximg = self.x.p().cast_const().wrapping_add(n * d.in_channels * plane);
+        let ximg = self
+            .x
+            .p()
+            .cast_const()
+            .wrapping_add(n * d.in_channels * plane);
         let yimg = self.y.p().wrapping_add(n * d.out_channels * oplane);
         let iy0 = (oy * g.sh) as isize - g.pt as isize;
         NchwTile {
@@ -759,6 +777,12 @@ fn wino_rows<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino, r: Run<'_>) {
     });
 }
 
+/// Input floats a chunk of column windows spans (every input channel of a group): a
+/// window's tile does few FMAs per call, so chunks are longer than the direct kernels'
+/// (S4, 1 thread, GFLOP/s: 109–114 with 1 window per chunk, 117–121 with 4, 121–124 with
+/// 16 to 64).
+const WINO_COLS_CHUNK: usize = 32 * 1024;
+
 /// Dense 1 × 3 layer whose rate divides 16, NCHW in and out, Winograd along the columns
 /// ([`super::wino`]): windows of 32 outputs; windows that reach past the row or read
 /// padding on the direct kernels.
@@ -770,7 +794,7 @@ fn wino_cols<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino, r: Run<'_>) {
     let nwin = g.ow.div_ceil(WIN);
     let (units, n_units) = nchw_units(&r, g.oh, nwin, WIN, UNIT_VECTORS / 2);
     let (plane, oplane) = (g.ih * g.iw, g.oh * g.ow);
-    let sub = ((NCHW_CHUNK / d.in_per_group()).saturating_sub(3 * dd) / WIN).max(1);
+    let sub = ((WINO_COLS_CHUNK / d.in_per_group()).saturating_sub(3 * dd) / WIN).max(1);
     // Window `j`: every operand's 32 floats from `32j − pl + i·d` (i < 4) inside the row.
     let whole = |j: usize| {
         let o = j * WIN;
@@ -899,22 +923,25 @@ fn pix(l: &Layer) -> bool {
 const STACK_NCHW_MAX_IN: usize = 16;
 
 /// Whether layer `l` keeps NCHW data on its sides inside a stack: depthwise at stride 1
-/// across, or dense on the NCHW kernels with few input channels.
-fn stack_nchw(l: &Layer, on: bool) -> bool {
-    pix(l) || (nchw_dense(l, on) && l.desc().in_per_group() <= STACK_NCHW_MAX_IN)
+/// across, or dense on the NCHW kernels with few input channels or with Winograd.
+fn stack_nchw(l: &Layer, p: Policy) -> bool {
+    pix(l)
+        || (nchw_dense(l, p)
+            && (l.desc().in_per_group() <= STACK_NCHW_MAX_IN
+                || (p.wino && super::wino::shape_allows(l.desc()).is_some())))
 }
 
 /// Whether the data after layer `j` is NCHW: the network's output, or between two layers
 /// that both keep NCHW; channel-blocked otherwise.
-fn nchw_after(layers: &[Layer], j: usize, on: bool) -> bool {
-    j + 1 >= layers.len() || (stack_nchw(&layers[j], on) && stack_nchw(&layers[j + 1], on))
+fn nchw_after(layers: &[Layer], j: usize, p: Policy) -> bool {
+    j + 1 >= layers.len() || (stack_nchw(&layers[j], p) && stack_nchw(&layers[j + 1], p))
 }
 
 /// Whether dense layer `i` of `layers` reads and writes NCHW, so runs on the NCHW kernels.
-pub(crate) fn runs_nchw(layers: &[Layer], i: usize, on: bool) -> bool {
-    nchw_dense(&layers[i], on)
-        && (i == 0 || nchw_after(layers, i - 1, on))
-        && nchw_after(layers, i, on)
+pub(crate) fn runs_nchw(layers: &[Layer], i: usize, p: Policy) -> bool {
+    nchw_dense(&layers[i], p)
+        && (i == 0 || nchw_after(layers, i - 1, p))
+        && nchw_after(layers, i, p)
 }
 
 /// Step `i` of the run and its geometry, given where its input is (`cur`) and its size.
@@ -924,11 +951,11 @@ fn step_at(
     i: usize,
     cur: Loc,
     hw: [usize; 2],
-    on: bool,
+    p: Policy,
 ) -> Result<(Step, Geom), Error> {
     let n = layers.len();
     // Layout after layer j.
-    let blocked_after = |j: usize| !nchw_after(layers, j, on);
+    let blocked_after = |j: usize| !nchw_after(layers, j, p);
     let d = layers[i].desc();
     let g = Geom::new(d, hw)?;
     let in_blocked = i > 0 && blocked_after(i - 1);
@@ -955,6 +982,10 @@ fn step_at(
     Ok((step, g))
 }
 
+/// Floats of slack at the front of each scratch buffer, so that it can start on a
+/// 64-byte boundary.
+const ALIGN_SLACK: usize = 15;
+
 /// One step of the run: an optional conversion to blocked, then the layer.
 #[derive(Debug, Clone, Copy)]
 struct Step {
@@ -976,7 +1007,7 @@ pub(crate) type ForwardFn = fn(
     &[f32],
     &mut [f32],
     &mut Workspace,
-    bool,
+    Policy,
 ) -> Result<(), Error>;
 
 /// Runs the whole stack with instruction set `I`, dense layers on the NCHW kernels where
@@ -992,7 +1023,7 @@ pub(crate) fn forward<I: NchwIsa>(
     input: &[f32],
     output: &mut [f32],
     ws: &mut Workspace,
-    nchw: bool,
+    policy: Policy,
 ) -> Result<(), Error> {
     // Pass 1: the size each scratch buffer must have. The steps are recomputed in pass 2
     // rather than stored, so a run allocates nothing once the workspace has grown.
@@ -1000,7 +1031,7 @@ pub(crate) fn forward<I: NchwIsa>(
     let mut cur = Loc::Input;
     let mut hw = input_hw;
     for (i, layer) in layers.iter().enumerate() {
-        let (step, g) = step_at(layers, plans, i, cur, hw, nchw)?;
+        let (step, g) = step_at(layers, plans, i, cur, hw, policy)?;
         let d = layer.desc();
         if let Some(to) = step.convert_to {
             let slot = usize::from(to == Loc::Pong);
@@ -1018,16 +1049,25 @@ pub(crate) fn forward<I: NchwIsa>(
         cur = step.dst;
         hw = [g.oh, g.ow];
     }
+    // Each scratch buffer starts on a 64-byte boundary (15 floats of slack): an unaligned
+    // plane splits every vector access across two cache lines.
     for (buf, len) in [&mut ws.ping, &mut ws.pong].into_iter().zip(need) {
+        let len = if len == 0 { 0 } else { len + ALIGN_SLACK };
         if buf.len() < len {
             buf.resize(len, 0.0);
         }
     }
+    let start = |buf: &mut Vec<f32>| {
+        let skip = buf.as_ptr().align_offset(64).min(ALIGN_SLACK);
+        // In bounds: a buffer in use holds `ALIGN_SLACK` floats past what the run needs (an
+        // unused one is never read or written).
+        buf.as_mut_ptr().wrapping_add(skip)
+    };
     // The input is only ever read through this pointer.
     let (p_in, p_ping, p_pong, p_out) = (
         input.as_ptr().cast_mut(),
-        ws.ping.as_mut_ptr(),
-        ws.pong.as_mut_ptr(),
+        start(&mut ws.ping),
+        start(&mut ws.pong),
         output.as_mut_ptr(),
     );
     let ptr = |loc: Loc| -> *mut f32 {
@@ -1041,7 +1081,7 @@ pub(crate) fn forward<I: NchwIsa>(
     let mut cur = Loc::Input;
     let mut hw = input_hw;
     for (i, (layer, plan)) in layers.iter().zip(plans).enumerate() {
-        let (step, g) = step_at(layers, plans, i, cur, hw, nchw)?;
+        let (step, g) = step_at(layers, plans, i, cur, hw, policy)?;
         let g = &g;
         cur = step.dst;
         let d = layer.desc();

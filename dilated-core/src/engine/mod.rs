@@ -149,10 +149,8 @@ pub struct Network {
     kernel: Kernel,
     threads: Threads,
     /// Whether dense layers run on the NCHW kernels where the layout allows (the family's
-    /// default; tests force it on for every family).
-    nchw: bool,
-    /// Whether those layers run Winograd F(2, 3) where they allow it (the default).
-    wino: bool,
+    /// default; tests force it on for every family), and Winograd where they allow it.
+    policy: exec::Policy,
 }
 
 /// Two networks are equal when their layers are (kernel family and threads only change
@@ -178,15 +176,10 @@ fn family(kernel: Kernel) -> (usize, bool) {
     }
 }
 
-fn plans_for(
-    layers: &[Layer],
-    kernel: Kernel,
-    nchw: bool,
-    wino: bool,
-) -> Result<Vec<LayerPlan>, Error> {
+fn plans_for(layers: &[Layer], kernel: Kernel, p: exec::Policy) -> Result<Vec<LayerPlan>, Error> {
     let (obmax, _) = family(kernel);
     (0..layers.len())
-        .map(|i| LayerPlan::new(&layers[i], obmax, exec::runs_nchw(layers, i, nchw), wino))
+        .map(|i| LayerPlan::new(&layers[i], obmax, exec::runs_nchw(layers, i, p), p.wino))
         .collect()
 }
 
@@ -208,15 +201,17 @@ impl Network {
             }
         }
         let kernel = Kernel::selected();
-        let nchw = family(kernel).1;
-        let plans = plans_for(&layers, kernel, nchw, true)?.into();
+        let policy = exec::Policy {
+            nchw: family(kernel).1,
+            wino: true,
+        };
+        let plans = plans_for(&layers, kernel, policy)?.into();
         Ok(Self {
             layers,
             plans,
             kernel,
             threads: Threads::Current,
-            nchw,
-            wino: true,
+            policy,
         })
     }
 
@@ -234,8 +229,8 @@ impl Network {
             return Err(Error::KernelUnavailable { kernel });
         }
         if kernel != self.kernel {
-            self.nchw = family(kernel).1;
-            self.plans = plans_for(&self.layers, kernel, self.nchw, self.wino)?.into();
+            self.policy.nchw = family(kernel).1;
+            self.plans = plans_for(&self.layers, kernel, self.policy)?.into();
         }
         self.kernel = kernel;
         Ok(self)
@@ -253,7 +248,7 @@ impl Network {
     ///
     /// ```
     /// use dilated_core::{ConvDesc, engine::{Layer, Network}};
-    /// let layer = Layer::new(ConvDesc::same_2d(4, 4, 3, 2), vec![0.1; 144], None)?;
+    /// let layer = Layer::new(ConvDesc::same_2d(4, 4, 3, 2), vec![0.1; 144], Some(vec![0.0; 4]))?;
     /// let x = vec![1.0; 4 * 20 * 20];
     /// let fast = Network::new(vec![layer.clone()])?;
     /// let direct = Network::new(vec![layer])?.with_winograd(false)?;
@@ -263,9 +258,9 @@ impl Network {
     /// # Ok::<(), dilated_core::Error>(())
     /// ```
     pub fn with_winograd(mut self, on: bool) -> Result<Self, Error> {
-        if on != self.wino {
-            self.wino = on;
-            self.plans = plans_for(&self.layers, self.kernel, self.nchw, on)?.into();
+        if on != self.policy.wino {
+            self.policy.wino = on;
+            self.plans = plans_for(&self.layers, self.kernel, self.policy)?.into();
         }
         Ok(self)
     }
@@ -274,9 +269,28 @@ impl Network {
     /// whatever the family's default: so tests cover both kernels on every family.
     #[cfg(test)]
     fn with_nchw(mut self, on: bool) -> Result<Self, Error> {
-        self.nchw = on;
-        self.plans = plans_for(&self.layers, self.kernel, on, self.wino)?.into();
+        self.policy.nchw = on;
+        self.plans = plans_for(&self.layers, self.kernel, self.policy)?.into();
         Ok(self)
+    }
+
+    /// Whether layer `layer` runs Winograd F(2, 3) (see [`Network::with_winograd`]); false
+    /// for a layer index past the last.
+    ///
+    /// ```
+    /// use dilated_core::{ConvDesc, engine::{Kernel, Layer, Network}};
+    /// let layer = Layer::new(ConvDesc::same_2d(8, 8, 3, 2), vec![0.5; 576], Some(vec![0.0; 8]))?;
+    /// let net = Network::new(vec![layer])?;
+    /// // The AVX-512 family runs this 3 × 3 stride-1 layer on Winograd.
+    /// assert_eq!(net.runs_winograd(0), net.kernel() == Kernel::Avx512);
+    /// assert!(!net.clone().with_winograd(false)?.runs_winograd(0));
+    /// # Ok::<(), dilated_core::Error>(())
+    /// ```
+    #[must_use]
+    pub fn runs_winograd(&self, layer: usize) -> bool {
+        self.plans
+            .get(layer)
+            .is_some_and(|p| matches!(p.kind, plan::Kind::Nchw { wino: Some(_), .. }))
     }
 
     /// Runs this network on `threads` threads: 0 = the current rayon pool (the default),
@@ -410,7 +424,7 @@ impl Network {
             input,
             output,
             ws,
-            self.nchw,
+            self.policy,
         )?;
         Ok(out_hw)
     }
@@ -492,14 +506,6 @@ mod tests {
             .collect()
     }
 
-    /// Whether layer `i` of `net` was packed for Winograd.
-    fn runs_winograd(net: &Network, i: usize) -> bool {
-        matches!(
-            net.plans[i].kind,
-            plan::Kind::Nchw { wino: Some(_), .. }
-        )
-    }
-
     /// Runs one layer on every family with the NCHW kernels forced on, Winograd on, and
     /// checks it against the reference: within `2·10⁻⁶ · fan-in` relative, NaN where the
     /// reference has NaN, the same infinity where it has one.
@@ -523,7 +529,9 @@ mod tests {
                 .unwrap()
                 .with_nchw(true)
                 .unwrap();
-            assert!(runs_winograd(&net, 0), "{desc:?}");
+            // (One input and one output channel is a depthwise layer: its own kernel.)
+            let depthwise = desc.groups == desc.in_channels && desc.groups == desc.out_channels;
+            assert_eq!(net.runs_winograd(0), !depthwise, "{desc:?}");
             for threads in [1, 2] {
                 let net = net.clone().with_threads(threads).unwrap();
                 let got = net.forward(batch, hw, x).unwrap().0;
@@ -552,7 +560,11 @@ mod tests {
         pads: [[usize; 2]; 2],
         act: bool,
     ) -> ConvDesc {
-        let g = if groups2 && cin % 2 == 0 && cout % 2 == 0 { 2 } else { 1 };
+        let g = if groups2 && cin % 2 == 0 && cout % 2 == 0 {
+            2
+        } else {
+            1
+        };
         ConvDesc {
             in_channels: cin,
             out_channels: cout,
@@ -562,15 +574,19 @@ mod tests {
             stride: [1, 1],
             padding: if one_d { [[0, 0], pads[1]] } else { pads },
             bias: act,
-            activation: if act { Activation::Relu } else { Activation::Identity },
+            activation: if act {
+                Activation::Relu
+            } else {
+                Activation::Identity
+            },
         }
     }
 
     /// Pads `desc` so the kernel fits the input.
     fn fit(mut desc: ConvDesc, hw: [usize; 2]) -> ConvDesc {
-        for axis in 0..2 {
+        for (axis, len) in hw.into_iter().enumerate() {
             let eff = desc.dilation[axis] * (desc.kernel[axis] - 1) + 1;
-            let padded = hw[axis] + desc.padding[axis][0] + desc.padding[axis][1];
+            let padded = len + desc.padding[axis][0] + desc.padding[axis][1];
             if padded < eff {
                 desc.padding[axis][1] += eff - padded;
             }

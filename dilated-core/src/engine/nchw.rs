@@ -184,7 +184,13 @@ pub(crate) fn col_mask<const R: usize>(
 /// # Safety
 /// As [`nchw_tile`] for one tile.
 #[inline(always)]
-pub(crate) unsafe fn nchw_one<V: V16, const R: usize, const C: usize, const MASKED: bool, const KW: usize>(
+pub(crate) unsafe fn nchw_one<
+    V: V16,
+    const R: usize,
+    const C: usize,
+    const MASKED: bool,
+    const KW: usize,
+>(
     t: &NchwTile,
     ox0: usize,
     n_last: usize,
@@ -277,14 +283,7 @@ pub(crate) trait NchwIsa: Isa {
     /// # Safety
     /// As [`wino_tile`](super::wino::wino_tile) with `C = NCHW_C` and `COLS` for
     /// [`Axis::Cols`] (never masked), and the CPU supports this instruction set.
-    unsafe fn wino(
-        axis: Axis,
-        masked: bool,
-        t: &WinoTile,
-        ox0: usize,
-        n_last: usize,
-        tiles: usize,
-    );
+    unsafe fn wino(axis: Axis, masked: bool, t: &WinoTile, ox0: usize, n_last: usize, tiles: usize);
 }
 
 macro_rules! nchw_isa {

@@ -15,8 +15,8 @@
 use super::Layer;
 use super::kernels::Seg;
 use super::nchw::Block;
-use super::wino::Wino;
 use super::simd::LANES;
+use super::wino::Wino;
 use crate::Error;
 
 /// One pass of a dense layer.

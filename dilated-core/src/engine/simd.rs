@@ -11,16 +11,16 @@
 
 #[cfg(target_arch = "x86_64")]
 use core::arch::x86_64::{
-    __m256, __m256i, __m512, _CMP_LT_OQ, _CMP_UNORD_Q, _mm256_movemask_ps, _mm256_or_ps,
-    _mm256_sub_ps, _mm512_loadu_si512, _mm512_permutex2var_ps, _mm512_sub_ps, _mm256_add_epi32, _mm256_add_ps, _mm256_and_si256,
-    _mm256_blendv_ps, _mm256_castsi256_ps, _mm256_cmp_ps, _mm256_cmpeq_epi32, _mm256_cmpgt_epi32,
-    _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_mask_i32gather_ps, _mm256_maskload_ps,
-    _mm256_maskstore_ps, _mm256_mul_ps, _mm256_mullo_epi32, _mm256_set1_epi32, _mm256_set1_ps,
-    _mm256_setr_epi32, _mm256_setzero_ps, _mm256_storeu_ps, _mm512_add_ps, _mm512_cmp_ps_mask,
-    _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_mask_blend_ps, _mm512_mask_i32gather_ps,
+    __m256, __m256i, __m512, _CMP_LT_OQ, _CMP_UNORD_Q, _mm256_add_epi32, _mm256_add_ps,
+    _mm256_and_si256, _mm256_blendv_ps, _mm256_castsi256_ps, _mm256_cmp_ps, _mm256_cmpeq_epi32,
+    _mm256_cmpgt_epi32, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_mask_i32gather_ps,
+    _mm256_maskload_ps, _mm256_maskstore_ps, _mm256_movemask_ps, _mm256_mul_ps, _mm256_mullo_epi32,
+    _mm256_or_ps, _mm256_set1_epi32, _mm256_set1_ps, _mm256_setr_epi32, _mm256_setzero_ps,
+    _mm256_storeu_ps, _mm256_sub_ps, _mm512_add_ps, _mm512_cmp_ps_mask, _mm512_fmadd_ps,
+    _mm512_loadu_ps, _mm512_loadu_si512, _mm512_mask_blend_ps, _mm512_mask_i32gather_ps,
     _mm512_mask_storeu_ps, _mm512_mask3_fmadd_ps, _mm512_maskz_loadu_ps, _mm512_mul_ps,
-    _mm512_mullo_epi32, _mm512_set1_epi32, _mm512_set1_ps, _mm512_setr_epi32, _mm512_setzero_ps,
-    _mm512_storeu_ps,
+    _mm512_mullo_epi32, _mm512_permutex2var_ps, _mm512_set1_epi32, _mm512_set1_ps,
+    _mm512_setr_epi32, _mm512_setzero_ps, _mm512_storeu_ps, _mm512_sub_ps,
 };
 
 /// Lanes per vector (and channels per block of the blocked layout).
@@ -218,7 +218,10 @@ impl V16 for [__m256; 2] {
     unsafe fn nonfinite(self) -> bool {
         // SAFETY: AVX enabled. `x − x` is NaN exactly where `x` is NaN or infinite.
         unsafe {
-            let d = [_mm256_sub_ps(self[0], self[0]), _mm256_sub_ps(self[1], self[1])];
+            let d = [
+                _mm256_sub_ps(self[0], self[0]),
+                _mm256_sub_ps(self[1], self[1]),
+            ];
             let u = _mm256_or_ps(
                 _mm256_cmp_ps::<_CMP_UNORD_Q>(d[0], d[0]),
                 _mm256_cmp_ps::<_CMP_UNORD_Q>(d[1], d[1]),

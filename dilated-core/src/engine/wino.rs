@@ -65,10 +65,18 @@ pub(crate) struct Wino {
 /// The axis a layer runs Winograd along, if any: stride 1, finite weights and biases,
 /// and kernel height 3 (rows) or a 1 × 3 kernel whose rate divides 16 (columns).
 pub(crate) fn axis_of(layer: &Layer) -> Option<Axis> {
-    let d = layer.desc();
     let finite = layer.weight().iter().all(|w| w.is_finite())
         && layer.bias().is_none_or(|b| b.iter().all(|v| v.is_finite()));
-    if d.stride != [1, 1] || !finite {
+    if finite {
+        shape_allows(layer.desc())
+    } else {
+        None
+    }
+}
+
+/// The axis a layer of this shape runs Winograd along if its weights are finite.
+pub(crate) fn shape_allows(d: &crate::ConvDesc) -> Option<Axis> {
+    if d.stride != [1, 1] {
         return None;
     }
     if d.kernel[0] == 3 {
@@ -225,9 +233,10 @@ unsafe fn gemm<
                         xb.wrapping_add(off).wrapping_sub(t.pl),
                     );
                     if MASKED {
-                        let m = masks.get(kx).copied().unwrap_or_else(|| {
-                            col_mask::<1>(ox0, kx, t.dw, t.pl, t.iw)[0]
-                        });
+                        let m = masks
+                            .get(kx)
+                            .copied()
+                            .unwrap_or_else(|| col_mask::<1>(ox0, kx, t.dw, t.pl, t.iw)[0]);
                         (V::load_mask(pa, m), V::load_mask(pb, m))
                     } else {
                         (V::load(pa), V::load(pb))
@@ -293,7 +302,13 @@ unsafe fn any_nonfinite<V: V16, const C: usize>(acc: &[V; C], n: usize) -> bool 
 /// # Safety
 /// As [`wino_tile`] for one tile.
 #[inline(always)]
-unsafe fn wino_one<V: V16, const C: usize, const COLS: bool, const MASKED: bool, const KT: usize>(
+unsafe fn wino_one<
+    V: V16,
+    const C: usize,
+    const COLS: bool,
+    const MASKED: bool,
+    const KT: usize,
+>(
     t: &WinoTile,
     ox0: usize,
     n_last: usize,
@@ -304,7 +319,9 @@ unsafe fn wino_one<V: V16, const C: usize, const COLS: bool, const MASKED: bool,
             *m = col_mask::<1>(ox0, kx, t.dw, t.pl, t.iw)[0];
         }
     }
-    // SAFETY (every call below): the caller's contract.
+    // SAFETY: the caller's contract covers the four sums' reads (operand rows or windows,
+    // `C` transformed weights per input channel and tap), the tile's outputs and biases,
+    // and the direct tiles of the same outputs; the rest is register arithmetic.
     unsafe {
         let mut acc = [V::zero(); C];
         gemm::<V, C, COLS, MASKED, KT, true>(t, 1, (1, 2), ox0, &masks, &mut acc);
