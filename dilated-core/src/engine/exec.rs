@@ -29,7 +29,7 @@ use super::kernels::{DenseTile, DwPix, DwTile, Isa, Out, taps};
 use super::nchw::{Block, NchwIsa, NchwTile};
 use super::plan::{Kind, LayerPlan};
 use super::simd::LANES;
-use super::wino::{Axis, Wino, WinoTile, cols_perms};
+use super::wino::{Axis, Mode, Wino, WinoTile, cols_perms};
 use super::{Layer, Workspace};
 use crate::{ConvDesc, Error};
 
@@ -766,7 +766,7 @@ fn wino_rows<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino, r: Run<'_>) {
                             // `16·v..` up to `e` of channels `co0 + c..` of image `n` are
                             // written only by this unit; the direct tiles are those of the
                             // same rows and channels.
-                            unsafe { I::wino(Axis::Rows, masked, &t, v * LANES, n_last, tiles) };
+                            unsafe { I::wino(Mode::Rows, masked, &t, v * LANES, n_last, tiles) };
                             v += tiles;
                         }
                     }
@@ -783,34 +783,56 @@ fn wino_rows<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino, r: Run<'_>) {
 /// 16 to 64).
 const WINO_COLS_CHUNK: usize = 32 * 1024;
 
-/// Dense 1 × 3 layer whose rate divides 16, NCHW in and out, Winograd along the columns
-/// ([`super::wino`]): windows of 32 outputs; windows that reach past the row or read
-/// padding on the direct kernels.
+/// Dense 1 × 3 layer whose rate divides 16 or is a multiple of 16, NCHW in and out,
+/// Winograd along the columns ([`super::wino`]). The work is cut into *steps*: windows of
+/// 32 outputs at rates dividing 16 (below 16), or at rates that are multiples of 16, 16
+/// first-of-pair columns of a run `[2dk, 2dk + d)` with their partners `d` further. Steps
+/// that reach past the row or read padding run on the direct kernels.
 fn wino_cols<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino, r: Run<'_>) {
-    const WIN: usize = 2 * LANES;
     let (d, g) = (r.d, r.g);
     let dd = g.dw;
-    let (first, inv) = cols_perms(dd);
-    let nwin = g.ow.div_ceil(WIN);
-    let (units, n_units) = nchw_units(&r, g.oh, nwin, WIN, UNIT_VECTORS / 2);
-    let (plane, oplane) = (g.ih * g.iw, g.oh * g.ow);
-    let sub = ((WINO_COLS_CHUNK / d.in_per_group()).saturating_sub(3 * dd) / WIN).max(1);
-    // Window `j`: every operand's 32 floats from `32j − pl + i·d` (i < 4) inside the row.
-    let whole = |j: usize| {
-        let o = j * WIN;
-        o + WIN <= g.ow && o >= g.pl && o + WIN + 3 * dd <= g.iw + g.pl
+    let mode = if dd % LANES == 0 {
+        Mode::Runs
+    } else {
+        Mode::Windows
     };
-    let nv = g.ow.div_ceil(LANES);
+    let (first, inv) = cols_perms(dd.min(LANES));
+    // Steps per block of `2d` columns, and where step `j` starts.
+    let per_block = if mode == Mode::Runs { dd / LANES } else { 1 };
+    let width = if mode == Mode::Runs {
+        2 * dd
+    } else {
+        2 * LANES
+    };
+    let start = |j: usize| (j / per_block) * width + (j % per_block) * LANES;
+    let nsteps = g.ow.div_ceil(width) * per_block;
+    // The output vectors of step `j`: its two halves (windows), or its columns and their
+    // partners (runs).
+    let halves = |j: usize| {
+        let o = start(j);
+        if mode == Mode::Runs {
+            [o, o + dd]
+        } else {
+            [o, o + LANES]
+        }
+    };
+    // Every operand's floats (32 per window, 16 per run step) from `o − pl + i·d`, i < 4,
+    // inside the row, and every output inside the row.
+    let whole = |j: usize| {
+        let o = start(j);
+        let read = if mode == Mode::Runs { LANES } else { 2 * LANES };
+        halves(j)[1] + LANES <= g.ow && o >= g.pl && o + read + 3 * dd <= g.iw + g.pl
+    };
+    let (units, n_units) = nchw_units(&r, g.oh, nsteps, width / per_block, UNIT_VECTORS / 2);
+    let (plane, oplane) = (g.ih * g.iw, g.oh * g.ow);
+    let sub = ((WINO_COLS_CHUNK / d.in_per_group()).saturating_sub(3 * dd) / (2 * LANES)).max(1);
     r.threads.run(n_units, &|u| {
         let (n, (ya, yb), (ja, jb)) = units.get(u);
         let ximg = r.x.p().cast_const().wrapping_add(n * d.in_channels * plane);
         let yimg = r.y.p().wrapping_add(n * d.out_channels * oplane);
         for oy in ya..yb {
             let iy = oy as isize - g.pt as isize;
-            if iy < 0 || iy as usize >= g.ih {
-                ctx.direct_row::<I>(n, oy, (2 * ja, (2 * jb).min(nv)));
-                continue;
-            }
+            let inside = iy >= 0 && (iy as usize) < g.ih;
             let mut s = ja;
             while s < jb {
                 let e = (s + sub).min(jb);
@@ -819,7 +841,7 @@ fn wino_cols<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino, r: Run<'_>) {
                         let direct = ctx.tile::<I>(n, oy, b, c);
                         let out = yimg.wrapping_add((b.co0 + c) * oplane + oy * g.ow);
                         let t = WinoTile {
-                            x: ximg.wrapping_add(b.ci0 * plane + iy as usize * g.iw),
+                            x: ximg.wrapping_add(b.ci0 * plane + iy.max(0) as usize * g.iw),
                             x_c: plane,
                             x_o: dd,
                             iw: g.iw,
@@ -840,22 +862,23 @@ fn wino_cols<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino, r: Run<'_>) {
                         };
                         let mut j = s;
                         while j < e {
-                            if whole(j) {
+                            if inside && whole(j) {
+                                // Consecutive whole steps of one block in one call.
                                 let mut k = 1;
-                                while j + k < e && whole(j + k) {
+                                while j + k < e && (j + k) % per_block != 0 && whole(j + k) {
                                     k += 1;
                                 }
-                                // SAFETY: every operand window of these `k` windows is
-                                // inside input row `iy` and their outputs inside row `oy`
+                                // SAFETY: input row `iy` exists; every operand of these `k`
+                                // steps is inside it and their outputs inside row `oy`
                                 // (`whole`); the block holds `PC` transformed weights per
                                 // (filter, input channel) from `c`; this unit alone writes
                                 // these columns of channels `co0 + c..` of image `n`; the
                                 // direct tile is the same row's.
-                                unsafe { I::wino(Axis::Cols, false, &t, j * WIN, LANES, k) };
+                                unsafe { I::wino(mode, false, &t, start(j), LANES, k) };
                                 j += k;
                                 continue;
                             }
-                            for ox in [j * WIN, j * WIN + LANES] {
+                            for ox in halves(j) {
                                 if ox < g.ow {
                                     // SAFETY: as in `direct_row`, one masked vector of row
                                     // `oy` of this unit's columns.

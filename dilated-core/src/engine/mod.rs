@@ -570,7 +570,11 @@ mod tests {
             out_channels: cout,
             groups: g,
             kernel: if one_d { [1, 3] } else { [3, kw] },
-            dilation: if one_d { [1, 1 << (dw % 5)] } else { [dh, dw] },
+            dilation: if one_d {
+                [1, [1, 2, 4, 8, 16, 32, 48][dw % 7]]
+            } else {
+                [dh, dw]
+            },
             stride: [1, 1],
             padding: if one_d { [[0, 0], pads[1]] } else { pads },
             bias: act,
@@ -596,9 +600,14 @@ mod tests {
 
     #[test]
     fn winograd_keeps_nan_and_infinities_where_the_reference_has_them() {
-        for (one_d, hw) in [(false, [23, 37]), (true, [1, 300])] {
+        // 2D at rate 2, 1D at rates 2 (windows) and 32 (runs).
+        for (one_d, hw, rate) in [
+            (false, [23, 37], 2),
+            (true, [1, 300], 1),
+            (true, [1, 700], 5),
+        ] {
             let desc = fit(
-                wino_desc(one_d, (5, 7, false), (3, 2, 2), [[2, 2], [2, 2]], true),
+                wino_desc(one_d, (5, 7, false), (3, 2, rate), [[2, 2], [2, 2]], true),
                 hw,
             );
             let mut x = values(ConvDesc::nchw_len(2, 5, hw).unwrap(), 11);
@@ -703,7 +712,7 @@ mod tests {
         fn winograd_matches_the_reference_on_every_family(
             one_d in any::<bool>(),
             ch in (1..24usize, 1..40usize, any::<bool>()),
-            k in (1..5usize, 1..5usize, 0..5usize),
+            k in (1..5usize, 1..5usize, 0..7usize),
             hw in (1..30usize, 1..120usize),
             pads in (0..6usize, 0..6usize, 0..20usize, 0..20usize),
             batch in 1..3usize,

@@ -24,7 +24,7 @@
 use super::Layer;
 use super::kernels::{Isa, store_vecs};
 use super::simd::{LANES, V16, lane_bits};
-use super::wino::{Axis, WinoTile, wino_tile};
+use super::wino::{Mode, WinoTile, wino_tile};
 use crate::Error;
 use crate::conv::Activation;
 
@@ -281,9 +281,9 @@ pub(crate) trait NchwIsa: Isa {
     /// is in [`NchwIsa::NCHW_R`].
     unsafe fn nchw(r: usize, masked: bool, t: &NchwTile, ox0: usize, n_last: usize, tiles: usize);
     /// # Safety
-    /// As [`wino_tile`](super::wino::wino_tile) with `C = NCHW_C` and `COLS` for
-    /// [`Axis::Cols`] (never masked), and the CPU supports this instruction set.
-    unsafe fn wino(axis: Axis, masked: bool, t: &WinoTile, ox0: usize, n_last: usize, tiles: usize);
+    /// As [`wino_tile`](super::wino::wino_tile) with `C = NCHW_C` and the mode's `MODE`
+    /// (only [`Mode::Rows`] masked), and the CPU supports this instruction set.
+    unsafe fn wino(mode: Mode, masked: bool, t: &WinoTile, ox0: usize, n_last: usize, tiles: usize);
 }
 
 macro_rules! nchw_isa {
@@ -326,7 +326,7 @@ macro_rules! nchw_isa {
                 }
             }
             unsafe fn wino(
-                axis: Axis,
+                mode: Mode,
                 masked: bool,
                 t: &WinoTile,
                 ox0: usize,
@@ -334,24 +334,28 @@ macro_rules! nchw_isa {
                 tiles: usize,
             ) {
                 $(#[target_feature(enable = $feat)])?
-                unsafe fn run<const COLS: bool, const M: bool, const KT: usize>(
+                unsafe fn run<const MODE: u8, const M: bool, const KT: usize>(
                     t: &WinoTile,
                     ox0: usize,
                     n_last: usize,
                     tiles: usize,
                 ) {
                     // SAFETY: forwarded contract; the features are enabled on this function.
-                    unsafe { wino_tile::<$v, $c, COLS, M, KT>(t, ox0, n_last, tiles) }
+                    unsafe { wino_tile::<$v, $c, MODE, M, KT>(t, ox0, n_last, tiles) }
                 }
+                const R: u8 = Mode::Rows.id();
+                const W: u8 = Mode::Windows.id();
+                const U: u8 = Mode::Runs.id();
                 // SAFETY: forwarded contract (every arm).
                 unsafe {
-                    match (axis, masked) {
-                        (Axis::Cols, _) => run::<true, false, 1>(t, ox0, n_last, tiles),
-                        (Axis::Rows, false) if t.kt == 3 => {
-                            run::<false, false, 3>(t, ox0, n_last, tiles)
+                    match (mode, masked) {
+                        (Mode::Windows, _) => run::<W, false, 1>(t, ox0, n_last, tiles),
+                        (Mode::Runs, _) => run::<U, false, 1>(t, ox0, n_last, tiles),
+                        (Mode::Rows, false) if t.kt == 3 => {
+                            run::<R, false, 3>(t, ox0, n_last, tiles)
                         }
-                        (Axis::Rows, false) => run::<false, false, 0>(t, ox0, n_last, tiles),
-                        (Axis::Rows, true) => run::<false, true, 0>(t, ox0, n_last, tiles),
+                        (Mode::Rows, false) => run::<R, false, 0>(t, ox0, n_last, tiles),
+                        (Mode::Rows, true) => run::<R, true, 0>(t, ox0, n_last, tiles),
                     }
                 }
             }

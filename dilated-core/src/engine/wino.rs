@@ -22,10 +22,12 @@
 //! - [`Axis::Rows`] (2D, kernel height 3): the pair is two output rows `y, y + d`; the input
 //!   vectors are plain row loads, any rate, any kernel width. Pairs whose four input rows
 //!   are not all inside the image run on the direct kernels.
-//! - [`Axis::Cols`] (a 1×3 kernel, 1D signals): the pair is two columns of one row. A tile
-//!   covers a window of 32 outputs, `d` first-of-pair columns then their `d` partners, the
-//!   16 first-of-pair columns in one vector: rates 1, 2, 4, 8 and 16 (dividing 16) tile the
-//!   window exactly, and one two-source permute per operand gathers them.
+//! - [`Axis::Cols`] (a 1×3 kernel, 1D signals): the pair is two columns of one row. The
+//!   first-of-pair columns are the runs `[2dk, 2dk + d)`, their partners the runs after
+//!   them. Rates that divide 16 ([`Mode::Windows`]): a tile covers a window of 32 outputs,
+//!   its 16 first-of-pair columns in one vector, gathered by one two-source permute per
+//!   operand. Rates that are multiples of 16 ([`Mode::Runs`]): a tile is 16 consecutive
+//!   columns of a run, every operand a plain load.
 //!
 //! **Exactness.** The transform reassociates sums, so results differ from the direct
 //! kernels by rounding (well within the tests' relative 1e-5 of the accumulated
@@ -46,9 +48,36 @@ use crate::conv::Activation;
 pub(crate) enum Axis {
     /// Kernel height 3: pairs of output rows.
     Rows,
-    /// Kernel 1 × 3, rate dividing 16: pairs of columns in windows of 32.
+    /// Kernel 1 × 3, rate dividing 16 or a multiple of 16: pairs of columns.
     Cols,
 }
+
+/// How a tile gathers its vector of pairs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// [`Axis::Rows`]: 16 columns of two output rows.
+    Rows,
+    /// [`Axis::Cols`], rate dividing 16: a window of 32 columns, permuted.
+    Windows,
+    /// [`Axis::Cols`], rate a multiple of 16: 16 columns of a run and their partners.
+    Runs,
+}
+
+impl Mode {
+    /// The const parameter of the tiles for this mode.
+    pub(crate) const fn id(self) -> u8 {
+        match self {
+            Mode::Rows => ROWS,
+            Mode::Windows => WINDOWS,
+            Mode::Runs => RUNS,
+        }
+    }
+}
+
+/// [`Mode`] as a const parameter.
+pub(crate) const ROWS: u8 = 0;
+pub(crate) const WINDOWS: u8 = 1;
+pub(crate) const RUNS: u8 = 2;
 
 /// The Winograd weights of a layer packed for the NCHW blocks: per block,
 /// `[4][C_in/G][KT][PC]` with `KT` the kernel width for [`Axis::Rows`] and 1 for
@@ -81,7 +110,7 @@ pub(crate) fn shape_allows(d: &crate::ConvDesc) -> Option<Axis> {
     }
     if d.kernel[0] == 3 {
         Some(Axis::Rows)
-    } else if d.kernel == [1, 3] && matches!(d.dilation[1], 1 | 2 | 4 | 8 | 16) {
+    } else if d.kernel == [1, 3] && (16 % d.dilation[1] == 0 || d.dilation[1] % 16 == 0) {
         Some(Axis::Cols)
     } else {
         None
@@ -173,7 +202,8 @@ pub(crate) struct WinoTile {
     pub(crate) bias: *const f32,
     pub(crate) act: Activation,
     /// Column 0 of the first output of the pair's row(s) for the tile's first channel
-    /// (rows: `y` and `y + d`; columns: the same row twice), and the output plane size.
+    /// (rows: `y` and `y + d`; columns: the same row, the second `d` columns on), and the
+    /// output plane size.
     pub(crate) out: [*mut f32; 2],
     pub(crate) oplane: usize,
     pub(crate) nco: usize,
@@ -196,7 +226,7 @@ const MAXK: usize = 8;
 unsafe fn gemm<
     V: V16,
     const C: usize,
-    const COLS: bool,
+    const MODE: u8,
     const MASKED: bool,
     const KT: usize,
     const PLUS: bool,
@@ -215,17 +245,21 @@ unsafe fn gemm<
         let (xa, xb) = (xc.wrapping_add(a_o * t.x_o), xc.wrapping_add(b_o * t.x_o));
         for kx in 0..kt {
             // SAFETY: rows: unmasked, every lane's column is inside both rows (caller);
-            // masked, only lanes inside the row are read. Columns: the 32-float windows
-            // of every operand are inside the row (caller).
+            // masked, only lanes inside the row are read. Windows: the 32-float windows of
+            // every operand are inside the row; runs: the 16 floats of every operand
+            // (caller).
             let (a, b) = unsafe {
-                if COLS {
-                    let (pa, pb) = (xa.wrapping_add(ox0), xb.wrapping_add(ox0));
-                    let pa = pa.wrapping_sub(t.pl);
-                    let pb = pb.wrapping_sub(t.pl);
-                    (
-                        V::load(pa).perm2(V::load(pa.add(16)), &t.first),
-                        V::load(pb).perm2(V::load(pb.add(16)), &t.first),
-                    )
+                if MODE != ROWS {
+                    let pa = xa.wrapping_add(ox0).wrapping_sub(t.pl);
+                    let pb = xb.wrapping_add(ox0).wrapping_sub(t.pl);
+                    if MODE == WINDOWS {
+                        (
+                            V::load(pa).perm2(V::load(pa.add(16)), &t.first),
+                            V::load(pb).perm2(V::load(pb.add(16)), &t.first),
+                        )
+                    } else {
+                        (V::load(pa), V::load(pb))
+                    }
                 } else {
                     let off = ox0 + kx * t.dw;
                     let (pa, pb) = (
@@ -255,20 +289,22 @@ unsafe fn gemm<
 }
 
 /// `tiles` consecutive Winograd tiles from output column `ox0` (rows: vectors of 16
-/// columns, the last holding `n_last`; columns: windows of 32, always whole).
+/// columns, the last holding `n_last`; windows: 32 columns, always whole; runs: 16
+/// first-of-pair columns inside one run, always whole).
 ///
 /// # Safety
 /// Rows: the four input rows of the pair are inside the image, unmasked tiles have every
 /// tap of every lane inside the row, and both output rows' columns up to the tiles' end
-/// exist. Columns: every operand's 32-float window of every tile is inside the input row,
-/// and the tiles' 32 outputs are inside the output row. Both: the block's transformed
-/// filters and biases for `C` channels, and the direct tiles' contracts for the same
-/// outputs, hold; the CPU supports `V`.
+/// exist. Windows: every operand's 32-float window of every tile is inside the input row,
+/// and the tiles' 32 outputs are inside the output row. Runs: every operand's 16 floats
+/// are inside the input row, and the tiles' columns and their partners `d` further inside
+/// the output row. All: the block's transformed filters and biases for `C` channels, and
+/// the direct tiles' contracts for the same outputs, hold; the CPU supports `V`.
 #[inline(always)]
 pub(crate) unsafe fn wino_tile<
     V: V16,
     const C: usize,
-    const COLS: bool,
+    const MODE: u8,
     const MASKED: bool,
     const KT: usize,
 >(
@@ -277,10 +313,10 @@ pub(crate) unsafe fn wino_tile<
     n_last: usize,
     tiles: usize,
 ) {
-    let step = if COLS { 32 } else { 16 };
+    let step = if MODE == WINDOWS { 32 } else { 16 };
     for j in 0..tiles {
         // SAFETY: the caller's contract covers `tiles` consecutive tiles.
-        unsafe { wino_one::<V, C, COLS, MASKED, KT>(t, ox0 + j * step, n_last) };
+        unsafe { wino_one::<V, C, MODE, MASKED, KT>(t, ox0 + j * step, n_last) };
     }
 }
 
@@ -302,19 +338,13 @@ unsafe fn any_nonfinite<V: V16, const C: usize>(acc: &[V; C], n: usize) -> bool 
 /// # Safety
 /// As [`wino_tile`] for one tile.
 #[inline(always)]
-unsafe fn wino_one<
-    V: V16,
-    const C: usize,
-    const COLS: bool,
-    const MASKED: bool,
-    const KT: usize,
->(
+unsafe fn wino_one<V: V16, const C: usize, const MODE: u8, const MASKED: bool, const KT: usize>(
     t: &WinoTile,
     ox0: usize,
     n_last: usize,
 ) {
     let mut masks = [u16::MAX; MAXK];
-    if MASKED && !COLS {
+    if MASKED && MODE == ROWS {
         for (kx, m) in masks.iter_mut().enumerate().take(t.kt) {
             *m = col_mask::<1>(ox0, kx, t.dw, t.pl, t.iw)[0];
         }
@@ -324,24 +354,38 @@ unsafe fn wino_one<
     // and the direct tiles of the same outputs; the rest is register arithmetic.
     unsafe {
         let mut acc = [V::zero(); C];
-        gemm::<V, C, COLS, MASKED, KT, true>(t, 1, (1, 2), ox0, &masks, &mut acc);
+        gemm::<V, C, MODE, MASKED, KT, true>(t, 1, (1, 2), ox0, &masks, &mut acc);
         let m1 = acc;
-        gemm::<V, C, COLS, MASKED, KT, false>(t, 2, (2, 1), ox0, &masks, &mut acc);
+        gemm::<V, C, MODE, MASKED, KT, false>(t, 2, (2, 1), ox0, &masks, &mut acc);
         let a = acc;
         let mut b = [V::zero(); C];
         for ((b, m1), a) in b.iter_mut().zip(&m1).zip(&a) {
             *b = m1.add(*m1).sub(*a);
         }
-        gemm::<V, C, COLS, MASKED, KT, false>(t, 0, (0, 2), ox0, &masks, &mut acc);
+        gemm::<V, C, MODE, MASKED, KT, false>(t, 0, (0, 2), ox0, &masks, &mut acc);
         let y0 = acc;
         acc = b;
-        gemm::<V, C, COLS, MASKED, KT, false>(t, 3, (1, 3), ox0, &masks, &mut acc);
+        gemm::<V, C, MODE, MASKED, KT, false>(t, 3, (1, 3), ox0, &masks, &mut acc);
         let y1 = acc;
         let bad = [
             any_nonfinite::<V, C>(&y0, t.nco),
             any_nonfinite::<V, C>(&y1, t.nco),
         ];
-        if COLS {
+        if MODE == RUNS {
+            // Columns `ox0..` and their partners `x_o` (the rate) further.
+            let part = ox0 + t.x_o;
+            if bad[0] || bad[1] {
+                let d = &*t.direct[0];
+                nchw_one::<V, 1, C, true, 0>(d, ox0, 16);
+                nchw_one::<V, 1, C, true, 0>(d, part, 16);
+                return;
+            }
+            for c in 0..t.nco {
+                let out = t.out[0].wrapping_add(c * t.oplane);
+                store_vecs(&[y0[c]], *t.bias.add(c), t.act, out.wrapping_add(ox0), 16);
+                store_vecs(&[y1[c]], *t.bias.add(c), t.act, out.wrapping_add(part), 16);
+            }
+        } else if MODE == WINDOWS {
             if bad[0] || bad[1] {
                 // Both halves of the window mix the two sums: recompute the whole window.
                 let d = &*t.direct[0];
