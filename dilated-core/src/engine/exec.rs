@@ -791,7 +791,7 @@ const WINO_COLS_CHUNK: usize = 32 * 1024;
 fn wino_cols<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino, r: Run<'_>) {
     let (d, g) = (r.d, r.g);
     let dd = g.dw;
-    let mode = if dd % LANES == 0 {
+    let mode = if dd.is_multiple_of(LANES) {
         Mode::Runs
     } else {
         Mode::Windows

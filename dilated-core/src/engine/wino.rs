@@ -110,7 +110,9 @@ pub(crate) fn shape_allows(d: &crate::ConvDesc) -> Option<Axis> {
     }
     if d.kernel[0] == 3 {
         Some(Axis::Rows)
-    } else if d.kernel == [1, 3] && (16 % d.dilation[1] == 0 || d.dilation[1] % 16 == 0) {
+    } else if d.kernel == [1, 3]
+        && (16usize.is_multiple_of(d.dilation[1]) || d.dilation[1].is_multiple_of(16))
+    {
         Some(Axis::Cols)
     } else {
         None
