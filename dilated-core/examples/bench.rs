@@ -81,6 +81,34 @@ struct Shape {
     /// Run every layer on the direct kernels (no Winograd), to compare the two.
     #[arg(long)]
     direct: bool,
+    /// Activation of every layer (default: ReLU between the layers of a stack, none after
+    /// the last).
+    #[arg(long, value_enum)]
+    activation: Option<Act>,
+}
+
+/// `--activation`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Act {
+    Identity,
+    Relu,
+    Gelu,
+    Tanh,
+    Sigmoid,
+    Silu,
+}
+
+impl From<Act> for Activation {
+    fn from(a: Act) -> Self {
+        match a {
+            Act::Identity => Activation::Identity,
+            Act::Relu => Activation::Relu,
+            Act::Gelu => Activation::Gelu,
+            Act::Tanh => Activation::Tanh,
+            Act::Sigmoid => Activation::Sigmoid,
+            Act::Silu => Activation::Silu,
+        }
+    }
 }
 
 /// Floats of slack that let a buffer start on a 64-byte boundary.
@@ -203,10 +231,10 @@ fn run(mode: Mode) -> Result<(), String> {
                 [[lo, hi], [lo, hi]]
             },
             bias: true,
-            activation: if i + 1 < rates.len() {
-                Activation::Relu
-            } else {
-                Activation::Identity
+            activation: match shape.activation {
+                Some(a) => a.into(),
+                None if i + 1 < rates.len() => Activation::Relu,
+                None => Activation::Identity,
             },
         };
         let out = desc.output_size(cur).map_err(|e| e.to_string())?;

@@ -35,6 +35,7 @@ use core::arch::x86_64::{
 use super::{DenseTile, DwPix, DwTile, Isa, dw_tile, taps};
 use crate::conv::Activation;
 use crate::engine::simd::{first_masks, lane_bits, lane_masks};
+use crate::engine::vmath;
 
 /// Most accumulators of a dense tile (of the 16 `ymm` registers, the rest hold the weights
 /// and the broadcast input).
@@ -151,8 +152,24 @@ unsafe fn dense<const R: usize, const H: usize, const STEP: usize>(t: &DenseTile
     unsafe { epilogue(&mut m.assume_init(), t) };
 }
 
-/// The activation on `N` vectors, in registers (ReLU and leaky ReLU vectorised, the
-/// others through [`Activation::apply`]).
+/// GELU, tanh, sigmoid or SiLU ([`vmath`]) on two `ymm` vectors.
+///
+/// # Safety
+/// AVX2 and FMA enabled.
+#[inline(always)]
+unsafe fn smooth(v: [__m256; 2], act: Activation) -> [__m256; 2] {
+    // SAFETY: register arithmetic; the features are enabled (caller).
+    unsafe {
+        match act {
+            Activation::Gelu => vmath::gelu(v),
+            Activation::Tanh => vmath::tanh(v),
+            Activation::Sigmoid => vmath::sigmoid(v),
+            _ => vmath::silu(v),
+        }
+    }
+}
+
+/// The activation on `N` vectors, in registers.
 ///
 /// # Safety
 /// AVX enabled.
@@ -177,13 +194,13 @@ unsafe fn activate<const N: usize>(v: &mut [__m256; N], act: Activation) {
                 }
             }
             other => {
-                for a in v.iter_mut() {
-                    let mut m = [0.0f32; 8];
-                    _mm256_storeu_ps(m.as_mut_ptr(), *a);
-                    for x in &mut m {
-                        *x = other.apply(*x);
+                // Two `ymm` at a time through the 16-lane functions.
+                for pair in v.chunks_mut(2) {
+                    let r = smooth([pair[0], pair[pair.len() - 1]], other);
+                    pair[0] = r[0];
+                    if let Some(b) = pair.get_mut(1) {
+                        *b = r[1];
                     }
-                    *a = _mm256_loadu_ps(m.as_ptr());
                 }
             }
         }
@@ -358,17 +375,8 @@ unsafe fn store_pix<const R: usize>(
                 }
             }
             other => {
-                let mut m = [[0.0f32; 16]; R];
-                for (a, m) in acc.iter().zip(m.iter_mut()) {
-                    _mm256_storeu_ps(m.as_mut_ptr(), a[0]);
-                    _mm256_storeu_ps(m.as_mut_ptr().add(8), a[1]);
-                }
-                for x in m.iter_mut().flatten() {
-                    *x = other.apply(*x);
-                }
-                for (a, m) in acc.iter_mut().zip(m.iter()) {
-                    a[0] = _mm256_loadu_ps(m.as_ptr());
-                    a[1] = _mm256_loadu_ps(m.as_ptr().add(8));
+                for a in acc.iter_mut() {
+                    *a = smooth(*a, other);
                 }
             }
         }

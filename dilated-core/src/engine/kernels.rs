@@ -16,6 +16,7 @@
 //! NCHW.
 
 use super::simd::{LANES, V16, lane_bits};
+use super::vmath;
 use crate::conv::Activation;
 
 /// Where a tile's outputs go: `ptr` is the element of output block 0 (of the tile's
@@ -148,16 +149,14 @@ unsafe fn activate<V: V16>(v: V, act: Activation) -> V {
         Activation::Relu => unsafe { v.relu() },
         // SAFETY: as above.
         Activation::LeakyRelu(s) => unsafe { v.leaky(s) },
-        other => {
-            let mut t = [0.0f32; LANES];
-            // SAFETY: `t` is a local 16-lane array.
-            unsafe { v.store(t.as_mut_ptr()) };
-            for x in &mut t {
-                *x = other.apply(*x);
-            }
-            // SAFETY: as above.
-            unsafe { V::load(t.as_ptr()) }
-        }
+        // SAFETY: as above (vectorised, see `vmath`).
+        Activation::Gelu => unsafe { vmath::gelu(v) },
+        // SAFETY: as above.
+        Activation::Tanh => unsafe { vmath::tanh(v) },
+        // SAFETY: as above.
+        Activation::Sigmoid => unsafe { vmath::sigmoid(v) },
+        // SAFETY: as above.
+        Activation::Silu => unsafe { vmath::silu(v) },
     }
 }
 
@@ -192,11 +191,24 @@ pub(crate) unsafe fn store_vecs<V: V16, const R: usize>(
                     put_vec::<V, R>(out, r, n_last, a.add(b).leaky(s));
                 }
             }
-            other => {
-                let m = spill::<V, R, 1>(&acc.map(|a| [a]));
-                for (r, a) in m.iter().enumerate() {
-                    let v = activate(V::load(a[0].as_ptr()).add(b), other);
-                    put_vec::<V, R>(out, r, n_last, v);
+            Activation::Gelu => {
+                for (r, a) in acc.iter().enumerate() {
+                    put_vec::<V, R>(out, r, n_last, vmath::gelu(a.add(b)));
+                }
+            }
+            Activation::Tanh => {
+                for (r, a) in acc.iter().enumerate() {
+                    put_vec::<V, R>(out, r, n_last, vmath::tanh(a.add(b)));
+                }
+            }
+            Activation::Sigmoid => {
+                for (r, a) in acc.iter().enumerate() {
+                    put_vec::<V, R>(out, r, n_last, vmath::sigmoid(a.add(b)));
+                }
+            }
+            Activation::Silu => {
+                for (r, a) in acc.iter().enumerate() {
+                    put_vec::<V, R>(out, r, n_last, vmath::silu(a.add(b)));
                 }
             }
         }

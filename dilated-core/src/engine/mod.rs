@@ -51,6 +51,7 @@ mod kernels;
 mod nchw;
 mod plan;
 mod simd;
+mod vmath;
 mod wino;
 
 use std::sync::Arc;
@@ -242,9 +243,13 @@ impl Network {
     /// Winograd does a third fewer multiplications on stride-1 layers with kernel height
     /// 3, and on 1 × 3 layers whose rate divides 16, on the families that run dense layers
     /// on NCHW data (AVX-512). It sums in another order, so results differ from the direct
-    /// kernels by rounding, within the accuracy the tests hold every kernel to (relative
-    /// 1e-5 of the accumulated magnitude); NaN and infinities come out as the reference's
-    /// (such outputs are recomputed directly).
+    /// kernels by rounding: on data and weights of comparable scale, within the accuracy
+    /// the tests hold every kernel to (relative 1e-5 of the accumulated magnitude
+    /// `Σ|w·x|`). Its rounding error scales with `Σ|w| · Σ|x|` over the three taps of a
+    /// pair rather than with `Σ|w·x|`, so an output that cancels a huge weight on a tiny
+    /// input against the reverse loses relative accuracy; turn Winograd off where that
+    /// matters. NaN and infinities come out as the reference's (such outputs are
+    /// recomputed directly).
     ///
     /// ```
     /// use dilated_core::{ConvDesc, engine::{Layer, Network}};

@@ -11,16 +11,19 @@
 
 #[cfg(target_arch = "x86_64")]
 use core::arch::x86_64::{
-    __m256, __m256i, __m512, _CMP_LT_OQ, _CMP_UNORD_Q, _mm256_add_epi32, _mm256_add_ps,
-    _mm256_and_si256, _mm256_blendv_ps, _mm256_castsi256_ps, _mm256_cmp_ps, _mm256_cmpeq_epi32,
-    _mm256_cmpgt_epi32, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_mask_i32gather_ps,
-    _mm256_maskload_ps, _mm256_maskstore_ps, _mm256_movemask_ps, _mm256_mul_ps, _mm256_mullo_epi32,
-    _mm256_or_ps, _mm256_set1_epi32, _mm256_set1_ps, _mm256_setr_epi32, _mm256_setzero_ps,
-    _mm256_storeu_ps, _mm256_sub_ps, _mm512_add_ps, _mm512_cmp_ps_mask, _mm512_fmadd_ps,
-    _mm512_loadu_ps, _mm512_loadu_si512, _mm512_mask_blend_ps, _mm512_mask_i32gather_ps,
-    _mm512_mask_storeu_ps, _mm512_mask3_fmadd_ps, _mm512_maskz_loadu_ps, _mm512_mul_ps,
-    _mm512_mullo_epi32, _mm512_permutex2var_ps, _mm512_set1_epi32, _mm512_set1_ps,
-    _mm512_setr_epi32, _mm512_setzero_ps, _mm512_storeu_ps, _mm512_sub_ps,
+    __m256, __m256i, __m512, _CMP_LT_OQ, _CMP_UNORD_Q, _MM_FROUND_NO_EXC,
+    _MM_FROUND_TO_NEAREST_INT, _mm256_add_epi32, _mm256_add_ps, _mm256_and_ps, _mm256_and_si256,
+    _mm256_blendv_ps, _mm256_castsi256_ps, _mm256_cmp_ps, _mm256_cmpeq_epi32, _mm256_cmpgt_epi32,
+    _mm256_cvtps_epi32, _mm256_div_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_mask_i32gather_ps,
+    _mm256_maskload_ps, _mm256_maskstore_ps, _mm256_max_ps, _mm256_min_ps, _mm256_movemask_ps,
+    _mm256_mul_ps, _mm256_mullo_epi32, _mm256_or_ps, _mm256_round_ps, _mm256_set1_epi32,
+    _mm256_set1_ps, _mm256_setr_epi32, _mm256_setzero_ps, _mm256_slli_epi32, _mm256_srai_epi32,
+    _mm256_storeu_ps, _mm256_sub_epi32, _mm256_sub_ps, _mm512_abs_ps, _mm512_add_ps,
+    _mm512_cmp_ps_mask, _mm512_div_ps, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_loadu_si512,
+    _mm512_mask_blend_ps, _mm512_mask_i32gather_ps, _mm512_mask_storeu_ps, _mm512_mask3_fmadd_ps,
+    _mm512_maskz_loadu_ps, _mm512_max_ps, _mm512_min_ps, _mm512_mul_ps, _mm512_mullo_epi32,
+    _mm512_permutex2var_ps, _mm512_roundscale_ps, _mm512_scalef_ps, _mm512_set1_epi32,
+    _mm512_set1_ps, _mm512_setr_epi32, _mm512_setzero_ps, _mm512_storeu_ps, _mm512_sub_ps,
 };
 
 /// Lanes per vector (and channels per block of the blocked layout).
@@ -46,6 +49,23 @@ pub(crate) trait V16: Copy {
     unsafe fn nonfinite(self) -> bool;
     /// Lane `l` of the 32 lanes `self ‖ b` picked by `idx[l]` (< 32).
     unsafe fn perm2(self, b: Self, idx: &[u32; 16]) -> Self;
+    /// `self · b`.
+    unsafe fn mul(self, b: Self) -> Self;
+    /// `self / b`.
+    unsafe fn div(self, b: Self) -> Self;
+    /// `self < b ? self : b` per lane (so `b` where either is NaN, as `vminps`).
+    unsafe fn min(self, b: Self) -> Self;
+    /// `self > b ? self : b` per lane (so `b` where either is NaN, as `vmaxps`).
+    unsafe fn max(self, b: Self) -> Self;
+    /// Rounded to the nearest integer, ties to even (NaN stays NaN).
+    unsafe fn round(self) -> Self;
+    /// `self · 2ⁿ` for integral `n` with `|n| ≤ 256` (overflowing to ±∞, underflowing to
+    /// 0 as the product would).
+    unsafe fn scale2(self, n: Self) -> Self;
+    /// `|self|`.
+    unsafe fn abs(self) -> Self;
+    /// `a` in the lanes where `self < 0`, `b` elsewhere (NaN lanes take `b`).
+    unsafe fn select_neg(self, a: Self, b: Self) -> Self;
     /// ReLU that keeps NaN (`x < 0 ? 0 : x`).
     unsafe fn relu(self) -> Self;
     /// Leaky ReLU (`x < 0 ? slope·x : x`).
@@ -123,6 +143,44 @@ impl V16 for [f32; 16] {
             let i = i as usize % 32;
             if i < 16 { self[i] } else { b[i - 16] }
         })
+    }
+    #[inline(always)]
+    unsafe fn mul(self, b: Self) -> Self {
+        core::array::from_fn(|l| self[l] * b[l])
+    }
+    #[inline(always)]
+    unsafe fn div(self, b: Self) -> Self {
+        core::array::from_fn(|l| self[l] / b[l])
+    }
+    #[inline(always)]
+    unsafe fn min(self, b: Self) -> Self {
+        core::array::from_fn(|l| if self[l] < b[l] { self[l] } else { b[l] })
+    }
+    #[inline(always)]
+    unsafe fn max(self, b: Self) -> Self {
+        core::array::from_fn(|l| if self[l] > b[l] { self[l] } else { b[l] })
+    }
+    #[inline(always)]
+    unsafe fn round(self) -> Self {
+        self.map(f32::round_ties_even)
+    }
+    #[inline(always)]
+    unsafe fn scale2(self, n: Self) -> Self {
+        // Two steps, each a power of two inside the normal range for |n| ≤ 252.
+        core::array::from_fn(|l| {
+            let n = n[l] as i32;
+            let (a, b) = (n / 2, n - n / 2);
+            let p = |e: i32| f32::from_bits(((e + 127) as u32) << 23);
+            self[l] * p(a) * p(b)
+        })
+    }
+    #[inline(always)]
+    unsafe fn abs(self) -> Self {
+        self.map(f32::abs)
+    }
+    #[inline(always)]
+    unsafe fn select_neg(self, a: Self, b: Self) -> Self {
+        core::array::from_fn(|l| if self[l] < 0.0 { a[l] } else { b[l] })
     }
     #[inline(always)]
     unsafe fn relu(self) -> Self {
@@ -247,12 +305,85 @@ impl V16 for [__m256; 2] {
         }
     }
     #[inline(always)]
+    unsafe fn mul(self, b: Self) -> Self {
+        // SAFETY: AVX enabled.
+        unsafe { [_mm256_mul_ps(self[0], b[0]), _mm256_mul_ps(self[1], b[1])] }
+    }
+    #[inline(always)]
+    unsafe fn div(self, b: Self) -> Self {
+        // SAFETY: AVX enabled.
+        unsafe { [_mm256_div_ps(self[0], b[0]), _mm256_div_ps(self[1], b[1])] }
+    }
+    #[inline(always)]
+    unsafe fn min(self, b: Self) -> Self {
+        // SAFETY: AVX enabled.
+        unsafe { [_mm256_min_ps(self[0], b[0]), _mm256_min_ps(self[1], b[1])] }
+    }
+    #[inline(always)]
+    unsafe fn max(self, b: Self) -> Self {
+        // SAFETY: AVX enabled.
+        unsafe { [_mm256_max_ps(self[0], b[0]), _mm256_max_ps(self[1], b[1])] }
+    }
+    #[inline(always)]
+    unsafe fn round(self) -> Self {
+        // SAFETY: AVX enabled.
+        unsafe {
+            const NEAREST: i32 = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+            [
+                _mm256_round_ps::<NEAREST>(self[0]),
+                _mm256_round_ps::<NEAREST>(self[1]),
+            ]
+        }
+    }
+    #[inline(always)]
+    unsafe fn scale2(self, n: Self) -> Self {
+        // SAFETY: AVX2 enabled. Two steps, each a power of two built in the exponent field
+        // and inside the normal range for |n| ≤ 252. (No closures: they would lose the
+        // target features and call every intrinsic.)
+        unsafe {
+            let bias = _mm256_set1_epi32(127);
+            let mut out = self;
+            for (o, n) in out.iter_mut().zip(n) {
+                let n = _mm256_cvtps_epi32(n);
+                let a = _mm256_srai_epi32::<1>(n);
+                let b = _mm256_sub_epi32(n, a);
+                let pa = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(a, bias)));
+                let pb = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(b, bias)));
+                *o = _mm256_mul_ps(_mm256_mul_ps(*o, pa), pb);
+            }
+            out
+        }
+    }
+    #[inline(always)]
+    unsafe fn abs(self) -> Self {
+        // SAFETY: AVX enabled; clears the sign bits.
+        unsafe {
+            let m = _mm256_castsi256_ps(_mm256_set1_epi32(i32::MAX));
+            [_mm256_and_ps(self[0], m), _mm256_and_ps(self[1], m)]
+        }
+    }
+    #[inline(always)]
+    unsafe fn select_neg(self, a: Self, b: Self) -> Self {
+        // SAFETY: AVX enabled.
+        unsafe {
+            let z = _mm256_setzero_ps();
+            let mut out = b;
+            for ((o, v), a) in out.iter_mut().zip(self).zip(a) {
+                *o = _mm256_blendv_ps(*o, a, _mm256_cmp_ps::<_CMP_LT_OQ>(v, z));
+            }
+            out
+        }
+    }
+    #[inline(always)]
     unsafe fn relu(self) -> Self {
         // SAFETY: AVX enabled.
         unsafe {
             let z = _mm256_setzero_ps();
-            let f = |v| _mm256_blendv_ps(v, z, _mm256_cmp_ps::<_CMP_LT_OQ>(v, z));
-            [f(self[0]), f(self[1])]
+            let mut out = self;
+            for v in &mut out {
+                *v = _mm256_blendv_ps(*v, z, _mm256_cmp_ps::<_CMP_LT_OQ>(*v, z));
+            }
+            out
         }
     }
     #[inline(always)]
@@ -261,8 +392,11 @@ impl V16 for [__m256; 2] {
         unsafe {
             let z = _mm256_setzero_ps();
             let s = _mm256_set1_ps(slope);
-            let f = |v| _mm256_blendv_ps(v, _mm256_mul_ps(v, s), _mm256_cmp_ps::<_CMP_LT_OQ>(v, z));
-            [f(self[0]), f(self[1])]
+            let mut out = self;
+            for v in &mut out {
+                *v = _mm256_blendv_ps(*v, _mm256_mul_ps(*v, s), _mm256_cmp_ps::<_CMP_LT_OQ>(*v, z));
+            }
+            out
         }
     }
     #[inline(always)]
@@ -419,6 +553,49 @@ impl V16 for __m512 {
         unsafe {
             let i = _mm512_loadu_si512(idx.as_ptr().cast());
             _mm512_permutex2var_ps(self, i, b)
+        }
+    }
+    #[inline(always)]
+    unsafe fn mul(self, b: Self) -> Self {
+        // SAFETY: AVX-512F enabled.
+        unsafe { _mm512_mul_ps(self, b) }
+    }
+    #[inline(always)]
+    unsafe fn div(self, b: Self) -> Self {
+        // SAFETY: AVX-512F enabled.
+        unsafe { _mm512_div_ps(self, b) }
+    }
+    #[inline(always)]
+    unsafe fn min(self, b: Self) -> Self {
+        // SAFETY: AVX-512F enabled.
+        unsafe { _mm512_min_ps(self, b) }
+    }
+    #[inline(always)]
+    unsafe fn max(self, b: Self) -> Self {
+        // SAFETY: AVX-512F enabled.
+        unsafe { _mm512_max_ps(self, b) }
+    }
+    #[inline(always)]
+    unsafe fn round(self) -> Self {
+        // SAFETY: AVX-512F enabled; `roundscale` with 0 fraction bits, to nearest even.
+        unsafe { _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(self) }
+    }
+    #[inline(always)]
+    unsafe fn scale2(self, n: Self) -> Self {
+        // SAFETY: AVX-512F enabled; `vscalefps` is `self · 2^floor(n)`, exact for integral `n`.
+        unsafe { _mm512_scalef_ps(self, n) }
+    }
+    #[inline(always)]
+    unsafe fn abs(self) -> Self {
+        // SAFETY: AVX-512F enabled.
+        unsafe { _mm512_abs_ps(self) }
+    }
+    #[inline(always)]
+    unsafe fn select_neg(self, a: Self, b: Self) -> Self {
+        // SAFETY: AVX-512F enabled.
+        unsafe {
+            let m = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(self, _mm512_setzero_ps());
+            _mm512_mask_blend_ps(m, b, a)
         }
     }
     #[inline(always)]
