@@ -50,7 +50,7 @@
 
 use crate::Error;
 use crate::conv::{Activation, ConvDesc};
-use crate::engine::{Layer, Network};
+use crate::engine::{Kernel, Layer, Network};
 
 /// Why a stack cannot be streamed, or why a push was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -252,8 +252,10 @@ impl StreamLayer {
     }
 
     /// Computes the output frame for input frame `x` (`in_channels` values), then records
-    /// `x` in the ring buffer. Allocates nothing.
-    fn step(&mut self, x: &[f32]) {
+    /// `x` in the ring buffer. Allocates nothing. Inlined into [`run_frame`]'s
+    /// instruction-set versions, so that the `axpy` loops vectorise for them.
+    #[inline(always)]
+    fn step(&mut self, x: &[f32], kernel: Kernel) {
         let cin = self.in_channels;
         let (cpi, cpo) = (self.in_per_group, self.out_per_group);
         self.out.fill(0.0);
@@ -282,18 +284,12 @@ impl StreamLayer {
                 }
             }
         }
-        match &self.bias {
-            Some(bias) => {
-                for (acc, b) in self.out.iter_mut().zip(bias) {
-                    *acc = self.activation.apply(*acc + b);
-                }
-            }
-            None => {
-                for acc in &mut self.out {
-                    *acc = self.activation.apply(*acc);
-                }
-            }
-        }
+        crate::engine::bias_act_in_place(
+            kernel,
+            self.activation,
+            self.bias.as_deref(),
+            &mut self.out,
+        );
         if self.frames > 0 {
             self.ring[self.head * cin..(self.head + 1) * cin].copy_from_slice(x);
             self.head = (self.head + 1) % self.frames;
@@ -307,16 +303,41 @@ impl StreamLayer {
     }
 }
 
-/// Runs one frame through every layer; the result is the last layer's `out`.
+/// Runs one frame through every layer; the result is the last layer's `out`. Compiled
+/// once per instruction set and picked by [`Kernel::selected`] (so `DILATED_KERNEL`
+/// applies here too): the per-tap `axpy` loops vectorise 16 or 8 wide with AVX-512 or
+/// AVX2 (SSE2 otherwise), and the activations run vectorised.
 fn run_frame(layers: &mut [StreamLayer], frame: &[f32]) {
-    let Some((first, rest)) = layers.split_first_mut() else {
-        return;
-    };
-    first.step(frame);
-    let mut prev = first;
-    for layer in rest {
-        layer.step(&prev.out);
-        prev = layer;
+    #[inline(always)]
+    fn frame_with(layers: &mut [StreamLayer], frame: &[f32], kernel: Kernel) {
+        let Some((first, rest)) = layers.split_first_mut() else {
+            return;
+        };
+        first.step(frame, kernel);
+        let mut prev = first;
+        for layer in rest {
+            layer.step(&prev.out, kernel);
+            prev = layer;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    fn avx512(layers: &mut [StreamLayer], frame: &[f32]) {
+        frame_with(layers, frame, Kernel::Avx512);
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn avx2(layers: &mut [StreamLayer], frame: &[f32]) {
+        frame_with(layers, frame, Kernel::Avx2);
+    }
+    match Kernel::selected() {
+        // SAFETY: `selected` only returns a family the CPU has.
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx512 => unsafe { avx512(layers, frame) },
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx2 => unsafe { avx2(layers, frame) },
+        k => frame_with(layers, frame, k),
     }
 }
 

@@ -142,7 +142,7 @@ pub(crate) fn taps(o: usize, s: usize, d: usize, p: usize, k: usize, len: usize)
 }
 
 #[inline(always)]
-unsafe fn activate<V: V16>(v: V, act: Activation) -> V {
+pub(crate) unsafe fn activate<V: V16>(v: V, act: Activation) -> V {
     match act {
         Activation::Identity => v,
         // SAFETY: forwarded from the caller's target-feature context.
