@@ -50,6 +50,7 @@
 
 use crate::Error;
 use crate::conv::{Activation, ConvDesc};
+use crate::engine::simd::{LANES, V16, lane_bits};
 use crate::engine::{Kernel, Layer, Network};
 
 /// Why a stack cannot be streamed, or why a push was refused.
@@ -252,36 +253,69 @@ impl StreamLayer {
     }
 
     /// Computes the output frame for input frame `x` (`in_channels` values), then records
-    /// `x` in the ring buffer. Allocates nothing. Inlined into [`run_frame`]'s
-    /// instruction-set versions, so that the `axpy` loops vectorise for them.
+    /// `x` in the ring buffer. Allocates nothing. Written over the engine's 16-lane vector
+    /// type `V`, and inlined into [`run_frame`]'s instruction-set versions.
+    ///
+    /// # Safety
+    /// The CPU supports `V`'s instruction set; `x` holds `in_channels` values.
     #[inline(always)]
-    fn step(&mut self, x: &[f32], kernel: Kernel) {
+    unsafe fn step<V: V16>(&mut self, x: &[f32], kernel: Kernel) {
         let cin = self.in_channels;
         let (cpi, cpo) = (self.in_per_group, self.out_per_group);
-        self.out.fill(0.0);
-        for t in 0..self.kernel {
-            // Tap t reads the input `(k − 1 − t)·d` frames back; lag 0 is the current frame.
-            let lag = (self.kernel - 1 - t) * self.dilation;
-            let src: &[f32] = if lag == 0 {
+        // Tap t reads the input `(k − 1 − t)·d` frames back (lag 0: the current frame);
+        // `head` is the oldest slot (lag = frames), lag 1 the newest.
+        let frames = self.frames;
+        let (ring, head, taps, dilation) = (&self.ring, self.head, self.kernel, self.dilation);
+        let tap_src = |t: usize| -> &[f32] {
+            let lag = (taps - 1 - t) * dilation;
+            if lag == 0 {
                 x
             } else {
-                // `head` is the oldest slot (lag = frames); lag 1 is the newest.
-                let slot = (self.head + self.frames - lag) % self.frames;
-                &self.ring[slot * cin..(slot + 1) * cin]
-            };
-            let w_t = &self.weight[t * cin * cpo..(t + 1) * cin * cpo];
-            // Group g: its outputs += W_t[g]ᵀ · its inputs, one input channel at a time.
-            for ((out_g, xs), w_g) in self
-                .out
-                .chunks_exact_mut(cpo)
-                .zip(src.chunks_exact(cpi))
-                .zip(w_t.chunks_exact(cpi * cpo))
-            {
-                for (&xv, row) in xs.iter().zip(w_g.chunks_exact(cpo)) {
-                    for (acc, &w) in out_g.iter_mut().zip(row) {
-                        *acc += w * xv;
-                    }
+                // `head < frames` and `0 < lag ≤ frames`: one conditional subtraction.
+                let mut slot = head + frames - lag;
+                if slot >= frames {
+                    slot -= frames;
                 }
+                &ring[slot * cin..(slot + 1) * cin]
+            }
+        };
+        // Per group, 16 outputs at a time (the last block of a group masked). A frame's
+        // layers run one after the other, each waiting for the last, so latency rules:
+        // the input channels go round four accumulators, whose chains of FMAs are a
+        // quarter as long as one's.
+        for g in 0..self.out.len() / cpo {
+            let mut ob = 0;
+            while ob < cpo {
+                let n = (cpo - ob).min(LANES);
+                let m = lane_bits(0, n);
+                // SAFETY: register arithmetic, and masked loads of the `n` weights of
+                // output channels `ob..ob + n` of the group for each (tap, input channel) —
+                // inside `weight`, laid out `[k][C_in][C_out/g]` — and a store of the `n`
+                // outputs of the block, inside `out`.
+                unsafe {
+                    let (mut a0, mut a1, mut a2, mut a3) =
+                        (V::zero(), V::zero(), V::zero(), V::zero());
+                    for t in 0..taps {
+                        let src = &tap_src(t)[g * cpi..(g + 1) * cpi];
+                        let w = self.weight.as_ptr().add((t * cin + g * cpi) * cpo + ob);
+                        let row = |ci: usize| V::load_mask(w.add(ci * cpo), m);
+                        let quads = src.chunks_exact(4);
+                        let rest = quads.remainder();
+                        for (q, xs) in quads.enumerate() {
+                            let ci = 4 * q;
+                            a0 = row(ci).fma(V::splat(xs[0]), a0);
+                            a1 = row(ci + 1).fma(V::splat(xs[1]), a1);
+                            a2 = row(ci + 2).fma(V::splat(xs[2]), a2);
+                            a3 = row(ci + 3).fma(V::splat(xs[3]), a3);
+                        }
+                        for (j, &xv) in rest.iter().enumerate() {
+                            a0 = row(cpi - rest.len() + j).fma(V::splat(xv), a0);
+                        }
+                    }
+                    let sum = a0.add(a1).add(a2.add(a3));
+                    sum.store_first(self.out.as_mut_ptr().add(g * cpo + ob), n);
+                }
+                ob += n;
             }
         }
         crate::engine::bias_act_in_place(
@@ -292,7 +326,10 @@ impl StreamLayer {
         );
         if self.frames > 0 {
             self.ring[self.head * cin..(self.head + 1) * cin].copy_from_slice(x);
-            self.head = (self.head + 1) % self.frames;
+            self.head += 1;
+            if self.head == self.frames {
+                self.head = 0;
+            }
         }
     }
 
@@ -305,30 +342,37 @@ impl StreamLayer {
 
 /// Runs one frame through every layer; the result is the last layer's `out`. Compiled
 /// once per instruction set and picked by [`Kernel::selected`] (so `DILATED_KERNEL`
-/// applies here too): the per-tap `axpy` loops vectorise 16 or 8 wide with AVX-512 or
-/// AVX2 (SSE2 otherwise), and the activations run vectorised.
+/// applies here too): AVX-512, AVX2 + FMA, or the portable vector.
 fn run_frame(layers: &mut [StreamLayer], frame: &[f32]) {
+    /// # Safety
+    /// The CPU supports `V`'s instruction set.
     #[inline(always)]
-    fn frame_with(layers: &mut [StreamLayer], frame: &[f32], kernel: Kernel) {
+    unsafe fn frame_with<V: V16>(layers: &mut [StreamLayer], frame: &[f32], kernel: Kernel) {
         let Some((first, rest)) = layers.split_first_mut() else {
             return;
         };
-        first.step(frame, kernel);
-        let mut prev = first;
-        for layer in rest {
-            layer.step(&prev.out, kernel);
-            prev = layer;
+        // SAFETY: the caller's CPU support; each layer's input is the previous one's
+        // output frame, `in_channels` values (the layers chain, checked at construction).
+        unsafe {
+            first.step::<V>(frame, kernel);
+            let mut prev = first;
+            for layer in rest {
+                layer.step::<V>(&prev.out, kernel);
+                prev = layer;
+            }
         }
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx2,fma")]
     fn avx512(layers: &mut [StreamLayer], frame: &[f32]) {
-        frame_with(layers, frame, Kernel::Avx512);
+        // SAFETY: the features are enabled on this function.
+        unsafe { frame_with::<core::arch::x86_64::__m512>(layers, frame, Kernel::Avx512) };
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     fn avx2(layers: &mut [StreamLayer], frame: &[f32]) {
-        frame_with(layers, frame, Kernel::Avx2);
+        // SAFETY: the features are enabled on this function.
+        unsafe { frame_with::<[core::arch::x86_64::__m256; 2]>(layers, frame, Kernel::Avx2) };
     }
     match Kernel::selected() {
         // SAFETY: `selected` only returns a family the CPU has.
@@ -337,7 +381,8 @@ fn run_frame(layers: &mut [StreamLayer], frame: &[f32]) {
         // SAFETY: as above.
         #[cfg(target_arch = "x86_64")]
         Kernel::Avx2 => unsafe { avx2(layers, frame) },
-        k => frame_with(layers, frame, k),
+        // SAFETY: the portable vector needs no CPU feature.
+        k => unsafe { frame_with::<[f32; 16]>(layers, frame, k) },
     }
 }
 

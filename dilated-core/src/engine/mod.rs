@@ -50,7 +50,7 @@ mod exec;
 mod kernels;
 mod nchw;
 mod plan;
-mod simd;
+pub(crate) mod simd;
 mod vmath;
 mod wino;
 
