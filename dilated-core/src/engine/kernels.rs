@@ -191,24 +191,11 @@ pub(crate) unsafe fn store_vecs<V: V16, const R: usize>(
                     put_vec::<V, R>(out, r, n_last, a.add(b).leaky(s));
                 }
             }
-            Activation::Gelu => {
+            // GELU, tanh, sigmoid, SiLU: a few dozen instructions a vector, next to which
+            // the per-vector match costs nothing.
+            smooth => {
                 for (r, a) in acc.iter().enumerate() {
-                    put_vec::<V, R>(out, r, n_last, vmath::gelu(a.add(b)));
-                }
-            }
-            Activation::Tanh => {
-                for (r, a) in acc.iter().enumerate() {
-                    put_vec::<V, R>(out, r, n_last, vmath::tanh(a.add(b)));
-                }
-            }
-            Activation::Sigmoid => {
-                for (r, a) in acc.iter().enumerate() {
-                    put_vec::<V, R>(out, r, n_last, vmath::sigmoid(a.add(b)));
-                }
-            }
-            Activation::Silu => {
-                for (r, a) in acc.iter().enumerate() {
-                    put_vec::<V, R>(out, r, n_last, vmath::silu(a.add(b)));
+                    put_vec::<V, R>(out, r, n_last, activate(a.add(b), smooth));
                 }
             }
         }
