@@ -30,8 +30,9 @@
 //!   columns of a run, every operand a plain load.
 //!
 //! **Exactness.** The transform reassociates sums, so results differ from the direct
-//! kernels by rounding (well within the tests' relative 1e-5 of the accumulated
-//! magnitude). Infinities would not survive it (`∞ − ∞` in a transformed sum gives NaN
+//! kernels by rounding: well within the tests' relative 1e-5 of the accumulated magnitude
+//! on data and weights of comparable scale; the error scales with `Σ|g|·Σ|x|` over a
+//! pair's taps rather than with `Σ|g·x|` (see `Network::with_winograd`). Infinities would not survive it (`∞ − ∞` in a transformed sum gives NaN
 //! where the reference gives `∞`), so every output vector is checked before its
 //! activation: one that is not finite is recomputed by the direct kernel, which matches the
 //! reference. Layers with a non-finite weight or bias never run here.
