@@ -345,11 +345,19 @@ impl Shell {
         Ok(self.net.get_or_init(|| net))
     }
 
-    /// Replaces the network by `f` applied to it (built first if need be).
-    fn configure(self, f: impl FnOnce(Network) -> Result<Network, Error>) -> Result<Self, Error> {
+    /// Replaces the network by `f` applied to it (built first, for the family `kernel` or
+    /// the selected one, if need be: so a new family packs the weights once).
+    fn configure(
+        self,
+        kernel: Option<Kernel>,
+        f: impl FnOnce(Network) -> Result<Network, Error>,
+    ) -> Result<Self, Error> {
         let net = match self.net.into_inner() {
             Some(net) => net,
-            None => Network::new(vec![self.layer.clone()])?,
+            None => Network::new_with_kernel(
+                vec![self.layer.clone()],
+                kernel.unwrap_or_else(Kernel::selected),
+            )?,
         };
         Ok(Self {
             layer: self.layer,
@@ -497,7 +505,7 @@ macro_rules! layer_common {
         /// here.
         pub fn with_threads(self, threads: usize) -> Result<Self, Error> {
             Ok(Self {
-                shell: self.shell.configure(|n| n.with_threads(threads))?,
+                shell: self.shell.configure(None, |n| n.with_threads(threads))?,
                 _padding: PhantomData,
             })
         }
@@ -506,7 +514,9 @@ macro_rules! layer_common {
         /// layer's network now, packed for `kernel` (see [`network`](Self::network)).
         pub fn with_kernel(self, kernel: Kernel) -> Result<Self, Error> {
             Ok(Self {
-                shell: self.shell.configure(|n| n.with_kernel(kernel))?,
+                shell: self
+                    .shell
+                    .configure(Some(kernel), |n| n.with_kernel(kernel))?,
                 _padding: PhantomData,
             })
         }

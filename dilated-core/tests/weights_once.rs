@@ -5,14 +5,14 @@
 //! The counter is per thread (construction runs on the calling thread), so the tests of
 //! this file may run in parallel.
 
-use dilated_core::engine::{Layer, Network};
+use dilated_core::engine::{Kernel, Layer, Network};
 use dilated_core::layer::{Conv2d, LayerSpec, Pad2d, Rank, Stack, TypedStack};
 use dilated_core::tensor::Tensor2d;
 use dilated_core::{Activation, ConvDesc, Error};
 
 #[path = "support/counting.rs"]
 mod counting;
-use counting::retained;
+use counting::{peak_during, retained};
 
 /// Fixed overhead allowed on top of the weights: descriptors, the layer and plan lists,
 /// module indices, `Arc` headers, pass tables.
@@ -241,4 +241,18 @@ fn a_typed_layer_runs_on_its_own_packing_on_first_use_and_agrees_with_the_stack(
     assert!(std::ptr::eq(c.weight(), net.conv2.weight()));
     assert_close(c.forward_dyn(&y1).unwrap().as_slice(), y2.as_slice());
     assert_eq!(c.network().unwrap().threads(), 1);
+}
+
+#[test]
+fn a_typed_layer_configured_for_a_family_packs_its_weights_once() {
+    let layer = L1::init(6, true, Activation::Relu).unwrap();
+    // The portable family runs this layer on the channel-blocked kernels: one packing.
+    let (configured, peak) = peak_during(|| layer.clone().with_kernel(Kernel::Portable));
+    let configured = configured.unwrap();
+    let one = packed_bytes(&LAYERS[1].desc);
+    assert!(
+        peak <= one + SLACK,
+        "configuring a typed layer for a family held {peak} bytes at once, one packing {one}"
+    );
+    assert_eq!(configured.network().unwrap().kernel(), Kernel::Portable);
 }

@@ -186,8 +186,27 @@ fn plans_for(layers: &[Layer], kernel: Kernel, p: exec::Policy) -> Result<Vec<La
 }
 
 impl Network {
-    /// Builds the plan. Fails on an empty stack or on layers that do not chain.
+    /// Builds the plan for the kernel family this CPU runs ([`Kernel::selected`]). Fails on
+    /// an empty stack or on layers that do not chain.
     pub fn new(layers: Vec<Layer>) -> Result<Self, Error> {
+        Self::new_with_kernel(layers, Kernel::selected())
+    }
+
+    /// Builds the plan for kernel family `kernel`, packing the weights once for it (as
+    /// [`Network::new`] followed by [`with_kernel`](Self::with_kernel), without the first
+    /// packing). Fails as `new` does, or if this CPU lacks `kernel`.
+    ///
+    /// ```
+    /// use dilated_core::{ConvDesc, engine::{Kernel, Layer, Network}};
+    /// let layer = Layer::new(ConvDesc::same_2d(1, 1, 3, 1), vec![1.0; 9], Some(vec![0.0]))?;
+    /// let net = Network::new_with_kernel(vec![layer], Kernel::Portable)?;
+    /// assert_eq!(net.kernel(), Kernel::Portable);
+    /// # Ok::<(), dilated_core::Error>(())
+    /// ```
+    pub fn new_with_kernel(layers: Vec<Layer>, kernel: Kernel) -> Result<Self, Error> {
+        if !kernel.is_available() {
+            return Err(Error::KernelUnavailable { kernel });
+        }
         if layers.is_empty() {
             return Err(Error::Zero {
                 what: "layer count",
@@ -202,7 +221,6 @@ impl Network {
                 });
             }
         }
-        let kernel = Kernel::selected();
         let policy = exec::Policy {
             nchw: family(kernel).1,
             wino: true,
