@@ -104,14 +104,26 @@ pub(crate) fn axis_of(layer: &Layer) -> Option<Axis> {
     }
 }
 
+/// Fewest input rows (input channels per group × kernel columns) a pass of a row tile
+/// must sum for Winograd to pay for its four passes: measured (1 thread, GFLOP/s, 256²,
+/// rate 1, 16 output channels, Winograd vs direct) 1 channel 37 vs 51, 2 channels 70–71
+/// vs 76–77, 3 channels (3 → 64, 224²) 73 vs 43.
+const MIN_ROW_INPUTS: usize = 7;
+
+/// Fewest input channels per group for Winograd along the columns: measured (1D, 16 384
+/// samples, rate 2, 16 output channels) 1 channel 19 vs 22, 2: 37 vs 43, 4: 58 vs 52.
+const MIN_COL_INPUTS: usize = 4;
+
 /// The axis a layer of this shape runs Winograd along if its weights are finite.
 pub(crate) fn shape_allows(d: &crate::ConvDesc) -> Option<Axis> {
     if d.stride != [1, 1] {
         return None;
     }
-    if d.kernel[0] == 3 {
+    let inputs = d.in_per_group();
+    if d.kernel[0] == 3 && inputs.saturating_mul(d.kernel[1]) >= MIN_ROW_INPUTS {
         Some(Axis::Rows)
     } else if d.kernel == [1, 3]
+        && inputs >= MIN_COL_INPUTS
         && (16usize.is_multiple_of(d.dilation[1]) || d.dilation[1].is_multiple_of(16))
     {
         Some(Axis::Cols)
