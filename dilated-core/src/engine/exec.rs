@@ -4,12 +4,13 @@
 //! **Layouts.** The network's input and output are NCHW. Between layers the data is
 //! channel-blocked (`[N][C/16][H][W][16]`, the NCHW16c of oneDNN and ONNX Runtime), except
 //! between two layers that both have NCHW kernels and gain from them (depthwise at stride
-//! 1 across; dense with at most 16 input channels per group, see [`STACK_NCHW_MAX_IN`]).
-//! The channel-blocked dense kernel reads either layout through strides and writes either
-//! layout in its epilogue, so a stack converts nothing at its entry and exit; only a
-//! depthwise first layer that cannot run on NCHW (stride across > 1, or a dense layer after
-//! it) converts its input once. A single dense layer runs on the NCHW kernels unless it
-//! reads many input rows ([`NCHW_MAX_ROWS`]).
+//! 1 across; dense with at most 16 input channels per group, see [`STACK_NCHW_MAX_IN`];
+//! dense on Winograd, [`super::wino`]). The channel-blocked dense kernel reads either
+//! layout through strides and writes either layout in its epilogue, so a stack converts
+//! nothing at its entry and exit; only a depthwise first layer that cannot run on NCHW
+//! (stride across > 1, or a dense layer after it) converts its input once. A single dense
+//! layer runs on the NCHW kernels when it runs Winograd or reads few input rows
+//! ([`NCHW_MAX_ROWS`]).
 //!
 //! **Padding.** For an output row the valid kernel rows form one range. Along the row,
 //! the valid kernel columns form one range per *segment*: a run of output pixels whose
@@ -18,8 +19,9 @@
 //! the kernels never test a bound and never read padding.
 //!
 //! **Memory.** Two activation buffers (the [`Workspace`](super::Workspace)'s ping and pong),
-//! each as large as the largest blocked activation between layers; nothing else grows with
-//! the input (tiles and epilogue scratch live on the stack).
+//! each as large as the largest blocked activation between layers plus 15 floats to start
+//! on 64 bytes; nothing else grows with the input (tiles and epilogue scratch live on the
+//! stack).
 
 use std::sync::Arc;
 
@@ -939,10 +941,12 @@ fn pix(l: &Layer) -> bool {
     d.groups == d.in_channels && d.groups == d.out_channels && d.stride[1] == 1
 }
 
-/// Most input channels per group of a dense layer for the data on both sides of it to
-/// stay NCHW inside a stack. Measured (1 thread, `bench --cpu-time stack`, GFLOP/s, NCHW
-/// between layers vs channel-blocked): 16 channels, rates 1, 2, 5, 128²: 103 vs 93–96;
-/// 32 channels, 1D, rates 1…32: 97–98 vs 99–101; S7 (64 channels): 103–105 vs 109–111.
+/// Most input channels per group of a dense layer on the direct kernels for the data on
+/// both sides of it to stay NCHW inside a stack (Winograd layers keep NCHW at any width).
+/// Measured (1 thread, `bench --cpu-time stack`, GFLOP/s, direct NCHW between layers vs
+/// channel-blocked): 16 channels, rates 1, 2, 5, 128²: 103 vs 93–96; 32 channels, 1D,
+/// rates 1…32: 97–98 vs 99–101; S7 (64 channels): 103–105 vs 109–111 — and 151 with
+/// Winograd on NCHW.
 const STACK_NCHW_MAX_IN: usize = 16;
 
 /// Whether layer `l` keeps NCHW data on its sides inside a stack: depthwise at stride 1
