@@ -318,12 +318,21 @@ impl StreamLayer {
                 ob += n;
             }
         }
-        crate::engine::bias_act_in_place(
-            kernel,
-            self.activation,
-            self.bias.as_deref(),
-            &mut self.out,
-        );
+        let (act, bias) = (self.activation, self.bias.as_deref());
+        if kernel == Kernel::Reference {
+            // The oracle keeps the scalar definitions.
+            match bias {
+                Some(b) => self
+                    .out
+                    .iter_mut()
+                    .zip(b)
+                    .for_each(|(x, b)| *x = act.apply(*x + b)),
+                None => self.out.iter_mut().for_each(|x| *x = act.apply(*x)),
+            }
+        } else {
+            // SAFETY: the caller's CPU support for `V`.
+            unsafe { crate::engine::bias_act::<V>(act, bias, &mut self.out) };
+        }
         if self.frames > 0 {
             self.ring[self.head * cin..(self.head + 1) * cin].copy_from_slice(x);
             self.head += 1;

@@ -57,7 +57,7 @@ mod wino;
 use std::sync::Arc;
 
 pub use dispatch::{Kernel, UnknownKernel};
-pub(crate) use vmath::bias_act_in_place;
+pub(crate) use vmath::bias_act;
 
 use crate::Error;
 use crate::conv::{ConvDesc, conv_reference};

@@ -153,67 +153,31 @@ pub(crate) unsafe fn gelu<V: V16>(x: V) -> V {
 }
 
 /// `xs[i] = act(xs[i] + bias[i])` in place (no bias: `act(xs[i])`), 16 lanes at a time on
-/// `kernel`'s family (the tail masked; the reference family keeps the scalar
-/// definitions): for callers outside the kernels, such as the streaming layers' output
-/// frames. `bias`, when given, is as long as `xs`.
-pub(crate) fn bias_act_in_place(
-    kernel: super::Kernel,
-    act: Activation,
-    bias: Option<&[f32]>,
-    xs: &mut [f32],
-) {
+/// `V` (the tail masked): for callers outside the kernels that already run on `V`, such as
+/// the streaming layers' output frames. `bias`, when given, is as long as `xs`.
+///
+/// # Safety
+/// The CPU supports `V`'s instruction set.
+#[inline(always)]
+pub(crate) unsafe fn bias_act<V: V16>(act: Activation, bias: Option<&[f32]>, xs: &mut [f32]) {
     // The callers' biases are as long as their frames (an internal invariant).
     let bias = bias.map(|b| &b[..xs.len()]);
-    #[inline(always)]
-    unsafe fn run<V: V16>(act: Activation, bias: Option<&[f32]>, xs: &mut [f32]) {
-        let n = xs.len();
-        let mut i = 0;
-        while i < n {
-            let m = (n - i).min(16);
-            let bits = super::simd::lane_bits(0, m);
-            // SAFETY: lanes `i..i + m` of `xs` (and of `bias`, as long) are in bounds; the
-            // masked loads read and the store writes only those; the caller enables `V`'s
-            // features.
-            unsafe {
-                let p = xs.as_mut_ptr().add(i);
-                let mut v = V::load_mask(p, bits);
-                if let Some(b) = bias {
-                    v = v.add(V::load_mask(b.as_ptr().add(i), bits));
-                }
-                super::kernels::activate(v, act).store_first(p, m);
+    let n = xs.len();
+    let mut i = 0;
+    while i < n {
+        let m = (n - i).min(16);
+        let bits = super::simd::lane_bits(0, m);
+        // SAFETY: lanes `i..i + m` of `xs` (and of `bias`, as long) are in bounds; the
+        // masked loads read and the store writes only those; the caller's CPU support.
+        unsafe {
+            let p = xs.as_mut_ptr().add(i);
+            let mut v = V::load_mask(p, bits);
+            if let Some(b) = bias {
+                v = v.add(V::load_mask(b.as_ptr().add(i), bits));
             }
-            i += m;
+            super::kernels::activate(v, act).store_first(p, m);
         }
-    }
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f,avx2,fma")]
-    unsafe fn avx512(act: Activation, bias: Option<&[f32]>, xs: &mut [f32]) {
-        // SAFETY: the features are enabled on this function.
-        unsafe { run::<core::arch::x86_64::__m512>(act, bias, xs) }
-    }
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn avx2(act: Activation, bias: Option<&[f32]>, xs: &mut [f32]) {
-        // SAFETY: the features are enabled on this function.
-        unsafe { run::<[core::arch::x86_64::__m256; 2]>(act, bias, xs) }
-    }
-    match kernel {
-        // SAFETY: a family is only selected where the CPU has it (`Kernel::selected`).
-        #[cfg(target_arch = "x86_64")]
-        super::Kernel::Avx512 if kernel.is_available() => unsafe { avx512(act, bias, xs) },
-        // SAFETY: as above.
-        #[cfg(target_arch = "x86_64")]
-        super::Kernel::Avx2 if kernel.is_available() => unsafe { avx2(act, bias, xs) },
-        // The oracle keeps the scalar definitions.
-        super::Kernel::Reference => match bias {
-            Some(b) => xs
-                .iter_mut()
-                .zip(b)
-                .for_each(|(x, b)| *x = act.apply(*x + b)),
-            None => xs.iter_mut().for_each(|x| *x = act.apply(*x)),
-        },
-        // SAFETY: the portable vector needs no CPU feature.
-        _ => unsafe { run::<[f32; 16]>(act, bias, xs) },
+        i += m;
     }
 }
 
