@@ -568,28 +568,21 @@ pub(crate) fn nchw_dense(l: &Layer, p: Policy) -> bool {
 /// the threads' finishing times close.
 const UNIT_VECTORS: usize = 8;
 
-/// What the NCHW dense drivers share for one layer.
+/// What the NCHW dense drivers share for one layer: its run and its packed weights.
 struct NchwCtx<'a> {
+    r: Run<'a>,
     plan: &'a LayerPlan,
     blocks: &'a [Block],
     w: &'a [f32],
-    d: &'a ConvDesc,
-    g: &'a Geom,
-    x: Buf,
-    y: Buf,
 }
 
 impl NchwCtx<'_> {
     /// The direct tile of output row `oy` of image `n`, channels `c..` of block `b`.
     fn tile<I: NchwIsa>(&self, n: usize, oy: usize, b: &Block, c: usize) -> NchwTile {
-        let (d, g) = (self.d, self.g);
+        let Run { d, g, x, y, .. } = self.r;
         let (plane, oplane) = (g.ih * g.iw, g.oh * g.ow);
-        let ximg = self
-            .x
-            .p()
-            .cast_const()
-            .wrapping_add(n * d.in_channels * plane);
-        let yimg = self.y.p().wrapping_add(n * d.out_channels * oplane);
+        let ximg = x.p().cast_const().wrapping_add(n * d.in_channels * plane);
+        let yimg = y.p().wrapping_add(n * d.out_channels * oplane);
         let iy0 = (oy * g.sh) as isize - g.pt as isize;
         NchwTile {
             // Row `iy0` of the group's first channel (a row index that may be negative:
@@ -618,8 +611,8 @@ impl NchwCtx<'_> {
     /// Vectors of 16 output columns per chunk of a unit: the input rows `rows` of every
     /// input channel of a group that a chunk reads stay within [`NCHW_CHUNK`] floats.
     fn chunk_vectors(&self, rows: usize, r0: usize) -> usize {
-        let span = (self.g.kw - 1) * self.g.dw;
-        let per = NCHW_CHUNK / (self.d.in_per_group() * rows).max(1);
+        let span = (self.r.g.kw - 1) * self.r.g.dw;
+        let per = NCHW_CHUNK / (self.r.d.in_per_group() * rows).max(1);
         (per.saturating_sub(span) / LANES / r0 * r0).max(r0)
     }
 
@@ -627,7 +620,7 @@ impl NchwCtx<'_> {
     /// chunks, every block of output channels per chunk, tiles of up to `NCHW_R[0]`
     /// vectors per block.
     fn direct_row<I: NchwIsa>(&self, n: usize, oy: usize, (va, vb): (usize, usize)) {
-        let g = self.g;
+        let g = self.r.g;
         let sub = self.chunk_vectors(g.kh, I::NCHW_R[0]);
         let mut s = va;
         while s < vb {
@@ -683,7 +676,8 @@ fn nchw_units(r: &Run<'_>, items: usize, nv: usize, step: usize, unit: usize) ->
 }
 
 /// Dense layer, NCHW in and out, on the direct NCHW kernels, row by row.
-fn dense_nchw<I: NchwIsa>(ctx: &NchwCtx<'_>, r: Run<'_>) {
+fn dense_nchw<I: NchwIsa>(ctx: &NchwCtx<'_>) {
+    let r = ctx.r;
     let nv = r.g.ow.div_ceil(LANES);
     let (units, n_units) = nchw_units(&r, r.g.oh, nv, I::NCHW_R[0] * LANES, UNIT_VECTORS);
     r.threads.run(n_units, &|u| {
@@ -698,7 +692,8 @@ fn dense_nchw<I: NchwIsa>(ctx: &NchwCtx<'_>, r: Run<'_>) {
 /// ([`super::wino`]): the work items are the row pairs `(y, y + d)` with `⌊y/d⌋` even
 /// (every output row is in one item; a first row whose partner is past the output runs
 /// alone), pairs with an input row in the padding on the direct kernels.
-fn wino_rows<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino, r: Run<'_>) {
+fn wino_rows<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino) {
+    let r = ctx.r;
     let (d, g) = (r.d, r.g);
     let dd = g.dh;
     let period = 2 * dd;
@@ -790,7 +785,8 @@ const WINO_COLS_CHUNK: usize = 32 * 1024;
 /// 32 outputs at rates dividing 16 (below 16), or at rates that are multiples of 16, 16
 /// first-of-pair columns of a run `[2dk, 2dk + d)` with their partners `d` further. Steps
 /// that reach past the row or read padding run on the direct kernels.
-fn wino_cols<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino, r: Run<'_>) {
+fn wino_cols<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino) {
+    let r = ctx.r;
     let (d, g) = (r.d, r.g);
     let dd = g.dw;
     let mode = if dd.is_multiple_of(LANES) {
@@ -1159,18 +1155,15 @@ pub(crate) fn forward<I: NchwIsa>(
             Kind::Depthwise { w } => depthwise_blocked::<I>(plan, w, run),
             Kind::Nchw { blocks, w, wino } => {
                 let ctx = NchwCtx {
+                    r: run,
                     plan,
                     blocks,
                     w,
-                    d,
-                    g,
-                    x,
-                    y,
                 };
                 match wino {
-                    Some(wn) if wn.axis == Axis::Rows => wino_rows::<I>(&ctx, wn, run),
-                    Some(wn) => wino_cols::<I>(&ctx, wn, run),
-                    None => dense_nchw::<I>(&ctx, run),
+                    Some(wn) if wn.axis == Axis::Rows => wino_rows::<I>(&ctx, wn),
+                    Some(wn) => wino_cols::<I>(&ctx, wn),
+                    None => dense_nchw::<I>(&ctx),
                 }
             }
         }
