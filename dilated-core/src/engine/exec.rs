@@ -861,9 +861,13 @@ fn wino_cols<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino) {
                         let mut j = s;
                         while j < e {
                             if inside && whole(j) {
-                                // Consecutive whole steps of one block in one call.
+                                // Consecutive whole steps in one call: windows follow
+                                // one another; run steps only within one block.
+                                let joins = |j: usize| {
+                                    mode == Mode::Windows || !j.is_multiple_of(per_block)
+                                };
                                 let mut k = 1;
-                                while j + k < e && (j + k) % per_block != 0 && whole(j + k) {
+                                while j + k < e && joins(j + k) && whole(j + k) {
                                     k += 1;
                                 }
                                 // SAFETY: input row `iy` exists; every operand of these `k`
