@@ -27,10 +27,10 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
+use dilated::conv::Conv;
 use dilated::conv::conv_reference;
-use dilated::engine::Layer;
 use dilated::heatmap;
-use dilated::schedule::{self, AxisLayer, Coverage, Schedule};
+use dilated::schedule::{self, AxisSpec, Coverage, Schedule};
 use dilated::{ConvDesc, Error};
 
 /// Input channels of the block.
@@ -163,7 +163,7 @@ impl Aspp {
         Ok(self.project.forward_nchw_sized(batch, hw, &cat)?.0)
     }
 
-    fn branch_layers(&self) -> [(&'static str, &[Layer]); 4] {
+    fn branch_layers(&self) -> [(&'static str, &[Conv]); 4] {
         [
             ("rate 1", self.b1.stack().layers()),
             ("rate 6", self.b6.stack().layers()),
@@ -195,7 +195,7 @@ fn concat_channels(parts: &[Vec<f32>], batch: usize) -> Result<Vec<f32>, Error> 
 
 /// The same layers through `conv_reference`.
 fn reference(
-    layers: &[Layer],
+    layers: &[Conv],
     batch: usize,
     mut hw: [usize; 2],
     x: &[f32],
@@ -242,7 +242,7 @@ fn run(args: &Args) -> Result<(), String> {
         let sched = Schedule::one_d(
             layers
                 .iter()
-                .map(|l| AxisLayer::new(l.desc().kernel[1] as u64, l.desc().dilation[1] as u64))
+                .map(|l| AxisSpec::new(l.desc().kernel[1] as u64, l.desc().dilation[1] as u64))
                 .collect(),
         );
         let report = schedule::analyze(&sched, &schedule::Options::default())

@@ -251,7 +251,7 @@ fn run(args: &Args) -> Result<(), String> {
 
 /// The same layers through `conv_reference`.
 fn reference_forward(
-    layers: &[dilated::engine::Layer],
+    layers: &[dilated::conv::Conv],
     mut hw: [usize; 2],
     input: &[f32],
 ) -> Result<Vec<f32>, dilated::Error> {

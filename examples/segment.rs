@@ -42,8 +42,8 @@ use std::time::Instant;
 use clap::Parser;
 use dilated::conv::conv_reference;
 use dilated::heatmap;
-use dilated::layer::{LayerSpec, Stack};
-use dilated::schedule::{self, AxisLayer, Report, Schedule};
+use dilated::schedule::{self, AxisSpec, Report, Schedule};
+use dilated::stack::{ModuleSpec, Stack};
 use dilated::tensor::Tensor2d;
 use dilated::weights::Weights;
 
@@ -304,12 +304,12 @@ fn u8_tensor(file: &[u8], name: &str) -> Result<Vec<u8>, String> {
 
 /// The schedule the macro checked, rebuilt from the generated layer specs (width axis; the
 /// kernels are square with one rate on both axes).
-fn schedule_of(layers: &[LayerSpec]) -> Schedule {
+fn schedule_of(layers: &[ModuleSpec]) -> Schedule {
     Schedule::one_d(
         layers
             .iter()
             .map(|l| {
-                AxisLayer::new(l.desc.kernel[1] as u64, l.desc.dilation[1] as u64)
+                AxisSpec::new(l.desc.kernel[1] as u64, l.desc.dilation[1] as u64)
                     .with_stride(l.desc.stride[1] as u64)
             })
             .collect(),
@@ -378,7 +378,7 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> (f32, usize) {
 fn evaluate(
     name: &'static str,
     allowed: Option<&str>,
-    layers: &[LayerSpec],
+    layers: &[ModuleSpec],
     padding: &[[[usize; 2]; 2]],
     stack: &Stack,
     forward: &dyn Fn(&Tensor2d<1, 128, 128>) -> Result<Vec<f32>, dilated::Error>,
@@ -478,7 +478,7 @@ fn evaluate(
 }
 
 /// `7 convolutions, rates [1, 2, 5, 1, 2, 5, 1], receptive field 33`.
-fn stack_line(layers: &[LayerSpec], rf: u64) -> String {
+fn stack_line(layers: &[ModuleSpec], rf: u64) -> String {
     let rates: Vec<String> = layers
         .iter()
         .map(|l| l.desc.dilation[1].to_string())

@@ -41,9 +41,9 @@
 //! - consts `S::RECEPTIVE_FIELD`, `S::RECEPTIVE_FIELD_HW`, `S::RATES`, `S::PADDING` (per
 //!   layer `[[top, bottom], [left, right]]`), `S::INPUT_SHAPE`, `S::OUTPUT_SHAPE`,
 //!   `S::LAYER_OUTPUT_SHAPES` (`[C, H, W]`, 0 where a size is known only at run time),
-//!   `S::MODULE_INDICES` and `S::LAYERS` (each conv's [`layer::LayerSpec`]);
-//! - one field per convolution of a const-generic type ([`layer::Conv2d`],
-//!   [`layer::Conv1d`]) whose padding the macro computed, and a [`layer::TypedStack`];
+//!   `S::MODULE_INDICES` and `S::LAYERS` (each conv's [`stack::ModuleSpec`]);
+//! - one field per convolution of a const-generic type ([`stack::Conv2d`],
+//!   [`stack::Conv1d`]) whose padding the macro computed, and a [`stack::TypedStack`];
 //!   `s.layers()` returns the typed layers (their weights), `s.stack()` the runtime stack;
 //! - `S::new_seeded(seed)` (PyTorch's default initialisation, seeded),
 //!   `S::from_safetensors(path)`, `S::from_safetensors_bytes(bytes)`,
@@ -69,11 +69,11 @@ pub mod __private {
     pub use dilated_core;
 
     #[cfg(feature = "runtime")]
+    pub use dilated_core::conv::Rank;
+    #[cfg(feature = "runtime")]
     pub use dilated_core::engine::Workspace;
     #[cfg(feature = "runtime")]
-    pub use dilated_core::layer::{
-        Conv1d, Conv2d, LayerSpec, Pad1d, Pad2d, Rank, Stack, TypedStack,
-    };
+    pub use dilated_core::stack::{Conv1d, Conv2d, ModuleSpec, Pad1d, Pad2d, Stack, TypedStack};
     #[cfg(feature = "runtime")]
     pub use dilated_core::tensor::{DYN, Tensor1d, Tensor2d};
     #[cfg(feature = "runtime")]

@@ -2,7 +2,7 @@
 //! and the const core it runs agrees with the runtime engine. The failing cases are
 //! trybuild cases, `tests/ui/fail/assert-schedule-*.rs`.
 
-use dilated::schedule::{AxisLayer, const_core, reach};
+use dilated::schedule::{AxisSpec, const_core, reach};
 
 // Item level: these compile, so they pass.
 dilated::assert_schedule!(kernel: 3, rates: [1, 2, 5]);
@@ -44,8 +44,8 @@ fn const_core_agrees_with_the_engine() {
             1 => v[0],
             _ => v[i],
         };
-        let layers: Vec<AxisLayer> = (0..n)
-            .map(|i| AxisLayer::new(at(ks, i, 1), ds[i]).with_stride(at(ss, i, 1)))
+        let layers: Vec<AxisSpec> = (0..n)
+            .map(|i| AxisSpec::new(at(ks, i, 1), ds[i]).with_stride(at(ss, i, 1)))
             .collect();
         let r = reach(&layers).unwrap();
         let c = const_core::check(ks, ds, ss);

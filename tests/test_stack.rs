@@ -6,7 +6,7 @@
 
 use dilated::conv::conv_reference;
 use dilated::engine::Network;
-use dilated::layer::LayerSpec;
+use dilated::stack::ModuleSpec;
 use dilated::tensor::{DYN, Tensor1d, Tensor2d};
 
 #[path = "../dilated-core/tests/support/counting.rs"]
@@ -123,7 +123,7 @@ const SLACK: usize = 8 * 1024;
 /// Parameter count and packed bytes (output channels rounded up to 16, biases padded to
 /// 16; dense layers with one group, as here) of `specs`; the layers of `net` that run
 /// Winograd hold their four transformed filters per tap across too.
-fn sizes(specs: &[LayerSpec], net: &Network) -> (usize, usize) {
+fn sizes(specs: &[ModuleSpec], net: &Network) -> (usize, usize) {
     let mut params = 0;
     let mut packed = 0;
     for (i, s) in specs.iter().enumerate() {

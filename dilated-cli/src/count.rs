@@ -5,7 +5,7 @@ use std::fmt;
 
 use dilated_core::heatmap::HeatValue;
 use dilated_core::schedule::{
-    AxisLayer, Count, Coverage, ErrorKind, ScheduleError, coverage_counts, coverage_row_text,
+    AxisSpec, Count, Coverage, ErrorKind, ScheduleError, coverage_counts, coverage_row_text,
     coverage_u128, geometry,
 };
 use num_bigint::BigUint;
@@ -65,7 +65,7 @@ pub(crate) const MAX_BIG_COUNT_WORK: u64 = 1 << 28;
 /// An upper bound of the limb additions big-integer counting of `layers` does: every layer
 /// adds each count of the row before it to `k` places, and a count after `i` layers has at
 /// most `Σ log2 k` bits (the row widths are the engine's receptive fields).
-fn big_count_work(layers: &[AxisLayer]) -> Result<f64, ScheduleError> {
+fn big_count_work(layers: &[AxisSpec]) -> Result<f64, ScheduleError> {
     let geometry = geometry(layers, None)?;
     let (mut width, mut bits, mut work) = (1.0_f64, 0.0_f64, 0.0_f64);
     for (l, g) in layers.iter().zip(&geometry) {
@@ -115,7 +115,7 @@ pub(crate) enum Row {
 impl Row {
     /// Exact counts of `layers`: `u128` first, big integers when a count overflows it (up to
     /// [`MAX_BIG_COUNT_WORK`]).
-    pub(crate) fn of(layers: &[AxisLayer]) -> Result<Self, CountError> {
+    pub(crate) fn of(layers: &[AxisSpec]) -> Result<Self, CountError> {
         match coverage_u128(layers) {
             Ok(c) => Ok(Self::Small(c)),
             Err(ScheduleError {
@@ -127,7 +127,7 @@ impl Row {
     }
 
     /// Exact counts in big integers, when their cost is within [`MAX_BIG_COUNT_WORK`].
-    pub(crate) fn big(layers: &[AxisLayer]) -> Result<Self, CountError> {
+    pub(crate) fn big(layers: &[AxisSpec]) -> Result<Self, CountError> {
         let work = big_count_work(layers).map_err(CountError::Schedule)?;
         #[allow(clippy::cast_precision_loss)] // 2^28 is exact in f64
         if work > MAX_BIG_COUNT_WORK as f64 {
@@ -195,7 +195,7 @@ mod tests {
 
     #[test]
     fn big_counting_is_bounded() {
-        let ones = |n: usize| vec![AxisLayer::new(3, 1); n];
+        let ones = |n: usize| vec![AxisSpec::new(3, 1); n];
         // 100 layers: 3^100 paths, past u128, cheap.
         assert!(matches!(Row::of(&ones(100)), Ok(Row::Big(_))));
         assert!(matches!(Row::of(&ones(50)), Ok(Row::Small(_))));

@@ -62,7 +62,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use dilated_core::schedule::{CheckId, ErrorKind, Layer2d, Schedule, ScheduleError};
+use dilated_core::schedule::{CheckId, ErrorKind, Schedule, ScheduleError, Spec2d};
 
 use args::List;
 
@@ -305,11 +305,11 @@ fn schedule(stack: &StackArgs) -> Result<Schedule, ScheduleError> {
             }));
         }
         let width = Schedule::from_lists(&kernels, &rates, strides_w.as_deref())?;
-        let layers: Vec<Layer2d> = height.axes()[0]
+        let layers: Vec<Spec2d> = height.axes()[0]
             .1
             .iter()
             .zip(&width.axes()[0].1)
-            .map(|(&height, &width)| Layer2d { height, width })
+            .map(|(&height, &width)| Spec2d { height, width })
             .collect();
         Schedule::two_d(&layers)
     } else {

@@ -62,7 +62,7 @@ pub(crate) fn run(a: &MapArgs) -> Result<Outcome, Failure> {
 }
 
 /// `kernel 3×3, rates [2, 4, 8]` for a square map, `kernel 3, rates [2, 4, 8]` for one axis.
-fn describe(layers: &[dilated_core::schedule::AxisLayer], square: bool) -> String {
+fn describe(layers: &[dilated_core::schedule::AxisSpec], square: bool) -> String {
     let rates: Vec<u64> = layers.iter().map(|l| l.rate).collect();
     let kernels: Vec<u64> = layers.iter().map(|l| l.kernel).collect();
     let strides: Vec<u64> = layers.iter().map(|l| l.stride).collect();

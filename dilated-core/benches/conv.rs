@@ -3,8 +3,9 @@
 //! Shapes are the peers' S1, S3, S4 and S6 at reduced sizes so a run stays short.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use dilated_core::conv::Conv;
 use dilated_core::conv::{Activation, ConvDesc};
-use dilated_core::engine::{Kernel, Layer, Network, Workspace};
+use dilated_core::engine::{Kernel, Network, Workspace};
 use std::hint::black_box;
 
 fn data(n: usize, seed: u64) -> Vec<f32> {
@@ -19,12 +20,12 @@ fn data(n: usize, seed: u64) -> Vec<f32> {
         .collect()
 }
 
-fn layer(desc: ConvDesc) -> Layer {
+fn layer(desc: ConvDesc) -> Conv {
     let w = data(desc.weight_len().unwrap(), 1);
-    Layer::new(desc, w, Some(data(desc.out_channels, 2))).unwrap()
+    Conv::new(desc, w, Some(data(desc.out_channels, 2))).unwrap()
 }
 
-fn bench_shape(c: &mut Criterion, name: &str, layers: Vec<Layer>, hw: [usize; 2]) {
+fn bench_shape(c: &mut Criterion, name: &str, layers: Vec<Conv>, hw: [usize; 2]) {
     let cin = layers[0].desc().in_channels;
     let mut flops = 0u64;
     let mut cur = hw;

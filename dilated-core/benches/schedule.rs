@@ -7,7 +7,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use dilated_core::schedule::{
-    AxisLayer, Options, Schedule, SuggestRequest, analyze, coverage_u128, reach, suggest,
+    AxisSpec, Options, Schedule, SuggestRequest, analyze, coverage_u128, reach, suggest,
 };
 
 /// Deterministic rates in `1..=max`.
@@ -23,8 +23,8 @@ fn rates(n: usize, max: u64, seed: u64) -> Vec<u64> {
         .collect()
 }
 
-fn layers(rates: &[u64]) -> Vec<AxisLayer> {
-    rates.iter().map(|&r| AxisLayer::new(3, r)).collect()
+fn layers(rates: &[u64]) -> Vec<AxisSpec> {
+    rates.iter().map(|&r| AxisSpec::new(3, r)).collect()
 }
 
 fn verdict(c: &mut Criterion) {
@@ -34,11 +34,11 @@ fn verdict(c: &mut Criterion) {
     g.bench_function("1000 layers, rates up to 10000", |b| {
         b.iter(|| reach(black_box(&deep)).unwrap())
     });
-    let mut odd_end: Vec<AxisLayer> = rates(1000, 5_000, 7)
+    let mut odd_end: Vec<AxisSpec> = rates(1000, 5_000, 7)
         .iter()
-        .map(|&r| AxisLayer::new(3, 2 * r))
+        .map(|&r| AxisSpec::new(3, 2 * r))
         .collect();
-    odd_end.push(AxisLayer::new(3, 1));
+    odd_end.push(AxisSpec::new(3, 1));
     g.bench_function("1000 even rates then rate 1", |b| {
         b.iter(|| reach(black_box(&odd_end)).unwrap())
     });

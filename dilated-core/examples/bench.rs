@@ -19,8 +19,9 @@
 use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand};
+use dilated_core::conv::Conv;
 use dilated_core::conv::{Activation, ConvDesc};
-use dilated_core::engine::{Layer, Network, Workspace};
+use dilated_core::engine::{Network, Workspace};
 
 #[derive(Parser)]
 #[command(about = "Benchmark the dilated convolution engine")]
@@ -244,7 +245,7 @@ fn run(mode: Mode) -> Result<(), String> {
             .map(|v| v / fan_in.sqrt())
             .collect();
         let b = data(shape.cout, 100 + i as u64);
-        layers.push(Layer::new(desc, w, Some(b)).map_err(|e| e.to_string())?);
+        layers.push(Conv::new(desc, w, Some(b)).map_err(|e| e.to_string())?);
         flops += 2.0
             * (shape.batch * shape.cout * out[0] * out[1]) as f64
             * (cin / shape.groups * desc.kernel[0] * desc.kernel[1]) as f64;

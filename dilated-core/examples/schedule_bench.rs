@@ -15,7 +15,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use dilated_core::schedule::{
-    AxisLayer, Options, Schedule, SuggestRequest, analyze, coverage_u128, hdc, reach,
+    AxisSpec, Options, Schedule, SuggestRequest, analyze, coverage_u128, hdc, reach,
     receptive_field, suggest,
 };
 
@@ -51,7 +51,7 @@ fn ms(d: Duration) -> f64 {
 fn main() {
     let mut rng = Lcg(42);
     let rates: Vec<u64> = (0..1000).map(|_| rng.next(10_000)).collect();
-    let layers: Vec<AxisLayer> = rates.iter().map(|&r| AxisLayer::new(3, r)).collect();
+    let layers: Vec<AxisSpec> = rates.iter().map(|&r| AxisSpec::new(3, r)).collect();
     let r = reach(&layers).expect("verdict");
     println!(
         "1000 layers, rates 1..=10000 (max {}): receptive field {}, {} holes",
@@ -96,8 +96,8 @@ fn main() {
     );
 
     // Even rates: the reachable set never fills, every layer shifts the whole bit set.
-    let even: Vec<AxisLayer> = (0..1000)
-        .map(|_| AxisLayer::new(3, 2 * rng.next(5_000)))
+    let even: Vec<AxisSpec> = (0..1000)
+        .map(|_| AxisSpec::new(3, 2 * rng.next(5_000)))
         .collect();
     let r = reach(&even).unwrap();
     let t = median(5, || reach(&even).unwrap());
@@ -110,7 +110,7 @@ fn main() {
 
     // The same, then one odd rate: the gcd drops at the last layer and the bits spread.
     let mut odd_end = even.clone();
-    odd_end.push(AxisLayer::new(3, 1));
+    odd_end.push(AxisSpec::new(3, 1));
     let r = reach(&odd_end).unwrap();
     let t = median(5, || reach(&odd_end).unwrap());
     println!(
@@ -123,7 +123,7 @@ fn main() {
     // 64 layers, receptive field near 100,000.
     let mut rates64: Vec<u64> = (0..64).map(|_| rng.next(1_560)).collect();
     rates64[0] = 1;
-    let layers64: Vec<AxisLayer> = rates64.iter().map(|&r| AxisLayer::new(3, r)).collect();
+    let layers64: Vec<AxisSpec> = rates64.iter().map(|&r| AxisSpec::new(3, r)).collect();
     let rf = receptive_field(&layers64).unwrap();
     let c = coverage_u128(&layers64).expect("counts");
     let t = median(7, || coverage_u128(&layers64).unwrap());

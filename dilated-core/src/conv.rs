@@ -4,6 +4,8 @@
 //! Layout: activations are NCHW `f32`, weights are PyTorch's `[C_out, C_in / groups, KH, KW]`.
 //! A 1D convolution is a 2D one with `H = 1` and `KH = 1`.
 
+use std::sync::Arc;
+
 use crate::Error;
 
 /// The non-linearity applied after a convolution (fused into the kernel's epilogue by the
@@ -349,4 +351,120 @@ pub fn conv_reference(
         }
     }
     Ok(out_hw)
+}
+
+/// One convolution with its weights (PyTorch layout `[C_out, C_in/groups, KH, KW]`).
+///
+/// The weights and bias are shared, not copied, between clones: a typed layer, the stack
+/// that runs it and their clones all point at one allocation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conv {
+    pub(crate) desc: ConvDesc,
+    // `Arc<Vec<_>>` rather than `Arc<[_]>`: wrapping the caller's vector moves it, where
+    // `Arc<[_]>` would copy it (briefly twice the weights while a large model loads).
+    pub(crate) weight: Arc<Vec<f32>>,
+    pub(crate) bias: Option<Arc<Vec<f32>>>,
+}
+
+impl Conv {
+    /// Checks the descriptor and the weight and bias lengths against it.
+    pub fn new(desc: ConvDesc, weight: Vec<f32>, bias: Option<Vec<f32>>) -> Result<Self, Error> {
+        desc.validate()?;
+        let expected = desc.weight_len()?;
+        if weight.len() != expected {
+            return Err(Error::Length {
+                what: "weight",
+                expected,
+                actual: weight.len(),
+            });
+        }
+        let expected_bias = if desc.bias { desc.out_channels } else { 0 };
+        let actual_bias = bias.as_ref().map_or(0, Vec::len);
+        if expected_bias != actual_bias || desc.bias != bias.is_some() {
+            return Err(Error::Length {
+                what: "bias",
+                expected: expected_bias,
+                actual: actual_bias,
+            });
+        }
+        Ok(Self {
+            desc,
+            weight: Arc::new(weight),
+            bias: bias.map(Arc::new),
+        })
+    }
+
+    /// The layer's descriptor.
+    #[must_use]
+    pub fn desc(&self) -> &ConvDesc {
+        &self.desc
+    }
+
+    /// The weights, `[C_out, C_in/groups, KH, KW]`.
+    #[must_use]
+    pub fn weight(&self) -> &[f32] {
+        &self.weight
+    }
+
+    /// The bias, if the layer has one.
+    #[must_use]
+    pub fn bias(&self) -> Option<&[f32]> {
+        self.bias.as_deref().map(Vec::as_slice)
+    }
+}
+
+/// Whether a layer (or stack) is 1D or 2D. It decides the weight layout in a safetensors
+/// file (`[C_out, C_in/g, K]` or `[C_out, C_in/g, KH, KW]`) and the typed tensors it takes;
+/// a 1D layer is run as a 2D one with `H = 1`, `KH = 1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Rank {
+    /// `Conv1d`: input `[n, C, L]`.
+    One,
+    /// `Conv2d`: input `[n, C, H, W]`.
+    Two,
+}
+
+impl Rank {
+    /// 1 or 2.
+    #[must_use]
+    pub const fn get(self) -> usize {
+        match self {
+            Self::One => 1,
+            Self::Two => 2,
+        }
+    }
+}
+
+/// Checks that a descriptor is a valid 1D one (kernel height 1, no vertical padding or
+/// stride).
+pub(crate) fn check_rank(desc: &ConvDesc, rank: Rank) -> Result<(), Error> {
+    if rank == Rank::One {
+        let pairs = [
+            ("kernel height of a 1D layer", desc.kernel[0]),
+            ("stride (height) of a 1D layer", desc.stride[0]),
+            ("dilation (height) of a 1D layer", desc.dilation[0]),
+        ];
+        for (what, v) in pairs {
+            if v != 1 {
+                return Err(Error::Shape {
+                    what,
+                    expected: 1,
+                    actual: v,
+                });
+            }
+        }
+        for (what, v) in [
+            ("padding (top) of a 1D layer", desc.padding[0][0]),
+            ("padding (bottom) of a 1D layer", desc.padding[0][1]),
+        ] {
+            if v != 0 {
+                return Err(Error::Shape {
+                    what,
+                    expected: 0,
+                    actual: v,
+                });
+            }
+        }
+    }
+    Ok(())
 }

@@ -26,8 +26,8 @@ use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64;
 
 use crate::Error;
+use crate::conv::Conv;
 use crate::conv::ConvDesc;
-use crate::engine::Layer;
 
 /// `C_in / groups · KH · KW` (saturating; a validated descriptor never saturates).
 #[must_use]
@@ -75,11 +75,11 @@ impl Init {
     }
 
     /// A layer for `desc` with freshly drawn weights (and bias, when `desc.bias`).
-    pub fn conv(&mut self, desc: ConvDesc) -> Result<Layer, Error> {
+    pub fn conv(&mut self, desc: ConvDesc) -> Result<Conv, Error> {
         desc.validate()?;
         let bound = kaiming_bound(&desc);
         let weight = self.uniform(desc.weight_len()?, bound);
         let bias = desc.bias.then(|| self.uniform(desc.out_channels, bound));
-        Layer::new(desc, weight, bias)
+        Conv::new(desc, weight, bias)
     }
 }

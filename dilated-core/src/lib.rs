@@ -31,12 +31,13 @@
     doc = r#"
 ```
 use dilated_core::ConvDesc;
-use dilated_core::engine::{Layer, Network};
+use dilated_core::conv::Conv;
+use dilated_core::engine::Network;
 
 // One 3×3 layer, rate 2, `same` padding, 1 → 1 channel: the identity kernel plus a bias.
 let mut w = vec![0.0; 9];
 w[4] = 1.0;
-let net = Network::new(vec![Layer::new(ConvDesc::same_2d(1, 1, 3, 2), w, Some(vec![0.5]))?])?;
+let net = Network::new(vec![Conv::new(ConvDesc::same_2d(1, 1, 3, 2), w, Some(vec![0.5]))?])?;
 let (y, hw) = net.forward(1, [4, 4], &[1.0; 16])?;
 assert_eq!(hw, [4, 4]);
 assert!(y.iter().all(|&v| v == 1.5));
@@ -56,10 +57,10 @@ pub mod engine;
 mod error;
 #[cfg(feature = "runtime")]
 pub mod init;
-#[cfg(feature = "runtime")]
-pub mod layer;
 #[cfg(feature = "ndarray")]
 pub mod ndarray_interop;
+#[cfg(feature = "runtime")]
+pub mod stack;
 #[cfg(feature = "runtime")]
 pub mod stream;
 #[cfg(feature = "runtime")]
@@ -68,6 +69,6 @@ pub mod tensor;
 pub mod weights;
 
 #[cfg(feature = "runtime")]
-pub use conv::{Activation, ConvDesc};
+pub use conv::{Activation, Conv, ConvDesc};
 #[cfg(feature = "runtime")]
 pub use error::Error;

@@ -19,13 +19,14 @@
 //!
 //! ```
 //! use dilated_core::ConvDesc;
-//! use dilated_core::engine::{Layer, Network};
+//! use dilated_core::conv::Conv;
+//! use dilated_core::engine::Network;
 //! use ndarray::{Array4, s};
 //!
 //! // A 3×3 rate-2 layer that passes the centre pixel through and adds 0.5.
 //! let mut w = vec![0.0; 9];
 //! w[4] = 1.0;
-//! let net = Network::new(vec![Layer::new(ConvDesc::same_2d(1, 1, 3, 2), w, Some(vec![0.5]))?])?;
+//! let net = Network::new(vec![Conv::new(ConvDesc::same_2d(1, 1, 3, 2), w, Some(vec![0.5]))?])?;
 //!
 //! let x = Array4::from_shape_fn((2, 1, 4, 6), |(n, _, h, w)| (n * 100 + h * 10 + w) as f32);
 //! let y: Array4<f32> = net.forward_array4(x.view())?; // borrowed in, moved out
@@ -468,10 +469,11 @@ impl Network {
     ///
     /// ```
     /// use dilated_core::ConvDesc;
-    /// use dilated_core::engine::{Layer, Network};
+    /// use dilated_core::conv::Conv;
+    /// use dilated_core::engine::Network;
     /// use ndarray::array;
     /// // y[t] = x[t] − x[t − 3]: kernel 2, rate 3, causal.
-    /// let layer = Layer::new(ConvDesc::causal_1d(1, 1, 2, 3), vec![-1.0, 1.0], Some(vec![0.0]))?;
+    /// let layer = Conv::new(ConvDesc::causal_1d(1, 1, 2, 3), vec![-1.0, 1.0], Some(vec![0.0]))?;
     /// let net = Network::new(vec![layer])?;
     /// let y = net.forward_array3(array![[[1.0, 2.0, 4.0, 8.0, 16.0]]].view())?;
     /// assert_eq!(y, array![[[1.0, 2.0, 4.0, 7.0, 14.0]]]);
@@ -508,11 +510,12 @@ impl CausalStream {
     ///
     /// ```
     /// use dilated_core::ConvDesc;
-    /// use dilated_core::engine::{Layer, Network};
+    /// use dilated_core::conv::Conv;
+    /// use dilated_core::engine::Network;
     /// use dilated_core::stream::CausalStream;
     /// use ndarray::array;
     /// // y[t] = x0[t] + x1[t − 1]
-    /// let layer = Layer::new(ConvDesc::causal_1d(2, 1, 2, 1), vec![0.0, 1.0, 1.0, 0.0], Some(vec![0.0]))?;
+    /// let layer = Conv::new(ConvDesc::causal_1d(2, 1, 2, 1), vec![0.0, 1.0, 1.0, 0.0], Some(vec![0.0]))?;
     /// let mut stream = CausalStream::new(&Network::new(vec![layer])?)?;
     /// let y = stream.push_array(array![[1.0, 2.0], [10.0, 20.0]].view())?;
     /// assert_eq!(y, array![[1.0, 12.0]]);

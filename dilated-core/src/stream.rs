@@ -20,7 +20,8 @@
 //!
 //! ```
 //! use dilated_core::{Activation, ConvDesc};
-//! use dilated_core::engine::{Layer, Network};
+//! use dilated_core::conv::Conv;
+//! use dilated_core::engine::Network;
 //! use dilated_core::stream::CausalStream;
 //!
 //! // A small WaveNet-style stack: kernel 2, rates 1, 2, 4, one channel in, one out.
@@ -30,7 +31,7 @@
 //!     let mut desc = ConvDesc::causal_1d(cin, cout, 2, rate);
 //!     desc.activation = if i == 2 { Activation::Identity } else { Activation::Tanh };
 //!     let weight: Vec<f32> = (0..cout * cin * 2).map(|j| 0.25 * j as f32 - 0.5).collect();
-//!     layers.push(Layer::new(desc, weight, Some(vec![0.1; cout]))?);
+//!     layers.push(Conv::new(desc, weight, Some(vec![0.1; cout]))?);
 //! }
 //! let net = Network::new(layers)?;
 //! let mut stream = CausalStream::new(&net)?;
@@ -49,9 +50,10 @@
 //! ```
 
 use crate::Error;
+use crate::conv::Conv;
 use crate::conv::{Activation, ConvDesc};
 use crate::engine::simd::{LANES, V16, lane_bits};
-use crate::engine::{Kernel, Layer, Network};
+use crate::engine::{Kernel, Network};
 
 /// Why a stack cannot be streamed, or why a push was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -184,7 +186,7 @@ struct StreamLayer {
 }
 
 impl StreamLayer {
-    fn new(index: usize, layer: &Layer) -> Result<Self, StreamError> {
+    fn new(index: usize, layer: &Conv) -> Result<Self, StreamError> {
         let desc: &ConvDesc = layer.desc();
         if desc.kernel[0] != 1 || desc.padding[0] != [0, 0] {
             return Err(StreamError::NotOneD {
@@ -399,7 +401,7 @@ fn run_frame(layers: &mut [StreamLayer], frame: &[f32]) {
 /// frame out, zero latency, no allocation after construction. See the [module
 /// docs](self) for the model and an example.
 ///
-/// Built from a [`Network`] (or a slice of [`Layer`]s) whose layers are all 1D (kernel
+/// Built from a [`Network`] (or a slice of [`Conv`]s) whose layers are all 1D (kernel
 /// `[1, k]`, no height padding), stride 1 and causal (padding `d·(k − 1)` on the left, 0 on
 /// the right) — [`ConvDesc::causal_1d`] builds such layers. Any other layer is refused with
 /// a [`StreamError`] that says why. Groups, biases and every [`Activation`] are supported.
@@ -423,13 +425,14 @@ impl CausalStream {
     ///
     /// ```
     /// use dilated_core::ConvDesc;
-    /// use dilated_core::engine::{Layer, Network};
+    /// use dilated_core::conv::Conv;
+    /// use dilated_core::engine::Network;
     /// use dilated_core::stream::{CausalStream, StreamError};
     ///
-    /// let causal = Layer::new(ConvDesc::causal_1d(1, 1, 3, 2), vec![1.0; 3], Some(vec![0.0]))?;
+    /// let causal = Conv::new(ConvDesc::causal_1d(1, 1, 3, 2), vec![1.0; 3], Some(vec![0.0]))?;
     /// let mut same = ConvDesc::causal_1d(1, 1, 3, 2);
     /// same.padding = [[0, 0], [2, 2]]; // `same` padding reads two frames ahead
-    /// let same = Layer::new(same, vec![1.0; 3], Some(vec![0.0]))?;
+    /// let same = Conv::new(same, vec![1.0; 3], Some(vec![0.0]))?;
     ///
     /// assert!(CausalStream::new(&Network::new(vec![causal.clone()])?).is_ok());
     /// let err = CausalStream::new(&Network::new(vec![causal, same])?).unwrap_err();
@@ -443,7 +446,7 @@ impl CausalStream {
     /// Builds the stream for a stack given as layers, checking that they chain (each
     /// layer's input channels are the previous one's output channels) and that the stack is
     /// not empty, as [`Network::new`] does.
-    pub fn from_layers(layers: &[Layer]) -> Result<Self, StreamError> {
+    pub fn from_layers(layers: &[Conv]) -> Result<Self, StreamError> {
         if layers.is_empty() {
             return Err(Error::Zero {
                 what: "layer count",
@@ -573,11 +576,12 @@ impl CausalStream {
     ///
     /// ```
     /// use dilated_core::ConvDesc;
-    /// use dilated_core::engine::{Layer, Network};
+    /// use dilated_core::conv::Conv;
+    /// use dilated_core::engine::Network;
     /// use dilated_core::stream::{CausalStream, StreamError};
     ///
     /// // y[t] = x[t] + 10·x[t − 2]: kernel 2, rate 2.
-    /// let layer = Layer::new(ConvDesc::causal_1d(1, 1, 2, 2), vec![10.0, 1.0], Some(vec![0.0]))?;
+    /// let layer = Conv::new(ConvDesc::causal_1d(1, 1, 2, 2), vec![10.0, 1.0], Some(vec![0.0]))?;
     /// let mut stream = CausalStream::new(&Network::new(vec![layer])?)?;
     /// let ys: Vec<f32> = [1.0, 2.0, 3.0, 4.0]
     ///     .iter()
@@ -616,11 +620,12 @@ impl CausalStream {
     ///
     /// ```
     /// use dilated_core::ConvDesc;
-    /// use dilated_core::engine::{Layer, Network};
+    /// use dilated_core::conv::Conv;
+    /// use dilated_core::engine::Network;
     /// use dilated_core::stream::CausalStream;
     ///
     /// // Two channels in, one out: y[t] = x0[t] + x1[t − 1].
-    /// let layer = Layer::new(ConvDesc::causal_1d(2, 1, 2, 1), vec![0.0, 1.0, 1.0, 0.0], Some(vec![0.0]))?;
+    /// let layer = Conv::new(ConvDesc::causal_1d(2, 1, 2, 1), vec![0.0, 1.0, 1.0, 0.0], Some(vec![0.0]))?;
     /// let net = Network::new(vec![layer])?;
     /// let mut stream = CausalStream::new(&net)?;
     /// let mut y = [0.0; 3];
@@ -653,11 +658,12 @@ impl CausalStream {
     ///
     /// ```
     /// use dilated_core::ConvDesc;
-    /// use dilated_core::engine::{Layer, Network};
+    /// use dilated_core::conv::Conv;
+    /// use dilated_core::engine::Network;
     /// use dilated_core::stream::CausalStream;
     ///
     /// // Two channels in, one out: y[t] = x0[t] + x1[t − 1].
-    /// let layer = Layer::new(ConvDesc::causal_1d(2, 1, 2, 1), vec![0.0, 1.0, 1.0, 0.0], Some(vec![0.0]))?;
+    /// let layer = Conv::new(ConvDesc::causal_1d(2, 1, 2, 1), vec![0.0, 1.0, 1.0, 0.0], Some(vec![0.0]))?;
     /// let mut stream = CausalStream::new(&Network::new(vec![layer])?)?;
     /// let mut y = [0.0; 3];
     /// stream.push_chunk_time_major(&[1.0, 10.0, 2.0, 20.0, 3.0, 30.0], &mut y)?;

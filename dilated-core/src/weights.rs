@@ -23,9 +23,9 @@
 //! so convert it in PyTorch (`model.float()`) before saving. Writing always produces `F32`.
 //!
 //! ```
-//! use dilated_core::{ConvDesc, engine::Layer, layer::Rank, weights::Weights};
+//! use dilated_core::{ConvDesc, conv::Conv, conv::Rank, weights::Weights};
 //! let desc = ConvDesc::same_2d(2, 3, 3, 2);
-//! let layer = Layer::new(desc, vec![0.5; 3 * 2 * 3 * 3], Some(vec![0.1, 0.2, 0.3]))?;
+//! let layer = Conv::new(desc, vec![0.5; 3 * 2 * 3 * 3], Some(vec![0.1, 0.2, 0.3]))?;
 //! let mut w = Weights::new();
 //! w.insert_conv(0, &layer, Rank::Two)?;
 //! let bytes = w.to_safetensors_bytes()?;
@@ -44,9 +44,7 @@ use std::path::Path;
 use safetensors::{Dtype, SafeTensors};
 
 use crate::Error;
-use crate::conv::ConvDesc;
-use crate::engine::Layer;
-use crate::layer::{Rank, check_rank};
+use crate::conv::{Conv, ConvDesc, Rank, check_rank};
 
 /// One named tensor: its shape and its values, or the dtype that kept them from being read.
 #[derive(Debug, Clone, PartialEq)]
@@ -171,7 +169,7 @@ impl Weights {
     }
 
     /// Adds a convolution's `{module}.weight` (and `{module}.bias`) in PyTorch's layout.
-    pub fn insert_conv(&mut self, module: usize, layer: &Layer, rank: Rank) -> Result<(), Error> {
+    pub fn insert_conv(&mut self, module: usize, layer: &Conv, rank: Rank) -> Result<(), Error> {
         self.insert_conv_prefixed(&format!("{module}."), layer, rank)
     }
 
@@ -179,7 +177,7 @@ impl Weights {
     pub fn insert_conv_prefixed(
         &mut self,
         prefix: &str,
-        layer: &Layer,
+        layer: &Conv,
         rank: Rank,
     ) -> Result<(), Error> {
         let desc = layer.desc();
@@ -254,7 +252,7 @@ impl Weights {
 
     /// Takes the convolution at module index `module` (`{module}.weight`, and
     /// `{module}.bias` when `desc.bias`) and builds its layer.
-    pub fn take_conv(&mut self, module: usize, desc: ConvDesc, rank: Rank) -> Result<Layer, Error> {
+    pub fn take_conv(&mut self, module: usize, desc: ConvDesc, rank: Rank) -> Result<Conv, Error> {
         self.take_conv_prefixed(&format!("{module}."), desc, rank)
     }
 
@@ -266,7 +264,7 @@ impl Weights {
         prefix: &str,
         desc: ConvDesc,
         rank: Rank,
-    ) -> Result<Layer, Error> {
+    ) -> Result<Conv, Error> {
         desc.validate()?;
         check_rank(&desc, rank)?;
         let weight = self.take(&format!("{prefix}weight"), &conv_weight_shape(&desc, rank))?;
@@ -275,7 +273,7 @@ impl Weights {
         } else {
             None
         };
-        Layer::new(desc, weight, bias)
+        Conv::new(desc, weight, bias)
     }
 
     /// Ends strict loading: fails with [`Error::UnexpectedTensors`] if any tensor was not

@@ -2,8 +2,9 @@
 //! thread selection, determinism across thread counts, and the documented memory bound.
 
 use dilated_core::Error;
+use dilated_core::conv::Conv;
 use dilated_core::conv::{Activation, ConvDesc};
-use dilated_core::engine::{Kernel, Layer, Network, Workspace};
+use dilated_core::engine::{Kernel, Network, Workspace};
 
 fn ramp(n: usize) -> Vec<f32> {
     (0..n)
@@ -11,10 +12,10 @@ fn ramp(n: usize) -> Vec<f32> {
         .collect()
 }
 
-fn layer(desc: ConvDesc) -> Layer {
+fn layer(desc: ConvDesc) -> Conv {
     let w = ramp(desc.weight_len().unwrap());
     let b = desc.bias.then(|| ramp(desc.out_channels));
-    Layer::new(desc, w, b).unwrap()
+    Conv::new(desc, w, b).unwrap()
 }
 
 fn fast_kernels() -> Vec<Kernel> {
@@ -34,16 +35,16 @@ fn fast_kernels() -> Vec<Kernel> {
 fn bad_layers_and_stacks_are_typed_errors() {
     let d = ConvDesc::same_2d(4, 8, 3, 2);
     assert!(matches!(
-        Layer::new(d, vec![0.0; 5], Some(vec![0.0; 8])),
+        Conv::new(d, vec![0.0; 5], Some(vec![0.0; 8])),
         Err(Error::Length { what: "weight", .. })
     ));
     assert!(matches!(
-        Layer::new(d, vec![0.0; d.weight_len().unwrap()], None),
+        Conv::new(d, vec![0.0; d.weight_len().unwrap()], None),
         Err(Error::Length { what: "bias", .. })
     ));
     let bad_groups = ConvDesc { groups: 3, ..d };
     assert!(matches!(
-        Layer::new(bad_groups, vec![], Some(vec![0.0; 8])),
+        Conv::new(bad_groups, vec![], Some(vec![0.0; 8])),
         Err(Error::Groups { .. })
     ));
     assert!(matches!(Network::new(vec![]), Err(Error::Zero { .. })));
@@ -165,7 +166,7 @@ fn results_do_not_depend_on_the_thread_count() {
 /// realistic size with every kernel family, agreeing with the reference.
 #[test]
 fn seed_stack_runs_on_every_kernel() {
-    let layers: Vec<Layer> = [1, 2, 5]
+    let layers: Vec<Conv> = [1, 2, 5]
         .into_iter()
         .map(|d| {
             let mut desc = ConvDesc::same_2d(8, 8, 3, d);
@@ -202,7 +203,7 @@ fn layers_keep_the_callers_weights_without_copying() {
     let w = vec![0.5; d.weight_len().unwrap()];
     let b = vec![0.25; 4];
     let (wp, bp) = (w.as_ptr(), b.as_ptr());
-    let l = Layer::new(d, w, Some(b)).unwrap();
+    let l = Conv::new(d, w, Some(b)).unwrap();
     assert_eq!(l.weight().as_ptr(), wp);
     assert_eq!(l.bias().unwrap().as_ptr(), bp);
     let copy = l.clone();

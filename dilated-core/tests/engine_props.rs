@@ -8,8 +8,9 @@
 //! magnitude) of the reference; a stack of `n` layers within `1e-5 · 4ⁿ⁻¹` of the same
 //! magnitude propagated through the stack with absolute weights.
 
+use dilated_core::conv::Conv;
 use dilated_core::conv::{Activation, ConvDesc, conv_reference};
-use dilated_core::engine::{Kernel, Layer, Network, Workspace};
+use dilated_core::engine::{Kernel, Network, Workspace};
 use proptest::prelude::*;
 
 /// The fast families; each test skips (with a message) the ones this CPU lacks.
@@ -136,15 +137,15 @@ fn build(r: &RawLayer, cin: usize, hw: [usize; 2], depthwise: bool) -> ConvDesc 
     }
 }
 
-fn layer(desc: ConvDesc, rng: &mut Rng) -> Layer {
+fn layer(desc: ConvDesc, rng: &mut Rng) -> Conv {
     let w = rng.vec(desc.weight_len().unwrap());
     let b = desc.bias.then(|| rng.vec(desc.out_channels));
-    Layer::new(desc, w, b).unwrap()
+    Conv::new(desc, w, b).unwrap()
 }
 
 /// The accumulated magnitude of every output: the stack run with |x|, |w|, |b| and, in
 /// place of the activation, `1.2·|a| + 1` (a bound for every activation we have).
-fn magnitude(layers: &[Layer], batch: usize, hw: [usize; 2], x: &[f32]) -> Vec<f32> {
+fn magnitude(layers: &[Conv], batch: usize, hw: [usize; 2], x: &[f32]) -> Vec<f32> {
     let mut cur: Vec<f32> = x.iter().map(|v| v.abs()).collect();
     let mut hw = hw;
     for (i, l) in layers.iter().enumerate() {
@@ -186,7 +187,7 @@ fn assert_close(kernel: Kernel, got: &[f32], want: &[f32], mag: &[f32], rel: f32
 }
 
 /// Runs `layers` with every fast family (1 and 2 threads) and compares with the reference.
-fn check_stack(layers: Vec<Layer>, batch: usize, hw: [usize; 2], x: &[f32]) {
+fn check_stack(layers: Vec<Conv>, batch: usize, hw: [usize; 2], x: &[f32]) {
     let reference = Network::new(layers.clone())
         .unwrap()
         .with_kernel(Kernel::Reference)
@@ -231,7 +232,7 @@ fn make_stack(
     raws: &[RawLayer],
     depthwise: &[bool],
     rng: &mut Rng,
-) -> Vec<Layer> {
+) -> Vec<Conv> {
     let mut layers = Vec::new();
     let (mut c, mut hw) = (cin, hw);
     for (r, &dw) in raws.iter().zip(depthwise) {
@@ -301,7 +302,7 @@ proptest! {
         let mut w = l0.weight().to_vec();
         let i = rng.below(w.len());
         w[i] = values[rng.below(3)];
-        layers[0] = Layer::new(*l0.desc(), w, l0.bias().map(<[f32]>::to_vec)).unwrap();
+        layers[0] = Conv::new(*l0.desc(), w, l0.bias().map(<[f32]>::to_vec)).unwrap();
         check_stack(layers, batch, hw, &x);
     }
 }

@@ -8,8 +8,9 @@
 
 use std::path::{Path, PathBuf};
 
+use dilated_core::conv::Rank;
 use dilated_core::engine::Kernel;
-use dilated_core::layer::{Conv1d, Conv2d, LayerSpec, Pad1d, Pad2d, Rank, Stack, TypedStack};
+use dilated_core::stack::{Conv1d, Conv2d, ModuleSpec, Pad1d, Pad2d, Stack, TypedStack};
 use dilated_core::tensor::{DYN, Tensor, Tensor1d, Tensor2d};
 use dilated_core::weights::Weights;
 use dilated_core::{Activation, ConvDesc, Error};
@@ -185,11 +186,11 @@ fn every_stack_fixture_matches_pytorch() {
     for name in names("stack") {
         let case = json(&dir.join(format!("{name}.json")));
         let rank = rank_of(&case);
-        let specs: Vec<LayerSpec> = case["layers"]
+        let specs: Vec<ModuleSpec> = case["layers"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|l| LayerSpec::new(usize_of(&l["index"]), rank, desc_of(l, "has_bias")))
+            .map(|l| ModuleSpec::new(usize_of(&l["index"]), rank, desc_of(l, "has_bias")))
             .collect();
         let stack = Stack::from_safetensors(&specs, dir.join(format!("{name}.safetensors")))
             .unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -227,7 +228,7 @@ fn stack_builder_numbers_modules_as_pytorch() {
     for name in names("stack") {
         let case = json(&dir.join(format!("{name}.json")));
         let layers = case["layers"].as_array().unwrap();
-        let mut builder = dilated_core::layer::StackBuilder::new(rank_of(&case));
+        let mut builder = dilated_core::stack::StackBuilder::new(rank_of(&case));
         for l in layers {
             builder = builder.conv(desc_of(l, "has_bias"));
         }
@@ -252,7 +253,7 @@ fn typed_conv2d_k3_d2_same() {
     type L = Conv2d<4, 5, 3, 3, 2, 2, 1, 1, 1, Pad2d<2, 2, 2, 2>>;
     let desc = L::descriptor(true, Activation::Identity);
     assert_eq!(desc, desc_of(&case, "bias"));
-    let conv = L::from_layer(w.take_conv_prefixed("", desc, Rank::Two).unwrap()).unwrap();
+    let conv = L::from_conv(w.take_conv_prefixed("", desc, Rank::Two).unwrap()).unwrap();
     w.finish().unwrap();
     let [_, _, h, wd] = x.shape();
     let x: Tensor2d<4, DYN, DYN> = Tensor2d::new(x).unwrap();
@@ -270,7 +271,7 @@ fn typed_conv1d_causal() {
     type L = Conv1d<3, 4, 3, 2, 1, 1, Pad1d<4, 0>>;
     let desc = L::descriptor(true, Activation::Identity);
     assert_eq!(desc, desc_of(&case, "bias"));
-    let conv = L::from_layer(w.take_conv_prefixed("", desc, Rank::One).unwrap()).unwrap();
+    let conv = L::from_conv(w.take_conv_prefixed("", desc, Rank::One).unwrap()).unwrap();
     let x: Tensor1d<3, 20> = Tensor1d::new(x).unwrap();
     let y: Tensor1d<4, 20> = conv.forward(&x).unwrap();
     assert!(max_abs_diff(y.as_slice(), want.as_slice()) <= tolerance(&case));
@@ -282,10 +283,10 @@ fn typed_stack_hdc_125_relu() {
     type L0 = Conv2d<3, 8, 3, 3, 1, 1, 1, 1, 1, Pad2d<1, 1, 1, 1>>;
     type L1 = Conv2d<8, 8, 3, 3, 2, 2, 1, 1, 1, Pad2d<2, 2, 2, 2>>;
     type L2 = Conv2d<8, 8, 3, 3, 5, 5, 1, 1, 1, Pad2d<5, 5, 5, 5>>;
-    const LAYERS: [LayerSpec; 3] = [
-        LayerSpec::new(0, Rank::Two, L0::descriptor(true, Activation::Relu)),
-        LayerSpec::new(2, Rank::Two, L1::descriptor(true, Activation::Relu)),
-        LayerSpec::new(4, Rank::Two, L2::descriptor(true, Activation::Relu)),
+    const LAYERS: [ModuleSpec; 3] = [
+        ModuleSpec::new(0, Rank::Two, L0::descriptor(true, Activation::Relu)),
+        ModuleSpec::new(2, Rank::Two, L1::descriptor(true, Activation::Relu)),
+        ModuleSpec::new(4, Rank::Two, L2::descriptor(true, Activation::Relu)),
     ];
     let dir = fixtures().join("stack");
     let case = json(&dir.join("hdc_125_relu.json"));
@@ -320,11 +321,11 @@ fn typed_stack_wavenet_dynamic_length() {
             activation: Activation::LeakyRelu(0.2),
         }
     }
-    const LAYERS: [LayerSpec; 4] = [
-        LayerSpec::new(0, Rank::One, layer(2, 1)),
-        LayerSpec::new(2, Rank::One, layer(4, 2)),
-        LayerSpec::new(4, Rank::One, layer(4, 4)),
-        LayerSpec::new(6, Rank::One, layer(4, 8)),
+    const LAYERS: [ModuleSpec; 4] = [
+        ModuleSpec::new(0, Rank::One, layer(2, 1)),
+        ModuleSpec::new(2, Rank::One, layer(4, 2)),
+        ModuleSpec::new(4, Rank::One, layer(4, 4)),
+        ModuleSpec::new(6, Rank::One, layer(4, 8)),
     ];
     assert_eq!(
         LAYERS[1].desc,

@@ -5,8 +5,9 @@
 //! The counter is process-wide, so this file holds a single test.
 
 use dilated_core::Activation;
+use dilated_core::conv::Rank;
 use dilated_core::engine::{Kernel, Workspace};
-use dilated_core::layer::{Conv1d, Conv2d, LayerSpec, Pad1d, Pad2d, Rank, TypedStack};
+use dilated_core::stack::{Conv1d, Conv2d, ModuleSpec, Pad1d, Pad2d, TypedStack};
 use dilated_core::tensor::{Tensor1d, Tensor2d};
 
 #[path = "support/counting.rs"]
@@ -16,10 +17,10 @@ use counting::allocations_during;
 type L0 = Conv2d<3, 8, 3, 3, 1, 1, 1, 1, 1, Pad2d<1, 1, 1, 1>>;
 type L1 = Conv2d<8, 8, 3, 3, 2, 2, 1, 1, 1, Pad2d<2, 2, 2, 2>>;
 type L2 = Conv2d<8, 4, 3, 3, 5, 5, 1, 1, 1, Pad2d<5, 5, 5, 5>>;
-const LAYERS: [LayerSpec; 3] = [
-    LayerSpec::new(0, Rank::Two, L0::descriptor(true, Activation::Relu)),
-    LayerSpec::new(2, Rank::Two, L1::descriptor(true, Activation::Relu)),
-    LayerSpec::new(4, Rank::Two, L2::descriptor(true, Activation::Identity)),
+const LAYERS: [ModuleSpec; 3] = [
+    ModuleSpec::new(0, Rank::Two, L0::descriptor(true, Activation::Relu)),
+    ModuleSpec::new(2, Rank::Two, L1::descriptor(true, Activation::Relu)),
+    ModuleSpec::new(4, Rank::Two, L2::descriptor(true, Activation::Identity)),
 ];
 
 #[test]

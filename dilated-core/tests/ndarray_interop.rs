@@ -2,7 +2,9 @@
 //! non-contiguous arrays copied in logical order, shape errors typed.
 #![cfg(feature = "ndarray")]
 
-use dilated_core::engine::{Layer, Network};
+use dilated_core::conv::Conv;
+
+use dilated_core::engine::Network;
 use dilated_core::ndarray_interop::{
     AsNchw, array3_from_tensor, array4_from_nchw, array4_from_tensor, nchw_from_view3,
     nchw_from_view4, tensor_from_array3, tensor_from_array4, view_mut4_from_tensor_view,
@@ -264,8 +266,8 @@ fn net2d() -> Network {
             .collect()
     };
     Network::new(vec![
-        Layer::new(d1, w(4 * 3 * 9), Some(vec![0.1; 4])).unwrap(),
-        Layer::new(d2, w(2 * 4 * 9), Some(vec![-0.2; 2])).unwrap(),
+        Conv::new(d1, w(4 * 3 * 9), Some(vec![0.1; 4])).unwrap(),
+        Conv::new(d2, w(2 * 4 * 9), Some(vec![-0.2; 2])).unwrap(),
     ])
     .unwrap()
 }
@@ -304,7 +306,7 @@ fn network_forward_on_arrays() {
     );
     // Too small for the effective kernel: the engine's error comes through.
     let one = Network::new(vec![
-        Layer::new(
+        Conv::new(
             ConvDesc {
                 padding: [[0, 0], [0, 0]],
                 ..ConvDesc::same_2d(3, 1, 3, 4)
@@ -335,7 +337,7 @@ fn causal_net() -> Network {
         let w = (0..cout * cin * 3)
             .map(|j| ((j * 13 % 7) as f32 - 3.0) / 4.0)
             .collect();
-        layers.push(Layer::new(d, w, Some(vec![0.05; cout])).unwrap());
+        layers.push(Conv::new(d, w, Some(vec![0.05; cout])).unwrap());
         cin = cout;
     }
     Network::new(layers).unwrap()

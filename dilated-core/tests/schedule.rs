@@ -2,8 +2,8 @@
 //! input (a typed error each, never a panic).
 
 use dilated_core::schedule::{
-    Axis, AxisLayer, CheckId, Count, CoverageStatus, ErrorKind, Layer2d, Level, Levels, Options,
-    Outcome, Padding, Schedule, ScheduleError, SuggestRequest, analyze, coverage_counts,
+    Axis, AxisSpec, CheckId, Count, CoverageStatus, ErrorKind, Level, Levels, Options, Outcome,
+    PadMode, Schedule, ScheduleError, Spec2d, SuggestRequest, analyze, coverage_counts,
     coverage_map, coverage_u128, geometry, hdc, hole_offsets, m_values, output_sizes, reach,
     receptive_field, rising_groups, suggest, suggest_fix,
 };
@@ -11,8 +11,8 @@ use dilated_core::schedule::{
     MAX_COVERAGE_RF, MAX_LAYERS, MAX_MAP_SIDE, MAX_VERDICT_RF, const_core,
 };
 
-fn k3(rates: &[u64]) -> Vec<AxisLayer> {
-    rates.iter().map(|&r| AxisLayer::new(3, r)).collect()
+fn k3(rates: &[u64]) -> Vec<AxisSpec> {
+    rates.iter().map(|&r| AxisSpec::new(3, r)).collect()
 }
 
 fn report(rates: &[u64]) -> dilated_core::schedule::Report {
@@ -109,15 +109,15 @@ fn rates_1_2_9_holes_at_4_and_5() {
 #[test]
 fn same_padding_2_for_32_3_2() {
     // 32 = (32 + 2p − 2·(3 − 1) − 1)/1 + 1 → p = 2.
-    let l = AxisLayer::new(3, 2);
+    let l = AxisSpec::new(3, 2);
     assert_eq!(l.padding_amounts(), Ok((2, 2)));
     assert_eq!(l.output_size(32), Ok(32));
     // Odd totals split as PyTorch does: p_lo = total / 2.
-    assert_eq!(AxisLayer::new(2, 1).padding_amounts(), Ok((0, 1)));
-    assert_eq!(AxisLayer::new(4, 3).padding_amounts(), Ok((4, 5)));
-    assert_eq!(AxisLayer::new(4, 3).output_size(7), Ok(7));
+    assert_eq!(AxisSpec::new(2, 1).padding_amounts(), Ok((0, 1)));
+    assert_eq!(AxisSpec::new(4, 3).padding_amounts(), Ok((4, 5)));
+    assert_eq!(AxisSpec::new(4, 3).output_size(7), Ok(7));
     // Strided `same`: ceil(I / s).
-    assert_eq!(AxisLayer::new(3, 2).with_stride(2).output_size(33), Ok(17));
+    assert_eq!(AxisSpec::new(3, 2).with_stride(2).output_size(33), Ok(17));
 }
 
 #[test]
@@ -162,9 +162,9 @@ fn rising_groups_split_at_non_increase() {
 
 #[test]
 fn rule1_not_applicable_to_strided_or_mixed_stacks() {
-    let mixed = [AxisLayer::new(3, 1), AxisLayer::new(5, 2)];
+    let mixed = [AxisSpec::new(3, 1), AxisSpec::new(5, 2)];
     assert_eq!(hdc(&mixed).rule1, Outcome::NotApplicable);
-    let strided = [AxisLayer::new(3, 1).with_stride(2), AxisLayer::new(3, 2)];
+    let strided = [AxisSpec::new(3, 1).with_stride(2), AxisSpec::new(3, 2)];
     assert_eq!(hdc(&strided).rule1, Outcome::NotApplicable);
     assert_eq!(hdc(&strided).rule1.as_bool(), None);
     assert_eq!(hdc(&k3(&[2, 4, 8])).rule1_failures[0].m2, 4);
@@ -284,8 +284,8 @@ fn long_range_and_no_output() {
     assert_eq!(rep.axes[0].geometry[2].output_size, Some(10));
     // Valid padding, input 8: layer 1 gives 6, layer 2 (effective kernel 9) has no output.
     let s = Schedule::one_d(vec![
-        AxisLayer::new(3, 1).with_padding(Padding::Valid),
-        AxisLayer::new(3, 4).with_padding(Padding::Valid),
+        AxisSpec::new(3, 1).with_padding(PadMode::Valid),
+        AxisSpec::new(3, 4).with_padding(PadMode::Valid),
     ]);
     let rep = analyze(
         &s,
@@ -324,7 +324,7 @@ fn long_range_and_no_output() {
 #[test]
 fn two_d_axes() {
     // Identical axes: one set of rate diagnostics, no axis named.
-    let s = Schedule::two_d(&[Layer2d::square(3, 2), Layer2d::square(3, 4)]);
+    let s = Schedule::two_d(&[Spec2d::square(3, 2), Spec2d::square(3, 4)]);
     let rep = analyze(&s, &Options::default()).unwrap();
     assert!(rep.axes_identical);
     assert_eq!(rep.axes.len(), 2);
@@ -339,13 +339,13 @@ fn two_d_axes() {
     assert_eq!(rep.diagnostics[0].axis, None);
     // Rectangular kernel, per-axis rates: the height grids, the width does not.
     let layers = [
-        Layer2d {
-            height: AxisLayer::new(3, 2),
-            width: AxisLayer::new(5, 1),
+        Spec2d {
+            height: AxisSpec::new(3, 2),
+            width: AxisSpec::new(5, 1),
         },
-        Layer2d {
-            height: AxisLayer::new(3, 4),
-            width: AxisLayer::new(5, 2),
+        Spec2d {
+            height: AxisSpec::new(3, 4),
+            width: AxisSpec::new(5, 2),
         },
     ];
     let rep = analyze(&Schedule::two_d(&layers), &Options::default()).unwrap();
@@ -371,13 +371,13 @@ fn two_d_axes() {
 #[test]
 fn causal_and_explicit_padding_do_not_move_holes() {
     let base = k3(&[2, 4]);
-    let causal: Vec<AxisLayer> = base
+    let causal: Vec<AxisSpec> = base
         .iter()
-        .map(|l| l.with_padding(Padding::Causal))
+        .map(|l| l.with_padding(PadMode::Causal))
         .collect();
-    let explicit: Vec<AxisLayer> = base
+    let explicit: Vec<AxisSpec> = base
         .iter()
-        .map(|l| l.with_padding(Padding::Explicit { lo: 7, hi: 0 }))
+        .map(|l| l.with_padding(PadMode::Explicit { lo: 7, hi: 0 }))
         .collect();
     for v in [&causal, &explicit] {
         assert_eq!(hole_offsets(v).unwrap(), hole_offsets(&base).unwrap());
@@ -393,14 +393,14 @@ fn causal_and_explicit_padding_do_not_move_holes() {
 #[test]
 fn strided_stack_geometry() {
     // jump multiplies: k = 3 rates [1, 1] strides [2, 1] → RF = 1 + 2 + 2·2 = 7.
-    let l = [AxisLayer::new(3, 1).with_stride(2), AxisLayer::new(3, 1)];
+    let l = [AxisSpec::new(3, 1).with_stride(2), AxisSpec::new(3, 1)];
     let g = geometry(&l, Some(9)).unwrap();
     assert_eq!((g[0].receptive_field, g[0].jump), (3, 2));
     assert_eq!((g[1].receptive_field, g[1].jump), (7, 2));
     assert_eq!(output_sizes(&l, 9), Ok(vec![5, 5]));
     assert!(!reach(&l).unwrap().has_holes());
     // Rates [1, 2] with the stride: steps 1 and 4 leave holes at ±2.
-    let l = [AxisLayer::new(3, 1).with_stride(2), AxisLayer::new(3, 2)];
+    let l = [AxisSpec::new(3, 1).with_stride(2), AxisSpec::new(3, 2)];
     assert_eq!(hole_offsets(&l).unwrap(), [-2, 2]);
 }
 
@@ -514,12 +514,12 @@ fn zero_values_are_typed_errors_with_the_layer() {
     .unwrap_err();
     assert_eq!(e.kind, ErrorKind::ZeroInput);
     assert_eq!(
-        AxisLayer::new(3, 1).output_size(0).unwrap_err().kind,
+        AxisSpec::new(3, 1).output_size(0).unwrap_err().kind,
         ErrorKind::ZeroInput
     );
-    let layers2d = [Layer2d {
-        height: AxisLayer::new(3, 1),
-        width: AxisLayer::new(3, 0),
+    let layers2d = [Spec2d {
+        height: AxisSpec::new(3, 1),
+        width: AxisSpec::new(3, 0),
     }];
     let e = analyze(&Schedule::two_d(&layers2d), &Options::default()).unwrap_err();
     assert_eq!(
@@ -576,22 +576,22 @@ fn malformed_lists_are_typed_errors() {
 
 #[test]
 fn huge_values_overflow_into_typed_errors() {
-    let e = AxisLayer::new(3, u64::MAX).effective_kernel().unwrap_err();
+    let e = AxisSpec::new(3, u64::MAX).effective_kernel().unwrap_err();
     assert!(matches!(e.kind, ErrorKind::Overflow { .. }));
     let e = err(&[1, u64::MAX]);
     assert!(matches!(e.kind, ErrorKind::Overflow { .. }), "{e}");
     assert_eq!(e.layer, Some(1));
     let e = receptive_field(&k3(&[u64::MAX / 3, u64::MAX / 3])).unwrap_err();
     assert!(matches!(e.kind, ErrorKind::Overflow { .. }));
-    let e = AxisLayer::new(3, 1)
-        .with_padding(Padding::Explicit {
+    let e = AxisSpec::new(3, 1)
+        .with_padding(PadMode::Explicit {
             lo: u64::MAX,
             hi: 1,
         })
         .output_size(1);
     assert!(matches!(e.unwrap_err().kind, ErrorKind::Overflow { .. }));
     // Strides whose product overflows.
-    let l = vec![AxisLayer::new(3, 1).with_stride(u64::MAX); 3];
+    let l = vec![AxisSpec::new(3, 1).with_stride(u64::MAX); 3];
     assert!(analyze(&Schedule::one_d(l), &Options::default()).is_err());
     // A field beyond the verdict limit (not an overflow, a documented limit).
     let e = err(&[1, MAX_VERDICT_RF]);
@@ -607,7 +607,7 @@ fn huge_values_overflow_into_typed_errors() {
 
 #[test]
 fn kernel_wider_than_padded_input() {
-    let l = AxisLayer::new(5, 3).with_padding(Padding::Valid);
+    let l = AxisSpec::new(5, 3).with_padding(PadMode::Valid);
     let e = l.output_size(12).unwrap_err();
     assert_eq!(
         e.kind,
@@ -618,8 +618,8 @@ fn kernel_wider_than_padded_input() {
     );
     assert!(e.to_string().contains("no output"));
     assert_eq!(l.output_size(13), Ok(1));
-    let e = AxisLayer::new(3, 2)
-        .with_padding(Padding::Explicit { lo: 1, hi: 0 })
+    let e = AxisSpec::new(3, 2)
+        .with_padding(PadMode::Explicit { lo: 1, hi: 0 })
         .output_size(3);
     assert_eq!(
         e.unwrap_err().kind,
@@ -732,7 +732,7 @@ fn const_core_in_const_context() {
     const E: const_core::ConstCheck = const_core::check(&[3], &[1, 0], &[]);
     assert_eq!(E.error_text(), "rate must be at least 1, got 0");
     assert_eq!(E.error_layer_number(), 2);
-    const RF: u64 = match receptive_field(&[AxisLayer::new(3, 1), AxisLayer::new(3, 2)]) {
+    const RF: u64 = match receptive_field(&[AxisSpec::new(3, 1), AxisSpec::new(3, 2)]) {
         Ok(rf) => rf,
         Err(_) => 0,
     };
@@ -771,9 +771,9 @@ fn const_suggester_matches_the_runtime_one() {
 #[test]
 fn identical_axes_with_equal_inputs_report_sizes_once() {
     let s = Schedule::two_d(&[
-        Layer2d::square(3, 1),
-        Layer2d::square(3, 3),
-        Layer2d::square(3, 8),
+        Spec2d::square(3, 1),
+        Spec2d::square(3, 3),
+        Spec2d::square(3, 8),
     ]);
     let square = Options {
         input: vec![Some(16), Some(16)],

@@ -5,14 +5,14 @@
 use std::collections::BTreeMap;
 
 use dilated_core::schedule::{
-    AxisLayer, Padding, const_core, coverage_counts, coverage_u128, geometry, hole_offsets, reach,
+    AxisSpec, PadMode, const_core, coverage_counts, coverage_u128, geometry, hole_offsets, reach,
     receptive_field,
 };
 use proptest::prelude::*;
 
 /// Every path from the output position: one tap per layer, offset
 /// `Σ (t − (k − 1)/2)·d·jump_before`. Returns offset → number of paths.
-fn brute_force(layers: &[AxisLayer]) -> BTreeMap<i64, u128> {
+fn brute_force(layers: &[AxisSpec]) -> BTreeMap<i64, u128> {
     let mut paths: Vec<i64> = vec![0];
     let mut jump: i64 = 1;
     for l in layers {
@@ -34,35 +34,35 @@ fn brute_force(layers: &[AxisLayer]) -> BTreeMap<i64, u128> {
     counts
 }
 
-fn layer() -> impl Strategy<Value = AxisLayer> {
+fn layer() -> impl Strategy<Value = AxisSpec> {
     (1u64..=5, 1u64..=6, 1u64..=3, 0u8..4).prop_map(|(k, d, s, p)| {
         let padding = match p {
-            0 => Padding::Same,
-            1 => Padding::Valid,
-            2 => Padding::Causal,
-            _ => Padding::Explicit { lo: 1, hi: 2 },
+            0 => PadMode::Same,
+            1 => PadMode::Valid,
+            2 => PadMode::Causal,
+            _ => PadMode::Explicit { lo: 1, hi: 2 },
         };
-        AxisLayer::new(k, d).with_stride(s).with_padding(padding)
+        AxisSpec::new(k, d).with_stride(s).with_padding(padding)
     })
 }
 
 /// Stacks of at most 4096 tap paths.
-fn stack() -> impl Strategy<Value = Vec<AxisLayer>> {
+fn stack() -> impl Strategy<Value = Vec<AxisSpec>> {
     prop::collection::vec(layer(), 1..=6).prop_filter("few paths", |v| {
         v.iter().map(|l| l.kernel).product::<u64>() <= 4096
     })
 }
 
 /// Stride-1 stacks of one kernel size, bigger.
-fn uniform_stack() -> impl Strategy<Value = Vec<AxisLayer>> {
+fn uniform_stack() -> impl Strategy<Value = Vec<AxisSpec>> {
     (1u64..=4, prop::collection::vec(1u64..=12, 1..=7))
-        .prop_map(|(k, rates)| rates.into_iter().map(|r| AxisLayer::new(k, r)).collect())
-        .prop_filter("few paths", |v: &Vec<AxisLayer>| {
+        .prop_map(|(k, rates)| rates.into_iter().map(|r| AxisSpec::new(k, r)).collect())
+        .prop_filter("few paths", |v: &Vec<AxisSpec>| {
             v.iter().map(|l| l.kernel).product::<u64>() <= 20_000
         })
 }
 
-fn check_against_brute_force(layers: &[AxisLayer]) -> Result<(), TestCaseError> {
+fn check_against_brute_force(layers: &[AxisSpec]) -> Result<(), TestCaseError> {
     let truth = brute_force(layers);
     let min = *truth.keys().next().unwrap();
     let max = *truth.keys().next_back().unwrap();
@@ -167,12 +167,12 @@ proptest! {
         factor in 1u64..=3,
         strided in any::<bool>(),
     ) {
-        let layers: Vec<AxisLayer> = spec
+        let layers: Vec<AxisSpec> = spec
             .iter()
             .enumerate()
             .map(|(i, &(k, d, s))| {
                 let s = if strided && i < 2 { s } else { 1 };
-                AxisLayer::new(k, d * factor).with_stride(s)
+                AxisSpec::new(k, d * factor).with_stride(s)
             })
             .collect();
         prop_assume!(receptive_field(&layers).unwrap() < 300_000);
@@ -229,7 +229,7 @@ proptest! {
         k in 2u64..=4,
         rates in prop::collection::vec(1u64..=300, 1..=6),
     ) {
-        let layers: Vec<AxisLayer> = rates.iter().map(|&r| AxisLayer::new(k, r)).collect();
+        let layers: Vec<AxisSpec> = rates.iter().map(|&r| AxisSpec::new(k, r)).collect();
         let c = coverage_u128(&layers).unwrap();
         let r = reach(&layers).unwrap();
         let zeros: Vec<i64> = c.holes();
@@ -263,16 +263,16 @@ proptest! {
         input in prop::option::of(wild()),
         min_rf in wild(),
     ) {
-        let layers: Vec<AxisLayer> = spec
+        let layers: Vec<AxisSpec> = spec
             .iter()
             .map(|&(k, d, s, lo, hi)| {
                 let padding = match lo % 5 {
-                    0 => Padding::Same,
-                    1 => Padding::Valid,
-                    2 => Padding::Causal,
-                    _ => Padding::Explicit { lo, hi },
+                    0 => PadMode::Same,
+                    1 => PadMode::Valid,
+                    2 => PadMode::Causal,
+                    _ => PadMode::Explicit { lo, hi },
                 };
-                AxisLayer::new(k, d).with_stride(s).with_padding(padding)
+                AxisSpec::new(k, d).with_stride(s).with_padding(padding)
             })
             .collect();
         let options = dilated_core::schedule::Options {

@@ -2,15 +2,16 @@
 //! gives what `Network::forward` gives on the whole signal; non-streamable stacks and bad
 //! pushes are typed errors.
 
+use dilated_core::conv::Conv;
 use dilated_core::conv::conv_reference;
-use dilated_core::engine::{Layer, Network};
+use dilated_core::engine::Network;
 use dilated_core::stream::{BufferInfo, CausalStream, StreamError};
 use dilated_core::{Activation, ConvDesc, Error};
 use proptest::prelude::*;
 
 /// One layer of a random causal stack.
 #[derive(Debug, Clone)]
-struct LayerSpec {
+struct ModuleSpec {
     kernel: usize,
     rate: usize,
     out_channels: usize,
@@ -32,7 +33,7 @@ fn activation() -> impl Strategy<Value = Activation> {
     ]
 }
 
-fn layer_spec() -> impl Strategy<Value = LayerSpec> {
+fn layer_spec() -> impl Strategy<Value = ModuleSpec> {
     (
         1usize..=4,
         1usize..=8,
@@ -42,7 +43,7 @@ fn layer_spec() -> impl Strategy<Value = LayerSpec> {
         activation(),
     )
         .prop_map(
-            |(kernel, rate, out_channels, group_pick, bias, activation)| LayerSpec {
+            |(kernel, rate, out_channels, group_pick, bias, activation)| ModuleSpec {
                 kernel,
                 rate,
                 out_channels,
@@ -71,7 +72,7 @@ fn values(seed: u64, n: usize) -> Vec<f32> {
         .collect()
 }
 
-fn build_stack(in_channels: usize, specs: &[LayerSpec], seed: u64) -> Vec<Layer> {
+fn build_stack(in_channels: usize, specs: &[ModuleSpec], seed: u64) -> Vec<Conv> {
     let mut cin = in_channels;
     let mut layers = Vec::new();
     for (i, s) in specs.iter().enumerate() {
@@ -86,7 +87,7 @@ fn build_stack(in_channels: usize, specs: &[LayerSpec], seed: u64) -> Vec<Layer>
         let bias = s
             .bias
             .then(|| values(seed ^ (i as u64 + 1) << 32, s.out_channels));
-        layers.push(Layer::new(desc, weight, bias).unwrap());
+        layers.push(Conv::new(desc, weight, bias).unwrap());
         cin = s.out_channels;
     }
     layers
@@ -96,7 +97,7 @@ fn build_stack(in_channels: usize, specs: &[LayerSpec], seed: u64) -> Vec<Layer>
 /// the stack run on `|x|` with `|w|`, `|b|` and each activation replaced by a bound of its
 /// size (`|f(x)| ≤ max(1, slope)·|x|`, sigmoid ≤ 1). Rounding errors in an f32 dot product
 /// are relative to this, not to the (possibly cancelled) result.
-fn magnitude(layers: &[Layer], len: usize, signal: &[f32]) -> Vec<f32> {
+fn magnitude(layers: &[Conv], len: usize, signal: &[f32]) -> Vec<f32> {
     let mut x: Vec<f32> = signal.iter().map(|v| v.abs()).collect();
     for layer in layers {
         let mut desc = *layer.desc();
@@ -263,10 +264,10 @@ proptest! {
     }
 }
 
-fn single(desc: ConvDesc, seed: u64) -> Layer {
+fn single(desc: ConvDesc, seed: u64) -> Conv {
     let w = values(seed, desc.weight_len().unwrap());
     let b = desc.bias.then(|| values(seed + 1, desc.out_channels));
-    Layer::new(desc, w, b).unwrap()
+    Conv::new(desc, w, b).unwrap()
 }
 
 /// A TCN-sized stack (kernel 3, rates 1, 2, 4, …, 64, 16 channels) over a signal many
@@ -316,12 +317,12 @@ fn long_signal_through_deep_stack() {
 #[test]
 fn impulse_response_spans_the_receptive_field() {
     let specs = [(2, 1), (3, 2), (1, 1), (4, 3)];
-    let layers: Vec<Layer> = specs
+    let layers: Vec<Conv> = specs
         .iter()
         .map(|&(k, d)| {
             let mut desc = ConvDesc::causal_1d(1, 1, k, d);
             desc.bias = false;
-            Layer::new(desc, vec![1.0; k], None).unwrap()
+            Conv::new(desc, vec![1.0; k], None).unwrap()
         })
         .collect();
     let mut stream = CausalStream::from_layers(&layers).unwrap();
@@ -543,13 +544,14 @@ fn bad_pushes_are_typed_errors_and_leave_the_state_alone() {
 /// PyTorch's default initialisation.
 #[test]
 fn generated_style_stack_streams() {
-    use dilated_core::layer::{LayerSpec, Rank, Stack};
+    use dilated_core::conv::Rank;
+    use dilated_core::stack::{ModuleSpec, Stack};
     let mut specs = Vec::new();
     let mut cin = 4;
     for (i, rate) in [1, 2, 4, 8].into_iter().enumerate() {
         let mut d = ConvDesc::causal_1d(cin, 8, 2, rate);
         d.activation = Activation::Relu;
-        specs.push(LayerSpec::new(2 * i, Rank::One, d));
+        specs.push(ModuleSpec::new(2 * i, Rank::One, d));
         cin = 8;
     }
     let stack = Stack::init(&specs, 11).unwrap();

@@ -3,7 +3,9 @@
 //!
 //! This file holds a single test so that no other test thread allocates while it counts.
 
-use dilated_core::engine::{Layer, Network};
+use dilated_core::conv::Conv;
+
+use dilated_core::engine::Network;
 use dilated_core::stream::CausalStream;
 use dilated_core::{Activation, ConvDesc};
 
@@ -28,7 +30,7 @@ fn pushing_allocates_nothing_after_construction() {
         let w = (0..d.weight_len().unwrap())
             .map(|j| ((j * 37 % 19) as f32 - 9.0) / 20.0)
             .collect();
-        layers.push(Layer::new(d, w, Some(vec![0.05; 8])).unwrap());
+        layers.push(Conv::new(d, w, Some(vec![0.05; 8])).unwrap());
         cin = 8;
     }
     let net = Network::new(layers).unwrap();

@@ -3,9 +3,10 @@
 
 use std::collections::HashMap;
 
-use dilated_core::engine::Layer;
+use dilated_core::conv::Conv;
+use dilated_core::conv::Rank;
 use dilated_core::init::Init;
-use dilated_core::layer::{LayerSpec, Rank, Stack, StackBuilder};
+use dilated_core::stack::{ModuleSpec, Stack, StackBuilder};
 use dilated_core::weights::{Weights, conv_weight_shape};
 use dilated_core::{Activation, ConvDesc, Error};
 use safetensors::Dtype;
@@ -19,7 +20,7 @@ fn relu(d: ConvDesc) -> ConvDesc {
 }
 
 /// conv(3→4, rate 1), relu, conv(4→4, rate 2), relu: `0.*` and `2.*`.
-fn specs() -> Vec<LayerSpec> {
+fn specs() -> Vec<ModuleSpec> {
     StackBuilder::new(Rank::Two)
         .conv(relu(ConvDesc::same_2d(3, 4, 3, 1)))
         .conv(relu(ConvDesc::same_2d(4, 4, 3, 2)))
@@ -124,7 +125,7 @@ fn layer_without_bias_writes_and_needs_no_bias() {
         bias: false,
         ..ConvDesc::same_2d(2, 2, 3, 1)
     };
-    let specs = [LayerSpec::new(0, Rank::Two, desc)];
+    let specs = [ModuleSpec::new(0, Rank::Two, desc)];
     let stack = Stack::init(&specs, 0).unwrap();
     let bytes = stack.to_safetensors_bytes().unwrap();
     let names: Vec<String> = Weights::from_safetensors_bytes(&bytes)
@@ -238,9 +239,9 @@ fn extra_tensors_are_listed() {
         }
     );
     // A bias for a layer declared without one is an extra tensor too.
-    let no_bias: Vec<LayerSpec> = specs()
+    let no_bias: Vec<ModuleSpec> = specs()
         .into_iter()
-        .map(|s| LayerSpec {
+        .map(|s| ModuleSpec {
             desc: ConvDesc {
                 bias: false,
                 ..s.desc
@@ -371,7 +372,7 @@ fn bad_specs_are_errors_before_reading_tensors() {
     d.groups = 2;
     let bytes = stack_file(|_| {});
     assert!(matches!(
-        Stack::from_safetensors_bytes(&[LayerSpec::new(0, Rank::Two, d)], &bytes),
+        Stack::from_safetensors_bytes(&[ModuleSpec::new(0, Rank::Two, d)], &bytes),
         Err(Error::Groups { .. })
     ));
     // No layers at all.
@@ -381,15 +382,15 @@ fn bad_specs_are_errors_before_reading_tensors() {
     ));
     // Mixed ranks.
     let mixed = [
-        LayerSpec::new(0, Rank::Two, ConvDesc::same_2d(3, 4, 3, 1)),
-        LayerSpec::new(2, Rank::One, ConvDesc::causal_1d(4, 4, 2, 1)),
+        ModuleSpec::new(0, Rank::Two, ConvDesc::same_2d(3, 4, 3, 1)),
+        ModuleSpec::new(2, Rank::One, ConvDesc::causal_1d(4, 4, 2, 1)),
     ];
     assert!(matches!(
         Stack::from_safetensors_bytes(&mixed, &bytes),
         Err(Error::Shape { .. })
     ));
     // A 2D descriptor declared 1D.
-    let not_1d = [LayerSpec::new(0, Rank::One, ConvDesc::same_2d(3, 4, 3, 1))];
+    let not_1d = [ModuleSpec::new(0, Rank::One, ConvDesc::same_2d(3, 4, 3, 1))];
     assert!(matches!(Stack::init(&not_1d, 0), Err(Error::Shape { .. })));
 }
 
@@ -403,7 +404,7 @@ fn two_layers_at_one_module_index_are_rejected() {
 #[test]
 fn metadata_does_not_matter() {
     let stack = Stack::init(&specs(), 9).unwrap();
-    let l: &[Layer] = stack.layers();
+    let l: &[Conv] = stack.layers();
     let meta = HashMap::from([("format".to_owned(), "pt".to_owned())]);
     let w0 = f32_bytes(l[0].weight());
     let b0 = f32_bytes(l[0].bias().unwrap());

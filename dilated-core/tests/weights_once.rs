@@ -5,8 +5,11 @@
 //! The counter is per thread (construction runs on the calling thread), so the tests of
 //! this file may run in parallel.
 
-use dilated_core::engine::{Kernel, Layer, Network};
-use dilated_core::layer::{Conv2d, LayerSpec, Pad2d, Rank, Stack, TypedStack};
+use dilated_core::conv::Conv;
+
+use dilated_core::conv::Rank;
+use dilated_core::engine::{Kernel, Network};
+use dilated_core::stack::{Conv2d, ModuleSpec, Pad2d, Stack, TypedStack};
 use dilated_core::tensor::Tensor2d;
 use dilated_core::{Activation, ConvDesc, Error};
 
@@ -19,7 +22,7 @@ use counting::{peak_during, retained};
 const SLACK: usize = 8 * 1024;
 
 /// Parameters (weights and biases) of `specs`.
-fn params(specs: &[LayerSpec]) -> usize {
+fn params(specs: &[ModuleSpec]) -> usize {
     specs
         .iter()
         .map(|s| s.desc.weight_len().unwrap() + if s.desc.bias { s.desc.out_channels } else { 0 })
@@ -48,7 +51,7 @@ fn wino_bytes(d: &ConvDesc) -> usize {
 
 /// `4·P` raw + packed + slack: the weights once, packed once (twice for the layers of
 /// `net` that run Winograd: direct and transformed).
-fn bound(specs: &[LayerSpec], net: &Network) -> usize {
+fn bound(specs: &[ModuleSpec], net: &Network) -> usize {
     let packed: usize = specs
         .iter()
         .enumerate()
@@ -70,12 +73,12 @@ type L2 = Conv2d<64, 64, 3, 3, 5, 5, 1, 1, 1, Pad2d<5, 5, 5, 5>>;
 type L3 = Conv2d<64, 64, 3, 3, 1, 1, 1, 1, 64, Pad2d<1, 1, 1, 1>>;
 type L4 = Conv2d<64, 8, 1, 1, 1, 1, 1, 1, 1, Pad2d<0, 0, 0, 0>>;
 
-const LAYERS: [LayerSpec; 5] = [
-    LayerSpec::new(0, Rank::Two, L0::descriptor(true, Activation::Relu)),
-    LayerSpec::new(2, Rank::Two, L1::descriptor(true, Activation::Relu)),
-    LayerSpec::new(4, Rank::Two, L2::descriptor(false, Activation::Relu)),
-    LayerSpec::new(6, Rank::Two, L3::descriptor(true, Activation::Gelu)),
-    LayerSpec::new(8, Rank::Two, L4::descriptor(true, Activation::Identity)),
+const LAYERS: [ModuleSpec; 5] = [
+    ModuleSpec::new(0, Rank::Two, L0::descriptor(true, Activation::Relu)),
+    ModuleSpec::new(2, Rank::Two, L1::descriptor(true, Activation::Relu)),
+    ModuleSpec::new(4, Rank::Two, L2::descriptor(false, Activation::Relu)),
+    ModuleSpec::new(6, Rank::Two, L3::descriptor(true, Activation::Gelu)),
+    ModuleSpec::new(8, Rank::Two, L4::descriptor(true, Activation::Identity)),
 ];
 
 type In = Tensor2d<16, 20, 18>;
@@ -193,7 +196,7 @@ fn a_stack_built_from_typed_layers_shares_their_weights() {
         retained(|| (l0.clone(), l1.clone(), l2.clone(), l3.clone(), l4.clone())).1 < SLACK,
         "cloning typed layers copied their weights"
     );
-    let layers: Vec<(usize, Layer)> = [l0.layer(), l1.layer(), l2.layer(), l3.layer(), l4.layer()]
+    let layers: Vec<(usize, Conv)> = [l0.layer(), l1.layer(), l2.layer(), l3.layer(), l4.layer()]
         .into_iter()
         .zip(LAYERS.iter().map(|s| s.module))
         .map(|(l, m)| (m, l.clone()))

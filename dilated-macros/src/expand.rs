@@ -24,7 +24,7 @@
 //! impl Hdc {
 //!     pub const RECEPTIVE_FIELD: usize = 17;
 //!     pub const RATES: &'static [usize] = &[1, 2, 5];
-//!     pub const LAYERS: [LayerSpec; 3] = [LayerSpec::new(0, Rank::Two, <Conv2d<…>>::descriptor(true, Activation::Relu)), …];
+//!     pub const LAYERS: [ModuleSpec; 3] = [ModuleSpec::new(0, Rank::Two, <Conv2d<…>>::descriptor(true, Activation::Relu)), …];
 //!     pub fn from_safetensors(path: impl AsRef<Path>) -> Result<Self, Error> { … }
 //!     pub fn forward(&self, x: &Tensor2d<64, 128, 128>) -> Result<Tensor2d<64, 128, 128>, Error> { … }
 //!     …
@@ -271,7 +271,7 @@ fn expand(stack: &Stack, plan: &Plan, warnings: &[Warning]) -> TokenStream {
             let module = usize_lit(l.module);
             let bias = c.bias;
             let act = act_tokens(l.act);
-            quote!(#p::LayerSpec::new(#module, #rank, <#ty>::descriptor(#bias, #act)))
+            quote!(#p::ModuleSpec::new(#module, #rank, <#ty>::descriptor(#bias, #act)))
         });
     let modules = plan.layers.iter().map(|l| usize_lit(l.module));
     let rates = convs.iter().map(|c| usize_lit(c.rate[1].value));
@@ -355,7 +355,7 @@ fn expand(stack: &Stack, plan: &Plan, warnings: &[Warning]) -> TokenStream {
             /// (its weights are `{i}.weight`, `{i}.bias`).
             #vis const MODULE_INDICES: [usize; #n] = [#(#modules),*];
             /// The convolutions: module index, rank and run-time descriptor.
-            #vis const LAYERS: [#p::LayerSpec; #n] = [#(#specs),*];
+            #vis const LAYERS: [#p::ModuleSpec; #n] = [#(#specs),*];
 
             fn from_stack(stack: #p::Stack) -> #result<Self, #p::Error> {
                 let stack = #p::TypedStack::new(stack)?;

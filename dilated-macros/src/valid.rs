@@ -9,7 +9,7 @@ use proc_macro2::Span;
 
 use dilated_core::heatmap;
 use dilated_core::schedule::{
-    self as engine, Axis, AxisLayer, AxisReport, CheckId, Diagnostic, Options, Report, Schedule,
+    self as engine, Axis, AxisReport, AxisSpec, CheckId, Diagnostic, Options, Report, Schedule,
 };
 
 use crate::ast::{Act, Conv, Dims, Form, Item, MAX_VALUE, Padding, Stack};
@@ -74,20 +74,20 @@ fn axis_index(axis: Axis) -> usize {
 pub(crate) fn check(cx: &Ctxt, stack: &Stack) -> Option<Plan> {
     let convs: Vec<&Conv> = stack.convs().collect();
 
-    let layers = |axis: usize| -> Vec<AxisLayer> {
+    let layers = |axis: usize| -> Vec<AxisSpec> {
         convs
             .iter()
             .map(|c| {
                 let padding = match c.padding.value {
-                    Padding::Same => engine::Padding::Same,
-                    Padding::Valid => engine::Padding::Valid,
-                    Padding::Causal => engine::Padding::Causal,
-                    Padding::Explicit(p) => engine::Padding::Explicit {
+                    Padding::Same => engine::PadMode::Same,
+                    Padding::Valid => engine::PadMode::Valid,
+                    Padding::Causal => engine::PadMode::Causal,
+                    Padding::Explicit(p) => engine::PadMode::Explicit {
                         lo: p[axis][0] as u64,
                         hi: p[axis][1] as u64,
                     },
                 };
-                AxisLayer::new(c.kernel[axis].value as u64, c.rate[axis].value as u64)
+                AxisSpec::new(c.kernel[axis].value as u64, c.rate[axis].value as u64)
                     .with_stride(c.stride[axis].value as u64)
                     .with_padding(padding)
             })
@@ -100,10 +100,10 @@ pub(crate) fn check(cx: &Ctxt, stack: &Stack) -> Option<Plan> {
         ),
         Dims::Two => {
             let (h, w) = (layers(0), layers(1));
-            let l2: Vec<engine::Layer2d> = h
+            let l2: Vec<engine::Spec2d> = h
                 .into_iter()
                 .zip(w)
-                .map(|(height, width)| engine::Layer2d { height, width })
+                .map(|(height, width)| engine::Spec2d { height, width })
                 .collect();
             (
                 Schedule::two_d(&l2),

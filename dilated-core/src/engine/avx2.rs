@@ -582,8 +582,9 @@ impl Isa for Avx2 {
 
 #[cfg(test)]
 mod tests {
+    use crate::conv::Conv;
     use crate::engine::test_values as values;
-    use crate::engine::{Kernel, Layer, Network};
+    use crate::engine::{Kernel, Network};
     use crate::{Activation, ConvDesc};
 
     /// Runs one layer with AVX2 (1 and 2 threads) and the reference; every input and
@@ -598,7 +599,7 @@ mod tests {
             ConvDesc::nchw_len(batch, d.in_channels, hw).unwrap(),
             seed + 2,
         );
-        let layer = Layer::new(d, w, b).unwrap();
+        let layer = Conv::new(d, w, b).unwrap();
         let net = Network::new(vec![layer]).unwrap();
         let reference = net.clone().with_kernel(Kernel::Reference).unwrap();
         let (want, want_hw) = reference.forward(batch, hw, &x).unwrap();

@@ -32,7 +32,7 @@ use super::nchw::{Block, NchwIsa, NchwTile};
 use super::plan::{Kind, LayerPlan};
 use super::simd::LANES;
 use super::wino::{Axis, Mode, Wino, WinoTile, cols_perms};
-use super::{Layer, Workspace};
+use super::{Conv, Workspace};
 use crate::{ConvDesc, Error};
 
 /// Which kernels a network may use beyond the channel-blocked ones.
@@ -465,7 +465,7 @@ fn depthwise_blocked<I: Isa>(plan: &LayerPlan, w: &[f32], r: Run<'_>) {
     threads.run(n_units, &work);
 }
 
-fn depthwise_nchw<I: Isa>(layer: &Layer, r: Run<'_>) {
+fn depthwise_nchw<I: Isa>(layer: &Conv, r: Run<'_>) {
     let Run {
         d,
         g,
@@ -554,7 +554,7 @@ const NCHW_MAX_ROWS: usize = 384;
 /// Winograd on NCHW beat the channel-blocked kernels at every width measured (1 thread,
 /// GFLOP/s): S2 (256 ch, 64², rate 4) 144 vs 118; 512 ch, 32², rate 2: 124 vs 95;
 /// 1024 → 256 ch, 24²: 99 vs 94; 1D 512 ch, rate 4: 137 vs 112.
-pub(crate) fn nchw_dense(l: &Layer, p: Policy) -> bool {
+pub(crate) fn nchw_dense(l: &Conv, p: Policy) -> bool {
     let d = l.desc();
     let depthwise = d.groups == d.in_channels && d.groups == d.out_channels;
     p.nchw
@@ -936,7 +936,7 @@ fn other(l: Loc) -> Loc {
 }
 
 /// Whether layer `l` runs pixel-vectorised on NCHW data (depthwise, horizontal stride 1).
-fn pix(l: &Layer) -> bool {
+fn pix(l: &Conv) -> bool {
     let d = l.desc();
     d.groups == d.in_channels && d.groups == d.out_channels && d.stride[1] == 1
 }
@@ -951,7 +951,7 @@ const STACK_NCHW_MAX_IN: usize = 16;
 
 /// Whether layer `l` keeps NCHW data on its sides inside a stack: depthwise at stride 1
 /// across, or dense on the NCHW kernels with few input channels or with Winograd.
-fn stack_nchw(l: &Layer, p: Policy) -> bool {
+fn stack_nchw(l: &Conv, p: Policy) -> bool {
     pix(l)
         || (nchw_dense(l, p)
             && (l.desc().in_per_group() <= STACK_NCHW_MAX_IN
@@ -960,12 +960,12 @@ fn stack_nchw(l: &Layer, p: Policy) -> bool {
 
 /// Whether the data after layer `j` is NCHW: the network's output, or between two layers
 /// that both keep NCHW; channel-blocked otherwise.
-fn nchw_after(layers: &[Layer], j: usize, p: Policy) -> bool {
+fn nchw_after(layers: &[Conv], j: usize, p: Policy) -> bool {
     j + 1 >= layers.len() || (stack_nchw(&layers[j], p) && stack_nchw(&layers[j + 1], p))
 }
 
 /// Whether dense layer `i` of `layers` reads and writes NCHW, so runs on the NCHW kernels.
-pub(crate) fn runs_nchw(layers: &[Layer], i: usize, p: Policy) -> bool {
+pub(crate) fn runs_nchw(layers: &[Conv], i: usize, p: Policy) -> bool {
     nchw_dense(&layers[i], p)
         && (i == 0 || nchw_after(layers, i - 1, p))
         && nchw_after(layers, i, p)
@@ -973,7 +973,7 @@ pub(crate) fn runs_nchw(layers: &[Layer], i: usize, p: Policy) -> bool {
 
 /// Step `i` of the run and its geometry, given where its input is (`cur`) and its size.
 fn step_at(
-    layers: &[Layer],
+    layers: &[Conv],
     plans: &[LayerPlan],
     i: usize,
     cur: Loc,
@@ -1026,7 +1026,7 @@ struct Step {
 
 /// The signature of [`forward`] for one instruction set, as the dispatcher stores it.
 pub(crate) type ForwardFn = fn(
-    &[Layer],
+    &[Conv],
     &[LayerPlan],
     &Threads,
     usize,
@@ -1042,7 +1042,7 @@ pub(crate) type ForwardFn = fn(
 /// checked.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn forward<I: NchwIsa>(
-    layers: &[Layer],
+    layers: &[Conv],
     plans: &[LayerPlan],
     threads: &Threads,
     batch: usize,

@@ -1,4 +1,4 @@
-//! The execution engine: a [`Network`] is a stack of convolution [`Layer`]s compiled into a
+//! The execution engine: a [`Network`] is a stack of convolution [`Conv`]s compiled into a
 //! plan and run on flat NCHW `f32` data.
 //!
 //! # How it runs
@@ -60,69 +60,9 @@ pub use dispatch::{Kernel, UnknownKernel};
 pub(crate) use vmath::bias_act;
 
 use crate::Error;
-use crate::conv::{ConvDesc, conv_reference};
+use crate::conv::{Conv, ConvDesc, conv_reference};
 use exec::Threads;
 use plan::LayerPlan;
-
-/// One convolution with its weights (PyTorch layout `[C_out, C_in/groups, KH, KW]`).
-///
-/// The weights and bias are shared, not copied, between clones: a typed layer, the stack
-/// that runs it and their clones all point at one allocation.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Layer {
-    desc: ConvDesc,
-    // `Arc<Vec<_>>` rather than `Arc<[_]>`: wrapping the caller's vector moves it, where
-    // `Arc<[_]>` would copy it (briefly twice the weights while a large model loads).
-    weight: Arc<Vec<f32>>,
-    bias: Option<Arc<Vec<f32>>>,
-}
-
-impl Layer {
-    /// Checks the descriptor and the weight and bias lengths against it.
-    pub fn new(desc: ConvDesc, weight: Vec<f32>, bias: Option<Vec<f32>>) -> Result<Self, Error> {
-        desc.validate()?;
-        let expected = desc.weight_len()?;
-        if weight.len() != expected {
-            return Err(Error::Length {
-                what: "weight",
-                expected,
-                actual: weight.len(),
-            });
-        }
-        let expected_bias = if desc.bias { desc.out_channels } else { 0 };
-        let actual_bias = bias.as_ref().map_or(0, Vec::len);
-        if expected_bias != actual_bias || desc.bias != bias.is_some() {
-            return Err(Error::Length {
-                what: "bias",
-                expected: expected_bias,
-                actual: actual_bias,
-            });
-        }
-        Ok(Self {
-            desc,
-            weight: Arc::new(weight),
-            bias: bias.map(Arc::new),
-        })
-    }
-
-    /// The layer's descriptor.
-    #[must_use]
-    pub fn desc(&self) -> &ConvDesc {
-        &self.desc
-    }
-
-    /// The weights, `[C_out, C_in/groups, KH, KW]`.
-    #[must_use]
-    pub fn weight(&self) -> &[f32] {
-        &self.weight
-    }
-
-    /// The bias, if the layer has one.
-    #[must_use]
-    pub fn bias(&self) -> Option<&[f32]> {
-        self.bias.as_deref().map(Vec::as_slice)
-    }
-}
 
 /// Reusable scratch memory for [`Network::forward_into`]: after the first call with a given
 /// shape, later calls allocate nothing.
@@ -144,7 +84,7 @@ impl Workspace {
 /// layer's output channels), with its weights packed for the kernels.
 #[derive(Debug, Clone)]
 pub struct Network {
-    layers: Vec<Layer>,
+    layers: Vec<Conv>,
     /// Packed weights, shared by clones (configuring a clone repacks only for a new
     /// kernel family).
     plans: Arc<[LayerPlan]>,
@@ -178,7 +118,7 @@ fn family(kernel: Kernel) -> (usize, bool) {
     }
 }
 
-fn plans_for(layers: &[Layer], kernel: Kernel, p: exec::Policy) -> Result<Vec<LayerPlan>, Error> {
+fn plans_for(layers: &[Conv], kernel: Kernel, p: exec::Policy) -> Result<Vec<LayerPlan>, Error> {
     let (obmax, _) = family(kernel);
     (0..layers.len())
         .map(|i| LayerPlan::new(&layers[i], obmax, exec::runs_nchw(layers, i, p), p.wino))
@@ -188,7 +128,7 @@ fn plans_for(layers: &[Layer], kernel: Kernel, p: exec::Policy) -> Result<Vec<La
 impl Network {
     /// Builds the plan for the kernel family this CPU runs ([`Kernel::selected`]). Fails on
     /// an empty stack or on layers that do not chain.
-    pub fn new(layers: Vec<Layer>) -> Result<Self, Error> {
+    pub fn new(layers: Vec<Conv>) -> Result<Self, Error> {
         Self::new_with_kernel(layers, Kernel::selected())
     }
 
@@ -197,13 +137,13 @@ impl Network {
     /// packing). Fails as `new` does, or if this CPU lacks `kernel`.
     ///
     /// ```
-    /// use dilated_core::{ConvDesc, engine::{Kernel, Layer, Network}};
-    /// let layer = Layer::new(ConvDesc::same_2d(1, 1, 3, 1), vec![1.0; 9], Some(vec![0.0]))?;
+    /// use dilated_core::{ConvDesc, conv::Conv, engine::{Kernel, Network}};
+    /// let layer = Conv::new(ConvDesc::same_2d(1, 1, 3, 1), vec![1.0; 9], Some(vec![0.0]))?;
     /// let net = Network::new_with_kernel(vec![layer], Kernel::Portable)?;
     /// assert_eq!(net.kernel(), Kernel::Portable);
     /// # Ok::<(), dilated_core::Error>(())
     /// ```
-    pub fn new_with_kernel(layers: Vec<Layer>, kernel: Kernel) -> Result<Self, Error> {
+    pub fn new_with_kernel(layers: Vec<Conv>, kernel: Kernel) -> Result<Self, Error> {
         if !kernel.is_available() {
             return Err(Error::KernelUnavailable { kernel });
         }
@@ -238,8 +178,8 @@ impl Network {
     /// Runs this network with kernel family `kernel` (weights repacked for it).
     ///
     /// ```
-    /// use dilated_core::{ConvDesc, engine::{Kernel, Layer, Network}};
-    /// let layer = Layer::new(ConvDesc::same_2d(1, 1, 3, 1), vec![1.0; 9], Some(vec![0.0]))?;
+    /// use dilated_core::{ConvDesc, conv::Conv, engine::{Kernel, Network}};
+    /// let layer = Conv::new(ConvDesc::same_2d(1, 1, 3, 1), vec![1.0; 9], Some(vec![0.0]))?;
     /// let net = Network::new(vec![layer])?.with_kernel(Kernel::Portable).unwrap();
     /// assert_eq!(net.kernel(), Kernel::Portable);
     /// # Ok::<(), dilated_core::Error>(())
@@ -271,8 +211,8 @@ impl Network {
     /// recomputed directly).
     ///
     /// ```
-    /// use dilated_core::{ConvDesc, engine::{Layer, Network}};
-    /// let layer = Layer::new(ConvDesc::same_2d(4, 4, 3, 2), vec![0.1; 144], Some(vec![0.0; 4]))?;
+    /// use dilated_core::{ConvDesc, conv::Conv, engine::Network};
+    /// let layer = Conv::new(ConvDesc::same_2d(4, 4, 3, 2), vec![0.1; 144], Some(vec![0.0; 4]))?;
     /// let x = vec![1.0; 4 * 20 * 20];
     /// let fast = Network::new(vec![layer.clone()])?;
     /// let direct = Network::new(vec![layer])?.with_winograd(false)?;
@@ -302,8 +242,8 @@ impl Network {
     /// for a layer index past the last.
     ///
     /// ```
-    /// use dilated_core::{ConvDesc, engine::{Kernel, Layer, Network}};
-    /// let layer = Layer::new(ConvDesc::same_2d(8, 8, 3, 2), vec![0.5; 576], Some(vec![0.0; 8]))?;
+    /// use dilated_core::{ConvDesc, conv::Conv, engine::{Kernel, Network}};
+    /// let layer = Conv::new(ConvDesc::same_2d(8, 8, 3, 2), vec![0.5; 576], Some(vec![0.0; 8]))?;
     /// let net = Network::new(vec![layer])?;
     /// // The AVX-512 family runs this 3 × 3 stride-1 layer on Winograd.
     /// assert_eq!(net.runs_winograd(0), net.kernel() == Kernel::Avx512);
@@ -349,7 +289,7 @@ impl Network {
 
     /// The layers, in order.
     #[must_use]
-    pub fn layers(&self) -> &[Layer] {
+    pub fn layers(&self) -> &[Conv] {
         &self.layers
     }
 
@@ -376,9 +316,9 @@ impl Network {
     /// Returns the output and its spatial size.
     ///
     /// ```
-    /// use dilated_core::{ConvDesc, engine::{Layer, Network}};
+    /// use dilated_core::{ConvDesc, conv::Conv, engine::Network};
     /// let desc = ConvDesc::same_2d(1, 1, 3, 2);
-    /// let layer = Layer::new(desc, vec![0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0], Some(vec![0.5]))?;
+    /// let layer = Conv::new(desc, vec![0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0], Some(vec![0.5]))?;
     /// let net = Network::new(vec![layer])?;
     /// let (y, hw) = net.forward(1, [2, 2], &[1.0, 2.0, 3.0, 4.0])?;
     /// assert_eq!(hw, [2, 2]);
@@ -516,7 +456,7 @@ mod tests {
     use crate::conv::Activation;
     use proptest::prelude::*;
 
-    fn stack(descs: &[ConvDesc], seed: u64) -> Vec<Layer> {
+    fn stack(descs: &[ConvDesc], seed: u64) -> Vec<Conv> {
         descs
             .iter()
             .enumerate()
@@ -525,7 +465,7 @@ mod tests {
                 let b = d
                     .bias
                     .then(|| values(d.out_channels, seed + 100 + i as u64));
-                Layer::new(*d, w, b).unwrap()
+                Conv::new(*d, w, b).unwrap()
             })
             .collect()
     }

@@ -21,12 +21,12 @@
 //! Weights are packed per group and per block of [`PC`] output channels of that group:
 //! `[C_in/G][KH][KW][PC]`, zeros for the channels past the group's last.
 
-use super::Layer;
 use super::kernels::{Isa, store_vecs};
 use super::simd::{LANES, V16, lane_bits};
 use super::wino::{Mode, WinoTile, wino_tile};
 use crate::Error;
 use crate::conv::Activation;
+use crate::conv::Conv;
 
 /// Output channels per packed block.
 pub(crate) const PC: usize = 16;
@@ -45,7 +45,7 @@ pub(crate) struct Block {
 }
 
 /// Packs `layer`'s weights for the NCHW kernels: the blocks and their weights.
-pub(crate) fn pack(layer: &Layer) -> Result<(Vec<Block>, Vec<f32>), Error> {
+pub(crate) fn pack(layer: &Conv) -> Result<(Vec<Block>, Vec<f32>), Error> {
     let d = layer.desc();
     let cpg_out = d.out_channels / d.groups;
     let cpg_in = d.in_per_group();

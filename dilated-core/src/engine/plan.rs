@@ -12,12 +12,12 @@
 //! Depthwise layers (`groups = in = out`) pack `[C/16][KH][KW][16]` for the blocked kernel
 //! and keep PyTorch's `[C][KH][KW]` for the NCHW kernel.
 
-use super::Layer;
 use super::kernels::Seg;
 use super::nchw::Block;
 use super::simd::LANES;
 use super::wino::Wino;
 use crate::Error;
+use crate::conv::Conv;
 
 /// One pass of a dense layer.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,7 +69,7 @@ impl LayerPlan {
     /// Packs `layer` for kernels that take up to `obmax` output blocks per tile, or for the
     /// NCHW dense kernels when `nchw` (a dense layer that reads and writes NCHW), with its
     /// Winograd filters too when `wino` and the layer allows ([`super::wino::axis_of`]).
-    pub(crate) fn new(layer: &Layer, obmax: usize, nchw: bool, wino: bool) -> Result<Self, Error> {
+    pub(crate) fn new(layer: &Conv, obmax: usize, nchw: bool, wino: bool) -> Result<Self, Error> {
         let d = layer.desc();
         let cbo = blocks(d.out_channels);
         let mut bias16 = vec![0.0; cbo.checked_mul(LANES).ok_or(ovf("bias"))?];
@@ -92,7 +92,7 @@ impl LayerPlan {
         Ok(Self { kind, bias16 })
     }
 
-    fn pack_depthwise(layer: &Layer) -> Result<Kind, Error> {
+    fn pack_depthwise(layer: &Conv) -> Result<Kind, Error> {
         let d = layer.desc();
         let taps = d.kernel[0] * d.kernel[1];
         let len = blocks(d.out_channels)
@@ -109,7 +109,7 @@ impl LayerPlan {
         Ok(Kind::Depthwise { w })
     }
 
-    fn pack_dense(layer: &Layer, obmax: usize) -> Result<Kind, Error> {
+    fn pack_dense(layer: &Conv, obmax: usize) -> Result<Kind, Error> {
         let d = layer.desc();
         let (cout, cin) = (d.out_channels, d.in_channels);
         let cpg_out = cout / d.groups;

@@ -37,12 +37,12 @@
 //! activation: one that is not finite is recomputed by the direct kernel, which matches the
 //! reference. Layers with a non-finite weight or bias never run here.
 
-use super::Layer;
 use super::kernels::store_vecs;
 use super::nchw::{Block, NchwTile, PC, col_mask, nchw_one};
 use super::simd::V16;
 use crate::Error;
 use crate::conv::Activation;
+use crate::conv::Conv;
 
 /// Which axis of the kernel the transform runs along.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,7 +94,7 @@ pub(crate) struct Wino {
 
 /// The axis a layer runs Winograd along, if any: stride 1, finite weights and biases,
 /// and kernel height 3 (rows) or a 1 × 3 kernel whose rate divides 16 (columns).
-pub(crate) fn axis_of(layer: &Layer) -> Option<Axis> {
+pub(crate) fn axis_of(layer: &Conv) -> Option<Axis> {
     let finite = layer.weight().iter().all(|w| w.is_finite())
         && layer.bias().is_none_or(|b| b.iter().all(|v| v.is_finite()));
     if finite {
@@ -133,7 +133,7 @@ pub(crate) fn shape_allows(d: &crate::ConvDesc) -> Option<Axis> {
 }
 
 /// Packs `layer`'s transformed filters for `blocks` (as [`super::nchw::pack`] cut them).
-pub(crate) fn pack(layer: &Layer, axis: Axis, blocks: &[Block]) -> Result<Wino, Error> {
+pub(crate) fn pack(layer: &Conv, axis: Axis, blocks: &[Block]) -> Result<Wino, Error> {
     let d = layer.desc();
     let cpg_in = d.in_per_group();
     let [kh, kw] = d.kernel;

@@ -15,7 +15,7 @@
 //! ```
 
 use super::error::{ErrorKind, ScheduleError};
-use super::spec::{AxisLayer, overflow};
+use super::spec::{AxisSpec, overflow};
 
 /// Largest receptive field the const verdict handles (`2^14` offsets, a 2 KiB bit array).
 pub const CONST_MAX_RF: u64 = 1 << 14;
@@ -229,7 +229,7 @@ pub const fn check(kernels: &[u64], rates: &[u64], strides: &[u64]) -> ConstChec
             Ok(s) => s,
             Err(e) => return fail(e),
         };
-        let layer = AxisLayer::new(k, rates[i]).with_stride(s);
+        let layer = AxisSpec::new(k, rates[i]).with_stride(s);
         if let Err(e) = layer.validate() {
             return fail(e.at_layer(i));
         }

@@ -7,7 +7,7 @@
 
 use super::error::{ErrorKind, ScheduleError};
 use super::field::tap_steps;
-use super::spec::{AxisLayer, overflow};
+use super::spec::{AxisSpec, overflow};
 use super::{MAX_COVERAGE_RF, MAX_COVERAGE_WORK, MAX_LAYERS, MAX_MAP_SIDE};
 
 /// A non-negative count that never wraps: `u64`, `u128`, or a big integer supplied by the
@@ -91,19 +91,19 @@ impl<C: Count> Coverage<C> {
 /// Exact coverage counts of one axis in any [`Count`] type.
 ///
 /// ```
-/// use dilated_core::schedule::{coverage_counts, AxisLayer};
-/// let c = coverage_counts::<u64>(&[AxisLayer::new(3, 1), AxisLayer::new(3, 2)]).unwrap();
+/// use dilated_core::schedule::{coverage_counts, AxisSpec};
+/// let c = coverage_counts::<u64>(&[AxisSpec::new(3, 1), AxisSpec::new(3, 2)]).unwrap();
 /// assert_eq!(c.min_offset, -3);
 /// assert_eq!(c.counts, [1, 1, 2, 1, 2, 1, 1]);
 /// // Even kernels put the extra tap on the positive side: k = 2 → 0, +d.
-/// let c = coverage_counts::<u64>(&[AxisLayer::new(2, 1), AxisLayer::new(2, 2)]).unwrap();
+/// let c = coverage_counts::<u64>(&[AxisSpec::new(2, 1), AxisSpec::new(2, 2)]).unwrap();
 /// assert_eq!((c.min_offset, c.counts), (0, vec![1, 1, 1, 1]));
 /// ```
 ///
 /// # Errors
 /// Zero sizes, overflow, a receptive field over [`MAX_COVERAGE_RF`], more work than
 /// [`MAX_COVERAGE_WORK`], and [`ErrorKind::CountOverflow`] when a count does not fit `C`.
-pub fn coverage_counts<C: Count>(layers: &[AxisLayer]) -> Result<Coverage<C>, ScheduleError> {
+pub fn coverage_counts<C: Count>(layers: &[AxisSpec]) -> Result<Coverage<C>, ScheduleError> {
     let plan = plan(layers)?;
     let mut row: Vec<C> = vec![C::one()];
     for (i, (l, &s)) in layers.iter().zip(&plan.steps).enumerate() {
@@ -136,7 +136,7 @@ pub fn coverage_counts<C: Count>(layers: &[AxisLayer]) -> Result<Coverage<C>, Sc
 ///
 /// # Errors
 /// As [`coverage_counts`].
-pub fn coverage_u128(layers: &[AxisLayer]) -> Result<Coverage<u128>, ScheduleError> {
+pub fn coverage_u128(layers: &[AxisSpec]) -> Result<Coverage<u128>, ScheduleError> {
     coverage_counts(layers)
 }
 
@@ -144,15 +144,15 @@ pub fn coverage_u128(layers: &[AxisLayer]) -> Result<Coverage<u128>, ScheduleErr
 /// reachable set, up to the same receptive-field limit as the counts.
 ///
 /// ```
-/// use dilated_core::schedule::{hole_offsets, AxisLayer};
-/// let l: Vec<_> = [1, 2, 9].iter().map(|&r| AxisLayer::new(3, r)).collect();
+/// use dilated_core::schedule::{hole_offsets, AxisSpec};
+/// let l: Vec<_> = [1, 2, 9].iter().map(|&r| AxisSpec::new(3, r)).collect();
 /// assert_eq!(hole_offsets(&l).unwrap(), [-5, -4, 4, 5]);
 /// ```
 ///
 /// # Errors
 /// As [`reachable_set`](super::reachable_set), and a receptive field over
 /// [`MAX_COVERAGE_RF`].
-pub fn hole_offsets(layers: &[AxisLayer]) -> Result<Vec<i64>, ScheduleError> {
+pub fn hole_offsets(layers: &[AxisSpec]) -> Result<Vec<i64>, ScheduleError> {
     let set = super::reach::reachable_set(layers)?;
     if set.width > MAX_COVERAGE_RF {
         return Err(ScheduleError::new(ErrorKind::ReceptiveFieldTooLarge {
@@ -167,8 +167,8 @@ pub fn hole_offsets(layers: &[AxisLayer]) -> Result<Vec<i64>, ScheduleError> {
 /// height.counts[y] · width.counts[x]`. Only computed when asked.
 ///
 /// ```
-/// use dilated_core::schedule::{coverage_counts, coverage_map, AxisLayer};
-/// let row = coverage_counts::<u64>(&[AxisLayer::new(3, 2)]).unwrap();
+/// use dilated_core::schedule::{coverage_counts, coverage_map, AxisSpec};
+/// let row = coverage_counts::<u64>(&[AxisSpec::new(3, 2)]).unwrap();
 /// let map = coverage_map(&row, &row).unwrap();
 /// assert_eq!(map[0], [1, 0, 1, 0, 1]);
 /// assert_eq!(map[1], [0, 0, 0, 0, 0]);
@@ -210,7 +210,7 @@ struct Plan {
 }
 
 /// Checks the limits before any allocation.
-fn plan(layers: &[AxisLayer]) -> Result<Plan, ScheduleError> {
+fn plan(layers: &[AxisSpec]) -> Result<Plan, ScheduleError> {
     if layers.is_empty() {
         return Err(ScheduleError::new(ErrorKind::Empty));
     }

@@ -92,8 +92,8 @@ pub enum ErrorKind {
 /// index; `Display` prints it 1-based) and on which axis, when known.
 ///
 /// ```
-/// use dilated_core::schedule::{AxisLayer, ErrorKind};
-/// let err = AxisLayer::new(3, 0).effective_kernel().unwrap_err();
+/// use dilated_core::schedule::{AxisSpec, ErrorKind};
+/// let err = AxisSpec::new(3, 0).effective_kernel().unwrap_err();
 /// assert_eq!(err.kind, ErrorKind::ZeroRate);
 /// assert_eq!(err.to_string(), "rate must be at least 1, got 0");
 /// ```

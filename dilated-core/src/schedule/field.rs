@@ -3,7 +3,7 @@
 //! jump_l = jump_{l−1}·s_l`.
 
 use super::error::ScheduleError;
-use super::spec::{AxisLayer, overflow};
+use super::spec::{AxisSpec, overflow};
 
 /// Where one layer sits in the stack, along one axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -36,8 +36,8 @@ pub struct LayerGeometry {
 /// The receptive field of a stack (`const`).
 ///
 /// ```
-/// use dilated_core::schedule::{AxisLayer, receptive_field};
-/// const RF: u64 = match receptive_field(&[AxisLayer::new(3, 1), AxisLayer::new(3, 2), AxisLayer::new(3, 4)]) {
+/// use dilated_core::schedule::{AxisSpec, receptive_field};
+/// const RF: u64 = match receptive_field(&[AxisSpec::new(3, 1), AxisSpec::new(3, 2), AxisSpec::new(3, 4)]) {
 ///     Ok(rf) => rf,
 ///     Err(_) => 0,
 /// };
@@ -46,7 +46,7 @@ pub struct LayerGeometry {
 ///
 /// # Errors
 /// Zero sizes or overflow, with the layer index.
-pub const fn receptive_field(layers: &[AxisLayer]) -> Result<u64, ScheduleError> {
+pub const fn receptive_field(layers: &[AxisSpec]) -> Result<u64, ScheduleError> {
     let mut rf: u64 = 1;
     let mut jump: u64 = 1;
     let mut i = 0;
@@ -80,7 +80,7 @@ pub const fn receptive_field(layers: &[AxisLayer]) -> Result<u64, ScheduleError>
 ///
 /// # Errors
 /// Zero sizes or overflow.
-pub fn tap_steps(layers: &[AxisLayer]) -> Result<Vec<u64>, ScheduleError> {
+pub fn tap_steps(layers: &[AxisSpec]) -> Result<Vec<u64>, ScheduleError> {
     let mut jump: u64 = 1;
     let mut steps = Vec::with_capacity(layers.len());
     for (i, l) in layers.iter().enumerate() {
@@ -102,8 +102,8 @@ pub fn tap_steps(layers: &[AxisLayer]) -> Result<Vec<u64>, ScheduleError> {
 /// [`output_sizes`] for the typed error).
 ///
 /// ```
-/// use dilated_core::schedule::{geometry, AxisLayer};
-/// let g = geometry(&[AxisLayer::new(3, 1), AxisLayer::new(3, 2), AxisLayer::new(3, 4)], Some(32)).unwrap();
+/// use dilated_core::schedule::{geometry, AxisSpec};
+/// let g = geometry(&[AxisSpec::new(3, 1), AxisSpec::new(3, 2), AxisSpec::new(3, 4)], Some(32)).unwrap();
 /// let rf: Vec<u64> = g.iter().map(|l| l.receptive_field).collect();
 /// assert_eq!(rf, [3, 7, 15]);
 /// assert_eq!(g[2].padding, (4, 4));
@@ -114,7 +114,7 @@ pub fn tap_steps(layers: &[AxisLayer]) -> Result<Vec<u64>, ScheduleError> {
 /// # Errors
 /// Zero sizes or overflow, with the layer index.
 pub fn geometry(
-    layers: &[AxisLayer],
+    layers: &[AxisSpec],
     input: Option<u64>,
 ) -> Result<Vec<LayerGeometry>, ScheduleError> {
     let mut out = Vec::with_capacity(layers.len());
@@ -194,8 +194,8 @@ pub fn geometry(
 /// Output size after every layer for an input of `input` pixels along this axis.
 ///
 /// ```
-/// use dilated_core::schedule::{output_sizes, AxisLayer, ErrorKind, Padding};
-/// let valid = |d| AxisLayer::new(3, d).with_padding(Padding::Valid);
+/// use dilated_core::schedule::{output_sizes, AxisSpec, ErrorKind, PadMode};
+/// let valid = |d| AxisSpec::new(3, d).with_padding(PadMode::Valid);
 /// assert_eq!(output_sizes(&[valid(1), valid(2)], 16), Ok(vec![14, 10]));
 /// let err = output_sizes(&[valid(1), valid(8)], 16).unwrap_err();
 /// assert_eq!(err.layer, Some(1));
@@ -205,7 +205,7 @@ pub fn geometry(
 /// # Errors
 /// Zero sizes, overflow, or a layer without output ([`KernelTooWide`](super::ErrorKind::KernelTooWide)),
 /// with its index.
-pub fn output_sizes(layers: &[AxisLayer], input: u64) -> Result<Vec<u64>, ScheduleError> {
+pub fn output_sizes(layers: &[AxisSpec], input: u64) -> Result<Vec<u64>, ScheduleError> {
     let mut size = input;
     let mut out = Vec::with_capacity(layers.len());
     for (i, l) in layers.iter().enumerate() {

@@ -4,7 +4,7 @@
 
 use core::ops::Range;
 
-use super::spec::AxisLayer;
+use super::spec::AxisSpec;
 
 /// The outcome of one rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -52,8 +52,8 @@ pub struct Rule1Failure {
 /// The HDC figures of one axis.
 ///
 /// ```
-/// use dilated_core::schedule::{hdc, AxisLayer, Outcome};
-/// let l = |rates: &[u64]| rates.iter().map(|&r| AxisLayer::new(3, r)).collect::<Vec<_>>();
+/// use dilated_core::schedule::{hdc, AxisSpec, Outcome};
+/// let l = |rates: &[u64]| rates.iter().map(|&r| AxisSpec::new(3, r)).collect::<Vec<_>>();
 /// let h = hdc(&l(&[1, 2, 5]));
 /// assert_eq!(h.m, [1, 2, 5]);                 // M_2 = 2 ≤ K = 3
 /// assert_eq!((h.rule1, h.rule2, h.rule3), (Outcome::Pass, Outcome::Pass, Outcome::Pass));
@@ -147,7 +147,7 @@ pub fn m_values(group: &[u64]) -> Vec<u64> {
 
 /// All three rules for one axis.
 #[must_use]
-pub fn hdc(layers: &[AxisLayer]) -> Hdc {
+pub fn hdc(layers: &[AxisSpec]) -> Hdc {
     let rates: Vec<u64> = layers.iter().map(|l| l.rate).collect();
     let groups = rising_groups(&rates);
     let mut m = Vec::with_capacity(rates.len());

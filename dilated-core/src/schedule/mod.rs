@@ -5,8 +5,8 @@
 //!
 //! | question | API |
 //! |---|---|
-//! | one layer: effective kernel, padding, output size | [`AxisLayer`] ([`Padding`]) |
-//! | a stack, 1D or 2D (per-axis kernels, rates, strides) | [`Schedule`], [`Layer2d`] |
+//! | one layer: effective kernel, padding, output size | [`AxisSpec`] ([`Padding`]) |
+//! | a stack, 1D or 2D (per-axis kernels, rates, strides) | [`Schedule`], [`Spec2d`] |
 //! | receptive field, jump, centre after every layer | [`receptive_field`], [`geometry`] |
 //! | holes (gridding): count, first, where they open, widest gap | [`reach`], [`hole_offsets`] |
 //! | exact coverage counts, never wrapping; the 2D map | [`coverage_counts`], [`Count`], [`coverage_map`] |
@@ -37,7 +37,7 @@
 //!
 //! Offsets are relative to the output position in SPEC's tap convention: tap `t` of a
 //! layer sits at `(t − (k − 1)/2)·d·jump` (even kernels put the extra tap on the positive
-//! side). Padding only shifts the whole row, so holes and counts do not depend on it.
+//! side). PadMode only shifts the whole row, so holes and counts do not depend on it.
 //!
 //! Limits (over one: a typed error, [`ScheduleError::is_limit`]): [`MAX_LAYERS`],
 //! [`MAX_VERDICT_RF`], [`MAX_COVERAGE_RF`], [`MAX_COVERAGE_WORK`], [`MAX_MAP_SIDE`],
@@ -63,7 +63,7 @@ pub use report::{
     AxisReport, CheckId, CoverageStatus, Diagnostic, Figure, Level, Levels, Options, Report,
     analyze, coverage_row_text,
 };
-pub use spec::{Axis, AxisLayer, Layer2d, Padding, Schedule};
+pub use spec::{Axis, AxisSpec, PadMode, Schedule, Spec2d};
 pub use suggest::{SuggestRequest, Suggestion, suggest, suggest_fix};
 
 /// Most layers a schedule may have (verdict, counts, suggestions).

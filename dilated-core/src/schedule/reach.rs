@@ -6,7 +6,7 @@
 
 use super::error::{ErrorKind, ScheduleError};
 use super::field::tap_steps;
-use super::spec::{AxisLayer, overflow};
+use super::spec::{AxisSpec, overflow};
 use super::{MAX_LAYERS, MAX_VERDICT_RF};
 
 /// The verdict of one axis: receptive field, holes, where they open.
@@ -108,8 +108,8 @@ fn idx(i: u64) -> usize {
 /// The verdict of one axis ([`Reach`]).
 ///
 /// ```
-/// use dilated_core::schedule::{reach, AxisLayer};
-/// let layers = |rates: &[u64]| rates.iter().map(|&r| AxisLayer::new(3, r)).collect::<Vec<_>>();
+/// use dilated_core::schedule::{reach, AxisSpec};
+/// let layers = |rates: &[u64]| rates.iter().map(|&r| AxisSpec::new(3, r)).collect::<Vec<_>>();
 /// let r = reach(&layers(&[2, 4, 8])).unwrap();
 /// assert_eq!((r.min_offset, r.max_offset, r.hole_count), (-14, 14, 14)); // every odd offset
 /// assert_eq!(r.first_hole_layer, Some(0));
@@ -121,7 +121,7 @@ fn idx(i: u64) -> usize {
 /// # Errors
 /// Zero sizes, overflow, more than [`MAX_LAYERS`] layers, a receptive field over
 /// [`MAX_VERDICT_RF`].
-pub fn reach(layers: &[AxisLayer]) -> Result<Reach, ScheduleError> {
+pub fn reach(layers: &[AxisSpec]) -> Result<Reach, ScheduleError> {
     reach_and_set(layers).map(|(r, _)| r)
 }
 
@@ -129,7 +129,7 @@ pub fn reach(layers: &[AxisLayer]) -> Result<Reach, ScheduleError> {
 ///
 /// # Errors
 /// As [`reach`].
-pub fn reach_and_set(layers: &[AxisLayer]) -> Result<(Reach, ReachSet), ScheduleError> {
+pub fn reach_and_set(layers: &[AxisSpec]) -> Result<(Reach, ReachSet), ScheduleError> {
     let (set, first_hole_layer) = grow(layers)?;
     let r = summarize(&set, first_hole_layer)?;
     Ok((r, set))
@@ -234,7 +234,7 @@ fn summarize(set: &ReachSet, first_hole_layer: Option<usize>) -> Result<Reach, S
 ///
 /// # Errors
 /// As [`reach`].
-pub fn reachable_set(layers: &[AxisLayer]) -> Result<ReachSet, ScheduleError> {
+pub fn reachable_set(layers: &[AxisSpec]) -> Result<ReachSet, ScheduleError> {
     grow(layers).map(|(s, _)| s)
 }
 
@@ -243,7 +243,7 @@ fn to_i64(x: u64) -> Result<i64, ScheduleError> {
 }
 
 /// Grows the set; returns it and the layer at which persistent holes open.
-fn grow(layers: &[AxisLayer]) -> Result<(ReachSet, Option<usize>), ScheduleError> {
+fn grow(layers: &[AxisSpec]) -> Result<(ReachSet, Option<usize>), ScheduleError> {
     if layers.is_empty() {
         return Err(ScheduleError::new(ErrorKind::Empty));
     }

@@ -10,7 +10,7 @@ use super::error::{ErrorKind, ScheduleError};
 use super::field::{LayerGeometry, geometry};
 use super::hdc::{Hdc, Outcome, hdc};
 use super::reach::{Reach, reach_and_set};
-use super::spec::{Axis, AxisLayer, Schedule};
+use super::spec::{Axis, AxisSpec, Schedule};
 use super::suggest::{Suggestion, list_text, suggest_fix};
 
 /// How a failed check is reported.
@@ -216,7 +216,7 @@ pub struct AxisReport {
     /// Which axis.
     pub axis: Axis,
     /// Its layers.
-    pub layers: Vec<AxisLayer>,
+    pub layers: Vec<AxisSpec>,
     /// Geometry after every layer.
     pub geometry: Vec<LayerGeometry>,
     /// The receptive field of the stack.
@@ -448,7 +448,7 @@ fn fig(name: &'static str, value: impl ToString) -> Figure {
 }
 
 /// `kernel 3, rates [2, 4, 8]` (or `kernels [...]`, plus `strides [...]` when any is not 1).
-fn stack_text(layers: &[AxisLayer]) -> String {
+fn stack_text(layers: &[AxisSpec]) -> String {
     let rates: Vec<u64> = layers.iter().map(|l| l.rate).collect();
     let kernels: Vec<u64> = layers.iter().map(|l| l.kernel).collect();
     let strides: Vec<u64> = layers.iter().map(|l| l.stride).collect();
@@ -471,8 +471,8 @@ fn stack_text(layers: &[AxisLayer]) -> String {
 /// `max / 2` counts around a `…`).
 ///
 /// ```
-/// use dilated_core::schedule::{coverage_counts, coverage_row_text, AxisLayer};
-/// let c = coverage_counts::<u64>(&[AxisLayer::new(3, 2)]).unwrap();
+/// use dilated_core::schedule::{coverage_counts, coverage_row_text, AxisSpec};
+/// let c = coverage_counts::<u64>(&[AxisSpec::new(3, 2)]).unwrap();
 /// assert_eq!(coverage_row_text(&c, 40), "1 0 1 0 1");
 /// assert_eq!(coverage_row_text(&c, 2), "1 … 1");
 /// ```

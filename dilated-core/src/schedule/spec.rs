@@ -1,11 +1,11 @@
-//! Layer and schedule descriptions: one [`AxisLayer`] per layer and axis; a 2D layer is two
-//! axes ([`Layer2d`]), which is what rectangular kernels and per-axis rates and strides need.
+//! Layer and schedule descriptions: one [`AxisSpec`] per layer and axis; a 2D layer is two
+//! axes ([`Spec2d`]), which is what rectangular kernels and per-axis rates and strides need.
 
 use super::error::{ErrorKind, ScheduleError};
 
 /// How a layer pads its input (zeros), per axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Padding {
+pub enum PadMode {
     /// Total `d·(k − 1)` split as PyTorch does: `p_lo = total / 2`, `p_hi = total − p_lo`.
     /// With stride 1 the output size equals the input size (the seed's point); with stride
     /// `s` it is `ceil(I / s)`.
@@ -52,16 +52,16 @@ impl Axis {
 /// All size arithmetic is checked and `const`:
 ///
 /// ```
-/// use dilated_core::schedule::{AxisLayer, Padding};
-/// let l = AxisLayer::new(3, 2);
+/// use dilated_core::schedule::{AxisSpec, PadMode};
+/// let l = AxisSpec::new(3, 2);
 /// assert_eq!(l.effective_kernel(), Ok(5));
 /// assert_eq!(l.padding_amounts(), Ok((2, 2)));   // the seed's I = 32, k = 3, d = 2 → p = 2
 /// assert_eq!(l.output_size(32), Ok(32));
-/// let causal = AxisLayer::new(2, 4).with_padding(Padding::Causal);
+/// let causal = AxisSpec::new(2, 4).with_padding(PadMode::Causal);
 /// assert_eq!(causal.padding_amounts(), Ok((4, 0)));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct AxisLayer {
+pub struct AxisSpec {
     /// Kernel size `k` (taps), at least 1.
     pub kernel: u64,
     /// Dilation rate `d`, at least 1.
@@ -69,10 +69,10 @@ pub struct AxisLayer {
     /// Stride `s`, at least 1.
     pub stride: u64,
     /// Padding mode.
-    pub padding: Padding,
+    pub padding: PadMode,
 }
 
-impl AxisLayer {
+impl AxisSpec {
     /// A stride-1 layer with `same` padding.
     #[must_use]
     pub const fn new(kernel: u64, rate: u64) -> Self {
@@ -80,7 +80,7 @@ impl AxisLayer {
             kernel,
             rate,
             stride: 1,
-            padding: Padding::Same,
+            padding: PadMode::Same,
         }
     }
 
@@ -93,7 +93,7 @@ impl AxisLayer {
 
     /// The same layer with another padding mode.
     #[must_use]
-    pub const fn with_padding(mut self, padding: Padding) -> Self {
+    pub const fn with_padding(mut self, padding: PadMode) -> Self {
         self.padding = padding;
         self
     }
@@ -146,7 +146,7 @@ impl AxisLayer {
         }
     }
 
-    /// Padding `(p_lo, p_hi)` the mode resolves to. `same`: total `d·(k − 1)`,
+    /// PadMode `(p_lo, p_hi)` the mode resolves to. `same`: total `d·(k − 1)`,
     /// `p_lo = total / 2` (PyTorch's split when the total is odd).
     ///
     /// # Errors
@@ -157,10 +157,10 @@ impl AxisLayer {
             Err(e) => return Err(e),
         };
         Ok(match self.padding {
-            Padding::Same => (total / 2, total - total / 2),
-            Padding::Valid => (0, 0),
-            Padding::Causal => (total, 0),
-            Padding::Explicit { lo, hi } => (lo, hi),
+            PadMode::Same => (total / 2, total - total / 2),
+            PadMode::Valid => (0, 0),
+            PadMode::Causal => (total, 0),
+            PadMode::Explicit { lo, hi } => (lo, hi),
         })
     }
 
@@ -188,8 +188,8 @@ impl AxisLayer {
     /// Output size by PyTorch's rule, `O = floor((I + p_lo + p_hi − d·(k − 1) − 1) / s) + 1`.
     ///
     /// ```
-    /// use dilated_core::schedule::{AxisLayer, ErrorKind, Padding};
-    /// let valid = AxisLayer::new(3, 4).with_padding(Padding::Valid);
+    /// use dilated_core::schedule::{AxisSpec, ErrorKind, PadMode};
+    /// let valid = AxisSpec::new(3, 4).with_padding(PadMode::Valid);
     /// assert_eq!(valid.output_size(10), Ok(2));
     /// let err = valid.output_size(8).unwrap_err();
     /// assert_eq!(err.kind, ErrorKind::KernelTooWide { effective: 9, padded: 8 });
@@ -223,20 +223,20 @@ impl AxisLayer {
 /// One layer of a 2D schedule: its height and width axes (rectangular kernels, per-axis
 /// rates, strides and padding).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Layer2d {
+pub struct Spec2d {
     /// The height axis.
-    pub height: AxisLayer,
+    pub height: AxisSpec,
     /// The width axis.
-    pub width: AxisLayer,
+    pub width: AxisSpec,
 }
 
-impl Layer2d {
+impl Spec2d {
     /// A square kernel with the same rate on both axes, stride 1, `same` padding.
     #[must_use]
     pub const fn square(kernel: u64, rate: u64) -> Self {
         Self {
-            height: AxisLayer::new(kernel, rate),
-            width: AxisLayer::new(kernel, rate),
+            height: AxisSpec::new(kernel, rate),
+            width: AxisSpec::new(kernel, rate),
         }
     }
 }
@@ -253,13 +253,13 @@ impl Layer2d {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Schedule {
-    axes: Vec<(Axis, Vec<AxisLayer>)>,
+    axes: Vec<(Axis, Vec<AxisSpec>)>,
 }
 
 impl Schedule {
     /// A 1D schedule.
     #[must_use]
-    pub fn one_d(layers: Vec<AxisLayer>) -> Self {
+    pub fn one_d(layers: Vec<AxisSpec>) -> Self {
         Self {
             axes: vec![(Axis::Length, layers)],
         }
@@ -267,7 +267,7 @@ impl Schedule {
 
     /// A 2D schedule, analysed as its height and width axes.
     #[must_use]
-    pub fn two_d(layers: &[Layer2d]) -> Self {
+    pub fn two_d(layers: &[Spec2d]) -> Self {
         Self {
             axes: vec![
                 (Axis::Height, layers.iter().map(|l| l.height).collect()),
@@ -279,11 +279,11 @@ impl Schedule {
     /// A 1D schedule of one kernel size, stride 1, `same` padding: the seed's setting.
     #[must_use]
     pub fn uniform(kernel: u64, rates: &[u64]) -> Self {
-        Self::one_d(rates.iter().map(|&r| AxisLayer::new(kernel, r)).collect())
+        Self::one_d(rates.iter().map(|&r| AxisSpec::new(kernel, r)).collect())
     }
 
     /// A 1D schedule from per-layer lists, as the CLI takes them: `kernels` has one entry
-    /// (all layers) or one per rate; `strides` likewise (default 1). Padding is `same`.
+    /// (all layers) or one per rate; `strides` likewise (default 1). PadMode is `same`.
     ///
     /// # Errors
     /// [`ErrorKind::Empty`] without rates, [`ErrorKind::LengthMismatch`] for lists of other
@@ -315,14 +315,14 @@ impl Schedule {
                 Some(s) => pick("strides", s, i)?,
                 None => 1,
             };
-            layers.push(AxisLayer::new(kernel, rate).with_stride(stride));
+            layers.push(AxisSpec::new(kernel, rate).with_stride(stride));
         }
         Ok(Self::one_d(layers))
     }
 
     /// The axes with their layers: one for 1D, height then width for 2D.
     #[must_use]
-    pub fn axes(&self) -> &[(Axis, Vec<AxisLayer>)] {
+    pub fn axes(&self) -> &[(Axis, Vec<AxisSpec>)] {
         &self.axes
     }
 

@@ -24,7 +24,7 @@
 use super::error::{ErrorKind, ScheduleError};
 use super::hdc::{Outcome, hdc};
 use super::reach::reach;
-use super::spec::AxisLayer;
+use super::spec::AxisSpec;
 use super::{MAX_LAYERS, MAX_VERDICT_RF};
 
 /// Longest rising group (cycle) the search tries.
@@ -82,12 +82,12 @@ pub struct Suggestion {
 impl Suggestion {
     /// The schedule's layers (`same` padding).
     #[must_use]
-    pub fn layers(&self) -> Vec<AxisLayer> {
+    pub fn layers(&self) -> Vec<AxisSpec> {
         self.rates
             .iter()
             .zip(&self.kernels)
             .zip(&self.strides)
-            .map(|((&r, &k), &s)| AxisLayer::new(k, r).with_stride(s))
+            .map(|((&r, &k), &s)| AxisSpec::new(k, r).with_stride(s))
             .collect()
     }
 
@@ -195,8 +195,8 @@ pub fn suggest(req: &SuggestRequest) -> Result<Vec<Suggestion>, ScheduleError> {
 /// layers) that reaches the field. Empty when even that fails (e.g. strided stacks).
 ///
 /// ```
-/// use dilated_core::schedule::{suggest_fix, AxisLayer};
-/// let l = |rates: &[u64]| rates.iter().map(|&r| AxisLayer::new(3, r)).collect::<Vec<_>>();
+/// use dilated_core::schedule::{suggest_fix, AxisSpec};
+/// let l = |rates: &[u64]| rates.iter().map(|&r| AxisSpec::new(3, r)).collect::<Vec<_>>();
 /// let fix = suggest_fix(&l(&[1, 2, 9]));       // receptive field 25
 /// assert_eq!(fix[0].rates, [1, 3, 8]);          // 25, hole-free
 /// let fix = suggest_fix(&l(&[2, 4, 8]));       // 29: out of reach for 3 layers
@@ -204,7 +204,7 @@ pub fn suggest(req: &SuggestRequest) -> Result<Vec<Suggestion>, ScheduleError> {
 /// assert!(fix[1].rates.len() == 4 && fix[1].receptive_field >= 29);
 /// ```
 #[must_use]
-pub fn suggest_fix(layers: &[AxisLayer]) -> Vec<Suggestion> {
+pub fn suggest_fix(layers: &[AxisSpec]) -> Vec<Suggestion> {
     let n = layers.len();
     let Ok(rf) = super::receptive_field(layers) else {
         return Vec::new();
@@ -310,7 +310,7 @@ impl Plan {
         let kernels = expand("kernels", &req.kernels, 1)?;
         let strides = expand("strides", &req.strides, 1)?;
         for (i, (&k, &s)) in kernels.iter().zip(&strides).enumerate() {
-            AxisLayer::new(k, 1)
+            AxisSpec::new(k, 1)
                 .with_stride(s)
                 .validate()
                 .map_err(|e| e.at_layer(i))?;
@@ -391,11 +391,11 @@ impl Plan {
     /// applies).
     fn verify(&self, caps: &[u64], top: u64, min_rf: u64) -> Option<Suggestion> {
         let rates = self.rates(caps, top);
-        let layers: Vec<AxisLayer> = rates
+        let layers: Vec<AxisSpec> = rates
             .iter()
             .zip(&self.kernels)
             .zip(&self.strides)
-            .map(|((&r, &k), &s)| AxisLayer::new(k, r).with_stride(s))
+            .map(|((&r, &k), &s)| AxisSpec::new(k, r).with_stride(s))
             .collect();
         let r = reach(&layers).ok()?;
         if r.has_holes() || r.receptive_field < min_rf {

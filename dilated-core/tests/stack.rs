@@ -5,11 +5,13 @@
 //! Tolerance against the reference: relative 1e-5 of the accumulated magnitude
 //! (`Σ |x·w| + |b|` per output), the engine being free to sum in another order.
 
+use dilated_core::conv::Conv;
+use dilated_core::conv::Rank;
 use dilated_core::conv::conv_reference;
-use dilated_core::engine::{Kernel, Layer, Workspace};
+use dilated_core::engine::{Kernel, Workspace};
 use dilated_core::init::{Init, kaiming_bound};
-use dilated_core::layer::{
-    Conv1d, Conv2d, LayerSpec, Pad1d, Pad2d, Rank, Stack, StackBuilder, TypedLayer, TypedStack,
+use dilated_core::stack::{
+    Conv1d, Conv2d, ModuleSpec, Pad1d, Pad2d, Stack, StackBuilder, TypedConv, TypedStack,
 };
 use dilated_core::tensor::{DYN, Tensor, Tensor1d, Tensor2d};
 use dilated_core::{Activation, ConvDesc, Error};
@@ -32,7 +34,7 @@ fn data(len: usize, seed: u64) -> Vec<f32> {
 
 /// The reference output of a whole stack, layer by layer.
 fn reference_stack(
-    layers: &[Layer],
+    layers: &[Conv],
     batch: usize,
     hw: [usize; 2],
     x: &[f32],
@@ -142,7 +144,7 @@ fn typed_layer_new_takes_pytorch_layout() {
     let x = Tensor2d::<2, 1, 2>::from_vec(1, [1, 2], vec![1.0, 2.0, 3.0, 4.0]).unwrap();
     let y: Tensor2d<2, 1, 2> = conv.forward(&x).unwrap();
     assert_eq!(y.as_slice(), &[13.0, 14.0, 21.0, 22.0]);
-    assert_eq!(<Conv2d<2, 2, 1, 1, 1, 1, 1, 1, 1> as TypedLayer>::IN, 2);
+    assert_eq!(<Conv2d<2, 2, 1, 1, 1, 1, 1, 1, 1> as TypedConv>::IN, 2);
     // forward_dyn needs no annotation.
     let z = conv.forward_dyn(&x).unwrap();
     assert_eq!(z.as_slice(), y.as_slice());
@@ -156,10 +158,10 @@ fn typed_layer_new_takes_pytorch_layout() {
 type S0 = Conv2d<2, 4, 3, 3, 1, 1, 1, 1, 1, Pad2d<1, 1, 1, 1>>;
 type S1 = Conv2d<4, 4, 3, 3, 2, 2, 1, 1, 1, Pad2d<2, 2, 2, 2>>;
 type S2 = Conv2d<4, 3, 3, 3, 5, 5, 2, 2, 1, Pad2d<5, 5, 5, 5>>;
-const SPECS: [LayerSpec; 3] = [
-    LayerSpec::new(0, Rank::Two, S0::descriptor(true, Activation::Relu)),
-    LayerSpec::new(2, Rank::Two, S1::descriptor(true, Activation::Relu)),
-    LayerSpec::new(4, Rank::Two, S2::descriptor(true, Activation::Identity)),
+const SPECS: [ModuleSpec; 3] = [
+    ModuleSpec::new(0, Rank::Two, S0::descriptor(true, Activation::Relu)),
+    ModuleSpec::new(2, Rank::Two, S1::descriptor(true, Activation::Relu)),
+    ModuleSpec::new(4, Rank::Two, S2::descriptor(true, Activation::Identity)),
 ];
 
 #[test]
@@ -230,7 +232,7 @@ fn typed_stack_rejects_mismatched_types() {
         padding: [[0, 0], [0, 0]],
         ..ConvDesc::same_2d(2, 2, 3, 4)
     };
-    let small = Stack::init(&[LayerSpec::new(0, Rank::Two, valid)], 0).unwrap();
+    let small = Stack::init(&[ModuleSpec::new(0, Rank::Two, valid)], 0).unwrap();
     let r = TypedStack::<Tensor2d<2, 8, 9>, Tensor2d<2, DYN, DYN>>::new(small);
     assert_eq!(
         r.unwrap_err(),
@@ -423,7 +425,7 @@ fn overflowing_sizes_are_errors() {
         stack.forward_nchw(1, [usize::MAX / 2, usize::MAX / 2], &[0.0; 4]),
         Err(Error::Overflow { .. })
     ));
-    // Padding that overflows the padded size.
+    // PadMode that overflows the padded size.
     type P = Conv1d<1, 1, 3, 1, 1, 1, Pad1d<{ usize::MAX }, 1>>;
     let p = P::init(0, false, Activation::Identity).unwrap();
     assert!(matches!(p.output_len(4), Err(Error::Overflow { .. })));
@@ -460,7 +462,7 @@ fn kernel_wider_than_padded_input_is_an_error() {
             padded: 6
         }
     );
-    // Padding 1 each side: 8 < 9 still.
+    // PadMode 1 each side: 8 < 9 still.
     type Lp = Conv1d<1, 1, 3, 4, 1, 1, Pad1d<1, 1>>;
     let l = Lp::init(0, true, Activation::Identity).unwrap();
     let x = Tensor1d::<1, DYN>::zeros(1, 6).unwrap();
@@ -500,7 +502,7 @@ fn channels_not_divisible_by_groups_are_errors() {
     let mut d = ConvDesc::same_2d(6, 6, 3, 1);
     d.groups = 4;
     assert!(matches!(
-        Stack::init(&[LayerSpec::new(0, Rank::Two, d)], 0),
+        Stack::init(&[ModuleSpec::new(0, Rank::Two, d)], 0),
         Err(Error::Groups { .. })
     ));
 }
@@ -508,8 +510,8 @@ fn channels_not_divisible_by_groups_are_errors() {
 #[test]
 fn layers_that_do_not_chain_are_errors() {
     let specs = [
-        LayerSpec::new(0, Rank::Two, ConvDesc::same_2d(2, 4, 3, 1)),
-        LayerSpec::new(1, Rank::Two, ConvDesc::same_2d(5, 4, 3, 2)),
+        ModuleSpec::new(0, Rank::Two, ConvDesc::same_2d(2, 4, 3, 1)),
+        ModuleSpec::new(1, Rank::Two, ConvDesc::same_2d(5, 4, 3, 2)),
     ];
     assert!(matches!(
         Stack::init(&specs, 0),
@@ -539,7 +541,7 @@ fn from_layer_checks_every_const_parameter() {
         edit(&mut d);
         let layer = Init::new(0).conv(d).unwrap();
         assert!(
-            matches!(S1::from_layer(layer), Err(Error::Shape { .. })),
+            matches!(S1::from_conv(layer), Err(Error::Shape { .. })),
             "{d:?}"
         );
     }
@@ -547,7 +549,7 @@ fn from_layer_checks_every_const_parameter() {
     let layer = Init::new(0)
         .conv(S1::descriptor(false, Activation::Tanh))
         .unwrap();
-    let l = S1::from_layer(layer).unwrap();
+    let l = S1::from_conv(layer).unwrap();
     assert_eq!(l.activation(), Activation::Tanh);
     assert!(format!("{l:?}").contains("Conv2d"));
 }
@@ -750,8 +752,8 @@ proptest! {
     /// reference does (kernel wider than the padded input somewhere), with the same error.
     #[test]
     fn stack_equals_reference(c in case(), kernel in 0usize..4, threads in 0usize..2) {
-        let specs: Vec<LayerSpec> = c.layers.iter().enumerate()
-            .map(|(i, d)| LayerSpec::new(2 * i, c.rank, *d)).collect();
+        let specs: Vec<ModuleSpec> = c.layers.iter().enumerate()
+            .map(|(i, d)| ModuleSpec::new(2 * i, c.rank, *d)).collect();
         let kernel = Kernel::ALL[kernel];
         let mut stack = Stack::init(&specs, c.seed).unwrap().with_threads(threads).unwrap();
         if kernel.is_available() {

@@ -4,7 +4,7 @@
 //! # Layers
 //!
 //! [`Conv2d`] and [`Conv1d`] carry their channels, kernel, rate (dilation), stride and
-//! groups as const parameters, and their padding as a type implementing [`Padding`]
+//! groups as const parameters, and their padding as a type implementing [`ConstPadding`]
 //! (an associated const, written as literals: [`Pad2d<T, B, L, R>`] for top, bottom,
 //! left, right; [`Pad1d<L, R>`] for left, right). Bias and activation are run-time
 //! values. All the work happens in non-generic code over the run-time descriptor, so many
@@ -12,7 +12,7 @@
 //!
 //! ```
 //! use dilated_core::Activation;
-//! use dilated_core::layer::{Conv2d, Pad2d};
+//! use dilated_core::stack::{Conv2d, Pad2d};
 //! use dilated_core::tensor::{DYN, Tensor2d};
 //! // 2 → 4 channels, 3×3 kernel, rate 2 on both axes, stride 1, 1 group, `same` padding.
 //! type Layer = Conv2d<2, 4, 3, 3, 2, 2, 1, 1, 1, Pad2d<2, 2, 2, 2>>;
@@ -28,7 +28,7 @@
 //!
 //! ```compile_fail,E0308
 //! use dilated_core::Activation;
-//! use dilated_core::layer::{Conv2d, Pad2d};
+//! use dilated_core::stack::{Conv2d, Pad2d};
 //! use dilated_core::tensor::Tensor2d;
 //! type Layer = Conv2d<2, 4, 3, 3, 2, 2, 1, 1, 1, Pad2d<2, 2, 2, 2>>;
 //! let conv = Layer::init(7, true, Activation::Relu)?;
@@ -42,14 +42,14 @@
 //! A [`Stack`] is a run-time list of layers, each with the `nn.Sequential` module index
 //! its weights are stored under, compiled into one [`engine::Network`](crate::engine::Network) (which runs the
 //! whole stack in its own layout, converting once at the entry and once at the exit).
-//! [`LayerSpec`] describes one layer without weights; a slice of them is what
+//! [`ModuleSpec`] describes one layer without weights; a slice of them is what
 //! [`Stack::init`], [`Stack::from_safetensors`] and [`Stack::from_safetensors_bytes`]
 //! build from. [`StackBuilder`] numbers the modules for you. [`TypedStack<I, O>`] wraps a
 //! stack with its typed input and output tensors: this is what `dilated_stack!` expands to.
 //!
 //! ## Memory: the weights once, packed once
 //!
-//! An engine [`Layer`] shares its weights between clones, so a stack and the typed layers
+//! An engine [`Conv`] shares its weights between clones, so a stack and the typed layers
 //! taken from it ([`TypedStack::layer`]) hold one copy of the raw weights. Only the stack's
 //! network packs them for the kernels (about the same size again, output channels rounded
 //! up to 16); a typed layer packs its own copy only if it runs on its own (its `forward*`,
@@ -62,7 +62,7 @@
 //! use std::path::Path;
 //! use dilated_core::{Activation, Error};
 //! use dilated_core::engine::Workspace;
-//! use dilated_core::layer::{Conv2d, LayerSpec, Pad2d, Rank, Stack, TypedStack};
+//! use dilated_core::stack::{Conv2d, ModuleSpec, Pad2d, Stack, TypedStack};
 //! use dilated_core::tensor::Tensor2d;
 //!
 //! /// Twin of `nn.Sequential(Conv2d(3, 8, 3, padding=1), ReLU(),
@@ -76,10 +76,10 @@
 //!
 //! impl Tiny {
 //!     /// Each conv, its module index in the `nn.Sequential`, its descriptor.
-//!     pub const LAYERS: [LayerSpec; 2] = [
-//!         LayerSpec::new(0, Rank::Two,
+//!     pub const LAYERS: [ModuleSpec; 2] = [
+//!         ModuleSpec::new(0, Rank::Two,
 //!             <Conv2d<3, 8, 3, 3, 1, 1, 1, 1, 1, Pad2d<1, 1, 1, 1>>>::descriptor(true, Activation::Relu)),
-//!         LayerSpec::new(2, Rank::Two,
+//!         ModuleSpec::new(2, Rank::Two,
 //!             <Conv2d<8, 8, 3, 3, 2, 2, 1, 1, 1, Pad2d<2, 2, 2, 2>>>::descriptor(true, Activation::Relu)),
 //!     ];
 //!
@@ -127,7 +127,7 @@
 //! A `Tiny` takes 32×32 images only: passing a 16×16 tensor does not compile.
 //!
 //! ```compile_fail,E0308
-//! # use dilated_core::layer::{Stack, TypedStack};
+//! # use dilated_core::stack::{Stack, TypedStack};
 //! # use dilated_core::tensor::Tensor2d;
 //! # fn f(stack: TypedStack<Tensor2d<3, 32, 32>, Tensor2d<8, 32, 32>>) -> Result<(), dilated_core::Error> {
 //! let x = Tensor2d::<3, 16, 16>::zeros(1, [16, 16])?;
@@ -141,38 +141,16 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use crate::Error;
-use crate::conv::{Activation, ConvDesc};
-use crate::engine::{Kernel, Layer, Network, Workspace};
+use crate::conv::{Activation, Conv, ConvDesc, Rank, check_rank};
+use crate::engine::{Kernel, Network, Workspace};
 use crate::init::Init;
 use crate::tensor::{DYN, Tensor, Tensor1d, Tensor2d, TypedTensor};
 use crate::weights::Weights;
 
-/// Whether a layer (or stack) is 1D or 2D. It decides the weight layout in a safetensors
-/// file (`[C_out, C_in/g, K]` or `[C_out, C_in/g, KH, KW]`) and the typed tensors it takes;
-/// a 1D layer is run as a 2D one with `H = 1`, `KH = 1`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Rank {
-    /// `Conv1d`: input `[n, C, L]`.
-    One,
-    /// `Conv2d`: input `[n, C, H, W]`.
-    Two,
-}
-
-impl Rank {
-    /// 1 or 2.
-    #[must_use]
-    pub const fn get(self) -> usize {
-        match self {
-            Self::One => 1,
-            Self::Two => 2,
-        }
-    }
-}
-
 /// A layer's zero padding, as an associated const `[[top, bottom], [left, right]]`.
 /// Implemented by [`Pad2d`] and [`Pad1d`]; a macro may also implement it on its own marker
 /// types.
-pub trait Padding {
+pub trait ConstPadding {
     /// `[[top, bottom], [left, right]]`.
     const PADDING: [[usize; 2]; 2];
 }
@@ -181,7 +159,9 @@ pub trait Padding {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Pad2d<const T: usize, const B: usize, const L: usize, const R: usize>;
 
-impl<const T: usize, const B: usize, const L: usize, const R: usize> Padding for Pad2d<T, B, L, R> {
+impl<const T: usize, const B: usize, const L: usize, const R: usize> ConstPadding
+    for Pad2d<T, B, L, R>
+{
     const PADDING: [[usize; 2]; 2] = [[T, B], [L, R]];
 }
 
@@ -189,12 +169,12 @@ impl<const T: usize, const B: usize, const L: usize, const R: usize> Padding for
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Pad1d<const L: usize, const R: usize>;
 
-impl<const L: usize, const R: usize> Padding for Pad1d<L, R> {
+impl<const L: usize, const R: usize> ConstPadding for Pad1d<L, R> {
     const PADDING: [[usize; 2]; 2] = [[0, 0], [L, R]];
 }
 
 /// What [`Conv2d`] and [`Conv1d`] have in common; [`TypedStack::layer`] returns any of them.
-pub trait TypedLayer: Sized {
+pub trait TypedConv: Sized {
     /// 1D or 2D.
     const RANK: Rank;
     /// Input channels.
@@ -207,10 +187,10 @@ pub trait TypedLayer: Sized {
 
     /// Wraps an engine layer, checking that its descriptor matches the type (channels,
     /// kernel, rate, stride, groups, padding; bias and activation are free).
-    fn from_layer(layer: Layer) -> Result<Self, Error>;
+    fn from_conv(conv: Conv) -> Result<Self, Error>;
 
     /// The engine layer (descriptor, weights, bias).
-    fn layer(&self) -> &Layer;
+    fn layer(&self) -> &Conv;
 }
 
 /// Compares a descriptor with the one a layer type calls for, ignoring bias and activation.
@@ -278,40 +258,6 @@ fn check_desc(expected: &ConvDesc, actual: &ConvDesc) -> Result<(), Error> {
     Ok(())
 }
 
-/// Checks that a descriptor is a valid 1D one (kernel height 1, no vertical padding or
-/// stride).
-pub(crate) fn check_rank(desc: &ConvDesc, rank: Rank) -> Result<(), Error> {
-    if rank == Rank::One {
-        let pairs = [
-            ("kernel height of a 1D layer", desc.kernel[0]),
-            ("stride (height) of a 1D layer", desc.stride[0]),
-            ("dilation (height) of a 1D layer", desc.dilation[0]),
-        ];
-        for (what, v) in pairs {
-            if v != 1 {
-                return Err(Error::Shape {
-                    what,
-                    expected: 1,
-                    actual: v,
-                });
-            }
-        }
-        for (what, v) in [
-            ("padding (top) of a 1D layer", desc.padding[0][0]),
-            ("padding (bottom) of a 1D layer", desc.padding[0][1]),
-        ] {
-            if v != 0 {
-                return Err(Error::Shape {
-                    what,
-                    expected: 0,
-                    actual: v,
-                });
-            }
-        }
-    }
-    Ok(())
-}
-
 /// What a typed layer holds: its engine layer (whose weights are shared with every clone
 /// and with any stack built from it, never copied) and, once the layer has been run on its
 /// own or configured to, the one-layer network that runs it (the packed weights).
@@ -320,13 +266,13 @@ pub(crate) fn check_rank(desc: &ConvDesc, rank: Rank) -> Result<(), Error> {
 /// therefore holds no packed weights: only the stack's network does.
 #[derive(Debug, Clone)]
 struct Shell {
-    layer: Layer,
+    layer: Conv,
     net: OnceLock<Network>,
 }
 
 impl Shell {
     /// Checks the layer against its type's descriptor; packs nothing.
-    fn new(expected: &ConvDesc, rank: Rank, layer: Layer) -> Result<Self, Error> {
+    fn new(expected: &ConvDesc, rank: Rank, layer: Conv) -> Result<Self, Error> {
         check_desc(expected, layer.desc())?;
         check_rank(layer.desc(), rank)?;
         Ok(Self {
@@ -427,7 +373,7 @@ macro_rules! layer_common {
             activation: Activation,
         ) -> Result<Self, Error> {
             let desc = Self::descriptor(bias.is_some(), activation);
-            Self::from_layer(Layer::new(desc, weight, bias)?)
+            Self::from_conv(Conv::new(desc, weight, bias)?)
         }
 
         /// PyTorch's default initialisation (see [`init`](crate::init)), seeded.
@@ -441,7 +387,7 @@ macro_rules! layer_common {
             bias: bool,
             activation: Activation,
         ) -> Result<Self, Error> {
-            Self::from_layer(init.conv(Self::descriptor(bias, activation))?)
+            Self::from_conv(init.conv(Self::descriptor(bias, activation))?)
         }
 
         /// Takes `{module}.weight` (and `{module}.bias` when `bias`) out of `weights`.
@@ -452,12 +398,12 @@ macro_rules! layer_common {
             activation: Activation,
         ) -> Result<Self, Error> {
             let desc = Self::descriptor(bias, activation);
-            Self::from_layer(weights.take_conv(module, desc, <Self as TypedLayer>::RANK)?)
+            Self::from_conv(weights.take_conv(module, desc, <Self as TypedConv>::RANK)?)
         }
 
         /// The engine layer (descriptor, weights, bias).
         #[must_use]
-        pub fn layer(&self) -> &Layer {
+        pub fn layer(&self) -> &Conv {
             &self.shell.layer
         }
 
@@ -540,7 +486,7 @@ pub struct Conv2d<
     const SH: usize,
     const SW: usize,
     const G: usize,
-    P: Padding = Pad2d<0, 0, 0, 0>,
+    P: ConstPadding = Pad2d<0, 0, 0, 0>,
 > {
     shell: Shell,
     _padding: PhantomData<fn() -> P>,
@@ -556,7 +502,7 @@ impl<
     const SH: usize,
     const SW: usize,
     const G: usize,
-    P: Padding,
+    P: ConstPadding,
 > Conv2d<CI, CO, KH, KW, DH, DW, SH, SW, G, P>
 {
     /// The run-time descriptor of this layer type (usable in `const` items).
@@ -575,13 +521,13 @@ impl<
         }
     }
 
-    /// Wraps an engine layer; see [`TypedLayer::from_layer`].
-    pub fn from_layer(layer: Layer) -> Result<Self, Error> {
+    /// Wraps an engine layer; see [`TypedConv::from_conv`].
+    pub fn from_conv(conv: Conv) -> Result<Self, Error> {
         Ok(Self {
             shell: Shell::new(
                 &Self::descriptor(false, Activation::Identity),
                 Rank::Two,
-                layer,
+                conv,
             )?,
             _padding: PhantomData,
         })
@@ -629,7 +575,7 @@ impl<
 ///
 /// ```
 /// use dilated_core::Activation;
-/// use dilated_core::layer::{Conv1d, Pad1d};
+/// use dilated_core::stack::{Conv1d, Pad1d};
 /// use dilated_core::tensor::{DYN, Tensor1d};
 /// // Causal: kernel 2, rate 4 → 4 zeros on the left, none on the right.
 /// let conv = Conv1d::<1, 1, 2, 4, 1, 1, Pad1d<4, 0>>::new(vec![1.0, 1.0], None, Activation::Identity)?;
@@ -645,7 +591,7 @@ pub struct Conv1d<
     const D: usize,
     const S: usize,
     const G: usize,
-    P: Padding = Pad1d<0, 0>,
+    P: ConstPadding = Pad1d<0, 0>,
 > {
     shell: Shell,
     _padding: PhantomData<fn() -> P>,
@@ -658,7 +604,7 @@ impl<
     const D: usize,
     const S: usize,
     const G: usize,
-    P: Padding,
+    P: ConstPadding,
 > Conv1d<CI, CO, K, D, S, G, P>
 {
     /// The run-time descriptor of this layer type (usable in `const` items).
@@ -677,13 +623,13 @@ impl<
         }
     }
 
-    /// Wraps an engine layer; see [`TypedLayer::from_layer`].
-    pub fn from_layer(layer: Layer) -> Result<Self, Error> {
+    /// Wraps an engine layer; see [`TypedConv::from_conv`].
+    pub fn from_conv(conv: Conv) -> Result<Self, Error> {
         Ok(Self {
             shell: Shell::new(
                 &Self::descriptor(false, Activation::Identity),
                 Rank::One,
-                layer,
+                conv,
             )?,
             _padding: PhantomData,
         })
@@ -736,8 +682,8 @@ impl<
     const SH: usize,
     const SW: usize,
     const G: usize,
-    P: Padding,
-> TypedLayer for Conv2d<CI, CO, KH, KW, DH, DW, SH, SW, G, P>
+    P: ConstPadding,
+> TypedConv for Conv2d<CI, CO, KH, KW, DH, DW, SH, SW, G, P>
 {
     const RANK: Rank = Rank::Two;
     const IN: usize = CI;
@@ -745,10 +691,10 @@ impl<
     fn descriptor(bias: bool, activation: Activation) -> ConvDesc {
         Self::descriptor(bias, activation)
     }
-    fn from_layer(layer: Layer) -> Result<Self, Error> {
-        Self::from_layer(layer)
+    fn from_conv(conv: Conv) -> Result<Self, Error> {
+        Self::from_conv(conv)
     }
-    fn layer(&self) -> &Layer {
+    fn layer(&self) -> &Conv {
         self.layer()
     }
 }
@@ -760,8 +706,8 @@ impl<
     const D: usize,
     const S: usize,
     const G: usize,
-    P: Padding,
-> TypedLayer for Conv1d<CI, CO, K, D, S, G, P>
+    P: ConstPadding,
+> TypedConv for Conv1d<CI, CO, K, D, S, G, P>
 {
     const RANK: Rank = Rank::One;
     const IN: usize = CI;
@@ -769,10 +715,10 @@ impl<
     fn descriptor(bias: bool, activation: Activation) -> ConvDesc {
         Self::descriptor(bias, activation)
     }
-    fn from_layer(layer: Layer) -> Result<Self, Error> {
-        Self::from_layer(layer)
+    fn from_conv(conv: Conv) -> Result<Self, Error> {
+        Self::from_conv(conv)
     }
-    fn layer(&self) -> &Layer {
+    fn layer(&self) -> &Conv {
         self.layer()
     }
 }
@@ -787,7 +733,7 @@ impl<
     const SH: usize,
     const SW: usize,
     const G: usize,
-    P: Padding,
+    P: ConstPadding,
 > Clone for Conv2d<CI, CO, KH, KW, DH, DW, SH, SW, G, P>
 {
     fn clone(&self) -> Self {
@@ -805,7 +751,7 @@ impl<
     const D: usize,
     const S: usize,
     const G: usize,
-    P: Padding,
+    P: ConstPadding,
 > Clone for Conv1d<CI, CO, K, D, S, G, P>
 {
     fn clone(&self) -> Self {
@@ -826,7 +772,7 @@ impl<
     const SH: usize,
     const SW: usize,
     const G: usize,
-    P: Padding,
+    P: ConstPadding,
 > std::fmt::Debug for Conv2d<CI, CO, KH, KW, DH, DW, SH, SW, G, P>
 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -843,7 +789,7 @@ impl<
     const D: usize,
     const S: usize,
     const G: usize,
-    P: Padding,
+    P: ConstPadding,
 > std::fmt::Debug for Conv1d<CI, CO, K, D, S, G, P>
 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -857,7 +803,7 @@ impl<
 /// index in the `nn.Sequential` twin), whether it is 1D or 2D, and its descriptor.
 /// `const`-constructible, so a macro can write a `const` array of them.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LayerSpec {
+pub struct ModuleSpec {
     /// Module index: the weights are `{module}.weight` and `{module}.bias`.
     pub module: usize,
     /// 1D or 2D.
@@ -866,7 +812,7 @@ pub struct LayerSpec {
     pub desc: ConvDesc,
 }
 
-impl LayerSpec {
+impl ModuleSpec {
     /// A layer spec.
     #[must_use]
     pub const fn new(module: usize, rank: Rank, desc: ConvDesc) -> Self {
@@ -874,13 +820,13 @@ impl LayerSpec {
     }
 }
 
-/// Collects the [`LayerSpec`]s of a stack, numbering the modules as an `nn.Sequential`
+/// Collects the [`ModuleSpec`]s of a stack, numbering the modules as an `nn.Sequential`
 /// does when every convolution is followed by its activation module: a convolution takes
 /// one index, and its activation, unless [`Activation::Identity`], the next one.
 ///
 /// ```
 /// use dilated_core::{Activation, ConvDesc};
-/// use dilated_core::layer::{Rank, StackBuilder};
+/// use dilated_core::stack::{StackBuilder};
 /// let relu = |d: ConvDesc| ConvDesc { activation: Activation::Relu, ..d };
 /// let stack = StackBuilder::new(Rank::Two)
 ///     .conv(relu(ConvDesc::same_2d(3, 8, 3, 1)))   // `0`, ReLU at 1
@@ -896,7 +842,7 @@ impl LayerSpec {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StackBuilder {
     rank: Rank,
-    specs: Vec<LayerSpec>,
+    specs: Vec<ModuleSpec>,
     next_module: usize,
 }
 
@@ -927,14 +873,14 @@ impl StackBuilder {
         } else {
             2
         };
-        self.specs.push(LayerSpec::new(module, self.rank, desc));
+        self.specs.push(ModuleSpec::new(module, self.rank, desc));
         self.next_module = module.saturating_add(span);
         self
     }
 
     /// The specs so far.
     #[must_use]
-    pub fn specs(&self) -> &[LayerSpec] {
+    pub fn specs(&self) -> &[ModuleSpec] {
         &self.specs
     }
 
@@ -961,7 +907,7 @@ impl StackBuilder {
 
 /// A stack of convolutions with weights, each with its module index, compiled into one
 /// [`engine::Network`](crate::engine::Network). Untyped: see [`TypedStack`] for the typed
-/// shell. Built from [`LayerSpec`]s with [`init`](Self::init),
+/// shell. Built from [`ModuleSpec`]s with [`init`](Self::init),
 /// [`from_safetensors`](Self::from_safetensors), [`from_safetensors_bytes`](Self::from_safetensors_bytes)
 /// or [`from_weights`](Self::from_weights), or from engine layers with [`new`](Self::new).
 #[derive(Debug, Clone, PartialEq)]
@@ -975,7 +921,7 @@ impl Stack {
     /// Builds a stack from `(module index, layer)` pairs. Fails on an empty list, on module
     /// indices that do not strictly increase (two layers would share a name), on a layer
     /// that is not a valid `rank` layer, and on layers that do not chain.
-    pub fn new(rank: Rank, layers: Vec<(usize, Layer)>) -> Result<Self, Error> {
+    pub fn new(rank: Rank, layers: Vec<(usize, Conv)>) -> Result<Self, Error> {
         for pair in layers.windows(2) {
             if pair[1].0 <= pair[0].0 {
                 return Err(Error::Shape {
@@ -993,7 +939,7 @@ impl Stack {
         Ok(Self { rank, modules, net })
     }
 
-    fn rank_of(specs: &[LayerSpec]) -> Result<Rank, Error> {
+    fn rank_of(specs: &[ModuleSpec]) -> Result<Rank, Error> {
         let first = specs.first().ok_or(Error::Zero {
             what: "layer count",
         })?;
@@ -1011,7 +957,7 @@ impl Stack {
 
     /// PyTorch's default initialisation (see [`init`](crate::init)), drawn layer by layer
     /// from one generator seeded with `seed`.
-    pub fn init(specs: &[LayerSpec], seed: u64) -> Result<Self, Error> {
+    pub fn init(specs: &[ModuleSpec], seed: u64) -> Result<Self, Error> {
         let rank = Self::rank_of(specs)?;
         let mut init = Init::new(seed);
         let layers = specs
@@ -1023,7 +969,7 @@ impl Stack {
 
     /// Takes each layer's tensors out of `weights`; strict: any tensor left over is an
     /// [`Error::UnexpectedTensors`].
-    pub fn from_weights(specs: &[LayerSpec], weights: Weights) -> Result<Self, Error> {
+    pub fn from_weights(specs: &[ModuleSpec], weights: Weights) -> Result<Self, Error> {
         let (stack, names) = Self::from_weights_lenient(specs, weights)?;
         if names.is_empty() {
             Ok(stack)
@@ -1036,7 +982,7 @@ impl Stack {
     /// PyTorch's `load_state_dict(strict=False)`: returns the stack and the names of the
     /// tensors it did not use. Missing tensors and wrong shapes are still errors.
     pub fn from_weights_lenient(
-        specs: &[LayerSpec],
+        specs: &[ModuleSpec],
         mut weights: Weights,
     ) -> Result<(Self, Vec<String>), Error> {
         let rank = Self::rank_of(specs)?;
@@ -1048,12 +994,12 @@ impl Stack {
     }
 
     /// Loads a safetensors file written by PyTorch (see [`weights`](crate::weights)).
-    pub fn from_safetensors(specs: &[LayerSpec], path: impl AsRef<Path>) -> Result<Self, Error> {
+    pub fn from_safetensors(specs: &[ModuleSpec], path: impl AsRef<Path>) -> Result<Self, Error> {
         Self::from_weights(specs, Weights::from_safetensors(path)?)
     }
 
     /// Loads the bytes of a safetensors file.
-    pub fn from_safetensors_bytes(specs: &[LayerSpec], bytes: &[u8]) -> Result<Self, Error> {
+    pub fn from_safetensors_bytes(specs: &[ModuleSpec], bytes: &[u8]) -> Result<Self, Error> {
         Self::from_weights(specs, Weights::from_safetensors_bytes(bytes)?)
     }
 
@@ -1102,11 +1048,11 @@ impl Stack {
 
     /// The layer specs (module index, rank, descriptor), in order.
     #[must_use]
-    pub fn specs(&self) -> Vec<LayerSpec> {
+    pub fn specs(&self) -> Vec<ModuleSpec> {
         self.modules
             .iter()
             .zip(self.net.layers())
-            .map(|(m, l)| LayerSpec::new(*m, self.rank, *l.desc()))
+            .map(|(m, l)| ModuleSpec::new(*m, self.rank, *l.desc()))
             .collect()
     }
 
@@ -1118,7 +1064,7 @@ impl Stack {
 
     /// The layers, in order.
     #[must_use]
-    pub fn layers(&self) -> &[Layer] {
+    pub fn layers(&self) -> &[Conv] {
         self.net.layers()
     }
 
@@ -1241,22 +1187,22 @@ impl<I: TypedTensor, O: TypedTensor> TypedStack<I, O> {
     }
 
     /// [`Stack::init`], typed.
-    pub fn init(specs: &[LayerSpec], seed: u64) -> Result<Self, Error> {
+    pub fn init(specs: &[ModuleSpec], seed: u64) -> Result<Self, Error> {
         Self::new(Stack::init(specs, seed)?)
     }
 
     /// [`Stack::from_safetensors`], typed.
-    pub fn from_safetensors(specs: &[LayerSpec], path: impl AsRef<Path>) -> Result<Self, Error> {
+    pub fn from_safetensors(specs: &[ModuleSpec], path: impl AsRef<Path>) -> Result<Self, Error> {
         Self::new(Stack::from_safetensors(specs, path)?)
     }
 
     /// [`Stack::from_safetensors_bytes`], typed.
-    pub fn from_safetensors_bytes(specs: &[LayerSpec], bytes: &[u8]) -> Result<Self, Error> {
+    pub fn from_safetensors_bytes(specs: &[ModuleSpec], bytes: &[u8]) -> Result<Self, Error> {
         Self::new(Stack::from_safetensors_bytes(specs, bytes)?)
     }
 
     /// [`Stack::from_weights`], typed.
-    pub fn from_weights(specs: &[LayerSpec], weights: Weights) -> Result<Self, Error> {
+    pub fn from_weights(specs: &[ModuleSpec], weights: Weights) -> Result<Self, Error> {
         Self::new(Stack::from_weights(specs, weights)?)
     }
 
@@ -1291,14 +1237,14 @@ impl<I: TypedTensor, O: TypedTensor> TypedStack<I, O> {
     /// A typed view of layer `i` (0-based, in stack order), checked against `L`. It shares
     /// the stack's weights (no copy) and packs nothing until it runs on its own (see
     /// [`Conv2d::network`]).
-    pub fn layer<L: TypedLayer>(&self, i: usize) -> Result<L, Error> {
+    pub fn layer<L: TypedConv>(&self, i: usize) -> Result<L, Error> {
         let layers = self.stack.layers();
         let layer = layers.get(i).ok_or(Error::Shape {
             what: "layer index (must be below the layer count)",
             expected: layers.len(),
             actual: i,
         })?;
-        L::from_layer(layer.clone())
+        L::from_conv(layer.clone())
     }
 
     /// The weights as safetensors bytes (`F32`, PyTorch names).
