@@ -62,6 +62,7 @@
 //! use std::path::Path;
 //! use dilated_core::{Activation, Error};
 //! use dilated_core::engine::Workspace;
+//! use dilated_core::conv::Rank;
 //! use dilated_core::stack::{Conv2d, ModuleSpec, Pad2d, Stack, TypedStack};
 //! use dilated_core::tensor::Tensor2d;
 //!
@@ -826,7 +827,8 @@ impl ModuleSpec {
 ///
 /// ```
 /// use dilated_core::{Activation, ConvDesc};
-/// use dilated_core::stack::{StackBuilder};
+/// use dilated_core::conv::Rank;
+/// use dilated_core::stack::StackBuilder;
 /// let relu = |d: ConvDesc| ConvDesc { activation: Activation::Relu, ..d };
 /// let stack = StackBuilder::new(Rank::Two)
 ///     .conv(relu(ConvDesc::same_2d(3, 8, 3, 1)))   // `0`, ReLU at 1
