@@ -1,16 +1,16 @@
-//! The seed article's three coverage figures (its appendix 2), reproduced by the schedule
+//! The three classic coverage-count figures of the HDC rules, reproduced by the schedule
 //! engine: kernel 3, rates `[2, 4, 8]`, `[1, 2, 5]` and `[1, 2, 9]`.
 //!
 //! ```text
 //! cargo run --release --example coverage_figures                     # writes docs/figures/
-//! cargo run --release --example coverage_figures -- --out-dir /tmp/f
+//! cargo run --release --example coverage_figures -- --out-dir figures
 //! cargo run --release --example coverage_figures -- --rates 1,2,3 --rates 2,2,2 --kernel 3
 //! ```
 //!
 //! For each schedule it prints the verdict in the words of `dilated check`, the HDC rules
 //! with their figures, the 1D coverage row and the 2D count grid (how many paths lead from
 //! one output pixel to each input pixel; `.` is a hole, a count of 0), and writes the heat
-//! map as `coverage-k<kernel>-<rates>.svg` in the seed figure's style. What you should see: `[2, 4, 8]`
+//! map as `coverage-k<kernel>-<rates>.svg` in the classic style. What you should see: `[2, 4, 8]`
 //! reads only every other row and column (a lattice of holes, gridding), `[1, 2, 5]` covers
 //! its 17 × 17 field with no hole, `[1, 2, 9]` leaves holes between the centre block and the
 //! outer taps.
@@ -33,7 +33,7 @@ struct Args {
     /// Kernel size of every layer.
     #[arg(long, default_value_t = 3)]
     kernel: u64,
-    /// A schedule of rates, e.g. `1,2,5`; repeat for several (default: the seed's three).
+    /// A schedule of rates, e.g. `1,2,5`; repeat for several (default: the classic three).
     #[arg(long, value_delimiter = ',', num_args = 1.., action = clap::ArgAction::Append)]
     rates: Vec<u64>,
     /// Where to write the SVG files (created if missing; default: docs/figures).

@@ -3,8 +3,8 @@
 
 Regenerate (bit-identical; run from the repository root):
 
-    python3 -m venv /tmp/peers && /tmp/peers/bin/pip install -r scripts/requirements.txt
-    /tmp/peers/bin/python scripts/make_fixtures.py
+    python3 -m venv .venv && .venv/bin/pip install -r scripts/requirements.txt
+    .venv/bin/python scripts/make_fixtures.py
 
 Writes `fixtures/conv/*` (single convolution layers) and `fixtures/stack/*` (stacks saved as a
 `torch.nn.Sequential`, conv, activation, conv, activation, ...). The format is documented in

@@ -4,8 +4,8 @@
 Regenerate (bit-identical on the same machine kind with the pinned versions; run from the
 repository root, about two minutes per network on one CPU thread):
 
-    python3 -m venv /tmp/peers && /tmp/peers/bin/pip install -r scripts/requirements.txt
-    /tmp/peers/bin/python scripts/train_seg.py
+    python3 -m venv .venv && .venv/bin/pip install -r scripts/requirements.txt
+    .venv/bin/python scripts/train_seg.py
 
 Data: scikit-image's `coins()` sample image (ships inside the scikit-image wheel, nothing is
 downloaded). Label: the classical procedure of scikit-image's "Comparing edge-based and
@@ -272,7 +272,7 @@ def write_training_md(path: Path, stats: dict, meta: dict) -> None:
 
 Command (from the repository root; the environment is `scripts/requirements.txt`):
 
-    /tmp/peers/bin/python scripts/train_seg.py
+    .venv/bin/python scripts/train_seg.py
 
 It trains two networks that differ only in their dilation rates, on scikit-image's `coins()`
 sample image, and writes `examples/data/` (weights, test crop, PyTorch's logits),

@@ -46,7 +46,7 @@ fn bad_weights(name: &str, extra: &[&str], wrong_shape: &str, expected_shape: &s
 }
 
 #[test]
-fn coverage_figures_draws_the_seed_schedules() {
+fn coverage_figures_draws_the_classic_schedules() {
     let dir = scratch("figures");
     let out = succeeds(&example("coverage_figures", &["--out-dir", &s(&dir)]));
     assert!(out.contains("FAIL, gridding: 14 holes in a receptive field of 29"));

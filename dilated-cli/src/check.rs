@@ -433,7 +433,7 @@ struct LayerJson {
     rate: u64,
     stride: u64,
     effective_kernel: u64,
-    /// PadMode per side when symmetric (the seed's `p`), `[lo, hi]` when not (even
+    /// Padding per side when symmetric (one `p` each side), `[lo, hi]` when not (even
     /// kernels' `same`, causal, explicit).
     padding: serde_json::Value,
     padding_lo: u64,

@@ -119,7 +119,7 @@ enum Command {
     /// rule set to error, 2 on bad input or a schedule over a limit.
     #[command(after_help = limits_help())]
     Check(CheckArgs),
-    /// The 2D coverage map (the seed's figure): how many paths lead from one output pixel
+    /// The 2D coverage map: how many paths lead from one output pixel
     /// to each input pixel, as a text grid, JSON, or a PNG/SVG heat map.
     ///
     /// By default the schedule is applied to both axes (square kernels, the same rate on

@@ -157,7 +157,7 @@ fn render<C: Count + Display + HeatValue>(
     Ok(Outcome { stdout, code: 0 })
 }
 
-/// The seed's printout: one row per line, counts right-aligned in equal columns.
+/// The classic printout: one row per line, counts right-aligned in equal columns.
 fn grid<C: Display>(caption: &str, map: &[Vec<C>], origin: (i64, i64)) -> String {
     let rows = map.len();
     let cols = map.first().map_or(0, Vec::len);

@@ -1,4 +1,4 @@
-//! Drives the built `dilated` binary: exit codes, one-line errors, the seed's schedules,
+//! Drives the built `dilated` binary: exit codes, one-line errors, the classic schedules,
 //! JSON fields, exact big counts, the map as text, JSON, PNG and SVG.
 
 use std::path::PathBuf;
@@ -263,7 +263,7 @@ fn help_exits_zero_and_documents_the_limits() {
     }
 }
 
-// ---- the seed's schedules -------------------------------------------------------------
+// ---- the classic schedules ----------------------------------------------------------
 
 #[test]
 fn equal_factors_grid_every_odd_offset() {
@@ -348,7 +348,7 @@ fn receptive_fields_and_padding_per_layer() {
         .map(|l| l["effective_kernel"].as_i64().unwrap())
         .collect();
     assert_eq!(ek, [3, 5, 9]);
-    // The seed's `same` padding: I = 32, k = 3, d = 2 → p = 2, output 32.
+    // `same` padding, the worked example: I = 32, k = 3, d = 2 → p = 2, output 32.
     assert_eq!(layers[1]["padding"], 2);
     assert_eq!(
         (&layers[1]["padding_lo"], &layers[1]["padding_hi"]),
@@ -559,7 +559,7 @@ fn map_json_is_the_outer_product_trimmed_to_the_field() {
 }
 
 #[test]
-fn map_text_is_the_seed_grid() {
+fn map_text_is_the_coverage_grid() {
     let o = run(&["map", "--kernel", "3", "--rates", "1,2,5"]);
     assert_eq!(o.status.code(), Some(0));
     let text = stdout(&o);

@@ -1,5 +1,6 @@
-//! Side-by-side benchmark of the engine, with the same shapes and FLOP count as the peers'
-//! harness (`../shared/peers/`):
+//! Side-by-side benchmark of the engine, with the same shapes (`bench/shapes.json`) and FLOP
+//! count as the peers' harness in `bench/peers/`; `bench/compare.py` runs it beside them
+//! (`bench/README.md`):
 //!
 //! ```text
 //! cargo run --release -p dilated-core --example bench -- conv2d --batch 1 --in 64 --out 64 \

@@ -1,7 +1,7 @@
 //! Coverage heat maps rendered as SVG, dependency-free: the `dilated map --svg` command and
 //! the proc macro's generated docs draw the same picture.
 //!
-//! The style follows the seed article's figure (appendix 2): one square cell per input
+//! The style follows the usual coverage-count figure: one square cell per input
 //! position, coloured on a linear white → blue → red scale from zero to the largest count
 //! (white is a count of zero, a hole), the count written in each cell when it fits, black
 //! grid lines between cells, and a colour bar on the right.
@@ -276,7 +276,7 @@ fn label_scale(chars: usize, cell: u32) -> Option<u32> {
 
 /// The colour of the fraction `t ∈ [0, 1]` of the scale: white at 0, pure blue at ½, pure
 /// red at 1, linear in between (matplotlib's `LinearSegmentedColormap.from_list` of
-/// `['white', 'blue', 'red']`, as in the seed's figure).
+/// `['white', 'blue', 'red']`, the usual coverage-figure colours).
 #[must_use]
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 pub fn colour(t: f64) -> [u8; 3] {
@@ -556,7 +556,7 @@ fn axis_label_chars(n: usize, origin: i64) -> usize {
 }
 
 /// Renders `map` (rows of counts, `map[row][col]`) as a standalone SVG document in the
-/// seed figure's style. Rows shorter than the longest are padded with empty cells.
+/// classic figure's style. Rows shorter than the longest are padded with empty cells.
 ///
 /// Cells of equal colour on a row are merged into one `<rect>`; counts are `<text>`
 /// elements, written only when they fit in a cell. Maps whose cells are too small to read

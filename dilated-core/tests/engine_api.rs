@@ -162,10 +162,10 @@ fn results_do_not_depend_on_the_thread_count() {
     }
 }
 
-/// A ReLU stack's outputs are never negative and the seed's stack runs end to end on a
+/// A ReLU stack's outputs are never negative and the HDC stack runs end to end on a
 /// realistic size with every kernel family, agreeing with the reference.
 #[test]
-fn seed_stack_runs_on_every_kernel() {
+fn hdc_stack_runs_on_every_kernel() {
     let layers: Vec<Conv> = [1, 2, 5]
         .into_iter()
         .map(|d| {

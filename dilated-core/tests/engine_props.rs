@@ -307,7 +307,7 @@ proptest! {
     }
 }
 
-/// The seed's shapes at full size in each family: 64 → 64 channels, rate 2, `same` padding,
+/// The classic shapes at full size in each family: 64 → 64 channels, rate 2, `same` padding,
 /// and a causal 1D layer, so the widest tiles and the multi-block passes run.
 #[test]
 fn full_size_layers_match_the_reference() {

@@ -1,4 +1,4 @@
-//! The schedule engine against the seed's figures, the HDC paper's rules, and every bad
+//! The schedule engine against the classic figures, the HDC paper's rules, and every bad
 //! input (a typed error each, never a panic).
 
 use dilated_core::schedule::{
@@ -19,7 +19,7 @@ fn report(rates: &[u64]) -> dilated_core::schedule::Report {
     analyze(&Schedule::uniform(3, rates), &Options::default()).unwrap()
 }
 
-// ---- The seed's figures -------------------------------------------------------------
+// ---- The classic figures ----------------------------------------------------------
 
 #[test]
 fn receptive_fields_3_7_15() {
@@ -43,7 +43,7 @@ fn rates_2_4_8_hole_at_every_odd_offset() {
     assert_eq!(r.first_hole_layer, Some(0)); // rate 2 alone already skips offset ±1
     assert_eq!(r.widest_gap, 1);
     let c = coverage_u128(&layers).unwrap();
-    // The seed's appendix: the centre row of its printed map.
+    // The centre row of the classic printed coverage-count map.
     assert_eq!(
         c.counts,
         [

@@ -494,7 +494,7 @@ mod tests {
             doc.contains("| 1 | `2` | 2 → 2 | 3 | 2 | 5 | 1 | 1 | 2, 2 | ReLU | `2×16` | 7 |"),
             "{doc}"
         );
-        // k = 3, rates 1, 2: the seed's counts.
+        // k = 3, rates 1, 2: the classic counts.
         assert!(doc.contains("1 1 2 1 2 1 1"), "{doc}");
         let svg_start = doc.find("<svg").expect("an inline SVG");
         let svg = &doc[svg_start..];

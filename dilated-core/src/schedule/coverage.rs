@@ -1,4 +1,4 @@
-//! Exact coverage counts (the seed's appendix 2), separably per axis: for each input
+//! Exact coverage counts (the coverage-count map), separably per axis: for each input
 //! offset, the number of tap paths from one output position to it. Start from the output
 //! position with count 1; each layer adds a count to each of its `k` taps, tap `t` at
 //! `(t − (k − 1)/2)·d·jump`. Counts grow like `k^n`, so every addition is checked: `u128`

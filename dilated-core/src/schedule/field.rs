@@ -1,4 +1,4 @@
-//! Receptive field, jump and centre after every layer (the seed's recursion, generalised
+//! Receptive field, jump and centre after every layer (the usual recursion, generalised
 //! with strides): `rf_0 = 1, jump_0 = 1; rf_l = rf_{l−1} + (k'_l − 1)·jump_{l−1};
 //! jump_l = jump_{l−1}·s_l`.
 

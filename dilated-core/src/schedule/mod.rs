@@ -18,7 +18,7 @@
 //! ```
 //! use dilated_core::schedule::{analyze, CheckId, Level, Options, Schedule};
 //!
-//! // The seed's HDC example: k = 3, rates 1, 2, 5 covers its receptive field.
+//! // The HDC paper's example: k = 3, rates 1, 2, 5 covers its receptive field.
 //! let report = analyze(&Schedule::uniform(3, &[1, 2, 5]), &Options::default()).unwrap();
 //! let axis = &report.axes[0];
 //! assert_eq!(axis.receptive_field, 17);

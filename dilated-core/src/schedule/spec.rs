@@ -7,7 +7,7 @@ use super::error::{ErrorKind, ScheduleError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum PadMode {
     /// Total `d·(k − 1)` split as PyTorch does: `p_lo = total / 2`, `p_hi = total − p_lo`.
-    /// With stride 1 the output size equals the input size (the seed's point); with stride
+    /// With stride 1 the output size equals the input size (the point of `same`); with stride
     /// `s` it is `ceil(I / s)`.
     #[default]
     Same,
@@ -55,7 +55,7 @@ impl Axis {
 /// use dilated_core::schedule::{AxisSpec, PadMode};
 /// let l = AxisSpec::new(3, 2);
 /// assert_eq!(l.effective_kernel(), Ok(5));
-/// assert_eq!(l.padding_amounts(), Ok((2, 2)));   // the seed's I = 32, k = 3, d = 2 → p = 2
+/// assert_eq!(l.padding_amounts(), Ok((2, 2)));   // I = 32, k = 3, d = 2 → p = 2
 /// assert_eq!(l.output_size(32), Ok(32));
 /// let causal = AxisSpec::new(2, 4).with_padding(PadMode::Causal);
 /// assert_eq!(causal.padding_amounts(), Ok((4, 0)));
@@ -276,7 +276,7 @@ impl Schedule {
         }
     }
 
-    /// A 1D schedule of one kernel size, stride 1, `same` padding: the seed's setting.
+    /// A 1D schedule of one kernel size, stride 1, `same` padding: the classic setting.
     #[must_use]
     pub fn uniform(kernel: u64, rates: &[u64]) -> Self {
         Self::one_d(rates.iter().map(|&r| AxisSpec::new(kernel, r)).collect())

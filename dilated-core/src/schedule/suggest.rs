@@ -120,7 +120,7 @@ pub(crate) fn list_text(v: &[u64], max: usize) -> String {
 /// ```
 /// use dilated_core::schedule::{suggest, SuggestRequest, ErrorKind};
 /// let s = suggest(&SuggestRequest::new(3, 3, 17)).unwrap();
-/// assert_eq!(s[0].rates, [1, 3, 4]);           // largest rate 4 (the seed's [1, 2, 5] has 5)
+/// assert_eq!(s[0].rates, [1, 3, 4]);           // largest rate 4 (the classic [1, 2, 5] has 5)
 /// assert_eq!(s[0].receptive_field, 17);
 /// let s = suggest(&SuggestRequest::new(3, 6, 64)).unwrap();
 /// assert!(s.iter().all(|x| x.receptive_field >= 64 && x.rates.len() == 6));

@@ -1,5 +1,5 @@
 // The receptive field (29) is wider than the input (16), and layer 3's effective kernel (17)
-// wider than its input: warnings by default (the seed's §4.2), errors when denied.
+// wider than its input: warnings by default (long-range context), errors when denied.
 dilated::dilated_stack! {
     struct Wide {
         input: [4, 16, 16],
