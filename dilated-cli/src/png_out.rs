@@ -3,7 +3,7 @@
 //! bitmap font (a fresh machine has no system fonts).
 
 use dilated_core::heatmap::{self, GLYPH_HEIGHT, HeatValue, Layout, Options};
-use dilated_core::raster::{Canvas, text_width};
+use dilated_core::raster::{Canvas, png::Compression, text_width};
 
 /// Renders `map` as PNG bytes; returns them with the picture's size.
 pub(crate) fn render<T: HeatValue>(
@@ -111,8 +111,9 @@ pub(crate) fn render<T: HeatValue>(
         );
     }
 
+    // Fast: a map of 1,024 cells a side makes a picture of several megapixels.
     let bytes = c
-        .to_png()
+        .to_png(Compression::Fast)
         .map_err(|e| format!("cannot encode the PNG: {e}"))?;
     Ok((bytes, l.width, l.height))
 }

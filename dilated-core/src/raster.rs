@@ -8,17 +8,18 @@
 //! numbers such as `1.5e3`); other characters are drawn as blanks.
 //!
 //! ```
-//! use dilated_core::raster::{Canvas, text_width};
+//! use dilated_core::raster::{Canvas, png::Compression, text_width};
 //! let mut c = Canvas::new(64, 16).expect("a small picture");
 //! c.fill(0, 0, 64, 1, [0, 0, 0]);
 //! c.outline(2, 4, text_width(5, 1) + 3, 9, [190, 190, 190]);
 //! c.text(4, 5, 1, "1.5E3", [0x33, 0x33, 0x33]);
-//! let png = c.to_png()?;
+//! let png = c.to_png(Compression::Fast)?;
 //! assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
 //! # Ok::<(), dilated_core::raster::png::EncodingError>(())
 //! ```
 
-/// The `png` crate these pictures are encoded with (0.18), re-exported for its error type.
+/// The `png` crate these pictures are encoded with (0.18), re-exported for its
+/// `Compression` levels and its error type.
 pub use png;
 
 pub use crate::heatmap::{GLYPH_ADVANCE, GLYPH_HEIGHT};
@@ -177,13 +178,14 @@ impl Canvas {
         }
     }
 
-    /// The picture as an 8-bit RGB PNG (fast compression).
-    pub fn to_png(&self) -> Result<Vec<u8>, png::EncodingError> {
+    /// The picture as an 8-bit RGB PNG, compressed as `compression` says (`Fast` for a
+    /// large picture made on demand, `Balanced` for a smaller file).
+    pub fn to_png(&self, compression: png::Compression) -> Result<Vec<u8>, png::EncodingError> {
         let mut bytes = Vec::new();
         let mut enc = png::Encoder::new(&mut bytes, self.width, self.height);
         enc.set_color(png::ColorType::Rgb);
         enc.set_depth(png::BitDepth::Eight);
-        enc.set_compression(png::Compression::Fast);
+        enc.set_compression(compression);
         let mut writer = enc.write_header()?;
         writer.write_image_data(&self.pixels)?;
         writer.finish()?;
@@ -243,7 +245,7 @@ mod tests {
         let mut c = Canvas::new(7, 3).unwrap();
         c.blit(1, 0, 2, 2, &[[10, 20, 30], [40, 50, 60]]);
         c.outline(0, 0, 6, 2, [0, 0, 0]);
-        let bytes = c.to_png().unwrap();
+        let bytes = c.to_png(png::Compression::Balanced).unwrap();
         let mut reader = png::Decoder::new(std::io::Cursor::new(bytes))
             .read_info()
             .unwrap();
