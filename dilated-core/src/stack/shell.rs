@@ -9,58 +9,39 @@ use crate::engine::{Kernel, Network};
 
 /// Compares a descriptor with the one a layer type calls for, ignoring bias and activation.
 fn check_desc(expected: &ConvDesc, actual: &ConvDesc) -> Result<(), Error> {
-    let pairs: [(&'static str, usize, usize); 13] = [
-        (
-            "layer input channels",
-            expected.in_channels,
-            actual.in_channels,
-        ),
-        (
-            "layer output channels",
-            expected.out_channels,
-            actual.out_channels,
-        ),
-        ("layer groups", expected.groups, actual.groups),
-        ("layer kernel height", expected.kernel[0], actual.kernel[0]),
-        ("layer kernel width", expected.kernel[1], actual.kernel[1]),
-        (
-            "layer dilation (height)",
-            expected.dilation[0],
-            actual.dilation[0],
-        ),
-        (
-            "layer dilation (width)",
-            expected.dilation[1],
-            actual.dilation[1],
-        ),
-        (
-            "layer stride (height)",
-            expected.stride[0],
-            actual.stride[0],
-        ),
-        ("layer stride (width)", expected.stride[1], actual.stride[1]),
-        (
-            "layer padding (top)",
-            expected.padding[0][0],
-            actual.padding[0][0],
-        ),
-        (
-            "layer padding (bottom)",
-            expected.padding[0][1],
-            actual.padding[0][1],
-        ),
-        (
-            "layer padding (left)",
-            expected.padding[1][0],
-            actual.padding[1][0],
-        ),
-        (
-            "layer padding (right)",
-            expected.padding[1][1],
-            actual.padding[1][1],
-        ),
+    const NAMES: [&str; 13] = [
+        "layer input channels",
+        "layer output channels",
+        "layer groups",
+        "layer kernel height",
+        "layer kernel width",
+        "layer dilation (height)",
+        "layer dilation (width)",
+        "layer stride (height)",
+        "layer stride (width)",
+        "layer padding (top)",
+        "layer padding (bottom)",
+        "layer padding (left)",
+        "layer padding (right)",
     ];
-    for (what, e, a) in pairs {
+    let checked = |d: &ConvDesc| {
+        [
+            d.in_channels,
+            d.out_channels,
+            d.groups,
+            d.kernel[0],
+            d.kernel[1],
+            d.dilation[0],
+            d.dilation[1],
+            d.stride[0],
+            d.stride[1],
+            d.padding[0][0],
+            d.padding[0][1],
+            d.padding[1][0],
+            d.padding[1][1],
+        ]
+    };
+    for ((what, e), a) in NAMES.into_iter().zip(checked(expected)).zip(checked(actual)) {
         if e != a {
             return Err(Error::Shape {
                 what,
