@@ -167,9 +167,10 @@ fn run(args: &Args) -> Result<(), String> {
     );
 
     // Seeded default initialisation (or the given weights), against the naive reference.
-    let net = args
-        .weights
-        .load_or_seed(|p| ContextModule::from_safetensors(p), || ContextModule::new_seeded(0))?;
+    let net = args.weights.load_or_seed(
+        |p| ContextModule::from_safetensors(p),
+        || ContextModule::new_seeded(0),
+    )?;
     args.weights.save(|path| net.save_safetensors(path))?;
     let (y, _) = net
         .forward_nchw_sized(1, hw, &x)

@@ -588,7 +588,13 @@ fn picture(crop: &TestCrop, outcomes: &[Outcome]) -> Result<Vec<u8>, String> {
         let y0 = GAP + caption + PANEL.saturating_sub(drawn) / 2;
         // A light grey frame just outside the panel.
         let grey = [190; 3];
-        canvas.outline(x0.saturating_sub(1), y0.saturating_sub(1), drawn + 1, drawn + 1, grey);
+        canvas.outline(
+            x0.saturating_sub(1),
+            y0.saturating_sub(1),
+            drawn + 1,
+            drawn + 1,
+            grey,
+        );
         canvas.blit(x0, y0, side, scale, px);
     }
     canvas

@@ -104,9 +104,10 @@ fn chirp(n: usize) -> Vec<f32> {
 fn run(args: &Args) -> Result<(), String> {
     let n = args.samples as usize;
     let chunk = args.chunk as usize;
-    let net = args
-        .weights
-        .load_or_seed(|p| Wave::from_safetensors(p), || Wave::new_seeded(args.seed))?;
+    let net = args.weights.load_or_seed(
+        |p| Wave::from_safetensors(p),
+        || Wave::new_seeded(args.seed),
+    )?;
     args.weights.save(|path| net.save_safetensors(path))?;
     let signal = chirp(n);
     println!(

@@ -81,9 +81,8 @@ pub use dilated_core::ndarray_interop;
 
 #[cfg(feature = "runtime")]
 pub use dilated_core::{
-    Activation, Conv, Conv1d, Conv2d, ConvDesc, DYN, Error, ModuleSpec, Pad1d, Pad2d, Rank,
-    Stack, StackBuilder, Tensor, Tensor1d, Tensor2d, TypedStack, TypedStack1d, TypedStack2d,
-    Weights,
+    Activation, Conv, Conv1d, Conv2d, ConvDesc, DYN, Error, ModuleSpec, Pad1d, Pad2d, Rank, Stack,
+    StackBuilder, Tensor, Tensor1d, Tensor2d, TypedStack, TypedStack1d, TypedStack2d, Weights,
 };
 
 /// Paths the generated code uses. Not public API.

@@ -217,7 +217,11 @@ mod tests {
         seen.sort_unstable();
         seen.dedup();
         assert_eq!(seen.len(), 26);
-        assert!(('a'..='z').filter(|&c| c != 'e').all(|c| glyph(c).is_none()));
+        assert!(
+            ('a'..='z')
+                .filter(|&c| c != 'e')
+                .all(|c| glyph(c).is_none())
+        );
     }
 
     fn at(c: &Canvas, x: u32, y: u32) -> [u8; 3] {

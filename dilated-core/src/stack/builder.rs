@@ -92,4 +92,3 @@ impl StackBuilder {
         Stack::from_safetensors_bytes(&self.specs, bytes)
     }
 }
-

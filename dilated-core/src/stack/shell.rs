@@ -41,7 +41,11 @@ fn check_desc(expected: &ConvDesc, actual: &ConvDesc) -> Result<(), Error> {
             d.padding[1][1],
         ]
     };
-    for ((what, e), a) in NAMES.into_iter().zip(checked(expected)).zip(checked(actual)) {
+    for ((what, e), a) in NAMES
+        .into_iter()
+        .zip(checked(expected))
+        .zip(checked(actual))
+    {
         if e != a {
             return Err(Error::Shape {
                 what,

@@ -247,4 +247,3 @@ impl Stack {
         run(&self.net, x)
     }
 }
-
