@@ -454,12 +454,16 @@ macro_rules! typed_tensor {
                 [batch, $c, h, w]
             }
 
-            #[doc = concat!("Wraps ", $order, " `data` of `batch` ", $items, ", checked against the type.")]
+            #[doc = concat!(
+                "Wraps ", $order, " `data` of `batch` ", $items, ", checked against the type."
+            )]
             pub fn from_vec(batch: usize, $size: $size_ty, data: Vec<f32>) -> Result<Self, Error> {
                 Self::new(Tensor::from_vec(Self::nchw(batch, $size), data)?)
             }
 
-            #[doc = concat!("Copies ", $order, " `data` of `batch` ", $items, ", checked against the type.")]
+            #[doc = concat!(
+                "Copies ", $order, " `data` of `batch` ", $items, ", checked against the type."
+            )]
             pub fn from_slice(batch: usize, $size: $size_ty, data: &[f32]) -> Result<Self, Error> {
                 Self::new(Tensor::from_slice(Self::nchw(batch, $size), data)?)
             }

@@ -1,5 +1,5 @@
-//! Typed layers and stacks: thin const-generic shells over [`ConvDesc`] and the
-//! [`engine`](crate::engine), which does every computation.
+//! Typed layers and stacks: thin const-generic shells over [`ConvDesc`](crate::ConvDesc)
+//! and the [`engine`](crate::engine), which does every computation.
 //!
 //! # Layers
 //!
@@ -49,12 +49,13 @@
 //!
 //! ## Memory: the weights once, packed once
 //!
-//! An engine [`Conv`] shares its weights between clones, so a stack and the typed layers
-//! taken from it ([`TypedStack::layer`]) hold one copy of the raw weights. Only the stack's
-//! network packs them for the kernels (about the same size again, output channels rounded
-//! up to 16); a typed layer packs its own copy only if it runs on its own (its `forward*`,
-//! [`network`](Conv2d::network), `with_threads` or `with_kernel`). A `dilated_stack!`
-//! struct of `P` parameters thus holds about `4·P` bytes of weights plus `4·P` packed.
+//! An engine [`Conv`](crate::Conv) shares its weights between clones, so a stack and the
+//! typed layers taken from it ([`TypedStack::layer`]) hold one copy of the raw weights.
+//! Only the stack's network packs them for the kernels (about the same size again, output
+//! channels rounded up to 16); a typed layer packs its own copy only if it runs on its own
+//! (its `forward*`, [`network`](Conv2d::network), `with_threads` or `with_kernel`). A
+//! `dilated_stack!` struct of `P` parameters thus holds about `4·P` bytes of weights plus
+//! `4·P` packed.
 //!
 //! ## A hand-written typed stack (the pattern `dilated_stack!` expands to)
 //!
@@ -137,6 +138,10 @@
 //! # }
 //! ```
 
+// The parts, lowest first; each imports only from the ones before it: `padding` (the
+// padding types), `run` (a network run on tensors), `shell` (a typed layer's engine layer
+// and its network, built on first use), `typed_conv` (`Conv2d`, `Conv1d`), `untyped`
+// (`Stack`, `ModuleSpec`), `builder` (`StackBuilder`), `typed` (`TypedStack`).
 mod builder;
 mod padding;
 mod run;
