@@ -27,11 +27,12 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use dilated::conv::Conv;
-use dilated::conv::conv_reference;
 use dilated::heatmap;
 use dilated::schedule::{self, AxisSpec, Coverage, Schedule};
-use dilated::{ConvDesc, Error};
+use dilated::{Conv, Error};
+
+mod common;
+use common::{max_abs_diff, median, reference_forward, verdict};
 
 /// Input channels of the block.
 const C: usize = 32;
@@ -112,14 +113,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit(run(&Args::parse()))
 }
 
 /// The four branches and the projection, with seeded weights.
@@ -193,34 +187,10 @@ fn concat_channels(parts: &[Vec<f32>], batch: usize) -> Result<Vec<f32>, Error> 
     Ok(out)
 }
 
-/// The same layers through `conv_reference`.
-fn reference(
-    layers: &[Conv],
-    batch: usize,
-    mut hw: [usize; 2],
-    x: &[f32],
-) -> Result<Vec<f32>, Error> {
-    let mut x = x.to_vec();
-    for l in layers {
-        let d = l.desc();
-        let out_hw = d.output_size(hw)?;
-        let mut y = vec![0.0; ConvDesc::nchw_len(batch, d.out_channels, out_hw)?];
-        conv_reference(d, batch, hw, &x, l.weight(), l.bias(), &mut y)?;
-        x = y;
-        hw = out_hw;
-    }
-    Ok(x)
-}
-
 /// `no holes: …` or `gridding: N holes …`, as `dilated check` words a 1D verdict.
 fn verdict_words(row: &Coverage<u128>) -> String {
-    let field = row.counts.len();
     let holes = row.counts.iter().filter(|&&c| c == 0).count();
-    if holes == 0 {
-        format!("no holes: the receptive field of {field} is fully covered")
-    } else {
-        format!("gridding: {holes} holes in a receptive field of {field}")
-    }
+    verdict(holes as u64, row.counts.len() as u64)
 }
 
 /// Positions read and positions in a 2D map.
@@ -304,13 +274,9 @@ fn run(args: &Args) -> Result<(), String> {
         .branches(batch, hw, &x)
         .map_err(|e| format!("running the branches: {e}"))?;
     for ((name, layers), got) in aspp.branch_layers().iter().zip(&branches) {
-        let want =
-            reference(layers, batch, hw, &x).map_err(|e| format!("reference, {name}: {e}"))?;
-        let d = got
-            .iter()
-            .zip(&want)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0f32, |m, v| if v.is_nan() { f32::NAN } else { m.max(v) });
+        let want = reference_forward(layers, batch, hw, &x)
+            .map_err(|e| format!("reference, {name}: {e}"))?;
+        let (d, _) = max_abs_diff(got, &want);
         let scale = want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
         if d.is_nan() || d > 1e-4 * scale {
             return Err(format!("branch {name} differs from the reference by {d:e}"));
@@ -326,11 +292,10 @@ fn run(args: &Args) -> Result<(), String> {
             .map_err(|e| format!("running the block: {e}"))?;
         ms.push(t0.elapsed().as_secs_f64() * 1e3);
     }
-    ms.sort_by(f64::total_cmp);
     println!(
         "block output {batch} × {C} × {side} × {side} ({} values); time per batch: median {:.3} ms of {}",
         y.len(),
-        ms[ms.len() / 2],
+        median(ms),
         args.runs
     );
     Ok(())

@@ -27,14 +27,14 @@
 //! Bad input — a missing, truncated or misshapen weights file (`--weights`), a path that
 //! cannot be written (`--save-weights`) — ends with one `error: …` line and exit code 1.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use dilated::ConvDesc;
-use dilated::conv::conv_reference;
-use dilated::weights::Weights;
+use dilated::Weights;
+
+mod common;
+use common::{WeightsArgs, max_abs_diff, median, reference_forward};
 
 /// Classes of the score map (Pascal VOC's 21).
 const C: usize = 21;
@@ -69,24 +69,12 @@ struct Args {
     /// Timed runs of the runtime (the reference runs once).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
     runs: u32,
-    /// Load the weights from a safetensors file instead of seeding them (the module's twin
-    /// `nn.Sequential`, saved with `safetensors.torch.save_file(model.state_dict(), path)`).
-    #[arg(long, value_name = "PATH")]
-    weights: Option<PathBuf>,
-    /// Write the weights used to a safetensors file (PyTorch's names).
-    #[arg(long, value_name = "PATH")]
-    save_weights: Option<PathBuf>,
+    #[command(flatten)]
+    weights: WeightsArgs,
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit(run(&Args::parse()))
 }
 
 /// A smooth synthetic score map: each class peaks around its own centre.
@@ -166,11 +154,7 @@ fn run(args: &Args) -> Result<(), String> {
     // Equal up to rounding: the Winograd layers (AVX-512) compute each tap as a sum of
     // transformed terms, exact for the direct kernels.
     let largest = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-    let moved = y
-        .iter()
-        .zip(&x)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0f32, f32::max);
+    let (moved, _) = max_abs_diff(&y, &x);
     if out_hw != hw || moved.is_nan() || moved > 1e-6 * largest {
         return Err(format!(
             "the identity-initialised module changed its input by up to {moved:e} \
@@ -183,28 +167,19 @@ fn run(args: &Args) -> Result<(), String> {
     );
 
     // Seeded default initialisation (or the given weights), against the naive reference.
-    let net = match &args.weights {
-        Some(path) => ContextModule::from_safetensors(path)
-            .map_err(|e| format!("cannot load the weights from {}: {e}", path.display()))?,
-        None => ContextModule::new_seeded(0).map_err(|e| format!("initialising: {e}"))?,
-    };
-    if let Some(path) = &args.save_weights {
-        net.save_safetensors(path)
-            .map_err(|e| format!("cannot save the weights: {e}"))?;
-        println!("saved the weights to {}", path.display());
-    }
+    let net = args.weights.load_or_seed(
+        |p| ContextModule::from_safetensors(p),
+        || ContextModule::new_seeded(0),
+    )?;
+    args.weights.save(|path| net.save_safetensors(path))?;
     let (y, _) = net
         .forward_nchw_sized(1, hw, &x)
         .map_err(|e| format!("running the module: {e}"))?;
     let t0 = Instant::now();
-    let reference = reference_forward(net.stack().layers(), hw, &x)
+    let reference = reference_forward(net.stack().layers(), 1, hw, &x)
         .map_err(|e| format!("running the reference: {e}"))?;
     let reference_ms = t0.elapsed().as_secs_f64() * 1e3;
-    let diff = y
-        .iter()
-        .zip(&reference)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0f32, f32::max);
+    let (diff, _) = max_abs_diff(&y, &reference);
     let scale = reference.iter().fold(0.0f32, |m, v| m.max(v.abs()));
     if diff.is_nan() || diff > 1e-4 * scale.max(1.0) {
         return Err(format!(
@@ -220,8 +195,7 @@ fn run(args: &Args) -> Result<(), String> {
         ms.push(t0.elapsed().as_secs_f64() * 1e3);
         std::hint::black_box(out);
     }
-    ms.sort_by(f64::total_cmp);
-    let runtime_ms = ms[ms.len() / 2];
+    let runtime_ms = median(ms);
     let macs: usize = net
         .stack()
         .layers()
@@ -233,7 +207,7 @@ fn run(args: &Args) -> Result<(), String> {
         .sum();
     println!(
         "{} weights: max |runtime − reference| = {diff:.2e} (largest value {scale:.2})",
-        if args.weights.is_some() {
+        if args.weights.loads() {
             "loaded"
         } else {
             "seeded"
@@ -247,22 +221,4 @@ fn run(args: &Args) -> Result<(), String> {
         reference_ms / runtime_ms
     );
     Ok(())
-}
-
-/// The same layers through `conv_reference`.
-fn reference_forward(
-    layers: &[dilated::conv::Conv],
-    mut hw: [usize; 2],
-    input: &[f32],
-) -> Result<Vec<f32>, dilated::Error> {
-    let mut x = input.to_vec();
-    for l in layers {
-        let d = l.desc();
-        let out_hw = d.output_size(hw)?;
-        let mut y = vec![0.0; ConvDesc::nchw_len(1, d.out_channels, out_hw)?];
-        conv_reference(d, 1, hw, &x, l.weight(), l.bias(), &mut y)?;
-        x = y;
-        hw = out_hw;
-    }
-    Ok(x)
 }

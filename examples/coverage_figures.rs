@@ -26,6 +26,8 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 use dilated::heatmap;
 use dilated::schedule::{self, AxisReport, Outcome, Report, Schedule};
 
+mod common;
+
 /// Prints and draws the coverage of dilated convolution schedules.
 #[derive(Debug, Parser)]
 #[command(about)]
@@ -52,13 +54,7 @@ fn main() -> ExitCode {
         .get_occurrences::<u64>("rates")
         .map(|occ| occ.map(|o| o.copied().collect()).collect())
         .unwrap_or_default();
-    match run(&args, groups) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit(run(&args, groups))
 }
 
 fn run(args: &Args, groups: Vec<Vec<u64>>) -> Result<(), String> {
@@ -84,18 +80,11 @@ fn list(v: &[u64]) -> String {
 }
 
 fn verdict(report: &Report, axis: &AxisReport) -> String {
-    let head = if axis.reach.has_holes() {
-        format!(
-            "gridding: {} holes in a receptive field of {}",
-            axis.reach.hole_count, axis.receptive_field
-        )
-    } else {
-        format!(
-            "no holes: the receptive field of {} is fully covered",
-            axis.receptive_field
-        )
-    };
-    format!("{}, {head}", if report.is_error() { "FAIL" } else { "ok" })
+    format!(
+        "{}, {}",
+        if report.is_error() { "FAIL" } else { "ok" },
+        common::verdict(axis.reach.hole_count, axis.receptive_field)
+    )
 }
 
 fn rule(o: Outcome) -> &'static str {

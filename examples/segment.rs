@@ -40,12 +40,13 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use dilated::conv::conv_reference;
 use dilated::heatmap;
 use dilated::schedule::{self, AxisSpec, Report, Schedule};
-use dilated::stack::{ModuleSpec, Stack};
-use dilated::tensor::Tensor2d;
-use dilated::weights::Weights;
+use dilated::{ModuleSpec, Stack, Tensor2d, Weights};
+use dilated_core::raster::{Canvas, png::Compression};
+
+mod common;
+use common::{max_abs_diff, median, reference_forward};
 
 dilated::dilated_stack! {
     /// Coin segmentation, HDC schedule: no holes.
@@ -114,14 +115,7 @@ fn data_path(name: &str) -> PathBuf {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit(run(&Args::parse()))
 }
 
 /// The embedded test crop.
@@ -321,57 +315,11 @@ fn verdict(report: &Report) -> String {
     let Some(axis) = report.axes.first() else {
         return "no layers".to_owned();
     };
-    if axis.reach.has_holes() {
-        format!(
-            "gridding: {} holes in a receptive field of {}",
-            axis.reach.hole_count, axis.receptive_field
-        )
-    } else {
-        format!(
-            "no holes: the receptive field of {} is fully covered",
-            axis.receptive_field
-        )
-    }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+    common::verdict(axis.reach.hole_count, axis.receptive_field)
 }
 
 fn reference_runs(runs: u32) -> u32 {
     (runs / 3).max(1)
-}
-
-/// Runs every layer of `stack` through the naive reference convolution.
-fn reference_forward(stack: &Stack, input: &[f32]) -> Result<Vec<f32>, dilated::Error> {
-    let mut x = input.to_vec();
-    let mut hw = [SIDE, SIDE];
-    for layer in stack.layers() {
-        let desc = layer.desc();
-        let out_hw = desc.output_size(hw)?;
-        let mut y = vec![0.0; dilated::ConvDesc::nchw_len(1, desc.out_channels, out_hw)?];
-        conv_reference(desc, 1, hw, &x, layer.weight(), layer.bias(), &mut y)?;
-        x = y;
-        hw = out_hw;
-    }
-    Ok(x)
-}
-
-/// Largest `|a − b|` and where it is.
-fn max_abs_diff(a: &[f32], b: &[f32]) -> (f32, usize) {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .enumerate()
-        .fold((0.0f32, 0), |(m, at), (i, d)| {
-            // NaN counts as the largest difference.
-            if d > m || d.is_nan() && !m.is_nan() {
-                (d, i)
-            } else {
-                (m, at)
-            }
-        })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -445,7 +393,7 @@ fn evaluate(
             at % SIDE
         ));
     }
-    let reference = reference_forward(stack, x.as_slice())
+    let reference = reference_forward(stack.layers(), 1, [SIDE, SIDE], x.as_slice())
         .map_err(|e| format!("running the {name} network through the reference: {e}"))?;
     let (ref_diff, _) = max_abs_diff(&reference, expected);
     println!(
@@ -466,7 +414,7 @@ fn evaluate(
     };
     let runtime_ms = time(runs, &|| forward(x))?;
     let reference_ms = time(reference_runs(runs), &|| {
-        reference_forward(stack, x.as_slice())
+        reference_forward(stack.layers(), 1, [SIDE, SIDE], x.as_slice())
     })?;
     Ok(Outcome {
         name,
@@ -534,79 +482,6 @@ fn checkerboard_energy(v: &[f32], h: usize, w: usize) -> f64 {
     }
 }
 
-/// An RGB canvas.
-struct Canvas {
-    w: usize,
-    h: usize,
-    px: Vec<[u8; 3]>,
-}
-
-impl Canvas {
-    fn new(w: usize, h: usize) -> Self {
-        Self {
-            w,
-            h,
-            px: vec![[255; 3]; w * h],
-        }
-    }
-
-    /// Paints a `w × h` image at `(x0, y0)`, each source pixel as a `scale × scale` block.
-    fn blit(&mut self, x0: usize, y0: usize, w: usize, scale: usize, src: &[[u8; 3]]) {
-        for (i, &c) in src.iter().enumerate() {
-            let (sy, sx) = (i / w, i % w);
-            for dy in 0..scale {
-                for dx in 0..scale {
-                    let (x, y) = (x0 + sx * scale + dx, y0 + sy * scale + dy);
-                    if x < self.w && y < self.h {
-                        self.px[y * self.w + x] = c;
-                    }
-                }
-            }
-        }
-    }
-
-    /// A light grey square frame just outside the `side × side` area at `(x0, y0)`.
-    fn frame(&mut self, x0: usize, y0: usize, side: usize) {
-        let grey = [190; 3];
-        let (x0, y0) = (x0.saturating_sub(1), y0.saturating_sub(1));
-        let side = side + 2;
-        for i in 0..side {
-            for (x, y) in [
-                (x0 + i, y0),
-                (x0 + i, y0 + side - 1),
-                (x0, y0 + i),
-                (x0 + side - 1, y0 + i),
-            ] {
-                if x < self.w && y < self.h {
-                    self.px[y * self.w + x] = grey;
-                }
-            }
-        }
-    }
-
-    fn png(&self) -> Result<Vec<u8>, String> {
-        let mut bytes = Vec::new();
-        let (w, h) = (
-            u32::try_from(self.w).map_err(|_| "picture too wide")?,
-            u32::try_from(self.h).map_err(|_| "picture too tall")?,
-        );
-        let mut enc = png::Encoder::new(&mut bytes, w, h);
-        enc.set_color(png::ColorType::Rgb);
-        enc.set_depth(png::BitDepth::Eight);
-        let mut writer = enc
-            .write_header()
-            .map_err(|e| format!("encoding the PNG: {e}"))?;
-        let flat: Vec<u8> = self.px.iter().flatten().copied().collect();
-        writer
-            .write_image_data(&flat)
-            .map_err(|e| format!("encoding the PNG: {e}"))?;
-        writer
-            .finish()
-            .map_err(|e| format!("encoding the PNG: {e}"))?;
-        Ok(bytes)
-    }
-}
-
 /// The coverage heat map of a report's first axis (the 2D map is the outer product of the
 /// row), as pixels in the heat map's palette.
 fn coverage_pixels(report: &Report) -> Result<(usize, Vec<[u8; 3]>), String> {
@@ -626,67 +501,8 @@ fn coverage_pixels(report: &Report) -> Result<(usize, Vec<[u8; 3]>), String> {
     Ok((side, px))
 }
 
-/// A 5×7 glyph (one byte per row, the low 5 bits left to right) for the captions:
-/// capitals, digits and a little punctuation. Other characters draw as blanks.
-fn glyph(c: char) -> Option<[u8; 7]> {
-    Some(match c.to_ascii_uppercase() {
-        'A' => [0x0e, 0x11, 0x11, 0x1f, 0x11, 0x11, 0x11],
-        'B' => [0x1e, 0x11, 0x11, 0x1e, 0x11, 0x11, 0x1e],
-        'C' => [0x0e, 0x11, 0x10, 0x10, 0x10, 0x11, 0x0e],
-        'D' => [0x1c, 0x12, 0x11, 0x11, 0x11, 0x12, 0x1c],
-        'E' => [0x1f, 0x10, 0x10, 0x1e, 0x10, 0x10, 0x1f],
-        'G' => [0x0e, 0x11, 0x10, 0x17, 0x11, 0x11, 0x0f],
-        'H' => [0x11, 0x11, 0x11, 0x1f, 0x11, 0x11, 0x11],
-        'I' => [0x0e, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0e],
-        'K' => [0x11, 0x12, 0x14, 0x18, 0x14, 0x12, 0x11],
-        'L' => [0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x1f],
-        'M' => [0x11, 0x1b, 0x15, 0x15, 0x11, 0x11, 0x11],
-        'N' => [0x11, 0x11, 0x19, 0x15, 0x13, 0x11, 0x11],
-        'O' => [0x0e, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0e],
-        'P' => [0x1e, 0x11, 0x11, 0x1e, 0x10, 0x10, 0x10],
-        'R' => [0x1e, 0x11, 0x11, 0x1e, 0x14, 0x12, 0x11],
-        'S' => [0x0f, 0x10, 0x10, 0x0e, 0x01, 0x01, 0x1e],
-        'T' => [0x1f, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04],
-        'U' => [0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0e],
-        'V' => [0x11, 0x11, 0x11, 0x11, 0x11, 0x0a, 0x04],
-        'W' => [0x11, 0x11, 0x11, 0x15, 0x15, 0x15, 0x0a],
-        'X' => [0x00, 0x11, 0x0a, 0x04, 0x0a, 0x11, 0x00],
-        '0' => [0x0e, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0e],
-        '1' => [0x04, 0x0c, 0x04, 0x04, 0x04, 0x04, 0x0e],
-        '2' => [0x0e, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1f],
-        '3' => [0x1f, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0e],
-        '4' => [0x02, 0x06, 0x0a, 0x12, 0x1f, 0x02, 0x02],
-        '5' => [0x1f, 0x10, 0x1e, 0x01, 0x01, 0x11, 0x0e],
-        '6' => [0x06, 0x08, 0x10, 0x1e, 0x11, 0x11, 0x0e],
-        '7' => [0x1f, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08],
-        '8' => [0x0e, 0x11, 0x11, 0x0e, 0x11, 0x11, 0x0e],
-        '9' => [0x0e, 0x11, 0x11, 0x0f, 0x01, 0x02, 0x0c],
-        '.' => [0x00, 0x00, 0x00, 0x00, 0x00, 0x0c, 0x0c],
-        ',' => [0x00, 0x00, 0x00, 0x00, 0x0c, 0x04, 0x08],
-        '=' => [0x00, 0x00, 0x1f, 0x00, 0x1f, 0x00, 0x00],
-        _ => return None,
-    })
-}
-
 /// Caption scale: each font pixel is a 2×2 block.
-const FONT: usize = 2;
-
-impl Canvas {
-    /// Draws `text` with its top-left corner at `(x, y)`.
-    fn text(&mut self, x: usize, y: usize, text: &str, ink: [u8; 3]) {
-        for (i, ch) in text.chars().enumerate() {
-            let Some(g) = glyph(ch) else { continue };
-            let gx = x + i * 6 * FONT;
-            for (row, bits) in g.iter().enumerate() {
-                for col in 0..5 {
-                    if bits & (0x10 >> col) != 0 {
-                        self.blit(gx + col * FONT, y + row * FONT, 1, FONT, &[ink]);
-                    }
-                }
-            }
-        }
-    }
-}
+const FONT: u32 = 2;
 
 /// `1,2,5,1,2,5` (the dilated layers' rates, the 1×1 head left out).
 fn rates_caption(report: &Report) -> String {
@@ -706,8 +522,8 @@ fn rates_caption(report: &Report) -> String {
 
 /// Input, label, both masks, both coverage maps, side by side.
 fn picture(crop: &TestCrop, outcomes: &[Outcome]) -> Result<Vec<u8>, String> {
-    const PANEL: usize = 256;
-    const GAP: usize = 12;
+    const PANEL: u32 = 256;
+    const GAP: u32 = 12;
     let gray = |v: u8| [v; 3];
     let input: Vec<[u8; 3]> = crop
         .input
@@ -756,19 +572,32 @@ fn picture(crop: &TestCrop, outcomes: &[Outcome]) -> Result<Vec<u8>, String> {
         ));
     }
     let caption = 2 * 9 * FONT + GAP / 2;
-    let n = panels.len();
-    let mut canvas = Canvas::new(n * PANEL + (n + 1) * GAP, caption + PANEL + 2 * GAP);
-    for (i, (side, px, lines)) in panels.iter().enumerate() {
-        let left = GAP + i * (PANEL + GAP);
-        for (l, line) in lines.iter().enumerate() {
-            canvas.text(left, GAP + l * 9 * FONT, line, [0; 3]);
+    let n = u32::try_from(panels.len()).map_err(|_| "too many panels")?;
+    let (width, height) = (n * PANEL + (n + 1) * GAP, caption + PANEL + 2 * GAP);
+    let mut canvas = Canvas::new(width, height).ok_or("the picture is too large")?;
+    let lefts = (0..).map(|i| GAP + i * (PANEL + GAP));
+    for ((side, px, lines), left) in panels.iter().zip(lefts) {
+        // The font has capitals only: the captions are drawn upper-case.
+        for (line, top) in lines.iter().zip([GAP, GAP + 9 * FONT]) {
+            canvas.text(left, top, FONT, &line.to_ascii_uppercase(), [0; 3]);
         }
-        let scale = (PANEL / side.max(&1)).max(1);
+        let side = u32::try_from(*side).map_err(|_| "a panel too large to draw")?;
+        let scale = (PANEL / side.max(1)).max(1);
         let drawn = side * scale;
-        let x0 = left + (PANEL.saturating_sub(drawn)) / 2;
-        let y0 = GAP + caption + (PANEL.saturating_sub(drawn)) / 2;
-        canvas.frame(x0, y0, drawn);
-        canvas.blit(x0, y0, *side, scale, px);
+        let x0 = left + PANEL.saturating_sub(drawn) / 2;
+        let y0 = GAP + caption + PANEL.saturating_sub(drawn) / 2;
+        // A light grey frame just outside the panel.
+        let grey = [190; 3];
+        canvas.outline(
+            x0.saturating_sub(1),
+            y0.saturating_sub(1),
+            drawn + 1,
+            drawn + 1,
+            grey,
+        );
+        canvas.blit(x0, y0, side, scale, px);
     }
-    canvas.png()
+    canvas
+        .to_png(Compression::Balanced)
+        .map_err(|e| format!("encoding the PNG: {e}"))
 }

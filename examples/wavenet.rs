@@ -25,13 +25,15 @@
 //! Bad input — a missing, truncated or misshapen weights file, a path that cannot be
 //! written — ends with one `error: …` line and exit code 1.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
 use dilated::stream::CausalStream;
-use dilated::tensor::{DYN, Tensor1d};
+use dilated::{DYN, Tensor1d};
+
+mod common;
+use common::{WeightsArgs, max_abs_diff, median};
 
 dilated::dilated_stack! {
     /// A causal stack of ten kernel-2 layers with doubling rates and a 1×1 head.
@@ -71,24 +73,12 @@ struct Args {
     /// Seed of the weights.
     #[arg(long, default_value_t = 7)]
     seed: u64,
-    /// Load the weights from a safetensors file instead (the stack's twin `nn.Sequential`
-    /// saved with `safetensors.torch.save_file(model.state_dict(), path)`).
-    #[arg(long, value_name = "PATH")]
-    weights: Option<PathBuf>,
-    /// Write the weights used to a safetensors file (PyTorch's names).
-    #[arg(long, value_name = "PATH")]
-    save_weights: Option<PathBuf>,
+    #[command(flatten)]
+    weights: WeightsArgs,
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit(run(&Args::parse()))
 }
 
 /// A linear chirp from 50 Hz to 4 kHz with a little deterministic noise.
@@ -111,29 +101,14 @@ fn chirp(n: usize) -> Vec<f32> {
         .collect()
 }
 
-fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(
-            0.0,
-            |m: f32, d| if d.is_nan() { f32::NAN } else { m.max(d) },
-        )
-}
-
 fn run(args: &Args) -> Result<(), String> {
     let n = args.samples as usize;
     let chunk = args.chunk as usize;
-    let net = match &args.weights {
-        Some(path) => Wave::from_safetensors(path)
-            .map_err(|e| format!("cannot load the weights from {}: {e}", path.display()))?,
-        None => Wave::new_seeded(args.seed).map_err(|e| format!("initialising: {e}"))?,
-    };
-    if let Some(path) = &args.save_weights {
-        net.save_safetensors(path)
-            .map_err(|e| format!("cannot save the weights: {e}"))?;
-        println!("saved the weights to {}", path.display());
-    }
+    let net = args.weights.load_or_seed(
+        |p| Wave::from_safetensors(p),
+        || Wave::new_seeded(args.seed),
+    )?;
+    args.weights.save(|path| net.save_safetensors(path))?;
     let signal = chirp(n);
     println!(
         "causal stack: {} convolutions, kernel 2, rates {:?}, receptive field {} samples ({:.1} ms at 16 kHz)",
@@ -157,8 +132,7 @@ fn run(args: &Args) -> Result<(), String> {
         times.push(t0.elapsed().as_secs_f64() * 1e3);
     }
     times.remove(0);
-    times.sort_by(f64::total_cmp);
-    let whole_ms = times[times.len() / 2];
+    let whole_ms = median(times);
 
     // 2. Streamed, one sample per push.
     let mut stream = CausalStream::new(net.stack().network())
@@ -187,7 +161,7 @@ fn run(args: &Args) -> Result<(), String> {
     let scale = whole.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-6);
     let tolerance = 1e-5 * scale.max(1.0);
     for (what, got) in [("sample by sample", &streamed), ("in chunks", &chunked)] {
-        let d = max_diff(&whole, got);
+        let (d, _) = max_abs_diff(&whole, got);
         if d.is_nan() || d > tolerance {
             return Err(format!(
                 "streaming {what} differs from the whole-signal output by {d:e} (tolerance {tolerance:e})"

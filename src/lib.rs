@@ -55,12 +55,35 @@
 //!   `s.forward_nchw_sized(batch, hw, &data)`;
 //! - `Debug` and `Clone`, and rustdoc with a table of the layers, the coverage row and the
 //!   coverage heat map.
+//!
+//! # What is where
+//!
+//! At the top: the macros, the stack types ([`Stack`], [`StackBuilder`], [`TypedStack`],
+//! [`Conv2d`], [`Conv1d`], [`ModuleSpec`], the padding types), the convolution
+//! ([`Conv`], [`ConvDesc`], [`Activation`], [`Rank`]), the tensors ([`Tensor`],
+//! [`Tensor2d`], [`Tensor1d`], [`DYN`]), [`Weights`] and [`Error`]. Everything else is in
+//! its module: the schedule analysis in [`schedule`], the heat maps in [`heatmap`], the
+//! SIMD engine in [`engine`], and [`conv`], [`stack`], [`tensor`], [`weights`], [`init`],
+//! [`stream`] and (feature `ndarray`) `ndarray_interop`.
 #![forbid(unsafe_code)]
 
 mod assert_schedule;
 
-pub use dilated_core::*;
-pub use dilated_macros::*;
+pub use dilated_macros::dilated_stack;
+
+pub use dilated_core::{heatmap, schedule};
+
+#[cfg(feature = "runtime")]
+pub use dilated_core::{conv, engine, init, stack, stream, tensor, weights};
+
+#[cfg(feature = "ndarray")]
+pub use dilated_core::ndarray_interop;
+
+#[cfg(feature = "runtime")]
+pub use dilated_core::{
+    Activation, Conv, Conv1d, Conv2d, ConvDesc, DYN, Error, ModuleSpec, Pad1d, Pad2d, Rank, Stack,
+    StackBuilder, Tensor, Tensor1d, Tensor2d, TypedStack, TypedStack1d, TypedStack2d, Weights,
+};
 
 /// Paths the generated code uses. Not public API.
 #[doc(hidden)]

@@ -7,9 +7,9 @@
 
 use std::path::{Path, PathBuf};
 
-#[path = "support/examples.rs"]
-mod examples;
-use examples::{example, fails_with, root, succeeds, unwritable};
+mod support;
+use support::examples::{self, example, fails_with, succeeds, unwritable};
+use support::root;
 
 /// A fresh scratch directory for one test.
 fn scratch(test: &str) -> PathBuf {

@@ -8,9 +8,9 @@
 use std::path::PathBuf;
 use std::process::Output;
 
-#[path = "support/examples.rs"]
-mod examples;
-use examples::{fails_with, root};
+mod support;
+use support::examples::{self, fails_with};
+use support::root;
 
 fn segment(args: &[&str]) -> Output {
     examples::example("segment", args)

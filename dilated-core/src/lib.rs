@@ -7,9 +7,15 @@
 //!   suggestions. The proc macro and the `dilated` command both call it.
 //! - [`heatmap`] — the coverage map as an SVG heat map, dependency-free.
 //! - With the default `runtime` feature: `conv` (descriptors and the naive reference
-//!   convolution), `engine` (the SIMD core), `tensor`, `layer` (const-generic typed
+//!   convolution), `engine` (the SIMD core), `tensor`, `stack` (const-generic typed
 //!   layers and stacks), `weights` (safetensors with PyTorch names), `init`, `stream`
-//!   (frame-by-frame causal 1D inference); with `ndarray`: `ndarray_interop`.
+//!   (frame-by-frame causal 1D inference); with `ndarray`: `ndarray_interop`; with `png`:
+//!   `raster` (an RGB canvas with a bitmap font, written as PNG).
+//!
+//! Beside the modules, the crate root holds (with `runtime`) the types a user of the runtime
+//! names most: the stacks and typed layers (`Stack`, `StackBuilder`, `TypedStack`,
+//! `Conv2d`, `Conv1d`, …), `Conv`, `ConvDesc`, `Activation`, `Rank`, the tensors,
+//! `Weights` and `Error`. Everything else stays in its module.
 //!
 //! # Checking a schedule
 //!
@@ -68,7 +74,19 @@ pub mod tensor;
 #[cfg(feature = "runtime")]
 pub mod weights;
 
+#[cfg(feature = "png")]
+pub mod raster;
+
 #[cfg(feature = "runtime")]
-pub use conv::{Activation, Conv, ConvDesc};
+pub use conv::{Activation, Conv, ConvDesc, Rank};
 #[cfg(feature = "runtime")]
 pub use error::Error;
+#[cfg(feature = "runtime")]
+pub use stack::{
+    Conv1d, Conv2d, ModuleSpec, Pad1d, Pad2d, Stack, StackBuilder, TypedStack, TypedStack1d,
+    TypedStack2d,
+};
+#[cfg(feature = "runtime")]
+pub use tensor::{DYN, Tensor, Tensor1d, Tensor2d};
+#[cfg(feature = "runtime")]
+pub use weights::Weights;

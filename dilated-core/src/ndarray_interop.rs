@@ -47,8 +47,8 @@ use std::borrow::Cow;
 pub use ndarray;
 
 use ndarray::{
-    Array2, Array3, Array4, ArrayBase, ArrayView2, ArrayView3, ArrayView4, ArrayViewMut4, Data,
-    Ix3, Ix4, ShapeBuilder,
+    Array2, Array3, Array4, ArrayBase, ArrayView, ArrayView2, ArrayView3, ArrayView4,
+    ArrayViewMut4, Data, Ix3, Ix4, ShapeBuilder,
 };
 
 use crate::Error;
@@ -58,6 +58,11 @@ use crate::tensor::{Tensor, Tensor1d, Tensor2d, TensorView, TensorViewMut};
 
 /// Maps an ndarray shape error. Our shapes are checked before ndarray sees them, so this
 /// only reports what ndarray itself refuses (sizes beyond `isize::MAX`).
+#[allow(
+    clippy::wildcard_enum_match_arm,
+    reason = "ndarray's `ErrorKind` is another crate's `#[non_exhaustive]` enum: a catch-all \
+              arm is required, and every kind but a length mismatch is an overflow here"
+)]
 fn shape_error(err: &ndarray::ShapeError, expected: usize, actual: usize) -> Error {
     match err.kind() {
         ndarray::ErrorKind::IncompatibleShape => Error::Length {
@@ -67,6 +72,41 @@ fn shape_error(err: &ndarray::ShapeError, expected: usize, actual: usize) -> Err
         },
         _ => Error::Overflow { what: "array size" },
     }
+}
+
+/// The elements of a view in logical order: borrowed when it is in standard layout, copied
+/// otherwise.
+fn borrow_or_copy<D: ndarray::Dimension>(a: ArrayView<'_, f32, D>) -> Cow<'_, [f32]> {
+    match a.to_slice() {
+        Some(s) => Cow::Borrowed(s),
+        None => Cow::Owned(a.iter().copied().collect()),
+    }
+}
+
+/// Checks that a tensor of `shape` is 1D: height 1.
+fn check_1d(shape: [usize; 4]) -> Result<(), Error> {
+    if shape[2] == 1 {
+        Ok(())
+    } else {
+        Err(Error::Shape {
+            what: "height of a 1D tensor",
+            expected: 1,
+            actual: shape[2],
+        })
+    }
+}
+
+/// An NCHW view of `data`, which holds a tensor of `shape`.
+fn view4(shape: [usize; 4], data: &[f32]) -> Result<ArrayView4<'_, f32>, Error> {
+    let [n, c, h, w] = shape;
+    ArrayView4::from_shape((n, c, h, w), data).map_err(|e| shape_error(&e, data.len(), data.len()))
+}
+
+/// A mutable NCHW view of `data`, which holds a tensor of `shape`.
+fn view_mut4(shape: [usize; 4], data: &mut [f32]) -> Result<ArrayViewMut4<'_, f32>, Error> {
+    let [n, c, h, w] = shape;
+    let len = data.len();
+    ArrayViewMut4::from_shape((n, c, h, w), data).map_err(|e| shape_error(&e, len, len))
 }
 
 fn check_nonzero(shape: &[usize], names: &[&'static str]) -> Result<(), Error> {
@@ -149,14 +189,8 @@ pub fn array4_from_tensor(t: Tensor) -> Result<Array4<f32>, Error> {
 /// Moves a 1D [`Tensor`] `[N, C, 1, L]` into an NCL [`Array3`] without copying. A tensor
 /// whose height is not 1 is an [`Error::Shape`].
 pub fn array3_from_tensor(t: Tensor) -> Result<Array3<f32>, Error> {
-    let [n, c, h, l] = t.shape();
-    if h != 1 {
-        return Err(Error::Shape {
-            what: "height of a 1D tensor",
-            expected: 1,
-            actual: h,
-        });
-    }
+    check_1d(t.shape())?;
+    let [n, c, _, l] = t.shape();
     let data = t.into_vec();
     let len = data.len();
     Array3::from_shape_vec((n, c, l), data).map_err(|e| shape_error(&e, len, len))
@@ -252,10 +286,7 @@ pub fn nchw_from_view4<'a>(a: ArrayView4<'a, f32>) -> Result<Nchw<'a>, Error> {
     let d = a.dim();
     let shape = [d.0, d.1, d.2, d.3];
     check_nonzero(&shape, &NCHW)?;
-    let data = match a.to_slice() {
-        Some(s) => Cow::Borrowed(s),
-        None => Cow::Owned(a.iter().copied().collect()),
-    };
+    let data = borrow_or_copy(a);
     Ok(Nchw { shape, data })
 }
 
@@ -263,10 +294,7 @@ pub fn nchw_from_view4<'a>(a: ArrayView4<'a, f32>) -> Result<Nchw<'a>, Error> {
 pub fn nchw_from_view3<'a>(a: ArrayView3<'a, f32>) -> Result<Nchw<'a>, Error> {
     let (n, c, l) = a.dim();
     check_nonzero(&[n, c, l], &NCL)?;
-    let data = match a.to_slice() {
-        Some(s) => Cow::Borrowed(s),
-        None => Cow::Owned(a.iter().copied().collect()),
-    };
+    let data = borrow_or_copy(a);
     Ok(Nchw {
         shape: [n, c, 1, l],
         data,
@@ -303,9 +331,7 @@ impl<S: Data<Elem = f32>> AsNchw for ArrayBase<S, Ix3> {
 
 /// An [`ArrayView4`] of a tensor view, borrowing its data.
 pub fn view4_from_tensor_view(t: TensorView<'_>) -> Result<ArrayView4<'_, f32>, Error> {
-    let [n, c, h, w] = t.shape();
-    let data = t.as_slice();
-    ArrayView4::from_shape((n, c, h, w), data).map_err(|e| shape_error(&e, data.len(), data.len()))
+    view4(t.shape(), t.as_slice())
 }
 
 /// An [`ArrayViewMut4`] of a mutable tensor view, borrowing its data: writes through the
@@ -322,10 +348,7 @@ pub fn view4_from_tensor_view(t: TensorView<'_>) -> Result<ArrayView4<'_, f32>, 
 pub fn view_mut4_from_tensor_view<'b>(
     t: &'b mut TensorViewMut<'_>,
 ) -> Result<ArrayViewMut4<'b, f32>, Error> {
-    let [n, c, h, w] = t.shape();
-    let data = t.as_mut_slice();
-    let len = data.len();
-    ArrayViewMut4::from_shape((n, c, h, w), data).map_err(|e| shape_error(&e, len, len))
+    view_mut4(t.shape(), t.as_mut_slice())
 }
 
 impl TryFrom<Array4<f32>> for Tensor {
@@ -378,10 +401,7 @@ impl<'a> TryFrom<&'a mut Tensor> for ArrayViewMut4<'a, f32> {
 
     /// Borrows the tensor's data mutably as an NCHW view.
     fn try_from(t: &'a mut Tensor) -> Result<Self, Error> {
-        let [n, c, h, w] = t.shape();
-        let data = t.as_mut_slice();
-        let len = data.len();
-        ArrayViewMut4::from_shape((n, c, h, w), data).map_err(|e| shape_error(&e, len, len))
+        view_mut4(t.shape(), t.as_mut_slice())
     }
 }
 
@@ -391,14 +411,8 @@ impl<'a> TryFrom<&'a Tensor> for ArrayView3<'a, f32> {
     /// Borrows a 1D tensor's data (`[N, C, 1, L]`) as an NCL view; a height other than 1
     /// is an [`Error::Shape`].
     fn try_from(t: &'a Tensor) -> Result<Self, Error> {
-        let [n, c, h, l] = t.shape();
-        if h != 1 {
-            return Err(Error::Shape {
-                what: "height of a 1D tensor",
-                expected: 1,
-                actual: h,
-            });
-        }
+        check_1d(t.shape())?;
+        let [n, c, _, l] = t.shape();
         let data = t.as_slice();
         ArrayView3::from_shape((n, c, l), data).map_err(|e| shape_error(&e, data.len(), data.len()))
     }

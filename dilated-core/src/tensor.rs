@@ -420,268 +420,212 @@ fn check_typed(
     Ok(())
 }
 
-/// A batch of `C × H × W` images, `[n, C, H, W]`; `H` or `W` may be [`DYN`].
-/// See the [module docs](self).
-///
-/// ```
-/// use dilated_core::tensor::{DYN, Tensor2d};
-/// let x = Tensor2d::<2, 3, DYN>::zeros(4, [3, 7])?;
-/// assert_eq!(x.batch(), 4);
-/// assert_eq!(x.hw(), [3, 7]);
-/// assert!(Tensor2d::<2, 3, DYN>::zeros(4, [5, 7]).is_err()); // height must be 3
-/// # Ok::<(), dilated_core::Error>(())
-/// ```
-pub struct Tensor2d<const C: usize, const H: usize, const W: usize> {
-    tensor: Tensor,
+/// Defines one typed tensor `$name` (channels `$c`, then its spatial parameters): the
+/// struct; the constructors from a batch size and a spatial size `$size` (which `$hw`
+/// turns into `[h, w]`); the accessors every typed tensor has; [`TypedTensor`], `Clone`,
+/// `PartialEq`, `Debug` (showing `$debug_shape`) and the conversions from and to
+/// [`Tensor`]. The methods of one rank only come in `$methods`.
+macro_rules! typed_tensor {
+    (
+        $(#[$attr:meta])*
+        $name:ident<$c:ident $(, $param:ident)*>,
+        rank: $rank:literal,
+        spatial: $spatial:expr,
+        size: $size:ident: $size_ty:ty => $hw:expr,
+        docs: [checks: $checks:literal, order: $order:literal, items: $items:literal $(,)?],
+        debug_shape: |$t:ident| $debug_shape:expr,
+        methods: { $($methods:tt)* }
+    ) => {
+        $(#[$attr])*
+        pub struct $name<const $c: usize $(, const $param: usize)*> {
+            tensor: Tensor,
+        }
+
+        impl<const $c: usize $(, const $param: usize)*> $name<$c $(, $param)*> {
+            #[doc = concat!("Checks `tensor` (", $checks, ") and wraps it.")]
+            pub fn new(tensor: Tensor) -> Result<Self, Error> {
+                check_typed($rank, $c, $spatial, tensor.shape)?;
+                Ok(Self { tensor })
+            }
+
+            /// The shape `[n, c, h, w]` of `batch` items of the given spatial size.
+            fn nchw(batch: usize, $size: $size_ty) -> [usize; 4] {
+                let [h, w] = $hw;
+                [batch, $c, h, w]
+            }
+
+            #[doc = concat!(
+                "Wraps ", $order, " `data` of `batch` ", $items, ", checked against the type."
+            )]
+            pub fn from_vec(batch: usize, $size: $size_ty, data: Vec<f32>) -> Result<Self, Error> {
+                Self::new(Tensor::from_vec(Self::nchw(batch, $size), data)?)
+            }
+
+            #[doc = concat!(
+                "Copies ", $order, " `data` of `batch` ", $items, ", checked against the type."
+            )]
+            pub fn from_slice(batch: usize, $size: $size_ty, data: &[f32]) -> Result<Self, Error> {
+                Self::new(Tensor::from_slice(Self::nchw(batch, $size), data)?)
+            }
+
+            #[doc = concat!("`batch` ", $items, ", all zeros.")]
+            pub fn zeros(batch: usize, $size: $size_ty) -> Result<Self, Error> {
+                Self::new(Tensor::zeros(Self::nchw(batch, $size))?)
+            }
+
+            /// Batch size.
+            #[must_use]
+            pub fn batch(&self) -> usize {
+                self.tensor.batch()
+            }
+
+            /// The untyped tensor.
+            #[must_use]
+            pub fn tensor(&self) -> &Tensor {
+                &self.tensor
+            }
+
+            #[doc = concat!("The data, ", $order, " order.")]
+            #[must_use]
+            pub fn as_slice(&self) -> &[f32] {
+                self.tensor.as_slice()
+            }
+
+            #[doc = concat!("The data, ", $order, " order, mutable (the shape cannot change).")]
+            pub fn as_mut_slice(&mut self) -> &mut [f32] {
+                self.tensor.as_mut_slice()
+            }
+
+            /// Unwraps the untyped tensor.
+            #[must_use]
+            pub fn into_tensor(self) -> Tensor {
+                self.tensor
+            }
+
+            #[doc = concat!("Gives the data back, ", $order, " order.")]
+            #[must_use]
+            pub fn into_vec(self) -> Vec<f32> {
+                self.tensor.data
+            }
+
+            $($methods)*
+        }
+
+        impl<const $c: usize $(, const $param: usize)*> TypedTensor for $name<$c $(, $param)*> {
+            const RANK: usize = $rank;
+            const CHANNELS: usize = $c;
+            const SPATIAL: [usize; 2] = $spatial;
+
+            fn from_tensor(tensor: Tensor) -> Result<Self, Error> {
+                Self::new(tensor)
+            }
+            fn tensor(&self) -> &Tensor {
+                &self.tensor
+            }
+            fn data_mut(&mut self) -> &mut [f32] {
+                self.tensor.as_mut_slice()
+            }
+            fn into_tensor(self) -> Tensor {
+                self.tensor
+            }
+        }
+
+        impl<const $c: usize $(, const $param: usize)*> Clone for $name<$c $(, $param)*> {
+            fn clone(&self) -> Self {
+                Self {
+                    tensor: self.tensor.clone(),
+                }
+            }
+        }
+
+        impl<const $c: usize $(, const $param: usize)*> PartialEq for $name<$c $(, $param)*> {
+            fn eq(&self, other: &Self) -> bool {
+                self.tensor == other.tensor
+            }
+        }
+
+        impl<const $c: usize $(, const $param: usize)*> std::fmt::Debug for $name<$c $(, $param)*> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                let $t = &self.tensor;
+                f.debug_struct(stringify!($name))
+                    .field("shape", &$debug_shape)
+                    .finish_non_exhaustive()
+            }
+        }
+
+        impl<const $c: usize $(, const $param: usize)*> TryFrom<Tensor> for $name<$c $(, $param)*> {
+            type Error = Error;
+            fn try_from(tensor: Tensor) -> Result<Self, Error> {
+                Self::new(tensor)
+            }
+        }
+
+        impl<const $c: usize $(, const $param: usize)*> From<$name<$c $(, $param)*>> for Tensor {
+            fn from(t: $name<$c $(, $param)*>) -> Self {
+                t.tensor
+            }
+        }
+    };
 }
 
-/// A batch of `C`-channel sequences of length `L`, `[n, C, L]` stored as `[n, C, 1, L]`;
-/// `L` may be [`DYN`]. See the [module docs](self).
-///
-/// ```
-/// use dilated_core::tensor::{DYN, Tensor1d};
-/// let x = Tensor1d::<2, DYN>::from_vec(1, 3, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0])?;
-/// assert_eq!(x.len(), 3);
-/// assert_eq!(x.tensor().shape(), [1, 2, 1, 3]);
-/// # Ok::<(), dilated_core::Error>(())
-/// ```
-pub struct Tensor1d<const C: usize, const L: usize> {
-    tensor: Tensor,
-}
-
-impl<const C: usize, const H: usize, const W: usize> Tensor2d<C, H, W> {
-    /// Checks `tensor` (channels `C`, height `H` and width `W` unless [`DYN`]) and wraps it.
-    pub fn new(tensor: Tensor) -> Result<Self, Error> {
-        check_typed(2, C, [H, W], tensor.shape)?;
-        Ok(Self { tensor })
-    }
-
-    /// Wraps NCHW `data` of `batch` images of size `hw`, checked against the type.
-    pub fn from_vec(batch: usize, hw: [usize; 2], data: Vec<f32>) -> Result<Self, Error> {
-        Self::new(Tensor::from_vec([batch, C, hw[0], hw[1]], data)?)
-    }
-
-    /// Copies NCHW `data` of `batch` images of size `hw`, checked against the type.
-    pub fn from_slice(batch: usize, hw: [usize; 2], data: &[f32]) -> Result<Self, Error> {
-        Self::new(Tensor::from_slice([batch, C, hw[0], hw[1]], data)?)
-    }
-
-    /// `batch` images of size `hw`, all zeros.
-    pub fn zeros(batch: usize, hw: [usize; 2]) -> Result<Self, Error> {
-        Self::new(Tensor::zeros([batch, C, hw[0], hw[1]])?)
-    }
-
-    /// Batch size.
-    #[must_use]
-    pub fn batch(&self) -> usize {
-        self.tensor.batch()
-    }
-
-    /// Spatial size `[h, w]` (equal to `[H, W]` where those are not [`DYN`]).
-    #[must_use]
-    pub fn hw(&self) -> [usize; 2] {
-        self.tensor.hw()
-    }
-
-    /// The untyped tensor.
-    #[must_use]
-    pub fn tensor(&self) -> &Tensor {
-        &self.tensor
-    }
-
-    /// The data, NCHW order.
-    #[must_use]
-    pub fn as_slice(&self) -> &[f32] {
-        self.tensor.as_slice()
-    }
-
-    /// The data, NCHW order, mutable (the shape cannot change).
-    pub fn as_mut_slice(&mut self) -> &mut [f32] {
-        self.tensor.as_mut_slice()
-    }
-
-    /// Unwraps the untyped tensor.
-    #[must_use]
-    pub fn into_tensor(self) -> Tensor {
-        self.tensor
-    }
-
-    /// Gives the data back, NCHW order.
-    #[must_use]
-    pub fn into_vec(self) -> Vec<f32> {
-        self.tensor.data
-    }
-}
-
-impl<const C: usize, const L: usize> Tensor1d<C, L> {
-    /// Checks `tensor` (channels `C`, height 1, length `L` unless [`DYN`]) and wraps it.
-    pub fn new(tensor: Tensor) -> Result<Self, Error> {
-        check_typed(1, C, [1, L], tensor.shape)?;
-        Ok(Self { tensor })
-    }
-
-    /// Wraps `[n, C, len]` `data` of `batch` sequences, checked against the type.
-    pub fn from_vec(batch: usize, len: usize, data: Vec<f32>) -> Result<Self, Error> {
-        Self::new(Tensor::from_vec([batch, C, 1, len], data)?)
-    }
-
-    /// Copies `[n, C, len]` `data` of `batch` sequences, checked against the type.
-    pub fn from_slice(batch: usize, len: usize, data: &[f32]) -> Result<Self, Error> {
-        Self::new(Tensor::from_slice([batch, C, 1, len], data)?)
-    }
-
-    /// `batch` sequences of length `len`, all zeros.
-    pub fn zeros(batch: usize, len: usize) -> Result<Self, Error> {
-        Self::new(Tensor::zeros([batch, C, 1, len])?)
-    }
-
-    /// Batch size.
-    #[must_use]
-    pub fn batch(&self) -> usize {
-        self.tensor.batch()
-    }
-
-    /// Sequence length (equal to `L` unless that is [`DYN`]).
-    #[must_use]
-    #[allow(clippy::len_without_is_empty)] // A tensor is never empty.
-    pub fn len(&self) -> usize {
-        self.tensor.width()
-    }
-
-    /// The untyped tensor (`[n, C, 1, len]`).
-    #[must_use]
-    pub fn tensor(&self) -> &Tensor {
-        &self.tensor
-    }
-
-    /// The data, `[n, C, len]` order.
-    #[must_use]
-    pub fn as_slice(&self) -> &[f32] {
-        self.tensor.as_slice()
-    }
-
-    /// The data, mutable (the shape cannot change).
-    pub fn as_mut_slice(&mut self) -> &mut [f32] {
-        self.tensor.as_mut_slice()
-    }
-
-    /// Unwraps the untyped tensor.
-    #[must_use]
-    pub fn into_tensor(self) -> Tensor {
-        self.tensor
-    }
-
-    /// Gives the data back, `[n, C, len]` order.
-    #[must_use]
-    pub fn into_vec(self) -> Vec<f32> {
-        self.tensor.data
-    }
-}
-
-impl<const C: usize, const H: usize, const W: usize> TypedTensor for Tensor2d<C, H, W> {
-    const RANK: usize = 2;
-    const CHANNELS: usize = C;
-    const SPATIAL: [usize; 2] = [H, W];
-
-    fn from_tensor(tensor: Tensor) -> Result<Self, Error> {
-        Self::new(tensor)
-    }
-    fn tensor(&self) -> &Tensor {
-        &self.tensor
-    }
-    fn data_mut(&mut self) -> &mut [f32] {
-        self.tensor.as_mut_slice()
-    }
-    fn into_tensor(self) -> Tensor {
-        self.tensor
-    }
-}
-
-impl<const C: usize, const L: usize> TypedTensor for Tensor1d<C, L> {
-    const RANK: usize = 1;
-    const CHANNELS: usize = C;
-    const SPATIAL: [usize; 2] = [1, L];
-
-    fn from_tensor(tensor: Tensor) -> Result<Self, Error> {
-        Self::new(tensor)
-    }
-    fn tensor(&self) -> &Tensor {
-        &self.tensor
-    }
-    fn data_mut(&mut self) -> &mut [f32] {
-        self.tensor.as_mut_slice()
-    }
-    fn into_tensor(self) -> Tensor {
-        self.tensor
-    }
-}
-
-impl<const C: usize, const H: usize, const W: usize> Clone for Tensor2d<C, H, W> {
-    fn clone(&self) -> Self {
-        Self {
-            tensor: self.tensor.clone(),
+typed_tensor! {
+    /// A batch of `C × H × W` images, `[n, C, H, W]`; `H` or `W` may be [`DYN`].
+    /// See the [module docs](self).
+    ///
+    /// ```
+    /// use dilated_core::tensor::{DYN, Tensor2d};
+    /// let x = Tensor2d::<2, 3, DYN>::zeros(4, [3, 7])?;
+    /// assert_eq!(x.batch(), 4);
+    /// assert_eq!(x.hw(), [3, 7]);
+    /// assert!(Tensor2d::<2, 3, DYN>::zeros(4, [5, 7]).is_err()); // height must be 3
+    /// # Ok::<(), dilated_core::Error>(())
+    /// ```
+    Tensor2d<C, H, W>,
+    rank: 2,
+    spatial: [H, W],
+    size: hw: [usize; 2] => hw,
+    docs: [
+        checks: "channels `C`, height `H` and width `W` unless [`DYN`]",
+        order: "NCHW",
+        items: "images of size `hw`",
+    ],
+    debug_shape: |t| t.shape,
+    methods: {
+        /// Spatial size `[h, w]` (equal to `[H, W]` where those are not [`DYN`]).
+        #[must_use]
+        pub fn hw(&self) -> [usize; 2] {
+            self.tensor.hw()
         }
     }
 }
 
-impl<const C: usize, const L: usize> Clone for Tensor1d<C, L> {
-    fn clone(&self) -> Self {
-        Self {
-            tensor: self.tensor.clone(),
+typed_tensor! {
+    /// A batch of `C`-channel sequences of length `L`, `[n, C, L]` stored as `[n, C, 1, L]`;
+    /// `L` may be [`DYN`]. See the [module docs](self).
+    ///
+    /// ```
+    /// use dilated_core::tensor::{DYN, Tensor1d};
+    /// let x = Tensor1d::<2, DYN>::from_vec(1, 3, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0])?;
+    /// assert_eq!(x.len(), 3);
+    /// assert_eq!(x.tensor().shape(), [1, 2, 1, 3]);
+    /// # Ok::<(), dilated_core::Error>(())
+    /// ```
+    Tensor1d<C, L>,
+    rank: 1,
+    spatial: [1, L],
+    size: len: usize => [1, len],
+    docs: [
+        checks: "channels `C`, height 1, length `L` unless [`DYN`]",
+        order: "`[n, C, len]`",
+        items: "sequences of length `len`",
+    ],
+    debug_shape: |t| [t.shape[0], C, t.shape[3]],
+    methods: {
+        /// Sequence length (equal to `L` unless that is [`DYN`]).
+        #[must_use]
+        #[allow(clippy::len_without_is_empty)] // A tensor is never empty.
+        pub fn len(&self) -> usize {
+            self.tensor.width()
         }
-    }
-}
-
-impl<const C: usize, const H: usize, const W: usize> PartialEq for Tensor2d<C, H, W> {
-    fn eq(&self, other: &Self) -> bool {
-        self.tensor == other.tensor
-    }
-}
-
-impl<const C: usize, const L: usize> PartialEq for Tensor1d<C, L> {
-    fn eq(&self, other: &Self) -> bool {
-        self.tensor == other.tensor
-    }
-}
-
-impl<const C: usize, const H: usize, const W: usize> std::fmt::Debug for Tensor2d<C, H, W> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tensor2d")
-            .field("shape", &self.tensor.shape)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<const C: usize, const L: usize> std::fmt::Debug for Tensor1d<C, L> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tensor1d")
-            .field("shape", &[self.tensor.shape[0], C, self.tensor.shape[3]])
-            .finish_non_exhaustive()
-    }
-}
-
-impl<const C: usize, const H: usize, const W: usize> TryFrom<Tensor> for Tensor2d<C, H, W> {
-    type Error = Error;
-    fn try_from(tensor: Tensor) -> Result<Self, Error> {
-        Self::new(tensor)
-    }
-}
-
-impl<const C: usize, const L: usize> TryFrom<Tensor> for Tensor1d<C, L> {
-    type Error = Error;
-    fn try_from(tensor: Tensor) -> Result<Self, Error> {
-        Self::new(tensor)
-    }
-}
-
-impl<const C: usize, const H: usize, const W: usize> From<Tensor2d<C, H, W>> for Tensor {
-    fn from(t: Tensor2d<C, H, W>) -> Self {
-        t.tensor
-    }
-}
-
-impl<const C: usize, const L: usize> From<Tensor1d<C, L>> for Tensor {
-    fn from(t: Tensor1d<C, L>) -> Self {
-        t.tensor
     }
 }

@@ -10,9 +10,8 @@ use dilated_core::engine::{Kernel, Workspace};
 use dilated_core::stack::{Conv1d, Conv2d, ModuleSpec, Pad1d, Pad2d, TypedStack};
 use dilated_core::tensor::{Tensor1d, Tensor2d};
 
-#[path = "support/counting.rs"]
-mod counting;
-use counting::allocations_during;
+mod support;
+use support::counting::allocations_during;
 
 type L0 = Conv2d<3, 8, 3, 3, 1, 1, 1, 1, 1, Pad2d<1, 1, 1, 1>>;
 type L1 = Conv2d<8, 8, 3, 3, 2, 2, 1, 1, 1, Pad2d<2, 2, 2, 2>>;

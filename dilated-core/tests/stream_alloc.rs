@@ -9,9 +9,8 @@ use dilated_core::engine::Network;
 use dilated_core::stream::CausalStream;
 use dilated_core::{Activation, ConvDesc};
 
-#[path = "support/counting.rs"]
-mod counting;
-use counting::allocations;
+mod support;
+use support::counting::allocations;
 
 #[test]
 fn pushing_allocates_nothing_after_construction() {

@@ -13,9 +13,8 @@ use dilated_core::stack::{Conv2d, ModuleSpec, Pad2d, Stack, TypedStack};
 use dilated_core::tensor::Tensor2d;
 use dilated_core::{Activation, ConvDesc, Error};
 
-#[path = "support/counting.rs"]
-mod counting;
-use counting::{peak_during, retained};
+mod support;
+use support::counting::{peak_during, retained};
 
 /// Fixed overhead allowed on top of the weights: descriptors, the layer and plan lists,
 /// module indices, `Arc` headers, pass tables.

@@ -1,15 +1,10 @@
 //! Running the examples as a user runs them, for `examples_bad_input` and
-//! `examples_segment` (included with `#[path = "support/examples.rs"] mod examples;`).
-
-#![allow(dead_code)] // each including test uses some of these
+//! `examples_segment`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The repository root.
-pub(crate) fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use super::root;
 
 /// `cargo run --quiet --example NAME -- ARGS`, in the profile the tests were built with.
 pub(crate) fn example(name: &str, args: &[&str]) -> Output {

@@ -1,5 +1,6 @@
 //! Helpers for the tests that build small crates in a temporary directory (the way a user's
-//! crate uses `dilated`) and that run the `dilated` command.
+//! crate uses `dilated`), that run the `dilated` command, and ([`examples`]) that run the
+//! examples. Each test file declares `mod support;`.
 //!
 //! The crates live under `<target>/tests/dilated-crates/<name>/` and share one target
 //! directory there, so only the first run compiles `dilated` and its dependencies.
@@ -10,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
+
+pub(crate) mod examples;
 
 /// The repository root (the facade's manifest directory).
 pub(crate) fn root() -> PathBuf {

@@ -1,6 +1,6 @@
-//! A counting global allocator for the tests that measure memory, included with
-//! `#[path = "…/support/counting.rs"] mod counting;` by `layer_alloc`, `stream_alloc`,
-//! `weights_once` and the root package's `test_stack` (one definition, four test crates).
+//! A counting global allocator for the tests that measure memory: `support::counting` of
+//! `layer_alloc`, `stream_alloc` and `weights_once` (`mod support;`), and included by path
+//! in the root package's `test_stack` (one definition, four test crates).
 //!
 //! It counts every allocation and reallocation process-wide ([`allocations_during`]: use
 //! it in a file with a single test, so no other test thread allocates meanwhile), and the

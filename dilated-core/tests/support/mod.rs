@@ -1,0 +1,3 @@
+//! What the memory tests of this package share (each declares `mod support;`).
+
+pub(crate) mod counting;
