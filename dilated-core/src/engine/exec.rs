@@ -27,8 +27,9 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::kernels::{DenseTile, DwPix, DwTile, Isa, Out, taps};
-use super::nchw::{Block, NchwIsa, NchwTile};
+use super::isa::{Isa, NchwIsa};
+use super::kernels::{DenseTile, DwPix, DwTile, Out, taps};
+use super::nchw::{Block, NchwTile};
 use super::plan::{Kind, LayerPlan};
 use super::simd::LANES;
 use super::wino::{Axis, Mode, Wino, WinoTile, cols_perms};

@@ -16,7 +16,7 @@
 //! NCHW.
 
 use super::simd::{LANES, V16, lane_bits};
-use super::vmath;
+use super::vmath::activate;
 use crate::conv::Activation;
 
 /// Where a tile's outputs go: `ptr` is the element of output block 0 (of the tile's
@@ -139,25 +139,6 @@ pub(crate) fn taps(o: usize, s: usize, d: usize, p: usize, k: usize, len: usize)
         (last as usize / d + 1).min(k)
     };
     (lo, hi.max(lo))
-}
-
-#[inline(always)]
-pub(crate) unsafe fn activate<V: V16>(v: V, act: Activation) -> V {
-    match act {
-        Activation::Identity => v,
-        // SAFETY: forwarded from the caller's target-feature context.
-        Activation::Relu => unsafe { v.relu() },
-        // SAFETY: as above.
-        Activation::LeakyRelu(s) => unsafe { v.leaky(s) },
-        // SAFETY: as above (vectorised, see `vmath`).
-        Activation::Gelu => unsafe { vmath::gelu(v) },
-        // SAFETY: as above.
-        Activation::Tanh => unsafe { vmath::tanh(v) },
-        // SAFETY: as above.
-        Activation::Sigmoid => unsafe { vmath::sigmoid(v) },
-        // SAFETY: as above.
-        Activation::Silu => unsafe { vmath::silu(v) },
-    }
 }
 
 /// Bias, activation and store of `R` pixel vectors from registers: the activation is
@@ -475,142 +456,3 @@ pub(crate) unsafe fn pix_masked<V: V16, const R: usize>(t: &DwPix, ox0: usize, n
         unsafe { store_vecs(&acc, t.bias, t.act, out, n_last) };
     }
 }
-
-/// The tile entry points of one instruction set. The `r`, `ob` and `step` arguments pick a
-/// monomorphised kernel; the driver only passes values from [`Isa::TILES1`] / [`Isa::TILES2`], `1..=OBMAX`
-/// and `{0, 1, 16}`.
-pub(crate) trait Isa: Copy + Send + Sync + 'static {
-    /// Dense tile widths with one output block, widest first (the driver decomposes row
-    /// segments into these).
-    const TILES1: &'static [usize];
-    /// Dense tile widths with two output blocks (empty: one block per tile at most).
-    const TILES2: &'static [usize];
-    /// Most output blocks per dense tile.
-    const OBMAX: usize = if Self::TILES2.is_empty() { 1 } else { 2 };
-    /// Depthwise (blocked) tile widths.
-    const DW_TILES: &'static [usize];
-    /// NCHW depthwise tile sizes in vectors of 16 pixels, widest first.
-    const PIX_TILES: &'static [usize];
-    /// # Safety
-    /// As [`dense_tile`], and the CPU supports this instruction set; `r` is in
-    /// [`Isa::TILES1`] or [`Isa::TILES2`] as `ob` is 1 or 2.
-    unsafe fn dense(r: usize, ob: usize, step: usize, t: &DenseTile<'_>);
-    /// # Safety
-    /// As [`dw_tile`], and the CPU supports this instruction set.
-    unsafe fn dw(r: usize, t: &DwTile);
-    /// # Safety
-    /// As [`pix_tile`], and the CPU supports this instruction set.
-    unsafe fn pix(r: usize, t: &DwPix, ox0: usize);
-    /// # Safety
-    /// As [`pix_masked`], and the CPU supports this instruction set.
-    unsafe fn pix_masked(r: usize, t: &DwPix, ox0: usize, n_last: usize);
-}
-
-macro_rules! isa {
-    (
-        $(#[$doc:meta])* $name:ident, $v:ty, [$($feat:literal)?],
-        tiles1 = [$($r:literal),*], tiles2 = [$($r2:literal),*], dw_tiles = [$($dr:literal),*],
-        pix_tiles = [$($pr:literal),*]
-    ) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy)]
-        pub(crate) struct $name;
-
-        impl $name {
-            $(#[target_feature(enable = $feat)])?
-            unsafe fn dense_t<const R: usize, const OB: usize, const STEP: usize>(
-                t: &DenseTile<'_>,
-            ) {
-                // SAFETY: forwarded contract; the features are enabled on this function.
-                unsafe { dense_tile::<$v, R, OB, STEP>(t) }
-            }
-            $(#[target_feature(enable = $feat)])?
-            unsafe fn dw_t<const R: usize>(t: &DwTile) {
-                // SAFETY: forwarded contract; the features are enabled on this function.
-                unsafe { dw_tile::<$v, R>(t) }
-            }
-            $(#[target_feature(enable = $feat)])?
-            unsafe fn pix_t<const R: usize>(t: &DwPix, ox0: usize) {
-                // SAFETY: forwarded contract; the features are enabled on this function.
-                unsafe { pix_tile::<$v, R>(t, ox0) }
-            }
-            $(#[target_feature(enable = $feat)])?
-            unsafe fn pix_m<const R: usize>(t: &DwPix, ox0: usize, n_last: usize) {
-                // SAFETY: forwarded contract; the features are enabled on this function.
-                unsafe { pix_masked::<$v, R>(t, ox0, n_last) }
-            }
-        }
-
-        impl Isa for $name {
-            const TILES1: &'static [usize] = &[$($r),*];
-            const TILES2: &'static [usize] = &[$($r2),*];
-            const DW_TILES: &'static [usize] = &[$($dr),*];
-            const PIX_TILES: &'static [usize] = &[$($pr),*];
-            unsafe fn dense(r: usize, ob: usize, step: usize, t: &DenseTile<'_>) {
-                // SAFETY: forwarded contract (every arm).
-                unsafe {
-                    match (r, ob, step) {
-                        $(
-                            ($r, 1, 16) => Self::dense_t::<$r, 1, 16>(t),
-                            ($r, 1, 1) => Self::dense_t::<$r, 1, 1>(t),
-                            ($r, 1, _) => Self::dense_t::<$r, 1, 0>(t),
-                        )*
-                        $(
-                            ($r2, 2, 16) => Self::dense_t::<$r2, 2, 16>(t),
-                            ($r2, 2, 1) => Self::dense_t::<$r2, 2, 1>(t),
-                            ($r2, 2, _) => Self::dense_t::<$r2, 2, 0>(t),
-                        )*
-                        _ => unreachable!("dense tile {r}×{ob} is not compiled"),
-                    }
-                }
-            }
-            unsafe fn dw(r: usize, t: &DwTile) {
-                // SAFETY: forwarded contract (every arm).
-                unsafe {
-                    match r {
-                        $($dr => Self::dw_t::<$dr>(t),)*
-                        _ => unreachable!("depthwise tile {r} is not compiled"),
-                    }
-                }
-            }
-            unsafe fn pix(r: usize, t: &DwPix, ox0: usize) {
-                // SAFETY: forwarded contract (every arm).
-                unsafe {
-                    match r {
-                        $($pr => Self::pix_t::<$pr>(t, ox0),)*
-                        _ => unreachable!("depthwise tile {r} is not compiled"),
-                    }
-                }
-            }
-            unsafe fn pix_masked(r: usize, t: &DwPix, ox0: usize, n_last: usize) {
-                // SAFETY: forwarded contract (every arm).
-                unsafe {
-                    match r {
-                        $($pr => Self::pix_m::<$pr>(t, ox0, n_last),)*
-                        _ => unreachable!("depthwise tile {r} is not compiled"),
-                    }
-                }
-            }
-        }
-    };
-}
-
-isa!(
-    /// Portable 16-lane arrays (always compiled).
-    Portable, [f32; 16], [],
-    tiles1 = [4, 2, 1], tiles2 = [], dw_tiles = [4, 2, 1], pix_tiles = [2, 1]
-);
-
-/// AVX2 + FMA, with its own dense tile.
-#[cfg(target_arch = "x86_64")]
-#[path = "avx2.rs"]
-mod avx2;
-#[cfg(target_arch = "x86_64")]
-pub(crate) use avx2::Avx2;
-
-#[cfg(target_arch = "x86_64")]
-isa!(
-    /// AVX-512F: one `zmm` per vector; 14 pixels × 2 output blocks = 28 accumulators.
-    Avx512, core::arch::x86_64::__m512, ["avx512f,avx2,fma"],
-    tiles1 = [14, 8, 4, 2, 1], tiles2 = [14, 8, 4, 2, 1], dw_tiles = [14, 8, 4, 2, 1], pix_tiles = [8, 4, 2, 1]
-);

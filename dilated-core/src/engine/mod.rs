@@ -45,19 +45,21 @@
 //!     --target x86_64-unknown-linux-gnu --lib --test engine_props --test engine_api
 //! ```
 
-mod dispatch;
+#[cfg(target_arch = "x86_64")]
+mod avx2;
 mod exec;
+pub(crate) mod frame;
+mod isa;
 mod kernels;
 mod nchw;
 mod plan;
-pub(crate) mod simd;
+mod simd;
 mod vmath;
 mod wino;
 
 use std::sync::Arc;
 
-pub use dispatch::{Kernel, UnknownKernel};
-pub(crate) use vmath::bias_act;
+pub use crate::kernel::{Kernel, UnknownKernel};
 
 use crate::Error;
 use crate::conv::{Conv, ConvDesc, conv_reference};
@@ -106,15 +108,15 @@ impl PartialEq for Network {
 /// What the plans depend on in family `kernel`: the most output blocks per dense tile,
 /// and whether dense layers run on its NCHW kernels by default.
 fn family(kernel: Kernel) -> (usize, bool) {
-    fn of<I: nchw::NchwIsa>() -> (usize, bool) {
+    fn of<I: isa::NchwIsa>() -> (usize, bool) {
         (I::OBMAX, I::NCHW_DENSE)
     }
     match kernel {
         #[cfg(target_arch = "x86_64")]
-        Kernel::Avx512 => of::<kernels::Avx512>(),
+        Kernel::Avx512 => of::<isa::Avx512>(),
         #[cfg(target_arch = "x86_64")]
-        Kernel::Avx2 => of::<kernels::Avx2>(),
-        _ => of::<kernels::Portable>(),
+        Kernel::Avx2 => of::<isa::Avx2>(),
+        _ => of::<isa::Portable>(),
     }
 }
 
@@ -374,10 +376,10 @@ impl Network {
                 return Ok(out_hw);
             }
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512 => exec::forward::<kernels::Avx512>,
+            Kernel::Avx512 => exec::forward::<isa::Avx512>,
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2 => exec::forward::<kernels::Avx2>,
-            _ => exec::forward::<kernels::Portable>,
+            Kernel::Avx2 => exec::forward::<isa::Avx2>,
+            _ => exec::forward::<isa::Portable>,
         };
         run(
             &self.layers,
@@ -697,6 +699,91 @@ mod tests {
             );
             let x = values(ConvDesc::nchw_len(batch, ch.0, hw).unwrap(), seed ^ 0x5eed);
             check_winograd(desc, batch, hw, &x, seed);
+        }
+    }
+
+    /// The AVX2 family's own tiles ([`super::super::avx2`]) against the reference.
+    #[cfg(target_arch = "x86_64")]
+    mod avx2_tiles {
+        use super::super::test_values as values;
+        use super::super::{Kernel, Network};
+        use crate::conv::{Activation, Conv, ConvDesc};
+
+        /// Runs one layer with AVX2 (1 and 2 threads) and the reference; every input and
+        /// weight is below 1 in magnitude, so the error bound scales with the taps summed.
+        fn check(d: ConvDesc, batch: usize, hw: [usize; 2], seed: u64) {
+            if !Kernel::Avx2.is_available() {
+                return;
+            }
+            let w = values(d.weight_len().unwrap(), seed);
+            let b = d.bias.then(|| values(d.out_channels, seed + 1));
+            let x = values(
+                ConvDesc::nchw_len(batch, d.in_channels, hw).unwrap(),
+                seed + 2,
+            );
+            let layer = Conv::new(d, w, b).unwrap();
+            let net = Network::new(vec![layer]).unwrap();
+            let reference = net.clone().with_kernel(Kernel::Reference).unwrap();
+            let (want, want_hw) = reference.forward(batch, hw, &x).unwrap();
+            let taps = d.in_per_group() * d.kernel[0] * d.kernel[1];
+            let tol = 1e-6 * (taps + 1) as f32;
+            for threads in [1, 2] {
+                let avx2 = net
+                    .clone()
+                    .with_kernel(Kernel::Avx2)
+                    .unwrap()
+                    .with_threads(threads)
+                    .unwrap();
+                let (got, got_hw) = avx2.forward(batch, hw, &x).unwrap();
+                assert_eq!(got_hw, want_hw);
+                for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                    assert!(
+                        (g - w).abs() <= tol,
+                        "{d:?}: element {i}: got {g}, want {w}"
+                    );
+                }
+            }
+        }
+
+        /// Depthwise kernels wider than the columns whose masks are computed once per call
+        /// (their masks are computed per tap), on rows whose tiles are partly masked.
+        #[test]
+        fn wide_depthwise_kernels_match_the_reference() {
+            for (k, dil, w) in [([1, 11], 1, 70), ([3, 9], 2, 53), ([2, 12], 3, 40)] {
+                let pad = |k: usize| {
+                    let t = dil * (k - 1);
+                    [t / 2, t - t / 2]
+                };
+                let d = ConvDesc {
+                    in_channels: 5,
+                    out_channels: 5,
+                    groups: 5,
+                    kernel: k,
+                    dilation: [dil, dil],
+                    stride: [1, 1],
+                    padding: [pad(k[0]), pad(k[1])],
+                    bias: true,
+                    activation: Activation::LeakyRelu(0.1),
+                };
+                check(d, 2, [6, w], 3);
+            }
+        }
+
+        /// Dense layers through every AVX2 tile width and epilogue: NCHW in and out (one
+        /// layer), partial output blocks, each activation path.
+        #[test]
+        fn dense_tiles_match_the_reference() {
+            let acts = [
+                Activation::Identity,
+                Activation::Relu,
+                Activation::LeakyRelu(0.2),
+                Activation::Gelu,
+            ];
+            for (i, act) in acts.into_iter().enumerate() {
+                let mut d = ConvDesc::same_2d(19, 37, 3, i + 1);
+                d.activation = act;
+                check(d, 1, [9, 31 + i], 10 + i as u64);
+            }
         }
     }
 }

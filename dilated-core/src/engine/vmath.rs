@@ -21,7 +21,7 @@
 //!
 //! Every function maps NaN to NaN and infinities as the scalar definitions do.
 
-use super::simd::V16;
+use super::simd::{V16, lane_bits};
 use crate::conv::Activation;
 
 /// `log₂ e`.
@@ -152,6 +152,29 @@ pub(crate) unsafe fn gelu<V: V16>(x: V) -> V {
     }
 }
 
+/// `act` on every lane of `v`: the ReLUs inline, the smooth functions above.
+///
+/// # Safety
+/// The CPU supports `V`'s instruction set.
+#[inline(always)]
+pub(crate) unsafe fn activate<V: V16>(v: V, act: Activation) -> V {
+    match act {
+        Activation::Identity => v,
+        // SAFETY: forwarded from the caller's target-feature context.
+        Activation::Relu => unsafe { v.relu() },
+        // SAFETY: as above.
+        Activation::LeakyRelu(s) => unsafe { v.leaky(s) },
+        // SAFETY: as above.
+        Activation::Gelu => unsafe { gelu(v) },
+        // SAFETY: as above.
+        Activation::Tanh => unsafe { tanh(v) },
+        // SAFETY: as above.
+        Activation::Sigmoid => unsafe { sigmoid(v) },
+        // SAFETY: as above.
+        Activation::Silu => unsafe { silu(v) },
+    }
+}
+
 /// `xs[i] = act(xs[i] + bias[i])` in place (no bias: `act(xs[i])`), 16 lanes at a time on
 /// `V` (the tail masked): for callers outside the kernels that already run on `V`, such as
 /// the streaming layers' output frames. `bias`, when given, is as long as `xs`.
@@ -166,7 +189,7 @@ pub(crate) unsafe fn bias_act<V: V16>(act: Activation, bias: Option<&[f32]>, xs:
     let mut i = 0;
     while i < n {
         let m = (n - i).min(16);
-        let bits = super::simd::lane_bits(0, m);
+        let bits = lane_bits(0, m);
         // SAFETY: lanes `i..i + m` of `xs` (and of `bias`, as long) are in bounds; the
         // masked loads read and the store writes only those; the caller's CPU support.
         unsafe {
@@ -175,7 +198,7 @@ pub(crate) unsafe fn bias_act<V: V16>(act: Activation, bias: Option<&[f32]>, xs:
             if let Some(b) = bias {
                 v = v.add(V::load_mask(b.as_ptr().add(i), bits));
             }
-            super::kernels::activate(v, act).store_first(p, m);
+            activate(v, act).store_first(p, m);
         }
         i += m;
     }
