@@ -13,11 +13,11 @@
 //! [`V16`](super::simd::V16), a family type here with both traits, and a
 //! [`Kernel`](crate::engine::Kernel) variant that names it.
 
+#[cfg(target_arch = "x86_64")]
+use super::avx2;
 use super::kernels::{DenseTile, DwPix, DwTile, dense_tile, dw_tile, pix_masked, pix_tile};
 use super::nchw::{NchwTile, nchw_tile};
 use super::wino::{Mode, WinoTile, wino_tile};
-#[cfg(target_arch = "x86_64")]
-use super::avx2;
 
 /// The tile entry points of one instruction set. The `r`, `ob` and `step` arguments pick a
 /// monomorphised kernel; the driver only passes values from [`Isa::TILES1`] / [`Isa::TILES2`], `1..=OBMAX`
@@ -233,7 +233,6 @@ impl Isa for Avx2 {
     }
 }
 
-
 #[cfg(target_arch = "x86_64")]
 isa!(
     /// AVX-512F: one `zmm` per vector; 14 pixels × 2 output blocks = 28 accumulators.
@@ -341,14 +340,7 @@ macro_rules! nchw_isa {
 // 4 channels × 1 vector) the blocked tile measured faster on every shape (S1 93–96 vs 56
 // GFLOP/s, S6 75–80 vs 48–60); the kernels stay compiled and tested for the layers a
 // future policy may send them.
-nchw_isa!(
-    Portable,
-    [f32; 16],
-    [],
-    c = 8,
-    r = [2, 1],
-    dense = false
-);
+nchw_isa!(Portable, [f32; 16], [], c = 8, r = [2, 1], dense = false);
 
 #[cfg(target_arch = "x86_64")]
 nchw_isa!(

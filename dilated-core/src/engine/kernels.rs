@@ -456,3 +456,19 @@ pub(crate) unsafe fn pix_masked<V: V16, const R: usize>(t: &DwPix, ox0: usize, n
         unsafe { store_vecs(&acc, t.bias, t.act, out, n_last) };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn taps_cover_the_valid_kernel_indices() {
+        // k = 3, d = 2, p = 2, input 5: output 0 sees inputs −2, 0, 2 → taps 1..3.
+        assert_eq!(taps(0, 1, 2, 2, 3, 5), (1, 3));
+        assert_eq!(taps(2, 1, 2, 2, 3, 5), (0, 3));
+        assert_eq!(taps(4, 1, 2, 2, 3, 5), (0, 2));
+        // Kernel wider than the input: no valid tap at all.
+        assert_eq!(taps(0, 1, 10, 10, 3, 5), (1, 2));
+        assert_eq!(taps(0, 1, 10, 0, 3, 1), (0, 1));
+    }
+}

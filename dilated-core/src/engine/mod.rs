@@ -37,7 +37,7 @@
 //!
 //! # Checking the unsafe code
 //!
-//! Every kernel is tested against [`conv_reference`] (`tests/engine*.rs`, every family the
+//! Every kernel is tested against [`conv_reference`](crate::conv::conv_reference) (`tests/engine*.rs`, every family the
 //! CPU runs). Under AddressSanitizer (nightly only; CI stays on stable):
 //!
 //! ```text
@@ -61,26 +61,12 @@ use std::sync::Arc;
 
 pub use crate::kernel::{Kernel, UnknownKernel};
 
+pub use exec::Workspace;
+
 use crate::Error;
-use crate::conv::{Conv, ConvDesc, conv_reference};
+use crate::conv::{Conv, ConvDesc};
 use exec::Threads;
-use plan::LayerPlan;
-
-/// Reusable scratch memory for [`Network::forward_into`]: after the first call with a given
-/// shape, later calls allocate nothing.
-#[derive(Debug, Default, Clone)]
-pub struct Workspace {
-    ping: Vec<f32>,
-    pong: Vec<f32>,
-}
-
-impl Workspace {
-    /// An empty workspace; it grows on first use.
-    #[must_use]
-    pub fn new() -> Self {
-        Self::default()
-    }
-}
+use plan::ConvPlan;
 
 /// A stack of convolutions, checked to chain (each layer's input channels are the previous
 /// layer's output channels), with its weights packed for the kernels.
@@ -89,7 +75,7 @@ pub struct Network {
     layers: Vec<Conv>,
     /// Packed weights, shared by clones (configuring a clone repacks only for a new
     /// kernel family).
-    plans: Arc<[LayerPlan]>,
+    plans: Arc<[ConvPlan]>,
     kernel: Kernel,
     threads: Threads,
     /// Whether dense layers run on the NCHW kernels where the layout allows (the family's
@@ -120,10 +106,10 @@ fn family(kernel: Kernel) -> (usize, bool) {
     }
 }
 
-fn plans_for(layers: &[Conv], kernel: Kernel, p: exec::Policy) -> Result<Vec<LayerPlan>, Error> {
+fn plans_for(layers: &[Conv], kernel: Kernel, p: exec::Policy) -> Result<Vec<ConvPlan>, Error> {
     let (obmax, _) = family(kernel);
     (0..layers.len())
-        .map(|i| LayerPlan::new(&layers[i], obmax, exec::runs_nchw(layers, i, p), p.wino))
+        .map(|i| ConvPlan::new(&layers[i], obmax, exec::runs_nchw(layers, i, p), p.wino))
         .collect()
 }
 
@@ -372,7 +358,7 @@ impl Network {
         // monomorphised for: pick the instance once, call it once.
         let run: exec::ForwardFn = match self.kernel {
             Kernel::Reference => {
-                self.forward_reference(batch, input_hw, input, output, ws)?;
+                exec::reference(&self.layers, batch, input_hw, input, output, ws)?;
                 return Ok(out_hw);
             }
             #[cfg(target_arch = "x86_64")]
@@ -393,47 +379,6 @@ impl Network {
             self.policy,
         )?;
         Ok(out_hw)
-    }
-
-    /// The oracle path: [`conv_reference`] layer by layer on NCHW data.
-    fn forward_reference(
-        &self,
-        batch: usize,
-        input_hw: [usize; 2],
-        input: &[f32],
-        output: &mut [f32],
-        ws: &mut Workspace,
-    ) -> Result<(), Error> {
-        let last = self.layers.len() - 1;
-        let mut hw = input_hw;
-        let Workspace { ping, pong } = ws;
-        for (i, layer) in self.layers.iter().enumerate() {
-            let next_hw = layer.desc.output_size(hw)?;
-            let src_len = ConvDesc::nchw_len(batch, layer.desc.in_channels, hw)?;
-            let src: &[f32] = if i == 0 { input } else { &ping[..src_len] };
-            let dst: &mut [f32] = if i == last {
-                output
-            } else {
-                let len = ConvDesc::nchw_len(batch, layer.desc.out_channels, next_hw)?;
-                pong.clear();
-                pong.resize(len, 0.0);
-                pong
-            };
-            conv_reference(
-                &layer.desc,
-                batch,
-                hw,
-                src,
-                &layer.weight,
-                layer.bias(),
-                dst,
-            )?;
-            if i != last {
-                std::mem::swap(ping, pong);
-            }
-            hw = next_hw;
-        }
-        Ok(())
     }
 }
 
