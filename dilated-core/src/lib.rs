@@ -45,6 +45,9 @@ assert!(y.iter().all(|&v| v == 1.5));
 ```
 "#
 )]
+// A match over the crate's own enums (activations, kernel families, checks) names every
+// variant, so a new variant fails to compile wherever it is not handled.
+#![deny(clippy::wildcard_enum_match_arm)]
 
 pub mod heatmap;
 pub mod schedule;

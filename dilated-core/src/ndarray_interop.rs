@@ -58,6 +58,10 @@ use crate::tensor::{Tensor, Tensor1d, Tensor2d, TensorView, TensorViewMut};
 
 /// Maps an ndarray shape error. Our shapes are checked before ndarray sees them, so this
 /// only reports what ndarray itself refuses (sizes beyond `isize::MAX`).
+#[allow(
+    clippy::wildcard_enum_match_arm,
+    reason = "ndarray's ErrorKind is another crate's #[non_exhaustive] enum: a wildcard arm is required"
+)]
 fn shape_error(err: &ndarray::ShapeError, expected: usize, actual: usize) -> Error {
     match err.kind() {
         ndarray::ErrorKind::IncompatibleShape => Error::Length {

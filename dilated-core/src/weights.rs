@@ -77,6 +77,10 @@ fn io_error(action: &'static str, path: &Path, e: &std::io::Error) -> Error {
     }
 }
 
+#[allow(
+    clippy::wildcard_enum_match_arm,
+    reason = "safetensors' Dtype is another crate's #[non_exhaustive] enum: a wildcard arm is required"
+)]
 fn decode(dtype: Dtype, bytes: &[u8]) -> Result<Vec<f32>, String> {
     match dtype {
         Dtype::F32 => Ok(bytes

@@ -147,7 +147,8 @@ pub(crate) unsafe fn dense<const R: usize, const H: usize, const STEP: usize>(t:
     unsafe { epilogue(&mut m.assume_init(), t) };
 }
 
-/// GELU, tanh, sigmoid or SiLU ([`vmath`]) on two `ymm` vectors.
+/// GELU, tanh, sigmoid or SiLU ([`vmath`]) on two `ymm` vectors (any other activation
+/// through [`vmath::activate`]).
 ///
 /// # Safety
 /// AVX2 and FMA enabled.
@@ -159,7 +160,12 @@ unsafe fn smooth(v: [__m256; 2], act: Activation) -> [__m256; 2] {
             Activation::Gelu => vmath::gelu(v),
             Activation::Tanh => vmath::tanh(v),
             Activation::Sigmoid => vmath::sigmoid(v),
-            _ => vmath::silu(v),
+            Activation::Silu => vmath::silu(v),
+            // The callers apply these in registers before they get here; should one come
+            // this way, it runs the generic vector version.
+            Activation::Identity | Activation::Relu | Activation::LeakyRelu(_) => {
+                vmath::activate(v, act)
+            }
         }
     }
 }
@@ -188,7 +194,10 @@ unsafe fn activate<const N: usize>(v: &mut [__m256; N], act: Activation) {
                     *a = _mm256_blendv_ps(*a, _mm256_mul_ps(*a, s), neg);
                 }
             }
-            other => {
+            other @ (Activation::Gelu
+            | Activation::Tanh
+            | Activation::Sigmoid
+            | Activation::Silu) => {
                 // Two `ymm` at a time through the 16-lane functions.
                 for pair in v.chunks_mut(2) {
                     let r = smooth([pair[0], pair[pair.len() - 1]], other);
@@ -369,7 +378,10 @@ unsafe fn store_pix<const R: usize>(
                     }
                 }
             }
-            other => {
+            other @ (Activation::Gelu
+            | Activation::Tanh
+            | Activation::Sigmoid
+            | Activation::Silu) => {
                 for a in acc.iter_mut() {
                     *a = smooth(*a, other);
                 }

@@ -174,7 +174,10 @@ pub(crate) unsafe fn store_vecs<V: V16, const R: usize>(
             }
             // GELU, tanh, sigmoid, SiLU: a few dozen instructions a vector, next to which
             // the per-vector match costs nothing.
-            smooth => {
+            smooth @ (Activation::Gelu
+            | Activation::Tanh
+            | Activation::Sigmoid
+            | Activation::Silu) => {
                 for (r, a) in acc.iter().enumerate() {
                     put_vec::<V, R>(out, r, n_last, activate(a.add(b), smooth));
                 }

@@ -98,11 +98,15 @@ fn family(kernel: Kernel) -> (usize, bool) {
         (I::OBMAX, I::NCHW_DENSE)
     }
     match kernel {
-        #[cfg(target_arch = "x86_64")]
-        Kernel::Avx512 => of::<isa::Avx512>(),
+        // The reference runs no tile: its plans are the portable family's.
+        Kernel::Reference | Kernel::Portable => of::<isa::Portable>(),
         #[cfg(target_arch = "x86_64")]
         Kernel::Avx2 => of::<isa::Avx2>(),
-        _ => of::<isa::Portable>(),
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx512 => of::<isa::Avx512>(),
+        // Never available off x86-64; the portable family all the same.
+        #[cfg(not(target_arch = "x86_64"))]
+        Kernel::Avx2 | Kernel::Avx512 => of::<isa::Portable>(),
     }
 }
 
@@ -361,11 +365,15 @@ impl Network {
                 exec::reference(&self.layers, batch, input_hw, input, output, ws)?;
                 return Ok(out_hw);
             }
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512 => exec::forward::<isa::Avx512>,
+            Kernel::Portable => exec::forward::<isa::Portable>,
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2 => exec::forward::<isa::Avx2>,
-            _ => exec::forward::<isa::Portable>,
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => exec::forward::<isa::Avx512>,
+            // Never available off x86-64 (a network cannot be built with them there); the
+            // portable family all the same.
+            #[cfg(not(target_arch = "x86_64"))]
+            Kernel::Avx2 | Kernel::Avx512 => exec::forward::<isa::Portable>,
         };
         run(
             &self.layers,

@@ -36,7 +36,7 @@ impl Threads {
         }
         match self {
             Threads::Pool(p) => p.install(|| (0..n).into_par_iter().for_each(f)),
-            _ => (0..n).into_par_iter().for_each(f),
+            Threads::Current | Threads::One => (0..n).into_par_iter().for_each(f),
         }
     }
 }
