@@ -1,9 +1,9 @@
-//! The AVX2 + FMA kernel family, with its own dense tile.
+//! The AVX2 + FMA tiles: a dense tile and an NCHW depthwise tile of its own (the family
+//! that runs them is [`Avx2`](super::isa::Avx2)).
 //!
-//! AVX2 has 16 `ymm` registers of 8 lanes. The generic 16-lane tile runs on it, at 58
-//! GFLOP/s on a single 64-channel layer (NCHW in and out, channel-blocked kernels), where
-//! this one reaches 93–98 on the same core. The dense tile here is written for the
-//! machine:
+//! AVX2 has 16 `ymm` registers of 8 lanes. The generic 16-lane tile runs on it, each of its vectors
+//! split over two registers, but well below the tile here, which is written for the machine (the
+//! figures: `docs/perf.md`, "Measurements behind the engine's design choices"):
 //!
 //! - **Register block**: `R` output pixels × `H` half-blocks of 8 output channels, `R·H ≤ 12`
 //!   accumulators, `H` weight registers and one broadcast register. Per input channel and
@@ -13,8 +13,8 @@
 //!   taps outside, channels inside, so consecutive broadcasts read consecutive floats. On
 //!   NCHW input (channel planes far apart, which alias in the L1 cache) channels outside,
 //!   taps inside, so the kernel columns of one input row reuse the lines the first one
-//!   brought in. This order is most of the gain above: with taps outside, this tile
-//!   runs that layer at 60 GFLOP/s.
+//!   brought in. This order is most of the gain over the generic tile: with taps
+//!   outside, this tile is barely faster than the generic one on NCHW input.
 //! - **Epilogue from registers**: bias and activation on the accumulators, then either
 //!   direct stores to the blocked layout, or an 8 × 8 in-register transpose and one
 //!   (masked) store of up to 8 consecutive pixels per output channel to NCHW.

@@ -20,8 +20,8 @@ use super::nchw::{NchwTile, nchw_tile};
 use super::wino::{Mode, WinoTile, wino_tile};
 
 /// The tile entry points of one instruction set. The `r`, `ob` and `step` arguments pick a
-/// monomorphised kernel; the driver only passes values from [`Isa::TILES1`] / [`Isa::TILES2`], `1..=OBMAX`
-/// and `{0, 1, 16}`.
+/// monomorphised kernel; the driver only passes values from [`Isa::TILES1`] / [`Isa::TILES2`],
+/// `1..=OBMAX` and `{0, 1, 16}`.
 pub(crate) trait Isa: Copy + Send + Sync + 'static {
     /// Dense tile widths with one output block, widest first (the driver decomposes row
     /// segments into these).
@@ -246,8 +246,9 @@ pub(crate) trait NchwIsa: Isa {
     const NCHW_C: usize;
     /// Tile widths in vectors of 16 pixels, widest first.
     const NCHW_R: &'static [usize];
-    /// Whether dense layers run on these kernels where the layout allows (measured faster
-    /// than the channel-blocked ones on this family).
+    /// Whether dense layers run on these kernels where the layout allows: true where they beat the
+    /// channel-blocked ones on this family (see `docs/perf.md`, "Measurements behind the engine's
+    /// design choices").
     const NCHW_DENSE: bool;
     /// # Safety
     /// As [`nchw_tile`] with `C = NCHW_C`, and the CPU supports this instruction set; `r`
@@ -336,10 +337,10 @@ macro_rules! nchw_isa {
     };
 }
 
-// Portable and AVX2 keep dense layers channel-blocked: on AVX2 (16 registers, a tile of
-// 4 channels × 1 vector) the blocked tile measured faster on every shape (S1 93–96 vs 56
-// GFLOP/s, S6 75–80 vs 48–60); the kernels stay compiled and tested for the layers a
-// future policy may send them.
+// Portable and AVX2 keep dense layers channel-blocked: AVX2's 16 registers leave the NCHW tile 4
+// channels × 1 vector, 4 FMAs per input load, and the blocked tile ran faster on every shape
+// measured (see `docs/perf.md`, "Measurements behind the engine's design choices"); the kernels
+// stay compiled and tested for the layers a future policy may send them.
 nchw_isa!(Portable, [f32; 16], [], c = 8, r = [2, 1], dense = false);
 
 #[cfg(target_arch = "x86_64")]

@@ -262,7 +262,8 @@ unsafe fn epilogue<V: V16, const R: usize, const OB: usize>(
                     unsafe { *base.wrapping_add(r * LANES + l) = a[j][l] };
                 }
             } else if OB == 2 {
-                // Two blocks: scalar copies measured faster than gathers (S4).
+                // Two blocks: scalar copies, which beat gathers on these tiles (see
+                // `docs/perf.md`, "Measurements behind the engine's design choices").
                 let p = base.wrapping_add(l * out.c);
                 for (r, a) in acc.iter().enumerate() {
                     // SAFETY: the driver clears the mask bits of channels past the last
@@ -271,8 +272,9 @@ unsafe fn epilogue<V: V16, const R: usize, const OB: usize>(
                 }
             } else {
                 // Column `l` of the tile (its pixels, `OB·16` floats apart) to the row of
-                // channel `16·j + l`, 16 pixels at a time (measured faster than scalar
-                // copies for single-block tiles, S6).
+                // channel `16·j + l`, 16 pixels at a time: one gather and one store per 16
+                // pixels rather than 16 scalar copies, which wins on single-block tiles
+                // (see `docs/perf.md`, "Measurements behind the engine's design choices").
                 let p = base.wrapping_add(l * out.c);
                 let col = acc.as_ptr().cast::<f32>().wrapping_add(j * LANES + l);
                 let mut r0 = 0;

@@ -9,8 +9,9 @@
 //! consecutive pixels each, the tap's offset applied) and broadcasts `C` weights, then
 //! issues `R × C` FMAs. AVX-512 runs `R = 1`, `C = 16`: each weight is used once, so the
 //! broadcast folds into the FMA's memory operand (`vfmadd231ps m32{1to16}`), no separate
-//! broadcast instruction; measured on S6 (16 → 16 channels, 256², rate 5, 1 thread, CPU
-//! time) 92–103 GFLOP/s against 81–86 with `R = 3`, `C = 8`.
+//! broadcast instruction. A wider tile (`R = 3`, `C = 8`) uses each weight three times but
+//! must broadcast it with an instruction of its own, and ran slower (the figures:
+//! `docs/perf.md`, "Measurements behind the engine's design choices").
 //!
 //! Padding: a vector whose taps all land inside the input row is loaded plainly; near
 //! the row ends each (vector, kernel column) gets the mask of its lanes inside the row,

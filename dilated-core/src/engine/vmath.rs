@@ -1,11 +1,12 @@
 //! Vectorised `exp`, `tanh`, sigmoid, SiLU and GELU for the kernels' epilogues, written
 //! once over [`V16`].
 //!
-//! The scalar definitions ([`Activation::apply`](crate::conv::Activation::apply), libm)
-//! cost 20–60 cycles a value; in an epilogue that stores 16 outputs after a few dozen
-//! FMAs they dominated (a 16-channel 1D layer with tanh ran at 4 GFLOP/s against 91 with
-//! ReLU). These run a few multiply-adds and one division per 16 values and stay within a
-//! few units in the last place of libm (the tests sweep every range against it):
+//! The scalar definitions ([`Activation::apply`](crate::conv::Activation::apply), libm) take one
+//! libm call per value, a few dozen cycles; an epilogue stores 16 outputs after a few dozen FMAs,
+//! so on layers with few input channels they cost more than the convolution (the figures:
+//! `docs/perf.md`, "Measurements behind the engine's design choices"). These run a few
+//! multiply-adds and one division per 16 values and stay within a few units in the last place of
+//! libm (the tests sweep every range against it):
 //!
 //! - `exp`: Cody–Waite reduction `x = n·ln 2 + r`, `|r| ≤ ln 2 / 2` (`ln 2` split in two
 //!   so that `n·ln 2` is exact), the Taylor polynomial of `eʳ` to degree 7 (truncation

@@ -32,18 +32,18 @@ pub(super) fn pix(l: &Conv) -> bool {
 }
 
 /// Most input rows (input channels per group × kernel rows) one output row of a single
-/// layer may read for it to run on the NCHW kernels. Measured (1 thread, `bench
-/// --cpu-time`, GFLOP/s, NCHW vs channel-blocked): S6 (16 ch) 92–103 vs 78; S4 (1D,
-/// 64 ch) 106 vs 96–100; S5 (32 ch, batch 4) 101–105 vs 92–94; 128 ch 64², k3: 106–108
-/// vs 105–106; S1 (64 ch, 128², k3) 103 vs 103; S2 (256 ch, k3) 101–103 vs 115–118.
+/// layer may read for it to run on the NCHW kernels. The NCHW kernels spare the
+/// channel-blocked ones' scatter of pixel-major tiles to channel planes, which weighs most
+/// when a tile sums few input rows; with many, the channel-blocked kernels win. The bound
+/// lies between the widest layer measured level and the narrowest measured slower (see
+/// `docs/perf.md`, "Measurements behind the engine's design choices").
 const NCHW_MAX_ROWS: usize = 384;
 
-/// Whether a dense layer that reads and writes NCHW (a network of one layer) runs on the
-/// NCHW kernels ([`crate::engine::nchw`]) rather than the channel-blocked ones: stride 1 across,
-/// and Winograd ([`crate::engine::wino`]) or at most [`NCHW_MAX_ROWS`] input rows per output row.
-/// Winograd on NCHW beat the channel-blocked kernels at every width measured (1 thread,
-/// GFLOP/s): S2 (256 ch, 64², rate 4) 144 vs 118; 512 ch, 32², rate 2: 124 vs 95;
-/// 1024 → 256 ch, 24²: 99 vs 94; 1D 512 ch, rate 4: 137 vs 112.
+/// Whether a dense layer that reads and writes NCHW (a network of one layer) runs on the NCHW
+/// kernels ([`crate::engine::nchw`]) rather than the channel-blocked ones: stride 1 across, and
+/// Winograd ([`crate::engine::wino`]) or at most [`NCHW_MAX_ROWS`] input rows per output row.
+/// Winograd layers have no bound: a third fewer products beat the channel-blocked kernels at every
+/// width measured (see `docs/perf.md`, "Measurements behind the engine's design choices").
 pub(crate) fn nchw_dense(l: &Conv, p: Policy) -> bool {
     let d = l.desc();
     let depthwise = d.groups == d.in_channels && d.groups == d.out_channels;
@@ -56,10 +56,9 @@ pub(crate) fn nchw_dense(l: &Conv, p: Policy) -> bool {
 
 /// Most input channels per group of a dense layer on the direct kernels for the data on
 /// both sides of it to stay NCHW inside a stack (Winograd layers keep NCHW at any width).
-/// Measured (1 thread, `bench --cpu-time stack`, GFLOP/s, direct NCHW between layers vs
-/// channel-blocked): 16 channels, rates 1, 2, 5, 128²: 103 vs 93–96; 32 channels, 1D,
-/// rates 1…32: 97–98 vs 99–101; S7 (64 channels): 103–105 vs 109–111 — and 151 with
-/// Winograd on NCHW.
+/// As for [`NCHW_MAX_ROWS`], NCHW pays on narrow layers: stacks of 16 channels ran faster
+/// with NCHW between layers, stacks of 32 and 64 channels slower (see
+/// `docs/perf.md`, "Measurements behind the engine's design choices").
 const STACK_NCHW_MAX_IN: usize = 16;
 
 /// Whether layer `l` keeps NCHW data on its sides inside a stack: depthwise at stride 1

@@ -94,9 +94,10 @@ pub(super) fn wino_rows<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino) {
 }
 
 /// Input floats a chunk of column windows spans (every input channel of a group): a
-/// window's tile does few FMAs per call, so chunks are longer than the direct kernels'
-/// (S4, 1 thread, GFLOP/s: 109–114 with 1 window per chunk, 117–121 with 4, 121–124 with
-/// 16 to 64).
+/// window's tile does few FMAs per call, so chunks are longer than the direct kernels':
+/// chunks of a few windows ran slower than chunks of 16 to 64, which ran level (see
+/// `docs/perf.md`, "Measurements behind the engine's design choices"); this size gives
+/// 64 input channels about 16 windows a chunk.
 const WINO_COLS_CHUNK: usize = 32 * 1024;
 
 /// Dense 1 × 3 layer whose rate divides 16 or is a multiple of 16, NCHW in and out,
