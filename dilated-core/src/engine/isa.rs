@@ -60,6 +60,10 @@ macro_rules! isa {
         pub(crate) struct $name;
 
         impl $name {
+            /// The tile compiled with the family's features.
+            ///
+            /// # Safety
+            /// As [`dense_tile`], and the CPU supports the family's instruction set.
             $(#[target_feature(enable = $feat)])?
             unsafe fn dense_t<const R: usize, const OB: usize, const STEP: usize>(
                 t: &DenseTile<'_>,
@@ -67,16 +71,28 @@ macro_rules! isa {
                 // SAFETY: forwarded contract; the features are enabled on this function.
                 unsafe { dense_tile::<$v, R, OB, STEP>(t) }
             }
+            /// The tile compiled with the family's features.
+            ///
+            /// # Safety
+            /// As [`dw_tile`], and the CPU supports the family's instruction set.
             $(#[target_feature(enable = $feat)])?
             unsafe fn dw_t<const R: usize>(t: &DwTile) {
                 // SAFETY: forwarded contract; the features are enabled on this function.
                 unsafe { dw_tile::<$v, R>(t) }
             }
+            /// The tile compiled with the family's features.
+            ///
+            /// # Safety
+            /// As [`pix_tile`], and the CPU supports the family's instruction set.
             $(#[target_feature(enable = $feat)])?
             unsafe fn pix_t<const R: usize>(t: &DwPix, ox0: usize) {
                 // SAFETY: forwarded contract; the features are enabled on this function.
                 unsafe { pix_tile::<$v, R>(t, ox0) }
             }
+            /// The tile compiled with the family's features.
+            ///
+            /// # Safety
+            /// As [`pix_masked`], and the CPU supports the family's instruction set.
             $(#[target_feature(enable = $feat)])?
             unsafe fn pix_m<const R: usize>(t: &DwPix, ox0: usize, n_last: usize) {
                 // SAFETY: forwarded contract; the features are enabled on this function.
@@ -153,21 +169,38 @@ pub(crate) struct Avx2;
 
 #[cfg(target_arch = "x86_64")]
 impl Avx2 {
+    /// The tile compiled with AVX2 and FMA.
+    ///
+    /// # Safety
+    /// As [`avx2::dense`]: the tile's inputs, weights, biases and outputs in bounds; the CPU
+    /// supports AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
     unsafe fn dense_t<const R: usize, const H: usize, const STEP: usize>(t: &DenseTile<'_>) {
         // SAFETY: forwarded contract; the features are enabled on this function.
         unsafe { avx2::dense::<R, H, STEP>(t) }
     }
+    /// The tile compiled with AVX2 and FMA.
+    ///
+    /// # Safety
+    /// As [`dw_tile`], and the CPU supports AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
     unsafe fn dw_t<const R: usize>(t: &DwTile) {
         // SAFETY: forwarded contract; the features are enabled on this function.
         unsafe { dw_tile::<[core::arch::x86_64::__m256; 2], R>(t) }
     }
+    /// The tile compiled with AVX2 and FMA.
+    ///
+    /// # Safety
+    /// As [`pix_tile`], and the CPU supports AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
     unsafe fn pix_t<const R: usize>(t: &DwPix, ox0: usize) {
         // SAFETY: forwarded contract; the features are enabled on this function.
         unsafe { avx2::pix::<R, false>(t, ox0, 16) }
     }
+    /// The tile compiled with AVX2 and FMA.
+    ///
+    /// # Safety
+    /// As [`pix_masked`], and the CPU supports AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
     unsafe fn pix_m<const R: usize>(t: &DwPix, ox0: usize, n_last: usize) {
         // SAFETY: forwarded contract; the features are enabled on this function.
@@ -277,6 +310,11 @@ macro_rules! nchw_isa {
                 n_last: usize,
                 tiles: usize,
             ) {
+                /// The tile compiled with the family's features.
+                ///
+                /// # Safety
+                /// As [`nchw_tile`] with `C = NCHW_C`, and the CPU supports the family's
+                /// instruction set.
                 $(#[target_feature(enable = $feat)])?
                 unsafe fn run<const R: usize, const M: bool, const KW: usize>(
                     t: &NchwTile,
@@ -307,6 +345,11 @@ macro_rules! nchw_isa {
                 n_last: usize,
                 tiles: usize,
             ) {
+                /// The tile compiled with the family's features.
+                ///
+                /// # Safety
+                /// As [`wino_tile`] with `C = NCHW_C`, and the CPU supports the family's
+                /// instruction set.
                 $(#[target_feature(enable = $feat)])?
                 unsafe fn run<const MODE: u8, const M: bool, const KT: usize>(
                     t: &WinoTile,

@@ -144,6 +144,10 @@ pub(crate) fn taps(o: usize, s: usize, d: usize, p: usize, k: usize, len: usize)
 /// Bias, activation and store of `R` pixel vectors from registers: the activation is
 /// matched once, outside the (unrolled) store loop, so the accumulators stay in registers;
 /// the last vector stores `n_last` pixels.
+///
+/// # Safety
+/// `16·(R − 1) + n_last` floats are writable from `out` (`n_last ≤ 16`), and the CPU
+/// supports `V`.
 #[inline(always)]
 pub(crate) unsafe fn store_vecs<V: V16, const R: usize>(
     acc: &[V; R],
@@ -189,6 +193,10 @@ pub(crate) unsafe fn store_vecs<V: V16, const R: usize>(
 /// Stores vector `r` of [`store_vecs`]: `n_last` lanes for the last one. A function, not a
 /// closure: closures do not inherit the caller's target features, so a closure's stores
 /// compile to calls.
+///
+/// # Safety
+/// The lanes of vector `r` are writable from `out + 16·r`: all 16, or the first `n_last`
+/// when `r` is the last (`r + 1 = R`) and `n_last < 16`; the CPU supports `V`.
 #[inline(always)]
 unsafe fn put_vec<V: V16, const R: usize>(out: *mut f32, r: usize, n_last: usize, v: V) {
     let p = out.wrapping_add(r * LANES);
@@ -205,6 +213,9 @@ unsafe fn put_vec<V: V16, const R: usize>(out: *mut f32, r: usize, n_last: usize
 /// Moves the accumulators to memory in one fully unrolled pass, so that the compiler keeps
 /// them in registers during the tap loop (the epilogue indexes them dynamically, which
 /// would otherwise pin them to the stack and store them on every FMA).
+///
+/// # Safety
+/// The CPU supports `V` (only the local array is written).
 #[inline(always)]
 unsafe fn spill<V: V16, const R: usize, const OB: usize>(
     acc: &[[V; OB]; R],
@@ -223,6 +234,12 @@ unsafe fn spill<V: V16, const R: usize, const OB: usize>(
 
 /// Bias, activation, store. `acc[r][j]` is pixel `r` of output block `j` (in memory, where
 /// the NCHW scatter can index it).
+///
+/// # Safety
+/// `OB × 16` biases are readable at `bias`, `masks` holds `OB` masks, and every output the
+/// tile addresses through `out` is writable: pixels `0..R` of each block `j < OB`, every
+/// lane on the blocked layout when `masks[j]` is full, else the lanes set in `masks[j]`
+/// (channels that exist on NCHW). The CPU supports `V`.
 #[inline(always)]
 unsafe fn epilogue<V: V16, const R: usize, const OB: usize>(
     acc: &mut [[[f32; LANES]; OB]; R],

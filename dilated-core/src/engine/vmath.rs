@@ -243,6 +243,9 @@ mod tests {
 
     /// The sweep through the vector function of `act`, 16 lanes at a time; inlined into
     /// the callers, which enable `V`'s features.
+    ///
+    /// # Safety
+    /// The CPU supports `V`, whose features the caller enables.
     #[inline(always)]
     unsafe fn eval<V: V16>(act: Activation, xs: &[f32]) -> Vec<f32> {
         let mut out = Vec::with_capacity(xs.len());

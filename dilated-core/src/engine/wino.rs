@@ -338,6 +338,9 @@ pub(crate) unsafe fn wino_tile<
 }
 
 /// Whether any of the first `n` accumulators holds a non-finite lane.
+///
+/// # Safety
+/// The CPU supports `V`.
 #[inline(always)]
 unsafe fn any_nonfinite<V: V16, const C: usize>(acc: &[V; C], n: usize) -> bool {
     // SAFETY: register arithmetic; `x − x` is NaN exactly where `x` is not finite.
