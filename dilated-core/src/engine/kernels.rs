@@ -11,9 +11,9 @@
 //!   per vector (no layout conversion at all); the masked variant, for tiles at the row
 //!   ends, masks the lanes whose tap falls in the padding.
 //!
-//! Every kernel ends in the same epilogue: bias, activation (ReLU and leaky ReLU vectorised,
-//! the others through [`Activation::apply`]), store to the blocked layout or scattered to
-//! NCHW.
+//! Every kernel ends in the same epilogue: bias, activation (every one vectorised,
+//! [`activate`]), store to the blocked layout or scattered to NCHW. The families that
+//! compile these tiles, and the entry points the drivers call, are in [`super::isa`].
 
 use super::simd::{LANES, V16, lane_bits};
 use super::vmath::activate;

@@ -20,9 +20,9 @@
 //!   never read. Bias and activation are fused into the store. Depthwise: 16 channels per
 //!   vector on the blocked layout, or 16 pixels per vector straight on NCHW data. A
 //!   single dense layer (NCHW in and out, stride 1 across, up to 128 input channels per
-//!   group for a 3-row kernel, 384 in 1D) runs on NCHW kernels too: 16 pixels of one channel per vector, 16
-//!   output channels per tile, so the epilogue stores whole vectors and transposes
-//!   nothing.
+//!   group for a 3-row kernel, 384 in 1D) runs on NCHW kernels too: 16 pixels of one
+//!   channel per vector, 16 output channels per tile, so the epilogue stores whole vectors
+//!   and transposes nothing.
 //! - **Dispatch**: picked once per process ([`Kernel::selected`]: AVX-512F → AVX2 + FMA →
 //!   portable, `DILATED_KERNEL=avx512|avx2|portable|reference` overrides), or per network
 //!   with [`Network::with_kernel`].
@@ -35,10 +35,31 @@
 //!   take about the size of the weights (output channels rounded up to 16, per group on
 //!   the NCHW kernels).
 //!
+//! # Where the parts are
+//!
+//! Each module imports only from the ones listed before it (and from outside the
+//! engine, [`Conv`], [`Error`] and [`Kernel`]):
+//!
+//! - `simd`: the 16-lane vector trait and its three instruction sets.
+//! - `vmath`: `exp`, tanh, sigmoid, SiLU, GELU over it, and every activation on a vector.
+//! - `kernels`: the channel-blocked tiles and the NCHW depthwise tiles, written once over
+//!   the vector trait; `avx2`: AVX2's own dense and NCHW depthwise tiles.
+//! - `nchw`: the dense tiles on NCHW data; `wino`: the Winograd F(2, 3) tiles, which fall
+//!   back to them.
+//! - `isa`: the instruction-set families (portable, AVX2 + FMA, AVX-512F) and the entry
+//!   points the drivers call, each compiled with its family's target features.
+//! - `plan`: the weights packed per layer for the kernels that run it.
+//! - `exec`: the drivers: layouts, buffers, the work split, the walk over output rows.
+//! - `frame`: the frame-by-frame kernels of the streaming layers
+//!   ([`CausalStream`](crate::stream::CausalStream)).
+//! - This module: [`Network`], which plans a stack and dispatches it to a family.
+//!
 //! # Checking the unsafe code
 //!
-//! Every kernel is tested against [`conv_reference`](crate::conv::conv_reference) (`tests/engine*.rs`, every family the
-//! CPU runs). Under AddressSanitizer (nightly only; CI stays on stable):
+//! Every kernel is tested against [`conv_reference`](crate::conv::conv_reference)
+//! (`tests/engine*.rs`, every family the CPU runs), and every `unsafe fn` states its
+//! contract in a `# Safety` section (`tests/safety_docs.rs`). Under AddressSanitizer
+//! (nightly only; CI stays on stable):
 //!
 //! ```text
 //! RUSTFLAGS=-Zsanitizer=address cargo +nightly test -p dilated-core \

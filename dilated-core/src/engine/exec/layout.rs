@@ -15,6 +15,7 @@ use super::geom::Geom;
 use crate::Error;
 use crate::conv::Conv;
 use crate::engine::plan::{ConvPlan, Kind};
+use crate::engine::wino::shape_allows;
 
 /// Which kernels a network may use beyond the channel-blocked ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +51,7 @@ pub(crate) fn nchw_dense(l: &Conv, p: Policy) -> bool {
     p.nchw
         && !depthwise
         && d.stride[1] == 1
-        && ((p.wino && crate::engine::wino::shape_allows(d).is_some())
+        && ((p.wino && shape_allows(d).is_some())
             || d.in_per_group().saturating_mul(d.kernel[0]) <= NCHW_MAX_ROWS)
 }
 
@@ -67,7 +68,7 @@ fn stack_nchw(l: &Conv, p: Policy) -> bool {
     pix(l)
         || (nchw_dense(l, p)
             && (l.desc().in_per_group() <= STACK_NCHW_MAX_IN
-                || (p.wino && crate::engine::wino::shape_allows(l.desc()).is_some())))
+                || (p.wino && shape_allows(l.desc()).is_some())))
 }
 
 /// Whether the data after layer `j` is NCHW: the network's output, or between two layers

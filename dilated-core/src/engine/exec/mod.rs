@@ -10,7 +10,7 @@
 //! - [`split`]: the work split over threads.
 //! - [`geom`]: a layer's geometry, what every driver takes, and the walk that hands each
 //!   kernel tile only the taps inside the input.
-//! - The drivers: [`dense_blocked`], [`depthwise`], [`dense_nchw`], [`winograd`].
+//! - The drivers: [`dense_blocked`], [`depthwise`], [`dense_nchw`](mod@dense_nchw), [`winograd`].
 
 mod buffers;
 mod dense_blocked;
