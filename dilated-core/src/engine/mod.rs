@@ -37,8 +37,8 @@
 //!
 //! # Where the parts are
 //!
-//! Each module imports only from the ones listed before it (and from outside the
-//! engine, [`Conv`], [`Error`] and [`Kernel`]):
+//! Each module imports only from the ones listed before it, and from outside the engine
+//! only the layer descriptions ([`conv`](crate::conv)), [`Error`] and [`Kernel`]:
 //!
 //! - `simd`: the 16-lane vector trait and its three instruction sets.
 //! - `vmath`: `exp`, tanh, sigmoid, SiLU, GELU over it, and every activation on a vector.
