@@ -132,7 +132,7 @@ pub enum Error {
     #[error("the {kernel} kernels need CPU features this machine lacks")]
     KernelUnavailable {
         /// The family asked for.
-        kernel: crate::engine::Kernel,
+        kernel: crate::kernel::Kernel,
     },
     /// The thread pool could not be built.
     #[error("cannot build a thread pool: {message}")]

@@ -51,6 +51,9 @@ assert!(y.iter().all(|&v| v == 1.5));
 ```
 "#
 )]
+// A match over the crate's own enums (activations, kernel families, checks) names every
+// variant, so a new variant fails to compile wherever it is not handled.
+#![deny(clippy::wildcard_enum_match_arm)]
 
 pub mod heatmap;
 pub mod schedule;
@@ -63,6 +66,8 @@ pub mod engine;
 mod error;
 #[cfg(feature = "runtime")]
 pub mod init;
+#[cfg(feature = "runtime")]
+mod kernel;
 #[cfg(feature = "ndarray")]
 pub mod ndarray_interop;
 #[cfg(feature = "runtime")]

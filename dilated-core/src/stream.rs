@@ -50,10 +50,9 @@
 //! ```
 
 use crate::Error;
-use crate::conv::Conv;
-use crate::conv::{Activation, ConvDesc};
-use crate::engine::simd::{LANES, V16, lane_bits};
-use crate::engine::{Kernel, Network};
+use crate::conv::{Conv, ConvDesc};
+use crate::engine::Network;
+use crate::engine::frame::{FrameConv, run_frame};
 
 /// Why a stack cannot be streamed, or why a push was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -163,238 +162,39 @@ impl BufferInfo {
     }
 }
 
-/// One layer of the stream: weights laid out per tap, its ring buffer and its output frame.
-#[derive(Debug, Clone)]
-struct StreamLayer {
-    in_channels: usize,
-    in_per_group: usize,
-    out_per_group: usize,
-    kernel: usize,
-    dilation: usize,
-    activation: Activation,
-    /// `[k][C_in][C_out / groups]`: for tap `t` and input channel `ci`, the weights to the
-    /// output channels of `ci`'s group are contiguous, so each step is an `axpy` over
-    /// independent outputs (which vectorises without reordering any sum).
-    weight: Vec<f32>,
-    bias: Option<Vec<f32>>,
-    /// `frames` slots of `in_channels` values, time-major; slot `head` holds the oldest.
-    ring: Vec<f32>,
-    frames: usize,
-    head: usize,
-    /// The layer's latest output frame, `C_out` values.
-    out: Vec<f32>,
-}
-
-impl StreamLayer {
-    fn new(index: usize, layer: &Conv) -> Result<Self, StreamError> {
-        let desc: &ConvDesc = layer.desc();
-        if desc.kernel[0] != 1 || desc.padding[0] != [0, 0] {
-            return Err(StreamError::NotOneD {
-                layer: index,
-                kernel: desc.kernel,
-                height_padding: desc.padding[0],
-            });
-        }
-        if desc.stride != [1, 1] {
-            return Err(StreamError::Stride {
-                layer: index,
-                stride: desc.stride,
-            });
-        }
-        let (kernel, dilation) = (desc.kernel[1], desc.dilation[1]);
-        let frames = dilation
-            .checked_mul(kernel.saturating_sub(1))
-            .ok_or(Error::Overflow {
-                what: "ring buffer frames",
-            })?;
-        let [left, right] = desc.padding[1];
-        if left != frames || right != 0 {
-            return Err(StreamError::NotCausal {
-                layer: index,
-                left,
-                right,
-                expected_left: frames,
-            });
-        }
-        let ring_len = frames
-            .checked_mul(desc.in_channels)
-            .ok_or(Error::Overflow {
-                what: "ring buffer size",
-            })?;
-        let in_per_group = desc.in_per_group();
-        let out_channels = desc.out_channels;
-        let out_per_group = out_channels / desc.groups;
-        // PyTorch's [C_out][C_in/g][1][k] → [k][C_in][C_out/g]: output channel
-        // co = g·(C_out/g) + j reads input channel g·(C_in/g) + ci.
-        let src = layer.weight();
-        let mut weight = vec![0.0; src.len()];
-        for co in 0..out_channels {
-            let (g, j) = (co / out_per_group, co % out_per_group);
-            for ci in 0..in_per_group {
-                let c = g * in_per_group + ci;
-                for t in 0..kernel {
-                    weight[(t * desc.in_channels + c) * out_per_group + j] =
-                        src[(co * in_per_group + ci) * kernel + t];
-                }
-            }
-        }
-        Ok(Self {
-            in_channels: desc.in_channels,
-            in_per_group,
-            out_per_group,
-            kernel,
-            dilation,
-            activation: desc.activation,
-            weight,
-            bias: layer.bias().map(<[f32]>::to_vec),
-            ring: vec![0.0; ring_len],
-            frames,
-            head: 0,
-            out: vec![0.0; out_channels],
-        })
+/// Checks that layer `index` can be streamed (1D, stride 1, causal) and lays it out for the
+/// engine's frame kernels.
+fn frame_conv(index: usize, layer: &Conv) -> Result<FrameConv, StreamError> {
+    let desc: &ConvDesc = layer.desc();
+    if desc.kernel[0] != 1 || desc.padding[0] != [0, 0] {
+        return Err(StreamError::NotOneD {
+            layer: index,
+            kernel: desc.kernel,
+            height_padding: desc.padding[0],
+        });
     }
-
-    /// Computes the output frame for input frame `x` (`in_channels` values), then records
-    /// `x` in the ring buffer. Allocates nothing. Written over the engine's 16-lane vector
-    /// type `V`, and inlined into [`run_frame`]'s instruction-set versions.
-    ///
-    /// # Safety
-    /// The CPU supports `V`'s instruction set; `x` holds `in_channels` values.
-    #[inline(always)]
-    unsafe fn step<V: V16>(&mut self, x: &[f32], kernel: Kernel) {
-        let cin = self.in_channels;
-        let (cpi, cpo) = (self.in_per_group, self.out_per_group);
-        // Tap t reads the input `(k − 1 − t)·d` frames back (lag 0: the current frame);
-        // `head` is the oldest slot (lag = frames), lag 1 the newest.
-        let frames = self.frames;
-        let (ring, head, taps, dilation) = (&self.ring, self.head, self.kernel, self.dilation);
-        let tap_src = |t: usize| -> &[f32] {
-            let lag = (taps - 1 - t) * dilation;
-            if lag == 0 {
-                x
-            } else {
-                // `head < frames` and `0 < lag ≤ frames`: one conditional subtraction.
-                let mut slot = head + frames - lag;
-                if slot >= frames {
-                    slot -= frames;
-                }
-                &ring[slot * cin..(slot + 1) * cin]
-            }
-        };
-        // Per group, 16 outputs at a time (the last block of a group masked). A frame's
-        // layers run one after the other, each waiting for the last, so latency rules:
-        // the input channels go round four accumulators, whose chains of FMAs are a
-        // quarter as long as one's.
-        for g in 0..self.out.len() / cpo {
-            let mut ob = 0;
-            while ob < cpo {
-                let n = (cpo - ob).min(LANES);
-                let m = lane_bits(0, n);
-                // SAFETY: register arithmetic, and masked loads of the `n` weights of
-                // output channels `ob..ob + n` of the group for each (tap, input channel) —
-                // inside `weight`, laid out `[k][C_in][C_out/g]` — and a store of the `n`
-                // outputs of the block, inside `out`.
-                unsafe {
-                    let (mut a0, mut a1, mut a2, mut a3) =
-                        (V::zero(), V::zero(), V::zero(), V::zero());
-                    for t in 0..taps {
-                        let src = &tap_src(t)[g * cpi..(g + 1) * cpi];
-                        let w = self.weight.as_ptr().add((t * cin + g * cpi) * cpo + ob);
-                        let row = |ci: usize| V::load_mask(w.add(ci * cpo), m);
-                        let quads = src.chunks_exact(4);
-                        let rest = quads.remainder();
-                        for (q, xs) in quads.enumerate() {
-                            let ci = 4 * q;
-                            a0 = row(ci).fma(V::splat(xs[0]), a0);
-                            a1 = row(ci + 1).fma(V::splat(xs[1]), a1);
-                            a2 = row(ci + 2).fma(V::splat(xs[2]), a2);
-                            a3 = row(ci + 3).fma(V::splat(xs[3]), a3);
-                        }
-                        for (j, &xv) in rest.iter().enumerate() {
-                            a0 = row(cpi - rest.len() + j).fma(V::splat(xv), a0);
-                        }
-                    }
-                    let sum = a0.add(a1).add(a2.add(a3));
-                    sum.store_first(self.out.as_mut_ptr().add(g * cpo + ob), n);
-                }
-                ob += n;
-            }
-        }
-        let (act, bias) = (self.activation, self.bias.as_deref());
-        if kernel == Kernel::Reference {
-            // The oracle keeps the scalar definitions.
-            match bias {
-                Some(b) => self
-                    .out
-                    .iter_mut()
-                    .zip(b)
-                    .for_each(|(x, b)| *x = act.apply(*x + b)),
-                None => self.out.iter_mut().for_each(|x| *x = act.apply(*x)),
-            }
-        } else {
-            // SAFETY: the caller's CPU support for `V`.
-            unsafe { crate::engine::bias_act::<V>(act, bias, &mut self.out) };
-        }
-        if self.frames > 0 {
-            self.ring[self.head * cin..(self.head + 1) * cin].copy_from_slice(x);
-            self.head += 1;
-            if self.head == self.frames {
-                self.head = 0;
-            }
-        }
+    if desc.stride != [1, 1] {
+        return Err(StreamError::Stride {
+            layer: index,
+            stride: desc.stride,
+        });
     }
-
-    fn reset(&mut self) {
-        self.ring.fill(0.0);
-        self.head = 0;
-        self.out.fill(0.0);
+    let (kernel, dilation) = (desc.kernel[1], desc.dilation[1]);
+    let frames = dilation
+        .checked_mul(kernel.saturating_sub(1))
+        .ok_or(Error::Overflow {
+            what: "ring buffer frames",
+        })?;
+    let [left, right] = desc.padding[1];
+    if left != frames || right != 0 {
+        return Err(StreamError::NotCausal {
+            layer: index,
+            left,
+            right,
+            expected_left: frames,
+        });
     }
-}
-
-/// Runs one frame through every layer; the result is the last layer's `out`. Compiled
-/// once per instruction set and picked by [`Kernel::selected`] (so `DILATED_KERNEL`
-/// applies here too): AVX-512, AVX2 + FMA, or the portable vector.
-fn run_frame(layers: &mut [StreamLayer], frame: &[f32]) {
-    /// # Safety
-    /// The CPU supports `V`'s instruction set.
-    #[inline(always)]
-    unsafe fn frame_with<V: V16>(layers: &mut [StreamLayer], frame: &[f32], kernel: Kernel) {
-        let Some((first, rest)) = layers.split_first_mut() else {
-            return;
-        };
-        // SAFETY: the caller's CPU support; each layer's input is the previous one's
-        // output frame, `in_channels` values (the layers chain, checked at construction).
-        unsafe {
-            first.step::<V>(frame, kernel);
-            let mut prev = first;
-            for layer in rest {
-                layer.step::<V>(&prev.out, kernel);
-                prev = layer;
-            }
-        }
-    }
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f,avx2,fma")]
-    fn avx512(layers: &mut [StreamLayer], frame: &[f32]) {
-        // SAFETY: the features are enabled on this function.
-        unsafe { frame_with::<core::arch::x86_64::__m512>(layers, frame, Kernel::Avx512) };
-    }
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    fn avx2(layers: &mut [StreamLayer], frame: &[f32]) {
-        // SAFETY: the features are enabled on this function.
-        unsafe { frame_with::<[core::arch::x86_64::__m256; 2]>(layers, frame, Kernel::Avx2) };
-    }
-    match Kernel::selected() {
-        // SAFETY: `selected` only returns a family the CPU has.
-        #[cfg(target_arch = "x86_64")]
-        Kernel::Avx512 => unsafe { avx512(layers, frame) },
-        // SAFETY: as above.
-        #[cfg(target_arch = "x86_64")]
-        Kernel::Avx2 => unsafe { avx2(layers, frame) },
-        // SAFETY: the portable vector needs no CPU feature.
-        k => unsafe { frame_with::<[f32; 16]>(layers, frame, k) },
-    }
+    Ok(FrameConv::new(layer)?)
 }
 
 /// Streaming inference for a stack of causal 1D dilated convolutions: one frame in, one
@@ -404,13 +204,14 @@ fn run_frame(layers: &mut [StreamLayer], frame: &[f32]) {
 /// Built from a [`Network`] (or a slice of [`Conv`]s) whose layers are all 1D (kernel
 /// `[1, k]`, no height padding), stride 1 and causal (padding `d·(k − 1)` on the left, 0 on
 /// the right) — [`ConvDesc::causal_1d`] builds such layers. Any other layer is refused with
-/// a [`StreamError`] that says why. Groups, biases and every [`Activation`] are supported.
+/// a [`StreamError`] that says why. Groups, biases and every
+/// [`Activation`](crate::Activation) are supported.
 ///
 /// Signals are the engine's 1D layout: the network's input is `[1, C_in, 1, T]`, i.e.
 /// channels-major `[C_in, T]`.
 #[derive(Debug, Clone)]
 pub struct CausalStream {
-    layers: Vec<StreamLayer>,
+    layers: Vec<FrameConv>,
     /// One input frame gathered from a channels-major chunk.
     frame: Vec<f32>,
     in_channels: usize,
@@ -467,18 +268,18 @@ impl CausalStream {
         let layers = layers
             .iter()
             .enumerate()
-            .map(|(i, l)| StreamLayer::new(i, l))
+            .map(|(i, l)| frame_conv(i, l))
             .collect::<Result<Vec<_>, _>>()?;
         let receptive_field = layers
             .iter()
-            .try_fold(1usize, |rf, l| rf.checked_add(l.frames))
+            .try_fold(1usize, |rf, l| rf.checked_add(l.frames()))
             .ok_or(Error::Overflow {
                 what: "receptive field",
             })?;
         // Total memory must be addressable too: checked once here, so the accessors can add
         // freely.
-        let in_channels = layers[0].in_channels;
-        let out_channels = layers[layers.len() - 1].out.len();
+        let in_channels = layers[0].in_channels();
+        let out_channels = layers[layers.len() - 1].out().len();
         let stream = Self {
             layers,
             frame: vec![0.0; in_channels],
@@ -529,10 +330,10 @@ impl CausalStream {
     pub fn buffers(&self) -> impl ExactSizeIterator<Item = BufferInfo> + '_ {
         self.layers.iter().enumerate().map(|(layer, l)| BufferInfo {
             layer,
-            kernel: l.kernel,
-            dilation: l.dilation,
-            channels: l.in_channels,
-            frames: l.frames,
+            kernel: l.kernel(),
+            dilation: l.dilation(),
+            channels: l.in_channels(),
+            frames: l.frames(),
         })
     }
 
@@ -540,7 +341,7 @@ impl CausalStream {
     /// causal stack needs to continue a signal.
     #[must_use]
     pub fn history_len(&self) -> usize {
-        self.layers.iter().map(|l| l.ring.len()).sum()
+        self.layers.iter().map(FrameConv::history_len).sum()
     }
 
     /// Bytes of every buffer the stream holds: ring buffers, per-layer output frames, the
@@ -554,12 +355,7 @@ impl CausalStream {
     fn checked_memory_floats(&self) -> Option<usize> {
         self.layers
             .iter()
-            .try_fold(self.frame.len(), |acc, l| {
-                acc.checked_add(l.ring.len())?
-                    .checked_add(l.out.len())?
-                    .checked_add(l.weight.len())?
-                    .checked_add(l.bias.as_ref().map_or(0, Vec::len))
-            })
+            .try_fold(self.frame.len(), |acc, l| acc.checked_add(l.floats()?))
             .filter(|floats| floats.checked_mul(size_of::<f32>()).is_some())
     }
 
@@ -609,7 +405,7 @@ impl CausalStream {
     /// The output frame of the last push (zeros before the first).
     #[must_use]
     pub fn output(&self) -> &[f32] {
-        self.layers.last().map_or(&[], |l| &l.out)
+        self.layers.last().map_or(&[], FrameConv::out)
     }
 
     /// Pushes a block of `T` frames given channels-major, `[C_in, T]` — the layout of the
@@ -643,7 +439,7 @@ impl CausalStream {
                 *v = input[c * frames + t];
             }
             run_frame(layers, frame);
-            let y = layers.last().map_or(&[][..], |l| &l.out);
+            let y = layers.last().map_or(&[][..], FrameConv::out);
             for (c, &v) in y.iter().enumerate() {
                 output[c * frames + t] = v;
             }
@@ -682,7 +478,7 @@ impl CausalStream {
                 .zip(output.chunks_exact_mut(self.out_channels))
             {
                 run_frame(&mut self.layers, x);
-                y.copy_from_slice(self.layers.last().map_or(&[][..], |l| &l.out));
+                y.copy_from_slice(self.layers.last().map_or(&[][..], FrameConv::out));
             }
         }
         self.frames_seen = self.frames_seen.wrapping_add(frames as u64);

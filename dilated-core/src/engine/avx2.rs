@@ -1,9 +1,9 @@
-//! The AVX2 + FMA kernel family, with its own dense tile.
+//! The AVX2 + FMA tiles: a dense tile and an NCHW depthwise tile of its own (the family
+//! that runs them is [`Avx2`](super::isa::Avx2)).
 //!
-//! AVX2 has 16 `ymm` registers of 8 lanes. The generic 16-lane tile runs on it, at 58
-//! GFLOP/s on a single 64-channel layer (NCHW in and out, channel-blocked kernels), where
-//! this one reaches 93–98 on the same core. The dense tile here is written for the
-//! machine:
+//! AVX2 has 16 `ymm` registers of 8 lanes. The generic 16-lane tile runs on it, each of its vectors
+//! split over two registers, but well below the tile here, which is written for the machine (the
+//! figures: `docs/perf.md`, "Measurements behind the engine's design choices"):
 //!
 //! - **Register block**: `R` output pixels × `H` half-blocks of 8 output channels, `R·H ≤ 12`
 //!   accumulators, `H` weight registers and one broadcast register. Per input channel and
@@ -13,8 +13,8 @@
 //!   taps outside, channels inside, so consecutive broadcasts read consecutive floats. On
 //!   NCHW input (channel planes far apart, which alias in the L1 cache) channels outside,
 //!   taps inside, so the kernel columns of one input row reuse the lines the first one
-//!   brought in. This order is most of the gain above: with taps outside, this tile
-//!   runs that layer at 60 GFLOP/s.
+//!   brought in. This order is most of the gain over the generic tile: with taps
+//!   outside, this tile is barely faster than the generic one on NCHW input.
 //! - **Epilogue from registers**: bias and activation on the accumulators, then either
 //!   direct stores to the blocked layout, or an 8 × 8 in-register transpose and one
 //!   (masked) store of up to 8 consecutive pixels per output channel to NCHW.
@@ -32,19 +32,14 @@ use core::arch::x86_64::{
     _mm256_shuffle_ps, _mm256_storeu_ps, _mm256_unpackhi_ps, _mm256_unpacklo_ps,
 };
 
-use super::{DenseTile, DwPix, DwTile, Isa, dw_tile, taps};
+use super::kernels::{DenseTile, DwPix, taps};
+use super::simd::{first_masks, lane_bits, lane_masks};
+use super::vmath;
 use crate::conv::Activation;
-use crate::engine::simd::{first_masks, lane_bits, lane_masks};
-use crate::engine::vmath;
 
 /// Most accumulators of a dense tile (of the 16 `ymm` registers, the rest hold the weights
 /// and the broadcast input).
 const MAX_ACC: usize = 12;
-
-/// AVX2 + FMA: a 16-lane vector is two `ymm` registers; dense tiles of up to 6 pixels ×
-/// 16 channels (12 accumulators).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Avx2;
 
 /// One FMA step: the `H` weight vectors at `wp`, the `R` inputs at `xp + r·pstep`.
 ///
@@ -80,7 +75,7 @@ unsafe fn step<const R: usize, const H: usize>(
 /// Every input element addressed by the valid taps, the weights, biases and outputs of the
 /// tile must be in bounds (the driver guarantees it); AVX2 and FMA enabled.
 #[inline(always)]
-unsafe fn dense<const R: usize, const H: usize, const STEP: usize>(t: &DenseTile<'_>) {
+pub(crate) unsafe fn dense<const R: usize, const H: usize, const STEP: usize>(t: &DenseTile<'_>) {
     const { assert!(R * H <= MAX_ACC && H.is_multiple_of(2) && H > 0) };
     // SAFETY: AVX enabled (caller).
     let mut acc = [[unsafe { _mm256_setzero_ps() }; H]; R];
@@ -152,7 +147,8 @@ unsafe fn dense<const R: usize, const H: usize, const STEP: usize>(t: &DenseTile
     unsafe { epilogue(&mut m.assume_init(), t) };
 }
 
-/// GELU, tanh, sigmoid or SiLU ([`vmath`]) on two `ymm` vectors.
+/// GELU, tanh, sigmoid or SiLU ([`vmath`]) on two `ymm` vectors (any other activation
+/// through [`vmath::activate`]).
 ///
 /// # Safety
 /// AVX2 and FMA enabled.
@@ -164,7 +160,12 @@ unsafe fn smooth(v: [__m256; 2], act: Activation) -> [__m256; 2] {
             Activation::Gelu => vmath::gelu(v),
             Activation::Tanh => vmath::tanh(v),
             Activation::Sigmoid => vmath::sigmoid(v),
-            _ => vmath::silu(v),
+            Activation::Silu => vmath::silu(v),
+            // The callers apply these in registers before they get here; should one come
+            // this way, it runs the generic vector version.
+            Activation::Identity | Activation::Relu | Activation::LeakyRelu(_) => {
+                vmath::activate(v, act)
+            }
         }
     }
 }
@@ -193,7 +194,10 @@ unsafe fn activate<const N: usize>(v: &mut [__m256; N], act: Activation) {
                     *a = _mm256_blendv_ps(*a, _mm256_mul_ps(*a, s), neg);
                 }
             }
-            other => {
+            other @ (Activation::Gelu
+            | Activation::Tanh
+            | Activation::Sigmoid
+            | Activation::Silu) => {
                 // Two `ymm` at a time through the 16-lane functions.
                 for pair in v.chunks_mut(2) {
                     let r = smooth([pair[0], pair[pair.len() - 1]], other);
@@ -374,7 +378,10 @@ unsafe fn store_pix<const R: usize>(
                     }
                 }
             }
-            other => {
+            other @ (Activation::Gelu
+            | Activation::Tanh
+            | Activation::Sigmoid
+            | Activation::Silu) => {
                 for a in acc.iter_mut() {
                     *a = smooth(*a, other);
                 }
@@ -406,10 +413,11 @@ const PIX_MAXK: usize = 8;
 /// inside the row.
 ///
 /// # Safety
-/// As [`pix_tile`](super::pix_tile) (or [`pix_masked`](super::pix_masked) with `MASKED`);
+/// As [`pix_tile`](super::kernels::pix_tile) (or
+/// [`pix_masked`](super::kernels::pix_masked) with `MASKED`);
 /// AVX2 and FMA enabled.
 #[inline(always)]
-unsafe fn pix<const R: usize, const MASKED: bool>(t: &DwPix, ox0: usize, n_last: usize) {
+pub(crate) unsafe fn pix<const R: usize, const MASKED: bool>(t: &DwPix, ox0: usize, n_last: usize) {
     let iw = t.iw as isize;
     let masks_for = |kx: usize| {
         let ixk = ox0 as isize + (kx * t.dw) as isize - t.pl as isize;
@@ -497,170 +505,5 @@ unsafe fn pix<const R: usize, const MASKED: bool>(t: &DwPix, ox0: usize, n_last:
         // SAFETY: `16·(R − 1) + n_last` outputs from `ox0` are inside the output row
         // (caller).
         unsafe { store_pix(&mut acc, t.bias, t.act, out, n_last) };
-    }
-}
-
-impl Avx2 {
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn dense_t<const R: usize, const H: usize, const STEP: usize>(t: &DenseTile<'_>) {
-        // SAFETY: forwarded contract; the features are enabled on this function.
-        unsafe { dense::<R, H, STEP>(t) }
-    }
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn dw_t<const R: usize>(t: &DwTile) {
-        // SAFETY: forwarded contract; the features are enabled on this function.
-        unsafe { dw_tile::<[__m256; 2], R>(t) }
-    }
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn pix_t<const R: usize>(t: &DwPix, ox0: usize) {
-        // SAFETY: forwarded contract; the features are enabled on this function.
-        unsafe { pix::<R, false>(t, ox0, 16) }
-    }
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn pix_m<const R: usize>(t: &DwPix, ox0: usize, n_last: usize) {
-        // SAFETY: forwarded contract; the features are enabled on this function.
-        unsafe { pix::<R, true>(t, ox0, n_last) }
-    }
-}
-
-impl Isa for Avx2 {
-    const TILES1: &'static [usize] = &[6, 4, 2, 1];
-    const TILES2: &'static [usize] = &[];
-    const DW_TILES: &'static [usize] = &[6, 4, 2, 1];
-    const PIX_TILES: &'static [usize] = &[4, 2, 1];
-    unsafe fn dense(r: usize, ob: usize, step: usize, t: &DenseTile<'_>) {
-        macro_rules! arms {
-            ($(($r:literal, $ob:literal, $h:literal)),*) => {
-                match (r, ob, step) {
-                    $(
-                        ($r, $ob, 16) => Self::dense_t::<$r, $h, 16>(t),
-                        ($r, $ob, 1) => Self::dense_t::<$r, $h, 1>(t),
-                        ($r, $ob, _) => Self::dense_t::<$r, $h, 0>(t),
-                    )*
-                    _ => unreachable!("dense tile {r}×{ob} is not compiled"),
-                }
-            };
-        }
-        // SAFETY: forwarded contract (every arm); the driver checked AVX2 and FMA.
-        unsafe { arms!((6, 1, 2), (4, 1, 2), (2, 1, 2), (1, 1, 2)) }
-    }
-    unsafe fn dw(r: usize, t: &DwTile) {
-        // SAFETY: forwarded contract (every arm).
-        unsafe {
-            match r {
-                6 => Self::dw_t::<6>(t),
-                4 => Self::dw_t::<4>(t),
-                2 => Self::dw_t::<2>(t),
-                1 => Self::dw_t::<1>(t),
-                _ => unreachable!("depthwise tile {r} is not compiled"),
-            }
-        }
-    }
-    unsafe fn pix(r: usize, t: &DwPix, ox0: usize) {
-        // SAFETY: forwarded contract (every arm).
-        unsafe {
-            match r {
-                4 => Self::pix_t::<4>(t, ox0),
-                2 => Self::pix_t::<2>(t, ox0),
-                1 => Self::pix_t::<1>(t, ox0),
-                _ => unreachable!("depthwise tile {r} is not compiled"),
-            }
-        }
-    }
-    unsafe fn pix_masked(r: usize, t: &DwPix, ox0: usize, n_last: usize) {
-        // SAFETY: forwarded contract (every arm).
-        unsafe {
-            match r {
-                4 => Self::pix_m::<4>(t, ox0, n_last),
-                2 => Self::pix_m::<2>(t, ox0, n_last),
-                1 => Self::pix_m::<1>(t, ox0, n_last),
-                _ => unreachable!("depthwise tile {r} is not compiled"),
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::conv::Conv;
-    use crate::engine::test_values as values;
-    use crate::engine::{Kernel, Network};
-    use crate::{Activation, ConvDesc};
-
-    /// Runs one layer with AVX2 (1 and 2 threads) and the reference; every input and
-    /// weight is below 1 in magnitude, so the error bound scales with the taps summed.
-    fn check(d: ConvDesc, batch: usize, hw: [usize; 2], seed: u64) {
-        if !Kernel::Avx2.is_available() {
-            return;
-        }
-        let w = values(d.weight_len().unwrap(), seed);
-        let b = d.bias.then(|| values(d.out_channels, seed + 1));
-        let x = values(
-            ConvDesc::nchw_len(batch, d.in_channels, hw).unwrap(),
-            seed + 2,
-        );
-        let layer = Conv::new(d, w, b).unwrap();
-        let net = Network::new(vec![layer]).unwrap();
-        let reference = net.clone().with_kernel(Kernel::Reference).unwrap();
-        let (want, want_hw) = reference.forward(batch, hw, &x).unwrap();
-        let taps = d.in_per_group() * d.kernel[0] * d.kernel[1];
-        let tol = 1e-6 * (taps + 1) as f32;
-        for threads in [1, 2] {
-            let avx2 = net
-                .clone()
-                .with_kernel(Kernel::Avx2)
-                .unwrap()
-                .with_threads(threads)
-                .unwrap();
-            let (got, got_hw) = avx2.forward(batch, hw, &x).unwrap();
-            assert_eq!(got_hw, want_hw);
-            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-                assert!(
-                    (g - w).abs() <= tol,
-                    "{d:?}: element {i}: got {g}, want {w}"
-                );
-            }
-        }
-    }
-
-    /// Depthwise kernels wider than the columns whose masks are computed once per call
-    /// (their masks are computed per tap), on rows whose tiles are partly masked.
-    #[test]
-    fn wide_depthwise_kernels_match_the_reference() {
-        for (k, dil, w) in [([1, 11], 1, 70), ([3, 9], 2, 53), ([2, 12], 3, 40)] {
-            let pad = |k: usize| {
-                let t = dil * (k - 1);
-                [t / 2, t - t / 2]
-            };
-            let d = ConvDesc {
-                in_channels: 5,
-                out_channels: 5,
-                groups: 5,
-                kernel: k,
-                dilation: [dil, dil],
-                stride: [1, 1],
-                padding: [pad(k[0]), pad(k[1])],
-                bias: true,
-                activation: Activation::LeakyRelu(0.1),
-            };
-            check(d, 2, [6, w], 3);
-        }
-    }
-
-    /// Dense layers through every AVX2 tile width and epilogue: NCHW in and out (one
-    /// layer), partial output blocks, each activation path.
-    #[test]
-    fn dense_tiles_match_the_reference() {
-        let acts = [
-            Activation::Identity,
-            Activation::Relu,
-            Activation::LeakyRelu(0.2),
-            Activation::Gelu,
-        ];
-        for (i, act) in acts.into_iter().enumerate() {
-            let mut d = ConvDesc::same_2d(19, 37, 3, i + 1);
-            d.activation = act;
-            check(d, 1, [9, 31 + i], 10 + i as u64);
-        }
     }
 }

@@ -11,12 +11,12 @@
 //!   per vector (no layout conversion at all); the masked variant, for tiles at the row
 //!   ends, masks the lanes whose tap falls in the padding.
 //!
-//! Every kernel ends in the same epilogue: bias, activation (ReLU and leaky ReLU vectorised,
-//! the others through [`Activation::apply`]), store to the blocked layout or scattered to
-//! NCHW.
+//! Every kernel ends in the same epilogue: bias, activation (every one vectorised,
+//! [`activate`]), store to the blocked layout or scattered to NCHW. The families that
+//! compile these tiles, and the entry points the drivers call, are in [`super::isa`].
 
 use super::simd::{LANES, V16, lane_bits};
-use super::vmath;
+use super::vmath::activate;
 use crate::conv::Activation;
 
 /// Where a tile's outputs go: `ptr` is the element of output block 0 (of the tile's
@@ -141,28 +141,13 @@ pub(crate) fn taps(o: usize, s: usize, d: usize, p: usize, k: usize, len: usize)
     (lo, hi.max(lo))
 }
 
-#[inline(always)]
-pub(crate) unsafe fn activate<V: V16>(v: V, act: Activation) -> V {
-    match act {
-        Activation::Identity => v,
-        // SAFETY: forwarded from the caller's target-feature context.
-        Activation::Relu => unsafe { v.relu() },
-        // SAFETY: as above.
-        Activation::LeakyRelu(s) => unsafe { v.leaky(s) },
-        // SAFETY: as above (vectorised, see `vmath`).
-        Activation::Gelu => unsafe { vmath::gelu(v) },
-        // SAFETY: as above.
-        Activation::Tanh => unsafe { vmath::tanh(v) },
-        // SAFETY: as above.
-        Activation::Sigmoid => unsafe { vmath::sigmoid(v) },
-        // SAFETY: as above.
-        Activation::Silu => unsafe { vmath::silu(v) },
-    }
-}
-
 /// Bias, activation and store of `R` pixel vectors from registers: the activation is
 /// matched once, outside the (unrolled) store loop, so the accumulators stay in registers;
 /// the last vector stores `n_last` pixels.
+///
+/// # Safety
+/// `16·(R − 1) + n_last` floats are writable from `out` (`n_last ≤ 16`), and the CPU
+/// supports `V`.
 #[inline(always)]
 pub(crate) unsafe fn store_vecs<V: V16, const R: usize>(
     acc: &[V; R],
@@ -193,7 +178,10 @@ pub(crate) unsafe fn store_vecs<V: V16, const R: usize>(
             }
             // GELU, tanh, sigmoid, SiLU: a few dozen instructions a vector, next to which
             // the per-vector match costs nothing.
-            smooth => {
+            smooth @ (Activation::Gelu
+            | Activation::Tanh
+            | Activation::Sigmoid
+            | Activation::Silu) => {
                 for (r, a) in acc.iter().enumerate() {
                     put_vec::<V, R>(out, r, n_last, activate(a.add(b), smooth));
                 }
@@ -205,6 +193,10 @@ pub(crate) unsafe fn store_vecs<V: V16, const R: usize>(
 /// Stores vector `r` of [`store_vecs`]: `n_last` lanes for the last one. A function, not a
 /// closure: closures do not inherit the caller's target features, so a closure's stores
 /// compile to calls.
+///
+/// # Safety
+/// The lanes of vector `r` are writable from `out + 16·r`: all 16, or the first `n_last`
+/// when `r` is the last (`r + 1 = R`) and `n_last < 16`; the CPU supports `V`.
 #[inline(always)]
 unsafe fn put_vec<V: V16, const R: usize>(out: *mut f32, r: usize, n_last: usize, v: V) {
     let p = out.wrapping_add(r * LANES);
@@ -221,6 +213,9 @@ unsafe fn put_vec<V: V16, const R: usize>(out: *mut f32, r: usize, n_last: usize
 /// Moves the accumulators to memory in one fully unrolled pass, so that the compiler keeps
 /// them in registers during the tap loop (the epilogue indexes them dynamically, which
 /// would otherwise pin them to the stack and store them on every FMA).
+///
+/// # Safety
+/// The CPU supports `V` (only the local array is written).
 #[inline(always)]
 unsafe fn spill<V: V16, const R: usize, const OB: usize>(
     acc: &[[V; OB]; R],
@@ -239,6 +234,12 @@ unsafe fn spill<V: V16, const R: usize, const OB: usize>(
 
 /// Bias, activation, store. `acc[r][j]` is pixel `r` of output block `j` (in memory, where
 /// the NCHW scatter can index it).
+///
+/// # Safety
+/// `OB × 16` biases are readable at `bias`, `masks` holds `OB` masks, and every output the
+/// tile addresses through `out` is writable: pixels `0..R` of each block `j < OB`, every
+/// lane on the blocked layout when `masks[j]` is full, else the lanes set in `masks[j]`
+/// (channels that exist on NCHW). The CPU supports `V`.
 #[inline(always)]
 unsafe fn epilogue<V: V16, const R: usize, const OB: usize>(
     acc: &mut [[[f32; LANES]; OB]; R],
@@ -278,7 +279,8 @@ unsafe fn epilogue<V: V16, const R: usize, const OB: usize>(
                     unsafe { *base.wrapping_add(r * LANES + l) = a[j][l] };
                 }
             } else if OB == 2 {
-                // Two blocks: scalar copies measured faster than gathers (S4).
+                // Two blocks: scalar copies, which beat gathers on these tiles (see
+                // `docs/perf.md`, "Measurements behind the engine's design choices").
                 let p = base.wrapping_add(l * out.c);
                 for (r, a) in acc.iter().enumerate() {
                     // SAFETY: the driver clears the mask bits of channels past the last
@@ -287,8 +289,9 @@ unsafe fn epilogue<V: V16, const R: usize, const OB: usize>(
                 }
             } else {
                 // Column `l` of the tile (its pixels, `OB·16` floats apart) to the row of
-                // channel `16·j + l`, 16 pixels at a time (measured faster than scalar
-                // copies for single-block tiles, S6).
+                // channel `16·j + l`, 16 pixels at a time: one gather and one store per 16
+                // pixels rather than 16 scalar copies, which wins on single-block tiles
+                // (see `docs/perf.md`, "Measurements behind the engine's design choices").
                 let p = base.wrapping_add(l * out.c);
                 let col = acc.as_ptr().cast::<f32>().wrapping_add(j * LANES + l);
                 let mut r0 = 0;
@@ -476,141 +479,18 @@ pub(crate) unsafe fn pix_masked<V: V16, const R: usize>(t: &DwPix, ox0: usize, n
     }
 }
 
-/// The tile entry points of one instruction set. The `r`, `ob` and `step` arguments pick a
-/// monomorphised kernel; the driver only passes values from [`Isa::TILES1`] / [`Isa::TILES2`], `1..=OBMAX`
-/// and `{0, 1, 16}`.
-pub(crate) trait Isa: Copy + Send + Sync + 'static {
-    /// Dense tile widths with one output block, widest first (the driver decomposes row
-    /// segments into these).
-    const TILES1: &'static [usize];
-    /// Dense tile widths with two output blocks (empty: one block per tile at most).
-    const TILES2: &'static [usize];
-    /// Most output blocks per dense tile.
-    const OBMAX: usize = if Self::TILES2.is_empty() { 1 } else { 2 };
-    /// Depthwise (blocked) tile widths.
-    const DW_TILES: &'static [usize];
-    /// NCHW depthwise tile sizes in vectors of 16 pixels, widest first.
-    const PIX_TILES: &'static [usize];
-    /// # Safety
-    /// As [`dense_tile`], and the CPU supports this instruction set; `r` is in
-    /// [`Isa::TILES1`] or [`Isa::TILES2`] as `ob` is 1 or 2.
-    unsafe fn dense(r: usize, ob: usize, step: usize, t: &DenseTile<'_>);
-    /// # Safety
-    /// As [`dw_tile`], and the CPU supports this instruction set.
-    unsafe fn dw(r: usize, t: &DwTile);
-    /// # Safety
-    /// As [`pix_tile`], and the CPU supports this instruction set.
-    unsafe fn pix(r: usize, t: &DwPix, ox0: usize);
-    /// # Safety
-    /// As [`pix_masked`], and the CPU supports this instruction set.
-    unsafe fn pix_masked(r: usize, t: &DwPix, ox0: usize, n_last: usize);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn taps_cover_the_valid_kernel_indices() {
+        // k = 3, d = 2, p = 2, input 5: output 0 sees inputs −2, 0, 2 → taps 1..3.
+        assert_eq!(taps(0, 1, 2, 2, 3, 5), (1, 3));
+        assert_eq!(taps(2, 1, 2, 2, 3, 5), (0, 3));
+        assert_eq!(taps(4, 1, 2, 2, 3, 5), (0, 2));
+        // Kernel wider than the input: no valid tap at all.
+        assert_eq!(taps(0, 1, 10, 10, 3, 5), (1, 2));
+        assert_eq!(taps(0, 1, 10, 0, 3, 1), (0, 1));
+    }
 }
-
-macro_rules! isa {
-    (
-        $(#[$doc:meta])* $name:ident, $v:ty, [$($feat:literal)?],
-        tiles1 = [$($r:literal),*], tiles2 = [$($r2:literal),*], dw_tiles = [$($dr:literal),*],
-        pix_tiles = [$($pr:literal),*]
-    ) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy)]
-        pub(crate) struct $name;
-
-        impl $name {
-            $(#[target_feature(enable = $feat)])?
-            unsafe fn dense_t<const R: usize, const OB: usize, const STEP: usize>(
-                t: &DenseTile<'_>,
-            ) {
-                // SAFETY: forwarded contract; the features are enabled on this function.
-                unsafe { dense_tile::<$v, R, OB, STEP>(t) }
-            }
-            $(#[target_feature(enable = $feat)])?
-            unsafe fn dw_t<const R: usize>(t: &DwTile) {
-                // SAFETY: forwarded contract; the features are enabled on this function.
-                unsafe { dw_tile::<$v, R>(t) }
-            }
-            $(#[target_feature(enable = $feat)])?
-            unsafe fn pix_t<const R: usize>(t: &DwPix, ox0: usize) {
-                // SAFETY: forwarded contract; the features are enabled on this function.
-                unsafe { pix_tile::<$v, R>(t, ox0) }
-            }
-            $(#[target_feature(enable = $feat)])?
-            unsafe fn pix_m<const R: usize>(t: &DwPix, ox0: usize, n_last: usize) {
-                // SAFETY: forwarded contract; the features are enabled on this function.
-                unsafe { pix_masked::<$v, R>(t, ox0, n_last) }
-            }
-        }
-
-        impl Isa for $name {
-            const TILES1: &'static [usize] = &[$($r),*];
-            const TILES2: &'static [usize] = &[$($r2),*];
-            const DW_TILES: &'static [usize] = &[$($dr),*];
-            const PIX_TILES: &'static [usize] = &[$($pr),*];
-            unsafe fn dense(r: usize, ob: usize, step: usize, t: &DenseTile<'_>) {
-                // SAFETY: forwarded contract (every arm).
-                unsafe {
-                    match (r, ob, step) {
-                        $(
-                            ($r, 1, 16) => Self::dense_t::<$r, 1, 16>(t),
-                            ($r, 1, 1) => Self::dense_t::<$r, 1, 1>(t),
-                            ($r, 1, _) => Self::dense_t::<$r, 1, 0>(t),
-                        )*
-                        $(
-                            ($r2, 2, 16) => Self::dense_t::<$r2, 2, 16>(t),
-                            ($r2, 2, 1) => Self::dense_t::<$r2, 2, 1>(t),
-                            ($r2, 2, _) => Self::dense_t::<$r2, 2, 0>(t),
-                        )*
-                        _ => unreachable!("dense tile {r}×{ob} is not compiled"),
-                    }
-                }
-            }
-            unsafe fn dw(r: usize, t: &DwTile) {
-                // SAFETY: forwarded contract (every arm).
-                unsafe {
-                    match r {
-                        $($dr => Self::dw_t::<$dr>(t),)*
-                        _ => unreachable!("depthwise tile {r} is not compiled"),
-                    }
-                }
-            }
-            unsafe fn pix(r: usize, t: &DwPix, ox0: usize) {
-                // SAFETY: forwarded contract (every arm).
-                unsafe {
-                    match r {
-                        $($pr => Self::pix_t::<$pr>(t, ox0),)*
-                        _ => unreachable!("depthwise tile {r} is not compiled"),
-                    }
-                }
-            }
-            unsafe fn pix_masked(r: usize, t: &DwPix, ox0: usize, n_last: usize) {
-                // SAFETY: forwarded contract (every arm).
-                unsafe {
-                    match r {
-                        $($pr => Self::pix_m::<$pr>(t, ox0, n_last),)*
-                        _ => unreachable!("depthwise tile {r} is not compiled"),
-                    }
-                }
-            }
-        }
-    };
-}
-
-isa!(
-    /// Portable 16-lane arrays (always compiled).
-    Portable, [f32; 16], [],
-    tiles1 = [4, 2, 1], tiles2 = [], dw_tiles = [4, 2, 1], pix_tiles = [2, 1]
-);
-
-/// AVX2 + FMA, with its own dense tile.
-#[cfg(target_arch = "x86_64")]
-#[path = "avx2.rs"]
-mod avx2;
-#[cfg(target_arch = "x86_64")]
-pub(crate) use avx2::Avx2;
-
-#[cfg(target_arch = "x86_64")]
-isa!(
-    /// AVX-512F: one `zmm` per vector; 14 pixels × 2 output blocks = 28 accumulators.
-    Avx512, core::arch::x86_64::__m512, ["avx512f,avx2,fma"],
-    tiles1 = [14, 8, 4, 2, 1], tiles2 = [14, 8, 4, 2, 1], dw_tiles = [14, 8, 4, 2, 1], pix_tiles = [8, 4, 2, 1]
-);

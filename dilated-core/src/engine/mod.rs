@@ -20,9 +20,9 @@
 //!   never read. Bias and activation are fused into the store. Depthwise: 16 channels per
 //!   vector on the blocked layout, or 16 pixels per vector straight on NCHW data. A
 //!   single dense layer (NCHW in and out, stride 1 across, up to 128 input channels per
-//!   group for a 3-row kernel, 384 in 1D) runs on NCHW kernels too: 16 pixels of one channel per vector, 16
-//!   output channels per tile, so the epilogue stores whole vectors and transposes
-//!   nothing.
+//!   group for a 3-row kernel, 384 in 1D) runs on NCHW kernels too: 16 pixels of one
+//!   channel per vector, 16 output channels per tile, so the epilogue stores whole vectors
+//!   and transposes nothing.
 //! - **Dispatch**: picked once per process ([`Kernel::selected`]: AVX-512F → AVX2 + FMA →
 //!   portable, `DILATED_KERNEL=avx512|avx2|portable|reference` overrides), or per network
 //!   with [`Network::with_kernel`].
@@ -35,50 +35,59 @@
 //!   take about the size of the weights (output channels rounded up to 16, per group on
 //!   the NCHW kernels).
 //!
+//! # Where the parts are
+//!
+//! Each module imports only from the ones listed before it, and from outside the engine
+//! only the layer descriptions ([`conv`](crate::conv)), [`Error`] and [`Kernel`]:
+//!
+//! - `simd`: the 16-lane vector trait and its three instruction sets.
+//! - `vmath`: `exp`, tanh, sigmoid, SiLU, GELU over it, and every activation on a vector.
+//! - `kernels`: the channel-blocked tiles and the NCHW depthwise tiles, written once over
+//!   the vector trait; `avx2`: AVX2's own dense and NCHW depthwise tiles.
+//! - `nchw`: the dense tiles on NCHW data; `wino`: the Winograd F(2, 3) tiles, which fall
+//!   back to them.
+//! - `isa`: the instruction-set families (portable, AVX2 + FMA, AVX-512F) and the entry
+//!   points the drivers call, each compiled with its family's target features.
+//! - `plan`: the weights packed per layer for the kernels that run it.
+//! - `exec`: the drivers: layouts, buffers, the work split, the walk over output rows.
+//! - `frame`: the frame-by-frame kernels of the streaming layers
+//!   ([`CausalStream`](crate::stream::CausalStream)).
+//! - This module: [`Network`], which plans a stack and dispatches it to a family.
+//!
 //! # Checking the unsafe code
 //!
-//! Every kernel is tested against [`conv_reference`] (`tests/engine*.rs`, every family the
-//! CPU runs). Under AddressSanitizer (nightly only; CI stays on stable):
+//! Every kernel is tested against [`conv_reference`](crate::conv::conv_reference)
+//! (`tests/engine*.rs`, every family the CPU runs), and every `unsafe fn` states its
+//! contract in a `# Safety` section (`tests/safety_docs.rs`). Under AddressSanitizer
+//! (nightly only; CI stays on stable):
 //!
 //! ```text
 //! RUSTFLAGS=-Zsanitizer=address cargo +nightly test -p dilated-core \
 //!     --target x86_64-unknown-linux-gnu --lib --test engine_props --test engine_api
 //! ```
 
-mod dispatch;
+#[cfg(target_arch = "x86_64")]
+mod avx2;
 mod exec;
+pub(crate) mod frame;
+mod isa;
 mod kernels;
 mod nchw;
 mod plan;
-pub(crate) mod simd;
+mod simd;
 mod vmath;
 mod wino;
 
 use std::sync::Arc;
 
-pub use dispatch::{Kernel, UnknownKernel};
-pub(crate) use vmath::bias_act;
+pub use crate::kernel::{Kernel, UnknownKernel};
+
+pub use exec::Workspace;
 
 use crate::Error;
-use crate::conv::{Conv, ConvDesc, conv_reference};
+use crate::conv::{Conv, ConvDesc};
 use exec::Threads;
-use plan::LayerPlan;
-
-/// Reusable scratch memory for [`Network::forward_into`]: after the first call with a given
-/// shape, later calls allocate nothing.
-#[derive(Debug, Default, Clone)]
-pub struct Workspace {
-    ping: Vec<f32>,
-    pong: Vec<f32>,
-}
-
-impl Workspace {
-    /// An empty workspace; it grows on first use.
-    #[must_use]
-    pub fn new() -> Self {
-        Self::default()
-    }
-}
+use plan::ConvPlan;
 
 /// A stack of convolutions, checked to chain (each layer's input channels are the previous
 /// layer's output channels), with its weights packed for the kernels.
@@ -87,7 +96,7 @@ pub struct Network {
     layers: Vec<Conv>,
     /// Packed weights, shared by clones (configuring a clone repacks only for a new
     /// kernel family).
-    plans: Arc<[LayerPlan]>,
+    plans: Arc<[ConvPlan]>,
     kernel: Kernel,
     threads: Threads,
     /// Whether dense layers run on the NCHW kernels where the layout allows (the family's
@@ -106,22 +115,26 @@ impl PartialEq for Network {
 /// What the plans depend on in family `kernel`: the most output blocks per dense tile,
 /// and whether dense layers run on its NCHW kernels by default.
 fn family(kernel: Kernel) -> (usize, bool) {
-    fn of<I: nchw::NchwIsa>() -> (usize, bool) {
+    fn of<I: isa::NchwIsa>() -> (usize, bool) {
         (I::OBMAX, I::NCHW_DENSE)
     }
     match kernel {
+        // The reference runs no tile: its plans are the portable family's.
+        Kernel::Reference | Kernel::Portable => of::<isa::Portable>(),
         #[cfg(target_arch = "x86_64")]
-        Kernel::Avx512 => of::<kernels::Avx512>(),
+        Kernel::Avx2 => of::<isa::Avx2>(),
         #[cfg(target_arch = "x86_64")]
-        Kernel::Avx2 => of::<kernels::Avx2>(),
-        _ => of::<kernels::Portable>(),
+        Kernel::Avx512 => of::<isa::Avx512>(),
+        // Never available off x86-64; the portable family all the same.
+        #[cfg(not(target_arch = "x86_64"))]
+        Kernel::Avx2 | Kernel::Avx512 => of::<isa::Portable>(),
     }
 }
 
-fn plans_for(layers: &[Conv], kernel: Kernel, p: exec::Policy) -> Result<Vec<LayerPlan>, Error> {
+fn plans_for(layers: &[Conv], kernel: Kernel, p: exec::Policy) -> Result<Vec<ConvPlan>, Error> {
     let (obmax, _) = family(kernel);
     (0..layers.len())
-        .map(|i| LayerPlan::new(&layers[i], obmax, exec::runs_nchw(layers, i, p), p.wino))
+        .map(|i| ConvPlan::new(&layers[i], obmax, exec::runs_nchw(layers, i, p), p.wino))
         .collect()
 }
 
@@ -370,14 +383,18 @@ impl Network {
         // monomorphised for: pick the instance once, call it once.
         let run: exec::ForwardFn = match self.kernel {
             Kernel::Reference => {
-                self.forward_reference(batch, input_hw, input, output, ws)?;
+                exec::reference(&self.layers, batch, input_hw, input, output, ws)?;
                 return Ok(out_hw);
             }
+            Kernel::Portable => exec::forward::<isa::Portable>,
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512 => exec::forward::<kernels::Avx512>,
+            Kernel::Avx2 => exec::forward::<isa::Avx2>,
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2 => exec::forward::<kernels::Avx2>,
-            _ => exec::forward::<kernels::Portable>,
+            Kernel::Avx512 => exec::forward::<isa::Avx512>,
+            // Never available off x86-64 (a network cannot be built with them there); the
+            // portable family all the same.
+            #[cfg(not(target_arch = "x86_64"))]
+            Kernel::Avx2 | Kernel::Avx512 => exec::forward::<isa::Portable>,
         };
         run(
             &self.layers,
@@ -391,47 +408,6 @@ impl Network {
             self.policy,
         )?;
         Ok(out_hw)
-    }
-
-    /// The oracle path: [`conv_reference`] layer by layer on NCHW data.
-    fn forward_reference(
-        &self,
-        batch: usize,
-        input_hw: [usize; 2],
-        input: &[f32],
-        output: &mut [f32],
-        ws: &mut Workspace,
-    ) -> Result<(), Error> {
-        let last = self.layers.len() - 1;
-        let mut hw = input_hw;
-        let Workspace { ping, pong } = ws;
-        for (i, layer) in self.layers.iter().enumerate() {
-            let next_hw = layer.desc.output_size(hw)?;
-            let src_len = ConvDesc::nchw_len(batch, layer.desc.in_channels, hw)?;
-            let src: &[f32] = if i == 0 { input } else { &ping[..src_len] };
-            let dst: &mut [f32] = if i == last {
-                output
-            } else {
-                let len = ConvDesc::nchw_len(batch, layer.desc.out_channels, next_hw)?;
-                pong.clear();
-                pong.resize(len, 0.0);
-                pong
-            };
-            conv_reference(
-                &layer.desc,
-                batch,
-                hw,
-                src,
-                &layer.weight,
-                layer.bias(),
-                dst,
-            )?;
-            if i != last {
-                std::mem::swap(ping, pong);
-            }
-            hw = next_hw;
-        }
-        Ok(())
     }
 }
 
@@ -697,6 +673,91 @@ mod tests {
             );
             let x = values(ConvDesc::nchw_len(batch, ch.0, hw).unwrap(), seed ^ 0x5eed);
             check_winograd(desc, batch, hw, &x, seed);
+        }
+    }
+
+    /// The AVX2 family's own tiles ([`super::super::avx2`]) against the reference.
+    #[cfg(target_arch = "x86_64")]
+    mod avx2_tiles {
+        use super::super::test_values as values;
+        use super::super::{Kernel, Network};
+        use crate::conv::{Activation, Conv, ConvDesc};
+
+        /// Runs one layer with AVX2 (1 and 2 threads) and the reference; every input and
+        /// weight is below 1 in magnitude, so the error bound scales with the taps summed.
+        fn check(d: ConvDesc, batch: usize, hw: [usize; 2], seed: u64) {
+            if !Kernel::Avx2.is_available() {
+                return;
+            }
+            let w = values(d.weight_len().unwrap(), seed);
+            let b = d.bias.then(|| values(d.out_channels, seed + 1));
+            let x = values(
+                ConvDesc::nchw_len(batch, d.in_channels, hw).unwrap(),
+                seed + 2,
+            );
+            let layer = Conv::new(d, w, b).unwrap();
+            let net = Network::new(vec![layer]).unwrap();
+            let reference = net.clone().with_kernel(Kernel::Reference).unwrap();
+            let (want, want_hw) = reference.forward(batch, hw, &x).unwrap();
+            let taps = d.in_per_group() * d.kernel[0] * d.kernel[1];
+            let tol = 1e-6 * (taps + 1) as f32;
+            for threads in [1, 2] {
+                let avx2 = net
+                    .clone()
+                    .with_kernel(Kernel::Avx2)
+                    .unwrap()
+                    .with_threads(threads)
+                    .unwrap();
+                let (got, got_hw) = avx2.forward(batch, hw, &x).unwrap();
+                assert_eq!(got_hw, want_hw);
+                for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                    assert!(
+                        (g - w).abs() <= tol,
+                        "{d:?}: element {i}: got {g}, want {w}"
+                    );
+                }
+            }
+        }
+
+        /// Depthwise kernels wider than the columns whose masks are computed once per call
+        /// (their masks are computed per tap), on rows whose tiles are partly masked.
+        #[test]
+        fn wide_depthwise_kernels_match_the_reference() {
+            for (k, dil, w) in [([1, 11], 1, 70), ([3, 9], 2, 53), ([2, 12], 3, 40)] {
+                let pad = |k: usize| {
+                    let t = dil * (k - 1);
+                    [t / 2, t - t / 2]
+                };
+                let d = ConvDesc {
+                    in_channels: 5,
+                    out_channels: 5,
+                    groups: 5,
+                    kernel: k,
+                    dilation: [dil, dil],
+                    stride: [1, 1],
+                    padding: [pad(k[0]), pad(k[1])],
+                    bias: true,
+                    activation: Activation::LeakyRelu(0.1),
+                };
+                check(d, 2, [6, w], 3);
+            }
+        }
+
+        /// Dense layers through every AVX2 tile width and epilogue: NCHW in and out (one
+        /// layer), partial output blocks, each activation path.
+        #[test]
+        fn dense_tiles_match_the_reference() {
+            let acts = [
+                Activation::Identity,
+                Activation::Relu,
+                Activation::LeakyRelu(0.2),
+                Activation::Gelu,
+            ];
+            for (i, act) in acts.into_iter().enumerate() {
+                let mut d = ConvDesc::same_2d(19, 37, 3, i + 1);
+                d.activation = act;
+                check(d, 1, [9, 31 + i], 10 + i as u64);
+            }
         }
     }
 }

@@ -9,8 +9,9 @@
 //! consecutive pixels each, the tap's offset applied) and broadcasts `C` weights, then
 //! issues `R × C` FMAs. AVX-512 runs `R = 1`, `C = 16`: each weight is used once, so the
 //! broadcast folds into the FMA's memory operand (`vfmadd231ps m32{1to16}`), no separate
-//! broadcast instruction; measured on S6 (16 → 16 channels, 256², rate 5, 1 thread, CPU
-//! time) 92–103 GFLOP/s against 81–86 with `R = 3`, `C = 8`.
+//! broadcast instruction. A wider tile (`R = 3`, `C = 8`) uses each weight three times but
+//! must broadcast it with an instruction of its own, and ran slower (the figures:
+//! `docs/perf.md`, "Measurements behind the engine's design choices").
 //!
 //! Padding: a vector whose taps all land inside the input row is loaded plainly; near
 //! the row ends each (vector, kernel column) gets the mask of its lanes inside the row,
@@ -21,9 +22,8 @@
 //! Weights are packed per group and per block of [`PC`] output channels of that group:
 //! `[C_in/G][KH][KW][PC]`, zeros for the channels past the group's last.
 
-use super::kernels::{Isa, store_vecs};
+use super::kernels::store_vecs;
 use super::simd::{LANES, V16, lane_bits};
-use super::wino::{Mode, WinoTile, wino_tile};
 use crate::Error;
 use crate::conv::Activation;
 use crate::conv::Conv;
@@ -266,132 +266,3 @@ pub(crate) unsafe fn nchw_one<
         }
     }
 }
-
-/// The NCHW dense entry points of one instruction set.
-pub(crate) trait NchwIsa: Isa {
-    /// Output channels per tile (divides [`PC`]).
-    const NCHW_C: usize;
-    /// Tile widths in vectors of 16 pixels, widest first.
-    const NCHW_R: &'static [usize];
-    /// Whether dense layers run on these kernels where the layout allows (measured faster
-    /// than the channel-blocked ones on this family).
-    const NCHW_DENSE: bool;
-    /// # Safety
-    /// As [`nchw_tile`] with `C = NCHW_C`, and the CPU supports this instruction set; `r`
-    /// is in [`NchwIsa::NCHW_R`].
-    unsafe fn nchw(r: usize, masked: bool, t: &NchwTile, ox0: usize, n_last: usize, tiles: usize);
-    /// # Safety
-    /// As [`wino_tile`](super::wino::wino_tile) with `C = NCHW_C` and the mode's `MODE`
-    /// (only [`Mode::Rows`] masked), and the CPU supports this instruction set.
-    unsafe fn wino(mode: Mode, masked: bool, t: &WinoTile, ox0: usize, n_last: usize, tiles: usize);
-}
-
-macro_rules! nchw_isa {
-    (
-        $name:ty, $v:ty, [$($feat:literal)?], c = $c:literal, r = [$($r:literal),*],
-        dense = $on:literal
-    ) => {
-        impl NchwIsa for $name {
-            const NCHW_DENSE: bool = $on;
-            const NCHW_C: usize = $c;
-            const NCHW_R: &'static [usize] = &[$($r),*];
-            unsafe fn nchw(
-                r: usize,
-                masked: bool,
-                t: &NchwTile,
-                ox0: usize,
-                n_last: usize,
-                tiles: usize,
-            ) {
-                $(#[target_feature(enable = $feat)])?
-                unsafe fn run<const R: usize, const M: bool, const KW: usize>(
-                    t: &NchwTile,
-                    ox0: usize,
-                    n_last: usize,
-                    tiles: usize,
-                ) {
-                    // SAFETY: forwarded contract; the features are enabled on this function.
-                    unsafe { nchw_tile::<$v, R, $c, M, KW>(t, ox0, n_last, tiles) }
-                }
-                // SAFETY: forwarded contract (every arm).
-                unsafe {
-                    match (r, masked) {
-                        $(
-                            ($r, false) if t.kw == 3 => run::<$r, false, 3>(t, ox0, n_last, tiles),
-                            ($r, false) => run::<$r, false, 0>(t, ox0, n_last, tiles),
-                            ($r, true) => run::<$r, true, 0>(t, ox0, n_last, tiles),
-                        )*
-                        _ => unreachable!("NCHW tile {r} is not compiled"),
-                    }
-                }
-            }
-            unsafe fn wino(
-                mode: Mode,
-                masked: bool,
-                t: &WinoTile,
-                ox0: usize,
-                n_last: usize,
-                tiles: usize,
-            ) {
-                $(#[target_feature(enable = $feat)])?
-                unsafe fn run<const MODE: u8, const M: bool, const KT: usize>(
-                    t: &WinoTile,
-                    ox0: usize,
-                    n_last: usize,
-                    tiles: usize,
-                ) {
-                    // SAFETY: forwarded contract; the features are enabled on this function.
-                    unsafe { wino_tile::<$v, $c, MODE, M, KT>(t, ox0, n_last, tiles) }
-                }
-                const R: u8 = Mode::Rows.id();
-                const W: u8 = Mode::Windows.id();
-                const U: u8 = Mode::Runs.id();
-                // SAFETY: forwarded contract (every arm).
-                unsafe {
-                    match (mode, masked) {
-                        (Mode::Windows, _) => run::<W, false, 1>(t, ox0, n_last, tiles),
-                        (Mode::Runs, _) => run::<U, false, 1>(t, ox0, n_last, tiles),
-                        (Mode::Rows, false) if t.kt == 3 => {
-                            run::<R, false, 3>(t, ox0, n_last, tiles)
-                        }
-                        (Mode::Rows, false) => run::<R, false, 0>(t, ox0, n_last, tiles),
-                        (Mode::Rows, true) => run::<R, true, 0>(t, ox0, n_last, tiles),
-                    }
-                }
-            }
-        }
-    };
-}
-
-// Portable and AVX2 keep dense layers channel-blocked: on AVX2 (16 registers, a tile of
-// 4 channels × 1 vector) the blocked tile measured faster on every shape (S1 93–96 vs 56
-// GFLOP/s, S6 75–80 vs 48–60); the kernels stay compiled and tested for the layers a
-// future policy may send them.
-nchw_isa!(
-    super::kernels::Portable,
-    [f32; 16],
-    [],
-    c = 8,
-    r = [2, 1],
-    dense = false
-);
-
-#[cfg(target_arch = "x86_64")]
-nchw_isa!(
-    super::kernels::Avx2,
-    [core::arch::x86_64::__m256; 2],
-    ["avx2,fma"],
-    c = 4,
-    r = [1],
-    dense = false
-);
-
-#[cfg(target_arch = "x86_64")]
-nchw_isa!(
-    super::kernels::Avx512,
-    core::arch::x86_64::__m512,
-    ["avx512f,avx2,fma"],
-    c = 16,
-    r = [1],
-    dense = true
-);

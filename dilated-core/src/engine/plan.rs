@@ -32,7 +32,7 @@ pub(crate) struct Pass {
     pub(crate) segs: Vec<Seg>,
 }
 
-/// The kernel family of a layer.
+/// Which kernels run a layer, with its weights packed for them.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Kind {
     /// Dense or grouped.
@@ -49,9 +49,10 @@ pub(crate) enum Kind {
     },
 }
 
-/// A layer ready to run.
+/// The engine's plan of one convolution: its weights packed for the kernels that run it,
+/// and its biases padded to whole blocks.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct LayerPlan {
+pub(crate) struct ConvPlan {
     pub(crate) kind: Kind,
     /// Biases padded to whole blocks (zeros without a bias).
     pub(crate) bias16: Vec<f32>,
@@ -65,7 +66,7 @@ fn ovf(what: &'static str) -> Error {
     Error::Overflow { what }
 }
 
-impl LayerPlan {
+impl ConvPlan {
     /// Packs `layer` for kernels that take up to `obmax` output blocks per tile, or for the
     /// NCHW dense kernels when `nchw` (a dense layer that reads and writes NCHW), with its
     /// Winograd filters too when `wino` and the layer allows ([`super::wino::axis_of`]).

@@ -30,54 +30,148 @@ use core::arch::x86_64::{
 pub(crate) const LANES: usize = 16;
 
 /// A vector of 16 `f32` lanes.
+///
+/// Every method is `unsafe` and shares one contract: it runs only where the CPU supports
+/// the vector type's instruction set, which the kernels guarantee by running inside
+/// `#[target_feature]` functions of a family the CPU has; the methods that take pointers
+/// also need the lanes they touch to be in bounds. Each method's `# Safety` says which.
+/// The implementations below inherit these contracts.
 pub(crate) trait V16: Copy {
     /// All lanes zero.
+    ///
+    /// # Safety
+    /// The CPU supports the vector type's instruction set (the caller runs with its target
+    /// features enabled).
     unsafe fn zero() -> Self;
     /// All lanes `x`.
+    ///
+    /// # Safety
+    /// The CPU supports the vector type's instruction set (the caller runs with its target
+    /// features enabled).
     unsafe fn splat(x: f32) -> Self;
     /// Loads 16 lanes from `p` (unaligned).
+    ///
+    /// # Safety
+    /// 16 floats are readable from `p`; the CPU supports the vector type's instruction set.
     unsafe fn load(p: *const f32) -> Self;
     /// Stores 16 lanes to `p` (unaligned).
+    ///
+    /// # Safety
+    /// 16 floats are writable from `p`; the CPU supports the vector type's instruction set.
     unsafe fn store(self, p: *mut f32);
     /// `self · b + c` (fused where the hardware has it).
+    ///
+    /// # Safety
+    /// The CPU supports the vector type's instruction set (the caller runs with its target
+    /// features enabled).
     unsafe fn fma(self, b: Self, c: Self) -> Self;
     /// `self + b`.
+    ///
+    /// # Safety
+    /// The CPU supports the vector type's instruction set (the caller runs with its target
+    /// features enabled).
     unsafe fn add(self, b: Self) -> Self;
     /// `self − b`.
+    ///
+    /// # Safety
+    /// The CPU supports the vector type's instruction set (the caller runs with its target
+    /// features enabled).
     unsafe fn sub(self, b: Self) -> Self;
     /// Whether any lane is NaN or infinite.
+    ///
+    /// # Safety
+    /// The CPU supports the vector type's instruction set (the caller runs with its target
+    /// features enabled).
     unsafe fn nonfinite(self) -> bool;
     /// Lane `l` of the 32 lanes `self ‖ b` picked by `idx[l]` (< 32).
+    ///
+    /// # Safety
+    /// The CPU supports the vector type's instruction set (the caller runs with its target
+    /// features enabled).
     unsafe fn perm2(self, b: Self, idx: &[u32; 16]) -> Self;
     /// `self · b`.
+    ///
+    /// # Safety
+    /// The CPU supports the vector type's instruction set (the caller runs with its target
+    /// features enabled).
     unsafe fn mul(self, b: Self) -> Self;
     /// `self / b`.
+    ///
+    /// # Safety
+    /// The CPU supports the vector type's instruction set (the caller runs with its target
+    /// features enabled).
     unsafe fn div(self, b: Self) -> Self;
     /// `self < b ? self : b` per lane (so `b` where either is NaN, as `vminps`).
+    ///
+    /// # Safety
+    /// The CPU supports the vector type's instruction set (the caller runs with its target
+    /// features enabled).
     unsafe fn min(self, b: Self) -> Self;
     /// `self > b ? self : b` per lane (so `b` where either is NaN, as `vmaxps`).
+    ///
+    /// # Safety
+    /// The CPU supports the vector type's instruction set (the caller runs with its target
+    /// features enabled).
     unsafe fn max(self, b: Self) -> Self;
     /// Rounded to the nearest integer, ties to even (NaN stays NaN).
+    ///
+    /// # Safety
+    /// The CPU supports the vector type's instruction set (the caller runs with its target
+    /// features enabled).
     unsafe fn round(self) -> Self;
     /// `self · 2ⁿ` for integral `n` with `|n| ≤ 256` (overflowing to ±∞, underflowing to
     /// 0 as the product would).
+    ///
+    /// # Safety
+    /// The CPU supports the vector type's instruction set (the caller runs with its target
+    /// features enabled).
     unsafe fn scale2(self, n: Self) -> Self;
     /// `|self|`.
+    ///
+    /// # Safety
+    /// The CPU supports the vector type's instruction set (the caller runs with its target
+    /// features enabled).
     unsafe fn abs(self) -> Self;
     /// `a` in the lanes where `self < 0`, `b` elsewhere (NaN lanes take `b`).
+    ///
+    /// # Safety
+    /// The CPU supports the vector type's instruction set (the caller runs with its target
+    /// features enabled).
     unsafe fn select_neg(self, a: Self, b: Self) -> Self;
     /// ReLU that keeps NaN (`x < 0 ? 0 : x`).
+    ///
+    /// # Safety
+    /// The CPU supports the vector type's instruction set (the caller runs with its target
+    /// features enabled).
     unsafe fn relu(self) -> Self;
     /// Leaky ReLU (`x < 0 ? slope·x : x`).
+    ///
+    /// # Safety
+    /// The CPU supports the vector type's instruction set (the caller runs with its target
+    /// features enabled).
     unsafe fn leaky(self, slope: f32) -> Self;
     /// The lanes set in `m` from `p + lane`, zero elsewhere; reads only those lanes, so `p`
     /// itself may point outside the allocation (build it with `wrapping_*`).
+    ///
+    /// # Safety
+    /// The floats at `p + l` are readable for every lane `l` set in `m`; the CPU supports the vector type's instruction set.
     unsafe fn load_mask(p: *const f32, m: u16) -> Self;
     /// Stores the first `n` (≤ 16) lanes to `p`.
+    ///
+    /// # Safety
+    /// `min(n, 16)` floats are writable from `p`; the CPU supports the vector type's instruction set.
     unsafe fn store_first(self, p: *mut f32, n: usize);
     /// `self · w + c` in the lanes set in `m`, `c` elsewhere.
+    ///
+    /// # Safety
+    /// The CPU supports the vector type's instruction set (the caller runs with its target
+    /// features enabled).
     unsafe fn fma_mask(self, w: Self, c: Self, m: u16) -> Self;
     /// Lane `i < n` (≤ 16) from `p + i·stride`, zero elsewhere (not read).
+    ///
+    /// # Safety
+    /// The float at `p + i·stride` is readable for every `i < min(n, 16)`, and `16·stride`
+    /// fits in an `i32`; the CPU supports the vector type's instruction set.
     unsafe fn gather(p: *const f32, stride: usize, n: usize) -> Self;
 }
 

@@ -1,11 +1,12 @@
 //! Vectorised `exp`, `tanh`, sigmoid, SiLU and GELU for the kernels' epilogues, written
 //! once over [`V16`].
 //!
-//! The scalar definitions ([`Activation::apply`](crate::conv::Activation::apply), libm)
-//! cost 20–60 cycles a value; in an epilogue that stores 16 outputs after a few dozen
-//! FMAs they dominated (a 16-channel 1D layer with tanh ran at 4 GFLOP/s against 91 with
-//! ReLU). These run a few multiply-adds and one division per 16 values and stay within a
-//! few units in the last place of libm (the tests sweep every range against it):
+//! The scalar definitions ([`Activation::apply`](crate::conv::Activation::apply), libm) take one
+//! libm call per value, a few dozen cycles; an epilogue stores 16 outputs after a few dozen FMAs,
+//! so on layers with few input channels they cost more than the convolution (the figures:
+//! `docs/perf.md`, "Measurements behind the engine's design choices"). These run a few
+//! multiply-adds and one division per 16 values and stay within a few units in the last place of
+//! libm (the tests sweep every range against it):
 //!
 //! - `exp`: Cody–Waite reduction `x = n·ln 2 + r`, `|r| ≤ ln 2 / 2` (`ln 2` split in two
 //!   so that `n·ln 2` is exact), the Taylor polynomial of `eʳ` to degree 7 (truncation
@@ -21,7 +22,7 @@
 //!
 //! Every function maps NaN to NaN and infinities as the scalar definitions do.
 
-use super::simd::V16;
+use super::simd::{V16, lane_bits};
 use crate::conv::Activation;
 
 /// `log₂ e`.
@@ -152,6 +153,29 @@ pub(crate) unsafe fn gelu<V: V16>(x: V) -> V {
     }
 }
 
+/// `act` on every lane of `v`: the ReLUs inline, the smooth functions above.
+///
+/// # Safety
+/// The CPU supports `V`'s instruction set.
+#[inline(always)]
+pub(crate) unsafe fn activate<V: V16>(v: V, act: Activation) -> V {
+    match act {
+        Activation::Identity => v,
+        // SAFETY: forwarded from the caller's target-feature context.
+        Activation::Relu => unsafe { v.relu() },
+        // SAFETY: as above.
+        Activation::LeakyRelu(s) => unsafe { v.leaky(s) },
+        // SAFETY: as above.
+        Activation::Gelu => unsafe { gelu(v) },
+        // SAFETY: as above.
+        Activation::Tanh => unsafe { tanh(v) },
+        // SAFETY: as above.
+        Activation::Sigmoid => unsafe { sigmoid(v) },
+        // SAFETY: as above.
+        Activation::Silu => unsafe { silu(v) },
+    }
+}
+
 /// `xs[i] = act(xs[i] + bias[i])` in place (no bias: `act(xs[i])`), 16 lanes at a time on
 /// `V` (the tail masked): for callers outside the kernels that already run on `V`, such as
 /// the streaming layers' output frames. `bias`, when given, is as long as `xs`.
@@ -166,7 +190,7 @@ pub(crate) unsafe fn bias_act<V: V16>(act: Activation, bias: Option<&[f32]>, xs:
     let mut i = 0;
     while i < n {
         let m = (n - i).min(16);
-        let bits = super::simd::lane_bits(0, m);
+        let bits = lane_bits(0, m);
         // SAFETY: lanes `i..i + m` of `xs` (and of `bias`, as long) are in bounds; the
         // masked loads read and the store writes only those; the caller's CPU support.
         unsafe {
@@ -175,7 +199,7 @@ pub(crate) unsafe fn bias_act<V: V16>(act: Activation, bias: Option<&[f32]>, xs:
             if let Some(b) = bias {
                 v = v.add(V::load_mask(b.as_ptr().add(i), bits));
             }
-            super::kernels::activate(v, act).store_first(p, m);
+            activate(v, act).store_first(p, m);
         }
         i += m;
     }
@@ -219,6 +243,9 @@ mod tests {
 
     /// The sweep through the vector function of `act`, 16 lanes at a time; inlined into
     /// the callers, which enable `V`'s features.
+    ///
+    /// # Safety
+    /// The CPU supports `V`, whose features the caller enables.
     #[inline(always)]
     unsafe fn eval<V: V16>(act: Activation, xs: &[f32]) -> Vec<f32> {
         let mut out = Vec::with_capacity(xs.len());
@@ -233,7 +260,10 @@ mod tests {
                     Activation::Tanh => tanh(v),
                     Activation::Sigmoid => sigmoid(v),
                     Activation::Silu => silu(v),
-                    _ => gelu(v),
+                    Activation::Gelu => gelu(v),
+                    Activation::Identity | Activation::Relu | Activation::LeakyRelu(_) => {
+                        unreachable!("the sweep checks the smooth activations only")
+                    }
                 };
                 r.store(y.as_mut_ptr());
             }
@@ -251,7 +281,10 @@ mod tests {
             Activation::Sigmoid => 1.0 / (1.0 + (-x).exp()),
             Activation::Silu => x / (1.0 + (-x).exp()),
             // 1 + erf(z) = erfc(−z): even in f64, 1 + erf cancels for z ≪ 0.
-            _ => 0.5 * x * libm::erfc(-x * std::f64::consts::FRAC_1_SQRT_2),
+            Activation::Gelu => 0.5 * x * libm::erfc(-x * std::f64::consts::FRAC_1_SQRT_2),
+            Activation::Identity | Activation::Relu | Activation::LeakyRelu(_) => {
+                unreachable!("the sweep checks the smooth activations only")
+            }
         };
         y as f32
     }

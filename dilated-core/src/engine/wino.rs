@@ -105,13 +105,15 @@ pub(crate) fn axis_of(layer: &Conv) -> Option<Axis> {
 }
 
 /// Fewest input rows (input channels per group × kernel columns) a pass of a row tile
-/// must sum for Winograd to pay for its four passes: measured (1 thread, GFLOP/s, 256²,
-/// rate 1, 16 output channels, Winograd vs direct) 1 channel 37 vs 51, 2 channels 70–71
-/// vs 76–77, 3 channels (3 → 64, 224²) 73 vs 43.
+/// must sum for Winograd to pay for its four passes: a tile's cost beside its FMAs
+/// (four passes, the recombination, the finiteness checks, the stores) is fixed, and the
+/// third of the products it saves grows with the input rows. The bound lies between the
+/// widest layer measured slower than direct and the narrowest measured faster (see
+/// `docs/perf.md`, "Measurements behind the engine's design choices").
 const MIN_ROW_INPUTS: usize = 7;
 
-/// Fewest input channels per group for Winograd along the columns: measured (1D, 16 384
-/// samples, rate 2, 16 output channels) 1 channel 19 vs 22, 2: 37 vs 43, 4: 58 vs 52.
+/// Fewest input channels per group for Winograd along the columns, for the same reason
+/// and chosen the same way as [`MIN_ROW_INPUTS`].
 const MIN_COL_INPUTS: usize = 4;
 
 /// The axis a layer of this shape runs Winograd along if its weights are finite.
@@ -336,6 +338,9 @@ pub(crate) unsafe fn wino_tile<
 }
 
 /// Whether any of the first `n` accumulators holds a non-finite lane.
+///
+/// # Safety
+/// The CPU supports `V`.
 #[inline(always)]
 unsafe fn any_nonfinite<V: V16, const C: usize>(acc: &[V; C], n: usize) -> bool {
     // SAFETY: register arithmetic; `x − x` is NaN exactly where `x` is not finite.

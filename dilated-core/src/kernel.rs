@@ -1,6 +1,10 @@
 //! Which kernel family runs: detected once per process, overridable by the environment
 //! (`DILATED_KERNEL=avx512|avx2|portable|reference`) and per network
-//! ([`Network::with_kernel`](super::Network::with_kernel)).
+//! ([`Network::with_kernel`](crate::engine::Network::with_kernel)).
+//!
+//! The family is a name and a CPU check, nothing more: the engine, the streaming layers
+//! and the crate's [`Error`](crate::Error) all use it, so it sits below them and imports
+//! nothing from the crate. Re-exported as `engine::Kernel`.
 
 use std::fmt;
 use std::str::FromStr;

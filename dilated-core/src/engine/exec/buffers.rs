@@ -1,0 +1,203 @@
+//! Buffers and layouts: the [`Workspace`]'s two scratch buffers, the raw views the
+//! drivers share across threads, their strides in the NCHW and channel-blocked layouts,
+//! and the one conversion between them.
+//!
+//! Two activation buffers (ping and pong), each as large as the largest blocked activation
+//! between layers plus [`ALIGN_SLACK`] floats to start on 64 bytes; nothing else grows with
+//! the input (tiles and epilogue scratch live on the stack).
+
+use super::split::Threads;
+use crate::engine::kernels::Out;
+use crate::engine::simd::LANES;
+use crate::{ConvDesc, Error};
+
+/// Reusable scratch memory for [`Network::forward_into`](crate::engine::Network::forward_into):
+/// after the first call with a given shape, later calls allocate nothing.
+#[derive(Debug, Default, Clone)]
+pub struct Workspace {
+    pub(super) ping: Vec<f32>,
+    pub(super) pong: Vec<f32>,
+}
+
+impl Workspace {
+    /// An empty workspace; it grows on first use.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Grows the two buffers to hold `need` floats each after their alignment slack, and
+    /// returns where each one's data starts: on a 64-byte boundary (an unaligned plane
+    /// splits every vector access across two cache lines).
+    pub(super) fn scratch(&mut self, need: [usize; 2]) -> [*mut f32; 2] {
+        for (buf, len) in [&mut self.ping, &mut self.pong].into_iter().zip(need) {
+            let len = if len == 0 { 0 } else { len + ALIGN_SLACK };
+            if buf.len() < len {
+                buf.resize(len, 0.0);
+            }
+        }
+        let start = |buf: &mut Vec<f32>| {
+            let skip = buf.as_ptr().align_offset(64).min(ALIGN_SLACK);
+            // In bounds: a buffer in use holds `ALIGN_SLACK` floats past what the run needs (an
+            // unused one is never read or written).
+            buf.as_mut_ptr().wrapping_add(skip)
+        };
+        [start(&mut self.ping), start(&mut self.pong)]
+    }
+}
+
+/// Floats of slack at the front of each scratch buffer, so that it can start on a
+/// 64-byte boundary.
+pub(super) const ALIGN_SLACK: usize = 15;
+
+/// Where a layer reads or writes: the caller's buffers, or one of the two scratch buffers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Loc {
+    Input,
+    Ping,
+    Pong,
+    Output,
+}
+
+/// The scratch buffer a layer reading from `l` writes to (ping unless `l` is ping).
+pub(super) fn other(l: Loc) -> Loc {
+    if l == Loc::Ping { Loc::Pong } else { Loc::Ping }
+}
+
+/// Where each [`Loc`] of one run is.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Places {
+    /// The caller's input, only ever read through this pointer.
+    pub(super) input: *mut f32,
+    pub(super) ping: *mut f32,
+    pub(super) pong: *mut f32,
+    pub(super) output: *mut f32,
+}
+
+impl Places {
+    /// The buffer at `loc`.
+    pub(super) fn ptr(&self, loc: Loc) -> *mut f32 {
+        match loc {
+            Loc::Input => self.input,
+            Loc::Ping => self.ping,
+            Loc::Pong => self.pong,
+            Loc::Output => self.output,
+        }
+    }
+}
+
+/// A raw activation buffer shared by the worker threads.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Buf {
+    pub(super) ptr: *mut f32,
+    pub(super) blocked: bool,
+    pub(super) c: usize,
+    pub(super) h: usize,
+    pub(super) w: usize,
+}
+
+// SAFETY: the buffers outlive the parallel region, workers only read the input buffer, and
+// each worker writes a disjoint set of output elements (its own rows, column chunk and
+// channel blocks), so sharing the pointers is race-free.
+unsafe impl Send for Buf {}
+// SAFETY: as above.
+unsafe impl Sync for Buf {}
+
+/// Strides of a buffer: image, 16-channel block, channel in block, row, pixel.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Strides {
+    pub(super) img: usize,
+    pub(super) cb: usize,
+    pub(super) c: usize,
+    pub(super) row: usize,
+    pub(super) px: usize,
+}
+
+impl Buf {
+    /// The base pointer (a method, so closures capture the whole `Sync` buffer).
+    pub(super) fn p(&self) -> *mut f32 {
+        self.ptr
+    }
+
+    pub(super) fn strides(&self) -> Strides {
+        let hw = self.h * self.w;
+        if self.blocked {
+            Strides {
+                img: self.c.div_ceil(LANES) * LANES * hw,
+                cb: LANES * hw,
+                c: 1,
+                row: LANES * self.w,
+                px: LANES,
+            }
+        } else {
+            Strides {
+                img: self.c * hw,
+                cb: LANES * hw,
+                c: hw,
+                row: self.w,
+                px: 1,
+            }
+        }
+    }
+}
+
+pub(super) fn buf_len(
+    batch: usize,
+    c: usize,
+    hw: [usize; 2],
+    blocked: bool,
+) -> Result<usize, Error> {
+    let c = if blocked {
+        c.div_ceil(LANES) * LANES
+    } else {
+        c
+    };
+    ConvDesc::nchw_len(batch, c, hw)
+}
+
+pub(super) fn out_desc(y: &Buf, s: &Strides, base: *mut f32) -> Out {
+    Out {
+        ptr: base,
+        blocked: y.blocked,
+        cb: s.cb,
+        c: s.c,
+    }
+}
+
+/// Lanes of output block `ob` that exist (all 16 in the blocked layout, where padded
+/// lanes may hold anything and are never read; only real channels in NCHW).
+pub(super) fn real_lanes(y: &Buf, ob: usize) -> u16 {
+    if y.blocked {
+        return u16::MAX;
+    }
+    let n = y.c.saturating_sub(ob * LANES).min(LANES);
+    if n == LANES {
+        u16::MAX
+    } else {
+        ((1u32 << n) - 1) as u16
+    }
+}
+
+/// NCHW → blocked, the padded lanes left as they are (never read for real outputs).
+pub(super) fn to_blocked(x: Buf, y: Buf, batch: usize, threads: &Threads) {
+    let xs = x.strides();
+    let ys = y.strides();
+    let hw = x.h * x.w;
+    let cb = x.c.div_ceil(LANES);
+    threads.run(batch * cb, &|u| {
+        let (n, b) = (u / cb, u % cb);
+        let lanes = (x.c - b * LANES).min(LANES);
+        for l in 0..lanes {
+            let src = x
+                .p()
+                .cast_const()
+                .wrapping_add(n * xs.img + (b * LANES + l) * xs.c);
+            let dst = y.p().wrapping_add(n * ys.img + b * ys.cb + l);
+            for p in 0..hw {
+                // SAFETY: channel `16b + l` < C of image `n`, pixel `p` < H·W, in both
+                // buffers; each unit writes only its own block of its own image.
+                unsafe { *dst.wrapping_add(p * LANES) = *src.wrapping_add(p) };
+            }
+        }
+    });
+}

@@ -1,0 +1,146 @@
+//! The dense driver on the NCHW tiles ([`crate::engine::nchw`]): NCHW in and out, output
+//! rows cut into column chunks whose input stays in L1 while every block of output
+//! channels reads it. The Winograd drivers ([`super::winograd`]) fall back to these rows.
+
+use super::geom::Run;
+use super::split::{Units, split};
+use crate::engine::isa::NchwIsa;
+use crate::engine::kernels::taps;
+use crate::engine::nchw::{Block, NchwTile};
+use crate::engine::plan::ConvPlan;
+use crate::engine::simd::LANES;
+
+/// Input floats a column chunk of the NCHW kernels spans (all input channels of a group,
+/// the kernel rows one output row reads): about half of a 32 KB L1, so the chunk stays
+/// cached while every block of output channels reads it.
+const NCHW_CHUNK: usize = 4096;
+
+/// Vectors per work unit on long rows with several threads (128 pixels): small units keep
+/// the threads' finishing times close.
+pub(super) const UNIT_VECTORS: usize = 8;
+
+/// What the NCHW dense drivers share for one layer: its run and its packed weights.
+pub(super) struct NchwCtx<'a> {
+    pub(super) r: Run<'a>,
+    pub(super) plan: &'a ConvPlan,
+    pub(super) blocks: &'a [Block],
+    pub(super) w: &'a [f32],
+}
+
+impl NchwCtx<'_> {
+    /// The direct tile of output row `oy` of image `n`, channels `c..` of block `b`.
+    pub(super) fn tile<I: NchwIsa>(&self, n: usize, oy: usize, b: &Block, c: usize) -> NchwTile {
+        let Run { d, g, x, y, .. } = self.r;
+        let (plane, oplane) = (g.ih * g.iw, g.oh * g.ow);
+        let ximg = x.p().cast_const().wrapping_add(n * d.in_channels * plane);
+        let yimg = y.p().wrapping_add(n * d.out_channels * oplane);
+        let iy0 = (oy * g.sh) as isize - g.pt as isize;
+        NchwTile {
+            // Row `iy0` of the group's first channel (a row index that may be negative:
+            // only valid kernel rows are read).
+            x: ximg
+                .wrapping_add(b.ci0 * plane)
+                .wrapping_offset(iy0 * g.iw as isize),
+            x_c: plane,
+            x_ky: g.dh * g.iw,
+            iw: g.iw,
+            nci: d.in_per_group(),
+            w: self.w[b.w_off + c..].as_ptr(),
+            kh: g.kh,
+            kw: g.kw,
+            ky: taps(oy, g.sh, g.dh, g.pt, g.kh, g.ih),
+            dw: g.dw,
+            pl: g.pl,
+            bias: self.plan.bias16[b.co0 + c..].as_ptr(),
+            act: d.activation,
+            out: yimg.wrapping_add((b.co0 + c) * oplane + oy * g.ow),
+            oplane,
+            nco: (b.n - c).min(I::NCHW_C),
+        }
+    }
+
+    /// Vectors of 16 output columns per chunk of a unit: the input rows `rows` of every
+    /// input channel of a group that a chunk reads stay within [`NCHW_CHUNK`] floats.
+    pub(super) fn chunk_vectors(&self, rows: usize, r0: usize) -> usize {
+        let span = (self.r.g.kw - 1) * self.r.g.dw;
+        let per = NCHW_CHUNK / (self.r.d.in_per_group() * rows).max(1);
+        (per.saturating_sub(span) / LANES / r0 * r0).max(r0)
+    }
+
+    /// Output row `oy` of image `n`, vectors `va..vb`, on the direct NCHW kernels: column
+    /// chunks, every block of output channels per chunk, tiles of up to `NCHW_R[0]`
+    /// vectors per block.
+    pub(super) fn direct_row<I: NchwIsa>(&self, n: usize, oy: usize, (va, vb): (usize, usize)) {
+        let g = self.r.g;
+        let sub = self.chunk_vectors(g.kh, I::NCHW_R[0]);
+        let mut s = va;
+        while s < vb {
+            let e = (s + sub).min(vb);
+            for b in self.blocks {
+                for c in (0..b.n).step_by(I::NCHW_C) {
+                    let t = self.tile::<I>(n, oy, b, c);
+                    let mut v = s;
+                    while v < e {
+                        let r = I::NCHW_R.iter().copied().find(|&r| r <= e - v).unwrap_or(1);
+                        // Tile `(v, r)` is plain when its vectors are full and interior.
+                        let plain = |v: usize| {
+                            (v + r) * LANES <= g.ow
+                                && g.interior(v * LANES)
+                                && g.interior((v + r - 1) * LANES)
+                        };
+                        let (masked, n_last, tiles) = if plain(v) {
+                            // The run of plain tiles from `v` (the interior is an interval).
+                            let mut k = 1;
+                            while v + (k + 1) * r <= e && plain(v + k * r) {
+                                k += 1;
+                            }
+                            (false, LANES, k)
+                        } else {
+                            (true, LANES.min(g.ow - (v + r - 1) * LANES), 1)
+                        };
+                        // SAFETY: the valid kernel rows of output row `oy` are inside the
+                        // input (`taps`); plain tiles have every tap of every lane inside
+                        // the row, masked ones read only the lanes inside it; the block
+                        // holds `PC` packed weights per (input channel, tap), the tile
+                        // reads `NCHW_C` of them from `c`, and biases only of channels that
+                        // exist; the outputs are row `oy`, columns `16·v..` up to `e` of
+                        // channels `co0 + c..` of image `n`, which only this unit writes.
+                        unsafe { I::nchw(r, masked, &t, v * LANES, n_last, tiles) };
+                        v += tiles * r;
+                    }
+                }
+            }
+            s = e;
+        }
+    }
+}
+
+/// Splits the output of an NCHW dense layer into units: `(units, count)` over `items`
+/// rows (or row pairs) of `nv` column steps each, long rows cut into steps of
+/// `unit` so that several threads share them.
+pub(super) fn nchw_units(
+    r: &Run<'_>,
+    items: usize,
+    nv: usize,
+    step: usize,
+    unit: usize,
+) -> (Units, usize) {
+    let (rg, mut xchunks) = split(r.threads.count(), r.batch, items, r.g.ow, 2 * step);
+    if r.threads.count() > 1 && nv > 2 * unit {
+        xchunks = xchunks.max(nv / unit);
+    }
+    Units::new(r.batch, rg, xchunks.min(nv), items, nv)
+}
+
+/// Dense layer, NCHW in and out, on the direct NCHW kernels, row by row.
+pub(super) fn dense_nchw<I: NchwIsa>(ctx: &NchwCtx<'_>) {
+    let r = ctx.r;
+    let nv = r.g.ow.div_ceil(LANES);
+    let (units, n_units) = nchw_units(&r, r.g.oh, nv, I::NCHW_R[0] * LANES, UNIT_VECTORS);
+    r.threads.run(n_units, &|u| {
+        let (n, (ya, yb), cols) = units.get(u);
+        for oy in ya..yb {
+            ctx.direct_row::<I>(n, oy, cols);
+        }
+    });
+}

@@ -1,0 +1,133 @@
+//! The depthwise drivers (`groups = in = out`): 16 channels per vector on the
+//! channel-blocked layout, or 16 pixels of one channel per vector on NCHW data.
+
+use super::buffers::{out_desc, real_lanes};
+use super::geom::{Run, segments, tiles};
+use super::split::{Units, split};
+use crate::conv::Conv;
+use crate::engine::isa::Isa;
+use crate::engine::kernels::{DwPix, DwTile, taps};
+use crate::engine::plan::ConvPlan;
+use crate::engine::simd::LANES;
+
+pub(super) fn depthwise_blocked<I: Isa>(plan: &ConvPlan, w: &[f32], r: Run<'_>) {
+    let Run {
+        d,
+        g,
+        batch,
+        x,
+        y,
+        threads,
+    } = r;
+    let xs = x.strides();
+    let ys = y.strides();
+    let cb = d.out_channels.div_ceil(LANES);
+    let taps_n = g.kh * g.kw;
+    let (rg, xchunks) = split(threads.count(), batch * cb, g.oh, g.ow, 2 * I::DW_TILES[0]);
+    let (units, n_units) = Units::new(batch * cb, rg, xchunks, g.oh, g.ow);
+    let work = |u: usize| {
+        let (nb, (ya, yb), (xa, xb)) = units.get(u);
+        let (n, b) = (nb / cb, nb % cb);
+        let xp = x.p().cast_const().wrapping_add(n * xs.img + b * xs.cb);
+        let yimg = y.p().wrapping_add(n * ys.img + b * ys.cb);
+        let mask = real_lanes(&y, b);
+        for oy in ya..yb {
+            let ky = taps(oy, g.sh, g.dh, g.pt, g.kh, g.ih);
+            segments(g, xa, xb, |s, e, kx| {
+                tiles(s, e, I::DW_TILES, 4, |ox0, r| {
+                    let t = DwTile {
+                        x: xp,
+                        x_row: xs.row,
+                        w: w[b * taps_n * LANES..].as_ptr(),
+                        kw: g.kw,
+                        ky,
+                        kx,
+                        iy0: (oy * g.sh) as isize - g.pt as isize,
+                        ix0: (ox0 * g.sw) as isize - g.pl as isize,
+                        dh: g.dh,
+                        dw: g.dw,
+                        pstep: g.sw * LANES,
+                        bias: plan.bias16[b * LANES..].as_ptr(),
+                        act: d.activation,
+                        mask,
+                        out: out_desc(&y, &ys, yimg.wrapping_add(oy * ys.row + ox0 * ys.px)),
+                    };
+                    // SAFETY: as in `dense`: valid taps only, outputs in this unit's region.
+                    unsafe { I::dw(r, &t) };
+                });
+            });
+        }
+    };
+    threads.run(n_units, &work);
+}
+
+pub(super) fn depthwise_nchw<I: Isa>(layer: &Conv, r: Run<'_>) {
+    let Run {
+        d,
+        g,
+        batch,
+        x,
+        y,
+        threads,
+    } = r;
+    let c = d.out_channels;
+    let taps_n = g.kh * g.kw;
+    let interior = |ox: usize| g.interior(ox) && ox + LANES <= g.ow;
+    // Whole planes per unit when there are enough of them (the column masks are computed
+    // once per unit), rows otherwise.
+    let rg = if batch * c >= 4 * threads.count() {
+        g.oh
+    } else {
+        split(threads.count(), batch * c, g.oh, g.ow, g.ow).0
+    };
+    let (units, n_units) = Units::new(batch * c, rg, 1, g.oh, g.ow);
+    let weight = layer.weight();
+    let bias = layer.bias();
+    let work = |u: usize| {
+        let (nc, (ya, yb), _) = units.get(u);
+        let ch = nc % c;
+        let xp = x.p().cast_const().wrapping_add(nc * g.ih * g.iw);
+        let yp = y.p().wrapping_add(nc * g.oh * g.ow);
+        let t = DwPix {
+            x: xp,
+            ih: g.ih,
+            iw: g.iw,
+            w: weight[ch * taps_n..].as_ptr(),
+            kh: g.kh,
+            kw: g.kw,
+            rows: (ya, yb),
+            sh: g.sh,
+            pt: g.pt,
+            dh: g.dh,
+            dw: g.dw,
+            pl: g.pl,
+            bias: bias.map_or(0.0, |b| b[ch]),
+            act: d.activation,
+            out: yp,
+            ow: g.ow,
+        };
+        let nv = g.ow.div_ceil(LANES);
+        let mut v = 0;
+        while v < nv {
+            let r = I::PIX_TILES
+                .iter()
+                .copied()
+                .find(|&r| r <= nv - v)
+                .unwrap_or(1);
+            let ox = v * LANES;
+            let n_last = LANES.min(g.ow - (v + r - 1) * LANES);
+            if n_last == LANES && interior(ox) && interior(ox + (r - 1) * LANES) {
+                // SAFETY: every vector of the tile is interior (the interior is an interval),
+                // so every load is inside the input rows and every store inside this unit's
+                // output rows.
+                unsafe { I::pix(r, &t, ox) };
+            } else {
+                // SAFETY: the masked kernel reads only lanes inside the input rows and stores
+                // only the pixels of this unit's output rows.
+                unsafe { I::pix_masked(r, &t, ox, n_last) };
+            }
+            v += r;
+        }
+    };
+    threads.run(n_units, &work);
+}

@@ -1,0 +1,134 @@
+//! Which layout each layer reads and writes, and which kernels run it.
+//!
+//! The network's input and output are NCHW. Between layers the data is channel-blocked
+//! (`[N][C/16][H][W][16]`, the NCHW16c of oneDNN and ONNX Runtime), except between two
+//! layers that both have NCHW kernels and gain from them (depthwise at stride 1 across;
+//! dense with at most [`STACK_NCHW_MAX_IN`] input channels per group; dense on Winograd,
+//! [`crate::engine::wino`]). The channel-blocked dense kernel reads either layout through
+//! strides and writes either layout in its epilogue, so a stack converts nothing at its
+//! entry and exit; only a depthwise first layer that cannot run on NCHW (stride across >
+//! 1, or a dense layer after it) converts its input once. A single dense layer runs on the
+//! NCHW kernels when it runs Winograd or reads few input rows ([`NCHW_MAX_ROWS`]).
+
+use super::buffers::{Loc, other};
+use super::geom::Geom;
+use crate::Error;
+use crate::conv::Conv;
+use crate::engine::plan::{ConvPlan, Kind};
+use crate::engine::wino::shape_allows;
+
+/// Which kernels a network may use beyond the channel-blocked ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Policy {
+    /// Dense layers on the NCHW kernels where the layout allows (the family's default).
+    pub(crate) nchw: bool,
+    /// Winograd F(2, 3) on those layers where they allow it.
+    pub(crate) wino: bool,
+}
+
+/// Whether layer `l` runs pixel-vectorised on NCHW data (depthwise, horizontal stride 1).
+pub(super) fn pix(l: &Conv) -> bool {
+    let d = l.desc();
+    d.groups == d.in_channels && d.groups == d.out_channels && d.stride[1] == 1
+}
+
+/// Most input rows (input channels per group × kernel rows) one output row of a single
+/// layer may read for it to run on the NCHW kernels. The NCHW kernels spare the
+/// channel-blocked ones' scatter of pixel-major tiles to channel planes, which weighs most
+/// when a tile sums few input rows; with many, the channel-blocked kernels win. The bound
+/// lies between the widest layer measured level and the narrowest measured slower (see
+/// `docs/perf.md`, "Measurements behind the engine's design choices").
+const NCHW_MAX_ROWS: usize = 384;
+
+/// Whether a dense layer that reads and writes NCHW (a network of one layer) runs on the NCHW
+/// kernels ([`crate::engine::nchw`]) rather than the channel-blocked ones: stride 1 across, and
+/// Winograd ([`crate::engine::wino`]) or at most [`NCHW_MAX_ROWS`] input rows per output row.
+/// Winograd layers have no bound: a third fewer products beat the channel-blocked kernels at every
+/// width measured (see `docs/perf.md`, "Measurements behind the engine's design choices").
+pub(crate) fn nchw_dense(l: &Conv, p: Policy) -> bool {
+    let d = l.desc();
+    let depthwise = d.groups == d.in_channels && d.groups == d.out_channels;
+    p.nchw
+        && !depthwise
+        && d.stride[1] == 1
+        && ((p.wino && shape_allows(d).is_some())
+            || d.in_per_group().saturating_mul(d.kernel[0]) <= NCHW_MAX_ROWS)
+}
+
+/// Most input channels per group of a dense layer on the direct kernels for the data on
+/// both sides of it to stay NCHW inside a stack (Winograd layers keep NCHW at any width).
+/// As for [`NCHW_MAX_ROWS`], NCHW pays on narrow layers: stacks of 16 channels ran faster
+/// with NCHW between layers, stacks of 32 and 64 channels slower (see
+/// `docs/perf.md`, "Measurements behind the engine's design choices").
+const STACK_NCHW_MAX_IN: usize = 16;
+
+/// Whether layer `l` keeps NCHW data on its sides inside a stack: depthwise at stride 1
+/// across, or dense on the NCHW kernels with few input channels or with Winograd.
+fn stack_nchw(l: &Conv, p: Policy) -> bool {
+    pix(l)
+        || (nchw_dense(l, p)
+            && (l.desc().in_per_group() <= STACK_NCHW_MAX_IN
+                || (p.wino && shape_allows(l.desc()).is_some())))
+}
+
+/// Whether the data after layer `j` is NCHW: the network's output, or between two layers
+/// that both keep NCHW; channel-blocked otherwise.
+fn nchw_after(layers: &[Conv], j: usize, p: Policy) -> bool {
+    j + 1 >= layers.len() || (stack_nchw(&layers[j], p) && stack_nchw(&layers[j + 1], p))
+}
+
+/// Whether dense layer `i` of `layers` reads and writes NCHW, so runs on the NCHW kernels.
+pub(crate) fn runs_nchw(layers: &[Conv], i: usize, p: Policy) -> bool {
+    nchw_dense(&layers[i], p)
+        && (i == 0 || nchw_after(layers, i - 1, p))
+        && nchw_after(layers, i, p)
+}
+
+/// One step of the run: an optional conversion to blocked, then the layer.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Step {
+    pub(super) convert_to: Option<Loc>,
+    pub(super) src: Loc,
+    pub(super) dst: Loc,
+    pub(super) in_blocked: bool,
+    pub(super) out_blocked: bool,
+    pub(super) nchw_depthwise: bool,
+}
+
+/// Step `i` of the run and its geometry, given where its input is (`cur`) and its size.
+pub(super) fn step_at(
+    layers: &[Conv],
+    plans: &[ConvPlan],
+    i: usize,
+    cur: Loc,
+    hw: [usize; 2],
+    p: Policy,
+) -> Result<(Step, Geom), Error> {
+    let n = layers.len();
+    // Layout after layer j.
+    let blocked_after = |j: usize| !nchw_after(layers, j, p);
+    let d = layers[i].desc();
+    let g = Geom::new(d, hw)?;
+    let in_blocked = i > 0 && blocked_after(i - 1);
+    let depthwise = matches!(plans[i].kind, Kind::Depthwise { .. });
+    let out_blocked = blocked_after(i);
+    let nchw_depthwise = depthwise && pix(&layers[i]) && !in_blocked && !out_blocked;
+    let src = cur;
+    let mut from = cur;
+    let mut convert_to = None;
+    if depthwise && !nchw_depthwise && !in_blocked {
+        let to = other(cur);
+        convert_to = Some(to);
+        from = to;
+    }
+    let dst = if i + 1 == n { Loc::Output } else { other(from) };
+    let step = Step {
+        convert_to,
+        src,
+        dst,
+        in_blocked: in_blocked || convert_to.is_some(),
+        out_blocked,
+        nchw_depthwise,
+    };
+    Ok((step, g))
+}

@@ -1,0 +1,255 @@
+//! The driver: runs a stack of planned layers on the tiles of one instruction set.
+//!
+//! [`forward`] sizes the scratch buffers, then runs the layers one after the other, each
+//! on the drivers its plan picks. Where to look for the parts:
+//!
+//! - [`layout`]: which layout (NCHW or channel-blocked) each layer reads and writes, and
+//!   which kernels run it; the run's steps.
+//! - [`buffers`]: the [`Workspace`], the views of the buffers the threads share, their
+//!   strides, the one layout conversion.
+//! - [`split`]: the work split over threads.
+//! - [`geom`]: a layer's geometry, what every driver takes, and the walk that hands each
+//!   kernel tile only the taps inside the input.
+//! - The drivers: [`dense_blocked`], [`depthwise`], [`dense_nchw`](mod@dense_nchw), [`winograd`].
+
+mod buffers;
+mod dense_blocked;
+mod dense_nchw;
+mod depthwise;
+mod geom;
+mod layout;
+mod split;
+mod winograd;
+
+pub use buffers::Workspace;
+pub(crate) use layout::{Policy, runs_nchw};
+pub(crate) use split::Threads;
+
+use buffers::{Buf, Loc, Places, buf_len, to_blocked};
+use dense_blocked::dense;
+use dense_nchw::{NchwCtx, dense_nchw};
+use depthwise::{depthwise_blocked, depthwise_nchw};
+use geom::{Geom, Run};
+use layout::{Step, step_at};
+use winograd::{wino_cols, wino_rows};
+
+use super::isa::NchwIsa;
+use super::plan::{ConvPlan, Kind};
+use super::wino::Axis;
+use crate::Error;
+use crate::conv::{Conv, ConvDesc, conv_reference};
+
+/// The signature of [`forward`] for one instruction set, as the dispatcher stores it.
+pub(crate) type ForwardFn = fn(
+    &[Conv],
+    &[ConvPlan],
+    &Threads,
+    usize,
+    [usize; 2],
+    &[f32],
+    &mut [f32],
+    &mut Workspace,
+    Policy,
+) -> Result<(), Error>;
+
+/// Runs the whole stack with instruction set `I`, dense layers on the NCHW kernels where
+/// `nchw` and the layout allow (as the plans were packed). Shapes and lengths are already
+/// checked.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn forward<I: NchwIsa>(
+    layers: &[Conv],
+    plans: &[ConvPlan],
+    threads: &Threads,
+    batch: usize,
+    input_hw: [usize; 2],
+    input: &[f32],
+    output: &mut [f32],
+    ws: &mut Workspace,
+    policy: Policy,
+) -> Result<(), Error> {
+    // The steps are computed twice, here and in the loop below, rather than stored, so a
+    // run allocates nothing once the workspace has grown.
+    let need = scratch_needs(layers, plans, batch, input_hw, policy)?;
+    let [ping, pong] = ws.scratch(need);
+    let job = Job {
+        at: Places {
+            input: input.as_ptr().cast_mut(),
+            ping,
+            pong,
+            output: output.as_mut_ptr(),
+        },
+        batch,
+        threads,
+    };
+    let mut cur = Loc::Input;
+    let mut hw = input_hw;
+    for (i, (layer, plan)) in layers.iter().zip(plans).enumerate() {
+        let (step, g) = step_at(layers, plans, i, cur, hw, policy)?;
+        run_step::<I>(&job, layer, plan, &step, &g, hw);
+        cur = step.dst;
+        hw = [g.oh, g.ow];
+    }
+    Ok(())
+}
+
+/// What every step of one run shares: where its buffers are, the batch, the threads.
+struct Job<'a> {
+    at: Places,
+    batch: usize,
+    threads: &'a Threads,
+}
+
+/// The floats each scratch buffer (ping, pong) must hold for the run's steps: the
+/// converted inputs and the outputs between layers, in the layout each step writes.
+fn scratch_needs(
+    layers: &[Conv],
+    plans: &[ConvPlan],
+    batch: usize,
+    input_hw: [usize; 2],
+    policy: Policy,
+) -> Result<[usize; 2], Error> {
+    let mut need = [0usize; 2];
+    let mut cur = Loc::Input;
+    let mut hw = input_hw;
+    for (i, layer) in layers.iter().enumerate() {
+        let (step, g) = step_at(layers, plans, i, cur, hw, policy)?;
+        let d = layer.desc();
+        if let Some(to) = step.convert_to {
+            let slot = usize::from(to == Loc::Pong);
+            need[slot] = need[slot].max(buf_len(batch, d.in_channels, hw, true)?);
+        }
+        if step.dst != Loc::Output {
+            let slot = usize::from(step.dst == Loc::Pong);
+            need[slot] = need[slot].max(buf_len(
+                batch,
+                d.out_channels,
+                [g.oh, g.ow],
+                step.out_blocked,
+            )?);
+        }
+        cur = step.dst;
+        hw = [g.oh, g.ow];
+    }
+    Ok(need)
+}
+
+/// Runs one step: converts the layer's input of size `hw` to the blocked layout if the
+/// step calls for it, then the layer.
+fn run_step<I: NchwIsa>(
+    job: &Job<'_>,
+    layer: &Conv,
+    plan: &ConvPlan,
+    step: &Step,
+    g: &Geom,
+    hw: [usize; 2],
+) {
+    let d = layer.desc();
+    let mut src = step.src;
+    if let Some(to) = step.convert_to {
+        let from = Buf {
+            ptr: job.at.ptr(src),
+            blocked: false,
+            c: d.in_channels,
+            h: hw[0],
+            w: hw[1],
+        };
+        let into = Buf {
+            blocked: true,
+            ptr: job.at.ptr(to),
+            ..from
+        };
+        to_blocked(from, into, job.batch, job.threads);
+        src = to;
+    }
+    let x = Buf {
+        ptr: job.at.ptr(src),
+        blocked: step.in_blocked,
+        c: d.in_channels,
+        h: hw[0],
+        w: hw[1],
+    };
+    let y = Buf {
+        ptr: job.at.ptr(step.dst),
+        blocked: step.out_blocked,
+        c: d.out_channels,
+        h: g.oh,
+        w: g.ow,
+    };
+    let run = Run {
+        d,
+        g,
+        batch: job.batch,
+        x,
+        y,
+        threads: job.threads,
+    };
+    run_layer::<I>(layer, plan, step.nchw_depthwise, run);
+}
+
+/// Runs `layer` on the driver its plan picks: the channel-blocked dense tiles, the
+/// depthwise ones (on NCHW data when `nchw_depthwise`), or the NCHW dense tiles, direct or
+/// Winograd.
+fn run_layer<I: NchwIsa>(layer: &Conv, plan: &ConvPlan, nchw_depthwise: bool, run: Run<'_>) {
+    match &plan.kind {
+        Kind::Dense { passes, w } => dense::<I>(plan, passes, w, run),
+        Kind::Depthwise { .. } if nchw_depthwise => {
+            depthwise_nchw::<I>(layer, run);
+        }
+        Kind::Depthwise { w } => depthwise_blocked::<I>(plan, w, run),
+        Kind::Nchw { blocks, w, wino } => {
+            let ctx = NchwCtx {
+                r: run,
+                plan,
+                blocks,
+                w,
+            };
+            match wino {
+                Some(wn) if wn.axis == Axis::Rows => wino_rows::<I>(&ctx, wn),
+                Some(wn) => wino_cols::<I>(&ctx, wn),
+                None => dense_nchw::<I>(&ctx),
+            }
+        }
+    }
+}
+
+/// The oracle path: [`conv_reference`] layer by layer on NCHW data, the intermediates in
+/// `ws`. Shapes and lengths are already checked.
+pub(crate) fn reference(
+    layers: &[Conv],
+    batch: usize,
+    input_hw: [usize; 2],
+    input: &[f32],
+    output: &mut [f32],
+    ws: &mut Workspace,
+) -> Result<(), Error> {
+    let last = layers.len() - 1;
+    let mut hw = input_hw;
+    let Workspace { ping, pong } = ws;
+    for (i, layer) in layers.iter().enumerate() {
+        let next_hw = layer.desc.output_size(hw)?;
+        let src_len = ConvDesc::nchw_len(batch, layer.desc.in_channels, hw)?;
+        let src: &[f32] = if i == 0 { input } else { &ping[..src_len] };
+        let dst: &mut [f32] = if i == last {
+            output
+        } else {
+            let len = ConvDesc::nchw_len(batch, layer.desc.out_channels, next_hw)?;
+            pong.clear();
+            pong.resize(len, 0.0);
+            pong
+        };
+        conv_reference(
+            &layer.desc,
+            batch,
+            hw,
+            src,
+            &layer.weight,
+            layer.bias(),
+            dst,
+        )?;
+        if i != last {
+            std::mem::swap(ping, pong);
+        }
+        hw = next_hw;
+    }
+    Ok(())
+}

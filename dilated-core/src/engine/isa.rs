@@ -1,0 +1,409 @@
+//! The instruction-set families: one type per family, and the traits through which the
+//! drivers call the tiles, monomorphised and compiled with the family's target features.
+//!
+//! - [`Isa`]: the channel-blocked tiles ([`super::kernels`], and [`super::avx2`]'s own on
+//!   AVX2) and the NCHW depthwise tiles.
+//! - [`NchwIsa`]: the dense tiles on NCHW data ([`super::nchw`]) and the Winograd tiles
+//!   ([`super::wino`]).
+//!
+//! Every entry point takes the tile's width (and mode) as run-time values and matches them
+//! to a kernel compiled for exactly that width, inside a `#[target_feature]` function, so
+//! the generic tiles (`#[inline(always)]`) are compiled once per family with its
+//! instructions. A new instruction set is a vector type implementing
+//! [`V16`](super::simd::V16), a family type here with both traits, a
+//! [`Kernel`](crate::engine::Kernel) variant that names it, and that variant's arm in every
+//! match over the families (the engine's dispatch, `frame::run_frame`): those matches name
+//! every variant, so the compiler lists them.
+
+#[cfg(target_arch = "x86_64")]
+use super::avx2;
+use super::kernels::{DenseTile, DwPix, DwTile, dense_tile, dw_tile, pix_masked, pix_tile};
+use super::nchw::{NchwTile, nchw_tile};
+use super::wino::{Mode, WinoTile, wino_tile};
+
+/// The tile entry points of one instruction set. The `r`, `ob` and `step` arguments pick a
+/// monomorphised kernel; the driver only passes values from [`Isa::TILES1`] / [`Isa::TILES2`],
+/// `1..=OBMAX` and `{0, 1, 16}`.
+pub(crate) trait Isa: Copy + Send + Sync + 'static {
+    /// Dense tile widths with one output block, widest first (the driver decomposes row
+    /// segments into these).
+    const TILES1: &'static [usize];
+    /// Dense tile widths with two output blocks (empty: one block per tile at most).
+    const TILES2: &'static [usize];
+    /// Most output blocks per dense tile.
+    const OBMAX: usize = if Self::TILES2.is_empty() { 1 } else { 2 };
+    /// Depthwise (blocked) tile widths.
+    const DW_TILES: &'static [usize];
+    /// NCHW depthwise tile sizes in vectors of 16 pixels, widest first.
+    const PIX_TILES: &'static [usize];
+    /// # Safety
+    /// As [`dense_tile`], and the CPU supports this instruction set; `r` is in
+    /// [`Isa::TILES1`] or [`Isa::TILES2`] as `ob` is 1 or 2.
+    unsafe fn dense(r: usize, ob: usize, step: usize, t: &DenseTile<'_>);
+    /// # Safety
+    /// As [`dw_tile`], and the CPU supports this instruction set.
+    unsafe fn dw(r: usize, t: &DwTile);
+    /// # Safety
+    /// As [`pix_tile`], and the CPU supports this instruction set.
+    unsafe fn pix(r: usize, t: &DwPix, ox0: usize);
+    /// # Safety
+    /// As [`pix_masked`], and the CPU supports this instruction set.
+    unsafe fn pix_masked(r: usize, t: &DwPix, ox0: usize, n_last: usize);
+}
+
+macro_rules! isa {
+    (
+        $(#[$doc:meta])* $name:ident, $v:ty, [$($feat:literal)?],
+        tiles1 = [$($r:literal),*], tiles2 = [$($r2:literal),*], dw_tiles = [$($dr:literal),*],
+        pix_tiles = [$($pr:literal),*]
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy)]
+        pub(crate) struct $name;
+
+        impl $name {
+            /// The tile compiled with the family's features.
+            ///
+            /// # Safety
+            /// As [`dense_tile`], and the CPU supports the family's instruction set.
+            $(#[target_feature(enable = $feat)])?
+            unsafe fn dense_t<const R: usize, const OB: usize, const STEP: usize>(
+                t: &DenseTile<'_>,
+            ) {
+                // SAFETY: forwarded contract; the features are enabled on this function.
+                unsafe { dense_tile::<$v, R, OB, STEP>(t) }
+            }
+            /// The tile compiled with the family's features.
+            ///
+            /// # Safety
+            /// As [`dw_tile`], and the CPU supports the family's instruction set.
+            $(#[target_feature(enable = $feat)])?
+            unsafe fn dw_t<const R: usize>(t: &DwTile) {
+                // SAFETY: forwarded contract; the features are enabled on this function.
+                unsafe { dw_tile::<$v, R>(t) }
+            }
+            /// The tile compiled with the family's features.
+            ///
+            /// # Safety
+            /// As [`pix_tile`], and the CPU supports the family's instruction set.
+            $(#[target_feature(enable = $feat)])?
+            unsafe fn pix_t<const R: usize>(t: &DwPix, ox0: usize) {
+                // SAFETY: forwarded contract; the features are enabled on this function.
+                unsafe { pix_tile::<$v, R>(t, ox0) }
+            }
+            /// The tile compiled with the family's features.
+            ///
+            /// # Safety
+            /// As [`pix_masked`], and the CPU supports the family's instruction set.
+            $(#[target_feature(enable = $feat)])?
+            unsafe fn pix_m<const R: usize>(t: &DwPix, ox0: usize, n_last: usize) {
+                // SAFETY: forwarded contract; the features are enabled on this function.
+                unsafe { pix_masked::<$v, R>(t, ox0, n_last) }
+            }
+        }
+
+        impl Isa for $name {
+            const TILES1: &'static [usize] = &[$($r),*];
+            const TILES2: &'static [usize] = &[$($r2),*];
+            const DW_TILES: &'static [usize] = &[$($dr),*];
+            const PIX_TILES: &'static [usize] = &[$($pr),*];
+            unsafe fn dense(r: usize, ob: usize, step: usize, t: &DenseTile<'_>) {
+                // SAFETY: forwarded contract (every arm).
+                unsafe {
+                    match (r, ob, step) {
+                        $(
+                            ($r, 1, 16) => Self::dense_t::<$r, 1, 16>(t),
+                            ($r, 1, 1) => Self::dense_t::<$r, 1, 1>(t),
+                            ($r, 1, _) => Self::dense_t::<$r, 1, 0>(t),
+                        )*
+                        $(
+                            ($r2, 2, 16) => Self::dense_t::<$r2, 2, 16>(t),
+                            ($r2, 2, 1) => Self::dense_t::<$r2, 2, 1>(t),
+                            ($r2, 2, _) => Self::dense_t::<$r2, 2, 0>(t),
+                        )*
+                        _ => unreachable!("dense tile {r}×{ob} is not compiled"),
+                    }
+                }
+            }
+            unsafe fn dw(r: usize, t: &DwTile) {
+                // SAFETY: forwarded contract (every arm).
+                unsafe {
+                    match r {
+                        $($dr => Self::dw_t::<$dr>(t),)*
+                        _ => unreachable!("depthwise tile {r} is not compiled"),
+                    }
+                }
+            }
+            unsafe fn pix(r: usize, t: &DwPix, ox0: usize) {
+                // SAFETY: forwarded contract (every arm).
+                unsafe {
+                    match r {
+                        $($pr => Self::pix_t::<$pr>(t, ox0),)*
+                        _ => unreachable!("depthwise tile {r} is not compiled"),
+                    }
+                }
+            }
+            unsafe fn pix_masked(r: usize, t: &DwPix, ox0: usize, n_last: usize) {
+                // SAFETY: forwarded contract (every arm).
+                unsafe {
+                    match r {
+                        $($pr => Self::pix_m::<$pr>(t, ox0, n_last),)*
+                        _ => unreachable!("depthwise tile {r} is not compiled"),
+                    }
+                }
+            }
+        }
+    };
+}
+
+isa!(
+    /// Portable 16-lane arrays (always compiled).
+    Portable, [f32; 16], [],
+    tiles1 = [4, 2, 1], tiles2 = [], dw_tiles = [4, 2, 1], pix_tiles = [2, 1]
+);
+
+/// AVX2 + FMA: a 16-lane vector is two `ymm` registers; its own dense tile of up to 6
+/// pixels × 16 channels (12 accumulators) and its own NCHW depthwise tile
+/// ([`super::avx2`]), the generic channel-blocked depthwise tile.
+#[cfg(target_arch = "x86_64")]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Avx2;
+
+#[cfg(target_arch = "x86_64")]
+impl Avx2 {
+    /// The tile compiled with AVX2 and FMA.
+    ///
+    /// # Safety
+    /// As [`avx2::dense`]: the tile's inputs, weights, biases and outputs in bounds; the CPU
+    /// supports AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn dense_t<const R: usize, const H: usize, const STEP: usize>(t: &DenseTile<'_>) {
+        // SAFETY: forwarded contract; the features are enabled on this function.
+        unsafe { avx2::dense::<R, H, STEP>(t) }
+    }
+    /// The tile compiled with AVX2 and FMA.
+    ///
+    /// # Safety
+    /// As [`dw_tile`], and the CPU supports AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn dw_t<const R: usize>(t: &DwTile) {
+        // SAFETY: forwarded contract; the features are enabled on this function.
+        unsafe { dw_tile::<[core::arch::x86_64::__m256; 2], R>(t) }
+    }
+    /// The tile compiled with AVX2 and FMA.
+    ///
+    /// # Safety
+    /// As [`pix_tile`], and the CPU supports AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn pix_t<const R: usize>(t: &DwPix, ox0: usize) {
+        // SAFETY: forwarded contract; the features are enabled on this function.
+        unsafe { avx2::pix::<R, false>(t, ox0, 16) }
+    }
+    /// The tile compiled with AVX2 and FMA.
+    ///
+    /// # Safety
+    /// As [`pix_masked`], and the CPU supports AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn pix_m<const R: usize>(t: &DwPix, ox0: usize, n_last: usize) {
+        // SAFETY: forwarded contract; the features are enabled on this function.
+        unsafe { avx2::pix::<R, true>(t, ox0, n_last) }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Isa for Avx2 {
+    const TILES1: &'static [usize] = &[6, 4, 2, 1];
+    const TILES2: &'static [usize] = &[];
+    const DW_TILES: &'static [usize] = &[6, 4, 2, 1];
+    const PIX_TILES: &'static [usize] = &[4, 2, 1];
+    unsafe fn dense(r: usize, ob: usize, step: usize, t: &DenseTile<'_>) {
+        macro_rules! arms {
+            ($(($r:literal, $ob:literal, $h:literal)),*) => {
+                match (r, ob, step) {
+                    $(
+                        ($r, $ob, 16) => Self::dense_t::<$r, $h, 16>(t),
+                        ($r, $ob, 1) => Self::dense_t::<$r, $h, 1>(t),
+                        ($r, $ob, _) => Self::dense_t::<$r, $h, 0>(t),
+                    )*
+                    _ => unreachable!("dense tile {r}×{ob} is not compiled"),
+                }
+            };
+        }
+        // SAFETY: forwarded contract (every arm); the driver checked AVX2 and FMA.
+        unsafe { arms!((6, 1, 2), (4, 1, 2), (2, 1, 2), (1, 1, 2)) }
+    }
+    unsafe fn dw(r: usize, t: &DwTile) {
+        // SAFETY: forwarded contract (every arm).
+        unsafe {
+            match r {
+                6 => Self::dw_t::<6>(t),
+                4 => Self::dw_t::<4>(t),
+                2 => Self::dw_t::<2>(t),
+                1 => Self::dw_t::<1>(t),
+                _ => unreachable!("depthwise tile {r} is not compiled"),
+            }
+        }
+    }
+    unsafe fn pix(r: usize, t: &DwPix, ox0: usize) {
+        // SAFETY: forwarded contract (every arm).
+        unsafe {
+            match r {
+                4 => Self::pix_t::<4>(t, ox0),
+                2 => Self::pix_t::<2>(t, ox0),
+                1 => Self::pix_t::<1>(t, ox0),
+                _ => unreachable!("depthwise tile {r} is not compiled"),
+            }
+        }
+    }
+    unsafe fn pix_masked(r: usize, t: &DwPix, ox0: usize, n_last: usize) {
+        // SAFETY: forwarded contract (every arm).
+        unsafe {
+            match r {
+                4 => Self::pix_m::<4>(t, ox0, n_last),
+                2 => Self::pix_m::<2>(t, ox0, n_last),
+                1 => Self::pix_m::<1>(t, ox0, n_last),
+                _ => unreachable!("depthwise tile {r} is not compiled"),
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+isa!(
+    /// AVX-512F: one `zmm` per vector; 14 pixels × 2 output blocks = 28 accumulators.
+    Avx512, core::arch::x86_64::__m512, ["avx512f,avx2,fma"],
+    tiles1 = [14, 8, 4, 2, 1], tiles2 = [14, 8, 4, 2, 1], dw_tiles = [14, 8, 4, 2, 1], pix_tiles = [8, 4, 2, 1]
+);
+
+/// The NCHW dense entry points of one instruction set.
+pub(crate) trait NchwIsa: Isa {
+    /// Output channels per tile (divides [`PC`](super::nchw::PC)).
+    const NCHW_C: usize;
+    /// Tile widths in vectors of 16 pixels, widest first.
+    const NCHW_R: &'static [usize];
+    /// Whether dense layers run on these kernels where the layout allows: true where they beat the
+    /// channel-blocked ones on this family (see `docs/perf.md`, "Measurements behind the engine's
+    /// design choices").
+    const NCHW_DENSE: bool;
+    /// # Safety
+    /// As [`nchw_tile`] with `C = NCHW_C`, and the CPU supports this instruction set; `r`
+    /// is in [`NchwIsa::NCHW_R`].
+    unsafe fn nchw(r: usize, masked: bool, t: &NchwTile, ox0: usize, n_last: usize, tiles: usize);
+    /// # Safety
+    /// As [`wino_tile`] with `C = NCHW_C` and the mode's `MODE`
+    /// (only [`Mode::Rows`] masked), and the CPU supports this instruction set.
+    unsafe fn wino(mode: Mode, masked: bool, t: &WinoTile, ox0: usize, n_last: usize, tiles: usize);
+}
+
+macro_rules! nchw_isa {
+    (
+        $name:ty, $v:ty, [$($feat:literal)?], c = $c:literal, r = [$($r:literal),*],
+        dense = $on:literal
+    ) => {
+        impl NchwIsa for $name {
+            const NCHW_DENSE: bool = $on;
+            const NCHW_C: usize = $c;
+            const NCHW_R: &'static [usize] = &[$($r),*];
+            unsafe fn nchw(
+                r: usize,
+                masked: bool,
+                t: &NchwTile,
+                ox0: usize,
+                n_last: usize,
+                tiles: usize,
+            ) {
+                /// The tile compiled with the family's features.
+                ///
+                /// # Safety
+                /// As [`nchw_tile`] with `C = NCHW_C`, and the CPU supports the family's
+                /// instruction set.
+                $(#[target_feature(enable = $feat)])?
+                unsafe fn run<const R: usize, const M: bool, const KW: usize>(
+                    t: &NchwTile,
+                    ox0: usize,
+                    n_last: usize,
+                    tiles: usize,
+                ) {
+                    // SAFETY: forwarded contract; the features are enabled on this function.
+                    unsafe { nchw_tile::<$v, R, $c, M, KW>(t, ox0, n_last, tiles) }
+                }
+                // SAFETY: forwarded contract (every arm).
+                unsafe {
+                    match (r, masked) {
+                        $(
+                            ($r, false) if t.kw == 3 => run::<$r, false, 3>(t, ox0, n_last, tiles),
+                            ($r, false) => run::<$r, false, 0>(t, ox0, n_last, tiles),
+                            ($r, true) => run::<$r, true, 0>(t, ox0, n_last, tiles),
+                        )*
+                        _ => unreachable!("NCHW tile {r} is not compiled"),
+                    }
+                }
+            }
+            unsafe fn wino(
+                mode: Mode,
+                masked: bool,
+                t: &WinoTile,
+                ox0: usize,
+                n_last: usize,
+                tiles: usize,
+            ) {
+                /// The tile compiled with the family's features.
+                ///
+                /// # Safety
+                /// As [`wino_tile`] with `C = NCHW_C`, and the CPU supports the family's
+                /// instruction set.
+                $(#[target_feature(enable = $feat)])?
+                unsafe fn run<const MODE: u8, const M: bool, const KT: usize>(
+                    t: &WinoTile,
+                    ox0: usize,
+                    n_last: usize,
+                    tiles: usize,
+                ) {
+                    // SAFETY: forwarded contract; the features are enabled on this function.
+                    unsafe { wino_tile::<$v, $c, MODE, M, KT>(t, ox0, n_last, tiles) }
+                }
+                const R: u8 = Mode::Rows.id();
+                const W: u8 = Mode::Windows.id();
+                const U: u8 = Mode::Runs.id();
+                // SAFETY: forwarded contract (every arm).
+                unsafe {
+                    match (mode, masked) {
+                        (Mode::Windows, _) => run::<W, false, 1>(t, ox0, n_last, tiles),
+                        (Mode::Runs, _) => run::<U, false, 1>(t, ox0, n_last, tiles),
+                        (Mode::Rows, false) if t.kt == 3 => {
+                            run::<R, false, 3>(t, ox0, n_last, tiles)
+                        }
+                        (Mode::Rows, false) => run::<R, false, 0>(t, ox0, n_last, tiles),
+                        (Mode::Rows, true) => run::<R, true, 0>(t, ox0, n_last, tiles),
+                    }
+                }
+            }
+        }
+    };
+}
+
+// Portable and AVX2 keep dense layers channel-blocked: AVX2's 16 registers leave the NCHW tile 4
+// channels × 1 vector, 4 FMAs per input load, and the blocked tile ran faster on every shape
+// measured (see `docs/perf.md`, "Measurements behind the engine's design choices"); the kernels
+// stay compiled and tested for the layers a future policy may send them.
+nchw_isa!(Portable, [f32; 16], [], c = 8, r = [2, 1], dense = false);
+
+#[cfg(target_arch = "x86_64")]
+nchw_isa!(
+    Avx2,
+    [core::arch::x86_64::__m256; 2],
+    ["avx2,fma"],
+    c = 4,
+    r = [1],
+    dense = false
+);
+
+#[cfg(target_arch = "x86_64")]
+nchw_isa!(
+    Avx512,
+    core::arch::x86_64::__m512,
+    ["avx512f,avx2,fma"],
+    c = 16,
+    r = [1],
+    dense = true
+);
