@@ -277,7 +277,7 @@ impl fmt::Display for GraphError {
                 second_jump,
             } => write!(
                 f,
-                "{first} and {second} are merged but their positions are {first_jump} and {second_jump} input pixels apart on the {} axis (a stride in one branch only): give both branches the same strides",
+                "{first} and {second} are merged but their jumps differ on the {} axis ({first_jump} and {second_jump} input pixels between positions: a stride in one branch only): give both branches the same strides",
                 axis.name()
             ),
             Self::TooManyNodes { limit } => {

@@ -183,8 +183,10 @@ impl Cover for Terms {
     }
 
     fn has_holes(&self, budget: &mut Budget) -> Result<bool, Fail> {
-        if let [t] = &self.terms[..] {
-            return Ok(!t.axes.iter().flatten().all(Bits::is_full));
+        match &self.terms[..] {
+            [] => return Ok(false),
+            [t] => return Ok(!t.axes.iter().flatten().all(Bits::is_full)),
+            _ => {}
         }
         for phase in self.phases() {
             let [rows, cols] = self.at(phase);
