@@ -14,11 +14,9 @@ use super::report::{
 };
 use super::terms::Terms;
 use super::{GraphError, MAX_GRAPH_MAP_CELLS, MAX_GRAPH_RF, MAX_GRAPH_WORK, NodeId};
-use crate::schedule::suggest::list_text;
 use crate::schedule::{
     AxisSpec, CheckId, Count, Diagnostic, ErrorKind, Figure, Level, MAX_COVERAGE_RF, Options,
-    Schedule, ScheduleError, Spec2d, Suggestion, analyze, coverage_row_text, hdc, reach,
-    suggest_fix,
+    Schedule, ScheduleError, Spec2d, analyze, coverage_row_text, hdc,
 };
 
 /// The verdicts of every output phase and the method, per output.
@@ -548,11 +546,10 @@ impl Graph {
                 ));
             }
         }
-        let help = match (chain, out.first_hole_node) {
-            (Some(c), _) if options.suggest => self.chain_help(&chains[c]),
-            (_, Some(n)) => self.kind_help(n),
-            (_, None) => None,
-        };
+        let help = chain
+            .filter(|_| options.suggest)
+            .and_then(|c| self.chain_help(&chains[c]))
+            .or_else(|| out.first_hole_node.and_then(|n| self.kind_help(n)));
         GraphDiagnostic {
             diagnostic: Diagnostic {
                 check: CheckId::Holes,
@@ -580,38 +577,17 @@ impl Graph {
         }
     }
 
-    /// A fix from [`suggest_fix`] for the chain's axis that has holes (the first axis
-    /// otherwise).
+    /// The chain analysis's own `help:` line for the chain (a fix from
+    /// [`suggest_fix`](crate::schedule::suggest_fix) when one applies), if the chain alone
+    /// fails a check.
     fn chain_help(&self, chain: &ChainReport) -> Option<String> {
-        let axes = chain.schedule.axes();
-        let (_, layers) = axes
-            .iter()
-            .find(|(_, l)| reach(l).is_ok_and(|r| r.has_holes()))
-            .or_else(|| axes.first())?;
-        let fixes: Vec<Suggestion> = suggest_fix(layers);
-        let first = fixes.first()?;
-        let names = format!(
-            "{} … {}",
+        let r = analyze(&chain.schedule, &Options::default()).ok()?;
+        let help = r.diagnostics.iter().find_map(|d| d.help.clone())?;
+        Some(format!(
+            "in the chain {} … {}: {help}",
             self.name(chain.nodes[0]),
             self.name(*chain.nodes.last()?)
-        );
-        let rates: Vec<u64> = layers.iter().map(|l| l.rate).collect();
-        Some(if first.rates.len() == layers.len() {
-            format!(
-                "in the chain {names} (rates {}), use rates {} (no holes, HDC rules hold, receptive field {})",
-                list_text(&rates, 16),
-                first.rates_text(),
-                first.receptive_field
-            )
-        } else {
-            format!(
-                "in the chain {names} (rates {}): with {} layers, rates {} reach {} (no holes, HDC rules hold)",
-                list_text(&rates, 16),
-                first.rates.len(),
-                first.rates_text(),
-                first.receptive_field
-            )
-        })
+        ))
     }
 
     /// The help line for a node that opens holes outside a chain.
