@@ -7,8 +7,8 @@
 use std::time::Instant;
 
 use dilated_core::schedule::graph::{
-    Graph, GraphCoverageStatus, GraphError, GraphOptions, GraphReport, HoleList, InputField,
-    Jump, MAX_GRAPH_PHASES, MAX_GRAPH_RF, Method, NodeId, ResizeMode,
+    Graph, GraphCoverageStatus, GraphError, GraphOptions, GraphReport, HoleList, InputField, Jump,
+    MAX_GRAPH_PHASES, MAX_GRAPH_RF, Method, NodeId, ResizeMode,
 };
 use dilated_core::schedule::{
     Axis, AxisSpec, CheckId, ErrorKind, Level, Options, PadMode, Schedule, ScheduleError, Spec2d,
@@ -38,7 +38,9 @@ fn report(g: &Graph) -> GraphReport {
 /// (global pool, 1×1, broadcast), concat, 1×1 projection + BN + ReLU.
 fn aspp(field: Option<InputField>) -> (Graph, [NodeId; 3]) {
     let mut g = Graph::two_d();
-    let x = g.input(field.as_ref().map(|f| [*f, *f]).as_ref().map(|f| &f[..])).unwrap();
+    let x = g
+        .input(field.as_ref().map(|f| [*f, *f]).as_ref().map(|f| &f[..]))
+        .unwrap();
     let mut branches = Vec::new();
     let mut rate6 = None;
     for (i, rate) in [1u64, 6, 12, 18].into_iter().enumerate() {
@@ -86,13 +88,22 @@ fn aspp_on_raw_pixels_has_holes_and_global_context() {
     assert!(r.is_error());
     assert_eq!(r.diagnostics.len(), 1);
     let d = &r.diagnostics[0];
-    assert_eq!((d.diagnostic.check, d.diagnostic.level), (CheckId::Holes, Level::Deny));
+    assert_eq!(
+        (d.diagnostic.check, d.diagnostic.level),
+        (CheckId::Holes, Level::Deny)
+    );
     assert_eq!((d.node, d.output), (Some(rate6), Some(out)));
     let m = &d.diagnostic.message;
     assert!(m.starts_with("gridding: "), "{m}");
     assert!(m.contains("1344 of the 37×37 cells"), "{m}");
-    assert!(m.contains("the holes open at conv aspp.convs.1.0 (rate 6)"), "{m}");
-    assert!(m.contains("global pool aspp.convs.4.0") && m.contains("fills no hole"), "{m}");
+    assert!(
+        m.contains("the holes open at conv aspp.convs.1.0 (rate 6)"),
+        "{m}"
+    );
+    assert!(
+        m.contains("global pool aspp.convs.4.0") && m.contains("fills no hole"),
+        "{m}"
+    );
     let help = d.diagnostic.help.as_deref().unwrap();
     assert!(help.contains("InputField"), "{help}");
     // The exact gap test agrees (three lattices, none inside another).
@@ -104,9 +115,15 @@ fn aspp_on_raw_pixels_has_holes_and_global_context() {
         .unwrap();
     let e = &exact.outputs[0];
     assert_eq!(e.method, Method::GapTest);
-    assert_eq!((e.hole_count, &e.holes, e.first_hole_node), (o.hole_count, &o.holes, o.first_hole_node));
+    assert_eq!(
+        (e.hole_count, &e.holes, e.first_hole_node),
+        (o.hole_count, &o.holes, o.first_hole_node)
+    );
     assert_eq!(e.axes, o.axes);
-    assert!(matches!(e.coverage, GraphCoverageStatus::OverLimit(GraphError::MapTooLarge { .. })));
+    assert!(matches!(
+        e.coverage,
+        GraphCoverageStatus::OverLimit(GraphError::MapTooLarge { .. })
+    ));
 }
 
 #[test]
@@ -147,7 +164,10 @@ fn residual_blocks_fill_the_holes_of_the_chain() {
     let y2 = g.sum(&[y1, b2]).unwrap();
     let r = report(&g);
     let o = &r.outputs[0];
-    assert_eq!((o.node, o.hole_count, o.axes[0].receptive_field), (y2, 0, 5));
+    assert_eq!(
+        (o.node, o.hole_count, o.axes[0].receptive_field),
+        (y2, 0, 5)
+    );
     let row = o.coverage.exact().unwrap().maps[0].row().unwrap();
     assert_eq!((row.min_offset, row.counts), (-2, vec![1, 2, 3, 2, 1]));
     // Each body alone has a hole at its centre.
@@ -167,8 +187,17 @@ fn causal_body_beside_the_identity_lines_up_as_at_run_time() {
     let body = g.conv(x, &causal(3, 1)).unwrap();
     g.sum(&[body, x]).unwrap();
     let o = &report(&g).outputs[0];
-    assert_eq!((o.hole_count, o.axes[0].min_offset, o.axes[0].receptive_field), (0, -2, 3));
-    let row = g.coverage::<u64>(g.last().unwrap()).unwrap().maps[0].row().unwrap();
+    assert_eq!(
+        (
+            o.hole_count,
+            o.axes[0].min_offset,
+            o.axes[0].receptive_field
+        ),
+        (0, -2, 3)
+    );
+    let row = g.coverage::<u64>(g.last().unwrap()).unwrap().maps[0]
+        .row()
+        .unwrap();
     assert_eq!(row.counts, [1, 1, 2]);
 
     // k = 2 at rate 2: causal reads −2 and 0 (hole at −1); `same` reads −1 and +1, and the
@@ -176,11 +205,17 @@ fn causal_body_beside_the_identity_lines_up_as_at_run_time() {
     for (padding, holes, min) in [(PadMode::Causal, 1, -2), (PadMode::Same, 0, -1)] {
         let mut g = Graph::one_d();
         let x = g.input(None).unwrap();
-        let body = g.conv(x, &[AxisSpec::new(2, 2).with_padding(padding)]).unwrap();
+        let body = g
+            .conv(x, &[AxisSpec::new(2, 2).with_padding(padding)])
+            .unwrap();
         let y = g.sum(&[x, body]).unwrap();
         let r = report(&g);
         let o = &r.outputs[0];
-        assert_eq!((o.hole_count, o.axes[0].min_offset), (holes, min), "{padding:?}");
+        assert_eq!(
+            (o.hole_count, o.axes[0].min_offset),
+            (holes, min),
+            "{padding:?}"
+        );
         if holes > 0 {
             assert_eq!(o.holes, Some(HoleList::Offsets(vec![-1])));
             // The body opens it; the sum keeps it.
@@ -237,9 +272,18 @@ fn one_by_three_beside_three_by_one_has_four_holes_in_2d() {
     for concat in [true, false] {
         let mut g = Graph::two_d();
         let x = g.input(None).unwrap();
-        let a = g.conv(x, &[AxisSpec::new(1, 1), AxisSpec::new(3, 1)]).unwrap();
-        let b = g.conv(x, &[AxisSpec::new(3, 1), AxisSpec::new(1, 1)]).unwrap();
-        let m = if concat { g.concat(&[a, b]) } else { g.sum(&[a, b]) }.unwrap();
+        let a = g
+            .conv(x, &[AxisSpec::new(1, 1), AxisSpec::new(3, 1)])
+            .unwrap();
+        let b = g
+            .conv(x, &[AxisSpec::new(3, 1), AxisSpec::new(1, 1)])
+            .unwrap();
+        let m = if concat {
+            g.concat(&[a, b])
+        } else {
+            g.sum(&[a, b])
+        }
+        .unwrap();
         for dense_cells in [None, Some(0)] {
             let r = g
                 .analyze(&GraphOptions {
@@ -248,7 +292,14 @@ fn one_by_three_beside_three_by_one_has_four_holes_in_2d() {
                 })
                 .unwrap();
             let o = &r.outputs[0];
-            assert_eq!(o.method, if dense_cells.is_some() { Method::GapTest } else { Method::Dense });
+            assert_eq!(
+                o.method,
+                if dense_cells.is_some() {
+                    Method::GapTest
+                } else {
+                    Method::Dense
+                }
+            );
             // No hole on either axis; four in 2D, the corners.
             assert!(!r.node(a).unwrap().holes && !r.node(b).unwrap().holes);
             assert_eq!((o.receptive_field(), o.hole_count), (vec![3, 3], 4));
@@ -333,7 +384,13 @@ fn wavenet_thirty_layers_is_fast() {
         })
         .unwrap();
     let took = t.elapsed();
-    assert_eq!((r.outputs[0].axes[0].receptive_field, r.outputs[0].hole_count), (3070, 0));
+    assert_eq!(
+        (
+            r.outputs[0].axes[0].receptive_field,
+            r.outputs[0].hole_count
+        ),
+        (3070, 0)
+    );
     assert!(took.as_secs_f64() < 5.0, "{took:?}");
     eprintln!("30-layer WaveNet analysed in {took:?}");
 }
@@ -368,7 +425,14 @@ fn tcn_levels_see_their_field_and_repeat_rates() {
     let r = report(&g);
     let o = &r.outputs[0];
     // 1 + Σ 2·(k − 1)·2^i = 1 + 4·15.
-    assert_eq!((o.axes[0].receptive_field, o.hole_count, o.axes[0].min_offset), (61, 0, -60));
+    assert_eq!(
+        (
+            o.axes[0].receptive_field,
+            o.hole_count,
+            o.axes[0].min_offset
+        ),
+        (61, 0, -60)
+    );
     assert_eq!(r.chains.len(), 1);
     assert_eq!(r.chains[0].nodes, convs);
     assert_eq!(r.chains[0].rates(), [1, 1, 2, 2, 4, 4, 8, 8]);
@@ -380,14 +444,34 @@ fn tcn_levels_see_their_field_and_repeat_rates() {
         .iter()
         .map(|d| (d.diagnostic.check, d.diagnostic.level))
         .collect();
-    assert_eq!(checks, [(CheckId::Hdc1, Level::Warn), (CheckId::Hdc2, Level::Warn)]);
+    assert_eq!(
+        checks,
+        [(CheckId::Hdc1, Level::Warn), (CheckId::Hdc2, Level::Warn)]
+    );
     let d = &r.diagnostics[1];
     // Rule 2 counts repeats of rates above 1: the first is level 1's second conv.
-    assert!(d.diagnostic.message.starts_with("HDC rule 2: rate 2 repeats"), "{}", d.diagnostic.message);
-    assert_eq!((d.node, d.chain, d.diagnostic.layer), (Some(convs[3]), Some(0), Some(3)));
+    assert!(
+        d.diagnostic
+            .message
+            .starts_with("HDC rule 2: rate 2 repeats"),
+        "{}",
+        d.diagnostic.message
+    );
+    assert_eq!(
+        (d.node, d.chain, d.diagnostic.layer),
+        (Some(convs[3]), Some(0), Some(3))
+    );
     let chain_words = analyze(&r.chains[0].schedule, &Options::default()).unwrap();
-    let words: Vec<&str> = chain_words.diagnostics.iter().map(|d| d.message.as_str()).collect();
-    let ours: Vec<&str> = r.diagnostics.iter().map(|d| d.diagnostic.message.as_str()).collect();
+    let words: Vec<&str> = chain_words
+        .diagnostics
+        .iter()
+        .map(|d| d.message.as_str())
+        .collect();
+    let ours: Vec<&str> = r
+        .diagnostics
+        .iter()
+        .map(|d| d.diagnostic.message.as_str())
+        .collect();
     assert_eq!(ours, words);
 }
 
@@ -463,7 +547,11 @@ fn duc_hdc_bottleneck_trunk_is_the_chain() {
     assert_eq!(r.chains[0].nodes, trunk);
     assert_eq!(r.chains[0].rates(), rates);
     // The identity reads the body's centre tap: the graph sees what the chain sees.
-    let chain = analyze(&Schedule::two_d(&rates.map(|d| Spec2d::square(3, d))), &Options::default()).unwrap();
+    let chain = analyze(
+        &Schedule::two_d(&rates.map(|d| Spec2d::square(3, d))),
+        &Options::default(),
+    )
+    .unwrap();
     let o = &r.outputs[0];
     let rf = chain.axes[0].receptive_field;
     let covered = rf - chain.axes[0].reach.hole_count;
@@ -473,12 +561,21 @@ fn duc_hdc_bottleneck_trunk_is_the_chain() {
     // 2 of rule 2), pointing at the trunk's convs.
     assert_eq!(r.chains[0].hdc.len(), 2);
     let checks: Vec<CheckId> = r.diagnostics.iter().map(|d| d.diagnostic.check).collect();
-    let expected: Vec<CheckId> = chain.diagnostics.iter().map(|d| d.check).filter(|c| *c != CheckId::Holes).collect();
+    let expected: Vec<CheckId> = chain
+        .diagnostics
+        .iter()
+        .map(|d| d.check)
+        .filter(|c| *c != CheckId::Holes)
+        .collect();
     assert!(checks.contains(&CheckId::Hdc2));
     for c in &expected {
         assert!(checks.contains(c), "{checks:?} lacks {c:?}");
     }
-    let rule2 = r.diagnostics.iter().find(|d| d.diagnostic.check == CheckId::Hdc2).unwrap();
+    let rule2 = r
+        .diagnostics
+        .iter()
+        .find(|d| d.diagnostic.check == CheckId::Hdc2)
+        .unwrap();
     assert_eq!(rule2.node, Some(trunk[1]));
     assert_eq!(g.name(rule2.node.unwrap()), "layer4.1.conv2");
     // 8 blocks, rf 61 per axis: dense; the exact gap test agrees.
@@ -532,13 +629,31 @@ fn a_chain_as_a_graph_speaks_like_the_chain() {
     // The same coverage row (odd kernels with `same` padding are centred) and fix.
     let row = |m: &str| m.lines().nth(1).unwrap().to_string();
     assert_eq!(row(&holes.message), row(&chain.diagnostics[0].message));
-    assert!(holes.message.contains("the holes open at conv layer 1 (rate 2)"), "{}", holes.message);
+    assert!(
+        holes
+            .message
+            .contains("the holes open at conv layer 1 (rate 2)"),
+        "{}",
+        holes.message
+    );
     let help = holes.help.as_deref().unwrap();
-    assert!(help.starts_with("in the chain layer 1 … layer 3: "), "{help}");
-    assert!(help.ends_with(chain.diagnostics[0].help.as_deref().unwrap()), "{help}");
+    assert!(
+        help.starts_with("in the chain layer 1 … layer 3: "),
+        "{help}"
+    );
+    assert!(
+        help.ends_with(chain.diagnostics[0].help.as_deref().unwrap()),
+        "{help}"
+    );
     // The HDC findings of the chain, with its words.
-    let hdc: Vec<&str> = r.diagnostics[1..].iter().map(|d| d.diagnostic.message.as_str()).collect();
-    let expected: Vec<&str> = chain.diagnostics[1..].iter().map(|d| d.message.as_str()).collect();
+    let hdc: Vec<&str> = r.diagnostics[1..]
+        .iter()
+        .map(|d| d.diagnostic.message.as_str())
+        .collect();
+    let expected: Vec<&str> = chain.diagnostics[1..]
+        .iter()
+        .map(|d| d.message.as_str())
+        .collect();
     assert_eq!(hdc, expected);
     assert_eq!(r.chains[0].hdc[0].gcd, 2);
 }
@@ -554,7 +669,10 @@ fn upsampling_makes_the_field_vary_with_the_phase() {
     let o = &r.outputs[0];
     assert_eq!(o.node, up);
     assert_eq!(o.axes[0].jump, Some(Jump { num: 4, den: 3 }));
-    assert_eq!((o.axes[0].phases, o.phase.clone(), o.varies), (3, vec![0], true));
+    assert_eq!(
+        (o.axes[0].phases, o.phase.clone(), o.varies),
+        (3, vec![0], true)
+    );
     assert_eq!((o.axes[0].receptive_field, o.hole_count), (5, 3));
     assert_eq!(o.holes, Some(HoleList::Offsets(vec![-3, -2, -1])));
     let c = g.coverage::<u64>(up).unwrap();
@@ -567,8 +685,20 @@ fn upsampling_makes_the_field_vary_with_the_phase() {
             (r.min_offset, r.counts)
         })
         .collect();
-    assert_eq!(rows, [(-4, vec![1, 0, 0, 0, 1]), (0, vec![1]), (0, vec![1, 0, 0, 0, 1])]);
-    assert!(r.diagnostics[0].diagnostic.message.contains("phase 0 of 3 after an upsampling"));
+    assert_eq!(
+        rows,
+        [
+            (-4, vec![1, 0, 0, 0, 1]),
+            (0, vec![1]),
+            (0, vec![1, 0, 0, 0, 1])
+        ]
+    );
+    assert!(
+        r.diagnostics[0]
+            .diagnostic
+            .message
+            .contains("phase 0 of 3 after an upsampling")
+    );
     // Nearest: each phase copies one feature; then a 3-tap conv on the upsampled map
     // reads neighbouring phases.
     let near = g.resize(x, &[2], ResizeMode::Nearest).unwrap();
@@ -579,7 +709,10 @@ fn upsampling_makes_the_field_vary_with_the_phase() {
             ..GraphOptions::default()
         })
         .unwrap();
-    assert_eq!((r.outputs[0].axes[0].receptive_field, r.outputs[0].varies), (1, false));
+    assert_eq!(
+        (r.outputs[0].axes[0].receptive_field, r.outputs[0].varies),
+        (1, false)
+    );
     let o = &r.outputs[1];
     assert_eq!(o.axes[0].jump, Some(Jump { num: 2, den: 1 }));
     assert_eq!((o.axes[0].receptive_field, o.hole_count), (5, 3));
@@ -597,7 +730,10 @@ fn a_global_only_output_has_no_local_field() {
     let c = g.conv(p, &sq(3, 2)).unwrap();
     let r = report(&g);
     let o = &r.outputs[0];
-    assert_eq!((o.node, o.hole_count, o.global, o.global_pool), (c, 0, true, Some(p)));
+    assert_eq!(
+        (o.node, o.hole_count, o.global, o.global_pool),
+        (c, 0, true, Some(p))
+    );
     assert_eq!(o.receptive_field(), [0, 0]);
     assert_eq!(o.axes[0].jump, None);
     assert_eq!(g.jump(c).unwrap(), None);
@@ -636,8 +772,14 @@ fn counts_that_overflow_u128_keep_the_verdict() {
 #[test]
 fn bad_graphs_are_typed_errors() {
     let mut g = Graph::one_d();
-    assert_eq!(Graph::with_rank(3).unwrap_err(), GraphError::BadRank { rank: 3 });
-    assert_eq!(g.analyze(&GraphOptions::default()).unwrap_err(), GraphError::NoInput);
+    assert_eq!(
+        Graph::with_rank(3).unwrap_err(),
+        GraphError::BadRank { rank: 3 }
+    );
+    assert_eq!(
+        g.analyze(&GraphOptions::default()).unwrap_err(),
+        GraphError::NoInput
+    );
     assert_eq!(
         g.input(Some(&[InputField::new(0, 1)])).unwrap_err(),
         GraphError::ZeroField {
@@ -653,15 +795,25 @@ fn bad_graphs_are_typed_errors() {
         }
     );
     let x = g.input(None).unwrap();
-    assert_eq!(g.input(None).unwrap_err(), GraphError::SecondInput { first: x });
+    assert_eq!(
+        g.input(None).unwrap_err(),
+        GraphError::SecondInput { first: x }
+    );
     let ghost = NodeId::from_index(7);
     assert_eq!(
         g.conv(ghost, &[AxisSpec::new(3, 1)]).unwrap_err(),
-        GraphError::UnknownNode { node: ghost, nodes: 1 }
+        GraphError::UnknownNode {
+            node: ghost,
+            nodes: 1
+        }
     );
     assert!(matches!(
         g.conv(x, &[AxisSpec::new(3, 1); 2]).unwrap_err(),
-        GraphError::AxesMismatch { expected: 1, actual: 2, .. }
+        GraphError::AxesMismatch {
+            expected: 1,
+            actual: 2,
+            ..
+        }
     ));
     let e = g.conv(x, &[AxisSpec::new(3, 0)]).unwrap_err();
     assert!(matches!(
@@ -671,10 +823,18 @@ fn bad_graphs_are_typed_errors() {
             error: ScheduleError { kind: ErrorKind::ZeroRate, axis: Some(Axis::Length), .. }
         } if n.index() == 1
     ));
-    assert_eq!(g.sum(&[]).unwrap_err(), GraphError::EmptyMerge { node: NodeId::from_index(1) });
+    assert_eq!(
+        g.sum(&[]).unwrap_err(),
+        GraphError::EmptyMerge {
+            node: NodeId::from_index(1)
+        }
+    );
     assert!(matches!(
         g.resize(x, &[0], ResizeMode::Nearest).unwrap_err(),
-        GraphError::ZeroFactor { axis: Axis::Length, .. }
+        GraphError::ZeroFactor {
+            axis: Axis::Length,
+            ..
+        }
     ));
     assert!(matches!(
         g.analyze(&GraphOptions {
@@ -694,15 +854,22 @@ fn limits_are_typed_errors() {
     // Phases: upsampling multiplies them past the limit.
     let mut g = Graph::one_d();
     let x = g.input(None).unwrap();
-    let up = g.resize(x, &[MAX_GRAPH_PHASES], ResizeMode::Nearest).unwrap();
+    let up = g
+        .resize(x, &[MAX_GRAPH_PHASES], ResizeMode::Nearest)
+        .unwrap();
     let e = g.resize(up, &[2], ResizeMode::Nearest).unwrap_err();
-    assert!(matches!(e, GraphError::TooManyPhases { phases, .. } if phases == 2 * MAX_GRAPH_PHASES));
+    assert!(
+        matches!(e, GraphError::TooManyPhases { phases, .. } if phases == 2 * MAX_GRAPH_PHASES)
+    );
     assert!(e.is_limit());
     // A receptive field over the verdict's limit.
     let mut g = Graph::one_d();
-    g.input(Some(&[InputField::new(MAX_GRAPH_RF + 1, 1)])).unwrap();
+    g.input(Some(&[InputField::new(MAX_GRAPH_RF + 1, 1)]))
+        .unwrap();
     let e = g.analyze(&GraphOptions::default()).unwrap_err();
-    assert!(matches!(e, GraphError::ReceptiveFieldTooLarge { receptive_field, .. } if receptive_field == MAX_GRAPH_RF + 1));
+    assert!(
+        matches!(e, GraphError::ReceptiveFieldTooLarge { receptive_field, .. } if receptive_field == MAX_GRAPH_RF + 1)
+    );
     assert!(e.is_limit());
     // Dense counts past the map limit: the analysis falls back, the counts refuse.
     let mut g = Graph::two_d();
@@ -712,5 +879,7 @@ fn limits_are_typed_errors() {
     assert_eq!(r.outputs[0].method, Method::OuterProduct);
     assert_eq!(r.outputs[0].hole_count, 401 * 401 - 9);
     assert_eq!(r.outputs[0].holes, None); // past the list limit
-    assert!(matches!(g.coverage::<u64>(c).unwrap_err(), GraphError::MapTooLarge { cells, .. } if cells == 401 * 401));
+    assert!(
+        matches!(g.coverage::<u64>(c).unwrap_err(), GraphError::MapTooLarge { cells, .. } if cells == 401 * 401)
+    );
 }

@@ -51,9 +51,7 @@ fn reads(op: &Op, pos: &[i64]) -> Vec<(NodeId, Pos)> {
             product(&per_axis).into_iter().map(|p| (*from, p)).collect()
         }
         Op::Pointwise { from } => vec![(*from, pos.to_vec())],
-        Op::Sum { from } | Op::Concat { from } => {
-            from.iter().map(|&f| (f, pos.to_vec())).collect()
-        }
+        Op::Sum { from } | Op::Concat { from } => from.iter().map(|&f| (f, pos.to_vec())).collect(),
         Op::Resize {
             from,
             factors,
@@ -100,7 +98,13 @@ fn pixels(field: &[InputField], pos: &[i64]) -> Vec<Pos> {
 
 /// Depth-first over every path from `(node, pos)`: each path that ends at an input pixel
 /// adds 1 to it. `None` past `budget` paths.
-fn dfs(g: &Graph, node: NodeId, pos: &[i64], out: &mut BTreeMap<Pos, u128>, budget: &mut u64) -> Option<()> {
+fn dfs(
+    g: &Graph,
+    node: NodeId,
+    pos: &[i64],
+    out: &mut BTreeMap<Pos, u128>,
+    budget: &mut u64,
+) -> Option<()> {
     let op = g.node(node).unwrap().op();
     if let Op::Input { field } = op {
         for p in pixels(field, pos) {
@@ -144,7 +148,13 @@ struct PhaseTruth {
 }
 
 /// Brute force over every phase of `node`, offsets relative to the phase's anchor.
-fn truth(g: &Graph, node: NodeId, phases: &[u64], steps: &[i64], budget: &mut u64) -> Option<Vec<PhaseTruth>> {
+fn truth(
+    g: &Graph,
+    node: NodeId,
+    phases: &[u64],
+    steps: &[i64],
+    budget: &mut u64,
+) -> Option<Vec<PhaseTruth>> {
     let rank = phases.len();
     let choices: Vec<Vec<i64>> = phases.iter().map(|&p| (0..p as i64).collect()).collect();
     let mut out = Vec::new();
@@ -161,11 +171,21 @@ fn truth(g: &Graph, node: NodeId, phases: &[u64], steps: &[i64], budget: &mut u6
         let (rf, holes) = if support.is_empty() {
             (vec![0; rank], Vec::new())
         } else {
-            let lo: Pos = (0..rank).map(|a| support.iter().map(|p| p[a]).min().unwrap()).collect();
-            let hi: Pos = (0..rank).map(|a| support.iter().map(|p| p[a]).max().unwrap()).collect();
+            let lo: Pos = (0..rank)
+                .map(|a| support.iter().map(|p| p[a]).min().unwrap())
+                .collect();
+            let hi: Pos = (0..rank)
+                .map(|a| support.iter().map(|p| p[a]).max().unwrap())
+                .collect();
             let ranges: Vec<Vec<i64>> = (0..rank).map(|a| (lo[a]..=hi[a]).collect()).collect();
-            let holes = product(&ranges).into_iter().filter(|p| !support.contains(p)).collect();
-            ((0..rank).map(|a| (hi[a] - lo[a] + 1) as u64).collect(), holes)
+            let holes = product(&ranges)
+                .into_iter()
+                .filter(|p| !support.contains(p))
+                .collect();
+            (
+                (0..rank).map(|a| (hi[a] - lo[a] + 1) as u64).collect(),
+                holes,
+            )
         };
         out.push(PhaseTruth {
             phase: r.iter().map(|&x| x as u64).collect(),
@@ -269,7 +289,10 @@ fn build(c: &Case) -> Graph {
                 ..
             }) => {
                 let a = g.axes().iter().position(|&x| x == axis).unwrap();
-                let (j1, j2) = (g.jump(first).unwrap().unwrap(), g.jump(second).unwrap().unwrap());
+                let (j1, j2) = (
+                    g.jump(first).unwrap().unwrap(),
+                    g.jump(second).unwrap().unwrap(),
+                );
                 assert_ne!(j1[a], j2[a], "a jump mismatch between equal jumps");
             }
             Err(e) => panic!("unexpected error {e:?} for {op:?}"),
@@ -343,7 +366,10 @@ fn check_node(g: &Graph, node: NodeId) -> Option<Result<(), TestCaseError>> {
             prop_assert_eq!(n.holes, o.has_holes());
         }
         prop_assert_eq!(&dense.outputs[0].axes, &exact.outputs[0].axes);
-        prop_assert_eq!(&dense.outputs[0].first_hole_node, &exact.outputs[0].first_hole_node);
+        prop_assert_eq!(
+            &dense.outputs[0].first_hole_node,
+            &exact.outputs[0].first_hole_node
+        );
         Ok(())
     })())
 }
@@ -391,7 +417,11 @@ fn parallel() -> impl Strategy<Value = Case> {
                 }
                 ends.push(at);
             }
-            ops.push(if concat { G::Concat(ends) } else { G::Sum(ends) });
+            ops.push(if concat {
+                G::Concat(ends)
+            } else {
+                G::Sum(ends)
+            });
             if let Some((a, b)) = after {
                 ops.push(G::Conv(ops.len(), [a.with_stride(1), b.with_stride(1)]));
             }

@@ -1,6 +1,7 @@
 //! [`Graph::analyze`] and [`Graph::coverage`]: pick the dense maps or the exact gap test,
 //! walk the graph, and turn the verdicts into reports and diagnostics.
 
+use core::fmt::Write as _;
 use std::collections::HashSet;
 
 use super::build::{Graph, Op, Plans, spec2d};
@@ -21,6 +22,10 @@ use crate::schedule::{
 
 /// The verdicts of every output phase and the method, per output.
 type Verdicts = Vec<(Vec<PhaseVerdict>, Method)>;
+
+/// What a walk gives the report: per node whether it has holes, the outputs' verdicts,
+/// their coverage status.
+type Walked = (Vec<Option<bool>>, Verdicts, Vec<GraphCoverageStatus>);
 
 impl Graph {
     /// Analyses the outputs: receptive field, jump, holes (exactly: dense maps when small,
@@ -61,54 +66,15 @@ impl Graph {
         };
         let needed = self.ancestors(&outputs);
         self.check_fields(&needed)?;
-        let mut budget = Budget::new(MAX_GRAPH_WORK);
-        let (run_holes, verdicts, coverage) =
-            match self.dense_fit(&needed, self.dense_limit(options.dense_cells)) {
-                Ok(()) if options.coverage => {
-                    match propagate::<Dense<u128>>(self, &needed, &outputs, &mut budget) {
-                        Ok(run) => {
-                            let v = verdicts_of(&run, &mut budget, &outputs)?;
-                            let c = run
-                                .outputs
-                                .iter()
-                                .map(|d| GraphCoverageStatus::Exact(self.to_coverage(d)))
-                                .collect();
-                            (run.holes, v, c)
-                        }
-                        Err(GraphError::Schedule {
-                            error:
-                                ScheduleError {
-                                    kind: ErrorKind::CountOverflow,
-                                    ..
-                                },
-                            ..
-                        }) => {
-                            let mut budget = Budget::new(MAX_GRAPH_WORK);
-                            let run =
-                                propagate::<Dense<Seen>>(self, &needed, &outputs, &mut budget)?;
-                            let v = verdicts_of(&run, &mut budget, &outputs)?;
-                            (run.holes, v, vec![GraphCoverageStatus::Overflow; outputs.len()])
-                        }
-                        Err(e) => return Err(e),
-                    }
-                }
-                Ok(()) => {
-                    let run = propagate::<Dense<Seen>>(self, &needed, &outputs, &mut budget)?;
-                    let v = verdicts_of(&run, &mut budget, &outputs)?;
-                    (run.holes, v, vec![GraphCoverageStatus::NotComputed; outputs.len()])
-                }
-                Err(reason) => {
-                    let run = propagate::<Terms>(self, &needed, &outputs, &mut budget)?;
-                    let v = verdicts_of(&run, &mut budget, &outputs)?;
-                    (run.holes, v, vec![GraphCoverageStatus::OverLimit(reason); outputs.len()])
-                }
-            };
+        let (run_holes, verdicts, coverage) = self.walk(&needed, &outputs, options)?;
         let consumers = self.consumer_lists();
         let reports: Vec<OutputReport> = outputs
             .iter()
             .zip(verdicts)
             .zip(coverage)
-            .map(|((&o, (v, method)), c)| self.output_report(o, v, method, &run_holes, &consumers, c))
+            .map(|((&o, (v, method)), c)| {
+                self.output_report(o, v, method, &run_holes, &consumers, c)
+            })
             .collect();
         let nodes = (0..self.len())
             .filter(|&i| needed[i])
@@ -141,6 +107,71 @@ impl Graph {
         Ok(report)
     }
 
+    /// Walks the graph with dense maps (counts, or [`Seen`] when the counts are not asked
+    /// for or overflow) when they fit, with the exact gap test otherwise: per node whether
+    /// it has holes, the outputs' verdicts, their coverage status.
+    fn walk(
+        &self,
+        needed: &[bool],
+        outputs: &[NodeId],
+        options: &GraphOptions,
+    ) -> Result<Walked, GraphError> {
+        let mut budget = Budget::new(MAX_GRAPH_WORK);
+        Ok(
+            match self.dense_fit(needed, self.dense_limit(options.dense_cells)) {
+                Ok(()) if options.coverage => {
+                    match propagate::<Dense<u128>>(self, needed, outputs, &mut budget) {
+                        Ok(run) => {
+                            let v = verdicts_of(&run, &mut budget, outputs)?;
+                            let c = run
+                                .outputs
+                                .iter()
+                                .map(|d| GraphCoverageStatus::Exact(self.to_coverage(d)))
+                                .collect();
+                            (run.holes, v, c)
+                        }
+                        Err(GraphError::Schedule {
+                            error:
+                                ScheduleError {
+                                    kind: ErrorKind::CountOverflow,
+                                    ..
+                                },
+                            ..
+                        }) => {
+                            let mut budget = Budget::new(MAX_GRAPH_WORK);
+                            let run = propagate::<Dense<Seen>>(self, needed, outputs, &mut budget)?;
+                            let v = verdicts_of(&run, &mut budget, outputs)?;
+                            (
+                                run.holes,
+                                v,
+                                vec![GraphCoverageStatus::Overflow; outputs.len()],
+                            )
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(()) => {
+                    let run = propagate::<Dense<Seen>>(self, needed, outputs, &mut budget)?;
+                    let v = verdicts_of(&run, &mut budget, outputs)?;
+                    (
+                        run.holes,
+                        v,
+                        vec![GraphCoverageStatus::NotComputed; outputs.len()],
+                    )
+                }
+                Err(reason) => {
+                    let run = propagate::<Terms>(self, needed, outputs, &mut budget)?;
+                    let v = verdicts_of(&run, &mut budget, outputs)?;
+                    (
+                        run.holes,
+                        v,
+                        vec![GraphCoverageStatus::OverLimit(reason); outputs.len()],
+                    )
+                }
+            },
+        )
+    }
+
     /// Exact counts of one node in any [`Count`] type: for each phase, the number of paths
     /// from one position of that phase to each input offset (global paths not counted).
     ///
@@ -170,7 +201,8 @@ impl Graph {
         let needed = self.ancestors(&[output]);
         self.check_fields(&needed)?;
         self.dense_fit(&needed, self.dense_limit(None))?;
-        let run = propagate::<Dense<C>>(self, &needed, &[output], &mut Budget::new(MAX_GRAPH_WORK))?;
+        let run =
+            propagate::<Dense<C>>(self, &needed, &[output], &mut Budget::new(MAX_GRAPH_WORK))?;
         let d = run.outputs.first().ok_or(GraphError::UnknownNode {
             node: output,
             nodes: self.len(),
@@ -338,9 +370,9 @@ impl Graph {
             }
         }
         let first = &verdicts[0];
-        let varies = verdicts
-            .iter()
-            .any(|v| (ext(v, 0), ext(v, 1), v.hole_count) != (ext(first, 0), ext(first, 1), first.hole_count));
+        let varies = verdicts.iter().any(|v| {
+            (ext(v, 0), ext(v, 1), v.hole_count) != (ext(first, 0), ext(first, 1), first.hole_count)
+        });
         let rep = &verdicts[best];
         let geo = self.node(o).and_then(|n| n.derived.geo);
         let axes = self
@@ -410,8 +442,8 @@ impl Graph {
             }
             let schedule = self.chain_schedule(&nodes);
             let leaf = nodes.last().copied();
-            let a = analyze(&schedule, &chain_options)
-                .map_err(|e| GraphError::schedule(leaf, e))?;
+            let a =
+                analyze(&schedule, &chain_options).map_err(|e| GraphError::schedule(leaf, e))?;
             let ci = report.chains.len();
             for d in a.diagnostics {
                 if matches!(d.check, CheckId::Hdc1 | CheckId::Hdc2 | CheckId::Hdc3) {
@@ -467,14 +499,15 @@ impl Graph {
         }
     }
 
-    fn holes_diagnostic(
-        &self,
-        out: &OutputReport,
-        chains: &[ChainReport],
-        options: &GraphOptions,
-    ) -> GraphDiagnostic {
+    /// The holes finding's words: the output, the count, the widest gaps, the node that
+    /// opens them, the phase, global context, and in 1D the coverage row.
+    fn holes_message(&self, out: &OutputReport) -> String {
         let name = self.name(out.node);
-        let rf: Vec<String> = out.axes.iter().map(|a| a.receptive_field.to_string()).collect();
+        let rf: Vec<String> = out
+            .axes
+            .iter()
+            .map(|a| a.receptive_field.to_string())
+            .collect();
         let gaps: Vec<u64> = out.axes.iter().map(|a| a.widest_gap).collect();
         let mut message = if self.rank() == 1 {
             format!(
@@ -490,16 +523,10 @@ impl Graph {
                 gaps[1]
             )
         };
-        let chain = out
-            .first_hole_node
-            .and_then(|n| chains.iter().position(|c| c.nodes.contains(&n)));
-        let mut layer = None;
         if let Some(n) = out.first_hole_node {
             let node = &self.nodes()[n.index()];
             let what = match node.op() {
-                Op::Conv { .. } | Op::Pool { .. } => {
-                    format!(" (rate {})", self.rate_text(n))
-                }
+                Op::Conv { .. } | Op::Pool { .. } => format!(" (rate {})", self.rate_text(n)),
                 Op::Sum { from } | Op::Concat { from } => {
                     format!(" (of {} branches)", from.len())
                 }
@@ -508,17 +535,18 @@ impl Graph {
                 | Op::Pointwise { .. }
                 | Op::Resize { .. } => String::new(),
             };
-            message.push_str(&format!(
+            let _ = write!(
+                message,
                 "; the holes open at {} {}{what}",
                 node.op().kind(),
                 self.name(n)
-            ));
-            layer = chain.and_then(|c| chains[c].nodes.iter().position(|&x| x == n));
+            );
         }
         if out.axes.iter().any(|a| a.phases > 1) {
             let phases: Vec<String> = out.axes.iter().map(|a| a.phases.to_string()).collect();
             let phase: Vec<String> = out.phase.iter().map(u64::to_string).collect();
-            message.push_str(&format!(
+            let _ = write!(
+                message,
                 " (phase {} of {} after an upsampling{})",
                 phase.join("×"),
                 phases.join("×"),
@@ -527,25 +555,55 @@ impl Graph {
                 } else {
                     ""
                 }
-            ));
+            );
         }
         if let (true, Some(p)) = (out.global, out.global_pool) {
-            message.push_str(&format!(
+            let _ = write!(
+                message,
                 "; it also sees the whole input through the global pool {}, which gives every position the same value and fills no hole",
                 self.name(p)
-            ));
+            );
         }
         if let (1, Some(c)) = (self.rank(), out.coverage.exact()) {
-            let idx = out.phase.first().map_or(0, |&p| usize::try_from(p).unwrap_or(0));
+            let idx = out
+                .phase
+                .first()
+                .map_or(0, |&p| usize::try_from(p).unwrap_or(0));
             if let Some(row) = c.maps.get(idx).and_then(PhaseMap::row) {
-                message.push_str(&format!(
+                let _ = write!(
+                    message,
                     "\ncoverage {}..={}: {}",
                     row.min_offset,
                     row.min_offset + row.counts.len() as i64 - 1,
                     coverage_row_text(&row, 48)
-                ));
+                );
             }
         }
+        message
+    }
+
+    fn holes_diagnostic(
+        &self,
+        out: &OutputReport,
+        chains: &[ChainReport],
+        options: &GraphOptions,
+    ) -> GraphDiagnostic {
+        let rf: Vec<String> = out
+            .axes
+            .iter()
+            .map(|a| a.receptive_field.to_string())
+            .collect();
+        let gaps: Vec<u64> = out.axes.iter().map(|a| a.widest_gap).collect();
+        let chain = out
+            .first_hole_node
+            .and_then(|n| chains.iter().position(|c| c.nodes.contains(&n)));
+        let layer = chain.and_then(|c| {
+            chains[c]
+                .nodes
+                .iter()
+                .position(|&x| Some(x) == out.first_hole_node)
+        });
+        let message = self.holes_message(out);
         let help = chain
             .filter(|_| options.suggest)
             .and_then(|c| self.chain_help(&chains[c]))
@@ -563,11 +621,15 @@ impl Graph {
                     fig("hole_count", out.hole_count),
                     fig(
                         "first_hole_node",
-                        out.first_hole_node.map_or(String::from("none"), |n| n.index().to_string()),
+                        out.first_hole_node
+                            .map_or(String::from("none"), |n| n.index().to_string()),
                     ),
                     fig(
                         "widest_gap",
-                        gaps.iter().map(u64::to_string).collect::<Vec<_>>().join("×"),
+                        gaps.iter()
+                            .map(u64::to_string)
+                            .collect::<Vec<_>>()
+                            .join("×"),
                     ),
                 ],
             },

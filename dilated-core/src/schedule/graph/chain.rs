@@ -86,10 +86,7 @@ pub(super) fn chains(g: &Graph, needed: &[bool]) -> Vec<Vec<NodeId>> {
     let mut trunk: Vec<Option<usize>> = vec![None; n];
     let mut has_child = vec![false; n];
     for (i, node) in g.nodes().iter().enumerate() {
-        let local = |id: &NodeId| {
-            g.node(*id)
-                .is_some_and(|x| x.derived.geo.is_some())
-        };
+        let local = |id: &NodeId| g.node(*id).is_some_and(|x| x.derived.geo.is_some());
         trunk[i] = match node.op() {
             Op::Input { .. } | Op::Pool { .. } | Op::GlobalPool { .. } | Op::Resize { .. } => None,
             Op::Pointwise { from } => trunk[from.index()],
@@ -119,7 +116,10 @@ pub(super) fn chains(g: &Graph, needed: &[bool]) -> Vec<Vec<NodeId>> {
                     .filter(|b| local(b))
                     .filter_map(|b| trunk[b.index()])
                     .collect();
-                let deepest = ends.iter().copied().max_by_key(|&e| (forest.depth[e], usize::MAX - e));
+                let deepest = ends
+                    .iter()
+                    .copied()
+                    .max_by_key(|&e| (forest.depth[e], usize::MAX - e));
                 deepest.filter(|&d| {
                     ends.iter()
                         .all(|&e| forest.ancestor_at(d, forest.depth[e]) == Some(e))

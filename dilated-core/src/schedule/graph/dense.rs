@@ -3,9 +3,9 @@
 //! not), which never overflows.
 
 use super::MAX_GRAPH_HOLE_LIST;
+use super::Method;
 use super::engine::{Budget, Cover, Fail, PhaseVerdict};
 use super::geo::Plan;
-use super::Method;
 use crate::schedule::Count;
 
 /// Whether an offset is reached: the boolean semiring as a [`Count`], for the verdict
@@ -83,15 +83,15 @@ impl<C: Count> Map<C> {
         let mut count = 0u64;
         let mut widest = [0u64; 2];
         let mut col_run = vec![0u64; w];
-        for y in 0..h {
+        for (y, row) in self.cells.chunks_exact(w.max(1)).take(h).enumerate() {
             let mut run = 0u64;
-            for x in 0..w {
-                if self.cells[y * w + x].is_zero() {
+            for (x, (c, col)) in row.iter().zip(&mut col_run).enumerate() {
+                if c.is_zero() {
                     count += 1;
                     run += 1;
-                    col_run[x] += 1;
+                    *col += 1;
                     widest[1] = widest[1].max(run);
-                    widest[0] = widest[0].max(col_run[x]);
+                    widest[0] = widest[0].max(*col);
                     if let Some(v) = &mut holes {
                         if count > MAX_GRAPH_HOLE_LIST {
                             holes = None;
@@ -101,7 +101,7 @@ impl<C: Count> Map<C> {
                     }
                 } else {
                     run = 0;
-                    col_run[x] = 0;
+                    *col = 0;
                 }
             }
         }
@@ -153,7 +153,6 @@ impl<C: Count> Cover for Dense<C> {
         }
     }
 
-
     fn apply(&self, plans: &[Plan; 2], budget: &mut Budget) -> Result<Self, Fail> {
         if self.maps.is_empty() {
             return Ok(Self::empty());
@@ -182,8 +181,10 @@ impl<C: Count> Cover for Dense<C> {
                         budget.spend(src.cells.len() as u64)?;
                         // src.min + shift >= lo: the differences fit usize.
                         let at = [
-                            usize::try_from(src.min[0] + a.shift - lo[0]).map_err(|_| Fail::Overflow)?,
-                            usize::try_from(src.min[1] + b.shift - lo[1]).map_err(|_| Fail::Overflow)?,
+                            usize::try_from(src.min[0] + a.shift - lo[0])
+                                .map_err(|_| Fail::Overflow)?,
+                            usize::try_from(src.min[1] + b.shift - lo[1])
+                                .map_err(|_| Fail::Overflow)?,
                         ];
                         out.add(src, at)?;
                     }

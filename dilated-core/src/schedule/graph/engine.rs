@@ -157,11 +157,7 @@ pub(super) fn propagate<R: Cover>(
         };
         let cover = match &node.derived.plans {
             Plans::Input => {
-                let b = node
-                    .derived
-                    .bounds
-                    .as_ref()
-                    .ok_or(GraphError::NoInput)?;
+                let b = node.derived.bounds.as_ref().ok_or(GraphError::NoInput)?;
                 R::input([b[0][0].0, b[1][0].0], [b[0][0].1, b[1][0].1])
             }
             Plans::Empty => R::empty(),
@@ -198,12 +194,7 @@ pub(super) fn propagate<R: Cover>(
     let outputs = out
         .into_iter()
         .zip(outputs)
-        .map(|(c, &o)| {
-            c.ok_or(GraphError::UnknownNode {
-                node: o,
-                nodes: n,
-            })
-        })
+        .map(|(c, &o)| c.ok_or(GraphError::UnknownNode { node: o, nodes: n }))
         .collect::<Result<Vec<R>, GraphError>>()?;
     Ok(Run { holes, outputs })
 }

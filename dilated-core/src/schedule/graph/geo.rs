@@ -164,7 +164,12 @@ impl At {
 /// A conv (or a local pool) along one axis: output position `q` reads input positions
 /// `q·s − p_lo + t·d` for `t = 0..k`, with the real padding of the spec's mode.
 pub(super) fn conv_plan(geo: AxisGeo, spec: &AxisSpec, at: At) -> Result<Plan, GraphError> {
-    let wrap = |e| GraphError::schedule(Some(at.node), crate::schedule::ScheduleError::on_axis(e, at.axis));
+    let wrap = |e| {
+        GraphError::schedule(
+            Some(at.node),
+            crate::schedule::ScheduleError::on_axis(e, at.axis),
+        )
+    };
     spec.validate().map_err(wrap)?;
     let (lo, _) = spec.padding_amounts().map_err(wrap)?;
     let g = gcd(geo.period, spec.stride);

@@ -132,7 +132,6 @@ impl Cover for Terms {
         }
     }
 
-
     fn apply(&self, plans: &[Plan; 2], budget: &mut Budget) -> Result<Self, Fail> {
         let periods = [plans[0].taps.len(), plans[1].taps.len()];
         let mut terms = Vec::with_capacity(self.terms.len());
