@@ -484,10 +484,11 @@ proptest! {
     #[test]
     fn chain_as_graph_1d(layers in prop::collection::vec(chain_layer(), 1..=6)) {
         let s = Schedule::one_d(layers.clone());
-        let chain = analyze(&s, &Options::default()).unwrap();
+        // Without suggestions: the search for strided stacks is slow, and not compared.
+        let chain = analyze(&s, &Options { suggest: false, ..Options::default() }).unwrap();
         let g = Graph::from_chain(&s).unwrap();
         for dense_cells in [None, Some(0)] {
-            let r = g.analyze(&GraphOptions { dense_cells, ..GraphOptions::default() }).unwrap();
+            let r = g.analyze(&GraphOptions { dense_cells, suggest: false, ..GraphOptions::default() }).unwrap();
             let o = &r.outputs[0];
             let a = &chain.axes[0];
             prop_assert_eq!(o.axes[0].receptive_field, a.receptive_field);
@@ -516,7 +517,7 @@ proptest! {
     ) {
         let specs: Vec<Spec2d> = layers.iter().map(|&(height, width)| Spec2d { height, width }).collect();
         let s = Schedule::two_d(&specs);
-        let chain = analyze(&s, &Options::default()).unwrap();
+        let chain = analyze(&s, &Options { suggest: false, ..Options::default() }).unwrap();
         let g = Graph::from_chain(&s).unwrap();
         let prefix_holes: Vec<bool> = (1..=specs.len())
             .map(|n| {
@@ -526,7 +527,7 @@ proptest! {
             })
             .collect();
         for dense_cells in [None, Some(0)] {
-            let r = g.analyze(&GraphOptions { dense_cells, ..GraphOptions::default() }).unwrap();
+            let r = g.analyze(&GraphOptions { dense_cells, suggest: false, ..GraphOptions::default() }).unwrap();
             let o = &r.outputs[0];
             let (h, w) = (&chain.axes[0], &chain.axes[1]);
             prop_assert_eq!(o.receptive_field(), vec![h.receptive_field, w.receptive_field]);

@@ -87,10 +87,10 @@ impl Graph {
             chains: Vec::new(),
             diagnostics: Vec::new(),
         };
-        self.chain_reports(&needed, options, &mut report)?;
+        let helps = self.chain_reports(&needed, options, &mut report)?;
         for i in 0..report.outputs.len() {
             if report.outputs[i].has_holes() && options.levels.holes != Level::Allow {
-                let d = self.holes_diagnostic(&report.outputs[i], &report.chains, options);
+                let d = self.holes_diagnostic(&report.outputs[i], &report.chains, &helps, options);
                 report.diagnostics.push(d);
             }
         }
@@ -419,15 +419,17 @@ impl Graph {
     }
 
     /// The chains of the needed nodes, their HDC figures and diagnostics (the chain
-    /// analysis's, with its words), into the report.
+    /// analysis's, with its words), into the report. Returns, per chain, the chain
+    /// analysis's own `help:` line when the chain alone has holes or breaks a rule.
     fn chain_reports(
         &self,
         needed: &[bool],
         options: &GraphOptions,
         report: &mut GraphReport,
-    ) -> Result<(), GraphError> {
+    ) -> Result<Vec<Option<String>>, GraphError> {
+        let mut helps = Vec::new();
         let mut levels = options.levels;
-        levels.holes = Level::Allow;
+        levels.holes = Level::Deny;
         levels.no_output = Level::Allow;
         levels.long_range = Level::Allow;
         let chain_options = Options {
@@ -445,6 +447,7 @@ impl Graph {
             let a =
                 analyze(&schedule, &chain_options).map_err(|e| GraphError::schedule(leaf, e))?;
             let ci = report.chains.len();
+            helps.push(a.diagnostics.iter().find_map(|d| d.help.clone()));
             for d in a.diagnostics {
                 if matches!(d.check, CheckId::Hdc1 | CheckId::Hdc2 | CheckId::Hdc3) {
                     let node = d.layer.and_then(|l| nodes.get(l).copied());
@@ -463,7 +466,7 @@ impl Graph {
                 suggestions: a.suggestions,
             });
         }
-        Ok(())
+        Ok(helps)
     }
 
     /// The per-axis specs of a conv node (`1×1` for anything else).
@@ -586,6 +589,7 @@ impl Graph {
         &self,
         out: &OutputReport,
         chains: &[ChainReport],
+        helps: &[Option<String>],
         options: &GraphOptions,
     ) -> GraphDiagnostic {
         let rf: Vec<String> = out
@@ -606,7 +610,12 @@ impl Graph {
         let message = self.holes_message(out);
         let help = chain
             .filter(|_| options.suggest)
-            .and_then(|c| self.chain_help(&chains[c]))
+            .and_then(|c| {
+                let help = helps[c].as_deref()?;
+                let names =
+                    [chains[c].nodes.first()?, chains[c].nodes.last()?].map(|&n| self.name(n));
+                Some(format!("in the chain {} … {}: {help}", names[0], names[1]))
+            })
             .or_else(|| out.first_hole_node.and_then(|n| self.kind_help(n)));
         GraphDiagnostic {
             diagnostic: Diagnostic {
@@ -637,19 +646,6 @@ impl Graph {
             output: Some(out.node),
             chain,
         }
-    }
-
-    /// The chain analysis's own `help:` line for the chain (a fix from
-    /// [`suggest_fix`](crate::schedule::suggest_fix) when one applies), if the chain alone
-    /// fails a check.
-    fn chain_help(&self, chain: &ChainReport) -> Option<String> {
-        let r = analyze(&chain.schedule, &Options::default()).ok()?;
-        let help = r.diagnostics.iter().find_map(|d| d.help.clone())?;
-        Some(format!(
-            "in the chain {} … {}: {help}",
-            self.name(chain.nodes[0]),
-            self.name(*chain.nodes.last()?)
-        ))
     }
 
     /// The help line for a node that opens holes outside a chain.

@@ -229,7 +229,7 @@ impl Node {
     }
 }
 
-/// A graph of rank 1 or 2, built node by node. See the [module](self) docs for what
+/// A graph of rank 1 or 2, built node by node. See the [module](crate::schedule::graph) docs for what
 /// counts.
 ///
 /// ```

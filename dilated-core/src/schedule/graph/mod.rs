@@ -104,7 +104,9 @@
 //! their own side by side (ASPP, ESPNet). Each maximal chain of two layers or more is
 //! checked with HDC rules 1–3 ([`hdc`](super::hdc)), with the same [`CheckId`](super::CheckId)s,
 //! levels and words as [`analyze`](super::analyze). A lone dilated conv (an ASPP branch) is
-//! judged by the hole check alone.
+//! judged by the hole check alone. The rules' words speak of the chain by itself (rule 3's
+//! "only multiples of the common factor are read" holds for the chain alone); whether the
+//! graph has holes is the hole check's verdict.
 //!
 //! # Limits
 //!

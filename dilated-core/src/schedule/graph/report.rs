@@ -264,8 +264,9 @@ pub struct ChainReport {
     pub schedule: Schedule,
     /// HDC rules per axis of the schedule.
     pub hdc: Vec<Hdc>,
-    /// Hole-free schedules of the chain's length and field, when a rule failed and
-    /// suggestions were asked.
+    /// Hole-free schedules of the chain's length and field (from
+    /// [`suggest_fix`](crate::schedule::suggest_fix)), when the chain alone has holes or
+    /// breaks a rule and suggestions were asked.
     pub suggestions: Vec<Suggestion>,
 }
 
