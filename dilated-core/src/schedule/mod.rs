@@ -14,6 +14,7 @@
 //! | everything at once, with leveled diagnostics | [`analyze`] → [`Report`] |
 //! | hole-free schedules, best first; fixes | [`suggest()`], [`suggest_fix`] |
 //! | the same verdict in a `const` | [`const_core`] |
+//! | graphs: residual, parallel, skip, pools, upsampling, the input's own field | [`graph`] |
 //!
 //! ```
 //! use dilated_core::schedule::{analyze, CheckId, Level, Options, Schedule};
@@ -48,6 +49,7 @@ pub mod const_core;
 mod coverage;
 mod error;
 mod field;
+pub mod graph;
 mod hdc;
 mod reach;
 mod report;
