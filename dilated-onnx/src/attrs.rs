@@ -54,7 +54,7 @@ impl<'a> Attrs<'a> {
     }
 
     pub(crate) fn tensor(&self, name: &str) -> Option<&'a TensorProto> {
-        self.get(name)?.t.as_ref()
+        self.get(name)?.t.as_deref()
     }
 
     /// `ints` as non-negative values, each at least `min`.

@@ -167,6 +167,9 @@ pub(crate) fn build(model: ModelProto, dir: Option<&Path>) -> Result<Model, Erro
             version: o.version,
         })
         .collect();
+    if opsets.is_empty() && model.ir_version >= 3 {
+        return Err(Error::NoOpset);
+    }
     let opset = opsets
         .iter()
         .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
@@ -200,6 +203,9 @@ fn build_graph(g: GraphProto, dir: Option<&Path>, opset: i64) -> Result<Graph, E
         output,
         value_info,
     } = g;
+    // Drop the growth slack of the decoded list before the IR grows beside it (the wire
+    // scan's estimate counts on it).
+    nodes.shrink_to_fit();
     if !sparse_initializer.is_empty() {
         return Err(Error::Unsupported {
             what: format!("a graph with {} sparse initializers", sparse_initializer.len()),
@@ -375,7 +381,7 @@ fn build_graph(g: GraphProto, dir: Option<&Path>, opset: i64) -> Result<Graph, E
 
     let mut consts = Consts::new(values.len());
     let mut budget = Budget::default();
-    let mut ir_nodes: Vec<Node> = Vec::new();
+    let mut ir_nodes: Vec<Node> = Vec::with_capacity(order.len());
     let mut folded = 0usize;
     for &i in &order {
         let n = &mut nodes[i];
@@ -412,7 +418,7 @@ fn build_graph(g: GraphProto, dir: Option<&Path>, opset: i64) -> Result<Graph, E
                 match id {
                     None => cs.push(None),
                     Some(id) => match consts.get(&values, *id, &mut budget)? {
-                        Some(c) => cs.push(Some((*c).clone())),
+                        Some(c) => cs.push(Some(c)),
                         None => {
                             all = false;
                             break;

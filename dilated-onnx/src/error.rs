@@ -117,6 +117,10 @@ pub enum Error {
     /// The model holds no graph.
     #[error("the model has no graph")]
     NoGraph,
+    /// The model imports no operator set (required since IR version 3; a file cut at a
+    /// field boundary before its `opset_import` reads this way).
+    #[error("the model imports no operator set (opset_import is empty)")]
+    NoOpset,
     /// A node carries a nested graph (If, Loop, Scan, or any GRAPH attribute).
     #[error(
         "node {node} ({op}): attribute {attribute} holds a nested graph; subgraphs (If, Loop, Scan) are not supported"

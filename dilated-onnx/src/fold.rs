@@ -5,6 +5,8 @@
 //! excepted) and all of them together at most [`MAX_FOLD_TOTAL`]: past that a node stays
 //! on the data path instead of being folded.
 
+use std::rc::Rc;
+
 use crate::attrs::Attrs;
 use crate::error::Error;
 use crate::tensor::{DataType, Scalar, Tensor, element_count};
@@ -462,7 +464,7 @@ fn pick(c: &Const, dims: Vec<u64>, budget: &mut Budget, src: impl Fn(&[usize]) -
 }
 
 /// An integer list input (axes, shape, …) from the constant at `i`.
-fn int_input(ins: &[Option<Const>], i: usize) -> Option<Vec<i64>> {
+fn int_input(ins: &[Option<Rc<Const>>], i: usize) -> Option<Vec<i64>> {
     ins.get(i)?.as_ref()?.ints()
 }
 
@@ -535,7 +537,7 @@ pub(crate) fn slice_len(start: i64, end: i64, step: i64) -> u64 {
 /// from it on); `None` when an input is not constant.
 pub(crate) fn slice_params(
     a: &Attrs<'_>,
-    ins: &[Option<Const>],
+    ins: &[Option<Rc<Const>>],
     rank: usize,
 ) -> Result<Option<Vec<(usize, i64, i64, i64)>>, Error> {
     let (starts, ends, axes, steps) = if let Some(s) = a.ints("starts") {
@@ -617,7 +619,7 @@ pub(crate) fn unsqueeze_dims<T: Clone>(
 /// input. `Ok(None)`: not folded (the node stays on the data path).
 pub(crate) fn fold(
     a: &Attrs<'_>,
-    ins: &[Option<Const>],
+    ins: &[Option<Rc<Const>>],
     outputs: usize,
     budget: &mut Budget,
 ) -> Fold<Vec<Const>> {
@@ -625,10 +627,10 @@ pub(crate) fn fold(
     let first = || ins.first().and_then(Option::as_ref);
     let one = |c: Option<Const>| c.map(|c| vec![c]);
     Ok(match op {
-        "Identity" => one(first().cloned()),
+        "Identity" => one(first().map(|c| (**c).clone())),
         "Dropout" => {
             let Some(x) = first() else { return Ok(None) };
-            let mut v = vec![x.clone()];
+            let mut v = vec![(**x).clone()];
             if outputs > 1 {
                 v.push(Const {
                     dtype: DataType::Bool,
@@ -757,7 +759,7 @@ pub(crate) fn fold(
             one(with_dims(x, dims, budget)?)
         }
         "Concat" => {
-            let parts: Vec<&Const> = ins.iter().flatten().collect();
+            let parts: Vec<&Const> = ins.iter().flatten().map(|c| &**c).collect();
             let Some(p0) = parts.first() else {
                 return Err(a.err("Concat has no input"));
             };
@@ -907,7 +909,7 @@ pub(crate) fn fold(
                 return Err(a.err("negative dimension in the target shape"));
             };
             let dims = broadcast(a, &[&x.dims, &target])?;
-            let xc = x.clone();
+            let xc = (**x).clone();
             let d2 = dims.clone();
             one(pick(x, dims, budget, |o| bcast_index(&xc, &d2, o))?)
         }
@@ -950,7 +952,7 @@ pub(crate) fn fold(
         "Add" | "Sub" | "Mul" | "Div" | "Mod" | "Pow" | "Max" | "Min" | "Sum" | "Equal"
         | "Less" | "Greater" | "LessOrEqual" | "GreaterOrEqual" | "And" | "Or" | "Xor"
         | "Where" => {
-            let parts: Vec<&Const> = ins.iter().flatten().collect();
+            let parts: Vec<&Const> = ins.iter().flatten().map(|c| &**c).collect();
             if parts.is_empty() || (op == "Where" && parts.len() != 3) {
                 return Ok(None);
             }

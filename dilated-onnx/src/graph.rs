@@ -299,10 +299,11 @@ pub enum Head {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum NodeKind {
-    /// `Conv`: a window with weights.
-    Conv(Window),
+    /// `Conv`: a window with weights (boxed: most nodes are not windows, and every node
+    /// pays for the largest variant).
+    Conv(Box<Window>),
     /// A pooling window.
-    Pool(PoolKind, Window),
+    Pool(PoolKind, Box<Window>),
     /// `Resize` / `Upsample`.
     Resize(Resize),
     /// `Pad`.

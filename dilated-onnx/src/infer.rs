@@ -436,7 +436,7 @@ fn conv(a: &Attrs<'_>, ins: &mut Inputs<'_>) -> Result<Outcome, Error> {
         v
     });
     Ok(Outcome {
-        kind: NodeKind::Conv(wo.window),
+        kind: NodeKind::Conv(Box::new(wo.window)),
         shapes: vec![shape],
         dtypes: vec![ins.dtype(0)],
         hazards: wo.hazards,
@@ -466,7 +466,7 @@ fn pool(a: &Attrs<'_>, ins: &Inputs<'_>, kind: PoolKind, nout: usize) -> Result<
     let mut shapes = vec![shape.clone()];
     shapes.resize(nout, shape);
     Ok(Outcome {
-        kind: NodeKind::Pool(kind, wo.window),
+        kind: NodeKind::Pool(kind, Box::new(wo.window)),
         dtypes: vec![ins.dtype(0); nout],
         shapes,
         hazards: wo.hazards,
@@ -711,8 +711,8 @@ fn slice(
         return Ok(same_unknown(ins, unknown("a slice of a tensor whose rank is not known")));
     };
     let rank = x.len();
-    let consts: Vec<Option<Const>> = (0..ins.ids.len())
-        .map(|i| Ok(ins.konst(i)?.map(|c| (*c).clone())))
+    let consts: Vec<Option<Rc<Const>>> = (0..ins.ids.len())
+        .map(|i| ins.konst(i))
         .collect::<Result<_, Error>>()?;
     let Some(params) = slice_params(a, &consts, rank)? else {
         let mut shape = x.clone();

@@ -106,12 +106,16 @@ pub use tensor::{DataType, External, Scalar, Tensor};
 /// Largest file read: 2 GiB, protobuf's own limit for one message.
 pub const MAX_FILE_BYTES: u64 = 1 << 31;
 
-/// Most nodes in a graph: 1,000,000. The largest exported networks hold tens of
-/// thousands of nodes (transformer language models) and the convolutional ones a few
-/// thousand at most (DenseNet-121: 1,746 in the ONNX test data); a million leaves two
-/// orders of magnitude of room while a graph of that size is still read in about a
-/// second and within the memory bound (a node costs a few hundred bytes once read).
-pub const MAX_NODES: u64 = 1_000_000;
+/// Most nodes in a graph: 100,000. Convolutional networks hold a few thousand nodes at
+/// most (DenseNet-121: 1,746 in the ONNX test data), exported transformer language models
+/// tens of thousands; a graph of 100,000 nodes is read in well under a second.
+///
+/// The memory bound usually binds first: a node takes 700 to 900 bytes once read
+/// (decoded message, IR node, value, name tables), so a file that holds the graph without
+/// its weights (external data) is refused, before anything is decoded, past about 50,000
+/// nodes with names of a few characters and 60,000 with the names exporters write. Files
+/// that carry their weights have room for [`MAX_NODES`].
+pub const MAX_NODES: u64 = 100_000;
 
 /// Most dimensions of one tensor: 32 (NumPy's historical limit; networks use up to 6).
 pub const MAX_RANK: usize = 32;
@@ -124,8 +128,9 @@ pub const MAX_ELEMENTS: u64 = 1 << 40;
 /// folded, `ConstantOfShape` splats are kept as one value).
 pub const MAX_FOLD_ELEMENTS: u64 = 1 << 16;
 
-/// Most elements all folded constants of a graph hold together.
-pub const MAX_FOLD_TOTAL: u64 = 1 << 21;
+/// Most elements all folded constants of a graph hold together (and all constants read
+/// to fold them or to read shapes, scales and pads): 2^19, about 12 MiB.
+pub const MAX_FOLD_TOTAL: u64 = 1 << 19;
 
 /// Most elements a splat (`ConstantOfShape` weight) is expanded to on request
 /// ([`Tensor::to_f32`]): 2^24, 64 MiB of `f32` (VGG-19's largest convolution holds
@@ -138,11 +143,11 @@ pub const MEMORY_PER_FILE_BYTE: u64 = 4;
 /// Memory bound of reading a model, fixed part: 64 MiB.
 pub const MEMORY_FIXED_BYTES: u64 = 64 << 20;
 
-/// What the decoded messages may take (estimated by the scan before decoding): twice the
-/// file plus 32 MiB; the file itself, the IR and the folded constants fit in the rest of
-/// the bound.
+/// What the decoded messages and the IR may take (estimated by the scan before anything is
+/// decoded): the bound less the file's own buffer and 16 MiB kept for the folded
+/// constants ([`MAX_FOLD_TOTAL`] elements).
 const fn decode_budget(file_len: u64) -> u64 {
-    2 * file_len + (32 << 20)
+    (MEMORY_PER_FILE_BYTE - 1) * file_len + MEMORY_FIXED_BYTES - (16 << 20)
 }
 
 /// An operator set the model imports.

@@ -97,8 +97,9 @@ pub(crate) struct AttributeProto {
     pub(crate) i: Option<i64>,
     #[prost(bytes = "bytes", optional, tag = "4")]
     pub(crate) s: Option<Bytes>,
-    #[prost(message, optional, tag = "5")]
-    pub(crate) t: Option<TensorProto>,
+    /// Boxed: an attribute rarely holds a tensor, and every attribute would pay for it.
+    #[prost(message, optional, boxed, tag = "5")]
+    pub(crate) t: Option<Box<TensorProto>>,
     /// A nested graph, kept as raw bytes: refused, never decoded.
     #[prost(bytes = "bytes", optional, tag = "6")]
     pub(crate) g: Option<Bytes>,

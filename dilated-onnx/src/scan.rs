@@ -168,15 +168,24 @@ fn field(msg: Msg, number: u64) -> Option<Field> {
 /// What the scan found.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Census {
-    /// Bytes the decoded messages will allocate (an upper estimate: every repeated field
-    /// is counted at twice its length, the most a growing `Vec` over-allocates).
+    /// Bytes reading will allocate, estimated from above: the decoded messages (every
+    /// repeated field counted at twice its length, the most a growing `Vec`
+    /// over-allocates) plus the graph IR built from them (the `*_IR_BYTES` costs).
     pub(crate) decoded_bytes: u64,
     /// Nodes of the main graph (`ModelProto.graph.node`).
     pub(crate) nodes: u64,
-    /// Every name-bearing entry (nodes, tensors, value infos): what the graph's tables
-    /// will hold.
-    pub(crate) entries: u64,
 }
+
+/// IR bytes per node: the [`crate::Node`], its place in the topological sort, the
+/// per-node tables of the builder.
+const NODE_IR_BYTES: u64 = 320;
+/// IR bytes per node output: a [`crate::Value`] with a shape of rank 4, its entry in the
+/// name table, its slots in the builder's tables.
+const OUTPUT_IR_BYTES: u64 = 400;
+/// IR bytes per node input: its slot in the node and in the builder's tables, its edge.
+const INPUT_IR_BYTES: u64 = 32;
+/// IR bytes per initializer, graph input or output, value info: a value and its name.
+const ENTRY_IR_BYTES: u64 = 320;
 
 const WIRE_VARINT: u64 = 0;
 const WIRE_FIXED64: u64 = 1;
@@ -272,7 +281,7 @@ fn scan_as(buf: &Bytes, root: Msg, budget: u64, max_nodes: u64) -> Result<Census
         decoded_bytes: root.size(),
         ..Census::default()
     };
-    // (message, end offset, whether it is the main graph)
+    // (message, end offset, whether it is the main graph or one of its nodes)
     let mut stack: Vec<(Msg, usize, bool)> = Vec::with_capacity(8);
     stack.push((root, buf.len(), false));
     let mut pos = 0usize;
@@ -362,12 +371,20 @@ fn scan_as(buf: &Bytes, root: Msg, budget: u64, max_nodes: u64) -> Result<Census
                         });
                     }
                 }
-                if matches!(inner, Msg::Node | Msg::Tensor | Msg::ValueInfo) {
-                    census.entries += 1;
-                }
+                let ir = match (msg, inner) {
+                    (Msg::Graph, Msg::Node) if main_graph => NODE_IR_BYTES,
+                    (Msg::Graph, Msg::Tensor | Msg::ValueInfo) if main_graph => ENTRY_IR_BYTES,
+                    _ => 0,
+                };
+                let main = inner == Msg::Graph && msg == Msg::Model;
+                // Nodes of the main graph, to tell their inputs and outputs.
+                let main_node = inner == Msg::Node && main_graph;
                 pos = start;
-                stack.push((inner, stop, inner == Msg::Graph && msg == Msg::Model));
-                slack * inner.size()
+                stack.push((inner, stop, main || main_node));
+                // The builder shrinks the node list to its length before the IR exists,
+                // and the IR of a node outweighs the list's growth slack: one size.
+                let slack = if main_node { 1 } else { slack };
+                slack * inner.size() + ir
             }
             Kind::Str => {
                 let Some((start, stop)) = len_payload else {
@@ -378,7 +395,14 @@ fn scan_as(buf: &Bytes, root: Msg, budget: u64, max_nodes: u64) -> Result<Census
                 } else {
                     0
                 };
-                own + (stop - start) as u64
+                let len = (stop - start) as u64;
+                let ir = match (msg, number) {
+                    // A node's output: a value, and a copy of its name in the name table.
+                    (Msg::Node, 2) if main_graph => OUTPUT_IR_BYTES + len,
+                    (Msg::Node, 1) if main_graph => INPUT_IR_BYTES,
+                    _ => 0,
+                };
+                own + len + ir
             }
             Kind::Bytes => {
                 if len_payload.is_none() {
@@ -434,11 +458,68 @@ fn scan_as(buf: &Bytes, root: Msg, budget: u64, max_nodes: u64) -> Result<Census
         census.decoded_bytes = census.decoded_bytes.saturating_add(cost);
         if census.decoded_bytes > budget {
             return Err(Error::Limit {
-                what: "the memory decoding would take (bytes, estimated)",
+                what: "the memory reading would take (bytes, estimated before decoding)",
                 actual: census.decoded_bytes,
                 limit: budget,
             });
         }
     }
     Ok(census)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model_with_nodes(n: usize) -> Bytes {
+        // ModelProto.graph = GraphProto { node: n × NodeProto { op_type: "Relu" } }.
+        let node = [0x0a, 0x06, 0x22, 0x04, b'R', b'e', b'l', b'u'];
+        let mut graph = Vec::new();
+        for _ in 0..n {
+            graph.extend_from_slice(&node);
+        }
+        let mut out = vec![0x3a];
+        let mut len = graph.len();
+        while len >= 0x80 {
+            out.push((len as u8) | 0x80);
+            len >>= 7;
+        }
+        out.push(len as u8);
+        out.extend_from_slice(&graph);
+        Bytes::from(out)
+    }
+
+    #[test]
+    fn counts_nodes_against_the_limit() {
+        let buf = model_with_nodes(11);
+        assert_eq!(scan(&buf, u64::MAX, 11).unwrap().nodes, 11);
+        let e = scan(&buf, u64::MAX, 10).unwrap_err();
+        assert!(
+            matches!(e, Error::Limit { actual: 11, limit: 10, .. }),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn estimates_before_decoding() {
+        let buf = model_with_nodes(1000);
+        let c = scan(&buf, u64::MAX, u64::MAX).unwrap();
+        // Each node: the struct, its op_type, and its IR.
+        let per_node = Msg::Node.size() + 4 + NODE_IR_BYTES;
+        assert!(c.decoded_bytes >= 1000 * per_node, "{}", c.decoded_bytes);
+        let e = scan(&buf, 1000 * per_node / 2, u64::MAX).unwrap_err();
+        assert!(matches!(e, Error::Limit { .. }), "{e}");
+    }
+
+    #[test]
+    fn a_packed_list_must_end_on_a_value() {
+        // TensorProto.dims packed: one byte with the continuation bit set.
+        let buf = Bytes::from_static(&[0x0a, 0x01, 0x80]);
+        let e = scan_tensor(&buf, u64::MAX).unwrap_err();
+        assert!(matches!(e, Error::Malformed { .. }), "{e}");
+        // TensorProto.float_data packed: 5 bytes.
+        let buf = Bytes::from_static(&[0x22, 0x05, 0, 0, 0, 0, 0]);
+        let e = scan_tensor(&buf, u64::MAX).unwrap_err();
+        assert!(matches!(e, Error::Malformed { .. }), "{e}");
+    }
 }

@@ -216,7 +216,7 @@ pub(crate) enum Data {
     /// Every element equal.
     Splat(Scalar),
     /// In an external file.
-    External(External),
+    External(Box<External>),
 }
 
 /// A tensor with its element type, dimensions and data.
@@ -310,7 +310,7 @@ impl Tensor {
                 dtype,
                 dims,
                 len,
-                data: Data::External(ext),
+                data: Data::External(Box::new(ext)),
             });
         }
         if t.data_location != 0 {

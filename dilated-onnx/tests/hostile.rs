@@ -36,7 +36,10 @@ fn truncated_anywhere() {
         assert!(
             matches!(
                 e,
-                Error::Truncated { .. } | Error::LengthPastEnd { .. } | Error::Malformed { .. }
+                Error::Truncated { .. }
+                    | Error::LengthPastEnd { .. }
+                    | Error::Malformed { .. }
+                    | Error::NoOpset
             ),
             "cut at {cut}: {e}"
         );

@@ -190,13 +190,23 @@ pub(crate) fn model(graph: &Pb) -> Vec<u8> {
         .0
 }
 
-/// A valid chain of `n` Relu nodes from `x` to `y` ([1, 1, 4, 4]).
+/// A valid chain of `n` Relu nodes from `x` to `y` ([1, 1, 4, 4]), with short names.
 pub(crate) fn relu_chain(n: usize) -> Vec<u8> {
+    chain_with_names(n, "t", "r")
+}
+
+/// The same chain with names as the TorchScript exporter writes them
+/// (`/blocks.12/act/Relu_output_0`).
+pub(crate) fn relu_chain_exporter_names(n: usize) -> Vec<u8> {
+    chain_with_names(n, "/blocks/act/Relu_output_", "/blocks/act/Relu_")
+}
+
+fn chain_with_names(n: usize, tensor: &str, node_name: &str) -> Vec<u8> {
     let mut nodes = Vec::with_capacity(n);
     for i in 0..n {
-        let a = if i == 0 { "x".to_string() } else { format!("t{}", i - 1) };
-        let b = if i + 1 == n { "y".to_string() } else { format!("t{i}") };
-        nodes.push(node("Relu", &format!("r{i}"), &[&a], &[&b], &[]));
+        let a = if i == 0 { "x".to_string() } else { format!("{tensor}{}", i - 1) };
+        let b = if i + 1 == n { "y".to_string() } else { format!("{tensor}{i}") };
+        nodes.push(node("Relu", &format!("{node_name}{i}"), &[&a], &[&b], &[]));
     }
     model(&graph(
         &nodes,
