@@ -587,9 +587,11 @@ fn resize(
             }
         } else {
             ok = false;
-            shape = x.iter().map(|_| Dim::Unknown).collect();
-            shape[0] = x[0].clone();
-            shape[1] = x[1].clone();
+            shape = x
+                .iter()
+                .enumerate()
+                .map(|(i, d)| if i < 2 { d.clone() } else { Dim::Unknown })
+                .collect();
         }
         out_shape = Some(shape);
         if ok {
