@@ -95,7 +95,11 @@ fn constant_value(a: &Attrs<'_>, dir: Option<&Path>) -> Result<Tensor, Error> {
         Tensor::floats(DataType::Float, vec![n], v)
     };
     if let Some(f) = a.get("value_float").and_then(|x| x.f) {
-        return Ok(Tensor::floats(DataType::Float, Vec::new(), vec![f64::from(f)]));
+        return Ok(Tensor::floats(
+            DataType::Float,
+            Vec::new(),
+            vec![f64::from(f)],
+        ));
     }
     if let Some(v) = a.get("value_floats") {
         return Ok(floats(v.floats.iter().map(|&f| f64::from(f)).collect()));
@@ -104,7 +108,11 @@ fn constant_value(a: &Attrs<'_>, dir: Option<&Path>) -> Result<Tensor, Error> {
         return Ok(Tensor::ints(DataType::Int64, Vec::new(), vec![i]));
     }
     if let Some(v) = a.get("value_ints") {
-        return Ok(Tensor::ints(DataType::Int64, vec![v.ints.len() as u64], v.ints.clone()));
+        return Ok(Tensor::ints(
+            DataType::Int64,
+            vec![v.ints.len() as u64],
+            v.ints.clone(),
+        ));
     }
     Err(a.err("a Constant without a numeric value (strings and sparse tensors are not supported)"))
 }
@@ -208,7 +216,10 @@ fn build_graph(g: GraphProto, dir: Option<&Path>, opset: i64) -> Result<Graph, E
     nodes.shrink_to_fit();
     if !sparse_initializer.is_empty() {
         return Err(Error::Unsupported {
-            what: format!("a graph with {} sparse initializers", sparse_initializer.len()),
+            what: format!(
+                "a graph with {} sparse initializers",
+                sparse_initializer.len()
+            ),
         });
     }
     let mut values: Vec<Value> = Vec::with_capacity(initializer.len() + input.len() + nodes.len());
@@ -610,4 +621,3 @@ fn topo_order(
         length: length.max(1),
     })
 }
-

@@ -315,12 +315,7 @@ fn cast(v: Scalar, to: DataType) -> Scalar {
 }
 
 /// Element-wise op over broadcast inputs.
-fn elementwise(
-    a: &Attrs<'_>,
-    op: &str,
-    ins: &[&Const],
-    budget: &mut Budget,
-) -> Fold<Const> {
+fn elementwise(a: &Attrs<'_>, op: &str, ins: &[&Const], budget: &mut Budget) -> Fold<Const> {
     let shapes: Vec<&[u64]> = ins.iter().map(|c| c.dims.as_slice()).collect();
     let dims = broadcast(a, &shapes)?;
     let Some(n) = element_count(&dims) else {
@@ -444,7 +439,12 @@ fn with_dims(c: &Const, dims: Vec<u64>, budget: &mut Budget) -> Fold<Const> {
 
 /// Reads elements of `c` at the given source indices (a gather, slice, transpose, …),
 /// keeping a splat a splat.
-fn pick(c: &Const, dims: Vec<u64>, budget: &mut Budget, src: impl Fn(&[usize]) -> usize) -> Fold<Const> {
+fn pick(
+    c: &Const,
+    dims: Vec<u64>,
+    budget: &mut Budget,
+    src: impl Fn(&[usize]) -> usize,
+) -> Fold<Const> {
     if let Elems::Splat(v) = c.elems {
         return Ok(Some(Const {
             dtype: c.dtype,
@@ -488,7 +488,9 @@ pub(crate) fn reshape_dims(
             }
             0 if !allowzero => {
                 let Some(&d) = input.get(i) else {
-                    return Err(a.err(format!("shape entry {i} copies a dimension the input lacks")));
+                    return Err(a.err(format!(
+                        "shape entry {i} copies a dimension the input lacks"
+                    )));
                 };
                 out.push(d);
             }
@@ -535,11 +537,14 @@ pub(crate) fn slice_len(start: i64, end: i64, step: i64) -> u64 {
 
 /// The `starts`, `ends`, `axes`, `steps` of a Slice (attributes before opset 10, inputs
 /// from it on); `None` when an input is not constant.
+/// One sliced axis: `(axis, start, end, step)`, as written (not clamped).
+pub(crate) type SliceAxis = (usize, i64, i64, i64);
+
 pub(crate) fn slice_params(
     a: &Attrs<'_>,
     ins: &[Option<Rc<Const>>],
     rank: usize,
-) -> Result<Option<Vec<(usize, i64, i64, i64)>>, Error> {
+) -> Result<Option<Vec<SliceAxis>>, Error> {
     let (starts, ends, axes, steps) = if let Some(s) = a.ints("starts") {
         (
             s.to_vec(),
@@ -573,7 +578,7 @@ pub(crate) fn slice_params(
     if ends.len() != n || axes.len() != n || steps.len() != n {
         return Err(a.err("starts, ends, axes and steps differ in length"));
     }
-    let mut out: Vec<(usize, i64, i64, i64)> = Vec::with_capacity(n);
+    let mut out: Vec<SliceAxis> = Vec::with_capacity(n);
     for i in 0..n {
         if steps[i] == 0 {
             return Err(a.err("a slice step is 0"));
@@ -775,7 +780,10 @@ pub(crate) fn fold(
             dims[ax] = 0;
             for p in &parts {
                 if p.dims.len() != rank
-                    || p.dims.iter().enumerate().any(|(i, &d)| i != ax && d != p0.dims[i])
+                    || p.dims
+                        .iter()
+                        .enumerate()
+                        .any(|(i, &d)| i != ax && d != p0.dims[i])
                 {
                     return Err(a.err("inputs differ in shape off the concatenation axis"));
                 }
@@ -818,7 +826,9 @@ pub(crate) fn fold(
             let (Some(x), Some(ic)) = (first(), ins.get(1).and_then(Option::as_ref)) else {
                 return Ok(None);
             };
-            let Some(idx) = ic.ints() else { return Ok(None) };
+            let Some(idx) = ic.ints() else {
+                return Ok(None);
+            };
             let rank = x.dims.len();
             if rank == 0 {
                 return Err(a.err("Gather on a scalar"));

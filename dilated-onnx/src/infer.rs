@@ -10,8 +10,8 @@ use crate::fold::{
     Budget, Const, axis, reshape_dims, slice_len, slice_params, slice_range, unsqueeze_dims,
 };
 use crate::graph::{
-    AutoPad, Crop, Dim, Global, Hazard, Head, Merge, NodeKind, Pad, PadMode, Pointwise,
-    PoolKind, Resize, ResizeMode, Shape, Value, ValueId, Window,
+    AutoPad, Crop, Dim, Global, Hazard, Head, Merge, NodeKind, Pad, PadMode, Pointwise, PoolKind,
+    Resize, ResizeMode, Shape, Value, ValueId, Window,
 };
 use crate::tensor::{DataType, Tensor};
 
@@ -232,7 +232,10 @@ fn window(
             None => Ok(vec![1; s]),
             Some(v) if v.is_empty() => Ok(vec![1; s]),
             Some(v) if v.len() == s => Ok(v),
-            Some(v) => Err(a.err(format!("{name} has {} entries for {s} spatial axes", v.len()))),
+            Some(v) => Err(a.err(format!(
+                "{name} has {} entries for {s} spatial axes",
+                v.len()
+            ))),
         }
     };
     let dilations = per_axis("dilations")?;
@@ -412,7 +415,9 @@ fn conv(a: &Attrs<'_>, ins: &mut Inputs<'_>) -> Result<Outcome, Error> {
     if let Some(m) = out_c
         && m % group != 0
     {
-        return Err(a.err(format!("{m} output channels are not divisible by group {group}")));
+        return Err(a.err(format!(
+            "{m} output channels are not divisible by group {group}"
+        )));
     }
     if let (Some(c), Some(pg)) = (in_c, per_group)
         && pg.checked_mul(group) != Some(c)
@@ -482,7 +487,7 @@ fn reshape_kind(input: Option<&Shape>, output: Option<&Shape>, spatial: Option<u
         // Not a feature map (e.g. after a Flatten): nothing spatial to move.
         return NodeKind::Pointwise(Pointwise::ChannelMix);
     };
-    if o.len() >= s + 1 && o[o.len() - s..] == i[i.len() - s..] {
+    if o.len() > s && o[o.len() - s..] == i[i.len() - s..] {
         return NodeKind::Pointwise(Pointwise::ChannelMix);
     }
     if o.len() <= 2 {
@@ -619,11 +624,7 @@ fn resize(
     })
 }
 
-fn pad(
-    a: &Attrs<'_>,
-    ins: &mut Inputs<'_>,
-    spatial: Option<usize>,
-) -> Result<Outcome, Error> {
+fn pad(a: &Attrs<'_>, ins: &mut Inputs<'_>, spatial: Option<usize>) -> Result<Outcome, Error> {
     let mode = match a.string("mode").as_deref() {
         None | Some("constant") => PadMode::Constant,
         Some("reflect") => PadMode::Reflect,
@@ -648,7 +649,11 @@ fn pad(
     let rank = x.len();
     let axes: Option<Vec<usize>> = if ins.present(3) {
         match axes_in {
-            Some(v) => Some(v.iter().map(|&v| axis(a, v, rank)).collect::<Result<_, _>>()?),
+            Some(v) => Some(
+                v.iter()
+                    .map(|&v| axis(a, v, rank))
+                    .collect::<Result<_, _>>()?,
+            ),
             None => None,
         }
     } else {
@@ -678,7 +683,9 @@ fn pad(
                         if v < 0 {
                             return Err(a.err("the pads crop more than the input holds"));
                         }
-                        Dim::Known(u64::try_from(v).map_err(|_| a.err("the padded size overflows"))?)
+                        Dim::Known(
+                            u64::try_from(v).map_err(|_| a.err("the padded size overflows"))?,
+                        )
                     }
                     None if *b == 0 && *e == 0 => d.clone(),
                     None => Dim::Unknown,
@@ -703,14 +710,13 @@ fn pad(
     })
 }
 
-fn slice(
-    a: &Attrs<'_>,
-    ins: &mut Inputs<'_>,
-    spatial: Option<usize>,
-) -> Result<Outcome, Error> {
+fn slice(a: &Attrs<'_>, ins: &mut Inputs<'_>, spatial: Option<usize>) -> Result<Outcome, Error> {
     let x = ins.shape(0).cloned();
     let Some(x) = x else {
-        return Ok(same_unknown(ins, unknown("a slice of a tensor whose rank is not known")));
+        return Ok(same_unknown(
+            ins,
+            unknown("a slice of a tensor whose rank is not known"),
+        ));
     };
     let rank = x.len();
     let consts: Vec<Option<Rc<Const>>> = (0..ins.ids.len())
@@ -812,7 +818,9 @@ fn split(a: &Attrs<'_>, ins: &mut Inputs<'_>, nout: usize) -> Result<Outcome, Er
         Some(v) => {
             let s: Vec<u64> = v
                 .iter()
-                .map(|&n| u64::try_from(n).map_err(|_| a.err(format!("split size {n} is negative"))))
+                .map(|&n| {
+                    u64::try_from(n).map_err(|_| a.err(format!("split size {n} is negative")))
+                })
                 .collect::<Result<_, _>>()?;
             if s.len() != nout {
                 return Err(a.err(format!("{} split sizes for {nout} outputs", s.len())));
@@ -825,7 +833,9 @@ fn split(a: &Attrs<'_>, ins: &mut Inputs<'_>, nout: usize) -> Result<Outcome, Er
             Some(s)
         }
         None => total.map(|t| {
-            let parts = a.int("num_outputs").map_or(nout as u64, |n| n.max(1) as u64);
+            let parts = a
+                .int("num_outputs")
+                .map_or(nout as u64, |n| n.max(1) as u64);
             let chunk = t.div_ceil(parts);
             (0..nout as u64)
                 .map(|i| chunk.min(t.saturating_sub(i * chunk)))
@@ -835,9 +845,7 @@ fn split(a: &Attrs<'_>, ins: &mut Inputs<'_>, nout: usize) -> Result<Outcome, Er
     let shapes = (0..nout)
         .map(|i| {
             let mut s = x.clone()?;
-            s[ax] = sizes
-                .as_ref()
-                .map_or(Dim::Unknown, |v| Dim::Known(v[i]));
+            s[ax] = sizes.as_ref().map_or(Dim::Unknown, |v| Dim::Known(v[i]));
             Some(s)
         })
         .collect();
@@ -912,7 +920,11 @@ fn concat(a: &Attrs<'_>, ins: &Inputs<'_>) -> Result<Outcome, Error> {
 }
 
 /// Axes a reduction covers (`None`: all of them).
-fn reduce_axes(a: &Attrs<'_>, ins: &mut Inputs<'_>, rank: usize) -> Result<Option<Vec<usize>>, Error> {
+fn reduce_axes(
+    a: &Attrs<'_>,
+    ins: &mut Inputs<'_>,
+    rank: usize,
+) -> Result<Option<Vec<usize>>, Error> {
     let raw = match a.ints("axes") {
         Some(v) => Some(v.to_vec()),
         None if ins.present(1) => match ins.ints(1)? {
@@ -923,7 +935,9 @@ fn reduce_axes(a: &Attrs<'_>, ins: &mut Inputs<'_>, rank: usize) -> Result<Optio
     };
     match raw {
         Some(v) if !v.is_empty() => Ok(Some(
-            v.iter().map(|&x| axis(a, x, rank)).collect::<Result<_, _>>()?,
+            v.iter()
+                .map(|&x| axis(a, x, rank))
+                .collect::<Result<_, _>>()?,
         )),
         Some(_) | None => {
             if a.int_or("noop_with_empty_axes", 0) != 0 {
@@ -937,7 +951,10 @@ fn reduce_axes(a: &Attrs<'_>, ins: &mut Inputs<'_>, rank: usize) -> Result<Optio
 
 fn reduce(a: &Attrs<'_>, ins: &mut Inputs<'_>, spatial: Option<usize>) -> Result<Outcome, Error> {
     let Some(x) = ins.shape(0).cloned() else {
-        return Ok(same_unknown(ins, unknown("a reduction over a tensor whose rank is not known")));
+        return Ok(same_unknown(
+            ins,
+            unknown("a reduction over a tensor whose rank is not known"),
+        ));
     };
     let rank = x.len();
     let axes = match reduce_axes(a, ins, rank) {
@@ -1004,8 +1021,9 @@ fn elementwise(a: &Attrs<'_>, ins: &Inputs<'_>, nout: usize) -> Result<Outcome, 
         })
     };
     let dtype = match op {
-        "Equal" | "Less" | "Greater" | "LessOrEqual" | "GreaterOrEqual" | "And" | "Or"
-        | "Xor" => Some(DataType::Bool),
+        "Equal" | "Less" | "Greater" | "LessOrEqual" | "GreaterOrEqual" | "And" | "Or" | "Xor" => {
+            Some(DataType::Bool)
+        }
         "Where" => ins.dtype(1),
         _ => ins.dtype(0),
     };
@@ -1031,9 +1049,7 @@ fn activation(a: &Attrs<'_>) -> Option<Pointwise> {
         "Elu" | "Selu" | "Celu" | "HardSigmoid" | "HardSwish" | "Softplus" | "Softsign"
         | "Mish" | "Erf" | "Exp" | "Log" | "Abs" | "Neg" | "Sqrt" | "Reciprocal" | "Floor"
         | "Ceil" | "Round" | "Sign" | "Sin" | "Cos" | "Not" | "IsNaN" | "IsInf"
-        | "ThresholdedRelu" | "Shrink" | "QuantizeLinear" | "DequantizeLinear" => {
-            Pointwise::Other
-        }
+        | "ThresholdedRelu" | "Shrink" | "QuantizeLinear" | "DequantizeLinear" => Pointwise::Other,
         _ => return None,
     })
 }
@@ -1197,7 +1213,10 @@ pub(crate) fn infer(
         "Transpose" => {
             let x = ins.shape(0).cloned();
             let (shape, kind) = match x {
-                None => (None, unknown("a transpose of a tensor whose rank is not known")),
+                None => (
+                    None,
+                    unknown("a transpose of a tensor whose rank is not known"),
+                ),
                 Some(x) => {
                     let r = x.len();
                     let perm: Vec<usize> = match a.ints("perm") {
@@ -1208,7 +1227,9 @@ pub(crate) fn infer(
                     if perm.len() != r
                         || perm.iter().any(|&p| std::mem::replace(&mut seen[p], true))
                     {
-                        return Err(a.err(format!("perm {perm:?} is not a permutation of {r} axes")));
+                        return Err(
+                            a.err(format!("perm {perm:?} is not a permutation of {r} axes"))
+                        );
                     }
                     let shape: Shape = perm.iter().map(|&p| x[p].clone()).collect();
                     let kind = match spatial_of(r, spatial) {
@@ -1241,8 +1262,10 @@ pub(crate) fn infer(
                 }
                 (Some(x), Some(axes)) => {
                     let r = x.len();
-                    let drop: Vec<usize> =
-                        axes.iter().map(|&v| axis(a, v, r)).collect::<Result<_, _>>()?;
+                    let drop: Vec<usize> = axes
+                        .iter()
+                        .map(|&v| axis(a, v, r))
+                        .collect::<Result<_, _>>()?;
                     Some(
                         x.iter()
                             .enumerate()
@@ -1405,8 +1428,6 @@ pub(crate) fn fold_shape(a: &Attrs<'_>, input: Option<&Shape>) -> Result<Option<
     Ok(Some(Const {
         dtype: DataType::Int64,
         dims: vec![dims.len() as u64],
-        elems: crate::fold::Elems::List(
-            dims.into_iter().map(crate::tensor::Scalar::Int).collect(),
-        ),
+        elems: crate::fold::Elems::List(dims.into_iter().map(crate::tensor::Scalar::Int).collect()),
     }))
 }

@@ -22,7 +22,8 @@ fn node_err(graph: &Graph, id: NodeId, reason: impl Into<String>) -> Error {
 }
 
 fn size(graph: &Graph, id: NodeId, v: u64, what: &str) -> Result<usize, Error> {
-    usize::try_from(v).map_err(|_| node_err(graph, id, format!("{what} {v} does not fit in memory")))
+    usize::try_from(v)
+        .map_err(|_| node_err(graph, id, format!("{what} {v} does not fit in memory")))
 }
 
 /// The layer of Conv node `id`, with `activation` fused after it. Its weight (and bias)
@@ -76,7 +77,10 @@ pub fn conv_from_node(graph: &Graph, id: NodeId, activation: Activation) -> Resu
                 return Err(node_err(
                     graph,
                     id,
-                    format!("the bias has dimensions {:?} for {out_c} output channels", t.dims()),
+                    format!(
+                        "the bias has dimensions {:?} for {out_c} output channels",
+                        t.dims()
+                    ),
                 ));
             }
             Some(t.to_f32(&v.name)?)
@@ -88,12 +92,18 @@ pub fn conv_from_node(graph: &Graph, id: NodeId, activation: Activation) -> Resu
             [1, u(w.kernel[0], "kernel")?],
             [1, u(w.dilations[0], "dilation")?],
             [1, u(w.strides[0], "stride")?],
-            [[0, 0], [u(pads[0][0], "padding")?, u(pads[0][1], "padding")?]],
+            [
+                [0, 0],
+                [u(pads[0][0], "padding")?, u(pads[0][1], "padding")?],
+            ],
         )
     } else {
         (
             [u(w.kernel[0], "kernel")?, u(w.kernel[1], "kernel")?],
-            [u(w.dilations[0], "dilation")?, u(w.dilations[1], "dilation")?],
+            [
+                u(w.dilations[0], "dilation")?,
+                u(w.dilations[1], "dilation")?,
+            ],
             [u(w.strides[0], "stride")?, u(w.strides[1], "stride")?],
             [
                 [u(pads[0][0], "padding")?, u(pads[0][1], "padding")?],
@@ -197,7 +207,10 @@ pub fn conv_chain(graph: &Graph) -> Result<(Vec<Conv>, Rank), Error> {
                 return Err(node_err(
                     graph,
                     id,
-                    format!("a chain of convolutions cannot express a {} node", node.kind.name()),
+                    format!(
+                        "a chain of convolutions cannot express a {} node",
+                        node.kind.name()
+                    ),
                 ));
             }
         }

@@ -236,7 +236,7 @@ fn varint(buf: &[u8], pos: &mut usize, end: usize, what: &'static str) -> Result
 /// Skips `n` bytes of a fixed-size value.
 fn fixed(buf: &[u8], pos: &mut usize, end: usize, n: usize) -> Result<(), Error> {
     let start = *pos;
-    let stop = start.checked_add(n).unwrap_or(usize::MAX);
+    let stop = start.saturating_add(n);
     if stop > buf.len() {
         return Err(Error::Truncated {
             what: "a fixed-size value",
@@ -439,7 +439,7 @@ fn scan_as(buf: &Bytes, root: Msg, budget: u64, max_nodes: u64) -> Result<Census
                     None if wire == w => slack * size,
                     Some((start, stop)) if f.repeated => {
                         let n = (stop - start) as u64;
-                        if n % size != 0 {
+                        if !n.is_multiple_of(size) {
                             return Err(Error::Malformed {
                                 offset: start as u64,
                                 reason: format!(
@@ -495,7 +495,14 @@ mod tests {
         assert_eq!(scan(&buf, u64::MAX, 11).unwrap().nodes, 11);
         let e = scan(&buf, u64::MAX, 10).unwrap_err();
         assert!(
-            matches!(e, Error::Limit { actual: 11, limit: 10, .. }),
+            matches!(
+                e,
+                Error::Limit {
+                    actual: 11,
+                    limit: 10,
+                    ..
+                }
+            ),
             "{e}"
         );
     }

@@ -114,7 +114,7 @@ impl DataType {
             Self::Complex128 => 128,
             Self::String => return None,
             Self::Narrow(c) => match c {
-                21 | 22 | 23 => 4,
+                21..=23 => 4,
                 25 | 26 => 2,
                 27 | 28 => 6,
                 _ => 8,
@@ -518,7 +518,10 @@ impl Tensor {
         if !self.dtype.is_real() {
             return Err(tensor_err(
                 name,
-                format!("elements of type {:?} cannot be read as numbers", self.dtype),
+                format!(
+                    "elements of type {:?} cannot be read as numbers",
+                    self.dtype
+                ),
             ));
         }
         let n = self.len as usize;
@@ -627,10 +630,9 @@ fn decode_raw(dtype: DataType, b: &[u8]) -> Vec<Scalar> {
         DataType::Int64 => le!(i64, 8, Scalar::Int),
         DataType::Uint64 => le!(u64, 8, |v: u64| Scalar::Int(v as i64)),
         // `scalars` refuses these before decoding.
-        DataType::String
-        | DataType::Complex64
-        | DataType::Complex128
-        | DataType::Narrow(_) => Vec::new(),
+        DataType::String | DataType::Complex64 | DataType::Complex128 | DataType::Narrow(_) => {
+            Vec::new()
+        }
     }
 }
 
@@ -702,7 +704,9 @@ fn resolve_external(
         .metadata()
         .map_err(|e| refuse(format!("location {location:?}: {e}")))?;
     if !meta.is_file() {
-        return Err(refuse(format!("location {location:?} is not a regular file")));
+        return Err(refuse(format!(
+            "location {location:?} is not a regular file"
+        )));
     }
     let Some(bits) = dtype.bits() else {
         return Err(refuse("string tensors cannot be stored externally".into()));
@@ -746,12 +750,16 @@ fn read_external(name: &str, e: &External) -> Result<Vec<u8>, Error> {
         .canonicalize()
         .map_err(|err| refuse(format!("{err}")))?;
     if !path.starts_with(&e.root) {
-        return Err(refuse("the file now leads outside the model's folder".into()));
+        return Err(refuse(
+            "the file now leads outside the model's folder".into(),
+        ));
     }
     let mut f = File::open(&path).map_err(|err| refuse(format!("{err}")))?;
     let flen = f.metadata().map_err(|err| refuse(format!("{err}")))?.len();
     if e.offset.saturating_add(e.length) > flen {
-        return Err(refuse("the file is now shorter than the data it should hold".into()));
+        return Err(refuse(
+            "the file is now shorter than the data it should hold".into(),
+        ));
     }
     f.seek(SeekFrom::Start(e.offset))
         .map_err(|err| refuse(format!("{err}")))?;

@@ -56,7 +56,10 @@ fn onnx_conv_cases_run_on_the_reference_and_the_engine() {
                 .zip(&y)
                 .map(|(a, b)| (a - b).abs())
                 .fold(0.0f32, f32::max);
-            assert!(err <= 1e-4 * scale, "{name} ({what}): {err} against a scale of {scale}");
+            assert!(
+                err <= 1e-4 * scale,
+                "{name} ({what}): {err} against a scale of {scale}"
+            );
         };
         let mut reference = vec![0.0; y.len()];
         let got_hw = conv_reference(

@@ -97,7 +97,10 @@ fn seeds() -> &'static Vec<Vec<u8>> {
         .map(|f| std::fs::read(fixtures().join(f)).unwrap())
         .collect();
         v.push(relu_chain(5));
-        v.push(one_conv(&[attr_ints("dilations", &[2, 2]), attr_ints("pads", &[2, 2, 2, 2])]));
+        v.push(one_conv(&[
+            attr_ints("dilations", &[2, 2]),
+            attr_ints("pads", &[2, 2, 2, 2]),
+        ]));
         v
     })
 }
@@ -172,19 +175,87 @@ fn apply(mut b: Vec<u8>, edits: &[Edit]) -> Vec<u8> {
 }
 
 const OPS: &[&str] = &[
-    "Conv", "MaxPool", "AveragePool", "LpPool", "Pad", "Slice", "Split", "Concat", "Reshape",
-    "Transpose", "Squeeze", "Unsqueeze", "Resize", "Upsample", "Gather", "Shape", "Size",
-    "ConstantOfShape", "Range", "Expand", "Flatten", "Gemm", "MatMul", "ReduceMean",
-    "ReduceSum", "Softmax", "Add", "Mul", "Sub", "Div", "Mod", "Pow", "Where", "Equal", "Cast",
-    "Identity", "Dropout", "Constant", "Tile", "GlobalAveragePool", "BatchNormalization",
-    "Sum", "Neg", "Abs", "Relu", "LeakyRelu", "LayerNormalization", "Floor", "Sqrt",
+    "Conv",
+    "MaxPool",
+    "AveragePool",
+    "LpPool",
+    "Pad",
+    "Slice",
+    "Split",
+    "Concat",
+    "Reshape",
+    "Transpose",
+    "Squeeze",
+    "Unsqueeze",
+    "Resize",
+    "Upsample",
+    "Gather",
+    "Shape",
+    "Size",
+    "ConstantOfShape",
+    "Range",
+    "Expand",
+    "Flatten",
+    "Gemm",
+    "MatMul",
+    "ReduceMean",
+    "ReduceSum",
+    "Softmax",
+    "Add",
+    "Mul",
+    "Sub",
+    "Div",
+    "Mod",
+    "Pow",
+    "Where",
+    "Equal",
+    "Cast",
+    "Identity",
+    "Dropout",
+    "Constant",
+    "Tile",
+    "GlobalAveragePool",
+    "BatchNormalization",
+    "Sum",
+    "Neg",
+    "Abs",
+    "Relu",
+    "LeakyRelu",
+    "LayerNormalization",
+    "Floor",
+    "Sqrt",
 ];
 
 const ATTRS: &[&str] = &[
-    "axis", "axes", "perm", "pads", "strides", "dilations", "kernel_shape", "group",
-    "auto_pad", "ceil_mode", "starts", "ends", "split", "to", "value", "keepdims",
-    "allowzero", "mode", "scales", "num_outputs", "start", "end", "fmod", "value_ints",
-    "value_int", "value_float", "noop_with_empty_axes", "transA", "transB",
+    "axis",
+    "axes",
+    "perm",
+    "pads",
+    "strides",
+    "dilations",
+    "kernel_shape",
+    "group",
+    "auto_pad",
+    "ceil_mode",
+    "starts",
+    "ends",
+    "split",
+    "to",
+    "value",
+    "keepdims",
+    "allowzero",
+    "mode",
+    "scales",
+    "num_outputs",
+    "start",
+    "end",
+    "fmod",
+    "value_ints",
+    "value_int",
+    "value_float",
+    "noop_with_empty_axes",
+    "transA",
+    "transB",
 ];
 
 fn interesting() -> impl Strategy<Value = i64> {
@@ -205,7 +276,20 @@ fn attribute() -> impl Strategy<Value = Pb> {
         0u8..5,
         interesting(),
         prop::collection::vec(interesting(), 0..9),
-        prop::sample::select(&["SAME_UPPER", "SAME_LOWER", "VALID", "NOTSET", "linear", "nearest", "cubic", "reflect", "edge", "x"][..]),
+        prop::sample::select(
+            &[
+                "SAME_UPPER",
+                "SAME_LOWER",
+                "VALID",
+                "NOTSET",
+                "linear",
+                "nearest",
+                "cubic",
+                "reflect",
+                "edge",
+                "x",
+            ][..],
+        ),
     )
         .prop_map(|(name, kind, i, ints, s)| match kind {
             0 => attr_int(name, i),
@@ -225,12 +309,19 @@ fn attribute() -> impl Strategy<Value = Pb> {
 fn random_model() -> impl Strategy<Value = Vec<u8>> {
     let input = prop::collection::vec(prop_oneof![4 => 1i64..9, 1 => Just(-1i64)], 1..6);
     let consts = prop::collection::vec(
-        (prop::collection::vec(0i64..4, 0..3), prop::collection::vec(interesting(), 0..16)),
+        (
+            prop::collection::vec(0i64..4, 0..3),
+            prop::collection::vec(interesting(), 0..16),
+        ),
         0..4,
     );
     // The attributes an operator needs, with small values, so that most graphs get past
     // the first node.
-    let required = (prop::collection::vec(1i64..4, 1..3), -1i64..3, prop::sample::select(&[1i64, 7, 9, 11][..]));
+    let required = (
+        prop::collection::vec(1i64..4, 1..3),
+        -1i64..3,
+        prop::sample::select(&[1i64, 7, 9, 11][..]),
+    );
     let nodes = (
         prop::sample::select(OPS),
         prop::collection::vec(0usize..64, 0..5),
@@ -248,7 +339,10 @@ fn random_model() -> impl Strategy<Value = Vec<u8>> {
                 }
                 "Cast" => attrs.insert(0, attr_int("to", to)),
                 "Constant" => {
-                    attrs.insert(0, attr_tensor("value", &tensor_i64("", &[kernel.len() as i64], &kernel)));
+                    attrs.insert(
+                        0,
+                        attr_tensor("value", &tensor_i64("", &[kernel.len() as i64], &kernel)),
+                    );
                 }
                 _ => {}
             }
@@ -267,7 +361,10 @@ fn random_model() -> impl Strategy<Value = Vec<u8>> {
         }
         let mut out = Vec::new();
         for (k, (op, ins, nout, attrs)) in nodes.iter().enumerate() {
-            let ins: Vec<String> = ins.iter().map(|&i| names[i % names.len()].clone()).collect();
+            let ins: Vec<String> = ins
+                .iter()
+                .map(|&i| names[i % names.len()].clone())
+                .collect();
             let ins: Vec<&str> = ins.iter().map(String::as_str).collect();
             let outs: Vec<String> = (0..*nout).map(|j| format!("n{k}_{j}")).collect();
             let outs_ref: Vec<&str> = outs.iter().map(String::as_str).collect();
@@ -275,7 +372,12 @@ fn random_model() -> impl Strategy<Value = Vec<u8>> {
             names.extend(outs);
         }
         let last = names.last().cloned().unwrap_or_default();
-        model(&graph(&out, &inits, &[value_info("x", &input)], &[Pb::new().string(1, &last)]))
+        model(&graph(
+            &out,
+            &inits,
+            &[value_info("x", &input)],
+            &[Pb::new().string(1, &last)],
+        ))
     })
 }
 
@@ -309,4 +411,3 @@ proptest! {
         }
     }
 }
-

@@ -19,7 +19,10 @@ fn refuse(bytes: &[u8]) -> Error {
         t.elapsed()
     );
     let msg = e.to_string();
-    assert!(!msg.contains('\n') && !msg.is_empty(), "not one line: {msg:?}");
+    assert!(
+        !msg.contains('\n') && !msg.is_empty(),
+        "not one line: {msg:?}"
+    );
     e
 }
 
@@ -67,7 +70,10 @@ fn length_past_the_end() {
     );
     // A nested length past the end of its message, inside the file.
     let inner = Pb::new().lying_len(1, 50, &[0; 4]);
-    let bytes = Pb::new().msg(7, &inner).string(2, "padding after the graph......").0;
+    let bytes = Pb::new()
+        .msg(7, &inner)
+        .string(2, "padding after the graph......")
+        .0;
     let e = refuse(&bytes);
     assert!(
         matches!(
@@ -83,7 +89,9 @@ fn length_past_the_end() {
 
 #[test]
 fn varint_overflow_and_bad_wire_types() {
-    let e = refuse(&[0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]);
+    let e = refuse(&[
+        0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
+    ]);
     assert!(matches!(e, Error::Malformed { .. }), "{e}");
     // Wire type 3 (a group).
     let e = refuse(&Pb::new().key(7, 3).0);
@@ -211,15 +219,16 @@ fn a_node_feeding_itself() {
 
 #[test]
 fn nested_subgraphs_are_refused() {
-    let body = graph(
-        &[node("Relu", "inner", &["x"], &["z"], &[])],
-        &[],
-        &[],
-        &[],
-    );
+    let body = graph(&[node("Relu", "inner", &["x"], &["z"], &[])], &[], &[], &[]);
     for (op, attr) in [("If", "then_branch"), ("Loop", "body"), ("Scan", "body")] {
         let bytes = model(&graph(
-            &[node(op, "outer", &["x"], &["y"], &[attr_graph(attr, &body)])],
+            &[node(
+                op,
+                "outer",
+                &["x"],
+                &["y"],
+                &[attr_graph(attr, &body)],
+            )],
             &[],
             &[value_info("x", &[1, 1, 4, 4])],
             &[Pb::new().string(1, "y")],
@@ -242,7 +251,18 @@ fn nested_subgraphs_are_refused() {
     // Deeply nested graphs are never decoded: the scan skips them as bytes.
     let mut g = body;
     for _ in 0..10_000 {
-        g = graph(&[node("If", "n", &["c"], &["o"], &[attr_graph("then_branch", &g)])], &[], &[], &[]);
+        g = graph(
+            &[node(
+                "If",
+                "n",
+                &["c"],
+                &["o"],
+                &[attr_graph("then_branch", &g)],
+            )],
+            &[],
+            &[],
+            &[],
+        );
     }
     let bytes = model(&g);
     assert!(matches!(refuse(&bytes), Error::Subgraph { .. }));
@@ -261,12 +281,21 @@ fn duplicate_names() {
         &[Pb::new().string(1, "t")],
     ));
     let e = refuse(&bytes);
-    assert!(matches!(&e, Error::Duplicate { tensor, .. } if tensor.as_str() == "t"), "{e}");
-    assert!(e.to_string().contains("\"first\"") && e.to_string().contains("\"second\""), "{e}");
+    assert!(
+        matches!(&e, Error::Duplicate { tensor, .. } if tensor.as_str() == "t"),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains("\"first\"") && e.to_string().contains("\"second\""),
+        "{e}"
+    );
     // Two initializers.
     let w = tensor_f32("w", &[1], &[1.0]);
     let e = refuse(&model(&graph(&[], &[w.clone(), w], &[], &[])));
-    assert!(matches!(&e, Error::Duplicate { tensor, .. } if tensor.as_str() == "w"), "{e}");
+    assert!(
+        matches!(&e, Error::Duplicate { tensor, .. } if tensor.as_str() == "w"),
+        "{e}"
+    );
     // Two inputs.
     let e = refuse(&model(&graph(
         &[],
@@ -277,7 +306,10 @@ fn duplicate_names() {
     assert!(matches!(e, Error::Duplicate { .. }), "{e}");
     // A node writing a graph input.
     let e = refuse(&model(&graph(
-        &[node("Relu", "r", &["x"], &["x2"], &[]), node("Relu", "s", &["x2"], &["x"], &[])],
+        &[
+            node("Relu", "r", &["x"], &["x2"], &[]),
+            node("Relu", "s", &["x2"], &["x"], &[]),
+        ],
         &[],
         &[value_info("x", &[1])],
         &[],
@@ -303,13 +335,19 @@ fn missing_input_and_output() {
         &[value_info("x", &[1])],
         &[Pb::new().string(1, "ghost")],
     )));
-    assert!(matches!(&e, Error::MissingOutput { tensor } if tensor.as_str() == "ghost"), "{e}");
+    assert!(
+        matches!(&e, Error::MissingOutput { tensor } if tensor.as_str() == "ghost"),
+        "{e}"
+    );
 }
 
 #[test]
 fn names_with_line_breaks_stay_on_one_line() {
     let e = refuse(&model(&graph(
-        &[node("Relu", "evil\nname", &["x"], &["evil\r\ny"], &[]), node("Relu", "b", &["q\n"], &["z"], &[])],
+        &[
+            node("Relu", "evil\nname", &["x"], &["evil\r\ny"], &[]),
+            node("Relu", "b", &["q\n"], &["z"], &[]),
+        ],
         &[],
         &[value_info("x", &[1])],
         &[],
@@ -380,8 +418,16 @@ fn a_valid_chain_ten_thousand_nodes_deep() {
     // The same chain written in reverse order is sorted.
     let mut nodes = Vec::new();
     for i in (0..10_000).rev() {
-        let a = if i == 0 { "x".to_string() } else { format!("t{}", i - 1) };
-        let b = if i == 9_999 { "y".to_string() } else { format!("t{i}") };
+        let a = if i == 0 {
+            "x".to_string()
+        } else {
+            format!("t{}", i - 1)
+        };
+        let b = if i == 9_999 {
+            "y".to_string()
+        } else {
+            format!("t{i}")
+        };
         nodes.push(node("Relu", &format!("r{i}"), &[&a], &[&b], &[]));
     }
     let bytes = model(&graph(
@@ -458,7 +504,10 @@ fn external_data_inside_the_folder_is_read() {
         .collect();
     std::fs::create_dir_all(tmp.0.join("weights")).unwrap();
     std::fs::write(tmp.0.join("weights/w.bin"), &data).unwrap();
-    let p = write_model(&tmp.0, &external_model("weights/w.bin", Some("4"), Some("16")));
+    let p = write_model(
+        &tmp.0,
+        &external_model("weights/w.bin", Some("4"), Some("16")),
+    );
     let m = read(&p).unwrap();
     let g = &m.graph;
     let w = g.value(g.find("w").unwrap()).constant.as_ref().unwrap();
@@ -476,13 +525,28 @@ fn external_data_outside_the_folder_is_refused() {
     let outside_abs = tmp.0.join("secret.bin");
     for (location, offset, length, what) in [
         ("../secret.bin", None, None, "leaves the model's folder"),
-        ("sub/../../secret.bin", None, None, "leaves the model's folder"),
-        (outside_abs.to_str().unwrap(), None, None, "leaves the model's folder"),
+        (
+            "sub/../../secret.bin",
+            None,
+            None,
+            "leaves the model's folder",
+        ),
+        (
+            outside_abs.to_str().unwrap(),
+            None,
+            None,
+            "leaves the model's folder",
+        ),
         ("", None, None, "no location"),
         ("missing.bin", None, None, "missing.bin"),
         ("short.bin", None, None, "run past the end"),
         ("short.bin", Some("4"), Some("16"), "run past the end"),
-        ("short.bin", Some("18446744073709551615"), Some("16"), "overflows"),
+        (
+            "short.bin",
+            Some("18446744073709551615"),
+            Some("16"),
+            "overflows",
+        ),
         ("short.bin", Some("-1"), None, "not a byte count"),
         ("short.bin", None, Some("12"), "does not match"),
         (".", None, None, "not a regular file"),

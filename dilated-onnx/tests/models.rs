@@ -18,7 +18,11 @@ use serde_json::Value as Json;
 fn load(rel: &str) -> dilated_onnx::Model {
     let t = Instant::now();
     let m = read(fixtures().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
-    assert!(t.elapsed() < Duration::from_secs(1), "{rel}: {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(1),
+        "{rel}: {:?}",
+        t.elapsed()
+    );
     m
 }
 
@@ -28,7 +32,11 @@ fn index() -> Json {
 }
 
 fn dims(j: &Json) -> Vec<u64> {
-    j.as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect()
+    j.as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect()
 }
 
 /// What one output position sees: a set of input offsets, or the whole input.
@@ -72,7 +80,10 @@ fn reach(g: &Graph, target: ValueId) -> Seen {
                     taps = next;
                 }
                 here.iter()
-                    .flat_map(|p| taps.iter().map(move |t| p.iter().zip(t).map(|(a, b)| a + b).collect()))
+                    .flat_map(|p| {
+                        taps.iter()
+                            .map(move |t| p.iter().zip(t).map(|(a, b)| a + b).collect())
+                    })
                     .collect()
             }
             NodeKind::Pad(p) => {
@@ -139,15 +150,27 @@ fn pytorch_models_match_the_gradient_oracle() {
             let m = load(&file);
             let g = &m.graph;
             assert!(
-                g.nodes().iter().all(|n| !matches!(n.kind, NodeKind::Unknown { .. })),
+                g.nodes()
+                    .iter()
+                    .all(|n| !matches!(n.kind, NodeKind::Unknown { .. })),
                 "{file}: {:?}",
-                g.nodes().iter().find(|n| matches!(n.kind, NodeKind::Unknown { .. }))
+                g.nodes()
+                    .iter()
+                    .find(|n| matches!(n.kind, NodeKind::Unknown { .. }))
             );
             let out = g.outputs()[0];
             let input_shape = dims(&case["input_shape"]);
             if case["dynamic_axes"].as_object().unwrap().is_empty() {
-                assert_eq!(g.value(out).static_shape(), Some(dims(&case["output_shape"])), "{file}");
-                assert_eq!(g.value(g.inputs()[0]).static_shape(), Some(input_shape), "{file}");
+                assert_eq!(
+                    g.value(out).static_shape(),
+                    Some(dims(&case["output_shape"])),
+                    "{file}"
+                );
+                assert_eq!(
+                    g.value(g.inputs()[0]).static_shape(),
+                    Some(input_shape),
+                    "{file}"
+                );
             } else {
                 let shape = g.value(g.inputs()[0]).shape.clone().unwrap();
                 assert_eq!(shape[0], Dim::Symbol("batch".into()), "{file}");
@@ -175,7 +198,12 @@ fn exporters_write_what_the_ir_records() {
     for exporter in ["torchscript", "dynamo"] {
         for (name, rates) in [("chain_2_4_8", [2u64, 4, 8]), ("chain_1_2_5", [1, 2, 5])] {
             let m = load(&format!("models/{name}.{exporter}.onnx"));
-            let convs: Vec<_> = m.graph.nodes().iter().filter_map(|n| n.kind.window()).collect();
+            let convs: Vec<_> = m
+                .graph
+                .nodes()
+                .iter()
+                .filter_map(|n| n.kind.window())
+                .collect();
             assert_eq!(convs.len(), 3);
             for (w, r) in convs.iter().zip(rates) {
                 assert_eq!(w.kernel, [3, 3]);
@@ -198,13 +226,21 @@ fn exporters_write_what_the_ir_records() {
                     pads.push(vec![[p[0] as i64, p[1] as i64]]);
                     assert!(matches!(
                         n.hazards[..],
-                        [dilated_onnx::Hazard::AsymmetricPads { axis: 0, end: 0, .. }]
+                        [dilated_onnx::Hazard::AsymmetricPads {
+                            axis: 0,
+                            end: 0,
+                            ..
+                        }]
                     ));
                 }
                 _ => {}
             }
         }
-        assert_eq!(pads, vec![vec![[1, 0]], vec![[2, 0]], vec![[4, 0]], vec![[8, 0]]], "{exporter}");
+        assert_eq!(
+            pads,
+            vec![vec![[1, 0]], vec![[2, 0]], vec![[4, 0]], vec![[8, 0]]],
+            "{exporter}"
+        );
         let gates = g
             .nodes()
             .iter()
@@ -230,7 +266,11 @@ fn exporters_write_what_the_ir_records() {
             .map(|w| w.dilations[0])
             .collect();
         assert_eq!(rates, [1, 6, 12, 18, 1, 1]);
-        assert!(g.nodes().iter().any(|n| matches!(n.kind, NodeKind::Global(_))));
+        assert!(
+            g.nodes()
+                .iter()
+                .any(|n| matches!(n.kind, NodeKind::Global(_)))
+        );
         let resize = g
             .nodes()
             .iter()
@@ -240,7 +280,11 @@ fn exporters_write_what_the_ir_records() {
             })
             .unwrap();
         assert_eq!(resize.scales, Some(vec![33.0, 33.0]));
-        assert!(g.nodes().iter().any(|n| n.kind == NodeKind::Concat { axis: 1 }));
+        assert!(
+            g.nodes()
+                .iter()
+                .any(|n| n.kind == NodeKind::Concat { axis: 1 })
+        );
     }
     // The TorchScript exporter's shape chains fold away.
     let m = load("models/wavenet_block.torchscript.onnx");
@@ -282,7 +326,10 @@ fn chains_run_on_the_engine_like_onnx_runtime() {
 
 fn read_tensor(rel: &str) -> Vec<f32> {
     let bytes = std::fs::read(fixtures().join(rel)).unwrap();
-    dilated_onnx::parse_tensor(bytes).unwrap().to_f32("t").unwrap()
+    dilated_onnx::parse_tensor(bytes)
+        .unwrap()
+        .to_f32("t")
+        .unwrap()
 }
 
 #[test]
@@ -300,8 +347,11 @@ fn light_models_fold_and_match_onnx_shape_inference() {
             assert!(!matches!(n.kind, NodeKind::Unknown { .. }), "{file}: {n:?}");
             if let NodeKind::Conv(_) = n.kind {
                 let w = g.value(n.inputs[1].unwrap());
-                let t = w.constant.as_ref().unwrap_or_else(|| panic!("{file}: {}", n.label()));
-                assert!(t.splat_value().is_some() || t.len() > 0);
+                let t = w
+                    .constant
+                    .as_ref()
+                    .unwrap_or_else(|| panic!("{file}: {}", n.label()));
+                assert!(t.splat_value().is_some() || !t.is_empty());
             }
         }
         let shapes = expect["shapes"].as_object().unwrap();

@@ -204,8 +204,16 @@ pub(crate) fn relu_chain_exporter_names(n: usize) -> Vec<u8> {
 fn chain_with_names(n: usize, tensor: &str, node_name: &str) -> Vec<u8> {
     let mut nodes = Vec::with_capacity(n);
     for i in 0..n {
-        let a = if i == 0 { "x".to_string() } else { format!("{tensor}{}", i - 1) };
-        let b = if i + 1 == n { "y".to_string() } else { format!("{tensor}{i}") };
+        let a = if i == 0 {
+            "x".to_string()
+        } else {
+            format!("{tensor}{}", i - 1)
+        };
+        let b = if i + 1 == n {
+            "y".to_string()
+        } else {
+            format!("{tensor}{i}")
+        };
         nodes.push(node("Relu", &format!("{node_name}{i}"), &[&a], &[&b], &[]));
     }
     model(&graph(
