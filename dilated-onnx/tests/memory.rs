@@ -73,7 +73,10 @@ fn measure(bytes: Vec<u8>, ok: bool, what: &str) -> (usize, Duration) {
         peak <= bound,
         "{what}: peak {peak} B over the bound {bound} B (file {len} B)"
     );
-    assert!(elapsed < Duration::from_secs(2), "{what}: {elapsed:?}");
+    // Refusals come within two seconds; valid graphs of tens of thousands of nodes take
+    // about half a second on an idle machine (the bound leaves room for a loaded one).
+    let limit = Duration::from_secs(if ok { 5 } else { 2 });
+    assert!(elapsed < limit, "{what}: {elapsed:?}");
     (peak, elapsed)
 }
 
