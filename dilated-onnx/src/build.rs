@@ -321,12 +321,6 @@ fn build_graph(g: GraphProto, dir: Option<&Path>, opset: i64) -> Result<Graph, E
                 outs.push(None);
                 continue;
             }
-            if n.input.contains(&o) {
-                return Err(Error::SelfLoop {
-                    node: Name(label(n, i)),
-                    tensor: Name(o),
-                });
-            }
             if let Some(&id) = by_name.get(&o) {
                 let first = describe(defs[id.0], &nodes);
                 let n = &nodes[i];
@@ -361,6 +355,12 @@ fn build_graph(g: GraphProto, dir: Option<&Path>, opset: i64) -> Result<Graph, E
                 continue;
             }
             match by_name.get(&name) {
+                Some(&id) if matches!(defs[id.0], Def::Node(p) if p == i) => {
+                    return Err(Error::SelfLoop {
+                        node: Name(label(n, i)),
+                        tensor: Name(name),
+                    });
+                }
                 Some(&id) => ins.push(Some(id)),
                 None => {
                     return Err(Error::MissingInput {

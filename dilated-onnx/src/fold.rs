@@ -463,9 +463,19 @@ fn pick(
     Ok(Some(Const::list(c.dtype, dims, out)))
 }
 
-/// An integer list input (axes, shape, …) from the constant at `i`.
-fn int_input(ins: &[Option<Rc<Const>>], i: usize) -> Option<Vec<i64>> {
-    ins.get(i)?.as_ref()?.ints()
+/// Most entries of a shape-like list (a shape, axes, pads: two per axis): longer lists
+/// are not read (a node reading one is not folded and its shapes stay unknown), so no
+/// node costs more than this to read them.
+pub(crate) const SHAPE_LIKE: u64 = 2 * MAX_RANK as u64;
+
+/// An integer list input (axes, shape, pads, …) from the constant at `i`, at most
+/// [`SHAPE_LIKE`] entries.
+pub(crate) fn int_input(ins: &[Option<Rc<Const>>], i: usize) -> Option<Vec<i64>> {
+    let c = ins.get(i)?.as_ref()?;
+    if c.len() > SHAPE_LIKE {
+        return None;
+    }
+    c.ints()
 }
 
 /// Resolves a `Reshape` target against the input's dims (0 copies, −1 infers).
@@ -629,6 +639,17 @@ pub(crate) fn fold(
     budget: &mut Budget,
 ) -> Fold<Vec<Const>> {
     let op = a.op;
+    // Reading the inputs is work too: charged, so that many nodes reading one large
+    // constant cannot take more time than the budget allows.
+    let read: u64 = ins
+        .iter()
+        .flatten()
+        .filter(|c| matches!(c.elems, Elems::List(_)))
+        .map(|c| c.len())
+        .fold(0, u64::saturating_add);
+    if read > 0 && !charge(budget, read) {
+        return Ok(None);
+    }
     let first = || ins.first().and_then(Option::as_ref);
     let one = |c: Option<Const>| c.map(|c| vec![c]);
     Ok(match op {
@@ -826,6 +847,9 @@ pub(crate) fn fold(
             let (Some(x), Some(ic)) = (first(), ins.get(1).and_then(Option::as_ref)) else {
                 return Ok(None);
             };
+            if !charge(budget, ic.len()) {
+                return Ok(None);
+            }
             let Some(idx) = ic.ints() else {
                 return Ok(None);
             };

@@ -7,7 +7,8 @@ use std::rc::Rc;
 use crate::attrs::Attrs;
 use crate::error::Error;
 use crate::fold::{
-    Budget, Const, axis, reshape_dims, slice_len, slice_params, slice_range, unsqueeze_dims,
+    Budget, Const, SHAPE_LIKE, axis, reshape_dims, slice_len, slice_params, slice_range,
+    unsqueeze_dims,
 };
 use crate::graph::{
     AutoPad, Crop, Dim, Global, Hazard, Head, Merge, NodeKind, Pad, PadMode, Pointwise, PoolKind,
@@ -103,8 +104,20 @@ impl Inputs<'_> {
         self.consts.get(self.values, id, self.budget)
     }
 
+    /// A shape-like constant input (at most [`SHAPE_LIKE`] entries) as integers.
     fn ints(&mut self, i: usize) -> Result<Option<Vec<i64>>, Error> {
-        Ok(self.konst(i)?.and_then(|c| c.ints()))
+        Ok(self
+            .konst(i)?
+            .filter(|c| c.len() <= SHAPE_LIKE)
+            .and_then(|c| c.ints()))
+    }
+
+    /// A shape-like constant input (at most [`SHAPE_LIKE`] entries) as reals.
+    fn floats(&mut self, i: usize) -> Result<Option<Vec<f64>>, Error> {
+        Ok(self
+            .konst(i)?
+            .filter(|c| c.len() <= SHAPE_LIKE)
+            .and_then(|c| c.floats()))
     }
 
     fn data_count(&self) -> usize {
@@ -531,20 +544,16 @@ fn resize(
         .floats("scales")
         .filter(|v| !v.is_empty())
         .map(|v| v.iter().map(|&f| f64::from(f)).collect());
+    // An empty constant stands for an absent input.
     if scales.is_none()
         && let Some(i) = scales_at
-        && let Some(c) = ins.konst(i)?
-        && c.len() > 0
     {
-        scales = c.floats();
+        scales = ins.floats(i)?.filter(|v| !v.is_empty());
     }
-    let mut sizes: Option<Vec<i64>> = None;
-    if let Some(i) = sizes_at
-        && let Some(c) = ins.konst(i)?
-        && c.len() > 0
-    {
-        sizes = c.ints();
-    }
+    let sizes = match sizes_at {
+        Some(i) => ins.ints(i)?.filter(|v| !v.is_empty()),
+        None => None,
+    };
     let stretch = matches!(
         a.string("keep_aspect_ratio_policy").as_deref(),
         None | Some("stretch")

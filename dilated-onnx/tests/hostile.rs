@@ -579,3 +579,67 @@ fn files_that_cannot_be_read() {
     let e = refuse_file(&tmp.0);
     assert!(matches!(e, Error::Io { .. }), "{e}");
 }
+
+/// Parses `bytes` (valid or not) and checks it answers within two seconds.
+fn quick(bytes: Vec<u8>, what: &str) {
+    let t = Instant::now();
+    let r = parse(bytes);
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "{what}: {:?} ({:?})",
+        t.elapsed(),
+        r.err()
+    );
+}
+
+#[test]
+fn work_that_would_grow_faster_than_the_file() {
+    // One node with 40,000 inputs and 40,000 outputs (a quadratic self-feeding check
+    // would compare 1.6 billion pairs).
+    let ins: Vec<String> = (0..40_000).map(|i| format!("i{i}")).collect();
+    let outs: Vec<String> = (0..40_000).map(|i| format!("o{i}")).collect();
+    let ins_ref: Vec<&str> = ins.iter().map(String::as_str).collect();
+    let outs_ref: Vec<&str> = outs.iter().map(String::as_str).collect();
+    let inputs: Vec<Pb> = ins.iter().map(|n| value_info(n, &[1])).collect();
+    quick(
+        model(&graph(
+            &[node("Sum", "wide", &ins_ref, &outs_ref, &[])],
+            &[],
+            &inputs,
+            &[],
+        )),
+        "a node with 40,000 inputs and outputs",
+    );
+    // 20,000 nodes each reading a 65,536-entry constant as a shape, as indices, as pads.
+    let big = tensor_i64("c", &[65_536], &vec![1; 65_536]);
+    for op in ["Reshape", "Gather", "Pad", "Expand", "Unsqueeze", "Slice"] {
+        let nodes: Vec<Pb> = (0..20_000)
+            .map(|i| {
+                node(
+                    op,
+                    &format!("k{i}"),
+                    &["x", "c", "c", "c"],
+                    &[&format!("o{i}")],
+                    &[],
+                )
+            })
+            .collect();
+        quick(
+            model(&graph(
+                &nodes,
+                &[big.clone()],
+                &[value_info("x", &[4, 4])],
+                &[],
+            )),
+            &format!("20,000 {op} nodes reading a large constant"),
+        );
+    }
+    // 20,000 folds of a 65,536-entry constant.
+    let nodes: Vec<Pb> = (0..20_000)
+        .map(|i| node("Neg", &format!("k{i}"), &["c"], &[&format!("o{i}")], &[]))
+        .collect();
+    quick(
+        model(&graph(&nodes, &[big], &[], &[])),
+        "20,000 folds of a large constant",
+    );
+}
