@@ -57,6 +57,8 @@ pub mod engine;
 mod error;
 #[cfg(feature = "runtime")]
 pub mod init;
+#[cfg(feature = "runtime")]
+pub mod model;
 #[cfg(feature = "ndarray")]
 pub mod ndarray_interop;
 #[cfg(feature = "runtime")]
