@@ -350,14 +350,11 @@ pub(crate) fn run(
                         0
                     }
                 };
-                // Left to right: with k = 1 the first sum is x₁ + x₀, which is x₀ + x₁.
+                // Left to right: with k = 1 the first sum is x₁ + x₀, which is x₀ + x₁. The
+                // input taken over is read once only (the plan sees to it), so no other
+                // input is at the output's location.
                 for (j, &i) in inputs.iter().enumerate() {
-                    if j == k {
-                        continue;
-                    }
-                    if i == here {
-                        mem.write(&out).iter_mut().for_each(|x| *x += *x);
-                    } else {
+                    if j != k {
                         let (s, d) = mem.pair(&lay.rd(i, n), &out);
                         d.iter_mut().zip(s).for_each(|(d, &x)| *d += x);
                     }

@@ -481,9 +481,10 @@ impl Plan {
                 Pre::Act { input, .. } | Pre::Prelu { input, .. } | Pre::Affine { input, .. } => {
                     st.in_place(*input, s).then_some(*input)
                 }
-                Pre::Add { inputs, .. } => {
-                    inputs.iter().take(2).copied().find(|&i| st.in_place(i, s))
-                }
+                // Over an input read once only (a repeated one must keep its value).
+                Pre::Add { inputs, .. } => inputs.iter().take(2).copied().find(|&i| {
+                    inputs.iter().filter(|&&j| j == i).count() == 1 && st.in_place(i, s)
+                }),
                 Pre::Conv { .. }
                 | Pre::Gate { .. }
                 | Pre::Concat { .. }
