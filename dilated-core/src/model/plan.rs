@@ -642,3 +642,153 @@ impl Plan {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conv::Rank;
+    use crate::model::{ModelBuilder, ModelGraph, WeightNorm};
+
+    fn concats(graph: &ModelGraph) -> Vec<usize> {
+        graph
+            .inner
+            .plan
+            .steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Concat { parts, .. } => Some(parts.len()),
+                Step::Conv { .. }
+                | Step::Act { .. }
+                | Step::Prelu { .. }
+                | Step::Affine { .. }
+                | Step::Gate { .. }
+                | Step::Add { .. }
+                | Step::Pool { .. }
+                | Step::Broadcast { .. }
+                | Step::Copy { .. } => None,
+            })
+            .collect()
+    }
+
+    /// ESPNet's fusion: branches, hierarchical adds, concat, residual add, BN, PReLU.
+    #[test]
+    fn branches_write_into_their_concat_slices_and_adds_run_in_place() {
+        let mut b = ModelBuilder::new(Rank::Two, 8);
+        let x = b.input();
+        let d: Vec<ValueId> = [1, 2, 4, 8]
+            .iter()
+            .map(|&r| {
+                b.conv(
+                    x,
+                    &format!("d{r}"),
+                    ConvDesc::same_2d(8, 2, 3, r),
+                    WeightNorm::None,
+                )
+                .unwrap()
+            })
+            .collect();
+        let a2 = b.add(&[d[1], d[2]], Activation::Identity).unwrap();
+        let a3 = b.add(&[a2, d[3]], Activation::Identity).unwrap();
+        let cat = b.concat(&[d[0], d[1], a2, a3]).unwrap();
+        let y = b.add(&[x, cat], Activation::Identity).unwrap();
+        let y = b.batch_norm(y, "bn", 1e-5).unwrap();
+        let y = b.prelu(y, "act", 8).unwrap();
+        b.output(y).unwrap();
+        let graph = b.build().unwrap();
+        let plan = &graph.inner.plan;
+        // Every branch (and every add) sits in its slice: the concat copies nothing.
+        assert_eq!(concats(&graph), [0]);
+        // The adds take over their second input (the first is still read by the concat).
+        let adds: Vec<bool> = plan
+            .steps
+            .iter()
+            .filter_map(|s| {
+                if let Step::Add { inputs, output, .. } = s {
+                    Some(inputs[1] == Src::At(*output))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        assert_eq!(adds, [true, true, true]);
+        // The concat, the residual add, the BN and the PReLU all live in the output: no
+        // scratch at all.
+        assert_eq!(plan.slots, 0);
+        assert_eq!(plan.roots.len(), 1);
+    }
+
+    /// WaveNet's skips: the gate outputs die at their 1×1 convs, the skip sum runs in
+    /// place, and the scratch slots are shared across blocks.
+    #[test]
+    fn wavenet_buffers_are_reused_across_blocks() {
+        let mut b = ModelBuilder::new(Rank::One, 4);
+        let mut h = b.input();
+        let mut skips = Vec::new();
+        for i in 0..6 {
+            let z = b
+                .conv(
+                    h,
+                    &format!("{i}.d"),
+                    ConvDesc::causal_1d(4, 8, 2, 1 << i),
+                    WeightNorm::None,
+                )
+                .unwrap();
+            let g = b.gate(z).unwrap();
+            let r = b
+                .conv(
+                    g,
+                    &format!("{i}.r"),
+                    ConvDesc::causal_1d(4, 4, 1, 1),
+                    WeightNorm::None,
+                )
+                .unwrap();
+            skips.push(
+                b.conv(
+                    g,
+                    &format!("{i}.s"),
+                    ConvDesc::causal_1d(4, 4, 1, 1),
+                    WeightNorm::None,
+                )
+                .unwrap(),
+            );
+            h = b.add(&[h, r], Activation::Identity).unwrap();
+        }
+        let s = b.add(&skips, Activation::Relu).unwrap();
+        b.output(s).unwrap();
+        let graph = b.build().unwrap();
+        // Live at once at most: the residual stream, the dilated conv's output, the gate,
+        // a residual branch or the skips kept for the final sum (6 of them, the last in
+        // the output).
+        assert!(graph.scratch_buffers() <= 10, "{}", graph.scratch_buffers());
+        // 18 convs, each its own chain, but the last residual conv leads nowhere: not run.
+        assert_eq!(graph.inner.plan.chains.len(), 17);
+    }
+
+    #[test]
+    fn a_region_with_live_slices_is_not_written_in_place() {
+        // y = relu(concat(a, b)) while `a` is still read afterwards: the ReLU must not run
+        // over the concat (that would change `a`).
+        let mut bld = ModelBuilder::new(Rank::Two, 2);
+        let x = bld.input();
+        let a = bld
+            .conv(x, "a", ConvDesc::same_2d(2, 2, 1, 1), WeightNorm::None)
+            .unwrap();
+        let b = bld
+            .conv(x, "b", ConvDesc::same_2d(2, 2, 1, 1), WeightNorm::None)
+            .unwrap();
+        let cat = bld.concat(&[a, b]).unwrap();
+        let r = bld.activation(cat, Activation::Relu).unwrap();
+        let p = bld
+            .conv(a, "p", ConvDesc::same_2d(2, 4, 1, 1), WeightNorm::None)
+            .unwrap();
+        let y = bld.add(&[r, p], Activation::Identity).unwrap();
+        bld.output(y).unwrap();
+        let graph = bld.build().unwrap();
+        let relu_in_place =
+            graph.inner.plan.steps.iter().any(
+                |s| matches!(s, Step::Act { input, output, .. } if *input == Src::At(*output)),
+            );
+        assert!(!relu_in_place);
+        assert_eq!(concats(&graph), [0]);
+    }
+}
