@@ -68,6 +68,8 @@ mod error;
 pub mod init;
 #[cfg(feature = "runtime")]
 mod kernel;
+#[cfg(feature = "runtime")]
+pub mod model;
 #[cfg(feature = "ndarray")]
 pub mod ndarray_interop;
 #[cfg(feature = "runtime")]

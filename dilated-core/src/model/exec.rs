@@ -1,0 +1,417 @@
+//! Running a plan: the three memory spaces, the elementwise loops (plain slices the
+//! compiler vectorises), and the walk over the steps that the whole-signal forward and the
+//! stream share (they differ only in how a conv chain runs).
+
+use std::ops::Range;
+
+use super::error::ModelError;
+use super::plan::{Loc, Plan, Space, Src, Step};
+use crate::conv::Activation;
+
+/// Per-node data of the standalone elementwise steps.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Aux {
+    /// Nothing.
+    None,
+    /// PReLU slopes (1 or one per channel).
+    Slopes(Vec<f32>),
+    /// A batch norm's affine map.
+    Affine { scale: Vec<f32>, shift: Vec<f32> },
+}
+
+impl Aux {
+    fn slopes(&self) -> &[f32] {
+        match self {
+            Aux::Slopes(s) => s,
+            Aux::None | Aux::Affine { .. } => &[],
+        }
+    }
+}
+
+/// Where values live during a run: the caller's input (read-only), the caller's output,
+/// and the workspace's arena of scratch slots.
+#[derive(Debug)]
+pub(crate) struct Mem<'a> {
+    pub(crate) input: &'a [f32],
+    pub(crate) output: &'a mut [f32],
+    pub(crate) arena: &'a mut [f32],
+}
+
+/// A range to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Rd {
+    Input(Range<usize>),
+    Output(Range<usize>),
+    Arena(Range<usize>),
+}
+
+/// A range to write (the input is never written).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Wr {
+    Output(Range<usize>),
+    Arena(Range<usize>),
+}
+
+impl From<Wr> for Rd {
+    fn from(w: Wr) -> Self {
+        match w {
+            Wr::Output(r) => Rd::Output(r),
+            Wr::Arena(r) => Rd::Arena(r),
+        }
+    }
+}
+
+/// Two disjoint ranges of one buffer, one to read and one to write (the plan never gives
+/// a step overlapping ones).
+fn split(buf: &mut [f32], r: Range<usize>, w: Range<usize>) -> (&[f32], &mut [f32]) {
+    if r.end <= w.start {
+        let (a, b) = buf.split_at_mut(w.start);
+        (&a[r], &mut b[..w.len()])
+    } else {
+        let (a, b) = buf.split_at_mut(r.start);
+        (&b[..r.len()], &mut a[w])
+    }
+}
+
+impl Mem<'_> {
+    fn write(&mut self, w: &Wr) -> &mut [f32] {
+        match w {
+            Wr::Output(r) => &mut self.output[r.clone()],
+            Wr::Arena(r) => &mut self.arena[r.clone()],
+        }
+    }
+
+    fn pair(&mut self, r: &Rd, w: &Wr) -> (&[f32], &mut [f32]) {
+        match (r, w) {
+            (Rd::Input(r), Wr::Output(w)) => (&self.input[r.clone()], &mut self.output[w.clone()]),
+            (Rd::Input(r), Wr::Arena(w)) => (&self.input[r.clone()], &mut self.arena[w.clone()]),
+            (Rd::Output(r), Wr::Arena(w)) => (&self.output[r.clone()], &mut self.arena[w.clone()]),
+            (Rd::Arena(r), Wr::Output(w)) => (&self.arena[r.clone()], &mut self.output[w.clone()]),
+            (Rd::Output(r), Wr::Output(w)) => split(self.output, r.clone(), w.clone()),
+            (Rd::Arena(r), Wr::Arena(w)) => split(self.arena, r.clone(), w.clone()),
+        }
+    }
+}
+
+/// Where every value of one run is: the plan, the spatial size of every node, the offset
+/// of every root in its space, the batch.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Layout<'a> {
+    pub(crate) plan: &'a Plan,
+    pub(crate) hw: &'a [[usize; 2]],
+    pub(crate) base: &'a [usize],
+    pub(crate) batch: usize,
+    pub(crate) in_channels: usize,
+}
+
+impl Layout<'_> {
+    /// `H · W` of root `root` (the products were checked when the sizes were set).
+    fn plane(&self, root: usize) -> usize {
+        let [h, w] = self.hw[self.plan.roots[root].sized_by];
+        h * w
+    }
+
+    fn input_plane(&self) -> usize {
+        self.hw[0][0] * self.hw[0][1]
+    }
+
+    fn hw_of(&self, src: Src) -> [usize; 2] {
+        match src {
+            Src::Input => self.hw[0],
+            Src::At(loc) => self.hw[self.plan.roots[loc.root].sized_by],
+        }
+    }
+
+    fn space(&self, root: usize, range: Range<usize>) -> Wr {
+        match self.plan.roots[root].space {
+            Space::Output => Wr::Output(range),
+            Space::Slot(_) => Wr::Arena(range),
+        }
+    }
+
+    /// Batch item `item` of `loc`.
+    fn wr(&self, loc: Loc, item: usize) -> Wr {
+        let p = self.plane(loc.root);
+        let c = self.plan.roots[loc.root].channels;
+        let start = self.base[loc.root] + (item * c + loc.offset) * p;
+        self.space(loc.root, start..start + loc.channels * p)
+    }
+
+    /// Every batch item of `loc`, which fills its root.
+    fn wr_all(&self, loc: Loc) -> Wr {
+        let len = self.batch * loc.channels * self.plane(loc.root);
+        let start = self.base[loc.root];
+        self.space(loc.root, start..start + len)
+    }
+
+    fn rd(&self, src: Src, item: usize) -> Rd {
+        match src {
+            Src::Input => {
+                let len = self.in_channels * self.input_plane();
+                Rd::Input(item * len..(item + 1) * len)
+            }
+            Src::At(loc) => self.wr(loc, item).into(),
+        }
+    }
+
+    fn rd_all(&self, src: Src) -> Rd {
+        match src {
+            Src::Input => Rd::Input(0..self.batch * self.in_channels * self.input_plane()),
+            Src::At(loc) => self.wr_all(loc).into(),
+        }
+    }
+
+    /// Whether `loc` fills its root (so its batch items are contiguous).
+    fn whole(&self, loc: Loc) -> bool {
+        loc.offset == 0 && loc.channels == self.plan.roots[loc.root].channels
+    }
+
+    fn whole_src(&self, src: Src) -> bool {
+        match src {
+            Src::Input => true,
+            Src::At(loc) => self.whole(loc),
+        }
+    }
+}
+
+/// `d = f(s)` elementwise, or `d = f(d)` in place.
+#[inline]
+fn map(d: &mut [f32], s: Option<&[f32]>, f: impl Fn(f32) -> f32) {
+    match s {
+        Some(s) => d.iter_mut().zip(s).for_each(|(d, &x)| *d = f(x)),
+        None => d.iter_mut().for_each(|x| *x = f(*x)),
+    }
+}
+
+/// A fixed activation, as [`Activation::apply`] defines it (the piecewise-linear ones as
+/// branch-free loops).
+fn activate(act: Activation, d: &mut [f32], s: Option<&[f32]>) {
+    match act {
+        Activation::Identity => map(d, s, |x| x),
+        Activation::Relu => map(d, s, |x| if x < 0.0 { 0.0 } else { x }),
+        Activation::LeakyRelu(k) => map(d, s, |x| if x < 0.0 { x * k } else { x }),
+        Activation::Gelu | Activation::Tanh | Activation::Sigmoid | Activation::Silu => {
+            map(d, s, |x| act.apply(x));
+        }
+    }
+}
+
+/// Runs `f(channel, d, s)` on each channel plane of one batch item.
+fn per_channel(
+    d: &mut [f32],
+    s: Option<&[f32]>,
+    plane: usize,
+    mut f: impl FnMut(usize, &mut [f32], Option<&[f32]>),
+) {
+    for (c, dc) in d.chunks_mut(plane.max(1)).enumerate() {
+        f(c, dc, s.map(|s| &s[c * plane..(c + 1) * plane]));
+    }
+}
+
+/// PyTorch's PReLU: `x` for `x > 0`, `a · x` otherwise.
+fn prelu(slopes: &[f32], d: &mut [f32], s: Option<&[f32]>, plane: usize) {
+    per_channel(d, s, plane, |c, dc, sc| {
+        let a = if slopes.len() == 1 {
+            slopes[0]
+        } else {
+            slopes[c]
+        };
+        map(dc, sc, |x| if x > 0.0 { x } else { a * x });
+    });
+}
+
+/// `x · scale + shift` per channel.
+fn affine(scale: &[f32], shift: &[f32], d: &mut [f32], s: Option<&[f32]>, plane: usize) {
+    per_channel(d, s, plane, |c, dc, sc| {
+        let (k, b) = (scale[c], shift[c]);
+        map(dc, sc, |x| x * k + b);
+    });
+}
+
+/// Step through `step`'s batch items with `f(item)`.
+fn items(
+    batch: usize,
+    mut f: impl FnMut(usize) -> Result<(), ModelError>,
+) -> Result<(), ModelError> {
+    (0..batch).try_for_each(&mut f)
+}
+
+/// A unary elementwise step on one item: in place when the input is at the output's
+/// location, else from the input.
+fn unary(
+    mem: &mut Mem<'_>,
+    lay: &Layout<'_>,
+    input: Src,
+    output: Loc,
+    item: usize,
+    f: impl FnOnce(&mut [f32], Option<&[f32]>),
+) {
+    let w = lay.wr(output, item);
+    if input == Src::At(output) {
+        f(mem.write(&w), None);
+    } else {
+        let (s, d) = mem.pair(&lay.rd(input, item), &w);
+        f(d, Some(s));
+    }
+}
+
+/// How a conv chain runs: `(chain, batch, input size, input, output)`.
+pub(crate) type ConvFn<'a> =
+    dyn FnMut(usize, usize, [usize; 2], &[f32], &mut [f32]) -> Result<(), ModelError> + 'a;
+
+/// Runs every step of the plan.
+pub(crate) fn run(
+    lay: &Layout<'_>,
+    aux: &[Aux],
+    mem: &mut Mem<'_>,
+    conv: &mut ConvFn<'_>,
+) -> Result<(), ModelError> {
+    let batch = lay.batch;
+    for step in &lay.plan.steps {
+        match step {
+            Step::Conv {
+                chain,
+                input,
+                output,
+            } => {
+                let in_hw = lay.hw_of(*input);
+                if lay.whole_src(*input) && lay.whole(*output) {
+                    let (s, d) = mem.pair(&lay.rd_all(*input), &lay.wr_all(*output));
+                    conv(*chain, batch, in_hw, s, d)?;
+                } else {
+                    // A slice of a concat: its items are apart, so one engine call each.
+                    items(batch, |n| {
+                        let (s, d) = mem.pair(&lay.rd(*input, n), &lay.wr(*output, n));
+                        conv(*chain, 1, in_hw, s, d)
+                    })?;
+                }
+                if let Some(p) = lay.plan.chains[*chain].prelu {
+                    let plane = lay.plane(output.root);
+                    items(batch, |n| {
+                        prelu(aux[p].slopes(), mem.write(&lay.wr(*output, n)), None, plane);
+                        Ok(())
+                    })?;
+                }
+            }
+            Step::Act { input, output, act } => items(batch, |n| {
+                unary(mem, lay, *input, *output, n, |d, s| activate(*act, d, s));
+                Ok(())
+            })?,
+            Step::Prelu {
+                input,
+                output,
+                node,
+            } => {
+                let plane = lay.plane(output.root);
+                items(batch, |n| {
+                    unary(mem, lay, *input, *output, n, |d, s| {
+                        prelu(aux[*node].slopes(), d, s, plane);
+                    });
+                    Ok(())
+                })?;
+            }
+            Step::Affine {
+                input,
+                output,
+                node,
+            } => {
+                let plane = lay.plane(output.root);
+                let (scale, shift) = match &aux[*node] {
+                    Aux::Affine { scale, shift } => (scale.as_slice(), shift.as_slice()),
+                    Aux::None | Aux::Slopes(_) => (&[][..], &[][..]),
+                };
+                items(batch, |n| {
+                    unary(mem, lay, *input, *output, n, |d, s| {
+                        affine(scale, shift, d, s, plane);
+                    });
+                    Ok(())
+                })?;
+            }
+            Step::Gate { input, output } => items(batch, |n| {
+                let (s, d) = mem.pair(&lay.rd(*input, n), &lay.wr(*output, n));
+                let (a, b) = s.split_at(d.len());
+                for ((d, &a), &b) in d.iter_mut().zip(a).zip(b) {
+                    *d = Activation::Tanh.apply(a) * Activation::Sigmoid.apply(b);
+                }
+                Ok(())
+            })?,
+            Step::Add {
+                inputs,
+                output,
+                act,
+            } => items(batch, |n| {
+                let out = lay.wr(*output, n);
+                let here = Src::At(*output);
+                let k = match inputs.iter().take(2).position(|&i| i == here) {
+                    Some(k) => k,
+                    None => {
+                        let (s, d) = mem.pair(&lay.rd(inputs[0], n), &out);
+                        d.copy_from_slice(s);
+                        0
+                    }
+                };
+                // Left to right: with k = 1 the first sum is x₁ + x₀, which is x₀ + x₁. The
+                // input taken over is read once only (the plan sees to it), so no other
+                // input is at the output's location.
+                for (j, &i) in inputs.iter().enumerate() {
+                    if j != k {
+                        let (s, d) = mem.pair(&lay.rd(i, n), &out);
+                        d.iter_mut().zip(s).for_each(|(d, &x)| *d += x);
+                    }
+                }
+                if *act != Activation::Identity {
+                    activate(*act, mem.write(&out), None);
+                }
+                Ok(())
+            })?,
+            Step::Concat { parts, output } => items(batch, |n| {
+                for &(src, offset) in parts {
+                    let channels = match src {
+                        Src::Input => lay.in_channels,
+                        Src::At(loc) => loc.channels,
+                    };
+                    let slice = Loc {
+                        root: output.root,
+                        offset: output.offset + offset,
+                        channels,
+                    };
+                    let (s, d) = mem.pair(&lay.rd(src, n), &lay.wr(slice, n));
+                    d.copy_from_slice(s);
+                }
+                Ok(())
+            })?,
+            Step::Pool { input, output } => {
+                let [h, w] = lay.hw_of(*input);
+                let plane = h * w;
+                #[allow(clippy::cast_precision_loss)] // planes far below 2^53.
+                let count = plane as f64;
+                items(batch, |n| {
+                    let (s, d) = mem.pair(&lay.rd(*input, n), &lay.wr(*output, n));
+                    for (d, sc) in d.iter_mut().zip(s.chunks(plane.max(1))) {
+                        let sum: f64 = sc.iter().map(|&x| f64::from(x)).sum();
+                        #[allow(clippy::cast_possible_truncation)]
+                        let mean = (sum / count) as f32;
+                        *d = mean;
+                    }
+                    Ok(())
+                })?;
+            }
+            Step::Broadcast { input, output } => {
+                let plane = lay.plane(output.root);
+                items(batch, |n| {
+                    let (s, d) = mem.pair(&lay.rd(*input, n), &lay.wr(*output, n));
+                    for (dc, &v) in d.chunks_mut(plane.max(1)).zip(s) {
+                        dc.fill(v);
+                    }
+                    Ok(())
+                })?;
+            }
+            Step::Copy { input, output } => items(batch, |n| {
+                let (s, d) = mem.pair(&lay.rd(*input, n), &lay.wr(*output, n));
+                d.copy_from_slice(s);
+                Ok(())
+            })?,
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,794 @@
+//! The execution plan, decided once when the graph is built: which ops fuse into chains of
+//! convolutions, the steps that run, and where every value lives.
+//!
+//! **Fusion.** A conv absorbs the batch norm that is its only consumer (folded into its
+//! weights), then the activation that is the only consumer of that (fused into the engine's
+//! epilogue), then a PReLU that is the only consumer (run on the conv's output, in place).
+//! A conv whose (absorbed) output has one consumer, another conv, continues the chain: the
+//! whole chain is one engine `Network`, which keeps its fused stack paths. Dropouts vanish
+//! (a value read through a dropout is read directly).
+//!
+//! **Storage.** Values live in groups that share one region: an elementwise op (activation,
+//! PReLU, batch norm, add) whose input dies there writes in place; an add may take over its
+//! first or second input (so PyTorch's left-to-right sum order is kept: addition of two
+//! operands commutes exactly). A concat's inputs are written straight into their channel
+//! slices of its region when nothing else has claimed them (then the concat copies
+//! nothing); a region with slices inside it is not written in place while a slice is still
+//! read. The model's output group lives in the caller's output buffer; every other group
+//! gets one of the scratch slots, shared by groups whose lives (first write to last read,
+//! slices included) do not overlap. Slot sizes are set per run from the input size, so a
+//! workspace grows once and then allocates nothing.
+//!
+//! Ops that do not lead to the output are not run (their tensors still load and save).
+
+use super::graph::{Node, Op, ValueId};
+use crate::conv::{Activation, ConvDesc};
+
+/// One conv of a chain, with what it absorbed.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Link {
+    /// The conv node.
+    pub(crate) conv: usize,
+    /// A batch norm folded into it.
+    pub(crate) bn: Option<usize>,
+    /// The activation in its epilogue (its own, or the absorbed node's).
+    pub(crate) act: Activation,
+    /// The activation node absorbed, if any.
+    pub(crate) act_node: Option<usize>,
+}
+
+/// Convs run as one engine network, and a PReLU after the last one.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Chain {
+    pub(crate) links: Vec<Link>,
+    pub(crate) prelu: Option<usize>,
+}
+
+/// Where a group of values lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Space {
+    /// The caller's output buffer.
+    Output,
+    /// Scratch slot `k` of the workspace.
+    Slot(usize),
+}
+
+/// A region at the top of the storage tree: a space, a channel count and the node whose
+/// spatial size it has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Root {
+    pub(crate) space: Space,
+    pub(crate) channels: usize,
+    pub(crate) sized_by: usize,
+}
+
+/// A stored value: `channels` channels from channel `offset` of root `root` (per batch
+/// item).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Loc {
+    pub(crate) root: usize,
+    pub(crate) offset: usize,
+    pub(crate) channels: usize,
+}
+
+/// Where a step reads a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Src {
+    /// The model's input (read-only).
+    Input,
+    /// A stored value.
+    At(Loc),
+}
+
+/// One step of the run. An elementwise step whose input is at its output's location runs
+/// in place.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Step {
+    /// Chain `chain` on the engine, then its PReLU.
+    Conv {
+        chain: usize,
+        input: Src,
+        output: Loc,
+    },
+    /// A standalone activation.
+    Act {
+        input: Src,
+        output: Loc,
+        act: Activation,
+    },
+    /// A standalone PReLU (slopes of node `node`).
+    Prelu {
+        input: Src,
+        output: Loc,
+        node: usize,
+    },
+    /// A standalone batch norm (the affine map of node `node`).
+    Affine {
+        input: Src,
+        output: Loc,
+        node: usize,
+    },
+    /// `tanh(a) · sigmoid(b)`.
+    Gate { input: Src, output: Loc },
+    /// The sum of the inputs in order, then the activation.
+    Add {
+        inputs: Vec<Src>,
+        output: Loc,
+        act: Activation,
+    },
+    /// Copies the parts not already in place (each with its channel offset).
+    Concat {
+        parts: Vec<(Src, usize)>,
+        output: Loc,
+    },
+    /// Global average pool.
+    Pool { input: Src, output: Loc },
+    /// 1×1 → the output's size.
+    Broadcast { input: Src, output: Loc },
+    /// A plain copy (a model whose output is its input).
+    Copy { input: Src, output: Loc },
+}
+
+/// The plan.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Plan {
+    pub(crate) chains: Vec<Chain>,
+    pub(crate) steps: Vec<Step>,
+    pub(crate) roots: Vec<Root>,
+    /// Scratch slots.
+    pub(crate) slots: usize,
+    /// Where the output is (in the output space).
+    pub(crate) output: Loc,
+    /// Whether node `i` runs (leads to the output and is not a dropout).
+    pub(crate) live: Vec<bool>,
+}
+
+/// A step before storage is decided: values by index (`nodes.len()` is the pseudo-value a
+/// copy of the input writes when the output is the input).
+#[derive(Debug, Clone)]
+enum Pre {
+    Conv {
+        chain: usize,
+        input: usize,
+        output: usize,
+    },
+    Act {
+        input: usize,
+        output: usize,
+        act: Activation,
+    },
+    Prelu {
+        input: usize,
+        output: usize,
+    },
+    Affine {
+        input: usize,
+        output: usize,
+    },
+    Gate {
+        input: usize,
+        output: usize,
+    },
+    Add {
+        inputs: Vec<usize>,
+        output: usize,
+        act: Activation,
+    },
+    Concat {
+        inputs: Vec<usize>,
+        output: usize,
+    },
+    Pool {
+        input: usize,
+        output: usize,
+    },
+    Broadcast {
+        input: usize,
+        output: usize,
+    },
+    Copy {
+        input: usize,
+        output: usize,
+    },
+}
+
+impl Pre {
+    fn output(&self) -> usize {
+        match self {
+            Pre::Conv { output, .. }
+            | Pre::Act { output, .. }
+            | Pre::Prelu { output, .. }
+            | Pre::Affine { output, .. }
+            | Pre::Gate { output, .. }
+            | Pre::Add { output, .. }
+            | Pre::Concat { output, .. }
+            | Pre::Pool { output, .. }
+            | Pre::Broadcast { output, .. }
+            | Pre::Copy { output, .. } => *output,
+        }
+    }
+
+    fn reads(&self) -> &[usize] {
+        match self {
+            Pre::Conv { input, .. }
+            | Pre::Act { input, .. }
+            | Pre::Prelu { input, .. }
+            | Pre::Affine { input, .. }
+            | Pre::Gate { input, .. }
+            | Pre::Pool { input, .. }
+            | Pre::Broadcast { input, .. }
+            | Pre::Copy { input, .. } => std::slice::from_ref(input),
+            Pre::Add { inputs, .. } | Pre::Concat { inputs, .. } => inputs,
+        }
+    }
+}
+
+/// A group of values sharing one region.
+#[derive(Debug, Clone)]
+struct Group {
+    members: Vec<usize>,
+    /// The concat group it sits in, and its channel offset there.
+    parent: Option<(usize, usize)>,
+    children: Vec<usize>,
+    channels: usize,
+}
+
+fn conv_desc(node: &Node) -> Option<&ConvDesc> {
+    match &node.op {
+        Op::Conv { desc, .. } => Some(desc),
+        Op::Input
+        | Op::BatchNorm { .. }
+        | Op::Activation(_)
+        | Op::Prelu { .. }
+        | Op::Gate
+        | Op::Add { .. }
+        | Op::Concat
+        | Op::GlobalAvgPool
+        | Op::Broadcast
+        | Op::Dropout => None,
+    }
+}
+
+/// The storage decisions, made step by step.
+struct Storage<'a> {
+    groups: Vec<Group>,
+    group_of: Vec<usize>,
+    def: &'a [usize],
+    last: &'a [usize],
+}
+
+impl Storage<'_> {
+    fn new_group(&mut self, v: usize, channels: usize) -> usize {
+        self.groups.push(Group {
+            members: vec![v],
+            parent: None,
+            children: Vec::new(),
+            channels,
+        });
+        self.group_of[v] = self.groups.len() - 1;
+        self.groups.len() - 1
+    }
+
+    /// Whether every value in the slices inside group `g` is last read before step `s`.
+    fn slices_dead_before(&self, g: usize, s: usize) -> bool {
+        self.groups[g].children.iter().all(|&c| {
+            self.groups[c].members.iter().all(|&m| self.last[m] < s)
+                && self.slices_dead_before(c, s)
+        })
+    }
+
+    /// Whether step `s` may write its output over value `i`.
+    fn in_place(&self, i: usize, s: usize) -> bool {
+        if i == 0 || self.last[i] != s {
+            return false;
+        }
+        let g = self.group_of[i];
+        self.groups[g].parent.is_none() && self.slices_dead_before(g, s)
+    }
+
+    /// The top group above `g` and `g`'s channel offset in it.
+    fn top(&self, mut g: usize) -> (usize, usize) {
+        let mut offset = 0;
+        while let Some((p, o)) = self.groups[g].parent {
+            offset += o;
+            g = p;
+        }
+        (g, offset)
+    }
+
+    /// First write and last read of every value in group `g` and the slices inside it.
+    fn span(&self, g: usize) -> (usize, usize) {
+        let grp = &self.groups[g];
+        let mut lo = grp.members.iter().map(|&m| self.def[m]).min().unwrap_or(0);
+        let mut hi = grp.members.iter().map(|&m| self.last[m]).max().unwrap_or(0);
+        for &c in &grp.children {
+            let (a, b) = self.span(c);
+            lo = lo.min(a);
+            hi = hi.max(b);
+        }
+        (lo, hi)
+    }
+}
+
+impl Plan {
+    /// Plans a checked graph (every input index below its node, node 0 the input).
+    pub(crate) fn new(nodes: &[Node], output: ValueId) -> Self {
+        let n = nodes.len();
+        let resolve = |mut v: usize| {
+            while matches!(nodes[v].op, Op::Dropout) {
+                v = nodes[v].inputs[0].0;
+            }
+            v
+        };
+        // Data inputs (a broadcast reads only the size of its second input).
+        let data_inputs = |i: usize| -> Vec<usize> {
+            let node = &nodes[i];
+            let k = if matches!(node.op, Op::Broadcast) {
+                1
+            } else {
+                node.inputs.len()
+            };
+            node.inputs[..k].iter().map(|v| resolve(v.0)).collect()
+        };
+        let out = resolve(output.0);
+        let mut live = vec![false; n];
+        live[out] = true;
+        for i in (0..n).rev() {
+            if live[i] {
+                for j in data_inputs(i) {
+                    live[j] = true;
+                }
+            }
+        }
+        let mut uses: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for i in (0..n).filter(|&i| live[i]) {
+            for j in data_inputs(i) {
+                uses[j].push(i);
+            }
+        }
+        let sole = |v: usize| (v != out && uses[v].len() == 1).then(|| uses[v][0]);
+
+        // Chains.
+        let mut absorbed = vec![false; n];
+        let mut chains = Vec::new();
+        let mut chain_at = vec![None; n];
+        let mut chain_out = Vec::new();
+        for c in 0..n {
+            if !live[c] || absorbed[c] || conv_desc(&nodes[c]).is_none() {
+                continue;
+            }
+            let mut links = Vec::new();
+            let mut prelu = None;
+            let mut conv = c;
+            let end = loop {
+                let act = conv_desc(&nodes[conv]).map_or(Activation::Identity, |d| d.activation);
+                let mut link = Link {
+                    conv,
+                    bn: None,
+                    act,
+                    act_node: None,
+                };
+                let mut cur = conv;
+                if act == Activation::Identity {
+                    if let Some(b) =
+                        sole(cur).filter(|&b| matches!(nodes[b].op, Op::BatchNorm { .. }))
+                    {
+                        link.bn = Some(b);
+                        absorbed[b] = true;
+                        cur = b;
+                    }
+                    if let Some(a) = sole(cur)
+                        && let Op::Activation(f) = nodes[a].op
+                    {
+                        link.act = f;
+                        link.act_node = Some(a);
+                        absorbed[a] = true;
+                        cur = a;
+                    }
+                }
+                links.push(link);
+                match sole(cur) {
+                    Some(p) if matches!(nodes[p].op, Op::Prelu { .. }) => {
+                        prelu = Some(p);
+                        absorbed[p] = true;
+                        break p;
+                    }
+                    Some(next) if conv_desc(&nodes[next]).is_some() => {
+                        absorbed[next] = true;
+                        conv = next;
+                    }
+                    Some(_) | None => break cur,
+                }
+            };
+            chain_at[c] = Some(chains.len());
+            chains.push(Chain { links, prelu });
+            chain_out.push(end);
+        }
+
+        // Steps in node order.
+        let mut pre = Vec::new();
+        for i in 1..n {
+            if !live[i] || absorbed[i] {
+                continue;
+            }
+            let input = nodes[i].inputs.first().map_or(0, |v| resolve(v.0));
+            let step = match &nodes[i].op {
+                Op::Conv { .. } => match chain_at[i] {
+                    Some(chain) => Pre::Conv {
+                        chain,
+                        input,
+                        output: chain_out[chain],
+                    },
+                    None => continue,
+                },
+                Op::BatchNorm { .. } => Pre::Affine { input, output: i },
+                Op::Activation(act) => Pre::Act {
+                    input,
+                    output: i,
+                    act: *act,
+                },
+                Op::Prelu { .. } => Pre::Prelu { input, output: i },
+                Op::Gate => Pre::Gate { input, output: i },
+                Op::Add { activation } => Pre::Add {
+                    inputs: data_inputs(i),
+                    output: i,
+                    act: *activation,
+                },
+                Op::Concat => Pre::Concat {
+                    inputs: data_inputs(i),
+                    output: i,
+                },
+                Op::GlobalAvgPool => Pre::Pool { input, output: i },
+                Op::Broadcast => Pre::Broadcast { input, output: i },
+                Op::Input | Op::Dropout => continue,
+            };
+            pre.push(step);
+        }
+        let final_out = if out == 0 {
+            pre.push(Pre::Copy {
+                input: 0,
+                output: n,
+            });
+            n
+        } else {
+            out
+        };
+        let channels = |v: usize| nodes[if v < n { v } else { 0 }].channels;
+        let sized_by = |v: usize| if v < n { v } else { 0 };
+
+        // Lives, in 1-based step indices (the input is written at 0, the output read after
+        // the last step).
+        let mut def = vec![0; n + 1];
+        let mut last = vec![0; n + 1];
+        for (s, step) in pre.iter().enumerate() {
+            for &v in step.reads() {
+                last[v] = s + 1;
+            }
+            def[step.output()] = s + 1;
+        }
+        last[final_out] = pre.len() + 1;
+
+        let mut st = Storage {
+            groups: Vec::new(),
+            group_of: vec![usize::MAX; n + 1],
+            def: &def,
+            last: &last,
+        };
+        for (s, step) in pre.iter().enumerate() {
+            let s = s + 1;
+            let o = step.output();
+            let over = match step {
+                Pre::Act { input, .. } | Pre::Prelu { input, .. } | Pre::Affine { input, .. } => {
+                    st.in_place(*input, s).then_some(*input)
+                }
+                // Over an input read once only (a repeated one must keep its value).
+                Pre::Add { inputs, .. } => inputs.iter().take(2).copied().find(|&i| {
+                    inputs.iter().filter(|&&j| j == i).count() == 1 && st.in_place(i, s)
+                }),
+                Pre::Conv { .. }
+                | Pre::Gate { .. }
+                | Pre::Concat { .. }
+                | Pre::Pool { .. }
+                | Pre::Broadcast { .. }
+                | Pre::Copy { .. } => None,
+            };
+            match over {
+                Some(i) => {
+                    let g = st.group_of[i];
+                    st.groups[g].members.push(o);
+                    st.group_of[o] = g;
+                }
+                None => {
+                    let g = st.new_group(o, channels(o));
+                    if let Pre::Concat { inputs, .. } = step {
+                        let mut offset = 0;
+                        for (p, &i) in inputs.iter().enumerate() {
+                            let first = !inputs[..p].contains(&i);
+                            if first && i != 0 && st.groups[st.group_of[i]].parent.is_none() {
+                                let gi = st.group_of[i];
+                                st.groups[gi].parent = Some((g, offset));
+                                st.groups[g].children.push(gi);
+                            }
+                            offset += channels(i);
+                        }
+                    }
+                }
+            }
+        }
+
+        // Roots: the output's group in the output buffer, the others in slots by lifetime.
+        let out_group = st.top(st.group_of[final_out]).0;
+        let mut tops: Vec<usize> = (0..st.groups.len())
+            .filter(|&g| st.groups[g].parent.is_none())
+            .collect();
+        tops.sort_by_key(|&g| (st.span(g).0, g));
+        let mut slot_end: Vec<usize> = Vec::new();
+        let mut root_of = vec![usize::MAX; st.groups.len()];
+        let mut roots = Vec::new();
+        for &g in &tops {
+            let space = if g == out_group {
+                Space::Output
+            } else {
+                let (start, end) = st.span(g);
+                let k = match slot_end.iter().position(|&e| e < start) {
+                    Some(k) => {
+                        slot_end[k] = end;
+                        k
+                    }
+                    None => {
+                        slot_end.push(end);
+                        slot_end.len() - 1
+                    }
+                };
+                Space::Slot(k)
+            };
+            root_of[g] = roots.len();
+            roots.push(Root {
+                space,
+                channels: st.groups[g].channels,
+                sized_by: sized_by(st.groups[g].members[0]),
+            });
+        }
+        let loc = |v: usize| {
+            let (top, offset) = st.top(st.group_of[v]);
+            Loc {
+                root: root_of[top],
+                offset,
+                channels: channels(v),
+            }
+        };
+        let src = |v: usize| if v == 0 { Src::Input } else { Src::At(loc(v)) };
+
+        let steps = pre
+            .iter()
+            .map(|step| match step {
+                Pre::Conv {
+                    chain,
+                    input,
+                    output,
+                } => Step::Conv {
+                    chain: *chain,
+                    input: src(*input),
+                    output: loc(*output),
+                },
+                Pre::Act { input, output, act } => Step::Act {
+                    input: src(*input),
+                    output: loc(*output),
+                    act: *act,
+                },
+                Pre::Prelu { input, output } => Step::Prelu {
+                    input: src(*input),
+                    output: loc(*output),
+                    node: *output,
+                },
+                Pre::Affine { input, output } => Step::Affine {
+                    input: src(*input),
+                    output: loc(*output),
+                    node: *output,
+                },
+                Pre::Gate { input, output } => Step::Gate {
+                    input: src(*input),
+                    output: loc(*output),
+                },
+                Pre::Add {
+                    inputs,
+                    output,
+                    act,
+                } => Step::Add {
+                    inputs: inputs.iter().map(|&i| src(i)).collect(),
+                    output: loc(*output),
+                    act: *act,
+                },
+                Pre::Concat { inputs, output } => {
+                    let out = loc(*output);
+                    let mut parts = Vec::new();
+                    let mut offset = 0;
+                    for &i in inputs {
+                        let s = src(i);
+                        let slice = Src::At(Loc {
+                            offset: out.offset + offset,
+                            channels: channels(i),
+                            root: out.root,
+                        });
+                        if s != slice {
+                            parts.push((s, offset));
+                        }
+                        offset += channels(i);
+                    }
+                    Step::Concat { parts, output: out }
+                }
+                Pre::Pool { input, output } => Step::Pool {
+                    input: src(*input),
+                    output: loc(*output),
+                },
+                Pre::Broadcast { input, output } => Step::Broadcast {
+                    input: src(*input),
+                    output: loc(*output),
+                },
+                Pre::Copy { input, output } => Step::Copy {
+                    input: src(*input),
+                    output: loc(*output),
+                },
+            })
+            .collect();
+        let output = loc(final_out);
+        Self {
+            chains,
+            steps,
+            roots,
+            slots: slot_end.len(),
+            output,
+            live,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conv::Rank;
+    use crate::model::{ModelBuilder, ModelGraph, WeightNorm};
+
+    fn concats(graph: &ModelGraph) -> Vec<usize> {
+        graph
+            .inner
+            .plan
+            .steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Concat { parts, .. } => Some(parts.len()),
+                Step::Conv { .. }
+                | Step::Act { .. }
+                | Step::Prelu { .. }
+                | Step::Affine { .. }
+                | Step::Gate { .. }
+                | Step::Add { .. }
+                | Step::Pool { .. }
+                | Step::Broadcast { .. }
+                | Step::Copy { .. } => None,
+            })
+            .collect()
+    }
+
+    /// ESPNet's fusion: branches, hierarchical adds, concat, residual add, BN, PReLU.
+    #[test]
+    fn branches_write_into_their_concat_slices_and_adds_run_in_place() {
+        let mut b = ModelBuilder::new(Rank::Two, 8);
+        let x = b.input();
+        let d: Vec<ValueId> = [1, 2, 4, 8]
+            .iter()
+            .map(|&r| {
+                b.conv(
+                    x,
+                    &format!("d{r}"),
+                    ConvDesc::same_2d(8, 2, 3, r),
+                    WeightNorm::None,
+                )
+                .unwrap()
+            })
+            .collect();
+        let a2 = b.add(&[d[1], d[2]], Activation::Identity).unwrap();
+        let a3 = b.add(&[a2, d[3]], Activation::Identity).unwrap();
+        let cat = b.concat(&[d[0], d[1], a2, a3]).unwrap();
+        let y = b.add(&[x, cat], Activation::Identity).unwrap();
+        let y = b.batch_norm(y, "bn", 1e-5).unwrap();
+        let y = b.prelu(y, "act", 8).unwrap();
+        b.output(y).unwrap();
+        let graph = b.build().unwrap();
+        let plan = &graph.inner.plan;
+        // Every branch (and every add) sits in its slice: the concat copies nothing.
+        assert_eq!(concats(&graph), [0]);
+        // The adds take over their second input (the first is still read by the concat).
+        let adds: Vec<bool> = plan
+            .steps
+            .iter()
+            .filter_map(|s| {
+                if let Step::Add { inputs, output, .. } = s {
+                    Some(inputs[1] == Src::At(*output))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        assert_eq!(adds, [true, true, true]);
+        // The concat, the residual add, the BN and the PReLU all live in the output: no
+        // scratch at all.
+        assert_eq!(plan.slots, 0);
+        assert_eq!(plan.roots.len(), 1);
+    }
+
+    /// WaveNet's skips: the gate outputs die at their 1×1 convs, the skip sum runs in
+    /// place, and the scratch slots are shared across blocks.
+    #[test]
+    fn wavenet_buffers_are_reused_across_blocks() {
+        let mut b = ModelBuilder::new(Rank::One, 4);
+        let mut h = b.input();
+        let mut skips = Vec::new();
+        for i in 0..6 {
+            let z = b
+                .conv(
+                    h,
+                    &format!("{i}.d"),
+                    ConvDesc::causal_1d(4, 8, 2, 1 << i),
+                    WeightNorm::None,
+                )
+                .unwrap();
+            let g = b.gate(z).unwrap();
+            let r = b
+                .conv(
+                    g,
+                    &format!("{i}.r"),
+                    ConvDesc::causal_1d(4, 4, 1, 1),
+                    WeightNorm::None,
+                )
+                .unwrap();
+            skips.push(
+                b.conv(
+                    g,
+                    &format!("{i}.s"),
+                    ConvDesc::causal_1d(4, 4, 1, 1),
+                    WeightNorm::None,
+                )
+                .unwrap(),
+            );
+            h = b.add(&[h, r], Activation::Identity).unwrap();
+        }
+        let s = b.add(&skips, Activation::Relu).unwrap();
+        b.output(s).unwrap();
+        let graph = b.build().unwrap();
+        // Live at once at most: the residual stream, the dilated conv's output, the gate,
+        // a residual branch or the skips kept for the final sum (6 of them, the last in
+        // the output).
+        assert!(graph.scratch_buffers() <= 10, "{}", graph.scratch_buffers());
+        // 18 convs, each its own chain, but the last residual conv leads nowhere: not run.
+        assert_eq!(graph.inner.plan.chains.len(), 17);
+    }
+
+    #[test]
+    fn a_region_with_live_slices_is_not_written_in_place() {
+        // y = relu(concat(a, b)) while `a` is still read afterwards: the ReLU must not run
+        // over the concat (that would change `a`).
+        let mut bld = ModelBuilder::new(Rank::Two, 2);
+        let x = bld.input();
+        let a = bld
+            .conv(x, "a", ConvDesc::same_2d(2, 2, 1, 1), WeightNorm::None)
+            .unwrap();
+        let b = bld
+            .conv(x, "b", ConvDesc::same_2d(2, 2, 1, 1), WeightNorm::None)
+            .unwrap();
+        let cat = bld.concat(&[a, b]).unwrap();
+        let r = bld.activation(cat, Activation::Relu).unwrap();
+        let p = bld
+            .conv(a, "p", ConvDesc::same_2d(2, 4, 1, 1), WeightNorm::None)
+            .unwrap();
+        let y = bld.add(&[r, p], Activation::Identity).unwrap();
+        bld.output(y).unwrap();
+        let graph = bld.build().unwrap();
+        let relu_in_place =
+            graph.inner.plan.steps.iter().any(
+                |s| matches!(s, Step::Act { input, output, .. } if *input == Src::At(*output)),
+            );
+        assert!(!relu_in_place);
+        assert_eq!(concats(&graph), [0]);
+    }
+}
