@@ -4,13 +4,14 @@
 
 use core::fmt;
 
-use super::MAX_COVERAGE_RF;
+use super::limits::MAX_COVERAGE_RF;
 use super::coverage::{Coverage, coverage_u128};
 use super::error::{ErrorKind, ScheduleError};
 use super::field::{LayerGeometry, geometry};
 use super::hdc::{Hdc, Outcome, hdc};
 use super::reach::{Reach, reach_and_set};
-use super::spec::{Axis, AxisSpec, Schedule};
+use super::axis::Axis;
+use super::spec::{AxisSpec, Schedule};
 use super::suggest::{Suggestion, list_text, suggest_fix};
 
 /// How a failed check is reported.
