@@ -25,8 +25,8 @@ pub(crate) fn run(a: &CheckArgs) -> Result<Outcome, Failure> {
         (&a.warn, Level::Warn),
         (&a.deny, Level::Deny),
     ] {
-        for &c in checks {
-            levels.set(c, level);
+        for &name in checks {
+            levels.set_named(name, level);
         }
     }
     let options = Options {

@@ -62,7 +62,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use dilated_core::schedule::{CheckId, ErrorKind, Schedule, ScheduleError, Spec2d};
+use dilated_core::schedule::{CheckName, ErrorKind, Schedule, ScheduleError, Spec2d};
 
 use args::List;
 
@@ -194,16 +194,16 @@ struct CheckArgs {
     /// rule 3 are errors).
     #[arg(long)]
     strict_hdc: bool,
-    /// Make a check an error: holes, hdc-rule-1, hdc-rule-2, hdc-rule-3, no-output,
-    /// long-range (repeatable).
-    #[arg(long, value_name = "CHECK", value_parser = check_id)]
-    deny: Vec<CheckId>,
+    /// Make a check an error: holes, hdc1, hdc2, hdc3, no_output, long_range; or
+    /// gridding (holes), hdc (rules 1–3), hdc-rule-1 … (repeatable).
+    #[arg(long, value_name = "CHECK", value_parser = check_name)]
+    deny: Vec<CheckName>,
     /// Make a check a warning (repeatable).
-    #[arg(long, value_name = "CHECK", value_parser = check_id)]
-    warn: Vec<CheckId>,
+    #[arg(long, value_name = "CHECK", value_parser = check_name)]
+    warn: Vec<CheckName>,
     /// Do not report a check (repeatable).
-    #[arg(long, value_name = "CHECK", value_parser = check_id)]
-    allow: Vec<CheckId>,
+    #[arg(long, value_name = "CHECK", value_parser = check_name)]
+    allow: Vec<CheckName>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -260,18 +260,16 @@ struct SuggestArgs {
     json: bool,
 }
 
-fn check_id(text: &str) -> Result<CheckId, String> {
-    CheckId::ALL
-        .iter()
-        .copied()
-        .find(|c| c.name() == text.trim())
-        .ok_or_else(|| {
-            let names: Vec<&str> = CheckId::ALL.iter().map(|c| c.name()).collect();
-            format!(
-                "unknown check '{text}': expected one of {}",
-                names.join(", ")
-            )
-        })
+/// A check name of `--deny`/`--warn`/`--allow`, from the schedule's one table (the names
+/// the macro's `check: { … }` takes).
+fn check_name(text: &str) -> Result<CheckName, String> {
+    CheckName::find(text.trim()).ok_or_else(|| {
+        let names: Vec<&str> = CheckName::offered().collect();
+        format!(
+            "unknown check '{text}': expected one of {}",
+            names.join(", ")
+        )
+    })
 }
 
 fn cell_px(text: &str) -> Result<u32, String> {

@@ -241,17 +241,14 @@ impl ConvDesc {
                 })?;
             let effective = self.effective_kernel(axis)?;
             // The stride was validated: `None` means the kernel is wider than the input.
-            out[axis] = formula::output_size(
-                to_u64(padded),
-                to_u64(effective),
-                to_u64(self.stride[axis]),
-            )
-            .and_then(to_usize)
-            .ok_or(Error::KernelTooLarge {
-                axis,
-                effective,
-                padded,
-            })?;
+            out[axis] =
+                formula::output_size(to_u64(padded), to_u64(effective), to_u64(self.stride[axis]))
+                    .and_then(to_usize)
+                    .ok_or(Error::KernelTooLarge {
+                        axis,
+                        effective,
+                        padded,
+                    })?;
         }
         Ok(out)
     }

@@ -7,7 +7,7 @@
 //!
 //! Phases, each in its own module: [`parse`](crate) (tokens → a value tree, syntax errors),
 //! `ast` (the value tree → the stack model, structural errors), `valid` (the schedule
-//! checks, by calling the engine), `expand` (code), `fallback` (what is emitted on errors).
+//! checks, by calling the schedule analysis), `expand` (code), `fallback` (what is emitted on errors).
 //! Every error is collected (`ctxt`) and all of them are reported at once, each on its own
 //! token.
 #![forbid(unsafe_code)]

@@ -7,8 +7,8 @@
 
 use super::error::{ErrorKind, ScheduleError};
 use super::field::{Extent, extent};
-use super::spec::{AxisSpec, overflow};
 use super::limits::{MAX_COVERAGE_RF, MAX_COVERAGE_WORK, MAX_MAP_SIDE};
+use super::spec::{AxisSpec, overflow};
 
 /// A non-negative count that never wraps: `u64`, `u128`, or a big integer supplied by the
 /// caller (the `dilated` command implements it for `num_bigint::BigUint`).
@@ -241,4 +241,34 @@ fn plan(layers: &[AxisSpec]) -> Result<Plan, ScheduleError> {
         }));
     }
     Ok(Plan { steps, min_offset })
+}
+
+/// The counts as text, `1 0 1 0 2 …`, abbreviated past `max` entries (the first and last
+/// `max / 2` counts around a `…`).
+///
+/// ```
+/// use dilated_core::schedule::{coverage_counts, coverage_row_text, AxisSpec};
+/// let c = coverage_counts::<u64>(&[AxisSpec::new(3, 2)]).unwrap();
+/// assert_eq!(coverage_row_text(&c, 40), "1 0 1 0 1");
+/// assert_eq!(coverage_row_text(&c, 2), "1 … 1");
+/// ```
+#[must_use]
+pub fn coverage_row_text<C: core::fmt::Display>(coverage: &Coverage<C>, max: usize) -> String {
+    let n = coverage.counts.len();
+    let join = |s: &[C]| {
+        s.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    if n <= max {
+        join(&coverage.counts)
+    } else {
+        let h = (max / 2).max(1);
+        format!(
+            "{} … {}",
+            join(&coverage.counts[..h]),
+            join(&coverage.counts[n - h..])
+        )
+    }
 }

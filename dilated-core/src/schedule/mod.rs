@@ -45,11 +45,15 @@
 //! ([`MAX_SUGGEST_CYCLE`]).
 
 // Layers, bottom to top; a module imports only from the layers below its own:
-// 1. `axis`, `limits`, `formula` (nothing); 2. `error`; 3. `spec`; 4. `field`, `hdc`;
-// 5. `reach`, `const_core`; 6. `coverage`, `suggest`; 7. `report`.
-pub mod const_core;
+// 1. `axis`, `check`, `formula`, `limits` (nothing); 2. `error`; 3. `spec`; 4. `field`,
+// `hdc`; 5. `reach`, `const_core`; 6. `coverage`, `suggest`; 7. `report` (what a report
+// holds); 8. `diagnose` (the words of each finding); 9. `analyze` (runs it all).
+mod analyze;
 mod axis;
+mod check;
+pub mod const_core;
 mod coverage;
+mod diagnose;
 mod error;
 mod field;
 pub mod formula;
@@ -60,19 +64,19 @@ mod report;
 mod spec;
 mod suggest;
 
+pub use analyze::{Options, analyze};
 pub use axis::Axis;
-pub use coverage::{Count, Coverage, coverage_counts, coverage_map, coverage_u128, hole_offsets};
+pub use check::{CheckId, CheckName, Level, Levels, NameKind};
+pub use coverage::{
+    Count, Coverage, coverage_counts, coverage_map, coverage_row_text, coverage_u128, hole_offsets,
+};
 pub use error::{ErrorKind, ScheduleError};
 pub use field::{LayerGeometry, geometry, output_sizes, receptive_field, tap_steps};
 pub use hdc::{Hdc, Outcome, Rule1Failure, gcd, hdc, m_values, rising_groups};
 pub use limits::{
-    MAX_COVERAGE_RF, MAX_COVERAGE_WORK, MAX_LAYERS, MAX_MAP_SIDE, MAX_SUGGEST_CYCLE,
-    MAX_VERDICT_RF,
+    MAX_COVERAGE_RF, MAX_COVERAGE_WORK, MAX_LAYERS, MAX_MAP_SIDE, MAX_SUGGEST_CYCLE, MAX_VERDICT_RF,
 };
 pub use reach::{Reach, ReachSet, reach, reach_and_set, reachable_set};
-pub use report::{
-    AxisReport, CheckId, CoverageStatus, Diagnostic, Figure, Level, Levels, Options, Report,
-    analyze, coverage_row_text,
-};
+pub use report::{AxisReport, CoverageStatus, Diagnostic, Figure, Report};
 pub use spec::{AxisSpec, PadMode, Schedule, Spec2d};
 pub use suggest::{SuggestRequest, Suggestion, suggest, suggest_fix};

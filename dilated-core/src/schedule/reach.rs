@@ -6,8 +6,8 @@
 
 use super::error::ScheduleError;
 use super::field::{Extent, extent};
-use super::spec::{AxisSpec, overflow};
 use super::limits::MAX_VERDICT_RF;
+use super::spec::{AxisSpec, overflow};
 
 /// The verdict of one axis: receptive field, holes, where they open.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -22,11 +22,11 @@
 //! exact check usually rejects every candidate, and the answer is an error.
 
 use super::error::{ErrorKind, ScheduleError};
-use super::hdc::{Outcome, hdc};
-use super::reach::reach;
 use super::field::receptive_field;
-use super::spec::{AxisSpec, per_layer_or};
+use super::hdc::{Outcome, hdc};
 use super::limits::{MAX_LAYERS, MAX_SUGGEST_CYCLE, MAX_VERDICT_RF};
+use super::reach::reach;
+use super::spec::{AxisSpec, per_layer_or};
 
 /// A request: kernel sizes, number of layers, minimum receptive field.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
