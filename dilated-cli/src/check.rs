@@ -46,10 +46,7 @@ pub(crate) fn run(a: &CheckArgs) -> Result<Outcome, Failure> {
     let rows: Vec<Result<Row, String>> = report.axes.iter().map(row_of).collect();
     let code = u8::from(report.is_error());
     let stdout = if a.json {
-        let mut s = serde_json::to_string(&json(&report, &rows, code))
-            .map_err(|e| Failure::Message(format!("cannot write JSON: {e}")))?;
-        s.push('\n');
-        s
+        crate::json_line(&json(&report, &rows, code))?
     } else {
         text(&report, &rows)
     };

@@ -134,9 +134,9 @@ enum Command {
     Suggest(SuggestArgs),
 }
 
-/// The layers of a schedule: 1D, or 2D with a width axis of its own (`--rates-w` …).
+/// `--kernel`, as every command takes it.
 #[derive(Debug, Args)]
-struct StackArgs {
+struct KernelArg {
     /// Kernel size: one for every layer, or a comma-separated list with one per layer.
     #[arg(
         long = "kernel",
@@ -148,9 +148,11 @@ struct StackArgs {
         allow_hyphen_values = true
     )]
     kernels: List,
-    /// Dilation rates, one per layer: `2,4,8` or `[1, 2, 5]`.
-    #[arg(long, short = 'r', value_name = "LIST", value_parser = args::list, allow_hyphen_values = true)]
-    rates: List,
+}
+
+/// `--strides`, as every command takes it.
+#[derive(Debug, Args)]
+struct StrideArg {
     /// Strides: one for every layer, or one per layer (default 1).
     #[arg(
         long = "strides",
@@ -161,6 +163,18 @@ struct StackArgs {
         allow_hyphen_values = true
     )]
     strides: Option<List>,
+}
+
+/// The layers of a schedule: 1D, or 2D with a width axis of its own (`--rates-w` …).
+#[derive(Debug, Args)]
+struct StackArgs {
+    #[command(flatten)]
+    kernel: KernelArg,
+    /// Dilation rates, one per layer: `2,4,8` or `[1, 2, 5]`.
+    #[arg(long, short = 'r', value_name = "LIST", value_parser = args::list, allow_hyphen_values = true)]
+    rates: List,
+    #[command(flatten)]
+    stride: StrideArg,
     /// Width-axis kernel sizes: with `--rates-w` or `--strides-w`, makes the schedule 2D
     /// (height: `--kernel`, `--rates`, `--strides`; width: these, defaulting to the
     /// height's).
@@ -232,20 +246,10 @@ struct MapArgs {
 
 #[derive(Debug, Args)]
 struct SuggestArgs {
-    /// Kernel size: one for every layer, or one per layer.
-    #[arg(
-        long = "kernel",
-        short = 'k',
-        visible_alias = "kernels",
-        value_name = "K[,K…]",
-        default_value = "3",
-        value_parser = args::list,
-        allow_hyphen_values = true
-    )]
-    kernels: List,
-    /// Strides: one for every layer, or one per layer (default 1).
-    #[arg(long = "strides", short = 's', visible_alias = "stride", value_name = "S[,S…]", value_parser = args::list, allow_hyphen_values = true)]
-    strides: Option<List>,
+    #[command(flatten)]
+    kernel: KernelArg,
+    #[command(flatten)]
+    stride: StrideArg,
     /// Number of layers.
     #[arg(long, short = 'n', value_name = "N", value_parser = args::count, allow_hyphen_values = true)]
     layers: usize,
@@ -283,14 +287,14 @@ fn cell_px(text: &str) -> Result<u32, String> {
 /// The schedule the stack arguments describe, validated (zero sizes, overflow, list
 /// lengths, the layer limit), each error naming its layer.
 fn schedule(stack: &StackArgs) -> Result<Schedule, ScheduleError> {
-    let strides = stack.strides.as_ref().map(|l| l.0.as_slice());
-    let height = Schedule::from_lists(&stack.kernels.0, &stack.rates.0, strides)?;
+    let strides = stack.stride.strides.as_ref().map(|l| l.0.as_slice());
+    let height = Schedule::from_lists(&stack.kernel.kernels.0, &stack.rates.0, strides)?;
     let s = if stack.two_d() {
         let pick =
             |w: &Option<List>, h: &[u64]| w.as_ref().map_or_else(|| h.to_vec(), |l| l.0.clone());
-        let kernels = pick(&stack.kernels_w, &stack.kernels.0);
+        let kernels = pick(&stack.kernels_w, &stack.kernel.kernels.0);
         let rates = pick(&stack.rates_w, &stack.rates.0);
-        let strides_w = match (&stack.strides_w, &stack.strides) {
+        let strides_w = match (&stack.strides_w, &stack.stride.strides) {
             (Some(w), _) => Some(w.0.clone()),
             (None, Some(h)) => Some(h.0.clone()),
             (None, None) => None,
@@ -314,6 +318,14 @@ fn schedule(stack: &StackArgs) -> Result<Schedule, ScheduleError> {
         height
     };
     s.validate()?;
+    Ok(s)
+}
+
+/// `value` as one line of JSON, as every `--json` prints it.
+fn json_line(value: &impl serde::Serialize) -> Result<String, Failure> {
+    let mut s = serde_json::to_string(value)
+        .map_err(|e| Failure::Message(format!("cannot write JSON: {e}")))?;
+    s.push('\n');
     Ok(s)
 }
 

@@ -236,7 +236,13 @@ fn per_axis(cx: &Ctxt, value: &Value, what: &str, dims: Dims) -> Option<[Spanned
                 None
             }
         },
-        _ => {
+        Value::Number(_)
+        | Value::Bool(..)
+        | Value::Underscore(_)
+        | Value::Word(_)
+        | Value::Call(..)
+        | Value::Tuple(..)
+        | Value::Map(..) => {
             let v = positive(cx, value, what)?;
             Some(match dims {
                 Dims::One => [Spanned::new(1, v.span), v],
@@ -489,12 +495,24 @@ fn input(cx: &Ctxt, value: &Value) -> Option<(Input, Dims)> {
             );
             None
         }
-        v => positive(cx, v, "input channel count"),
+        v @ (Value::Number(_)
+        | Value::Bool(..)
+        | Value::Word(_)
+        | Value::Call(..)
+        | Value::List(..)
+        | Value::Tuple(..)
+        | Value::Map(..)) => positive(cx, v, "input channel count"),
     };
     let size = |v: &Value| -> Result<Option<Spanned<usize>>, ()> {
         match v {
             Value::Underscore(_) => Ok(None),
-            v => positive(cx, v, "input size").map(Some).ok_or(()),
+            v @ (Value::Number(_)
+            | Value::Bool(..)
+            | Value::Word(_)
+            | Value::Call(..)
+            | Value::List(..)
+            | Value::Tuple(..)
+            | Value::Map(..)) => positive(cx, v, "input size").map(Some).ok_or(()),
         }
     };
     let sizes = match dims {
@@ -522,7 +540,12 @@ fn activation(cx: &Ctxt, value: &Value) -> Option<Spanned<Act>> {
     let (word, args, args_span) = match value {
         Value::Word(w) => (w, None, None),
         Value::Call(w, span, args) => (w, Some(args), Some(*span)),
-        other => {
+        other @ (Value::Number(_)
+        | Value::Bool(..)
+        | Value::Underscore(_)
+        | Value::List(..)
+        | Value::Tuple(..)
+        | Value::Map(..)) => {
             cx.error(
                 other.span(),
                 format!(
@@ -769,7 +792,14 @@ fn per_layer(
                 );
                 ok = false;
             }
-            other => match activation(cx, other) {
+            other @ (Value::Number(_)
+            | Value::Bool(..)
+            | Value::Underscore(_)
+            | Value::Word(_)
+            | Value::Call(..)
+            | Value::List(..)
+            | Value::Tuple(..)
+            | Value::Map(..)) => match activation(cx, other) {
                 Some(a) => items.push(Item::Act(a)),
                 None => ok = false,
             },
@@ -944,7 +974,13 @@ fn padding(cx: &Ctxt, value: &Value, dims: Dims) -> Option<Spanned<PadSyntax>> {
                 cx.error(*s, "an axis's padding is `p` or `(before, after)`");
                 None
             }
-            v => integer(cx, v, "padding").map(|p| [p.value, p.value]),
+            v @ (Value::Number(_)
+            | Value::Bool(..)
+            | Value::Underscore(_)
+            | Value::Word(_)
+            | Value::Call(..)
+            | Value::List(..)
+            | Value::Map(..)) => integer(cx, v, "padding").map(|p| [p.value, p.value]),
         }
     };
     let pad = match value {
@@ -992,7 +1028,12 @@ fn padding(cx: &Ctxt, value: &Value, dims: Dims) -> Option<Spanned<PadSyntax>> {
                 return None;
             }
         },
-        v => {
+        v @ (Value::Number(_)
+        | Value::Bool(..)
+        | Value::Underscore(_)
+        | Value::Call(..)
+        | Value::Tuple(..)
+        | Value::Map(..)) => {
             let a = axis(v)?;
             match dims {
                 Dims::One => PadSyntax::Explicit([[0, 0], a]),
