@@ -1,4 +1,4 @@
-//! `dilated check`: the engine's report, as text or one JSON object.
+//! `dilated check`: the schedule analysis's report, as text or one JSON object.
 
 use std::fmt::Write as _;
 
@@ -329,7 +329,7 @@ fn report_text(s: &mut String, report: &Report) {
     if !report.diagnostics.is_empty() {
         s.push('\n');
         for d in &report.diagnostics {
-            // The engine's words (the macro prints the same); continuation lines indented.
+            // The analysis's words (the macro prints the same); continuation lines indented.
             for (i, line) in d.to_string().lines().enumerate() {
                 let indent = if i == 0 || line.starts_with("  ") {
                     ""

@@ -10,7 +10,7 @@
 //!
 //! `check` prints the verdict, the receptive field, the coverage row (paths from one
 //! output position to each input offset), the holes, HDC rules 1–3 with their figures,
-//! the per-layer geometry, the engine's diagnostics (`error[holes]: gridding: …` with a
+//! the per-layer geometry, the analysis's diagnostics (`error[holes]: gridding: …` with a
 //! `help:` fix) and suggested schedules. `--json` prints one object: `verdict`,
 //! `exit_code`, `gridding`, `receptive_field`, `min_offset`, `max_offset`, `coverage`
 //! (exact integers, or `null` with `coverage_note`), `holes`, `hole_count`,
@@ -26,9 +26,12 @@
 //! then adds `axes`, one object per axis with the fields above (the top-level ones are the
 //! height's), and `map` draws the height × width outer product.
 //!
-//! Every number comes from the engine, `dilated_core::schedule` (the proc macro calls the
-//! same code, so the command and compile errors agree); this crate only parses, calls it
-//! and renders.
+//! Every number comes from the schedule analysis, `dilated_core::schedule` (the proc macro
+//! calls the same code, so the command and compile errors agree); this crate only parses,
+//! calls it and renders. Checks are named by their ids (`holes`, `hdc1`, `hdc2`, `hdc3`,
+//! `no_output`, `long_range`) in `--deny`/`--warn`/`--allow`, the `error[…]` prefixes and
+//! the JSON `check` field, as in the macro's `check: { … }`; `gridding`, `hdc` and the
+//! hyphenated spellings (`hdc-rule-1`, `no-output`, …) are accepted too.
 //!
 //! # Exit codes
 //! - `0`: nothing at error level (warnings allowed);
@@ -66,7 +69,7 @@ use dilated_core::schedule::{CheckName, ErrorKind, Schedule, ScheduleError, Spec
 
 use args::List;
 
-/// Exit codes and limits, from the engine's constants (shown after every `--help`).
+/// Exit codes and limits, from the analysis's constants (shown after every `--help`).
 fn limits_help() -> String {
     use dilated_core::schedule::{
         MAX_COVERAGE_RF, MAX_COVERAGE_WORK, MAX_LAYERS, MAX_MAP_SIDE, MAX_VERDICT_RF,
@@ -332,7 +335,7 @@ fn json_line(value: &impl serde::Serialize) -> Result<String, Failure> {
 /// Why a command could not answer (exit 2).
 #[derive(Debug)]
 enum Failure {
-    /// The engine refused the schedule (bad values, a limit, no suggestion).
+    /// The schedule analysis refused the schedule (bad values, a limit, no suggestion).
     Schedule(ScheduleError),
     /// Anything else: a file that cannot be written, counts too costly to compute.
     Message(String),
@@ -424,7 +427,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn documented_limits_match_the_engine() {
+    fn documented_limits_match_the_analysis() {
         // The crate docs above quote these numbers.
         use dilated_core::schedule::{
             MAX_COVERAGE_RF, MAX_COVERAGE_WORK, MAX_LAYERS, MAX_MAP_SIDE, MAX_VERDICT_RF,

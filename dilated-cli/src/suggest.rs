@@ -1,4 +1,4 @@
-//! `dilated suggest`: the engine's suggester, as text or JSON.
+//! `dilated suggest`: the schedule analysis's suggester, as text or JSON.
 
 use std::fmt::Write as _;
 

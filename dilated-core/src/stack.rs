@@ -62,6 +62,7 @@
 //! use std::path::Path;
 //! use dilated_core::{Activation, Error};
 //! use dilated_core::engine::Workspace;
+//! use dilated_core::conv::Rank;
 //! use dilated_core::stack::{Conv2d, ModuleSpec, Pad2d, Stack, TypedStack};
 //! use dilated_core::tensor::Tensor2d;
 //!
@@ -826,6 +827,7 @@ impl ModuleSpec {
 ///
 /// ```
 /// use dilated_core::{Activation, ConvDesc};
+/// use dilated_core::conv::Rank;
 /// use dilated_core::stack::{StackBuilder};
 /// let relu = |d: ConvDesc| ConvDesc { activation: Activation::Relu, ..d };
 /// let stack = StackBuilder::new(Rank::Two)

@@ -136,7 +136,10 @@ mod fuzz;
 /// | `no_output` | an effective kernel wider than the padded input (no output) | `deny` |
 /// | `long_range` | an effective kernel wider than the unpadded input, or a receptive field wider than the input | `warn` |
 ///
-/// Each takes `deny`, `warn` or `allow` (`strict` is `deny`):
+/// Each key is the check's id, the word the `dilated` command takes (`--deny hdc1`) and
+/// prints (`error[hdc1]`); its hyphenated spellings (`hdc-rule-1`, `no-output`,
+/// `long-range`, …) are accepted too. Each takes `deny`, `warn` or `allow` (`strict` is
+/// `deny`):
 ///
 /// ```
 /// dilated::dilated_stack! {

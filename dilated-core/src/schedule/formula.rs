@@ -7,7 +7,9 @@
 //! conversions for callers that count in `usize`.
 //!
 //! ```
-//! use dilated_core::schedule::formula::{effective_kernel, output_size, padded_input, same_padding, span};
+//! use dilated_core::schedule::formula::{
+//!     effective_kernel, output_size, padded_input, same_padding, span,
+//! };
 //! // k = 3, d = 2 on an input of 32: effective kernel 5, `same` padding 2 + 2, output 32.
 //! assert_eq!(effective_kernel(3, 2), Some(5));
 //! let (lo, hi) = same_padding(span(3, 2).unwrap());
