@@ -2,7 +2,7 @@
 //! input (clap prints it as `error: invalid value '…' for '--rates <LIST>': <message>`).
 
 /// A comma-separated list of non-negative integers, as given on the command line
-/// (`2,4,8`, `[1, 2, 5]`). Zeros parse; the engine rejects them with the layer index.
+/// (`2,4,8`, `[1, 2, 5]`). Zeros parse; the schedule analysis rejects them with the layer index.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct List(pub(crate) Vec<u64>);
 

@@ -1,4 +1,4 @@
-//! `dilated check`: the engine's report, as text or one JSON object.
+//! `dilated check`: the schedule analysis's report, as text or one JSON object.
 
 use std::fmt::Write as _;
 
@@ -25,8 +25,8 @@ pub(crate) fn run(a: &CheckArgs) -> Result<Outcome, Failure> {
         (&a.warn, Level::Warn),
         (&a.deny, Level::Deny),
     ] {
-        for &c in checks {
-            levels.set(c, level);
+        for &name in checks {
+            levels.set_named(name, level);
         }
     }
     let options = Options {
@@ -46,10 +46,7 @@ pub(crate) fn run(a: &CheckArgs) -> Result<Outcome, Failure> {
     let rows: Vec<Result<Row, String>> = report.axes.iter().map(row_of).collect();
     let code = u8::from(report.is_error());
     let stdout = if a.json {
-        let mut s = serde_json::to_string(&json(&report, &rows, code))
-            .map_err(|e| Failure::Message(format!("cannot write JSON: {e}")))?;
-        s.push('\n');
-        s
+        crate::json_line(&json(&report, &rows, code))?
     } else {
         text(&report, &rows)
     };
@@ -332,7 +329,7 @@ fn report_text(s: &mut String, report: &Report) {
     if !report.diagnostics.is_empty() {
         s.push('\n');
         for d in &report.diagnostics {
-            // The engine's words (the macro prints the same); continuation lines indented.
+            // The analysis's words (the macro prints the same); continuation lines indented.
             for (i, line) in d.to_string().lines().enumerate() {
                 let indent = if i == 0 || line.starts_with("  ") {
                     ""

@@ -1,5 +1,6 @@
-//! Exact counts beyond `u128`: the engine's generic count path with `num-bigint`, and the
-//! JSON form of any count (an exact integer, never a float or a string).
+//! Exact counts beyond `u128`: the schedule analysis's generic count path with
+//! `num-bigint`, and the JSON form of any count (an exact integer, never a float or a
+//! string).
 
 use std::fmt;
 
@@ -64,7 +65,7 @@ pub(crate) const MAX_BIG_COUNT_WORK: u64 = 1 << 28;
 
 /// An upper bound of the limb additions big-integer counting of `layers` does: every layer
 /// adds each count of the row before it to `k` places, and a count after `i` layers has at
-/// most `Σ log2 k` bits (the row widths are the engine's receptive fields).
+/// most `Σ log2 k` bits (the row widths are the analysis's receptive fields).
 fn big_count_work(layers: &[AxisSpec]) -> Result<f64, ScheduleError> {
     let geometry = geometry(layers, None)?;
     let (mut width, mut bits, mut work) = (1.0_f64, 0.0_f64, 0.0_f64);
@@ -81,7 +82,7 @@ fn big_count_work(layers: &[AxisSpec]) -> Result<f64, ScheduleError> {
 /// Why a row of exact counts is not available.
 #[derive(Debug, Clone)]
 pub(crate) enum CountError {
-    /// The engine's limits or a bad schedule.
+    /// The analysis's limits or a bad schedule.
     Schedule(ScheduleError),
     /// Counts past 128 bits would cost more than [`MAX_BIG_COUNT_WORK`].
     TooCostly {

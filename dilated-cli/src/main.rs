@@ -10,7 +10,7 @@
 //!
 //! `check` prints the verdict, the receptive field, the coverage row (paths from one
 //! output position to each input offset), the holes, HDC rules 1–3 with their figures,
-//! the per-layer geometry, the engine's diagnostics (`error[holes]: gridding: …` with a
+//! the per-layer geometry, the analysis's diagnostics (`error[holes]: gridding: …` with a
 //! `help:` fix) and suggested schedules. `--json` prints one object: `verdict`,
 //! `exit_code`, `gridding`, `receptive_field`, `min_offset`, `max_offset`, `coverage`
 //! (exact integers, or `null` with `coverage_note`), `holes`, `hole_count`,
@@ -26,9 +26,12 @@
 //! then adds `axes`, one object per axis with the fields above (the top-level ones are the
 //! height's), and `map` draws the height × width outer product.
 //!
-//! Every number comes from the engine, `dilated_core::schedule` (the proc macro calls the
-//! same code, so the command and compile errors agree); this crate only parses, calls it
-//! and renders.
+//! Every number comes from the schedule analysis, `dilated_core::schedule` (the proc macro
+//! calls the same code, so the command and compile errors agree); this crate only parses,
+//! calls it and renders. Checks are named by their ids (`holes`, `hdc1`, `hdc2`, `hdc3`,
+//! `no_output`, `long_range`) in `--deny`/`--warn`/`--allow`, the `error[…]` prefixes and
+//! the JSON `check` field, as in the macro's `check: { … }`; `gridding`, `hdc` and the
+//! hyphenated spellings (`hdc-rule-1`, `no-output`, …) are accepted too.
 //!
 //! # Exit codes
 //! - `0`: nothing at error level (warnings allowed);
@@ -62,11 +65,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use dilated_core::schedule::{CheckId, ErrorKind, Schedule, ScheduleError, Spec2d};
+use dilated_core::schedule::{CheckName, ErrorKind, Schedule, ScheduleError, Spec2d};
 
 use args::List;
 
-/// Exit codes and limits, from the engine's constants (shown after every `--help`).
+/// Exit codes and limits, from the analysis's constants (shown after every `--help`).
 fn limits_help() -> String {
     use dilated_core::schedule::{
         MAX_COVERAGE_RF, MAX_COVERAGE_WORK, MAX_LAYERS, MAX_MAP_SIDE, MAX_VERDICT_RF,
@@ -134,9 +137,9 @@ enum Command {
     Suggest(SuggestArgs),
 }
 
-/// The layers of a schedule: 1D, or 2D with a width axis of its own (`--rates-w` …).
+/// `--kernel`, as every command takes it.
 #[derive(Debug, Args)]
-struct StackArgs {
+struct KernelArg {
     /// Kernel size: one for every layer, or a comma-separated list with one per layer.
     #[arg(
         long = "kernel",
@@ -148,9 +151,11 @@ struct StackArgs {
         allow_hyphen_values = true
     )]
     kernels: List,
-    /// Dilation rates, one per layer: `2,4,8` or `[1, 2, 5]`.
-    #[arg(long, short = 'r', value_name = "LIST", value_parser = args::list, allow_hyphen_values = true)]
-    rates: List,
+}
+
+/// `--strides`, as every command takes it.
+#[derive(Debug, Args)]
+struct StrideArg {
     /// Strides: one for every layer, or one per layer (default 1).
     #[arg(
         long = "strides",
@@ -161,6 +166,18 @@ struct StackArgs {
         allow_hyphen_values = true
     )]
     strides: Option<List>,
+}
+
+/// The layers of a schedule: 1D, or 2D with a width axis of its own (`--rates-w` …).
+#[derive(Debug, Args)]
+struct StackArgs {
+    #[command(flatten)]
+    kernel: KernelArg,
+    /// Dilation rates, one per layer: `2,4,8` or `[1, 2, 5]`.
+    #[arg(long, short = 'r', value_name = "LIST", value_parser = args::list, allow_hyphen_values = true)]
+    rates: List,
+    #[command(flatten)]
+    stride: StrideArg,
     /// Width-axis kernel sizes: with `--rates-w` or `--strides-w`, makes the schedule 2D
     /// (height: `--kernel`, `--rates`, `--strides`; width: these, defaulting to the
     /// height's).
@@ -194,16 +211,16 @@ struct CheckArgs {
     /// rule 3 are errors).
     #[arg(long)]
     strict_hdc: bool,
-    /// Make a check an error: holes, hdc-rule-1, hdc-rule-2, hdc-rule-3, no-output,
-    /// long-range (repeatable).
-    #[arg(long, value_name = "CHECK", value_parser = check_id)]
-    deny: Vec<CheckId>,
+    /// Make a check an error: holes, hdc1, hdc2, hdc3, no_output, long_range; or
+    /// gridding (holes), hdc (rules 1–3), hdc-rule-1 … (repeatable).
+    #[arg(long, value_name = "CHECK", value_parser = check_name)]
+    deny: Vec<CheckName>,
     /// Make a check a warning (repeatable).
-    #[arg(long, value_name = "CHECK", value_parser = check_id)]
-    warn: Vec<CheckId>,
+    #[arg(long, value_name = "CHECK", value_parser = check_name)]
+    warn: Vec<CheckName>,
     /// Do not report a check (repeatable).
-    #[arg(long, value_name = "CHECK", value_parser = check_id)]
-    allow: Vec<CheckId>,
+    #[arg(long, value_name = "CHECK", value_parser = check_name)]
+    allow: Vec<CheckName>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -232,20 +249,10 @@ struct MapArgs {
 
 #[derive(Debug, Args)]
 struct SuggestArgs {
-    /// Kernel size: one for every layer, or one per layer.
-    #[arg(
-        long = "kernel",
-        short = 'k',
-        visible_alias = "kernels",
-        value_name = "K[,K…]",
-        default_value = "3",
-        value_parser = args::list,
-        allow_hyphen_values = true
-    )]
-    kernels: List,
-    /// Strides: one for every layer, or one per layer (default 1).
-    #[arg(long = "strides", short = 's', visible_alias = "stride", value_name = "S[,S…]", value_parser = args::list, allow_hyphen_values = true)]
-    strides: Option<List>,
+    #[command(flatten)]
+    kernel: KernelArg,
+    #[command(flatten)]
+    stride: StrideArg,
     /// Number of layers.
     #[arg(long, short = 'n', value_name = "N", value_parser = args::count, allow_hyphen_values = true)]
     layers: usize,
@@ -260,18 +267,16 @@ struct SuggestArgs {
     json: bool,
 }
 
-fn check_id(text: &str) -> Result<CheckId, String> {
-    CheckId::ALL
-        .iter()
-        .copied()
-        .find(|c| c.name() == text.trim())
-        .ok_or_else(|| {
-            let names: Vec<&str> = CheckId::ALL.iter().map(|c| c.name()).collect();
-            format!(
-                "unknown check '{text}': expected one of {}",
-                names.join(", ")
-            )
-        })
+/// A check name of `--deny`/`--warn`/`--allow`, from the schedule's one table (the names
+/// the macro's `check: { … }` takes).
+fn check_name(text: &str) -> Result<CheckName, String> {
+    CheckName::find(text.trim()).ok_or_else(|| {
+        let names: Vec<&str> = CheckName::offered().collect();
+        format!(
+            "unknown check '{text}': expected one of {}",
+            names.join(", ")
+        )
+    })
 }
 
 fn cell_px(text: &str) -> Result<u32, String> {
@@ -285,14 +290,14 @@ fn cell_px(text: &str) -> Result<u32, String> {
 /// The schedule the stack arguments describe, validated (zero sizes, overflow, list
 /// lengths, the layer limit), each error naming its layer.
 fn schedule(stack: &StackArgs) -> Result<Schedule, ScheduleError> {
-    let strides = stack.strides.as_ref().map(|l| l.0.as_slice());
-    let height = Schedule::from_lists(&stack.kernels.0, &stack.rates.0, strides)?;
+    let strides = stack.stride.strides.as_ref().map(|l| l.0.as_slice());
+    let height = Schedule::from_lists(&stack.kernel.kernels.0, &stack.rates.0, strides)?;
     let s = if stack.two_d() {
         let pick =
             |w: &Option<List>, h: &[u64]| w.as_ref().map_or_else(|| h.to_vec(), |l| l.0.clone());
-        let kernels = pick(&stack.kernels_w, &stack.kernels.0);
+        let kernels = pick(&stack.kernels_w, &stack.kernel.kernels.0);
         let rates = pick(&stack.rates_w, &stack.rates.0);
-        let strides_w = match (&stack.strides_w, &stack.strides) {
+        let strides_w = match (&stack.strides_w, &stack.stride.strides) {
             (Some(w), _) => Some(w.0.clone()),
             (None, Some(h)) => Some(h.0.clone()),
             (None, None) => None,
@@ -319,10 +324,18 @@ fn schedule(stack: &StackArgs) -> Result<Schedule, ScheduleError> {
     Ok(s)
 }
 
+/// `value` as one line of JSON, as every `--json` prints it.
+fn json_line(value: &impl serde::Serialize) -> Result<String, Failure> {
+    let mut s = serde_json::to_string(value)
+        .map_err(|e| Failure::Message(format!("cannot write JSON: {e}")))?;
+    s.push('\n');
+    Ok(s)
+}
+
 /// Why a command could not answer (exit 2).
 #[derive(Debug)]
 enum Failure {
-    /// The engine refused the schedule (bad values, a limit, no suggestion).
+    /// The schedule analysis refused the schedule (bad values, a limit, no suggestion).
     Schedule(ScheduleError),
     /// Anything else: a file that cannot be written, counts too costly to compute.
     Message(String),
@@ -414,7 +427,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn documented_limits_match_the_engine() {
+    fn documented_limits_match_the_analysis() {
         // The crate docs above quote these numbers.
         use dilated_core::schedule::{
             MAX_COVERAGE_RF, MAX_COVERAGE_WORK, MAX_LAYERS, MAX_MAP_SIDE, MAX_VERDICT_RF,

@@ -147,10 +147,7 @@ fn render<C: Count + Display + HeatValue>(
             col_min_offset: origin.1,
             max,
         };
-        let mut s = serde_json::to_string(&j)
-            .map_err(|e| Failure::Message(format!("cannot write JSON: {e}")))?;
-        s.push('\n');
-        s
+        crate::json_line(&j)?
     } else {
         grid(caption, map, origin)
     };

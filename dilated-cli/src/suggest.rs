@@ -1,4 +1,4 @@
-//! `dilated suggest`: the engine's suggester, as text or JSON.
+//! `dilated suggest`: the schedule analysis's suggester, as text or JSON.
 
 use std::fmt::Write as _;
 
@@ -17,8 +17,13 @@ struct SuggestJson<'a> {
 
 pub(crate) fn run(a: &SuggestArgs) -> Result<Outcome, Failure> {
     let req = SuggestRequest {
-        kernels: a.kernels.0.clone(),
-        strides: a.strides.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
+        kernels: a.kernel.kernels.0.clone(),
+        strides: a
+            .stride
+            .strides
+            .as_ref()
+            .map(|s| s.0.clone())
+            .unwrap_or_default(),
         layers: a.layers,
         min_receptive_field: a.min_rf,
         max_results: a.count.max(1),
@@ -30,12 +35,9 @@ pub(crate) fn run(a: &SuggestArgs) -> Result<Outcome, Failure> {
             min_receptive_field: a.min_rf,
             suggestions: found.iter().map(SuggestionJson::from).collect(),
         };
-        let mut s = serde_json::to_string(&j)
-            .map_err(|e| Failure::Message(format!("cannot write JSON: {e}")))?;
-        s.push('\n');
-        s
+        crate::json_line(&j)?
     } else {
-        let kernels = match a.kernels.0.as_slice() {
+        let kernels = match a.kernel.kernels.0.as_slice() {
             [k] => format!("kernel {k}"),
             ks => format!("kernels {}", list(ks, 16)),
         };

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use crate::Error;
+use crate::schedule::formula::{self, to_u64, to_usize};
 
 /// The non-linearity applied after a convolution (fused into the kernel's epilogue by the
 /// engine). Semantics follow PyTorch's.
@@ -93,11 +94,20 @@ impl ConvDesc {
     /// assert_eq!(d.padding, [[2, 2], [2, 2]]);
     /// assert_eq!(d.output_size([32, 32]).unwrap(), [32, 32]);
     /// ```
+    ///
+    /// A kernel and rate whose span `d·(k − 1)` overflows get `usize::MAX` padding on each
+    /// side: [`validate`](Self::validate) rejects the descriptor (its effective kernel
+    /// overflows).
     #[must_use]
     pub const fn same_2d(in_channels: usize, out_channels: usize, k: usize, d: usize) -> Self {
-        let total = d * (k.saturating_sub(1));
-        let lo = total / 2;
-        let hi = total - lo;
+        let (lo, hi) = match span(k, d) {
+            Some(total) => {
+                let (lo, hi) = formula::same_padding(to_u64(total));
+                // Both halves are at most `total`, a usize.
+                (saturate(lo), saturate(hi))
+            }
+            None => (usize::MAX, usize::MAX),
+        };
         Self {
             in_channels,
             out_channels,
@@ -113,8 +123,18 @@ impl ConvDesc {
 
     /// A 1D layer (`H = 1`) with kernel `k`, rate `d`, stride 1, causal padding
     /// (`d·(k − 1)` on the left, none on the right), a bias, no activation.
+    ///
+    /// A span `d·(k − 1)` that overflows gets `usize::MAX` padding, which
+    /// [`validate`](Self::validate) rejects (the effective kernel overflows).
     #[must_use]
     pub const fn causal_1d(in_channels: usize, out_channels: usize, k: usize, d: usize) -> Self {
+        let (left, right) = match span(k, d) {
+            Some(total) => {
+                let (lo, hi) = formula::causal_padding(to_u64(total));
+                (saturate(lo), saturate(hi))
+            }
+            None => (usize::MAX, 0),
+        };
         Self {
             in_channels,
             out_channels,
@@ -122,7 +142,7 @@ impl ConvDesc {
             kernel: [1, k],
             dilation: [1, d],
             stride: [1, 1],
-            padding: [[0, 0], [d * (k.saturating_sub(1)), 0]],
+            padding: [[0, 0], [left, right]],
             bias: true,
             activation: Activation::Identity,
         }
@@ -191,9 +211,8 @@ impl ConvDesc {
 
     /// Effective kernel `d·(k − 1) + 1` on `axis` (0 = height, 1 = width).
     pub fn effective_kernel(&self, axis: usize) -> Result<usize, Error> {
-        self.dilation[axis]
-            .checked_mul(self.kernel[axis].saturating_sub(1))
-            .and_then(|v| v.checked_add(1))
+        formula::effective_kernel(to_u64(self.kernel[axis]), to_u64(self.dilation[axis]))
+            .and_then(to_usize)
             .ok_or(Error::Overflow {
                 what: "effective kernel",
             })
@@ -214,21 +233,22 @@ impl ConvDesc {
                     },
                 });
             }
-            let padded = input[axis]
-                .checked_add(self.padding[axis][0])
-                .and_then(|v| v.checked_add(self.padding[axis][1]))
+            let [lo, hi] = self.padding[axis];
+            let padded = formula::padded_input(to_u64(input[axis]), to_u64(lo), to_u64(hi))
+                .and_then(to_usize)
                 .ok_or(Error::Overflow {
                     what: "padded input",
                 })?;
             let effective = self.effective_kernel(axis)?;
-            if effective > padded {
-                return Err(Error::KernelTooLarge {
-                    axis,
-                    effective,
-                    padded,
-                });
-            }
-            out[axis] = (padded - effective) / self.stride[axis] + 1;
+            // The stride was validated: `None` means the kernel is wider than the input.
+            out[axis] =
+                formula::output_size(to_u64(padded), to_u64(effective), to_u64(self.stride[axis]))
+                    .and_then(to_usize)
+                    .ok_or(Error::KernelTooLarge {
+                        axis,
+                        effective,
+                        padded,
+                    })?;
         }
         Ok(out)
     }
@@ -242,6 +262,22 @@ impl ConvDesc {
             .ok_or(Error::Overflow {
                 what: "tensor size",
             })
+    }
+}
+
+/// `d·(k − 1)` in `usize`, `None` on overflow (the shared [`formula::span`]).
+const fn span(k: usize, d: usize) -> Option<usize> {
+    match formula::span(to_u64(k), to_u64(d)) {
+        Some(total) => to_usize(total),
+        None => None,
+    }
+}
+
+/// A `u64` known to fit `usize` (a part of a `usize` total), saturating otherwise.
+const fn saturate(v: u64) -> usize {
+    match to_usize(v) {
+        Some(v) => v,
+        None => usize::MAX,
     }
 }
 

@@ -567,27 +567,67 @@ fn axis_label_chars(n: usize, origin: i64) -> usize {
 #[must_use]
 pub fn svg<T: HeatValue>(map: &[Vec<T>], options: &Options) -> String {
     let l = layout(map, options);
-    let max_log2 = max_value(map).map_or(f64::NEG_INFINITY, HeatValue::log2);
-    // Cells too small for labels are painted in 64 shades (as many as the colour bar has):
-    // longer runs of one colour keep a 1,024-wide map's SVG small.
-    let quantise = l.label_scale.is_none() && l.cell < 8;
-    let paint = |v: &T| {
-        let t = shade(v.log2(), max_log2);
-        colour(if quantise {
+    let paint = Paint {
+        max_log2: max_value(map).map_or(f64::NEG_INFINITY, HeatValue::log2),
+        // Cells too small for labels are painted in 64 shades (as many as the colour bar
+        // has): longer runs of one colour keep a 1,024-wide map's SVG small.
+        quantise: l.label_scale.is_none() && l.cell < 8,
+    };
+    let mut s = String::new();
+    // `write!` into a String cannot fail.
+    header(&mut s, &l, options.title.as_deref());
+    let _ = writeln!(s, r#"<g shape-rendering="crispEdges">"#);
+    if paint.quantise && l.rows > 0 && l.cols > 0 {
+        cells_as_png(&mut s, map, &l, &paint);
+    } else {
+        cells_as_rects(&mut s, map, &l, &paint);
+    }
+    grid(&mut s, &l);
+    let _ = writeln!(s, "</g>");
+    counts(&mut s, map, &l, &paint);
+    offset_ticks(&mut s, &l);
+    colour_bar(&mut s, map, &l);
+    s.push_str("</svg>\n");
+    s
+}
+
+/// How [`svg`] colours a cell: the shade of its count against the largest, rounded to 64
+/// steps when `quantise`.
+struct Paint {
+    max_log2: f64,
+    quantise: bool,
+}
+
+impl Paint {
+    fn fill<T: HeatValue>(&self, v: &T) -> [u8; 3] {
+        let t = shade(v.log2(), self.max_log2);
+        colour(if self.quantise {
             (t * 64.0).round() / 64.0
         } else {
             t
         })
-    };
-    let mut s = String::new();
-    // `write!` into a String cannot fail.
+    }
+
+    /// The palette index of the embedded PNG: 0 for a zero count, 1..=64 otherwise.
+    fn level<T: HeatValue>(&self, v: &T) -> u8 {
+        let t = shade(v.log2(), self.max_log2);
+        if t == 0.0 {
+            0
+        } else {
+            (t * 64.0).round().clamp(1.0, 64.0) as u8
+        }
+    }
+}
+
+/// The `<svg>` element, the title, the white background and the caption.
+fn header(s: &mut String, l: &Layout, title: Option<&str>) {
     let _ = writeln!(
         s,
         r#"<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="DejaVu Sans Mono, Menlo, Consolas, monospace">"#,
         w = l.width,
         h = l.height
     );
-    if let Some(title) = &options.title {
+    if let Some(title) = title {
         let _ = writeln!(s, "<title>{}</title>", escape(title));
     }
     let _ = writeln!(
@@ -595,7 +635,7 @@ pub fn svg<T: HeatValue>(map: &[Vec<T>], options: &Options) -> String {
         r##"<rect width="{}" height="{}" fill="#ffffff"/>"##,
         l.width, l.height
     );
-    if let Some(title) = &options.title {
+    if let Some(title) = title {
         let _ = writeln!(
             s,
             r#"<text x="{}" y="{:.1}" font-size="{}">{}</text>"#,
@@ -605,61 +645,57 @@ pub fn svg<T: HeatValue>(map: &[Vec<T>], options: &Options) -> String {
             escape(title)
         );
     }
+}
 
-    let _ = writeln!(s, r#"<g shape-rendering="crispEdges">"#);
-    if quantise && l.rows > 0 && l.cols > 0 {
-        // Cells too small to read: one pixel per cell in an embedded indexed PNG, scaled
-        // up without smoothing (a 1,024-wide map in about 1.4 MB instead of tens).
-        let level = |v: &T| -> u8 {
-            let t = shade(v.log2(), max_log2);
-            // 0 for a zero count, 1..=64 otherwise.
-            if t == 0.0 {
-                0
-            } else {
-                (t * 64.0).round().clamp(1.0, 64.0) as u8
-            }
-        };
-        let palette: Vec<[u8; 3]> = (0..=64u8).map(|i| colour(f64::from(i) / 64.0)).collect();
-        let mut pixels = vec![0u8; l.rows * l.cols];
-        for (r, row) in map.iter().enumerate() {
-            for (c, v) in row.iter().enumerate() {
-                pixels[r * l.cols + c] = level(v);
-            }
-        }
-        let png = png_indexed(to_u32(l.cols), to_u32(l.rows), &palette, &pixels);
-        let _ = writeln!(
-            s,
-            r#"<image x="{}" y="{}" width="{}" height="{}" preserveAspectRatio="none" image-rendering="optimizeSpeed" style="image-rendering:pixelated" xlink:href="data:image/png;base64,{}"/>"#,
-            l.grid_left,
-            l.grid_top,
-            l.grid_right() - l.grid_left,
-            l.grid_bottom() - l.grid_top,
-            base64(&png)
-        );
-    } else {
-        // Cells: runs of one colour per row.
-        for (r, row) in map.iter().enumerate() {
-            let mut c = 0;
-            while c < row.len() {
-                let fill = paint(&row[c]);
-                let mut end = c + 1;
-                while end < row.len() && paint(&row[end]) == fill {
-                    end += 1;
-                }
-                if fill != [255, 255, 255] {
-                    let (x, y) = l.cell_origin(r, c);
-                    let _ = writeln!(
-                        s,
-                        r#"<rect x="{x}" y="{y}" width="{}" height="{}" fill="{}"/>"#,
-                        to_u32(end - c) * l.cell,
-                        l.cell,
-                        hex(fill)
-                    );
-                }
-                c = end;
-            }
+/// Cells too small to read: one pixel per cell in an embedded indexed PNG, scaled up
+/// without smoothing (a 1,024-wide map in about 1.4 MB instead of tens).
+fn cells_as_png<T: HeatValue>(s: &mut String, map: &[Vec<T>], l: &Layout, paint: &Paint) {
+    let palette: Vec<[u8; 3]> = (0..=64u8).map(|i| colour(f64::from(i) / 64.0)).collect();
+    let mut pixels = vec![0u8; l.rows * l.cols];
+    for (r, row) in map.iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            pixels[r * l.cols + c] = paint.level(v);
         }
     }
+    let png = png_indexed(to_u32(l.cols), to_u32(l.rows), &palette, &pixels);
+    let _ = writeln!(
+        s,
+        r#"<image x="{}" y="{}" width="{}" height="{}" preserveAspectRatio="none" image-rendering="optimizeSpeed" style="image-rendering:pixelated" xlink:href="data:image/png;base64,{}"/>"#,
+        l.grid_left,
+        l.grid_top,
+        l.grid_right() - l.grid_left,
+        l.grid_bottom() - l.grid_top,
+        base64(&png)
+    );
+}
+
+/// Cells as rectangles: one per run of one colour on a row (white runs left out).
+fn cells_as_rects<T: HeatValue>(s: &mut String, map: &[Vec<T>], l: &Layout, paint: &Paint) {
+    for (r, row) in map.iter().enumerate() {
+        let mut c = 0;
+        while c < row.len() {
+            let fill = paint.fill(&row[c]);
+            let mut end = c + 1;
+            while end < row.len() && paint.fill(&row[end]) == fill {
+                end += 1;
+            }
+            if fill != [255, 255, 255] {
+                let (x, y) = l.cell_origin(r, c);
+                let _ = writeln!(
+                    s,
+                    r#"<rect x="{x}" y="{y}" width="{}" height="{}" fill="{}"/>"#,
+                    to_u32(end - c) * l.cell,
+                    l.cell,
+                    hex(fill)
+                );
+            }
+            c = end;
+        }
+    }
+}
+
+/// Black lines between the cells (when they are large enough) and the frame of the grid.
+fn grid(s: &mut String, l: &Layout) {
     if l.grid_lines && l.rows > 0 && l.cols > 0 {
         let mut d = String::new();
         for r in 1..l.rows {
@@ -685,34 +721,38 @@ pub fn svg<T: HeatValue>(map: &[Vec<T>], options: &Options) -> String {
         l.grid_right() - l.grid_left,
         l.grid_bottom() - l.grid_top
     );
-    let _ = writeln!(s, "</g>");
+}
 
-    // Counts in the cells.
-    if let Some(scale) = l.label_scale {
-        let _ = writeln!(s, r#"<g font-size="{}" text-anchor="middle">"#, 10 * scale);
-        for (r, row) in map.iter().enumerate() {
-            for (c, v) in row.iter().enumerate() {
-                let fill = paint(v);
-                let (x, y) = l.cell_origin(r, c);
-                let half = l.cell / 2;
-                let ink = text_colour(fill);
-                let attr = if ink == [0, 0, 0] {
-                    String::new()
-                } else {
-                    format!(r#" fill="{}""#, hex(ink))
-                };
-                let _ = writeln!(
-                    s,
-                    r#"<text x="{}" y="{:.1}"{attr}>{v}</text>"#,
-                    x + half,
-                    f64::from(y + half) + baseline(10 * scale)
-                );
-            }
+/// The count in each cell, when the counts fit (black or white ink, whichever reads).
+fn counts<T: HeatValue>(s: &mut String, map: &[Vec<T>], l: &Layout, paint: &Paint) {
+    let Some(scale) = l.label_scale else {
+        return;
+    };
+    let _ = writeln!(s, r#"<g font-size="{}" text-anchor="middle">"#, 10 * scale);
+    for (r, row) in map.iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            let fill = paint.fill(v);
+            let (x, y) = l.cell_origin(r, c);
+            let half = l.cell / 2;
+            let ink = text_colour(fill);
+            let attr = if ink == [0, 0, 0] {
+                String::new()
+            } else {
+                format!(r#" fill="{}""#, hex(ink))
+            };
+            let _ = writeln!(
+                s,
+                r#"<text x="{}" y="{:.1}"{attr}>{v}</text>"#,
+                x + half,
+                f64::from(y + half) + baseline(10 * scale)
+            );
         }
-        let _ = writeln!(s, "</g>");
     }
+    let _ = writeln!(s, "</g>");
+}
 
-    // Axis ticks: offsets relative to the output position.
+/// Axis ticks: offsets relative to the output position, below the grid and on its left.
+fn offset_ticks(s: &mut String, l: &Layout) {
     let fs = 10 * l.text_scale;
     let _ = writeln!(s, r##"<g font-size="{fs}" fill="#333333">"##);
     for (i, off) in l.x_ticks() {
@@ -734,8 +774,12 @@ pub fn svg<T: HeatValue>(map: &[Vec<T>], options: &Options) -> String {
         );
     }
     let _ = writeln!(s, "</g>");
+}
 
-    // Colour bar: 64 bands (no gradient ids, so several pictures can share one page).
+/// The colour bar: 64 bands (no gradient ids, so several pictures can share one page),
+/// its frame, and its ticks up to the largest count.
+fn colour_bar<T: HeatValue>(s: &mut String, map: &[Vec<T>], l: &Layout) {
+    let fs = 10 * l.text_scale;
     let _ = writeln!(s, r#"<g shape-rendering="crispEdges">"#);
     let bands = 64u32;
     for b in 0..bands {
@@ -774,8 +818,6 @@ pub fn svg<T: HeatValue>(map: &[Vec<T>], options: &Options) -> String {
         );
     }
     let _ = writeln!(s, "</g>");
-    s.push_str("</svg>\n");
-    s
 }
 
 #[cfg(test)]

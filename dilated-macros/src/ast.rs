@@ -11,10 +11,11 @@ use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use syn::Ident;
 
-use dilated_core::schedule::{CheckId, Level, Levels};
+use dilated_core::schedule::formula::{to_u64, to_usize};
+use dilated_core::schedule::{self, CheckName, Level, Levels, NameKind};
 
 use crate::ctxt::Ctxt;
-use crate::parse::{Arg, Field, Number, RawStack, Value};
+use crate::parse::{Arg, Field, Key, Number, RawStack, Value};
 
 /// A number with the span of the token it came from.
 #[derive(Debug, Clone, Copy)]
@@ -54,9 +55,10 @@ pub(crate) struct Input {
     pub(crate) span: Span,
 }
 
-/// How a conv pads its input.
+/// How a conv pads its input, as written (`padding: …`); the check turns it into the
+/// schedule's `PadMode`, the expansion into literal amounts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Padding {
+pub(crate) enum PadSyntax {
     /// Output size = input size (stride 1); PyTorch's split when `d·(k − 1)` is odd.
     Same,
     /// No padding.
@@ -103,7 +105,7 @@ pub(crate) struct Conv {
     pub(crate) rate: [Spanned<usize>; 2],
     pub(crate) stride: [Spanned<usize>; 2],
     pub(crate) groups: Spanned<usize>,
-    pub(crate) padding: Spanned<Padding>,
+    pub(crate) padding: Spanned<PadSyntax>,
     pub(crate) bias: bool,
 }
 
@@ -124,7 +126,7 @@ pub(crate) struct Stack {
     pub(crate) form: Form,
     pub(crate) input: Input,
     pub(crate) items: Vec<Item>,
-    /// The level of each check (`check: { … }`), the engine's own type.
+    /// The level of each check (`check: { … }`), the schedule analysis's own type.
     pub(crate) checks: Levels,
 }
 
@@ -234,7 +236,13 @@ fn per_axis(cx: &Ctxt, value: &Value, what: &str, dims: Dims) -> Option<[Spanned
                 None
             }
         },
-        _ => {
+        Value::Number(_)
+        | Value::Bool(..)
+        | Value::Underscore(_)
+        | Value::Word(_)
+        | Value::Call(..)
+        | Value::Tuple(..)
+        | Value::Map(..) => {
             let v = positive(cx, value, what)?;
             Some(match dims {
                 Dims::One => [Spanned::new(1, v.span), v],
@@ -244,30 +252,45 @@ fn per_axis(cx: &Ctxt, value: &Value, what: &str, dims: Dims) -> Option<[Spanned
     }
 }
 
-/// Keys of a `{ … }`/`( … )` body, checked for duplicates and unknowns against `known`.
+/// Keys of a `{ … }`/`( … )` body, checked for duplicates and unknowns.
 struct Keys<'a> {
     map: BTreeMap<String, &'a Field>,
 }
 
 impl<'a> Keys<'a> {
+    /// The fields whose keys are `known`; an unknown key is an error that lists the known
+    /// ones and suggests the nearest.
     fn collect(
         cx: &Ctxt,
         fields: impl IntoIterator<Item = &'a Field>,
         known: &[&str],
         context: &str,
     ) -> Self {
+        Self::collect_offering(cx, fields, known, known, context)
+    }
+
+    /// As [`collect`](Self::collect), where `accepted` may hold more than the `offered`
+    /// keys an error lists and suggests (the hyphenated `check` names).
+    fn collect_offering(
+        cx: &Ctxt,
+        fields: impl IntoIterator<Item = &'a Field>,
+        accepted: &[&str],
+        offered: &[&str],
+        context: &str,
+    ) -> Self {
         let mut map: BTreeMap<String, &'a Field> = BTreeMap::new();
         for field in fields {
-            let key = field.key.to_string();
-            if !known.contains(&key.as_str()) {
-                let hint = closest(&key, known)
+            let key = field.key.name.clone();
+            if !accepted.contains(&key.as_str()) {
+                let hint = closest(&key, offered)
                     .map(|k| format!("\n= help: did you mean `{k}`?"))
                     .unwrap_or_default();
-                cx.error(
-                    field.key.span(),
+                key_error(
+                    cx,
+                    &field.key,
                     format!(
                         "unknown key `{key}` in {context}; expected one of: {}{hint}",
-                        known
+                        offered
                             .iter()
                             .map(|k| format!("`{k}`"))
                             .collect::<Vec<_>>()
@@ -276,10 +299,10 @@ impl<'a> Keys<'a> {
                 );
                 continue;
             }
-            if let Some(first) = map.get(&key) {
-                let _ = first;
-                cx.error(
-                    field.key.span(),
+            if map.contains_key(&key) {
+                key_error(
+                    cx,
+                    &field.key,
                     format!(
                         "duplicate key `{key}` in {context}\n= help: remove one of the two \
                          `{key}:` entries"
@@ -296,8 +319,20 @@ impl<'a> Keys<'a> {
         self.map.get(key).map(|f| &f.value)
     }
 
+    fn key(&self, key: &str) -> Option<&'a Key> {
+        self.map.get(key).map(|f| &f.key)
+    }
+
     fn key_span(&self, key: &str) -> Option<Span> {
-        self.map.get(key).map(|f| f.key.span())
+        self.key(key).map(|k| k.span)
+    }
+}
+
+/// An error on a key: its word, or all of a hyphenated key.
+fn key_error(cx: &Ctxt, key: &Key, message: String) {
+    match key.end {
+        None => cx.error(key.span, message),
+        Some(end) => cx.error_range(key.span, end, message),
     }
 }
 
@@ -335,18 +370,6 @@ const STACK_KEYS: &[&str] = &[
     "check",
 ];
 const CONV_KEYS: &[&str] = &["kernel", "rate", "stride", "groups", "padding", "bias"];
-/// `check:` keys: the engine's check names, `gridding` (= `holes`) and `hdc` (all three
-/// HDC rules).
-const CHECK_KEYS: &[&str] = &[
-    "holes",
-    "gridding",
-    "hdc",
-    "hdc1",
-    "hdc2",
-    "hdc3",
-    "no_output",
-    "long_range",
-];
 pub(crate) const ACTIVATIONS: &[&str] = &["relu", "leaky_relu", "gelu", "tanh", "sigmoid", "silu"];
 
 /// Builds the stack model, recording every structural error in `cx`. Returns `None` when the
@@ -357,8 +380,8 @@ pub(crate) fn from_raw(cx: &Ctxt, raw: &RawStack) -> Option<Stack> {
     let misspelt: Vec<&str> = raw
         .fields
         .iter()
-        .filter(|f| !STACK_KEYS.contains(&f.key.to_string().as_str()))
-        .filter_map(|f| closest(&f.key.to_string(), STACK_KEYS))
+        .filter(|f| !STACK_KEYS.contains(&f.key.name.as_str()))
+        .filter_map(|f| closest(&f.key.name, STACK_KEYS))
         .collect();
     let missing = |key: &str, why: &str| {
         if !misspelt.contains(&key) {
@@ -472,12 +495,24 @@ fn input(cx: &Ctxt, value: &Value) -> Option<(Input, Dims)> {
             );
             None
         }
-        v => positive(cx, v, "input channel count"),
+        v @ (Value::Number(_)
+        | Value::Bool(..)
+        | Value::Word(_)
+        | Value::Call(..)
+        | Value::List(..)
+        | Value::Tuple(..)
+        | Value::Map(..)) => positive(cx, v, "input channel count"),
     };
     let size = |v: &Value| -> Result<Option<Spanned<usize>>, ()> {
         match v {
             Value::Underscore(_) => Ok(None),
-            v => positive(cx, v, "input size").map(Some).ok_or(()),
+            v @ (Value::Number(_)
+            | Value::Bool(..)
+            | Value::Word(_)
+            | Value::Call(..)
+            | Value::List(..)
+            | Value::Tuple(..)
+            | Value::Map(..)) => positive(cx, v, "input size").map(Some).ok_or(()),
         }
     };
     let sizes = match dims {
@@ -505,7 +540,12 @@ fn activation(cx: &Ctxt, value: &Value) -> Option<Spanned<Act>> {
     let (word, args, args_span) = match value {
         Value::Word(w) => (w, None, None),
         Value::Call(w, span, args) => (w, Some(args), Some(*span)),
-        other => {
+        other @ (Value::Number(_)
+        | Value::Bool(..)
+        | Value::Underscore(_)
+        | Value::List(..)
+        | Value::Tuple(..)
+        | Value::Map(..)) => {
             cx.error(
                 other.span(),
                 format!(
@@ -603,28 +643,35 @@ fn checks(cx: &Ctxt, value: &Value) -> Levels {
         );
         return levels;
     };
-    let keys = Keys::collect(cx, fields, CHECK_KEYS, "`check`");
-    if let (Some(_), Some(span)) = (keys.get("holes"), keys.key_span("gridding")) {
-        cx.error(span, "`gridding` and `holes` name the same check: keep one");
-    }
-    // `hdc` first, so the rule-specific keys override it.
-    if let Some(l) = keys.get("hdc").and_then(|v| level(cx, v)) {
-        for c in [CheckId::Hdc1, CheckId::Hdc2, CheckId::Hdc3] {
-            levels.set(c, l);
+    // The schedule's one table of check names: ids, `gridding`, the group `hdc`, and the
+    // hyphenated spellings (accepted, not offered).
+    let accepted: Vec<&str> = CheckName::ALL.iter().map(|n| n.name).collect();
+    let offered: Vec<&str> = CheckName::offered().collect();
+    let keys = Keys::collect_offering(cx, fields, &accepted, &offered, "`check`");
+    // Two names of one check: say which to keep.
+    for alias in CheckName::ALL.iter().filter(|n| n.kind != NameKind::Id) {
+        let id = CheckName::ALL
+            .iter()
+            .find(|n| n.kind == NameKind::Id && n.checks == alias.checks);
+        if let (Some(id), Some(key)) = (id, keys.key(alias.name))
+            && keys.get(id.name).is_some()
+        {
+            key_error(
+                cx,
+                key,
+                format!(
+                    "`{}` and `{}` name the same check: keep one",
+                    alias.name, id.name
+                ),
+            );
         }
     }
-    let slots = [
-        ("holes", CheckId::Holes),
-        ("gridding", CheckId::Holes),
-        ("hdc1", CheckId::Hdc1),
-        ("hdc2", CheckId::Hdc2),
-        ("hdc3", CheckId::Hdc3),
-        ("no_output", CheckId::NoOutput),
-        ("long_range", CheckId::LongRange),
-    ];
-    for (key, check) in slots {
-        if let Some(l) = keys.get(key).and_then(|v| level(cx, v)) {
-            levels.set(check, l);
+    // `hdc` first, so the names of single checks override it.
+    let groups = CheckName::ALL.iter().filter(|n| n.kind == NameKind::Group);
+    let singles = CheckName::ALL.iter().filter(|n| n.kind != NameKind::Group);
+    for name in groups.chain(singles) {
+        if let Some(l) = keys.get(name.name).and_then(|v| level(cx, v)) {
+            levels.set_named(*name, l);
         }
     }
     levels
@@ -686,7 +733,7 @@ fn compact(cx: &Ctxt, keys: &Keys<'_>, input: Option<&(Input, Dims)>) -> Option<
             rate: rate_axes,
             stride: [Spanned::new(1, rate.span); 2],
             groups: Spanned::new(1, rate.span),
-            padding: Spanned::new(Padding::Same, rate.span),
+            padding: Spanned::new(PadSyntax::Same, rate.span),
             bias: true,
         })));
         if let Some(a) = act {
@@ -745,7 +792,14 @@ fn per_layer(
                 );
                 ok = false;
             }
-            other => match activation(cx, other) {
+            other @ (Value::Number(_)
+            | Value::Bool(..)
+            | Value::Underscore(_)
+            | Value::Word(_)
+            | Value::Call(..)
+            | Value::List(..)
+            | Value::Tuple(..)
+            | Value::Map(..)) => match activation(cx, other) {
                 Some(a) => items.push(Item::Act(a)),
                 None => ok = false,
             },
@@ -877,7 +931,7 @@ fn conv_inner(
         .get("stride")
         .map_or(Some(axes_one), |v| per_axis(cx, v, "stride", dims));
     let padding = match keys.get("padding") {
-        None => Some(Spanned::new(Padding::Same, span)),
+        None => Some(Spanned::new(PadSyntax::Same, span)),
         Some(v) => padding(cx, v, dims),
     };
     let bias = match keys.get("bias") {
@@ -907,7 +961,7 @@ fn conv_inner(
     })
 }
 
-fn padding(cx: &Ctxt, value: &Value, dims: Dims) -> Option<Spanned<Padding>> {
+fn padding(cx: &Ctxt, value: &Value, dims: Dims) -> Option<Spanned<PadSyntax>> {
     let span = value.span();
     let axis = |v: &Value| -> Option<[usize; 2]> {
         match v {
@@ -920,13 +974,19 @@ fn padding(cx: &Ctxt, value: &Value, dims: Dims) -> Option<Spanned<Padding>> {
                 cx.error(*s, "an axis's padding is `p` or `(before, after)`");
                 None
             }
-            v => integer(cx, v, "padding").map(|p| [p.value, p.value]),
+            v @ (Value::Number(_)
+            | Value::Bool(..)
+            | Value::Underscore(_)
+            | Value::Word(_)
+            | Value::Call(..)
+            | Value::List(..)
+            | Value::Map(..)) => integer(cx, v, "padding").map(|p| [p.value, p.value]),
         }
     };
     let pad = match value {
         Value::Word(w) => match w.to_string().as_str() {
-            "same" => Padding::Same,
-            "valid" => Padding::Valid,
+            "same" => PadSyntax::Same,
+            "valid" => PadSyntax::Valid,
             "causal" => {
                 if dims == Dims::Two {
                     cx.error(
@@ -936,7 +996,7 @@ fn padding(cx: &Ctxt, value: &Value, dims: Dims) -> Option<Spanned<Padding>> {
                     );
                     return None;
                 }
-                Padding::Causal
+                PadSyntax::Causal
             }
             other => {
                 cx.error(
@@ -953,9 +1013,9 @@ fn padding(cx: &Ctxt, value: &Value, dims: Dims) -> Option<Spanned<Padding>> {
             (Dims::Two, [h, w]) => {
                 let h = axis(h);
                 let w = axis(w);
-                Padding::Explicit([h?, w?])
+                PadSyntax::Explicit([h?, w?])
             }
-            (Dims::One, [w]) => Padding::Explicit([[0, 0], axis(w)?]),
+            (Dims::One, [w]) => PadSyntax::Explicit([[0, 0], axis(w)?]),
             _ => {
                 cx.error(
                     *s,
@@ -968,11 +1028,16 @@ fn padding(cx: &Ctxt, value: &Value, dims: Dims) -> Option<Spanned<Padding>> {
                 return None;
             }
         },
-        v => {
+        v @ (Value::Number(_)
+        | Value::Bool(..)
+        | Value::Underscore(_)
+        | Value::Call(..)
+        | Value::Tuple(..)
+        | Value::Map(..)) => {
             let a = axis(v)?;
             match dims {
-                Dims::One => Padding::Explicit([[0, 0], a]),
-                Dims::Two => Padding::Explicit([a, a]),
+                Dims::One => PadSyntax::Explicit([[0, 0], a]),
+                Dims::Two => PadSyntax::Explicit([a, a]),
             }
         }
     };
@@ -1041,6 +1106,80 @@ fn chain(cx: &Ctxt, input: Option<Spanned<usize>>, convs: &[Channels]) -> bool {
     ok
 }
 
+/// The schedule's `gcd`, on `usize`.
 fn gcd(a: usize, b: usize) -> usize {
-    if b == 0 { a } else { gcd(b, a % b) }
+    // gcd(a, b) <= max(a, b): it converts back.
+    to_usize(schedule::gcd(to_u64(a), to_u64(b))).unwrap_or(a.max(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use dilated_core::schedule::{CheckName, Level, Levels};
+    use proc_macro2::TokenStream;
+
+    use crate::ctxt::Ctxt;
+
+    /// The levels a `check: { … }` block sets, and the errors it records.
+    fn checks(block: &str) -> (Option<Levels>, Vec<String>) {
+        let src = format!(
+            "struct S {{ input: [1, 64], kernel: 3, rates: [1, 2, 5], check: {{ {block} }} }}"
+        );
+        let raw = crate::parse::parse(TokenStream::from_str(&src).expect("lexes")).expect("parses");
+        let cx = Ctxt::new();
+        let levels = super::from_raw(&cx, &raw).map(|s| s.checks);
+        let (error, _) = cx.finish();
+        let errors = error
+            .into_iter()
+            .flat_map(|e| e.into_iter().map(|e| e.to_string()).collect::<Vec<_>>())
+            .collect();
+        (levels, errors)
+    }
+
+    #[test]
+    fn every_check_name_sets_its_checks_at_every_level() {
+        let levels = [
+            ("deny", Level::Deny),
+            ("strict", Level::Deny),
+            ("warn", Level::Warn),
+            ("allow", Level::Allow),
+        ];
+        for name in CheckName::ALL {
+            for (word, level) in levels {
+                let (got, errors) = checks(&format!("{}: {word}", name.name));
+                assert!(errors.is_empty(), "{}: {word}: {errors:?}", name.name);
+                let mut expected = Levels::DEFAULT;
+                for &c in name.checks {
+                    expected.set(c, level);
+                }
+                assert_eq!(got, Some(expected), "{}: {word}", name.name);
+            }
+        }
+    }
+
+    #[test]
+    fn a_rule_name_overrides_the_group_and_two_names_of_one_check_are_an_error() {
+        let (got, errors) = checks("hdc-rule-2: allow, hdc: deny");
+        assert!(errors.is_empty(), "{errors:?}");
+        let mut expected = Levels::DEFAULT.strict_hdc();
+        expected.hdc2 = Level::Allow;
+        assert_eq!(got, Some(expected));
+        let (_, errors) = checks("hdc1: deny, hdc-rule-1: warn");
+        assert_eq!(
+            errors,
+            ["`hdc-rule-1` and `hdc1` name the same check: keep one"]
+        );
+        let (_, errors) = checks("gridding: allow, holes: deny");
+        assert_eq!(
+            errors,
+            ["`gridding` and `holes` name the same check: keep one"]
+        );
+        let (_, errors) = checks("hdc-rule-4: deny");
+        assert_eq!(errors.len(), 1);
+        assert!(
+            errors[0].starts_with("unknown key `hdc-rule-4` in `check`; expected one of: `holes`, `gridding`, `hdc`, `hdc1`"),
+            "{errors:?}"
+        );
+    }
 }

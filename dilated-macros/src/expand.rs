@@ -36,10 +36,10 @@ use std::fmt::Write as _;
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
 
-use crate::ast::{Act, Dims, Stack};
+use crate::ast::{Act, Conv, Dims, Stack};
 use crate::ctxt::{Ctxt, Warning};
 use crate::parse;
-use crate::valid::{self, Plan};
+use crate::valid::{self, ModulePlan, Plan};
 use crate::{ast, fallback};
 
 /// The whole macro: parse → model → check → expand, or the errors and a stub; warnings
@@ -130,6 +130,16 @@ fn docs(stack: &Stack, plan: &Plan) -> String {
         plan.verdict,
     );
     d.push('\n');
+    layer_table(&mut d, dims, &convs, plan);
+    d.push('\n');
+    coverage_rows(&mut d, dims, plan);
+    heat_map(&mut d, plan);
+    d
+}
+
+/// One row per conv: channels, kernel, rate, effective kernel, stride, groups, padding,
+/// activation, output, receptive field.
+fn layer_table(d: &mut String, dims: Dims, convs: &[&Conv], plan: &Plan) {
     d.push_str(
         "| # | module | channels | kernel | rate | effective kernel | stride | groups | padding \
          | activation | output | receptive field |\n",
@@ -160,7 +170,10 @@ fn docs(stack: &Stack, plan: &Plan) -> String {
             axes(dims, l.rf),
         );
     }
-    d.push('\n');
+}
+
+/// The coverage row of each axis (once when both agree), or why it is not listed.
+fn coverage_rows(d: &mut String, dims: Dims, plan: &Plan) {
     for (axis, name) in [(0usize, "height"), (1, "width")] {
         if dims == Dims::One && axis == 0 {
             continue;
@@ -190,6 +203,11 @@ fn docs(stack: &Stack, plan: &Plan) -> String {
             }
         }
     }
+}
+
+/// The heat map inline (one line: a blank line would end Markdown's HTML block), or where
+/// to draw it.
+fn heat_map(d: &mut String, plan: &Plan) {
     match &plan.svg {
         Some(svg) => {
             d.push_str("Coverage heat map (the count of paths to each input position):\n\n");
@@ -203,7 +221,6 @@ fn docs(stack: &Stack, plan: &Plan) -> String {
             );
         }
     }
-    d
 }
 
 /// A warning on stable Rust: the use of a `#[deprecated]` const, spanned on the token.
@@ -222,106 +239,28 @@ fn warning(w: &Warning) -> TokenStream {
     }
 }
 
+/// The generated type: its docs, the struct of typed layers over the typed stack, and its
+/// `impl` (consts, loading, running).
 fn expand(stack: &Stack, plan: &Plan, warnings: &[Warning]) -> TokenStream {
     let p = quote!(::dilated::__private);
     let name = &stack.name;
     let vis = &stack.vis;
     let attrs = &stack.attrs;
-    let dims = stack.dims;
-    let convs: Vec<_> = stack.convs().collect();
-    let n = usize_lit(convs.len());
-    let rank = match dims {
-        Dims::One => quote!(#p::Rank::One),
-        Dims::Two => quote!(#p::Rank::Two),
-    };
+    let convs: Vec<&Conv> = stack.convs().collect();
     let doc = docs(stack, plan);
-
-    // Each conv's const-generic type, its padding written as literals.
     let layer_types: Vec<TokenStream> = convs
         .iter()
         .zip(&plan.layers)
-        .map(|(c, l)| {
-            let cin = usize_lit(c.in_channels.value);
-            let cout = usize_lit(c.out_channels.value);
-            let g = usize_lit(c.groups.value);
-            let [kh, kw] = c.kernel.map(|v| usize_lit(v.value));
-            let [dh, dw] = c.rate.map(|v| usize_lit(v.value));
-            let [sh, sw] = c.stride.map(|v| usize_lit(v.value));
-            let [[pt, pb], [pl, pr]] = l.padding.map(|a| a.map(usize_lit));
-            match dims {
-                Dims::One => quote! {
-                    #p::Conv1d<#cin, #cout, #kw, #dw, #sw, #g, #p::Pad1d<#pl, #pr>>
-                },
-                Dims::Two => quote! {
-                    #p::Conv2d<#cin, #cout, #kh, #kw, #dh, #dw, #sh, #sw, #g,
-                        #p::Pad2d<#pt, #pb, #pl, #pr>>
-                },
-            }
-        })
+        .map(|(c, l)| layer_type(stack.dims, c, l))
         .collect();
-    let fields: Vec<_> = (0..convs.len())
+    let fields: Vec<Ident> = (0..convs.len())
         .map(|i| format_ident!("conv{}", i))
         .collect();
-    let indices = (0..convs.len()).map(usize_lit);
-    let specs = convs
-        .iter()
-        .zip(&plan.layers)
-        .zip(&layer_types)
-        .map(|((c, l), ty)| {
-            let module = usize_lit(l.module);
-            let bias = c.bias;
-            let act = act_tokens(l.act);
-            quote!(#p::ModuleSpec::new(#module, #rank, <#ty>::descriptor(#bias, #act)))
-        });
-    let modules = plan.layers.iter().map(|l| usize_lit(l.module));
-    let rates = convs.iter().map(|c| usize_lit(c.rate[1].value));
-    let paddings = plan.layers.iter().map(|l| {
-        let [[pt, pb], [pl, pr]] = l.padding.map(|a| a.map(usize_lit));
-        quote!([[#pt, #pb], [#pl, #pr]])
-    });
-    let dyn_or = |v: Option<usize>| v.map_or_else(|| quote!({ #p::DYN }), |v| quote!(#v));
-    let shape3 = |c: usize, hw: [Option<usize>; 2]| {
-        let c = usize_lit(c);
-        let [h, w] = hw.map(|v| usize_lit(v.unwrap_or(0)));
-        quote!([#c, #h, #w])
-    };
-    let layer_shapes = convs
-        .iter()
-        .zip(&plan.layers)
-        .map(|(c, l)| shape3(c.out_channels.value, l.out));
-    let in_shape = shape3(
-        stack.input.channels.value,
-        stack.input.sizes.map(|s| s.map(|s| s.value)),
-    );
-    let out_shape = shape3(plan.out_channels, plan.output);
-    let [rf_h, rf_w] = plan.rf.map(usize_lit);
-    let rf = match dims {
-        Dims::One => rf_w.clone(),
-        Dims::Two => usize_lit(plan.rf[0].max(plan.rf[1])),
-    };
-
-    let cin = usize_lit(stack.input.channels.value);
-    let cout = usize_lit(plan.out_channels);
-    let in_hw = stack.input.sizes.map(|s| dyn_or(s.map(|s| s.value)));
-    let out_hw = plan.output.map(dyn_or);
-    let (in_ty, out_ty) = match dims {
-        Dims::One => {
-            let (l, lo) = (&in_hw[1], &out_hw[1]);
-            (
-                quote!(#p::Tensor1d<#cin, #l>),
-                quote!(#p::Tensor1d<#cout, #lo>),
-            )
-        }
-        Dims::Two => {
-            let ([h, w], [ho, wo]) = (&in_hw, &out_hw);
-            (
-                quote!(#p::Tensor2d<#cin, #h, #w>),
-                quote!(#p::Tensor2d<#cout, #ho, #wo>),
-            )
-        }
-    };
+    let (in_ty, out_ty) = tensor_types(stack, plan);
     let warnings = warnings.iter().map(warning);
-    let result = quote!(::core::result::Result);
+    let consts = consts(stack, plan, &convs, &layer_types);
+    let loading = loading(vis, &fields);
+    let running = running(vis, &layer_types, &fields, &in_ty, &out_ty);
 
     quote! {
         #(#warnings)*
@@ -337,117 +276,237 @@ fn expand(stack: &Stack, plan: &Plan, warnings: &[Warning]) -> TokenStream {
 
         #[allow(dead_code)]
         impl #name {
-            /// The receptive field of the whole stack (the wider axis in 2D).
-            #vis const RECEPTIVE_FIELD: usize = #rf;
-            /// The receptive field per axis, `[height, width]` (`height` = 1 in 1D).
-            #vis const RECEPTIVE_FIELD_HW: [usize; 2] = [#rf_h, #rf_w];
-            /// The dilation rate of each convolution (the width axis in 2D).
-            #vis const RATES: &'static [usize] = &[#(#rates),*];
-            /// Each convolution's padding, `[[top, bottom], [left, right]]`.
-            #vis const PADDING: [[[usize; 2]; 2]; #n] = [#(#paddings),*];
-            /// The input shape `[C, H, W]` (`H` = 1 in 1D); 0 marks a size known only at run time.
-            #vis const INPUT_SHAPE: [usize; 3] = #in_shape;
-            /// Each convolution's output shape `[C, H, W]`; 0 marks a run-time size.
-            #vis const LAYER_OUTPUT_SHAPES: [[usize; 3]; #n] = [#(#layer_shapes),*];
-            /// The output shape `[C, H, W]`; 0 marks a run-time size.
-            #vis const OUTPUT_SHAPE: [usize; 3] = #out_shape;
-            /// The module index of each convolution in the stack's twin `torch.nn.Sequential`
-            /// (its weights are `{i}.weight`, `{i}.bias`).
-            #vis const MODULE_INDICES: [usize; #n] = [#(#modules),*];
-            /// The convolutions: module index, rank and run-time descriptor.
-            #vis const LAYERS: [#p::ModuleSpec; #n] = [#(#specs),*];
+            #consts
+            #loading
+            #running
+        }
+    }
+}
 
-            fn from_stack(stack: #p::Stack) -> #result<Self, #p::Error> {
-                let stack = #p::TypedStack::new(stack)?;
-                #result::Ok(Self {
-                    #(#fields: stack.layer(#indices)?,)*
-                    stack,
-                })
-            }
+/// One conv's const-generic type, its padding written as literals.
+fn layer_type(dims: Dims, c: &Conv, l: &ModulePlan) -> TokenStream {
+    let p = quote!(::dilated::__private);
+    let cin = usize_lit(c.in_channels.value);
+    let cout = usize_lit(c.out_channels.value);
+    let g = usize_lit(c.groups.value);
+    let [kh, kw] = c.kernel.map(|v| usize_lit(v.value));
+    let [dh, dw] = c.rate.map(|v| usize_lit(v.value));
+    let [sh, sw] = c.stride.map(|v| usize_lit(v.value));
+    let [[pt, pb], [pl, pr]] = l.padding.map(|a| a.map(usize_lit));
+    match dims {
+        Dims::One => quote! {
+            #p::Conv1d<#cin, #cout, #kw, #dw, #sw, #g, #p::Pad1d<#pl, #pr>>
+        },
+        Dims::Two => quote! {
+            #p::Conv2d<#cin, #cout, #kh, #kw, #dh, #dw, #sh, #sw, #g,
+                #p::Pad2d<#pt, #pb, #pl, #pr>>
+        },
+    }
+}
 
-            /// A stack with seeded random weights, drawn as PyTorch's default initialisation
-            /// (Kaiming uniform) draws them: the same seed gives the same weights.
-            #vis fn new_seeded(seed: u64) -> #result<Self, #p::Error> {
-                Self::from_stack(#p::Stack::init(&Self::LAYERS, seed)?)
-            }
+/// The typed input and output tensors (`DYN` for a size known at run time).
+fn tensor_types(stack: &Stack, plan: &Plan) -> (TokenStream, TokenStream) {
+    let p = quote!(::dilated::__private);
+    let dyn_or = |v: Option<usize>| v.map_or_else(|| quote!({ #p::DYN }), |v| quote!(#v));
+    let cin = usize_lit(stack.input.channels.value);
+    let cout = usize_lit(plan.out_channels);
+    let in_hw = stack.input.sizes.map(|s| dyn_or(s.map(|s| s.value)));
+    let out_hw = plan.output.map(dyn_or);
+    match stack.dims {
+        Dims::One => {
+            let (l, lo) = (&in_hw[1], &out_hw[1]);
+            (
+                quote!(#p::Tensor1d<#cin, #l>),
+                quote!(#p::Tensor1d<#cout, #lo>),
+            )
+        }
+        Dims::Two => {
+            let ([h, w], [ho, wo]) = (&in_hw, &out_hw);
+            (
+                quote!(#p::Tensor2d<#cin, #h, #w>),
+                quote!(#p::Tensor2d<#cout, #ho, #wo>),
+            )
+        }
+    }
+}
 
-            /// Loads the weights saved from the stack's twin `torch.nn.Sequential` with
-            /// `safetensors.torch.save_file(model.state_dict(), path)`. Missing, misshapen
-            /// or extra tensors are errors that name the tensor.
-            #vis fn from_safetensors(
-                path: impl ::core::convert::AsRef<::std::path::Path>,
-            ) -> #result<Self, #p::Error> {
-                Self::from_stack(#p::Stack::from_safetensors(&Self::LAYERS, path)?)
-            }
+/// The consts every number the macro settled is published as: receptive field, rates,
+/// paddings, shapes, module indices and the run-time descriptors.
+fn consts(stack: &Stack, plan: &Plan, convs: &[&Conv], layer_types: &[TokenStream]) -> TokenStream {
+    let p = quote!(::dilated::__private);
+    let vis = &stack.vis;
+    let n = usize_lit(convs.len());
+    let rank = match stack.dims {
+        Dims::One => quote!(#p::Rank::One),
+        Dims::Two => quote!(#p::Rank::Two),
+    };
+    let specs = convs
+        .iter()
+        .zip(&plan.layers)
+        .zip(layer_types)
+        .map(|((c, l), ty)| {
+            let module = usize_lit(l.module);
+            let bias = c.bias;
+            let act = act_tokens(l.act);
+            quote!(#p::ModuleSpec::new(#module, #rank, <#ty>::descriptor(#bias, #act)))
+        });
+    let modules = plan.layers.iter().map(|l| usize_lit(l.module));
+    let rates = convs.iter().map(|c| usize_lit(c.rate[1].value));
+    let paddings = plan.layers.iter().map(|l| {
+        let [[pt, pb], [pl, pr]] = l.padding.map(|a| a.map(usize_lit));
+        quote!([[#pt, #pb], [#pl, #pr]])
+    });
+    let shape3 = |c: usize, hw: [Option<usize>; 2]| {
+        let c = usize_lit(c);
+        let [h, w] = hw.map(|v| usize_lit(v.unwrap_or(0)));
+        quote!([#c, #h, #w])
+    };
+    let layer_shapes = convs
+        .iter()
+        .zip(&plan.layers)
+        .map(|(c, l)| shape3(c.out_channels.value, l.out));
+    let in_shape = shape3(
+        stack.input.channels.value,
+        stack.input.sizes.map(|s| s.map(|s| s.value)),
+    );
+    let out_shape = shape3(plan.out_channels, plan.output);
+    let [rf_h, rf_w] = plan.rf.map(usize_lit);
+    let rf = match stack.dims {
+        Dims::One => rf_w.clone(),
+        Dims::Two => usize_lit(plan.rf[0].max(plan.rf[1])),
+    };
+    quote! {
+        /// The receptive field of the whole stack (the wider axis in 2D).
+        #vis const RECEPTIVE_FIELD: usize = #rf;
+        /// The receptive field per axis, `[height, width]` (`height` = 1 in 1D).
+        #vis const RECEPTIVE_FIELD_HW: [usize; 2] = [#rf_h, #rf_w];
+        /// The dilation rate of each convolution (the width axis in 2D).
+        #vis const RATES: &'static [usize] = &[#(#rates),*];
+        /// Each convolution's padding, `[[top, bottom], [left, right]]`.
+        #vis const PADDING: [[[usize; 2]; 2]; #n] = [#(#paddings),*];
+        /// The input shape `[C, H, W]` (`H` = 1 in 1D); 0 marks a size known only at run time.
+        #vis const INPUT_SHAPE: [usize; 3] = #in_shape;
+        /// Each convolution's output shape `[C, H, W]`; 0 marks a run-time size.
+        #vis const LAYER_OUTPUT_SHAPES: [[usize; 3]; #n] = [#(#layer_shapes),*];
+        /// The output shape `[C, H, W]`; 0 marks a run-time size.
+        #vis const OUTPUT_SHAPE: [usize; 3] = #out_shape;
+        /// The module index of each convolution in the stack's twin `torch.nn.Sequential`
+        /// (its weights are `{i}.weight`, `{i}.bias`).
+        #vis const MODULE_INDICES: [usize; #n] = [#(#modules),*];
+        /// The convolutions: module index, rank and run-time descriptor.
+        #vis const LAYERS: [#p::ModuleSpec; #n] = [#(#specs),*];
+    }
+}
 
-            /// Loads the weights from the bytes of a safetensors file (see
-            /// [`from_safetensors`](Self::from_safetensors)).
-            #vis fn from_safetensors_bytes(bytes: &[u8]) -> #result<Self, #p::Error> {
-                Self::from_stack(#p::Stack::from_safetensors_bytes(&Self::LAYERS, bytes)?)
-            }
+/// The constructors (seeded, from safetensors) and the weights' way back out.
+fn loading(vis: &TokenStream, fields: &[Ident]) -> TokenStream {
+    let p = quote!(::dilated::__private);
+    let result = quote!(::core::result::Result);
+    let indices = (0..fields.len()).map(usize_lit);
+    quote! {
+        fn from_stack(stack: #p::Stack) -> #result<Self, #p::Error> {
+            let stack = #p::TypedStack::new(stack)?;
+            #result::Ok(Self {
+                #(#fields: stack.layer(#indices)?,)*
+                stack,
+            })
+        }
 
-            /// The weights as a safetensors file (`F32`), named as PyTorch names them.
-            #vis fn to_safetensors_bytes(&self) -> #result<::std::vec::Vec<u8>, #p::Error> {
-                self.stack.to_safetensors_bytes()
-            }
+        /// A stack with seeded random weights, drawn as PyTorch's default initialisation
+        /// (Kaiming uniform) draws them: the same seed gives the same weights.
+        #vis fn new_seeded(seed: u64) -> #result<Self, #p::Error> {
+            Self::from_stack(#p::Stack::init(&Self::LAYERS, seed)?)
+        }
 
-            /// Writes the weights to a safetensors file (`F32`, PyTorch's names).
-            #vis fn save_safetensors(
-                &self,
-                path: impl ::core::convert::AsRef<::std::path::Path>,
-            ) -> #result<(), #p::Error> {
-                self.stack.save_safetensors(path)
-            }
+        /// Loads the weights saved from the stack's twin `torch.nn.Sequential` with
+        /// `safetensors.torch.save_file(model.state_dict(), path)`. Missing, misshapen
+        /// or extra tensors are errors that name the tensor.
+        #vis fn from_safetensors(
+            path: impl ::core::convert::AsRef<::std::path::Path>,
+        ) -> #result<Self, #p::Error> {
+            Self::from_stack(#p::Stack::from_safetensors(&Self::LAYERS, path)?)
+        }
 
-            /// The typed layers, in order (e.g. `.weight()`, `.bias()`). They share the
-            /// stack's weights (no copy); one run on its own packs its weights on first use.
-            #vis fn layers(&self) -> (#(&#layer_types,)*) {
-                (#(&self.#fields,)*)
-            }
+        /// Loads the weights from the bytes of a safetensors file (see
+        /// [`from_safetensors`](Self::from_safetensors)).
+        #vis fn from_safetensors_bytes(bytes: &[u8]) -> #result<Self, #p::Error> {
+            Self::from_stack(#p::Stack::from_safetensors_bytes(&Self::LAYERS, bytes)?)
+        }
 
-            /// The untyped runtime stack.
-            #vis fn stack(&self) -> &#p::Stack {
-                self.stack.stack()
-            }
+        /// The weights as a safetensors file (`F32`), named as PyTorch names them.
+        #vis fn to_safetensors_bytes(&self) -> #result<::std::vec::Vec<u8>, #p::Error> {
+            self.stack.to_safetensors_bytes()
+        }
 
-            /// Runs the stack on a typed batch: the channels (and the sizes declared in
-            /// `input`) are part of the types, so a wrong tensor is a type error.
-            #vis fn forward(&self, input: &#in_ty) -> #result<#out_ty, #p::Error> {
-                self.stack.forward(input)
-            }
+        /// Writes the weights to a safetensors file (`F32`, PyTorch's names).
+        #vis fn save_safetensors(
+            &self,
+            path: impl ::core::convert::AsRef<::std::path::Path>,
+        ) -> #result<(), #p::Error> {
+            self.stack.save_safetensors(path)
+        }
+    }
+}
 
-            /// Runs the stack into `output`, reusing the scratch memory `ws`.
-            #vis fn forward_into(
-                &self,
-                input: &#in_ty,
-                output: &mut #out_ty,
-                ws: &mut #p::Workspace,
-            ) -> #result<(), #p::Error> {
-                self.stack.forward_into(input, output, ws)
-            }
+/// The typed layers, the runtime stack, and the forward passes (typed and flat NCHW).
+fn running(
+    vis: &TokenStream,
+    layer_types: &[TokenStream],
+    fields: &[Ident],
+    in_ty: &TokenStream,
+    out_ty: &TokenStream,
+) -> TokenStream {
+    let p = quote!(::dilated::__private);
+    let result = quote!(::core::result::Result);
+    quote! {
+        /// The typed layers, in order (e.g. `.weight()`, `.bias()`). They share the
+        /// stack's weights (no copy); one run on its own packs its weights on first use.
+        #vis fn layers(&self) -> (#(&#layer_types,)*) {
+            (#(&self.#fields,)*)
+        }
 
-            /// Runs the stack on flat NCHW data (`batch × C × H × W`; `batch × C × L` in
-            /// 1D) and returns the flat output. One size declared `_` is inferred from the
-            /// length; when height and width are both `_`, use
-            /// [`forward_nchw_sized`](Self::forward_nchw_sized).
-            #vis fn forward_nchw(
-                &self,
-                batch: usize,
-                input: &[f32],
-            ) -> #result<::std::vec::Vec<f32>, #p::Error> {
-                self.stack.forward_nchw(batch, input)
-            }
+        /// The untyped runtime stack.
+        #vis fn stack(&self) -> &#p::Stack {
+            self.stack.stack()
+        }
 
-            /// Runs the stack on flat NCHW data of spatial size `hw` (`[1, L]` in 1D);
-            /// returns the flat output and its spatial size.
-            #vis fn forward_nchw_sized(
-                &self,
-                batch: usize,
-                hw: [usize; 2],
-                input: &[f32],
-            ) -> #result<(::std::vec::Vec<f32>, [usize; 2]), #p::Error> {
-                self.stack.forward_nchw_sized(batch, hw, input)
-            }
+        /// Runs the stack on a typed batch: the channels (and the sizes declared in
+        /// `input`) are part of the types, so a wrong tensor is a type error.
+        #vis fn forward(&self, input: &#in_ty) -> #result<#out_ty, #p::Error> {
+            self.stack.forward(input)
+        }
+
+        /// Runs the stack into `output`, reusing the scratch memory `ws`.
+        #vis fn forward_into(
+            &self,
+            input: &#in_ty,
+            output: &mut #out_ty,
+            ws: &mut #p::Workspace,
+        ) -> #result<(), #p::Error> {
+            self.stack.forward_into(input, output, ws)
+        }
+
+        /// Runs the stack on flat NCHW data (`batch × C × H × W`; `batch × C × L` in
+        /// 1D) and returns the flat output. One size declared `_` is inferred from the
+        /// length; when height and width are both `_`, use
+        /// [`forward_nchw_sized`](Self::forward_nchw_sized).
+        #vis fn forward_nchw(
+            &self,
+            batch: usize,
+            input: &[f32],
+        ) -> #result<::std::vec::Vec<f32>, #p::Error> {
+            self.stack.forward_nchw(batch, input)
+        }
+
+        /// Runs the stack on flat NCHW data of spatial size `hw` (`[1, L]` in 1D);
+        /// returns the flat output and its spatial size.
+        #vis fn forward_nchw_sized(
+            &self,
+            batch: usize,
+            hw: [usize; 2],
+            input: &[f32],
+        ) -> #result<(::std::vec::Vec<f32>, [usize; 2]), #p::Error> {
+            self.stack.forward_nchw_sized(batch, hw, input)
         }
     }
 }

@@ -7,7 +7,7 @@
 //!
 //! Phases, each in its own module: [`parse`](crate) (tokens → a value tree, syntax errors),
 //! `ast` (the value tree → the stack model, structural errors), `valid` (the schedule
-//! checks, by calling the engine), `expand` (code), `fallback` (what is emitted on errors).
+//! checks, by calling the schedule analysis), `expand` (code), `fallback` (what is emitted on errors).
 //! Every error is collected (`ctxt`) and all of them are reported at once, each on its own
 //! token.
 #![forbid(unsafe_code)]
@@ -136,7 +136,10 @@ mod fuzz;
 /// | `no_output` | an effective kernel wider than the padded input (no output) | `deny` |
 /// | `long_range` | an effective kernel wider than the unpadded input, or a receptive field wider than the input | `warn` |
 ///
-/// Each takes `deny`, `warn` or `allow` (`strict` is `deny`):
+/// Each key is the check's id, the word the `dilated` command takes (`--deny hdc1`) and
+/// prints (`error[hdc1]`); its hyphenated spellings (`hdc-rule-1`, `no-output`,
+/// `long-range`, …) are accepted too. Each takes `deny`, `warn` or `allow` (`strict` is
+/// `deny`):
 ///
 /// ```
 /// dilated::dilated_stack! {

@@ -7,7 +7,9 @@
 //!
 //! ```text
 //! input  := attribute* visibility `struct` IDENT `{` field (`,` field)* `,`? `}`
-//! field  := IDENT `:` value
+//! field  := key `:` value
+//! key    := IDENT                        at the top level and in `name( … )`
+//!         | IDENT (`-` (IDENT | INT))*   in `{ … }`, e.g. `no-output`, `hdc-rule-1`
 //! value  := `-`? INT | `-`? FLOAT | `true` | `false` | `_`
 //!         | IDENT                        e.g. `relu`, `same`
 //!         | IDENT `(` arg,* `)`          e.g. `conv(16 -> 32, kernel: 3)`, `leaky_relu(0.2)`
@@ -30,8 +32,19 @@ pub(crate) struct RawStack {
 
 /// `key: value`.
 pub(crate) struct Field {
-    pub(crate) key: Ident,
+    pub(crate) key: Key,
     pub(crate) value: Value,
+}
+
+/// A key as written: one identifier, or hyphenated words inside `{ … }` (the `check`
+/// names `no-output`, `hdc-rule-1`, …).
+pub(crate) struct Key {
+    /// The words joined by `-`.
+    pub(crate) name: String,
+    /// The first token.
+    pub(crate) span: Span,
+    /// The last token of a hyphenated key (`None` for one word).
+    pub(crate) end: Option<Span>,
 }
 
 /// A number as written, with its sign and span; converted (with overflow checks) later.
@@ -109,7 +122,7 @@ impl Parse for RawStack {
         }
         let content;
         braced!(content in input);
-        let fields = parse_fields(&content)?;
+        let fields = parse_fields(&content, false)?;
         if !input.is_empty() {
             return Err(input.error(
                 "unexpected tokens after the stack: write one `dilated_stack!` per struct",
@@ -124,10 +137,11 @@ impl Parse for RawStack {
     }
 }
 
-fn parse_fields(input: ParseStream<'_>) -> syn::Result<Vec<Field>> {
+/// Fields separated by commas; `hyphenated` keys inside `{ … }` blocks.
+fn parse_fields(input: ParseStream<'_>, hyphenated: bool) -> syn::Result<Vec<Field>> {
     let mut fields = Vec::new();
     while !input.is_empty() {
-        fields.push(parse_field(input)?);
+        fields.push(parse_field(input, hyphenated)?);
         if input.is_empty() {
             break;
         }
@@ -136,12 +150,40 @@ fn parse_fields(input: ParseStream<'_>) -> syn::Result<Vec<Field>> {
     Ok(fields)
 }
 
-fn parse_field(input: ParseStream<'_>) -> syn::Result<Field> {
-    let key = Ident::parse_any(input)
-        .map_err(|e| syn::Error::new(e.span(), "expected a key such as `kernel: 3`"))?;
+fn parse_field(input: ParseStream<'_>, hyphenated: bool) -> syn::Result<Field> {
+    let key = parse_key(input, hyphenated)?;
     input.parse::<Token![:]>()?;
     let value = parse_value(input)?;
     Ok(Field { key, value })
+}
+
+fn parse_key(input: ParseStream<'_>, hyphenated: bool) -> syn::Result<Key> {
+    let first = Ident::parse_any(input)
+        .map_err(|e| syn::Error::new(e.span(), "expected a key such as `kernel: 3`"))?;
+    let mut key = Key {
+        name: first.to_string(),
+        span: first.span(),
+        end: None,
+    };
+    while hyphenated && input.peek(Token![-]) {
+        input.parse::<Token![-]>()?;
+        let (word, span) = if input.peek(syn::LitInt) {
+            let lit: syn::LitInt = input.parse()?;
+            (lit.to_string(), lit.span())
+        } else {
+            let word = Ident::parse_any(input).map_err(|e| {
+                syn::Error::new(
+                    e.span(),
+                    "expected a word after `-` in a key such as `no-output`",
+                )
+            })?;
+            (word.to_string(), word.span())
+        };
+        key.name.push('-');
+        key.name.push_str(&word);
+        key.end = Some(span);
+    }
+    Ok(key)
 }
 
 fn parse_list(input: ParseStream<'_>) -> syn::Result<Vec<Value>> {
@@ -162,7 +204,7 @@ fn parse_args(input: ParseStream<'_>) -> syn::Result<Vec<Arg>> {
         let arg = if (input.peek(Ident::peek_any) && input.peek2(Token![:]))
             && !input.peek2(Token![::])
         {
-            Arg::Field(parse_field(input)?)
+            Arg::Field(parse_field(input, false)?)
         } else {
             let first = parse_value(input)?;
             if input.peek(Token![->]) {
@@ -224,7 +266,7 @@ fn parse_value(input: ParseStream<'_>) -> syn::Result<Value> {
     } else if lookahead.peek(syn::token::Brace) {
         let content;
         let b = braced!(content in input);
-        Ok(Value::Map(b.span.join(), parse_fields(&content)?))
+        Ok(Value::Map(b.span.join(), parse_fields(&content, true)?))
     } else if lookahead.peek(Ident::peek_any) {
         let word = Ident::parse_any(input)?;
         if word == "true" || word == "false" {

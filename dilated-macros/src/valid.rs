@@ -1,23 +1,24 @@
-//! Phase 2: the checks. Structure (channels chain, groups divide) is checked here; every
-//! formula — padding, effective kernel, output size, receptive field, coverage, holes, the
-//! HDC rules, the no-output and long-range checks — comes from
-//! `dilated_core::schedule::analyze`, the engine the `dilated` command runs, so the macro
-//! and the command give the same verdicts in the same words. This module only decides
-//! which token each finding points at, and reports it at its level.
+//! Phase 2: the checks. Structure (channels chain, groups divide) is checked in `ast`;
+//! every formula — padding, effective kernel, output size, receptive field, coverage,
+//! holes, the HDC rules, the no-output and long-range checks — comes from
+//! `dilated_core::schedule::analyze`, the analysis the `dilated` command runs, so the
+//! macro and the command give the same verdicts in the same words. This module only
+//! decides which token each finding points at, and reports it at its level.
 
 use proc_macro2::Span;
 
 use dilated_core::heatmap;
 use dilated_core::schedule::{
-    self as engine, Axis, AxisReport, AxisSpec, CheckId, Diagnostic, Options, Report, Schedule,
+    self, Axis, AxisReport, AxisSpec, CheckId, Diagnostic, Options, Report, Schedule,
 };
 
-use crate::ast::{Act, Conv, Dims, Form, Item, MAX_VALUE, Padding, Stack};
+use crate::ast::{Act, Conv, Dims, Form, Item, MAX_VALUE, PadSyntax, Stack};
 use crate::ctxt::Ctxt;
 
-/// One convolution, resolved.
+/// The macro's plan of one module of the stack: a convolution, resolved (with the
+/// activation fused after it).
 #[derive(Debug, Clone)]
-pub(crate) struct LayerPlan {
+pub(crate) struct ModulePlan {
     /// Module index in the twin `nn.Sequential`.
     pub(crate) module: usize,
     /// `[[top, bottom], [left, right]]`.
@@ -35,11 +36,11 @@ pub(crate) struct LayerPlan {
 /// What the expansion needs: every number settled.
 #[derive(Debug, Clone)]
 pub(crate) struct Plan {
-    pub(crate) layers: Vec<LayerPlan>,
+    pub(crate) layers: Vec<ModulePlan>,
     pub(crate) rf: [usize; 2],
     pub(crate) output: [Option<usize>; 2],
     pub(crate) out_channels: usize,
-    /// Coverage rows per axis `[h, w]` as text; `None` past the engine's limit.
+    /// Coverage rows per axis `[h, w]` as text; `None` past the analysis's limit.
     pub(crate) coverage: [Option<String>; 2],
     /// The coverage heat map (SVG), when small enough to embed.
     pub(crate) svg: Option<String>,
@@ -62,7 +63,7 @@ fn to_usize(v: u64) -> Option<usize> {
     usize::try_from(v).ok().filter(|&v| v <= MAX_VALUE)
 }
 
-/// The stack's index (0 = height, 1 = width) of an engine axis.
+/// The stack's index (0 = height, 1 = width) of a schedule axis.
 fn axis_index(axis: Axis) -> usize {
     match axis {
         Axis::Height => 0,
@@ -79,10 +80,10 @@ pub(crate) fn check(cx: &Ctxt, stack: &Stack) -> Option<Plan> {
             .iter()
             .map(|c| {
                 let padding = match c.padding.value {
-                    Padding::Same => engine::PadMode::Same,
-                    Padding::Valid => engine::PadMode::Valid,
-                    Padding::Causal => engine::PadMode::Causal,
-                    Padding::Explicit(p) => engine::PadMode::Explicit {
+                    PadSyntax::Same => schedule::PadMode::Same,
+                    PadSyntax::Valid => schedule::PadMode::Valid,
+                    PadSyntax::Causal => schedule::PadMode::Causal,
+                    PadSyntax::Explicit(p) => schedule::PadMode::Explicit {
                         lo: p[axis][0] as u64,
                         hi: p[axis][1] as u64,
                     },
@@ -100,10 +101,10 @@ pub(crate) fn check(cx: &Ctxt, stack: &Stack) -> Option<Plan> {
         ),
         Dims::Two => {
             let (h, w) = (layers(0), layers(1));
-            let l2: Vec<engine::Spec2d> = h
+            let l2: Vec<schedule::Spec2d> = h
                 .into_iter()
                 .zip(w)
-                .map(|(height, width)| engine::Spec2d { height, width })
+                .map(|(height, width)| schedule::Spec2d { height, width })
                 .collect();
             (
                 Schedule::two_d(&l2),
@@ -122,7 +123,7 @@ pub(crate) fn check(cx: &Ctxt, stack: &Stack) -> Option<Plan> {
         coverage: true,
         suggest: true,
     };
-    let report = match engine::analyze(&schedule, &options) {
+    let report = match schedule::analyze(&schedule, &options) {
         Ok(r) => r,
         Err(e) => {
             let axis = e.axis.map_or(1, axis_index);
@@ -164,32 +165,20 @@ pub(crate) fn check(cx: &Ctxt, stack: &Stack) -> Option<Plan> {
         }
         said.push(key);
         let span = diagnostic_span(stack, &convs, &d);
-        cx.report(d.level, span, check_key(d.check), render(&d));
+        cx.report(d.level, span, d.check.name(), render(&d));
     }
     plan(cx, stack, &convs, &report)
 }
 
-/// The `check: { … }` key that sets a check's level (the engine's name as an identifier).
-pub(crate) fn check_key(check: CheckId) -> &'static str {
-    match check {
-        CheckId::Holes => "holes",
-        CheckId::Hdc1 => "hdc1",
-        CheckId::Hdc2 => "hdc2",
-        CheckId::Hdc3 => "hdc3",
-        CheckId::NoOutput => "no_output",
-        CheckId::LongRange => "long_range",
-    }
-}
-
-/// A diagnostic as the compiler shows it: the engine's message, its `help:` line, and
-/// which `check:` key sets its level.
+/// A diagnostic as the compiler shows it: the analysis's message, its `help:` line, and
+/// which `check:` key (the check's id) sets its level.
 fn render(d: &Diagnostic) -> String {
     let mut s = d.message.clone();
     if let Some(help) = &d.help {
         s.push_str("\n= help: ");
         s.push_str(help);
     }
-    let key = check_key(d.check);
+    let key = d.check.name();
     s.push_str(&format!(
         "\n= note: `check: {{ {key}: deny | warn | allow }}` sets the level of this check"
     ));
@@ -219,7 +208,7 @@ fn rates_span(stack: &Stack, convs: &[&Conv]) -> Span {
     }
 }
 
-/// Settles every number of the expansion from the engine's report.
+/// Settles every number of the expansion from the analysis's report.
 fn plan(cx: &Ctxt, stack: &Stack, convs: &[&Conv], report: &Report) -> Option<Plan> {
     let mut modules = Vec::with_capacity(convs.len());
     let mut acts: Vec<Option<Act>> = Vec::with_capacity(convs.len());
@@ -236,10 +225,10 @@ fn plan(cx: &Ctxt, stack: &Stack, convs: &[&Conv], report: &Report) -> Option<Pl
             }
         }
     }
-    let mut layers: Vec<LayerPlan> = modules
+    let mut layers: Vec<ModulePlan> = modules
         .iter()
         .zip(&acts)
-        .map(|(&module, &act)| LayerPlan {
+        .map(|(&module, &act)| ModulePlan {
             module,
             padding: [[0; 2]; 2],
             effective: [1; 2],
@@ -284,7 +273,7 @@ fn plan(cx: &Ctxt, stack: &Stack, convs: &[&Conv], report: &Report) -> Option<Pl
         coverage[axis] = a
             .coverage
             .exact()
-            .map(|c| engine::coverage_row_text(c, MAX_ROW));
+            .map(|c| schedule::coverage_row_text(c, MAX_ROW));
     }
     let out_channels = convs
         .last()
@@ -343,7 +332,7 @@ fn svg(dims: Dims, axes: &[AxisReport]) -> Option<String> {
             if ch.counts.len().checked_mul(cw.counts.len())? > MAX_SVG_CELLS {
                 return None;
             }
-            let map = engine::coverage_map(ch, cw).ok()?;
+            let map = schedule::coverage_map(ch, cw).ok()?;
             Some(heatmap::svg(
                 &map,
                 &options(

@@ -15,7 +15,8 @@
 //! ```
 
 use super::error::{ErrorKind, ScheduleError};
-use super::spec::{AxisSpec, overflow};
+use super::formula;
+use super::spec::{AxisSpec, overflow, per_layer_or};
 
 /// Largest receptive field the const verdict handles (`2^14` offsets, a 2 KiB bit array).
 pub const CONST_MAX_RF: u64 = 1 << 14;
@@ -154,25 +155,6 @@ const fn fail(e: ScheduleError) -> ConstCheck {
     c
 }
 
-const fn pick(
-    list: &[u64],
-    i: usize,
-    n: usize,
-    default: u64,
-    what: &'static str,
-) -> Result<u64, ScheduleError> {
-    match list.len() {
-        0 => Ok(default),
-        1 => Ok(list[0]),
-        len if len == n => Ok(list[i]),
-        len => Err(ScheduleError::new(ErrorKind::LengthMismatch {
-            what,
-            expected: n,
-            actual: len,
-        })),
-    }
-}
-
 /// [`check`] as a `Result`.
 ///
 /// # Errors
@@ -221,11 +203,11 @@ pub const fn check(kernels: &[u64], rates: &[u64], strides: &[u64]) -> ConstChec
     let mut min: i64 = 0;
     let mut i = 0;
     while i < n {
-        let k = match pick(kernels, i, n, 1, "kernels") {
+        let k = match per_layer_or(kernels, i, n, 1, "kernels") {
             Ok(k) => k,
             Err(e) => return fail(e),
         };
-        let s = match pick(strides, i, n, 1, "strides") {
+        let s = match per_layer_or(strides, i, n, 1, "strides") {
             Ok(s) => s,
             Err(e) => return fail(e),
         };
@@ -238,7 +220,7 @@ pub const fn check(kernels: &[u64], rates: &[u64], strides: &[u64]) -> ConstChec
             Some(x) => x,
             None => return fail(overflow("tap step").at_layer(i)),
         };
-        rf = match (k - 1).checked_mul(step) {
+        rf = match formula::span(k, step) {
             Some(g) => match rf.checked_add(g) {
                 Some(r) => r,
                 None => u64::MAX,
@@ -444,7 +426,7 @@ pub const fn pattern_str(p: &Pattern) -> &str {
 }
 
 /// Longest rising group the const suggester tries (a smaller budget than
-/// [`suggest::MAX_CYCLE`](super::suggest::MAX_CYCLE), to keep const evaluation short).
+/// [`MAX_SUGGEST_CYCLE`](super::MAX_SUGGEST_CYCLE), to keep const evaluation short).
 pub const CONST_MAX_CYCLE: usize = 16;
 
 const TEXT_MAX: usize = 160;

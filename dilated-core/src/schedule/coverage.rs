@@ -6,9 +6,9 @@
 //! big-integer type.
 
 use super::error::{ErrorKind, ScheduleError};
-use super::field::tap_steps;
+use super::field::{Extent, extent};
+use super::limits::{MAX_COVERAGE_RF, MAX_COVERAGE_WORK, MAX_MAP_SIDE};
 use super::spec::{AxisSpec, overflow};
-use super::{MAX_COVERAGE_RF, MAX_COVERAGE_WORK, MAX_LAYERS, MAX_MAP_SIDE};
 
 /// A non-negative count that never wraps: `u64`, `u128`, or a big integer supplied by the
 /// caller (the `dilated` command implements it for `num_bigint::BigUint`).
@@ -211,35 +211,28 @@ struct Plan {
 
 /// Checks the limits before any allocation.
 fn plan(layers: &[AxisSpec]) -> Result<Plan, ScheduleError> {
-    if layers.is_empty() {
-        return Err(ScheduleError::new(ErrorKind::Empty));
-    }
-    if layers.len() > MAX_LAYERS {
-        return Err(ScheduleError::new(ErrorKind::TooManyLayers {
-            layers: layers.len(),
-            limit: MAX_LAYERS,
-        }));
-    }
-    let steps = tap_steps(layers)?;
-    let mut rf: u64 = 1;
+    // Over the limit, the whole row is: the error names no layer.
+    let Extent {
+        steps,
+        fields,
+        min_offset,
+        ..
+    } = extent(layers, MAX_COVERAGE_RF).map_err(|e| {
+        if matches!(e.kind, ErrorKind::ReceptiveFieldTooLarge { .. }) {
+            ScheduleError::new(e.kind)
+        } else {
+            e
+        }
+    })?;
+    // Each layer with more than one tap adds its kernel size for every offset of the row
+    // it reads (the field before it).
     let mut work: u64 = 0;
-    let mut min_offset: i64 = 0;
-    for (l, &s) in layers.iter().zip(&steps) {
+    let mut before: u64 = 1;
+    for (l, &rf) in layers.iter().zip(&fields) {
         if l.kernel > 1 {
-            work = work.saturating_add(rf.saturating_mul(l.kernel));
+            work = work.saturating_add(before.saturating_mul(l.kernel));
         }
-        rf = (l.kernel - 1)
-            .checked_mul(s)
-            .and_then(|g| rf.checked_add(g))
-            .unwrap_or(u64::MAX);
-        if rf > MAX_COVERAGE_RF {
-            return Err(ScheduleError::new(ErrorKind::ReceptiveFieldTooLarge {
-                receptive_field: rf,
-                limit: MAX_COVERAGE_RF,
-            }));
-        }
-        // rf <= MAX_COVERAGE_RF: fits i64.
-        min_offset -= ((l.kernel - 1) / 2) as i64 * s as i64;
+        before = rf;
     }
     if work > MAX_COVERAGE_WORK {
         return Err(ScheduleError::new(ErrorKind::CoverageTooCostly {
@@ -248,4 +241,34 @@ fn plan(layers: &[AxisSpec]) -> Result<Plan, ScheduleError> {
         }));
     }
     Ok(Plan { steps, min_offset })
+}
+
+/// The counts as text, `1 0 1 0 2 …`, abbreviated past `max` entries (the first and last
+/// `max / 2` counts around a `…`).
+///
+/// ```
+/// use dilated_core::schedule::{coverage_counts, coverage_row_text, AxisSpec};
+/// let c = coverage_counts::<u64>(&[AxisSpec::new(3, 2)]).unwrap();
+/// assert_eq!(coverage_row_text(&c, 40), "1 0 1 0 1");
+/// assert_eq!(coverage_row_text(&c, 2), "1 … 1");
+/// ```
+#[must_use]
+pub fn coverage_row_text<C: core::fmt::Display>(coverage: &Coverage<C>, max: usize) -> String {
+    let n = coverage.counts.len();
+    let join = |s: &[C]| {
+        s.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    if n <= max {
+        join(&coverage.counts)
+    } else {
+        let h = (max / 2).max(1);
+        format!(
+            "{} … {}",
+            join(&coverage.counts[..h]),
+            join(&coverage.counts[n - h..])
+        )
+    }
 }

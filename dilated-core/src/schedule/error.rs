@@ -4,7 +4,7 @@
 
 use core::fmt;
 
-use super::spec::Axis;
+use super::axis::Axis;
 
 /// What went wrong (see [`ScheduleError`] for where).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

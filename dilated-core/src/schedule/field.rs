@@ -2,7 +2,9 @@
 //! with strides): `rf_0 = 1, jump_0 = 1; rf_l = rf_{l−1} + (k'_l − 1)·jump_{l−1};
 //! jump_l = jump_{l−1}·s_l`.
 
-use super::error::ScheduleError;
+use super::error::{ErrorKind, ScheduleError};
+use super::formula;
+use super::limits::MAX_LAYERS;
 use super::spec::{AxisSpec, overflow};
 
 /// Where one layer sits in the stack, along one axis.
@@ -95,6 +97,63 @@ pub fn tap_steps(layers: &[AxisSpec]) -> Result<Vec<u64>, ScheduleError> {
             .ok_or_else(|| overflow("jump (product of strides)").at_layer(i))?;
     }
     Ok(steps)
+}
+
+/// The extent of a stack along one axis, checked against a receptive-field limit before the
+/// caller allocates anything that size: what the hole verdict and exact counting start
+/// from.
+pub(crate) struct Extent {
+    /// The tap step of every layer ([`tap_steps`]).
+    pub(crate) steps: Vec<u64>,
+    /// The receptive field after every layer.
+    pub(crate) fields: Vec<u64>,
+    /// The receptive field of the stack.
+    pub(crate) receptive_field: u64,
+    /// The smallest offset reached (SPEC's tap convention).
+    pub(crate) min_offset: i64,
+}
+
+/// The [`Extent`] of a non-empty stack of at most [`MAX_LAYERS`] layers whose receptive
+/// field is at most `limit` (at most `2^62`, so that offsets fit `i64`).
+///
+/// # Errors
+/// [`ErrorKind::Empty`], [`ErrorKind::TooManyLayers`], zero sizes or overflow, and
+/// [`ErrorKind::ReceptiveFieldTooLarge`] at the first layer whose field passes `limit`.
+pub(crate) fn extent(layers: &[AxisSpec], limit: u64) -> Result<Extent, ScheduleError> {
+    if layers.is_empty() {
+        return Err(ScheduleError::new(ErrorKind::Empty));
+    }
+    if layers.len() > MAX_LAYERS {
+        return Err(ScheduleError::new(ErrorKind::TooManyLayers {
+            layers: layers.len(),
+            limit: MAX_LAYERS,
+        }));
+    }
+    let steps = tap_steps(layers)?;
+    let mut fields = Vec::with_capacity(layers.len());
+    let mut rf: u64 = 1;
+    let mut min_offset: i64 = 0;
+    for (i, (l, &s)) in layers.iter().zip(&steps).enumerate() {
+        rf = match formula::span(l.kernel, s).and_then(|g| rf.checked_add(g)) {
+            Some(r) if r <= limit => r,
+            other => {
+                return Err(ScheduleError::new(ErrorKind::ReceptiveFieldTooLarge {
+                    receptive_field: other.unwrap_or(u64::MAX),
+                    limit,
+                })
+                .at_layer(i));
+            }
+        };
+        // (k − 1)·s <= rf <= limit: the product and the offset fit i64.
+        min_offset -= ((l.kernel - 1) / 2) as i64 * s as i64;
+        fields.push(rf);
+    }
+    Ok(Extent {
+        steps,
+        fields,
+        receptive_field: rf,
+        min_offset,
+    })
 }
 
 /// Geometry after every layer; with `input`, the input and output sizes too (a layer

@@ -5,7 +5,7 @@
 //!
 //! | question | API |
 //! |---|---|
-//! | one layer: effective kernel, padding, output size | [`AxisSpec`] ([`Padding`]) |
+//! | one layer: effective kernel, padding, output size | [`AxisSpec`] ([`PadMode`]); the formulas: [`formula`] |
 //! | a stack, 1D or 2D (per-axis kernels, rates, strides) | [`Schedule`], [`Spec2d`] |
 //! | receptive field, jump, centre after every layer | [`receptive_field`], [`geometry`] |
 //! | holes (gridding): count, first, where they open, widest gap | [`reach`], [`hole_offsets`] |
@@ -43,44 +43,42 @@
 //! Limits (over one: a typed error, [`ScheduleError::is_limit`]): [`MAX_LAYERS`],
 //! [`MAX_VERDICT_RF`], [`MAX_COVERAGE_RF`], [`MAX_COVERAGE_WORK`], [`MAX_MAP_SIDE`],
 //! [`const_core::CONST_MAX_RF`], and the suggestion search budget
-//! ([`suggest::MAX_CYCLE`]).
+//! ([`MAX_SUGGEST_CYCLE`]).
 
+// Layers, bottom to top; a module imports only from the layers below its own:
+// 1. `axis`, `check`, `formula`, `limits` (nothing); 2. `error`; 3. `spec`; 4. `field`,
+// `hdc`; 5. `reach`, `const_core`; 6. `coverage`, `suggest`; 7. `report` (what a report
+// holds); 8. `diagnose` (the words of each finding); 9. `analyze` (runs it all).
+mod analyze;
+mod axis;
+mod check;
 pub mod const_core;
 mod coverage;
+mod diagnose;
 mod error;
 mod field;
+pub mod formula;
 pub mod graph;
 mod hdc;
+mod limits;
 mod reach;
 mod report;
 mod spec;
-pub mod suggest;
+mod suggest;
 
-pub use coverage::{Count, Coverage, coverage_counts, coverage_map, coverage_u128, hole_offsets};
+pub use analyze::{Options, analyze};
+pub use axis::Axis;
+pub use check::{CheckId, CheckName, Level, Levels, NameKind};
+pub use coverage::{
+    Count, Coverage, coverage_counts, coverage_map, coverage_row_text, coverage_u128, hole_offsets,
+};
 pub use error::{ErrorKind, ScheduleError};
 pub use field::{LayerGeometry, geometry, output_sizes, receptive_field, tap_steps};
 pub use hdc::{Hdc, Outcome, Rule1Failure, gcd, hdc, m_values, rising_groups};
-pub use reach::{Reach, ReachSet, reach, reach_and_set, reachable_set};
-pub use report::{
-    AxisReport, CheckId, CoverageStatus, Diagnostic, Figure, Level, Levels, Options, Report,
-    analyze, coverage_row_text,
+pub use limits::{
+    MAX_COVERAGE_RF, MAX_COVERAGE_WORK, MAX_LAYERS, MAX_MAP_SIDE, MAX_SUGGEST_CYCLE, MAX_VERDICT_RF,
 };
-pub use spec::{Axis, AxisSpec, PadMode, Schedule, Spec2d};
+pub use reach::{Reach, ReachSet, reach, reach_and_set, reachable_set};
+pub use report::{AxisReport, CoverageStatus, Diagnostic, Figure, Report};
+pub use spec::{AxisSpec, PadMode, Schedule, Spec2d};
 pub use suggest::{SuggestRequest, Suggestion, suggest, suggest_fix};
-
-/// Most layers a schedule may have (verdict, counts, suggestions).
-pub const MAX_LAYERS: usize = 10_000;
-
-/// Largest receptive field (per axis) for the hole verdict: `2^26` offsets (an 8 MiB bit
-/// set at most).
-pub const MAX_VERDICT_RF: u64 = 1 << 26;
-
-/// Largest receptive field (per axis) for exact coverage counts and hole lists.
-pub const MAX_COVERAGE_RF: u64 = 1 << 17;
-
-/// Most tap additions exact counting may do (`Σ` over layers of the row width times the
-/// kernel size): bounds the time a many-layer count takes.
-pub const MAX_COVERAGE_WORK: u64 = 1 << 28;
-
-/// Largest side of a 2D coverage map.
-pub const MAX_MAP_SIDE: u64 = 1024;

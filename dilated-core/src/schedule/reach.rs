@@ -4,10 +4,10 @@
 //! than it, which is answered without touching the bits; so hole-free stacks cost `O(1)`
 //! per layer and stacks with holes `O(RF / 64)` word operations per tap.
 
-use super::error::{ErrorKind, ScheduleError};
-use super::field::tap_steps;
+use super::error::ScheduleError;
+use super::field::{Extent, extent};
+use super::limits::MAX_VERDICT_RF;
 use super::spec::{AxisSpec, overflow};
-use super::{MAX_LAYERS, MAX_VERDICT_RF};
 
 /// The verdict of one axis: receptive field, holes, where they open.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -119,7 +119,7 @@ fn idx(i: u64) -> usize {
 /// ```
 ///
 /// # Errors
-/// Zero sizes, overflow, more than [`MAX_LAYERS`] layers, a receptive field over
+/// Zero sizes, overflow, more than [`MAX_LAYERS`](super::MAX_LAYERS) layers, a receptive field over
 /// [`MAX_VERDICT_RF`].
 pub fn reach(layers: &[AxisSpec]) -> Result<Reach, ScheduleError> {
     reach_and_set(layers).map(|(r, _)| r)
@@ -244,34 +244,13 @@ fn to_i64(x: u64) -> Result<i64, ScheduleError> {
 
 /// Grows the set; returns it and the layer at which persistent holes open.
 fn grow(layers: &[AxisSpec]) -> Result<(ReachSet, Option<usize>), ScheduleError> {
-    if layers.is_empty() {
-        return Err(ScheduleError::new(ErrorKind::Empty));
-    }
-    if layers.len() > MAX_LAYERS {
-        return Err(ScheduleError::new(ErrorKind::TooManyLayers {
-            layers: layers.len(),
-            limit: MAX_LAYERS,
-        }));
-    }
-    let steps = tap_steps(layers)?;
     // The receptive field first, against the limit, before any allocation.
-    let mut rf: u64 = 1;
-    let mut min_offset: i64 = 0;
-    for (i, (l, &s)) in layers.iter().zip(&steps).enumerate() {
-        let grow = (l.kernel - 1).checked_mul(s);
-        rf = match grow.and_then(|x| rf.checked_add(x)) {
-            Some(r) if r <= MAX_VERDICT_RF => r,
-            other => {
-                return Err(ScheduleError::new(ErrorKind::ReceptiveFieldTooLarge {
-                    receptive_field: other.unwrap_or(u64::MAX),
-                    limit: MAX_VERDICT_RF,
-                })
-                .at_layer(i));
-            }
-        };
-        // rf <= MAX_VERDICT_RF, so these fit i64.
-        min_offset -= ((l.kernel - 1) / 2) as i64 * s as i64;
-    }
+    let Extent {
+        steps,
+        receptive_field: rf,
+        min_offset,
+        ..
+    } = extent(layers, MAX_VERDICT_RF)?;
     let mut bits = Bits {
         width: 1,
         scale: 0,

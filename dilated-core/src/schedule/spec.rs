@@ -1,7 +1,10 @@
 //! Layer and schedule descriptions: one [`AxisSpec`] per layer and axis; a 2D layer is two
 //! axes ([`Spec2d`]), which is what rectangular kernels and per-axis rates and strides need.
 
+use super::axis::Axis;
 use super::error::{ErrorKind, ScheduleError};
+use super::formula;
+use super::limits::MAX_LAYERS;
 
 /// How a layer pads its input (zeros), per axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -22,29 +25,6 @@ pub enum PadMode {
         /// Zeros after the last input element.
         hi: u64,
     },
-}
-
-/// An axis of a schedule: `Length` for 1D schedules, `Height`/`Width` for 2D ones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Axis {
-    /// The only axis of a 1D schedule.
-    Length,
-    /// The first spatial axis of a 2D schedule.
-    Height,
-    /// The second spatial axis of a 2D schedule.
-    Width,
-}
-
-impl Axis {
-    /// `"length"`, `"height"` or `"width"`.
-    #[must_use]
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Length => "length",
-            Self::Height => "height",
-            Self::Width => "width",
-        }
-    }
 }
 
 /// One layer along one axis: kernel size `k`, dilation rate `d`, stride `s`, padding.
@@ -126,11 +106,8 @@ impl AxisSpec {
         if self.rate == 0 {
             return Err(ScheduleError::new(ErrorKind::ZeroRate));
         }
-        match self.rate.checked_mul(self.kernel - 1) {
-            Some(span) => match span.checked_add(1) {
-                Some(e) => Ok(e),
-                None => Err(overflow("effective kernel")),
-            },
+        match formula::effective_kernel(self.kernel, self.rate) {
+            Some(e) => Ok(e),
             None => Err(overflow("effective kernel")),
         }
     }
@@ -157,9 +134,9 @@ impl AxisSpec {
             Err(e) => return Err(e),
         };
         Ok(match self.padding {
-            PadMode::Same => (total / 2, total - total / 2),
+            PadMode::Same => formula::same_padding(total),
             PadMode::Valid => (0, 0),
-            PadMode::Causal => (total, 0),
+            PadMode::Causal => formula::causal_padding(total),
             PadMode::Explicit { lo, hi } => (lo, hi),
         })
     }
@@ -176,11 +153,8 @@ impl AxisSpec {
             Ok(p) => p,
             Err(e) => return Err(e),
         };
-        match input.checked_add(lo) {
-            Some(x) => match x.checked_add(hi) {
-                Some(p) => Ok(p),
-                None => Err(overflow("padded input")),
-            },
+        match formula::padded_input(input, lo, hi) {
+            Some(p) => Ok(p),
             None => Err(overflow("padded input")),
         }
     }
@@ -210,13 +184,14 @@ impl AxisSpec {
             Ok(e) => e,
             Err(e) => return Err(e),
         };
-        if effective > padded {
-            return Err(ScheduleError::new(ErrorKind::KernelTooWide {
+        match formula::output_size(padded, effective, self.stride) {
+            Some(o) => Ok(o),
+            // The stride was validated: the kernel is wider than the padded input.
+            None => Err(ScheduleError::new(ErrorKind::KernelTooWide {
                 effective,
                 padded,
-            }));
+            })),
         }
-        Ok((padded - effective) / self.stride + 1)
     }
 }
 
@@ -297,22 +272,11 @@ impl Schedule {
         if n == 0 {
             return Err(ScheduleError::new(ErrorKind::Empty));
         }
-        let pick = |what: &'static str, list: &[u64], i: usize| -> Result<u64, ScheduleError> {
-            match list.len() {
-                1 => Ok(list[0]),
-                len if len == n => Ok(list[i]),
-                len => Err(ScheduleError::new(ErrorKind::LengthMismatch {
-                    what,
-                    expected: n,
-                    actual: len,
-                })),
-            }
-        };
         let mut layers = Vec::with_capacity(n);
         for (i, &rate) in rates.iter().enumerate() {
-            let kernel = pick("kernels", kernels, i)?;
+            let kernel = per_layer(kernels, i, n, "kernels")?;
             let stride = match strides {
-                Some(s) => pick("strides", s, i)?,
+                Some(s) => per_layer(s, i, n, "strides")?,
                 None => 1,
             };
             layers.push(AxisSpec::new(kernel, rate).with_stride(stride));
@@ -354,10 +318,10 @@ impl Schedule {
         if self.is_empty() {
             return Err(ScheduleError::new(ErrorKind::Empty));
         }
-        if self.len() > super::MAX_LAYERS {
+        if self.len() > MAX_LAYERS {
             return Err(ScheduleError::new(ErrorKind::TooManyLayers {
                 layers: self.len(),
-                limit: super::MAX_LAYERS,
+                limit: MAX_LAYERS,
             }));
         }
         let two_d = self.axes.len() > 1;
@@ -376,6 +340,47 @@ impl Schedule {
     }
 }
 
+/// Entry `i` of a per-layer list for a stack of `n` layers: the list holds one entry for
+/// every layer, or one per layer.
+///
+/// # Errors
+/// [`ErrorKind::LengthMismatch`] (naming the list `what`) for any other length.
+pub(crate) const fn per_layer(
+    list: &[u64],
+    i: usize,
+    n: usize,
+    what: &'static str,
+) -> Result<u64, ScheduleError> {
+    match list.len() {
+        1 => Ok(list[0]),
+        len if len == n => Ok(list[i]),
+        len => Err(ScheduleError::new(ErrorKind::LengthMismatch {
+            what,
+            expected: n,
+            actual: len,
+        })),
+    }
+}
+
+/// As [`per_layer`], and `default` for an empty list.
+///
+/// # Errors
+/// As [`per_layer`].
+pub(crate) const fn per_layer_or(
+    list: &[u64],
+    i: usize,
+    n: usize,
+    default: u64,
+    what: &'static str,
+) -> Result<u64, ScheduleError> {
+    if list.is_empty() {
+        Ok(default)
+    } else {
+        per_layer(list, i, n, what)
+    }
+}
+
+/// An overflow of the quantity `what`.
 pub(crate) const fn overflow(what: &'static str) -> ScheduleError {
     ScheduleError::new(ErrorKind::Overflow { what })
 }

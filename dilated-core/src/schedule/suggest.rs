@@ -15,23 +15,18 @@
 //! 1–3). Ranking: the smallest largest rate first; on a tie, the shorter cycle (more
 //! sawtooth repetitions), then the wider field.
 //!
-//! Budget: cycle lengths `1..=`[`MAX_CYCLE`], at most 64 bisection steps each, `O(m)`
+//! Budget: cycle lengths `1..=`[`MAX_SUGGEST_CYCLE`], at most 64 bisection steps each, `O(m)`
 //! work per step, one exact check per cycle length (`O(n)` for a hole-free stack): a
 //! request of [`MAX_LAYERS`] layers stays in the milliseconds.
 //! Strides are kept as given, but the construction assumes stride 1: with strides, the
 //! exact check usually rejects every candidate, and the answer is an error.
 
 use super::error::{ErrorKind, ScheduleError};
+use super::field::receptive_field;
 use super::hdc::{Outcome, hdc};
+use super::limits::{MAX_LAYERS, MAX_SUGGEST_CYCLE, MAX_VERDICT_RF};
 use super::reach::reach;
-use super::spec::AxisSpec;
-use super::{MAX_LAYERS, MAX_VERDICT_RF};
-
-/// Longest rising group (cycle) the search tries.
-pub const MAX_CYCLE: usize = 64;
-
-/// Results returned when a request does not say.
-pub const DEFAULT_RESULTS: usize = 5;
+use super::spec::{AxisSpec, per_layer_or};
 
 /// A request: kernel sizes, number of layers, minimum receptive field.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -49,6 +44,9 @@ pub struct SuggestRequest {
 }
 
 impl SuggestRequest {
+    /// Results returned when a request does not say.
+    pub const DEFAULT_RESULTS: usize = 5;
+
     /// `layers` layers of kernel `kernel`, stride 1, reaching `min_receptive_field`.
     #[must_use]
     pub fn new(kernel: u64, layers: usize, min_receptive_field: u64) -> Self {
@@ -57,7 +55,7 @@ impl SuggestRequest {
             strides: Vec::new(),
             layers,
             min_receptive_field,
-            max_results: DEFAULT_RESULTS,
+            max_results: Self::DEFAULT_RESULTS,
         }
     }
 }
@@ -136,7 +134,7 @@ pub fn suggest(req: &SuggestRequest) -> Result<Vec<Suggestion>, ScheduleError> {
     let plan = Plan::new(req)?;
     let mut found: Vec<Suggestion> = Vec::new();
     let mut best_rf = 0u64;
-    for m in 1..=plan.n.min(MAX_CYCLE) {
+    for m in 1..=plan.n.min(MAX_SUGGEST_CYCLE) {
         let Some(caps) = plan.caps(m) else { continue };
         let top_cap = caps[m - 1];
         let lo_r = if m == 1 { 1 } else { m as u64 };
@@ -206,7 +204,7 @@ pub fn suggest(req: &SuggestRequest) -> Result<Vec<Suggestion>, ScheduleError> {
 #[must_use]
 pub fn suggest_fix(layers: &[AxisSpec]) -> Vec<Suggestion> {
     let n = layers.len();
-    let Ok(rf) = super::receptive_field(layers) else {
+    let Ok(rf) = receptive_field(layers) else {
         return Vec::new();
     };
     let strides: Vec<u64> = layers.iter().map(|l| l.stride).collect();
@@ -290,15 +288,10 @@ impl Plan {
                 limit: MAX_LAYERS,
             }));
         }
-        let expand = |what: &'static str, v: &[u64], default: u64| match v.len() {
-            0 => Ok(vec![default; n]),
-            1 => Ok(vec![v[0]; n]),
-            len if len == n => Ok(v.to_vec()),
-            len => Err(ScheduleError::new(ErrorKind::LengthMismatch {
-                what,
-                expected: n,
-                actual: len,
-            })),
+        let expand = |what: &'static str, v: &[u64], default: u64| {
+            (0..n)
+                .map(|i| per_layer_or(v, i, n, default, what))
+                .collect::<Result<Vec<u64>, ScheduleError>>()
         };
         if req.kernels.is_empty() {
             return Err(ScheduleError::new(ErrorKind::LengthMismatch {
