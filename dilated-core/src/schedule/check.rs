@@ -40,7 +40,7 @@ pub enum CheckId {
     /// A layer whose effective kernel exceeds its padded input: no output.
     NoOutput,
     /// An effective kernel wider than its unpadded input, or a receptive field wider than
-    /// the input: most taps read padding (the seed's §4.2).
+    /// the input: most taps read padding (long-range context).
     LongRange,
 }
 
