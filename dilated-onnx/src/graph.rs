@@ -20,6 +20,28 @@
 //!   [`NodeKind::Head`]), or [`NodeKind::Unknown`] with the reason.
 //! - [`Node::data_inputs`] are the inputs that are not constants (the paths that merge);
 //!   weights are reached through [`Node::inputs`] and [`Value::constant`].
+//!
+//! # What each kind means for positions
+//!
+//! Per spatial axis, with output position `o` of a node and input position `i` of its
+//! data input:
+//!
+//! | kind | input positions read by output `o` |
+//! |---|---|
+//! | [`NodeKind::Conv`], [`NodeKind::Pool`] ([`Window`]) | `i = o·stride − pad_begin + k·dilation`, `k` in `0..kernel` (positions outside the input are padding) |
+//! | [`NodeKind::Pad`] | `i = o − begin` (outside the input: the fill); a negative `begin` crops |
+//! | [`NodeKind::Crop`] | `i = start + o·step` |
+//! | [`NodeKind::Resize`] | `o / scale` mapped by `coordinate_transformation_mode`, one (nearest), two (linear) or four (cubic) neighbours per axis |
+//! | [`NodeKind::Pointwise`], [`NodeKind::Merge`] | `i = o` in every data input (a data input of fewer axes or of size 1 on an axis is broadcast) |
+//! | [`NodeKind::Concat`], [`NodeKind::Split`] | `i = o` when `axis` is not spatial (1, the channels, in every exporter's graphs); along a spatial axis the parts are offset by the sizes before them |
+//! | [`NodeKind::Global`], [`NodeKind::Head`] | every position |
+//! | [`NodeKind::Unknown`] | not judged: the reason says why |
+//!
+//! A node's per-axis lists ([`Window::kernel`], [`Pad::pads`], [`Crop::starts`],
+//! [`Resize::scales`]) have one entry per spatial axis, in the tensor's order (`[h, w]`
+//! for NCHW, `[l]` for NCL). Tensor axes ([`NodeKind::Concat`], [`NodeKind::Split`]) count
+//! from 0 = batch. Every data input of a node is a run-time input or an output of a node
+//! before it in [`Graph::nodes`].
 
 use std::collections::HashMap;
 use std::fmt;

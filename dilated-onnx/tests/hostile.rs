@@ -627,7 +627,7 @@ fn work_that_would_grow_faster_than_the_file() {
         quick(
             model(&graph(
                 &nodes,
-                &[big.clone()],
+                std::slice::from_ref(&big),
                 &[value_info("x", &[4, 4])],
                 &[],
             )),
