@@ -24,6 +24,9 @@ const LAYERS: [ModuleSpec; 3] = [
 
 #[test]
 fn shells_add_no_allocation_to_forward_into() {
+    // Start rayon's global pool and wait until every worker has run: building a network
+    // may start it, and its workers start (and allocate) asynchronously, inside a count.
+    rayon::broadcast(|_| ());
     for kernel in Kernel::ALL.into_iter().filter(|k| k.is_available()) {
         let stack: TypedStack<Tensor2d<3, 24, 20>, Tensor2d<4, 24, 20>> =
             TypedStack::init(&LAYERS, 1)

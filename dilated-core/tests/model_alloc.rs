@@ -108,6 +108,9 @@ fn wavenet() -> ModelGraph {
 
 #[test]
 fn forward_into_and_streaming_allocate_nothing_once_grown() {
+    // Start rayon's global pool and wait until every worker has run: building a network
+    // may start it, and its workers start (and allocate) asynchronously, inside a count.
+    rayon::broadcast(|_| ());
     let families: Vec<Kernel> = Kernel::ALL
         .into_iter()
         .filter(|k| k.is_available())

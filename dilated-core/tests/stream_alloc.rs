@@ -14,6 +14,9 @@ use support::counting::allocations;
 
 #[test]
 fn pushing_allocates_nothing_after_construction() {
+    // Start rayon's global pool and wait until every worker has run: building a network
+    // may start it, and its workers start (and allocate) asynchronously, inside a count.
+    rayon::broadcast(|_| ());
     let mut layers = Vec::new();
     let mut cin = 3;
     for (i, rate) in [1, 2, 4, 8, 16].into_iter().enumerate() {
