@@ -200,10 +200,10 @@ pub(crate) fn run(a: &ImportArgs) -> Result<Outcome, Failure> {
     let mut rs = String::new();
     let _ = writeln!(
         rs,
-        "// Written by `dilated import {file_name} --name {}`: the model's {} convolutions as a\n\
+        "// Written by `dilated import {file_name} --name {}`: the model's chain of {} as a\n\
          // `dilated_stack!` declaration; weights in `{stem}.safetensors` under the same names.",
         a.name,
-        layers.len()
+        if layers.len() == 1 { "one convolution".to_owned() } else { format!("{} convolutions", layers.len()) }
     );
     let _ = writeln!(rs, "dilated::dilated_stack! {{");
     let _ = writeln!(
@@ -276,10 +276,11 @@ pub(crate) fn run(a: &ImportArgs) -> Result<Outcome, Failure> {
     };
     Ok(Outcome {
         stdout: format!(
-            "wrote {} and {} ({} convolutions, {}D; {verdict})\n",
+            "wrote {} and {} ({} convolution{}, {}D; {verdict})\n",
             rs_path.display(),
             st_path.display(),
             layers.len(),
+            if layers.len() == 1 { "" } else { "s" },
             want - 2
         ),
         code: 0,
