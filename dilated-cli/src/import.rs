@@ -7,9 +7,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use dilated_core::conv::Rank;
-use dilated_core::schedule::{
-    self, AxisSpec, CheckId, Level, Options, PadMode, Schedule, Spec2d,
-};
+use dilated_core::schedule::{self, AxisSpec, CheckId, Level, Options, PadMode, Schedule, Spec2d};
 use dilated_core::weights::Weights;
 use dilated_core::{Activation, Conv};
 use dilated_onnx::runtime::conv_chain;
@@ -68,7 +66,11 @@ fn activation(a: Activation) -> Result<Option<String>, String> {
         Activation::Silu => Some("silu".into()),
         // `Activation` is `#[non_exhaustive]` outside dilated-core: an activation added
         // there is refused here until the grammar's spelling is written above.
-        other => return Err(format!("the activation {other:?} has no spelling in the grammar")),
+        other => {
+            return Err(format!(
+                "the activation {other:?} has no spelling in the grammar"
+            ));
+        }
     })
 }
 
@@ -194,16 +196,21 @@ pub(crate) fn run(a: &ImportArgs) -> Result<Outcome, Failure> {
         }
     }
     let stem = snake(&a.name);
-    let file_name = path
-        .file_name()
-        .map_or_else(|| path.display().to_string(), |f| f.to_string_lossy().into());
+    let file_name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |f| f.to_string_lossy().into(),
+    );
     let mut rs = String::new();
     let _ = writeln!(
         rs,
         "// Written by `dilated import {file_name} --name {}`: the model's chain of {} as a\n\
          // `dilated_stack!` declaration; weights in `{stem}.safetensors` under the same names.",
         a.name,
-        if layers.len() == 1 { "one convolution".to_owned() } else { format!("{} convolutions", layers.len()) }
+        if layers.len() == 1 {
+            "one convolution".to_owned()
+        } else {
+            format!("{} convolutions", layers.len())
+        }
     );
     let _ = writeln!(rs, "dilated::dilated_stack! {{");
     let _ = writeln!(
@@ -223,9 +230,7 @@ pub(crate) fn run(a: &ImportArgs) -> Result<Outcome, Failure> {
     let mut module = 0usize;
     for c in &layers {
         let _ = writeln!(rs, "            {},", conv_line(c, rank));
-        weights
-            .insert_conv(module, c, rank)
-            .map_err(|e| at(&e))?;
+        weights.insert_conv(module, c, rank).map_err(|e| at(&e))?;
         module += 1;
         if let Some(act) = activation(c.desc().activation).map_err(|e| at(&e))? {
             let _ = writeln!(rs, "            {act},");

@@ -6,7 +6,15 @@
 //! dilated check   --kernel 3 --rates 2,4,8 [--strides 2,1,1] [--input 64] [--strict-hdc] [--json]
 //! dilated map     --kernel 3 --rates 1,2,5 [--png map.png] [--svg map.svg] [--json]
 //! dilated suggest --kernel 3 --layers 6 --min-rf 64 [--count 5] [--json]
+//! dilated check   model.onnx [--tensor NAME] [--json]     (or --model FILE)
+//! dilated map     model.onnx [--tensor NAME] [--png F] [--svg F] [--json]
+//! dilated import  model.onnx --name Net --out DIR
 //! ```
+//!
+//! With a model, `check` and `map` analyse every path of the ONNX graph from its input to
+//! each output (or to each `--tensor`) through `dilated_onnx::analysis` (`model.rs`);
+//! `import` writes a `dilated_stack!` declaration and its weights for a chain
+//! (`import.rs`).
 //!
 //! `check` prints the verdict, the receptive field, the coverage row (paths from one
 //! output position to each input offset), the holes, HDC rules 1–3 with their figures,
@@ -245,7 +253,9 @@ impl ModelArgs {
     fn path(&self) -> Result<Option<&std::path::Path>, Failure> {
         match (&self.model_file, &self.model) {
             (Some(p), _) => {
-                if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("onnx")) {
+                if p.extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("onnx"))
+                {
                     Ok(Some(p))
                 } else {
                     Err(Failure::Message(format!(

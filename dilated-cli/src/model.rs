@@ -346,7 +346,11 @@ fn text(l: &Loaded, path: &Path, targets: &[Target], report: &GraphReport) -> St
         );
     }
     let windows = window_nodes(l);
-    let count = g.nodes().iter().filter(|n| n.kind.window().is_some()).count();
+    let count = g
+        .nodes()
+        .iter()
+        .filter(|n| n.kind.window().is_some())
+        .count();
     if count > 0 && count <= 40 {
         let _ = writeln!(s, "\nconvolutions and pools:");
         for (i, n) in g.nodes().iter().enumerate() {
@@ -510,37 +514,42 @@ fn json<'a>(
     };
     let outputs = targets
         .iter()
-        .map(|t| match (&t.node, t.node.as_ref().ok().and_then(|&n| report.output(n))) {
-            (Ok(_), Some(o)) => OutputJson {
-                name: t.name.clone(),
-                judged: true,
-                reason: None,
-                receptive_field: o.receptive_field(),
-                jump: o
-                    .axes
-                    .iter()
-                    .map(|a| a.jump.map_or(serde_json::Value::Null, jump_json))
-                    .collect(),
-                gridding: o.has_holes(),
-                hole_count: o.hole_count,
-                first_hole_node: o.first_hole_node.map(|n| node_label(l, n)),
-                widest_gap: o.axes.iter().map(|a| a.widest_gap).max().unwrap_or(0),
-                global: o.global,
-                varies: o.varies,
-            },
-            (node, _) => OutputJson {
-                name: t.name.clone(),
-                judged: false,
-                reason: Some(node.as_ref().err().cloned().unwrap_or_default()),
-                receptive_field: Vec::new(),
-                jump: Vec::new(),
-                gridding: false,
-                hole_count: 0,
-                first_hole_node: None,
-                widest_gap: 0,
-                global: false,
-                varies: false,
-            },
+        .map(|t| {
+            match (
+                &t.node,
+                t.node.as_ref().ok().and_then(|&n| report.output(n)),
+            ) {
+                (Ok(_), Some(o)) => OutputJson {
+                    name: t.name.clone(),
+                    judged: true,
+                    reason: None,
+                    receptive_field: o.receptive_field(),
+                    jump: o
+                        .axes
+                        .iter()
+                        .map(|a| a.jump.map_or(serde_json::Value::Null, jump_json))
+                        .collect(),
+                    gridding: o.has_holes(),
+                    hole_count: o.hole_count,
+                    first_hole_node: o.first_hole_node.map(|n| node_label(l, n)),
+                    widest_gap: o.axes.iter().map(|a| a.widest_gap).max().unwrap_or(0),
+                    global: o.global,
+                    varies: o.varies,
+                },
+                (node, _) => OutputJson {
+                    name: t.name.clone(),
+                    judged: false,
+                    reason: Some(node.as_ref().err().cloned().unwrap_or_default()),
+                    receptive_field: Vec::new(),
+                    jump: Vec::new(),
+                    gridding: false,
+                    hole_count: 0,
+                    first_hole_node: None,
+                    widest_gap: 0,
+                    global: false,
+                    varies: false,
+                },
+            }
         })
         .collect();
     let windows = window_nodes(l);
@@ -614,7 +623,11 @@ pub(crate) fn map(a: &MapArgs, path: &Path) -> Result<Outcome, Failure> {
     let Some(out) = out else {
         return Err(Failure::Message("nothing could be judged".into()));
     };
-    let name = node_label(&l, out.node);
+    // The tensor's name, as the user gave it or the graph lists it.
+    let name = targets
+        .iter()
+        .find(|t| t.node.as_ref().ok() == Some(&out.node))
+        .map_or_else(|| node_label(&l, out.node), |t| t.name.clone());
     let Some(cov): Option<&GraphCoverage<u128>> = out.coverage.exact() else {
         return Err(Failure::Message(format!(
             "the map of {} is too large for exact counts (receptive field {})",
@@ -644,8 +657,10 @@ pub(crate) fn map(a: &MapArgs, path: &Path) -> Result<Outcome, Failure> {
     let caption = format!(
         "{} of {}",
         dilated_onnx::Name(name),
-        path.file_name()
-            .map_or_else(|| path.display().to_string(), |f| f.to_string_lossy().into())
+        path.file_name().map_or_else(
+            || path.display().to_string(),
+            |f| f.to_string_lossy().into()
+        )
     );
     crate::map::render(a, &caption, &grid, origin)
 }

@@ -106,15 +106,37 @@ fn imported_chains_compile_and_match_onnx_runtime() {
         // Exactly two files, into an empty folder.
         let alone = work_dir().join(format!("alone-{snake}"));
         let _ = std::fs::remove_dir_all(&alone);
-        let o = run(&["import", &fixture(model), "--name", name, "--out", &alone.display().to_string()]);
-        assert_eq!(o.status.code(), Some(0), "{model}: {}", String::from_utf8_lossy(&o.stderr));
+        let o = run(&[
+            "import",
+            &fixture(model),
+            "--name",
+            name,
+            "--out",
+            &alone.display().to_string(),
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{model}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         let mut files: Vec<String> = std::fs::read_dir(&alone)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         files.sort();
-        assert_eq!(files, [format!("{snake}.rs"), format!("{snake}.safetensors")]);
-        let o = run(&["import", &fixture(model), "--name", name, "--out", &src.display().to_string()]);
+        assert_eq!(
+            files,
+            [format!("{snake}.rs"), format!("{snake}.safetensors")]
+        );
+        let o = run(&[
+            "import",
+            &fixture(model),
+            "--name",
+            name,
+            "--out",
+            &src.display().to_string(),
+        ]);
         assert_eq!(o.status.code(), Some(0));
         main.push_str(&format!("include!(\"{snake}.rs\");\n"));
         arms.push_str(&format!(
@@ -123,8 +145,14 @@ fn imported_chains_compile_and_match_onnx_runtime() {
     }
     // The gridding chain's declaration says why it allows the holes.
     let text = std::fs::read_to_string(src.join("chain248.rs")).unwrap();
-    assert!(text.contains("check: { holes: allow, hdc3: allow }"), "{text}");
-    assert!(text.contains("// The model as exported fails these checks"), "{text}");
+    assert!(
+        text.contains("check: { holes: allow, hdc3: allow }"),
+        "{text}"
+    );
+    assert!(
+        text.contains("// The model as exported fails these checks"),
+        "{text}"
+    );
     let clean = std::fs::read_to_string(src.join("chain125.rs")).unwrap();
     assert!(!clean.contains("check:"), "{clean}");
     main.push_str(&format!(
@@ -159,7 +187,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {{
         .current_dir(&dir)
         .output()
         .unwrap();
-    assert!(build.status.success(), "{}", String::from_utf8_lossy(&build.stderr));
+    assert!(
+        build.status.success(),
+        "{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
     let exe = work_dir().join("target/debug/imported");
     for (model, name, snake, input, output) in CASES {
         // The stored input's own batch (the backend tests' hold several samples).
@@ -181,7 +213,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {{
                 .arg(&out)
                 .output()
                 .unwrap();
-            assert!(r.status.success(), "{name}: {}", String::from_utf8_lossy(&r.stderr));
+            assert!(
+                r.status.success(),
+                "{name}: {}",
+                String::from_utf8_lossy(&r.stderr)
+            );
             let y = read_f32(&out);
             assert_eq!(y.len(), expected.len() * copies, "{name}");
             let err = y
@@ -202,13 +238,27 @@ fn graphs_outside_the_grammar_are_refused_in_one_line() {
         "models/wavenet_block.dynamo.onnx",
         "models/aspp.dynamo.onnx",
     ] {
-        let o = run(&["import", &fixture(model), "--name", "Net", "--out", &out.display().to_string()]);
+        let o = run(&[
+            "import",
+            &fixture(model),
+            "--name",
+            "Net",
+            "--out",
+            &out.display().to_string(),
+        ]);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{model}: {err}");
         assert_eq!(err.trim_end().lines().count(), 1, "{err}");
         assert!(err.contains("node \""), "{err}");
         assert!(!out.join("net.rs").exists());
     }
-    let o = run(&["import", &fixture("models/chain_1_2_5.dynamo.onnx"), "--name", "not-a-name", "--out", &out.display().to_string()]);
+    let o = run(&[
+        "import",
+        &fixture("models/chain_1_2_5.dynamo.onnx"),
+        "--name",
+        "not-a-name",
+        "--out",
+        &out.display().to_string(),
+    ]);
     assert_eq!(o.status.code(), Some(2));
 }

@@ -125,19 +125,31 @@ fn chains_grid_or_not() {
             .iter()
             .map(|d| d["check"].as_str().unwrap())
             .collect();
-        assert!(checks.contains(&"holes") && checks.contains(&"hdc3"), "{checks:?}");
+        assert!(
+            checks.contains(&"holes") && checks.contains(&"hdc3"),
+            "{checks:?}"
+        );
 
         let (v, code) = check(&format!("models/chain_1_2_5.{exporter}.onnx"), &[]);
         assert_eq!((code, &v["verdict"]), (0, &Value::from("ok")));
-        assert_eq!((v["receptive_field"].as_u64(), v["gridding"].as_bool()), (Some(17), Some(false)));
+        assert_eq!(
+            (v["receptive_field"].as_u64(), v["gridding"].as_bool()),
+            (Some(17), Some(false))
+        );
         assert_eq!(v["outputs"][0]["first_hole_node"], Value::Null);
     }
     // The text names the node that opens the holes.
     let o = run(&["check", &fixture("models/chain_2_4_8.torchscript.onnx")]);
     let text = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(1));
-    assert!(text.contains("gridding: 616 holes in a receptive field of 29 × 29"), "{text}");
-    assert!(text.contains("first opened by node \"/net/net.0/Conv\""), "{text}");
+    assert!(
+        text.contains("gridding: 616 holes in a receptive field of 29 × 29"),
+        "{text}"
+    );
+    assert!(
+        text.contains("first opened by node \"/net/net.0/Conv\""),
+        "{text}"
+    );
 }
 
 #[test]
@@ -280,7 +292,11 @@ fn light_models_last_feature_map() {
         assert_eq!((code, &v["verdict"]), (0, &Value::from("ok")), "{file}");
         assert_eq!(ints(&out["receptive_field"]), [rf, rf], "{file}");
         assert_eq!(ints(&out["jump"]), [jump, jump], "{file}");
-        assert_eq!((out["hole_count"].as_u64(), out["global"].as_bool()), (Some(0), Some(false)), "{file}");
+        assert_eq!(
+            (out["hole_count"].as_u64(), out["global"].as_bool()),
+            (Some(0), Some(false)),
+            "{file}"
+        );
         if walk {
             let m = dilated_onnx::read(fixtures().join("light").join(file)).unwrap();
             let g = &m.graph;
@@ -318,9 +334,17 @@ fn map_of_a_model() {
         .count();
     assert_eq!(zeros, 616);
     // 1D: one row, the TCN's 61 steps.
-    let o = run(&["map", "--model", &fixture("models/tcn.dynamo.onnx"), "--json"]);
+    let o = run(&[
+        "map",
+        "--model",
+        &fixture("models/tcn.dynamo.onnx"),
+        "--json",
+    ]);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!((v["rows"].as_u64(), v["cols"].as_u64()), (Some(1), Some(61)));
+    assert_eq!(
+        (v["rows"].as_u64(), v["cols"].as_u64()),
+        (Some(1), Some(61))
+    );
 }
 
 #[test]
@@ -339,7 +363,10 @@ fn bad_files_and_arguments() {
     let empty = dir.join("empty.onnx");
     std::fs::write(&empty, b"").unwrap();
     refused(&["check", &empty.display().to_string()], "empty");
-    refused(&["check", &dir.join("missing.onnx").display().to_string()], "error:");
+    refused(
+        &["check", &dir.join("missing.onnx").display().to_string()],
+        "error:",
+    );
     let tcn = fixture("models/tcn.dynamo.onnx");
     refused(&["check", &tcn, "--tensor", "nope"], "no tensor \"nope\"");
     refused(&["check", "Cargo.toml"], "not a model");

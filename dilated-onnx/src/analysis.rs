@@ -26,9 +26,7 @@ use dilated_core::schedule::graph::{self as sg, GraphError};
 use dilated_core::schedule::{AxisSpec, PadMode};
 
 use crate::error::{Error, Name};
-use crate::graph::{
-    AutoPad, Global, Graph, NodeId, NodeKind, ResizeMode, ValueId, Window,
-};
+use crate::graph::{AutoPad, Global, Graph, NodeId, NodeKind, ResizeMode, ValueId, Window};
 
 /// A tensor that could not be judged, and why: the node that starts it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,7 +197,12 @@ impl Analysis {
     }
 
     /// Records a schedule node made for IR node `id`.
-    fn made(&mut self, graph: &Graph, id: NodeId, r: Result<sg::NodeId, GraphError>) -> Result<sg::NodeId, String> {
+    fn made(
+        &mut self,
+        graph: &Graph,
+        id: NodeId,
+        r: Result<sg::NodeId, GraphError>,
+    ) -> Result<sg::NodeId, String> {
         let n = r.map_err(|e| e.to_string())?;
         self.origin.push(Some(id));
         let _ = self.graph.label(n, graph.node(id).label());
@@ -473,7 +476,7 @@ impl Analysis {
                 lo.unsigned_abs()
             } else {
                 let ahead = lo.unsigned_abs();
-                if ahead % stride != 0 {
+                if !ahead.is_multiple_of(stride) {
                     return Err(format!(
                         "its window starts {ahead} positions after the output position, not a multiple of its stride {stride}"
                     ));
