@@ -444,7 +444,7 @@ struct LayerJson {
 }
 
 #[derive(Serialize)]
-struct DiagnosticJson<'a> {
+pub(crate) struct DiagnosticJson<'a> {
     check: &'static str,
     level: &'static str,
     layer: Option<usize>,
@@ -490,7 +490,7 @@ fn figure_value(text: &str) -> serde_json::Value {
         .map_or_else(|_| serde_json::Value::String(text.to_owned()), Into::into)
 }
 
-fn diagnostic_json(d: &Diagnostic) -> DiagnosticJson<'_> {
+pub(crate) fn diagnostic_json(d: &Diagnostic) -> DiagnosticJson<'_> {
     DiagnosticJson {
         check: d.check.name(),
         level: d.level.name(),

@@ -6,7 +6,15 @@
 //! dilated check   --kernel 3 --rates 2,4,8 [--strides 2,1,1] [--input 64] [--strict-hdc] [--json]
 //! dilated map     --kernel 3 --rates 1,2,5 [--png map.png] [--svg map.svg] [--json]
 //! dilated suggest --kernel 3 --layers 6 --min-rf 64 [--count 5] [--json]
+//! dilated check   model.onnx [--tensor NAME] [--json]     (or --model FILE)
+//! dilated map     model.onnx [--tensor NAME] [--png F] [--svg F] [--json]
+//! dilated import  model.onnx --name Net --out DIR
 //! ```
+//!
+//! With a model, `check` and `map` analyse every path of the ONNX graph from its input to
+//! each output (or to each `--tensor`) through `dilated_onnx::analysis` (`model.rs`);
+//! `import` writes a `dilated_stack!` declaration and its weights for a chain
+//! (`import.rs`).
 //!
 //! `check` prints the verdict, the receptive field, the coverage row (paths from one
 //! output position to each input offset), the holes, HDC rules 1–3 with their figures,
@@ -56,7 +64,9 @@
 mod args;
 mod check;
 mod count;
+mod import;
 mod map;
+mod model;
 mod png_out;
 mod suggest;
 
@@ -135,6 +145,24 @@ enum Command {
     /// rate, then sawtooth shapes). Exit 2 when nothing satisfies the request.
     #[command(after_help = limits_help())]
     Suggest(SuggestArgs),
+    /// Write a `dilated_stack!` declaration and its weights from an ONNX chain of
+    /// convolutions and activations (1D or 2D): exactly `OUT/<name>.rs` and
+    /// `OUT/<name>.safetensors` (the name in snake case). Exit 2, naming the first node it
+    /// cannot express, for a graph outside the grammar.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+struct ImportArgs {
+    /// The ONNX model.
+    #[arg(value_name = "MODEL.onnx")]
+    model: PathBuf,
+    /// The declared type's name (UpperCamelCase; the files take it in snake case).
+    #[arg(long, value_name = "NAME")]
+    name: String,
+    /// The folder to write the two files into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
 }
 
 /// `--kernel`, as every command takes it.
@@ -174,8 +202,15 @@ struct StackArgs {
     #[command(flatten)]
     kernel: KernelArg,
     /// Dilation rates, one per layer: `2,4,8` or `[1, 2, 5]`.
-    #[arg(long, short = 'r', value_name = "LIST", value_parser = args::list, allow_hyphen_values = true)]
-    rates: List,
+    #[arg(
+        long,
+        short = 'r',
+        value_name = "LIST",
+        value_parser = args::list,
+        allow_hyphen_values = true,
+        required_unless_present_any = ["model_file", "model"]
+    )]
+    rates: Option<List>,
     #[command(flatten)]
     stride: StrideArg,
     /// Width-axis kernel sizes: with `--rates-w` or `--strides-w`, makes the schedule 2D
@@ -198,10 +233,50 @@ impl StackArgs {
     }
 }
 
+/// A model to analyse instead of a schedule: `dilated check model.onnx`.
 #[derive(Debug, Args)]
+struct ModelArgs {
+    /// An ONNX model to analyse (a path ending in `.onnx`); replaces the schedule flags.
+    #[arg(value_name = "MODEL.onnx", conflicts_with_all = ["rates", "model"])]
+    model_file: Option<PathBuf>,
+    /// An ONNX model to analyse, whatever its file name.
+    #[arg(long, value_name = "FILE", conflicts_with = "rates")]
+    model: Option<PathBuf>,
+    /// With a model: analyse this tensor (e.g. the last feature map before a classifier)
+    /// instead of the graph's outputs (repeatable).
+    #[arg(long, value_name = "NAME", requires = "model_any")]
+    tensor: Vec<String>,
+}
+
+impl ModelArgs {
+    /// The model file, if one was given (a positional path must end in `.onnx`).
+    fn path(&self) -> Result<Option<&std::path::Path>, Failure> {
+        match (&self.model_file, &self.model) {
+            (Some(p), _) => {
+                if p.extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("onnx"))
+                {
+                    Ok(Some(p))
+                } else {
+                    Err(Failure::Message(format!(
+                        "{} is not a model: give a path ending in .onnx, or --model FILE",
+                        p.display()
+                    )))
+                }
+            }
+            (None, Some(p)) => Ok(Some(p)),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("model_any").args(["model_file", "model"]).multiple(false))]
 struct CheckArgs {
     #[command(flatten)]
     stack: StackArgs,
+    #[command(flatten)]
+    model: ModelArgs,
     /// The input size, `N` or `HxW` for a 2D schedule: enables the long-range checks (a
     /// layer without output is an error; an effective kernel or a receptive field wider
     /// than the input warns).
@@ -227,9 +302,12 @@ struct CheckArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("model_any").args(["model_file", "model"]).multiple(false))]
 struct MapArgs {
     #[command(flatten)]
     stack: StackArgs,
+    #[command(flatten)]
+    model: ModelArgs,
     /// Write the heat map as a PNG file.
     #[arg(long, value_name = "FILE")]
     png: Option<PathBuf>,
@@ -291,12 +369,14 @@ fn cell_px(text: &str) -> Result<u32, String> {
 /// lengths, the layer limit), each error naming its layer.
 fn schedule(stack: &StackArgs) -> Result<Schedule, ScheduleError> {
     let strides = stack.stride.strides.as_ref().map(|l| l.0.as_slice());
-    let height = Schedule::from_lists(&stack.kernel.kernels.0, &stack.rates.0, strides)?;
+    // clap asks for `--rates` unless a model is given; an empty list is refused below.
+    let height_rates = stack.rates.as_ref().map_or(&[][..], |l| l.0.as_slice());
+    let height = Schedule::from_lists(&stack.kernel.kernels.0, height_rates, strides)?;
     let s = if stack.two_d() {
         let pick =
             |w: &Option<List>, h: &[u64]| w.as_ref().map_or_else(|| h.to_vec(), |l| l.0.clone());
         let kernels = pick(&stack.kernels_w, &stack.kernel.kernels.0);
-        let rates = pick(&stack.rates_w, &stack.rates.0);
+        let rates = pick(&stack.rates_w, height_rates);
         let strides_w = match (&stack.strides_w, &stack.stride.strides) {
             (Some(w), _) => Some(w.0.clone()),
             (None, Some(h)) => Some(h.0.clone()),
@@ -402,8 +482,17 @@ fn main() -> ExitCode {
         }
     };
     let result = match &cli.command {
-        Command::Check(a) => check::run(a),
-        Command::Map(a) => map::run(a),
+        Command::Check(a) => match a.model.path() {
+            Ok(Some(path)) => model::check(a, path),
+            Ok(None) => check::run(a),
+            Err(e) => Err(e),
+        },
+        Command::Map(a) => match a.model.path() {
+            Ok(Some(path)) => model::map(a, path),
+            Ok(None) => map::run(a),
+            Err(e) => Err(e),
+        },
+        Command::Import(a) => import::run(a),
         Command::Suggest(a) => suggest::run(a),
     };
     match result {

@@ -97,7 +97,7 @@ struct MapJson {
     max: Box<RawValue>,
 }
 
-fn render<C: Count + Display + HeatValue>(
+pub(crate) fn render<C: Count + Display + HeatValue>(
     a: &MapArgs,
     caption: &str,
     map: &[Vec<C>],

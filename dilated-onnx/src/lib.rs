@@ -84,6 +84,8 @@
 //! See [`graph`] for the contract: [`Graph::nodes`] in topological order, [`Value`]s with
 //! inferred shapes and constants, [`NodeKind`] per node, [`Hazard`]s.
 
+#[cfg(feature = "analysis")]
+pub mod analysis;
 pub mod error;
 pub mod graph;
 #[cfg(feature = "runtime")]
