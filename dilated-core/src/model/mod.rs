@@ -111,6 +111,9 @@
 //! # Ok::<(), dilated_core::model::ModelError>(())
 //! ```
 
+// Layers, bottom to top; a module imports only from the layers below its own (the root
+// only re-exports): 1. `error`; 2. `node` (values, ops, parameters); 3. `plan`; 4. `frozen`;
+// 5. `params`; 6. `graph` (the builder); 7. `exec`; 8. `run` (`Model`); 9. `stream`.
 mod error;
 mod exec;
 mod frozen;

@@ -115,6 +115,9 @@
 //! [`MAX_GRAPH_HOLE_LIST`]; over one, a typed error ([`GraphError::is_limit`]), never a
 //! sampled answer.
 
+// Layers, bottom to top; a module imports only from the layers below its own (the root
+// only re-exports): 1. `types` (ids, jumps, modes, methods, limits); 2. `error`; 3. `geo`;
+// 4. `bits`, `build`; 5. `chain`, `report`; 6. `engine`; 7. `dense`, `terms`; 8. `analyze`.
 mod analyze;
 mod bits;
 mod build;
