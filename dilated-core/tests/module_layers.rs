@@ -307,9 +307,6 @@ struct Import {
 #[derive(Debug, Default)]
 struct Module {
     file: String,
-    tokens: Vec<Tok>,
-    /// Child modules declared with `mod name;` (not under `#[cfg(test)]`).
-    children: Vec<String>,
     /// Names the module defines at its top level.
     defines: BTreeSet<String>,
     imports: Vec<Import>,
@@ -323,14 +320,6 @@ fn join(base: &str, name: &str) -> String {
         name.to_string()
     } else {
         format!("{base}::{name}")
-    }
-}
-
-fn parent(m: &str) -> Option<&str> {
-    if m.is_empty() {
-        None
-    } else {
-        Some(m.rsplit_once("::").map_or("", |(p, _)| p))
     }
 }
 
@@ -554,8 +543,6 @@ fn build(files: &BTreeMap<String, String>) -> Crate {
             name,
             Module {
                 file,
-                tokens,
-                children,
                 defines,
                 imports,
             },
