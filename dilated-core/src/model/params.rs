@@ -11,7 +11,8 @@
 use std::sync::Arc;
 
 use super::error::ModelError;
-use super::graph::{GraphInner, Op, Parameter, WeightNorm, label, tensor_name};
+use super::frozen::GraphInner;
+use super::node::{Op, Parameter, WeightNorm, label, tensor_name};
 use crate::Error;
 use crate::conv::{Activation, Conv, ConvDesc, Rank};
 use crate::init::Init;

@@ -21,7 +21,7 @@
 //!
 //! Ops that do not lead to the output are not run (their tensors still load and save).
 
-use super::graph::{Node, Op, ValueId};
+use super::node::{Node, Op, ValueId};
 use crate::conv::{Activation, ConvDesc};
 
 /// One conv of a chain, with what it absorbed.

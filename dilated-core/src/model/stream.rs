@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 
-use super::Model;
 use super::error::ModelError;
 use super::exec::{self, Aux, Layout, Mem};
-use super::graph::{ModelGraph, Op, label};
+use super::graph::ModelGraph;
+use super::node::{Op, label};
 use super::plan::{Chain, Space};
+use super::run::Model;
 use crate::Error;
 use crate::conv::Rank;
 use crate::stream::{CausalStream, StreamError};
@@ -283,5 +284,12 @@ impl ModelStream {
             }
         }
         Ok(frames)
+    }
+}
+
+impl Model {
+    /// A frame-by-frame stream of this causal 1D model (see [`ModelStream`]).
+    pub fn stream(&self) -> Result<ModelStream, ModelError> {
+        ModelStream::new(self)
     }
 }

@@ -48,7 +48,8 @@
 // Layers, bottom to top; a module imports only from the layers below its own:
 // 1. `axis`, `check`, `formula`, `limits` (nothing); 2. `error`; 3. `spec`; 4. `field`,
 // `hdc`; 5. `reach`, `const_core`; 6. `coverage`, `suggest`; 7. `report` (what a report
-// holds); 8. `diagnose` (the words of each finding); 9. `analyze` (runs it all).
+// holds); 8. `diagnose` (the words of each finding); 9. `analyze` (runs it all); 10. `graph`
+// (the same questions over graphs of blocks). `tests/module_layers.rs` checks the order.
 mod analyze;
 mod axis;
 mod check;

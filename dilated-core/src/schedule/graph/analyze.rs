@@ -4,21 +4,26 @@
 use core::fmt::Write as _;
 use std::collections::HashSet;
 
-use super::build::{Graph, Op, Plans, spec2d};
+use super::build::{Graph, Node, Op, Plans, spec2d};
 use super::chain::chains;
 use super::dense::{Dense, Seen};
 use super::engine::{Budget, Cover, PhaseVerdict, Run, propagate};
-use super::geo::{Jump, Plan, extent};
+use super::error::GraphError;
+use super::geo::{Plan, extent};
 use super::report::{
     ChainReport, GraphCoverage, GraphCoverageStatus, GraphDiagnostic, GraphOptions, GraphReport,
-    HoleList, Method, NodeReport, OutputAxis, OutputReport, PhaseMap,
+    HoleList, NodeReport, OutputAxis, OutputReport, PhaseMap,
 };
 use super::terms::Terms;
-use super::{GraphError, MAX_GRAPH_MAP_CELLS, MAX_GRAPH_RF, MAX_GRAPH_WORK, NodeId};
-use crate::schedule::{
-    AxisSpec, CheckId, Count, Diagnostic, ErrorKind, Figure, Level, MAX_COVERAGE_RF, Options,
-    Schedule, ScheduleError, Spec2d, analyze, coverage_row_text, hdc,
-};
+use super::types::{Jump, MAX_GRAPH_MAP_CELLS, MAX_GRAPH_RF, MAX_GRAPH_WORK, Method, NodeId};
+use crate::schedule::analyze::{Options, analyze};
+use crate::schedule::check::{CheckId, Level};
+use crate::schedule::coverage::{Count, coverage_row_text};
+use crate::schedule::error::{ErrorKind, ScheduleError};
+use crate::schedule::hdc::hdc;
+use crate::schedule::limits::MAX_COVERAGE_RF;
+use crate::schedule::report::{Diagnostic, Figure};
+use crate::schedule::spec::{AxisSpec, Schedule, Spec2d};
 
 /// The verdicts of every output phase and the method, per output.
 type Verdicts = Vec<(Vec<PhaseVerdict>, Method)>;
@@ -412,7 +417,7 @@ impl Graph {
             hole_count: rep.hole_count,
             holes,
             first_hole_node,
-            global: self.node(o).is_some_and(super::Node::is_global),
+            global: self.node(o).is_some_and(Node::is_global),
             global_pool,
             coverage,
         }
@@ -471,7 +476,7 @@ impl Graph {
 
     /// The per-axis specs of a conv node (`1×1` for anything else).
     fn conv_axes(&self, id: NodeId) -> Vec<AxisSpec> {
-        match self.node(id).map(super::Node::op) {
+        match self.node(id).map(Node::op) {
             Some(Op::Conv { axes, .. } | Op::Pool { axes, .. }) => axes.clone(),
             _ => vec![AxisSpec::new(1, 1); self.rank()],
         }

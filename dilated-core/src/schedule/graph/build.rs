@@ -1,42 +1,15 @@
 //! The graph and its builder: nodes added one by one (so ids are a topological order),
 //! each op's geometry and bounds derived and checked as it is added.
 
-use core::fmt;
-
-use super::MAX_GRAPH_NODES;
 use super::error::GraphError;
 use super::geo::{
-    At, AxisGeo, Jump, Plan, apply_bounds, conv_plan, extent, identity_plan, lcm, reperiod_plan,
+    At, AxisGeo, Plan, apply_bounds, conv_plan, extent, identity_plan, lcm, reperiod_plan,
     resize_plan,
 };
+use super::types::{Jump, MAX_GRAPH_NODES, NodeId, ResizeMode};
+use crate::schedule::axis::Axis;
 use crate::schedule::spec::overflow;
-use crate::schedule::{Axis, AxisSpec, Schedule, Spec2d};
-
-/// A node of a [`Graph`]: its index in insertion order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct NodeId(usize);
-
-impl NodeId {
-    /// The id of the node added `index`-th (0-based). Whether the graph has it is checked
-    /// where the id is used.
-    #[must_use]
-    pub const fn from_index(index: usize) -> Self {
-        Self(index)
-    }
-
-    /// The 0-based insertion index.
-    #[must_use]
-    pub const fn index(self) -> usize {
-        self.0
-    }
-}
-
-impl fmt::Display for NodeId {
-    /// `node 3`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "node {}", self.0)
-    }
-}
+use crate::schedule::spec::{AxisSpec, Schedule, Spec2d};
 
 /// What the input's features already see along one axis, in input pixels: a feature
 /// position covers a contiguous window of `receptive_field` pixels, and neighbouring
@@ -65,16 +38,6 @@ impl InputField {
             jump,
         }
     }
-}
-
-/// How an upsampling interpolates (PyTorch's `interpolate`, `align_corners = False`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ResizeMode {
-    /// Each output position copies one input position.
-    Nearest,
-    /// Each output position reads the two input positions around it (one where it falls
-    /// exactly on an input position).
-    Linear,
 }
 
 /// One op of a graph, with the nodes it reads.

@@ -1,9 +1,9 @@
 //! Chains for the HDC rules: which dilated convs a path runs through, in order. See
 //! [`ChainReport`](super::ChainReport) for the definition.
 
-use super::NodeId;
 use super::build::{Graph, Op};
-use crate::schedule::AxisSpec;
+use super::types::NodeId;
+use crate::schedule::spec::AxisSpec;
 
 /// Whether a conv is a layer of a chain (a kernel above 1 on some axis), transparent (1×1,
 /// stride 1), or ends the chain (a strided 1×1).

@@ -2,11 +2,10 @@
 //! enough to hold. Generic over [`Count`]; the verdict alone runs on [`Seen`] (reached or
 //! not), which never overflows.
 
-use super::MAX_GRAPH_HOLE_LIST;
-use super::Method;
 use super::engine::{Budget, Cover, Fail, PhaseVerdict};
 use super::geo::Plan;
-use crate::schedule::Count;
+use super::types::{MAX_GRAPH_HOLE_LIST, Method};
+use crate::schedule::coverage::Count;
 
 /// Whether an offset is reached: the boolean semiring as a [`Count`], for the verdict
 /// without counts.

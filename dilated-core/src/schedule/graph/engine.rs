@@ -6,9 +6,9 @@
 use super::build::{Graph, Plans};
 use super::error::GraphError;
 use super::geo::Plan;
-use super::{MAX_GRAPH_TERMS, MAX_GRAPH_WORK, Method, NodeId};
+use super::types::{MAX_GRAPH_TERMS, MAX_GRAPH_WORK, Method, NodeId};
+use crate::schedule::error::{ErrorKind, ScheduleError};
 use crate::schedule::spec::overflow;
-use crate::schedule::{ErrorKind, ScheduleError};
 
 /// Why a representation gave up (the engine names the node).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,8 +4,9 @@
 
 use core::fmt;
 
-use super::{Jump, NodeId};
-use crate::schedule::{Axis, ScheduleError};
+use super::types::{Jump, NodeId};
+use crate::schedule::axis::Axis;
+use crate::schedule::error::ScheduleError;
 
 /// What went wrong while building or analysing a [`Graph`](super::Graph).
 ///

@@ -6,68 +6,13 @@
 //! `period` is 1 and `step` is the jump; an upsampling by `f` multiplies the period by `f`,
 //! so the jump `step / period` becomes fractional and the map depends on the phase.
 
-use core::fmt;
-
 use super::error::GraphError;
-use super::{MAX_GRAPH_PHASES, MAX_GRAPH_TAPS, NodeId, ResizeMode};
+use super::types::{Jump, MAX_GRAPH_PHASES, MAX_GRAPH_TAPS, NodeId, ResizeMode};
+use crate::schedule::axis::Axis;
+use crate::schedule::error::ScheduleError;
+use crate::schedule::hdc::gcd;
+use crate::schedule::spec::AxisSpec;
 use crate::schedule::spec::overflow;
-use crate::schedule::{Axis, AxisSpec, gcd};
-
-/// The distance between two neighbouring positions of a node, in input pixels: a fraction
-/// `num / den` in lowest terms (`den` is 1 unless the node is upsampled).
-///
-/// ```
-/// use dilated_core::schedule::graph::Jump;
-/// assert_eq!(Jump::new(16, 2).unwrap(), Jump { num: 8, den: 1 });
-/// assert_eq!(Jump::new(3, 2).unwrap().to_string(), "3/2");
-/// assert_eq!(Jump::new(1, 4).unwrap().as_f64(), 0.25);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Jump {
-    /// Numerator.
-    pub num: u64,
-    /// Denominator, at least 1.
-    pub den: u64,
-}
-
-impl Jump {
-    /// `num / den` in lowest terms; `None` when either is 0.
-    #[must_use]
-    pub const fn new(num: u64, den: u64) -> Option<Self> {
-        if num == 0 || den == 0 {
-            return None;
-        }
-        let g = gcd(num, den);
-        Some(Self {
-            num: num / g,
-            den: den / g,
-        })
-    }
-
-    /// Whether the jump is a whole number of pixels.
-    #[must_use]
-    pub const fn is_integer(&self) -> bool {
-        self.den == 1
-    }
-
-    /// The jump as a float (approximate past 2^53).
-    #[must_use]
-    #[allow(clippy::cast_precision_loss)]
-    pub fn as_f64(&self) -> f64 {
-        self.num as f64 / self.den as f64
-    }
-}
-
-impl fmt::Display for Jump {
-    /// `16`, or `3/2` when fractional.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.den == 1 {
-            write!(f, "{}", self.num)
-        } else {
-            write!(f, "{}/{}", self.num, self.den)
-        }
-    }
-}
 
 /// Positions `q = m·period + r` see pixels `m·step + (offsets of phase r)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -164,12 +109,7 @@ impl At {
 /// A conv (or a local pool) along one axis: output position `q` reads input positions
 /// `q·s − p_lo + t·d` for `t = 0..k`, with the real padding of the spec's mode.
 pub(super) fn conv_plan(geo: AxisGeo, spec: &AxisSpec, at: At) -> Result<Plan, GraphError> {
-    let wrap = |e| {
-        GraphError::schedule(
-            Some(at.node),
-            crate::schedule::ScheduleError::on_axis(e, at.axis),
-        )
-    };
+    let wrap = |e| GraphError::schedule(Some(at.node), ScheduleError::on_axis(e, at.axis));
     spec.validate().map_err(wrap)?;
     let (lo, _) = spec.padding_amounts().map_err(wrap)?;
     let g = gcd(geo.period, spec.stride);

@@ -115,6 +115,9 @@
 //! [`MAX_GRAPH_HOLE_LIST`]; over one, a typed error ([`GraphError::is_limit`]), never a
 //! sampled answer.
 
+// Layers, bottom to top; a module imports only from the layers below its own (the root
+// only re-exports): 1. `types` (ids, jumps, modes, methods, limits); 2. `error`; 3. `geo`;
+// 4. `bits`, `build`; 5. `chain`, `report`; 6. `engine`; 7. `dense`, `terms`; 8. `analyze`.
 mod analyze;
 mod bits;
 mod build;
@@ -125,40 +128,15 @@ mod error;
 mod geo;
 mod report;
 mod terms;
+mod types;
 
-pub use build::{Graph, InputField, Node, NodeId, Op, ResizeMode};
+pub use build::{Graph, InputField, Node, Op};
 pub use error::GraphError;
-pub use geo::Jump;
 pub use report::{
     ChainReport, GraphCoverage, GraphCoverageStatus, GraphDiagnostic, GraphOptions, GraphReport,
-    HoleList, Method, NodeReport, OutputAxis, OutputReport, PhaseMap,
+    HoleList, NodeReport, OutputAxis, OutputReport, PhaseMap,
 };
-
-/// Most nodes a graph may have.
-pub const MAX_GRAPH_NODES: usize = 1 << 16;
-
-/// Largest receptive field (per axis, per phase) the verdict handles: `2^22` offsets
-/// (a 512 KiB bit set).
-pub const MAX_GRAPH_RF: u64 = 1 << 22;
-
-/// Most phases per axis (upsampling by `f` multiplies them by `f`; a stride divides them).
-pub const MAX_GRAPH_PHASES: u64 = 1 << 8;
-
-/// Most taps one op may have along one axis, over all its output phases (kernel size times
-/// phases).
-pub const MAX_GRAPH_TAPS: u64 = 1 << 20;
-
-/// Largest 2D map (cells of one phase) computed densely, with exact counts: a 256×256
-/// field. Wider 2D graphs get the exact gap test.
-pub const MAX_GRAPH_MAP_CELLS: u64 = 1 << 16;
-
-/// Most product terms a 2D node's support may need in the exact gap test, after merging.
-pub const MAX_GRAPH_TERMS: usize = 1 << 10;
-
-/// Most operations one analysis may do (cell additions of the dense maps; word operations
-/// and row visits of the gap test).
-pub const MAX_GRAPH_WORK: u64 = 1 << 28;
-
-/// Most holes a report lists; past it, [`OutputReport::holes`] is `None` (the count stays
-/// exact).
-pub const MAX_GRAPH_HOLE_LIST: u64 = 1 << 16;
+pub use types::{
+    Jump, MAX_GRAPH_HOLE_LIST, MAX_GRAPH_MAP_CELLS, MAX_GRAPH_NODES, MAX_GRAPH_PHASES,
+    MAX_GRAPH_RF, MAX_GRAPH_TAPS, MAX_GRAPH_TERMS, MAX_GRAPH_WORK, Method, NodeId, ResizeMode,
+};

@@ -4,10 +4,15 @@
 
 use core::fmt;
 
-use super::{GraphError, Jump, NodeId};
-use crate::schedule::{
-    Axis, Count, Coverage, Diagnostic, Hdc, Level, Levels, Schedule, Suggestion,
-};
+use super::error::GraphError;
+use super::types::{Jump, Method, NodeId};
+use crate::schedule::axis::Axis;
+use crate::schedule::check::{Level, Levels};
+use crate::schedule::coverage::{Count, Coverage};
+use crate::schedule::hdc::Hdc;
+use crate::schedule::report::Diagnostic;
+use crate::schedule::spec::Schedule;
+use crate::schedule::suggest::Suggestion;
 
 /// What [`Graph::analyze`](super::Graph::analyze) does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,17 +44,6 @@ impl Default for GraphOptions {
             dense_cells: None,
         }
     }
-}
-
-/// How an output's verdict was computed (all three are exact).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Method {
-    /// Dense maps of exact counts.
-    Dense,
-    /// One product of per-axis sets (a chain, or branches that contain each other).
-    OuterProduct,
-    /// A union of products, swept row by row.
-    GapTest,
 }
 
 /// The holes of an output's reported phase, smallest first (row-major in 2D).

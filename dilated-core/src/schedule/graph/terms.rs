@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use super::bits::Bits;
 use super::engine::{Budget, Cover, Fail, PhaseVerdict};
 use super::geo::{Plan, extent};
-use super::{MAX_GRAPH_HOLE_LIST, MAX_GRAPH_TERMS, Method};
+use super::types::{MAX_GRAPH_HOLE_LIST, MAX_GRAPH_TERMS, Method};
 
 /// One product: per axis, one set per phase.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -1,0 +1,449 @@
+//! [`Model`], a graph with its weights, and the [`ModelWorkspace`] a run reuses.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::error::ModelError;
+use super::exec::{self, Aux, Layout, Mem};
+use super::graph::ModelGraph;
+use super::node::{Op, Parameter, label, tensor_name};
+use super::params::{self, NodeParams};
+use super::plan::Space;
+use crate::Error;
+use crate::conv::{Conv, ConvDesc};
+use crate::engine::{Kernel, Network, Workspace};
+use crate::tensor::DYN;
+use crate::weights::Weights;
+
+/// Reusable memory for [`Model::forward_into`]: the scratch slots of the plan, the
+/// engine's workspace and the per-run sizes. After the first call with a given shape,
+/// later calls allocate nothing.
+#[derive(Debug, Default, Clone)]
+pub struct ModelWorkspace {
+    arena: Vec<f32>,
+    engine: Workspace,
+    hw: Vec<[usize; 2]>,
+    base: Vec<usize>,
+    slot_len: Vec<usize>,
+}
+
+impl ModelWorkspace {
+    /// An empty workspace; it grows on first use.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the sizes of a run of `batch` items of `hw` (checking every join), places the
+    /// slots, grows the arena if it must; returns the output's spatial size.
+    fn prepare(
+        &mut self,
+        graph: &ModelGraph,
+        batch: usize,
+        hw: [usize; 2],
+    ) -> Result<[usize; 2], ModelError> {
+        let g = &graph.inner;
+        self.hw.clear();
+        self.hw.resize(g.nodes.len(), [0, 0]);
+        graph.sizes_into(hw, &mut self.hw)?;
+        self.slot_len.clear();
+        self.slot_len.resize(g.plan.slots, 0);
+        for r in &g.plan.roots {
+            let len = ConvDesc::nchw_len(batch, r.channels, self.hw[r.sized_by])?;
+            if let Space::Slot(k) = r.space {
+                self.slot_len[k] = self.slot_len[k].max(len);
+            }
+        }
+        // Lengths → offsets.
+        let mut total = 0usize;
+        for len in &mut self.slot_len {
+            let l = *len;
+            *len = total;
+            total = total.checked_add(l).ok_or(Error::Overflow {
+                what: "model workspace",
+            })?;
+        }
+        self.base.clear();
+        self.base.extend(g.plan.roots.iter().map(|r| match r.space {
+            Space::Output => 0,
+            Space::Slot(k) => self.slot_len[k],
+        }));
+        if self.arena.len() < total {
+            self.arena.resize(total, 0.0);
+        }
+        Ok(self.hw[graph.output().0])
+    }
+}
+
+/// A graph with its weights, ready to run: one engine [`Network`] per chain of convs, the
+/// elementwise steps between them. Cheap to clone (weights and plans are shared).
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub(super) graph: ModelGraph,
+    pub(super) params: Arc<Vec<NodeParams>>,
+    pub(super) aux: Arc<Vec<Aux>>,
+    pub(super) nets: Vec<Network>,
+    pool: Option<Arc<rayon::ThreadPool>>,
+    threads: usize,
+    kernel: Kernel,
+}
+
+impl Model {
+    /// Folds and packs the engine's weights for every chain.
+    fn assemble(graph: &ModelGraph, params: Vec<NodeParams>) -> Result<Self, ModelError> {
+        let g = &graph.inner;
+        let kernel = Kernel::selected();
+        let mut nets = Vec::with_capacity(g.plan.chains.len());
+        for chain in &g.plan.chains {
+            let mut convs: Vec<Conv> = Vec::with_capacity(chain.links.len());
+            for link in &chain.links {
+                let Some((conv, gain)) = params::conv_of(&params, link.conv) else {
+                    let prefix = if let Op::Conv { prefix, .. } = &g.nodes[link.conv].op {
+                        prefix.as_str()
+                    } else {
+                        ""
+                    };
+                    return Err(Error::MissingTensor {
+                        name: tensor_name(prefix, "weight"),
+                    }
+                    .into());
+                };
+                let bn = link.bn.and_then(|b| {
+                    let eps = if let Op::BatchNorm { eps, .. } = g.nodes[b].op {
+                        eps
+                    } else {
+                        0.0
+                    };
+                    params::batch_norm_of(&params, b).map(|p| (p, eps))
+                });
+                let folded = params::engine_conv(conv, gain, bn, link.act).map_err(|source| {
+                    ModelError::Op {
+                        op: label(&g.nodes, link.conv),
+                        source,
+                    }
+                })?;
+                convs.push(folded);
+            }
+            nets.push(Network::new_with_kernel(convs, kernel)?);
+        }
+        let aux = g
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, node)| match &node.op {
+                Op::BatchNorm { eps, .. } => {
+                    params::batch_norm_of(&params, i).map_or(Aux::None, |bn| {
+                        let (scale, shift) = bn.affine(*eps);
+                        Aux::Affine { scale, shift }
+                    })
+                }
+                Op::Prelu { .. } => {
+                    params::prelu_of(&params, i).map_or(Aux::None, |s| Aux::Slopes(s.to_vec()))
+                }
+                Op::Input
+                | Op::Conv { .. }
+                | Op::Activation(_)
+                | Op::Gate
+                | Op::Add { .. }
+                | Op::Concat
+                | Op::GlobalAvgPool
+                | Op::Broadcast
+                | Op::Dropout => Aux::None,
+            })
+            .collect();
+        Ok(Self {
+            graph: graph.clone(),
+            params: Arc::new(params),
+            aux: Arc::new(aux),
+            nets,
+            pool: None,
+            threads: 0,
+            kernel,
+        })
+    }
+
+    /// PyTorch's default initialisation, drawn op by op from one generator seeded with
+    /// `seed` (see [`init`](crate::init)): convs Kaiming-uniform (weight, then bias); a
+    /// weight-normalised conv draws `v` so and sets `g = ‖v‖`, so its weight equals `v`;
+    /// batch norms at identity statistics (weight 1, bias 0, mean 0, variance 1); PReLU
+    /// slopes 0.25.
+    pub fn init(graph: &ModelGraph, seed: u64) -> Result<Self, ModelError> {
+        Self::assemble(graph, params::init(&graph.inner, seed)?)
+    }
+
+    /// Takes every op's tensors out of `weights`, strictly (see the [module docs](self)).
+    pub fn from_weights(graph: &ModelGraph, weights: Weights) -> Result<Self, ModelError> {
+        Self::assemble(graph, params::load(&graph.inner, weights)?)
+    }
+
+    /// Loads a safetensors file written from the twin's `state_dict`.
+    pub fn from_safetensors(
+        graph: &ModelGraph,
+        path: impl AsRef<Path>,
+    ) -> Result<Self, ModelError> {
+        Self::from_weights(graph, Weights::from_safetensors(path)?)
+    }
+
+    /// Loads the bytes of a safetensors file.
+    pub fn from_safetensors_bytes(graph: &ModelGraph, bytes: &[u8]) -> Result<Self, ModelError> {
+        Self::from_weights(graph, Weights::from_safetensors_bytes(bytes)?)
+    }
+
+    /// Every tensor under the twin's names, as loaded or drawn (see the [module
+    /// docs](self)); `num_batches_tracked` is not written (PyTorch's batch norm fills in a
+    /// missing one when it loads a plain `state_dict`).
+    pub fn to_weights(&self) -> Result<Weights, ModelError> {
+        params::save(&self.graph.inner, &self.params)
+    }
+
+    /// The weights as safetensors bytes (`F32`, the twin's names).
+    pub fn to_safetensors_bytes(&self) -> Result<Vec<u8>, ModelError> {
+        Ok(self.to_weights()?.to_safetensors_bytes()?)
+    }
+
+    /// Writes the weights to a safetensors file.
+    pub fn save_safetensors(&self, path: impl AsRef<Path>) -> Result<(), ModelError> {
+        Ok(self.to_weights()?.save(path)?)
+    }
+
+    /// The graph.
+    #[must_use]
+    pub fn graph(&self) -> &ModelGraph {
+        &self.graph
+    }
+
+    /// Every tensor's name and shape, as the twin's `state_dict` has them.
+    #[must_use]
+    pub fn parameters(&self) -> &[Parameter] {
+        self.graph.parameters()
+    }
+
+    /// The engine networks, one per chain of convs, in the order they run (their weights
+    /// folded).
+    #[must_use]
+    pub fn networks(&self) -> &[Network] {
+        &self.nets
+    }
+
+    /// Runs on `threads` threads: 0 = the current rayon pool (the default), 1 = the calling
+    /// thread only, more = one pool owned by the model (shared by clones) that every
+    /// network runs in.
+    pub fn with_threads(mut self, threads: usize) -> Result<Self, ModelError> {
+        let (per_net, pool) = match threads {
+            0 | 1 => (threads, None),
+            n => (
+                0,
+                Some(Arc::new(
+                    rayon::ThreadPoolBuilder::new()
+                        .num_threads(n)
+                        .build()
+                        .map_err(|e| Error::ThreadPool {
+                            message: e.to_string(),
+                        })?,
+                )),
+            ),
+        };
+        self.nets = self
+            .nets
+            .into_iter()
+            .map(|n| n.with_threads(per_net))
+            .collect::<Result<_, _>>()?;
+        self.pool = pool;
+        self.threads = threads;
+        Ok(self)
+    }
+
+    /// Runs every conv with kernel family `kernel` (weights repacked for it); an error if
+    /// this CPU lacks it.
+    pub fn with_kernel(mut self, kernel: Kernel) -> Result<Self, ModelError> {
+        if !kernel.is_available() {
+            return Err(Error::KernelUnavailable { kernel }.into());
+        }
+        self.nets = self
+            .nets
+            .into_iter()
+            .map(|n| n.with_kernel(kernel))
+            .collect::<Result<_, _>>()?;
+        self.kernel = kernel;
+        Ok(self)
+    }
+
+    /// The kernel family the convs run.
+    #[must_use]
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
+    }
+
+    /// The number of threads a forward pass uses.
+    #[must_use]
+    pub fn threads(&self) -> usize {
+        match (&self.pool, self.threads) {
+            (Some(p), _) => p.current_num_threads(),
+            (None, 1) => 1,
+            (None, _) => rayon::current_num_threads(),
+        }
+    }
+
+    /// Output channels and spatial size for an input of `hw`, checking every op.
+    pub fn output_shape(&self, hw: [usize; 2]) -> Result<(usize, [usize; 2]), ModelError> {
+        let mut sizes = vec![[0, 0]; self.graph.nodes().len()];
+        self.graph.sizes_into(hw, &mut sizes)?;
+        Ok((self.graph.out_channels(), sizes[self.graph.output().0]))
+    }
+
+    /// The spatial size of `len` values of flat input holding `batch` items: the declared
+    /// input size, one dynamic axis inferred from the length (a 1D model's length always
+    /// is). Two dynamic axes cannot be inferred ([`Error::UnknownSize`]).
+    pub fn input_hw(&self, batch: usize, len: usize) -> Result<[usize; 2], ModelError> {
+        if batch == 0 {
+            return Err(Error::Zero { what: "batch" }.into());
+        }
+        let mut hw = self.graph.input_size();
+        let dynamic: Vec<usize> = (0..2).filter(|&a| hw[a] == DYN).collect();
+        match dynamic.as_slice() {
+            [] => {}
+            &[axis] => {
+                let per = batch
+                    .checked_mul(self.graph.in_channels())
+                    .and_then(|v| v.checked_mul(hw[1 - axis]))
+                    .ok_or(Error::Overflow {
+                        what: "tensor size",
+                    })?;
+                if len == 0 || !len.is_multiple_of(per) {
+                    return Err(Error::Length {
+                        what: "input (not a whole number of items)",
+                        expected: per.saturating_mul((len / per).max(1)),
+                        actual: len,
+                    }
+                    .into());
+                }
+                hw[axis] = len / per;
+            }
+            _ => {
+                return Err(Error::UnknownSize {
+                    what: "forward_nchw on a model whose height and width are both dynamic",
+                }
+                .into());
+            }
+        }
+        Ok(hw)
+    }
+
+    /// Runs the model on flat NCHW data (`[n, C, L]` for 1D) of `batch` items, their size
+    /// from [`input_hw`](Self::input_hw). Returns the flat output.
+    pub fn forward_nchw(&self, batch: usize, input: &[f32]) -> Result<Vec<f32>, ModelError> {
+        let hw = self.input_hw(batch, input.len())?;
+        Ok(self.forward_nchw_sized(batch, hw, input)?.0)
+    }
+
+    /// Runs the model on flat NCHW data of `batch` items of size `hw`. Returns the flat
+    /// output and its spatial size.
+    pub fn forward_nchw_sized(
+        &self,
+        batch: usize,
+        hw: [usize; 2],
+        input: &[f32],
+    ) -> Result<(Vec<f32>, [usize; 2]), ModelError> {
+        let (c, out_hw) = self.output_shape(hw)?;
+        let mut out = vec![0.0; ConvDesc::nchw_len(batch, c, out_hw)?];
+        self.forward_into(batch, hw, input, &mut out, &mut ModelWorkspace::new())?;
+        Ok((out, out_hw))
+    }
+
+    /// Runs the model into `output` (`batch × C_out × OH × OW`), reusing `ws`; returns the
+    /// output's spatial size. Allocates nothing once `ws` has grown for the shape.
+    pub fn forward_into(
+        &self,
+        batch: usize,
+        hw: [usize; 2],
+        input: &[f32],
+        output: &mut [f32],
+        ws: &mut ModelWorkspace,
+    ) -> Result<[usize; 2], ModelError> {
+        match &self.pool {
+            Some(pool) => pool.install(|| self.run(batch, hw, input, output, ws)),
+            None => self.run(batch, hw, input, output, ws),
+        }
+    }
+
+    fn run(
+        &self,
+        batch: usize,
+        hw: [usize; 2],
+        input: &[f32],
+        output: &mut [f32],
+        ws: &mut ModelWorkspace,
+    ) -> Result<[usize; 2], ModelError> {
+        if batch == 0 {
+            return Err(Error::Zero { what: "batch" }.into());
+        }
+        let out_hw = ws.prepare(&self.graph, batch, hw)?;
+        for (what, channels, size, len) in [
+            ("input", self.graph.in_channels(), hw, input.len()),
+            ("output", self.graph.out_channels(), out_hw, output.len()),
+        ] {
+            let expected = ConvDesc::nchw_len(batch, channels, size)?;
+            if len != expected {
+                return Err(Error::Length {
+                    what,
+                    expected,
+                    actual: len,
+                }
+                .into());
+            }
+        }
+        let ModelWorkspace {
+            arena,
+            engine,
+            hw: sizes,
+            base,
+            ..
+        } = ws;
+        let lay = Layout {
+            plan: &self.graph.inner.plan,
+            hw: sizes,
+            base,
+            batch,
+            in_channels: self.graph.in_channels(),
+        };
+        let mut mem = Mem {
+            input,
+            output,
+            arena: &mut arena[..],
+        };
+        let nets = &self.nets;
+        let mut conv = |chain: usize,
+                        b: usize,
+                        in_hw: [usize; 2],
+                        src: &[f32],
+                        dst: &mut [f32]|
+         -> Result<(), ModelError> {
+            nets[chain].forward_into(b, in_hw, src, dst, engine)?;
+            Ok(())
+        };
+        exec::run(&lay, &self.aux, &mut mem, &mut conv)?;
+        Ok(out_hw)
+    }
+}
+
+impl ModelGraph {
+    /// PyTorch's default initialisation, seeded (see [`Model::init`]).
+    pub fn init(&self, seed: u64) -> Result<Model, ModelError> {
+        Model::init(self, seed)
+    }
+
+    /// Loads weights (strict; see [`Model::from_weights`]).
+    pub fn from_weights(&self, weights: Weights) -> Result<Model, ModelError> {
+        Model::from_weights(self, weights)
+    }
+
+    /// Loads a safetensors file (strict).
+    pub fn from_safetensors(&self, path: impl AsRef<Path>) -> Result<Model, ModelError> {
+        Model::from_safetensors(self, path)
+    }
+
+    /// Loads the bytes of a safetensors file (strict).
+    pub fn from_safetensors_bytes(&self, bytes: &[u8]) -> Result<Model, ModelError> {
+        Model::from_safetensors_bytes(self, bytes)
+    }
+}
