@@ -167,6 +167,11 @@ fn number() -> impl Strategy<Value = Value> {
     ]
 }
 
+/// A shape or an offset pair, hostile or not.
+fn values() -> impl Strategy<Value = Vec<Value>> {
+    prop::collection::vec(number(), 0..6)
+}
+
 /// One edit of a header's fields.
 #[derive(Debug, Clone)]
 enum Edit {
@@ -198,7 +203,6 @@ fn edit() -> impl Strategy<Value = Edit> {
         Just(""),
     ]
     .prop_map(str::to_owned);
-    let values = prop::collection::vec(number(), 0..6);
     let field = prop_oneof![Just("dtype"), Just("shape"), Just("data_offsets")];
     let suffix = prop_oneof![Just(""), Just("x"), Just(".weight"), Just("\u{0}")].prop_map(str::to_owned);
     let metadata = prop_oneof![
@@ -209,8 +213,8 @@ fn edit() -> impl Strategy<Value = Edit> {
     ];
     prop_oneof![
         (any::<usize>(), dtype).prop_map(|(i, d)| Edit::Dtype(i, d)),
-        (any::<usize>(), values.clone()).prop_map(|(i, v)| Edit::Shape(i, v)),
-        (any::<usize>(), values).prop_map(|(i, v)| Edit::Offsets(i, v)),
+        (any::<usize>(), values()).prop_map(|(i, v)| Edit::Shape(i, v)),
+        (any::<usize>(), values()).prop_map(|(i, v)| Edit::Offsets(i, v)),
         (any::<usize>(), any::<usize>(), suffix).prop_map(|(i, j, s)| Edit::Rename(i, j, s)),
         any::<usize>().prop_map(Edit::Remove),
         (any::<usize>(), field).prop_map(|(i, f)| Edit::RemoveField(i, f)),
