@@ -154,6 +154,7 @@ fn refuse(case: &str, bytes: &[u8]) {
     assert!(matches!(e, Error::Format { .. }), "{case}: {e:?}");
     one_line(case, "Weights", &e.to_string());
     assert!(peak <= limit, "{case} via Weights: peak {peak} B > {limit} B");
+    eprintln!("{case}: file {} B, peak {peak} B: {e}", bytes.len());
 
     let stack = StackBuilder::new(Rank::Two).conv(desc());
     let (r, peak) = peak_during(|| stack.from_safetensors_bytes(bytes));
