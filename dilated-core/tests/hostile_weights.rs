@@ -92,6 +92,14 @@ fn hostile() -> Vec<(&'static str, Vec<u8>)> {
         ),
         ("100,001-deep JSON nesting", with_header(&nested, &[])),
         (
+            "100,001-deep JSON nesting inside an entry",
+            with_header(&format!(r#"{{"0.weight":{nested}}}"#), &[]),
+        ),
+        (
+            "100,001-deep JSON nesting inside the metadata",
+            with_header(&format!(r#"{{"__metadata__":{{"a":{nested}}}}}"#), &[]),
+        ),
+        (
             "unknown dtype",
             with_header(
                 r#"{"0.weight":{"dtype":"F99","shape":[1],"data_offsets":[0,4]}}"#,
