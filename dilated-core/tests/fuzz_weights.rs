@@ -204,7 +204,8 @@ fn edit() -> impl Strategy<Value = Edit> {
     ]
     .prop_map(str::to_owned);
     let field = prop_oneof![Just("dtype"), Just("shape"), Just("data_offsets")];
-    let suffix = prop_oneof![Just(""), Just("x"), Just(".weight"), Just("\u{0}")].prop_map(str::to_owned);
+    let suffix =
+        prop_oneof![Just(""), Just("x"), Just(".weight"), Just("\u{0}")].prop_map(str::to_owned);
     let metadata = prop_oneof![
         Just(Value::Null),
         Just(serde_json::json!({"format": "pt"})),

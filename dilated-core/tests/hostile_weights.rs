@@ -161,7 +161,10 @@ fn refuse(case: &str, bytes: &[u8]) {
     let e = r.expect_err(case);
     assert!(matches!(e, Error::Format { .. }), "{case}: {e:?}");
     one_line(case, "Weights", &e.to_string());
-    assert!(peak <= limit, "{case} via Weights: peak {peak} B > {limit} B");
+    assert!(
+        peak <= limit,
+        "{case} via Weights: peak {peak} B > {limit} B"
+    );
     eprintln!("{case}: file {} B, peak {peak} B: {e}", bytes.len());
 
     let stack = StackBuilder::new(Rank::Two).conv(desc());

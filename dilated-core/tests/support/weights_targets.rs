@@ -60,11 +60,7 @@ fn reencoded(w: &Weights, dtype: safetensors::Dtype) -> Vec<u8> {
                     }
                 })
                 .collect();
-            (
-                n.to_owned(),
-                w.shape(n).expect("present").to_vec(),
-                bytes,
-            )
+            (n.to_owned(), w.shape(n).expect("present").to_vec(), bytes)
         })
         .collect();
     let views: Vec<(&str, safetensors::tensor::TensorView<'_>)> = raw
@@ -82,8 +78,16 @@ fn reencoded(w: &Weights, dtype: safetensors::Dtype) -> Vec<u8> {
 /// Valid files, named: what the stack and the model accept, in `F32`, `F16` and `BF16`,
 /// and an empty set of tensors.
 pub(crate) fn seeds() -> Vec<(&'static str, Vec<u8>)> {
-    let s = stack().init(7).expect("stack").to_weights().expect("weights");
-    let m = graph().init(7).expect("model").to_weights().expect("weights");
+    let s = stack()
+        .init(7)
+        .expect("stack")
+        .to_weights()
+        .expect("weights");
+    let m = graph()
+        .init(7)
+        .expect("model")
+        .to_weights()
+        .expect("weights");
     vec![
         ("seed-stack-f32", s.to_safetensors_bytes().expect("bytes")),
         ("seed-stack-f16", reencoded(&s, safetensors::Dtype::F16)),
