@@ -731,3 +731,124 @@ pub(crate) fn table(dims: Dims, plan: &GraphPlan) -> String {
     }
     d
 }
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use dilated_core::schedule::graph::{Graph, GraphOptions, InputField};
+    use dilated_core::schedule::{AxisSpec, PadMode, Spec2d};
+    use proc_macro2::TokenStream;
+
+    use crate::ctxt::Ctxt;
+
+    /// The macro's verdict on `src`: (holes, receptive field per axis), and its errors.
+    fn verdict(src: &str) -> (Option<(u64, Vec<u64>)>, Vec<String>) {
+        let raw = crate::parse::parse(TokenStream::from_str(src).expect("lexes")).expect("parses");
+        let cx = Ctxt::new();
+        let stack = crate::ast::from_raw(&cx, &raw).expect("a stack");
+        assert!(!stack.is_chain());
+        let plan = super::check(&cx, &stack);
+        let mut out = None;
+        if let Some(plan) = &plan {
+            let (g, ids, _) = super::schedule_graph(&stack, &plan.nodes).expect("a graph");
+            let options = GraphOptions {
+                levels: stack.checks,
+                outputs: vec![ids[plan.output]],
+                ..GraphOptions::default()
+            };
+            let r = g.analyze(&options).expect("analyzed");
+            out = Some((r.outputs[0].hole_count, r.outputs[0].receptive_field()));
+        }
+        let (error, _) = cx.finish();
+        let errors = error
+            .into_iter()
+            .flat_map(|e| e.into_iter().map(|e| e.to_string()).collect::<Vec<_>>())
+            .collect();
+        (out, errors)
+    }
+
+    fn aspp(field: Option<&[InputField]>) -> (u64, Vec<u64>) {
+        let mut g = Graph::two_d();
+        let x = g.input(field).unwrap();
+        let one = AxisSpec::new(1, 1).with_padding(PadMode::Explicit { lo: 0, hi: 0 });
+        let mut branches = vec![g.conv(x, &[one; 2]).unwrap()];
+        for rate in [6, 12, 18] {
+            let s = Spec2d::square(3, rate)
+                .height
+                .with_padding(PadMode::Explicit { lo: rate, hi: rate });
+            branches.push(g.conv(x, &[s, s]).unwrap());
+        }
+        let pooled = g.global_pool(x).unwrap();
+        branches.push(g.conv(pooled, &[one; 2]).unwrap());
+        let cat = g.concat(&branches).unwrap();
+        let y = g.conv(cat, &[one; 2]).unwrap();
+        let options = GraphOptions {
+            outputs: vec![y],
+            ..GraphOptions::default()
+        };
+        let r = g.analyze(&options).unwrap();
+        (r.outputs[0].hole_count, r.outputs[0].receptive_field())
+    }
+
+    const ASPP: &str = "struct A { input: [8, 64, 64], FIELD layers: [ parallel { branches: [ \
+        [conv(8 -> 4, kernel: 1)], [conv(8 -> 4, kernel: 3, rate: 6)], \
+        [conv(8 -> 4, kernel: 3, rate: 12)], [conv(8 -> 4, kernel: 3, rate: 18)], \
+        pool [conv(8 -> 4, kernel: 1)] ], join: concat }, conv(20 -> 4, kernel: 1) ] }";
+
+    #[test]
+    fn aspp_verdicts_agree_with_the_graph_analysis() {
+        let (got, errors) = verdict(&ASPP.replace("FIELD", ""));
+        let direct = aspp(None);
+        assert!(direct.0 > 0);
+        assert_eq!(got, Some(direct));
+        assert!(
+            errors.iter().any(|e| e.contains("holes")),
+            "raw pixels: holes are an error: {errors:?}"
+        );
+
+        let src = ASPP.replace("FIELD", "field: { receptive_field: 971, jump: 16 },");
+        let (got, errors) = verdict(&src);
+        let f = InputField::new(971, 16);
+        let direct = aspp(Some(&[f, f]));
+        assert_eq!(direct.0, 0);
+        assert_eq!(got, Some(direct));
+        assert!(errors.is_empty(), "{errors:?}");
+    }
+
+    #[test]
+    fn a_residual_chain_agrees_with_the_graph_analysis() {
+        let (got, errors) = verdict(
+            "struct R { input: [4, _], layers: [ residual { body: [ \
+             conv(4 -> 4, kernel: 3, rate: 2), \
+             conv(4 -> 4, kernel: 3, rate: 4) ] } ], \
+             check: { holes: warn, hdc: allow } }",
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let mut g = Graph::one_d();
+        let x = g.input(None).unwrap();
+        let valid = |d| AxisSpec::new(3, d).with_padding(PadMode::Explicit { lo: d, hi: d });
+        let a = g.conv(x, &[valid(2)]).unwrap();
+        let b = g.conv(a, &[valid(4)]).unwrap();
+        g.sum(&[b, x]).unwrap();
+        let r = g.analyze(&GraphOptions::default()).unwrap();
+        assert_eq!(
+            got,
+            Some((r.outputs[0].hole_count, r.outputs[0].receptive_field()))
+        );
+    }
+
+    #[test]
+    fn structural_errors_are_found() {
+        let (_, errors) =
+            verdict("struct S { input: [4, _], layers: [ conv(4 -> 7, kernel: 1), gated ] }");
+        assert!(errors[0].contains("odd count"), "{errors:?}");
+        let (_, errors) = verdict(
+            "struct S { input: [4, _], layers: [ residual { body: [conv(4 -> 8, kernel: 1)] } ] }",
+        );
+        assert!(
+            errors[0].contains("channel mismatch at the residual add"),
+            "{errors:?}"
+        );
+    }
+}

@@ -256,7 +256,31 @@ fn parse_args(input: ParseStream<'_>) -> syn::Result<Vec<Arg>> {
     Ok(args)
 }
 
+/// Brackets nest at most this deep (the parser recurses once per level: this protects the
+/// compiler's stack from a hostile or runaway input).
+pub(crate) const MAX_NESTING: usize = 64;
+
+std::thread_local! {
+    static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 fn parse_value(input: ParseStream<'_>) -> syn::Result<Value> {
+    let depth = DEPTH.with(|d| {
+        d.set(d.get() + 1);
+        d.get()
+    });
+    let value = if depth > MAX_NESTING {
+        Err(input.error(format!(
+            "brackets nest deeper than {MAX_NESTING} levels: flatten the stack"
+        )))
+    } else {
+        parse_value_inner(input)
+    };
+    DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+    value
+}
+
+fn parse_value_inner(input: ParseStream<'_>) -> syn::Result<Value> {
     let lookahead = input.lookahead1();
     if lookahead.peek(Token![-]) || lookahead.peek(syn::LitInt) || lookahead.peek(syn::LitFloat) {
         let negative = if input.peek(Token![-]) {
