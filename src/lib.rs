@@ -92,9 +92,15 @@ pub mod __private {
     pub use dilated_core;
 
     #[cfg(feature = "runtime")]
+    pub use dilated_core::ConvDesc;
+    #[cfg(feature = "runtime")]
     pub use dilated_core::conv::Rank;
     #[cfg(feature = "runtime")]
     pub use dilated_core::engine::Workspace;
+    #[cfg(feature = "runtime")]
+    pub use dilated_core::model::{
+        Model, ModelBuilder, ModelError, ModelGraph, ModelWorkspace, WeightNorm,
+    };
     #[cfg(feature = "runtime")]
     pub use dilated_core::stack::{Conv1d, Conv2d, ModuleSpec, Pad1d, Pad2d, Stack, TypedStack};
     #[cfg(feature = "runtime")]

@@ -107,6 +107,9 @@ pub(crate) struct Conv {
     pub(crate) groups: Spanned<usize>,
     pub(crate) padding: Spanned<PadSyntax>,
     pub(crate) bias: bool,
+    /// `norm: weight`: weight-normalised along dim 0 (the twin's
+    /// `torch.nn.utils.parametrizations.weight_norm`).
+    pub(crate) weight_norm: bool,
 }
 
 /// One module of the twin `nn.Sequential`.
@@ -114,6 +117,41 @@ pub(crate) struct Conv {
 pub(crate) enum Item {
     Conv(Box<Conv>),
     Act(Spanned<Act>),
+    /// `batch_norm` / `batch_norm(eps: 1e-3)`: its eps.
+    BatchNorm(Spanned<f32>),
+    /// `prelu`: one slope per channel.
+    Prelu(Span),
+    /// `dropout(p)`: its p.
+    Dropout(Spanned<f32>),
+    /// `gated`: `tanh(a) · sigmoid(b)` of the two channel halves.
+    Gated(Span),
+    /// `residual { body: [ … ], shortcut: [ … ], activation: … }`.
+    Residual(Box<crate::block::Residual>),
+    /// `parallel { branches: [ … ], join: … }`.
+    Parallel(Box<crate::block::Parallel>),
+    /// `skip [ … ]` inside a residual body: a tap into the stack's skip sum.
+    Skip(Vec<Item>),
+    /// `skip_sum`: the main path becomes the sum of every skip so far.
+    SkipSum(Span),
+}
+
+impl Item {
+    /// Whether the item is a module of a plain chain (a conv the typed stack runs, or an
+    /// activation).
+    pub(crate) fn is_chain(&self) -> bool {
+        match self {
+            Item::Conv(c) => !c.weight_norm,
+            Item::Act(_) => true,
+            Item::BatchNorm(_)
+            | Item::Prelu(_)
+            | Item::Dropout(_)
+            | Item::Gated(_)
+            | Item::Residual(_)
+            | Item::Parallel(_)
+            | Item::Skip(_)
+            | Item::SkipSum(_) => false,
+        }
+    }
 }
 
 /// A parsed stack: everything the checks and the expansion need.
@@ -128,15 +166,32 @@ pub(crate) struct Stack {
     pub(crate) items: Vec<Item>,
     /// The level of each check (`check: { … }`), the schedule analysis's own type.
     pub(crate) checks: Levels,
+    /// `field: { receptive_field, jump }`: what the input's features already see, per
+    /// axis `[h, w]` (`h` = 1 in 1D).
+    pub(crate) field: Option<[crate::block::Field; 2]>,
 }
 
 impl Stack {
-    /// The convolutions, in order.
+    /// The convolutions of the top-level list, in order (all of them in a chain stack).
     pub(crate) fn convs(&self) -> impl Iterator<Item = &Conv> {
         self.items.iter().filter_map(|i| match i {
             Item::Conv(c) => Some(&**c),
-            Item::Act(_) => None,
+            Item::Act(_)
+            | Item::BatchNorm(_)
+            | Item::Prelu(_)
+            | Item::Dropout(_)
+            | Item::Gated(_)
+            | Item::Residual(_)
+            | Item::Parallel(_)
+            | Item::Skip(_)
+            | Item::SkipSum(_) => None,
         })
+    }
+
+    /// Whether the stack is a plain chain (expanded over the typed stack, as before blocks
+    /// existed) and has no declared input field.
+    pub(crate) fn is_chain(&self) -> bool {
+        self.field.is_none() && self.items.iter().all(Item::is_chain)
     }
 }
 
@@ -242,7 +297,8 @@ fn per_axis(cx: &Ctxt, value: &Value, what: &str, dims: Dims) -> Option<[Spanned
         | Value::Word(_)
         | Value::Call(..)
         | Value::Tuple(..)
-        | Value::Map(..) => {
+        | Value::Map(..)
+        | Value::Tagged(..) => {
             let v = positive(cx, value, what)?;
             Some(match dims {
                 Dims::One => [Spanned::new(1, v.span), v],
@@ -253,14 +309,14 @@ fn per_axis(cx: &Ctxt, value: &Value, what: &str, dims: Dims) -> Option<[Spanned
 }
 
 /// Keys of a `{ … }`/`( … )` body, checked for duplicates and unknowns.
-struct Keys<'a> {
+pub(crate) struct Keys<'a> {
     map: BTreeMap<String, &'a Field>,
 }
 
 impl<'a> Keys<'a> {
     /// The fields whose keys are `known`; an unknown key is an error that lists the known
     /// ones and suggests the nearest.
-    fn collect(
+    pub(crate) fn collect(
         cx: &Ctxt,
         fields: impl IntoIterator<Item = &'a Field>,
         known: &[&str],
@@ -271,7 +327,7 @@ impl<'a> Keys<'a> {
 
     /// As [`collect`](Self::collect), where `accepted` may hold more than the `offered`
     /// keys an error lists and suggests (the hyphenated `check` names).
-    fn collect_offering(
+    pub(crate) fn collect_offering(
         cx: &Ctxt,
         fields: impl IntoIterator<Item = &'a Field>,
         accepted: &[&str],
@@ -315,7 +371,7 @@ impl<'a> Keys<'a> {
         Keys { map }
     }
 
-    fn get(&self, key: &str) -> Option<&'a Value> {
+    pub(crate) fn get(&self, key: &str) -> Option<&'a Value> {
         self.map.get(key).map(|f| &f.value)
     }
 
@@ -323,7 +379,7 @@ impl<'a> Keys<'a> {
         self.map.get(key).map(|f| &f.key)
     }
 
-    fn key_span(&self, key: &str) -> Option<Span> {
+    pub(crate) fn key_span(&self, key: &str) -> Option<Span> {
         self.key(key).map(|k| k.span)
     }
 }
@@ -370,17 +426,38 @@ const STACK_KEYS: &[&str] = &[
     "check",
 ];
 const CONV_KEYS: &[&str] = &["kernel", "rate", "stride", "groups", "padding", "bias"];
+const CONV_KEYS_ACCEPTED: &[&str] = &[
+    "kernel", "rate", "stride", "groups", "padding", "bias", "norm",
+];
+/// Stack keys accepted beside [`STACK_KEYS`] (not offered in the unknown-key message, which
+/// chain stacks keep as it was).
+const STACK_KEYS_ACCEPTED: &[&str] = &[
+    "input",
+    "kernel",
+    "rates",
+    "channels",
+    "activation",
+    "layers",
+    "check",
+    "field",
+];
 pub(crate) const ACTIVATIONS: &[&str] = &["relu", "leaky_relu", "gelu", "tanh", "sigmoid", "silu"];
 
 /// Builds the stack model, recording every structural error in `cx`. Returns `None` when the
 /// stack cannot be modelled at all (the checks then have nothing to look at).
 pub(crate) fn from_raw(cx: &Ctxt, raw: &RawStack) -> Option<Stack> {
-    let keys = Keys::collect(cx, &raw.fields, STACK_KEYS, "the stack");
+    let keys = Keys::collect_offering(
+        cx,
+        &raw.fields,
+        STACK_KEYS_ACCEPTED,
+        STACK_KEYS,
+        "the stack",
+    );
     // A misspelt key already says "did you mean `kernel`?": no second error for it.
     let misspelt: Vec<&str> = raw
         .fields
         .iter()
-        .filter(|f| !STACK_KEYS.contains(&f.key.name.as_str()))
+        .filter(|f| !STACK_KEYS_ACCEPTED.contains(&f.key.name.as_str()))
         .filter_map(|f| closest(&f.key.name, STACK_KEYS))
         .collect();
     let missing = |key: &str, why: &str| {
@@ -443,8 +520,16 @@ pub(crate) fn from_raw(cx: &Ctxt, raw: &RawStack) -> Option<Stack> {
         compact(cx, &keys, input.as_ref())
     };
 
+    let field = keys.get("field").map(|v| {
+        let dims = input.as_ref().map_or(Dims::Two, |(_, d)| *d);
+        crate::block::field(cx, v, dims)
+    });
     let (input, dims) = input?;
     let (items, form) = items?;
+    let field = match field {
+        None => None,
+        Some(f) => Some(f?),
+    };
     let mut attrs = TokenStream::new();
     for a in &raw.attrs {
         a.to_tokens(&mut attrs);
@@ -458,6 +543,7 @@ pub(crate) fn from_raw(cx: &Ctxt, raw: &RawStack) -> Option<Stack> {
         input,
         items,
         checks,
+        field,
     })
 }
 
@@ -501,7 +587,8 @@ fn input(cx: &Ctxt, value: &Value) -> Option<(Input, Dims)> {
         | Value::Call(..)
         | Value::List(..)
         | Value::Tuple(..)
-        | Value::Map(..)) => positive(cx, v, "input channel count"),
+        | Value::Map(..)
+        | Value::Tagged(..)) => positive(cx, v, "input channel count"),
     };
     let size = |v: &Value| -> Result<Option<Spanned<usize>>, ()> {
         match v {
@@ -512,7 +599,8 @@ fn input(cx: &Ctxt, value: &Value) -> Option<(Input, Dims)> {
             | Value::Call(..)
             | Value::List(..)
             | Value::Tuple(..)
-            | Value::Map(..)) => positive(cx, v, "input size").map(Some).ok_or(()),
+            | Value::Map(..)
+            | Value::Tagged(..)) => positive(cx, v, "input size").map(Some).ok_or(()),
         }
     };
     let sizes = match dims {
@@ -536,7 +624,7 @@ fn input(cx: &Ctxt, value: &Value) -> Option<(Input, Dims)> {
     ))
 }
 
-fn activation(cx: &Ctxt, value: &Value) -> Option<Spanned<Act>> {
+pub(crate) fn activation(cx: &Ctxt, value: &Value) -> Option<Spanned<Act>> {
     let (word, args, args_span) = match value {
         Value::Word(w) => (w, None, None),
         Value::Call(w, span, args) => (w, Some(args), Some(*span)),
@@ -545,7 +633,8 @@ fn activation(cx: &Ctxt, value: &Value) -> Option<Spanned<Act>> {
         | Value::Underscore(_)
         | Value::List(..)
         | Value::Tuple(..)
-        | Value::Map(..)) => {
+        | Value::Map(..)
+        | Value::Tagged(..)) => {
             cx.error(
                 other.span(),
                 format!(
@@ -735,6 +824,7 @@ fn compact(cx: &Ctxt, keys: &Keys<'_>, input: Option<&(Input, Dims)>) -> Option<
             groups: Spanned::new(1, rate.span),
             padding: Spanned::new(PadSyntax::Same, rate.span),
             bias: true,
+            weight_norm: false,
         })));
         if let Some(a) = act {
             items.push(Item::Act(a));
@@ -772,38 +862,15 @@ fn per_layer(
         );
         return None;
     }
-    let mut items = Vec::with_capacity(entries.len());
-    let mut ok = true;
-    let mut channels = Vec::new();
-    for entry in entries {
-        match entry {
-            Value::Call(word, group, args) if word == "conv" => {
-                let (conv, info) = conv(cx, word.span(), *group, args, dims);
-                channels.push(info);
-                match conv {
-                    Some(c) => items.push(Item::Conv(Box::new(c))),
-                    None => ok = false,
-                }
-            }
-            Value::Word(word) if word == "conv" => {
-                cx.error(
-                    word.span(),
-                    "a conv needs its channels and kernel: `conv(C_in -> C_out, kernel: 3)`",
-                );
-                ok = false;
-            }
-            other @ (Value::Number(_)
-            | Value::Bool(..)
-            | Value::Underscore(_)
-            | Value::Word(_)
-            | Value::Call(..)
-            | Value::List(..)
-            | Value::Tuple(..)
-            | Value::Map(..)) => match activation(cx, other) {
-                Some(a) => items.push(Item::Act(a)),
-                None => ok = false,
-            },
-        }
+    let crate::block::Entries {
+        items,
+        channels,
+        mut ok,
+        blocks,
+    } = crate::block::items(cx, entries, dims, crate::block::Place::Top, 0);
+    if blocks {
+        // A block stack: channels, sizes and order are checked over the graph (`graph`).
+        return ok.then_some(items);
     }
     if !chain(cx, input_channels, &channels) {
         ok = false;
@@ -817,6 +884,14 @@ fn per_layer(
                 prev_is_conv = true;
                 any_conv = true;
             }
+            Item::BatchNorm(_)
+            | Item::Prelu(_)
+            | Item::Dropout(_)
+            | Item::Gated(_)
+            | Item::Residual(_)
+            | Item::Parallel(_)
+            | Item::Skip(_)
+            | Item::SkipSum(_) => {}
             Item::Act(a) => {
                 if !any_conv {
                     cx.error(
@@ -844,7 +919,7 @@ fn per_layer(
 
 /// What the channel checks need of one conv, whatever else failed in it.
 #[derive(Clone, Copy, Default)]
-struct Channels {
+pub(crate) struct Channels {
     cin: Option<Spanned<usize>>,
     cout: Option<Spanned<usize>>,
     groups: Option<Spanned<usize>>,
@@ -852,7 +927,13 @@ struct Channels {
 
 /// A conv and its channels (reported even when the rest of the conv has errors, so that a
 /// channel mismatch shows up with them).
-fn conv(cx: &Ctxt, span: Span, group: Span, args: &[Arg], dims: Dims) -> (Option<Conv>, Channels) {
+pub(crate) fn conv(
+    cx: &Ctxt,
+    span: Span,
+    group: Span,
+    args: &[Arg],
+    dims: Dims,
+) -> (Option<Conv>, Channels) {
     let mut info = Channels::default();
     let conv = conv_inner(cx, span, group, args, dims, &mut info);
     (conv, info)
@@ -879,7 +960,7 @@ fn conv_inner(
                 cx.error(a.span(), "a conv has one `C_in -> C_out`");
             }
             Arg::Field(f) => fields.push(f),
-            Arg::Value(v) => {
+            Arg::Value(v) | Arg::In(_, v, _) => {
                 cx.error(
                     v.span(),
                     format!(
@@ -892,7 +973,8 @@ fn conv_inner(
             }
         }
     }
-    let keys = Keys::collect(cx, fields, CONV_KEYS, "`conv(…)`");
+    // `norm` is accepted; the offered list stays the chain's (its messages are unchanged).
+    let keys = Keys::collect_offering(cx, fields, CONV_KEYS_ACCEPTED, CONV_KEYS, "`conv(…)`");
     let groups = match keys.get("groups") {
         None => Some(Spanned::new(1, span)),
         Some(Value::Word(w)) if w == "depthwise" => channels
@@ -948,6 +1030,20 @@ fn conv_inner(
             None
         }
     };
+    let weight_norm = match keys.get("norm") {
+        None => Some(false),
+        Some(Value::Word(w)) if w == "weight" => Some(true),
+        Some(v) => {
+            cx.error(
+                v.span(),
+                format!(
+                    "expected `norm: weight` (weight normalisation along dim 0), found {}",
+                    v.describe()
+                ),
+            );
+            None
+        }
+    };
     Some(Conv {
         span,
         in_channels: cin?,
@@ -958,6 +1054,7 @@ fn conv_inner(
         groups: groups?,
         padding: padding?,
         bias: bias?,
+        weight_norm: weight_norm?,
     })
 }
 
@@ -980,7 +1077,8 @@ fn padding(cx: &Ctxt, value: &Value, dims: Dims) -> Option<Spanned<PadSyntax>> {
             | Value::Word(_)
             | Value::Call(..)
             | Value::List(..)
-            | Value::Map(..)) => integer(cx, v, "padding").map(|p| [p.value, p.value]),
+            | Value::Map(..)
+            | Value::Tagged(..)) => integer(cx, v, "padding").map(|p| [p.value, p.value]),
         }
     };
     let pad = match value {
@@ -1033,7 +1131,8 @@ fn padding(cx: &Ctxt, value: &Value, dims: Dims) -> Option<Spanned<PadSyntax>> {
         | Value::Underscore(_)
         | Value::Call(..)
         | Value::Tuple(..)
-        | Value::Map(..)) => {
+        | Value::Map(..)
+        | Value::Tagged(..)) => {
             let a = axis(v)?;
             match dims {
                 Dims::One => PadSyntax::Explicit([[0, 0], a]),

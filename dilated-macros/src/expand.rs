@@ -51,6 +51,21 @@ pub(crate) fn stack(input: TokenStream) -> TokenStream {
     };
     let cx = Ctxt::new();
     let stack = ast::from_raw(&cx, &raw);
+    if let Some(s) = stack.as_ref().filter(|s| !s.is_chain()) {
+        let plan = crate::graph::check(&cx, s);
+        let (error, warnings) = cx.finish();
+        return match (error, plan) {
+            (None, Some(plan)) => crate::model::expand(s, &plan, &warnings),
+            (error, _) => {
+                let error = error.unwrap_or_else(|| {
+                    syn::Error::new(raw.name.span(), "this stack could not be checked")
+                });
+                let warnings = warnings.iter().map(warning);
+                let stub = fallback::expand(Some(&raw), &error);
+                quote!(#(#warnings)* #stub)
+            }
+        };
+    }
     let plan = stack.as_ref().and_then(|s| valid::check(&cx, s));
     let (error, warnings) = cx.finish();
     match (error, stack, plan) {
@@ -68,7 +83,7 @@ pub(crate) fn stack(input: TokenStream) -> TokenStream {
     }
 }
 
-fn usize_lit(v: usize) -> Literal {
+pub(crate) fn usize_lit(v: usize) -> Literal {
     Literal::usize_unsuffixed(v)
 }
 
@@ -92,7 +107,7 @@ fn shape_text(dims: Dims, c: usize, hw: [Option<usize>; 2]) -> String {
     }
 }
 
-fn act_tokens(act: Option<Act>) -> TokenStream {
+pub(crate) fn act_tokens(act: Option<Act>) -> TokenStream {
     let p = quote!(::dilated::__private);
     match act {
         None => quote!(#p::Activation::Identity),
@@ -224,7 +239,7 @@ fn heat_map(d: &mut String, plan: &Plan) {
 }
 
 /// A warning on stable Rust: the use of a `#[deprecated]` const, spanned on the token.
-fn warning(w: &Warning) -> TokenStream {
+pub(crate) fn warning(w: &Warning) -> TokenStream {
     let name = format_ident!("dilated_{}", w.check);
     let note = &w.message;
     // The use carries the offending token's span, so the lint points there.
@@ -371,6 +386,7 @@ fn consts(stack: &Stack, plan: &Plan, convs: &[&Conv], layer_types: &[TokenStrea
     );
     let out_shape = shape3(plan.out_channels, plan.output);
     let [rf_h, rf_w] = plan.rf.map(usize_lit);
+    let twin = crate::twin::chain_twin(stack);
     let rf = match stack.dims {
         Dims::One => rf_w.clone(),
         Dims::Two => usize_lit(plan.rf[0].max(plan.rf[1])),
@@ -395,6 +411,10 @@ fn consts(stack: &Stack, plan: &Plan, convs: &[&Conv], layer_types: &[TokenStrea
         #vis const MODULE_INDICES: [usize; #n] = [#(#modules),*];
         /// The convolutions: module index, rank and run-time descriptor.
         #vis const LAYERS: [#p::ModuleSpec; #n] = [#(#specs),*];
+        /// The Python source of the twin `torch.nn.Sequential` subclass (imports only
+        /// `torch`): its `state_dict()`, saved with `safetensors.torch.save_file`, loads
+        /// with `from_safetensors`, and its `forward` computes what `forward` computes.
+        #vis const PYTORCH: &'static str = #twin;
     }
 }
 

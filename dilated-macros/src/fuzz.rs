@@ -151,6 +151,30 @@ const VOCAB: &[&str] = &[
     "=",
     "#",
     "!",
+    "*",
+    "in",
+    "residual",
+    "body",
+    "shortcut",
+    "parallel",
+    "branches",
+    "join",
+    "concat",
+    "sum",
+    "hierarchical",
+    "pool",
+    "skip",
+    "skip_sum",
+    "repeat",
+    "gated",
+    "batch_norm",
+    "eps",
+    "prelu",
+    "dropout",
+    "norm",
+    "weight",
+    "field",
+    "jump",
 ];
 
 /// Valid stacks to mutate.
@@ -162,6 +186,16 @@ const SEEDS: &[&str] = &[
      stride: 2, groups: 2, padding: [(1, 1), 0], bias: false), leaky_relu(0.2)], \
      check: { hdc: strict, gridding: allow } }",
     "struct D { input: [1, 64], kernel: 3, rates: [2, 4, 8], check: { gridding: warn } }",
+    "struct W { input: [4, _], layers: [conv(4 -> 8, kernel: 1), repeat(rate in [1, 2, 4] * 2) \
+     [residual { body: [conv(8 -> 16, kernel: 2, rate: rate, padding: causal), gated, \
+     skip [conv(8 -> 8, kernel: 1)], conv(8 -> 8, kernel: 1)] }], skip_sum, relu] }",
+    "struct A { input: [8, 33, 33], field: { receptive_field: 971, jump: 16 }, layers: [ \
+     parallel { branches: [[conv(8 -> 4, kernel: 1), batch_norm, relu], [conv(8 -> 4, \
+     kernel: 3, rate: 6)], pool [conv(8 -> 4, kernel: 1), batch_norm(eps: 1e-3)]], join: \
+     concat }, conv(12 -> 4, kernel: 1), prelu, dropout(0.1)] }",
+    "struct T { input: [3, _], layers: [residual { body: [conv(3 -> 8, kernel: 3, padding: \
+     causal, norm: weight), relu], shortcut: [conv(3 -> 8, kernel: 1)], activation: relu }, \
+     parallel { branches: [[conv(8 -> 8, kernel: 1)], []], join: hierarchical }] }",
 ];
 
 /// A random sequence of vocabulary tokens inside `struct S { … }` or bare.

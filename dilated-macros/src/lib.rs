@@ -13,10 +13,14 @@
 #![forbid(unsafe_code)]
 
 mod ast;
+mod block;
 mod ctxt;
 mod expand;
 mod fallback;
+mod graph;
+mod model;
 mod parse;
+mod twin;
 mod valid;
 
 #[cfg(test)]

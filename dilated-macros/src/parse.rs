@@ -13,8 +13,11 @@
 //! value  := `-`? INT | `-`? FLOAT | `true` | `false` | `_`
 //!         | IDENT                        e.g. `relu`, `same`
 //!         | IDENT `(` arg,* `)`          e.g. `conv(16 -> 32, kernel: 3)`, `leaky_relu(0.2)`
+//!         | IDENT `{` field,* `}`          e.g. `residual { body: [ … ] }` (a call of fields)
+//!         | (IDENT | IDENT `(` arg,* `)`) `[` value,* `]`
+//!                                        e.g. `pool [ … ]`, `repeat(rate in [1, 2]) [ … ]`
 //!         | `[` value,* `]` | `(` value,* `)` | `{` field,* `}`
-//! arg    := IDENT `:` value | value `->` value | value
+//! arg    := IDENT `:` value | IDENT `in` value (`*` INT)? | value `->` value | value
 //! ```
 
 use proc_macro2::{Span, TokenStream};
@@ -31,6 +34,7 @@ pub(crate) struct RawStack {
 }
 
 /// `key: value`.
+#[derive(Clone)]
 pub(crate) struct Field {
     pub(crate) key: Key,
     pub(crate) value: Value,
@@ -38,6 +42,7 @@ pub(crate) struct Field {
 
 /// A key as written: one identifier, or hyphenated words inside `{ … }` (the `check`
 /// names `no-output`, `hdc-rule-1`, …).
+#[derive(Clone)]
 pub(crate) struct Key {
     /// The words joined by `-`.
     pub(crate) name: String,
@@ -48,7 +53,7 @@ pub(crate) struct Key {
 }
 
 /// A number as written, with its sign and span; converted (with overflow checks) later.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub(crate) struct Number {
     pub(crate) negative: bool,
     pub(crate) digits: String,
@@ -57,22 +62,30 @@ pub(crate) struct Number {
 }
 
 /// One value of the key-value language.
+#[derive(Clone)]
 pub(crate) enum Value {
     Number(Number),
     Bool(bool, Span),
     Underscore(Span),
     Word(Ident),
+    /// `name( … )`, and `name { … }` (its fields as [`Arg::Field`]s).
     Call(Ident, Span, Vec<Arg>),
     List(Span, Vec<Value>),
     Tuple(Span, Vec<Value>),
     Map(Span, Vec<Field>),
+    /// A head (a word or a call) followed by a list: `pool [ … ]`, `skip [ … ]`,
+    /// `repeat(rate in [1, 2]) [ … ]`; the span is the list's.
+    Tagged(Box<Value>, Span, Vec<Value>),
 }
 
 /// An argument inside `name( … )`.
+#[derive(Clone)]
 pub(crate) enum Arg {
     Field(Field),
     Arrow(Value, Value),
     Value(Value),
+    /// `rate in [1, 2, 4] * 2`: a variable, its values, and how many times they repeat.
+    In(Ident, Value, Option<Number>),
 }
 
 impl Value {
@@ -85,6 +98,7 @@ impl Value {
             Value::Word(i) => i.span(),
             Value::Call(i, _, _) => i.span(),
             Value::List(s, _) | Value::Tuple(s, _) | Value::Map(s, _) => *s,
+            Value::Tagged(head, _, _) => head.span(),
         }
     }
 
@@ -101,6 +115,7 @@ impl Value {
             Value::List(..) => "a list `[…]`".to_owned(),
             Value::Tuple(..) => "a tuple `(…)`".to_owned(),
             Value::Map(..) => "a block `{…}`".to_owned(),
+            Value::Tagged(head, _, _) => format!("{} `[…]`", head.describe()),
         }
     }
 }
@@ -205,6 +220,23 @@ fn parse_args(input: ParseStream<'_>) -> syn::Result<Vec<Arg>> {
             && !input.peek2(Token![::])
         {
             Arg::Field(parse_field(input, false)?)
+        } else if input.peek(Ident::peek_any) && input.peek2(Token![in]) {
+            let var = Ident::parse_any(input)?;
+            input.parse::<Token![in]>()?;
+            let values = parse_value(input)?;
+            let times = if input.peek(Token![*]) {
+                input.parse::<Token![*]>()?;
+                let lit: syn::LitInt = input.parse()?;
+                Some(Number {
+                    negative: false,
+                    digits: lit.base10_digits().to_owned(),
+                    float: false,
+                    span: lit.span(),
+                })
+            } else {
+                None
+            };
+            Arg::In(var, values, times)
         } else {
             let first = parse_value(input)?;
             if input.peek(Token![->]) {
@@ -224,7 +256,31 @@ fn parse_args(input: ParseStream<'_>) -> syn::Result<Vec<Arg>> {
     Ok(args)
 }
 
+/// Brackets nest at most this deep (the parser recurses once per level: this protects the
+/// compiler's stack from a hostile or runaway input).
+pub(crate) const MAX_NESTING: usize = 64;
+
+std::thread_local! {
+    static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 fn parse_value(input: ParseStream<'_>) -> syn::Result<Value> {
+    let depth = DEPTH.with(|d| {
+        d.set(d.get() + 1);
+        d.get()
+    });
+    let value = if depth > MAX_NESTING {
+        Err(input.error(format!(
+            "brackets nest deeper than {MAX_NESTING} levels: flatten the stack"
+        )))
+    } else {
+        parse_value_inner(input)
+    };
+    DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+    value
+}
+
+fn parse_value_inner(input: ParseStream<'_>) -> syn::Result<Value> {
     let lookahead = input.lookahead1();
     if lookahead.peek(Token![-]) || lookahead.peek(syn::LitInt) || lookahead.peek(syn::LitFloat) {
         let negative = if input.peek(Token![-]) {
@@ -272,12 +328,32 @@ fn parse_value(input: ParseStream<'_>) -> syn::Result<Value> {
         if word == "true" || word == "false" {
             return Ok(Value::Bool(word == "true", word.span()));
         }
-        if input.peek(syn::token::Paren) {
+        let head = if input.peek(syn::token::Paren) {
             let content;
             let p = parenthesized!(content in input);
-            Ok(Value::Call(word, p.span.join(), parse_args(&content)?))
+            Value::Call(word, p.span.join(), parse_args(&content)?)
+        } else if input.peek(syn::token::Brace) {
+            let content;
+            let b = braced!(content in input);
+            let fields = parse_fields(&content, false)?;
+            return Ok(Value::Call(
+                word,
+                b.span.join(),
+                fields.into_iter().map(Arg::Field).collect(),
+            ));
         } else {
-            Ok(Value::Word(word))
+            Value::Word(word)
+        };
+        if input.peek(syn::token::Bracket) {
+            let content;
+            let b = bracketed!(content in input);
+            Ok(Value::Tagged(
+                Box::new(head),
+                b.span.join(),
+                parse_list(&content)?,
+            ))
+        } else {
+            Ok(head)
         }
     } else {
         Err(lookahead.error())

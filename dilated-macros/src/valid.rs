@@ -172,7 +172,7 @@ pub(crate) fn check(cx: &Ctxt, stack: &Stack) -> Option<Plan> {
 
 /// A diagnostic as the compiler shows it: the analysis's message, its `help:` line, and
 /// which `check:` key (the check's id) sets its level.
-fn render(d: &Diagnostic) -> String {
+pub(crate) fn render(d: &Diagnostic) -> String {
     let mut s = d.message.clone();
     if let Some(help) = &d.help {
         s.push_str("\n= help: ");
@@ -218,6 +218,14 @@ fn plan(cx: &Ctxt, stack: &Stack, convs: &[&Conv], report: &Report) -> Option<Pl
                 modules.push(index);
                 acts.push(None);
             }
+            Item::BatchNorm(_)
+            | Item::Prelu(_)
+            | Item::Dropout(_)
+            | Item::Gated(_)
+            | Item::Residual(_)
+            | Item::Parallel(_)
+            | Item::Skip(_)
+            | Item::SkipSum(_) => {}
             Item::Act(a) => {
                 if let Some(last) = acts.last_mut() {
                     *last = Some(a.value);
