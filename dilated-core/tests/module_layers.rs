@@ -264,24 +264,24 @@ fn strip_test_items(t: &[Tok]) -> Vec<Tok> {
     let mut out = Vec::with_capacity(t.len());
     let mut i = 0;
     while i < t.len() {
-        if t[i].is_punct('#') {
-            if let Some((end, test)) = attribute(t, i) {
-                if test {
-                    // Further attributes of the same item, then the item.
-                    let mut j = end;
-                    while j < t.len() && t[j].is_punct('#') {
-                        match attribute(t, j) {
-                            Some((e, _)) => j = e,
-                            None => break,
-                        }
+        if t[i].is_punct('#')
+            && let Some((end, test)) = attribute(t, i)
+        {
+            if test {
+                // Further attributes of the same item, then the item.
+                let mut j = end;
+                while j < t.len() && t[j].is_punct('#') {
+                    match attribute(t, j) {
+                        Some((e, _)) => j = e,
+                        None => break,
                     }
-                    i = item_end(t, j);
-                } else {
-                    out.extend_from_slice(&t[i..end]);
-                    i = end;
                 }
-                continue;
+                i = item_end(t, j);
+            } else {
+                out.extend_from_slice(&t[i..end]);
+                i = end;
             }
+            continue;
         }
         out.push(t[i].clone());
         i += 1;
@@ -354,10 +354,10 @@ fn children_and_defines(t: &[Tok]) -> (Vec<String>, BTreeSet<String>) {
                     if let Some(n) = name {
                         defines.insert(n.to_string());
                     }
-                } else if kw == "macro_rules" {
-                    if let Some(n) = t.get(i + 2).and_then(Tok::ident) {
-                        defines.insert(n.to_string());
-                    }
+                } else if kw == "macro_rules"
+                    && let Some(n) = t.get(i + 2).and_then(Tok::ident)
+                {
+                    defines.insert(n.to_string());
                 }
             }
             Tok::Ident(_) | Tok::PathSep | Tok::Punct(_) => {}

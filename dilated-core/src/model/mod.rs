@@ -37,7 +37,7 @@
 //!   the conv's weights; an activation that is then the only consumer runs in the engine's
 //!   epilogue; a PReLU that is the only consumer runs on the conv's output in place. A
 //!   conv whose output (after what it absorbed) has a single consumer, another conv, joins
-//!   it in one engine [`Network`], which keeps its fused stack paths. Dropouts vanish.
+//!   it in one engine [`Network`](crate::engine::Network), which keeps its fused stack paths. Dropouts vanish.
 //! - **Elementwise steps** (residual adds and skip sums, gates, standalone activations,
 //!   PReLUs and batch norms — ESPNet normalises after a concat and an add —, pools,
 //!   broadcasts) are plain loops over slices, in place where their input dies.

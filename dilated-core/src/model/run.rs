@@ -171,7 +171,7 @@ impl Model {
         Self::assemble(graph, params::init(&graph.inner, seed)?)
     }
 
-    /// Takes every op's tensors out of `weights`, strictly (see the [module docs](self)).
+    /// Takes every op's tensors out of `weights`, strictly (see the [module docs](super)).
     pub fn from_weights(graph: &ModelGraph, weights: Weights) -> Result<Self, ModelError> {
         Self::assemble(graph, params::load(&graph.inner, weights)?)
     }
@@ -190,7 +190,7 @@ impl Model {
     }
 
     /// Every tensor under the twin's names, as loaded or drawn (see the [module
-    /// docs](self)); `num_batches_tracked` is not written (PyTorch's batch norm fills in a
+    /// docs](super)); `num_batches_tracked` is not written (PyTorch's batch norm fills in a
     /// missing one when it loads a plain `state_dict`).
     pub fn to_weights(&self) -> Result<Weights, ModelError> {
         params::save(&self.graph.inner, &self.params)
