@@ -350,3 +350,89 @@ pub(crate) fn chain_twin(stack: &Stack) -> String {
 pub(crate) fn graph_twin(stack: &Stack) -> String {
     format!("{CONVS}{BLOCKS}{}", class(stack, true))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use proc_macro2::TokenStream;
+
+    use crate::ctxt::Ctxt;
+
+    fn twin(src: &str) -> String {
+        let raw = crate::parse::parse(TokenStream::from_str(src).expect("lexes")).expect("parses");
+        let cx = Ctxt::new();
+        let stack = crate::ast::from_raw(&cx, &raw).expect("a stack");
+        let (error, _) = cx.finish();
+        assert!(error.is_none());
+        if stack.is_chain() {
+            super::chain_twin(&stack)
+        } else {
+            super::graph_twin(&stack)
+        }
+    }
+
+    /// Imports only `torch`; brackets balance; no tab.
+    fn well_formed(py: &str) {
+        let imports: Vec<&str> = py
+            .lines()
+            .filter(|l| l.trim_start().starts_with("import ") || l.contains(" import "))
+            .collect();
+        assert_eq!(imports, ["import torch"], "{py}");
+        for (open, close) in [('(', ')'), ('[', ']'), ('{', '}')] {
+            assert_eq!(
+                py.matches(open).count(),
+                py.matches(close).count(),
+                "{open}{close} in\n{py}"
+            );
+        }
+        assert!(!py.contains('\t'));
+    }
+
+    #[test]
+    fn a_chain_twin_is_a_sequential_of_padded_convs() {
+        let py = twin(
+            "struct Wave { input: [4, _], layers: [conv(4 -> 8, kernel: 2, rate: 2, padding: \
+             causal), leaky_relu(0.2), conv(8 -> 4, kernel: 3, bias: false)] }",
+        );
+        well_formed(&py);
+        assert!(py.contains("class Wave(torch.nn.Sequential):"), "{py}");
+        assert!(
+            py.contains("_Conv1d(4, 8, 2, 2, 1, 1, True, (2, 0)),"),
+            "{py}"
+        );
+        assert!(py.contains("torch.nn.LeakyReLU(0.2),"), "{py}");
+        assert!(
+            py.contains("_Conv1d(8, 4, 3, 1, 1, 1, False, (1, 1)),"),
+            "{py}"
+        );
+        assert!(
+            !py.contains("def forward(self, x):\n        return _run"),
+            "{py}"
+        );
+    }
+
+    #[test]
+    fn a_graph_twin_names_its_modules_as_the_weights() {
+        let py = twin(
+            "struct G { input: [4, 8, 8], layers: [ conv(4 -> 8, kernel: 3, norm: weight), \
+             batch_norm(eps: 1e-3), residual { body: [conv(8 -> 8, kernel: 3, rate: 2), \
+             prelu], activation: relu }, parallel { branches: [[conv(8 -> 4, kernel: 1)], \
+             pool [conv(8 -> 4, kernel: 1)]], join: concat }, dropout(0.1) ] }",
+        );
+        well_formed(&py);
+        assert!(py.contains("class G(torch.nn.Sequential):"), "{py}");
+        assert!(py.contains("def forward(self, x):\n        return _run(self, x, [])"));
+        assert!(py.contains(
+            "torch.nn.utils.parametrizations.weight_norm(_Conv2d(4, 8, (3, 3), (1, 1), (1, 1), \
+             1, True, (1, 1, 1, 1)), dim=0)"
+        ));
+        assert!(py.contains("torch.nn.BatchNorm2d(8, eps=0.001)"), "{py}");
+        assert!(py.contains("Residual("), "{py}");
+        assert!(py.contains("torch.nn.PReLU(8)"), "{py}");
+        assert!(py.contains("torch.nn.AdaptiveAvgPool2d(1),"), "{py}");
+        assert!(py.contains("[False, True],"), "{py}");
+        assert!(py.contains("\"concat\")"), "{py}");
+        assert!(py.contains("torch.nn.Dropout(0.1)"), "{py}");
+    }
+}
