@@ -628,6 +628,13 @@ pub(crate) fn map(a: &MapArgs, path: &Path) -> Result<Outcome, Failure> {
         .iter()
         .find(|t| t.node.as_ref().ok() == Some(&out.node))
         .map_or_else(|| node_label(&l, out.node), |t| t.name.clone());
+    if out.receptive_field().iter().all(|&r| r == 0) {
+        return Err(Failure::Message(format!(
+            "{} has no local coverage to draw: every path to it goes through a global pool \
+             or a layer over the whole map; pick a feature map with --tensor NAME",
+            dilated_onnx::Name(name)
+        )));
+    }
     let Some(cov): Option<&GraphCoverage<u128>> = out.coverage.exact() else {
         return Err(Failure::Message(format!(
             "the map of {} is too large for exact counts (receptive field {})",

@@ -345,6 +345,15 @@ fn map_of_a_model() {
         (v["rows"].as_u64(), v["cols"].as_u64()),
         (Some(1), Some(61))
     );
+    // A classifier's output has no local map: the error says why and what to pick.
+    let o = run(&["map", &fixture("light/light_resnet50.onnx")]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("no local coverage") && err.contains("--tensor"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
 }
 
 #[test]

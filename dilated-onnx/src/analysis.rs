@@ -119,15 +119,20 @@ impl Analysis {
         let mut sgraph = sg::Graph::with_rank(rank).map_err(|e| Error::Unsupported {
             what: e.to_string(),
         })?;
+        // One schedule node per IR node at most, plus the input: allocated once.
+        let nodes = graph.nodes().len().saturating_add(1);
+        sgraph.reserve(nodes);
         let input = sgraph.input(None).map_err(|e| Error::Unsupported {
             what: e.to_string(),
         })?;
+        let mut origin = Vec::with_capacity(nodes.min(sg::MAX_GRAPH_NODES));
+        origin.push(None);
         let mut a = Self {
             graph: sgraph,
-            origin: vec![None],
+            origin,
             unjudged: Vec::new(),
             notes: Vec::new(),
-            places: HashMap::new(),
+            places: HashMap::with_capacity(nodes.min(sg::MAX_GRAPH_NODES)),
         };
         let mut first = true;
         for &v in graph.inputs() {
