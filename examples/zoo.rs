@@ -47,6 +47,10 @@ use std::process::ExitCode;
 mod zoo;
 
 fn main() -> ExitCode {
-    let code = zoo::cli::main(std::env::args_os(), &mut std::io::stdout(), &mut std::io::stderr());
+    let code = zoo::cli::main(
+        std::env::args_os(),
+        &mut std::io::stdout(),
+        &mut std::io::stderr(),
+    );
     ExitCode::from(code)
 }

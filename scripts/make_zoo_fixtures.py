@@ -85,8 +85,10 @@ def perturb(model: torch.nn.Module, gen: torch.Generator) -> None:
 
 
 def make(name: str, out: pathlib.Path) -> None:
-    gen = torch.Generator().manual_seed(SEED + sum(map(ord, name)))
+    seed = SEED + sum(map(ord, name))
+    gen = torch.Generator().manual_seed(seed)
     module = twin_module(name)
+    torch.manual_seed(seed)  # the twin's default initialisation draws from the global RNG
     model = module.model()
     perturb(model, gen)
     model.eval()

@@ -307,7 +307,10 @@ fn list_and_twin() {
                 .find_map(|l| l.strip_prefix("INPUT_SHAPE = "))
                 .expect("INPUT_SHAPE");
             assert!(!shape.contains('0') || !shape.contains("(0"), "{shape}");
-            assert!(shape.starts_with(&format!("({}, ", v.declared[0])), "{shape}");
+            assert!(
+                shape.starts_with(&format!("({}, ", v.declared[0])),
+                "{shape}"
+            );
         }
     }
 }
@@ -358,14 +361,24 @@ fn bad_runs(dir: &Path) -> Vec<(Vec<String>, Vec<String>)> {
     // A float64 input of the right shape.
     let x64 = dir.join("x64.safetensors");
     let n = 2 * 4 * 2100;
-    let bytes: Vec<u8> = (0..n).flat_map(|i| f64::from(i as u32).to_le_bytes()).collect();
+    let bytes: Vec<u8> = (0..n)
+        .flat_map(|i| f64::from(i as u32).to_le_bytes())
+        .collect();
     let view = safetensors::tensor::TensorView::new(Dtype::F64, vec![2, 4, 2100], &bytes).unwrap();
-    std::fs::write(&x64, safetensors::serialize([("input", view)], None).unwrap()).unwrap();
+    std::fs::write(
+        &x64,
+        safetensors::serialize([("input", view)], None).unwrap(),
+    )
+    .unwrap();
     // A misshapen input: 3 channels instead of 4.
     let x3 = dir.join("x3.safetensors");
     let bytes: Vec<u8> = vec![0; 3 * 100 * 4];
     let view = safetensors::tensor::TensorView::new(Dtype::F32, vec![1, 3, 100], &bytes).unwrap();
-    std::fs::write(&x3, safetensors::serialize([("input", view)], None).unwrap()).unwrap();
+    std::fs::write(
+        &x3,
+        safetensors::serialize([("input", view)], None).unwrap(),
+    )
+    .unwrap();
     let run = |name: &str, w: &Path, x: &Path, y: &Path| -> Vec<String> {
         [
             "run",
@@ -423,7 +436,12 @@ fn bad_runs(dir: &Path) -> Vec<(Vec<String>, Vec<String>)> {
             words(&["cannot load the weights"]),
         ),
         (
-            run("wavenet", &w, &x, &dir.join("no-such-dir").join("y.safetensors")),
+            run(
+                "wavenet",
+                &w,
+                &x,
+                &dir.join("no-such-dir").join("y.safetensors"),
+            ),
             words(&["cannot write the output"]),
         ),
         (
@@ -465,7 +483,13 @@ fn zoo_binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let out = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "--example", "zoo", "--message-format=json"])
+            .args([
+                "build",
+                "--quiet",
+                "--example",
+                "zoo",
+                "--message-format=json",
+            ])
             .args((!cfg!(debug_assertions)).then_some("--release"))
             .current_dir(root())
             .output()

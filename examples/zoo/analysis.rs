@@ -67,8 +67,8 @@ pub(crate) fn schedule_graph(
         };
         let id = match node.op() {
             Op::Input => {
-                let f: Option<Vec<InputField>> =
-                    field.map(|(rf, jump)| axes.iter().map(|_| InputField::new(rf, jump)).collect());
+                let f: Option<Vec<InputField>> = field
+                    .map(|(rf, jump)| axes.iter().map(|_| InputField::new(rf, jump)).collect());
                 g.input(f.as_deref()).map_err(err)?
             }
             Op::Conv { prefix, desc, .. } => {
@@ -144,7 +144,12 @@ fn times(v: &[u64]) -> String {
 
 /// Up to 24 values; a longer list as its first 20, `…` and its last 3.
 fn list(v: &[u64]) -> String {
-    let text = |v: &[u64]| v.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+    let text = |v: &[u64]| {
+        v.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     if v.len() <= 24 {
         text(v)
     } else {
@@ -212,9 +217,9 @@ fn figures(g: &Graph, report: &GraphReport, out: &OutputReport) -> String {
         } else {
             "offsets"
         };
-        let first = out
-            .first_hole_node
-            .map_or_else(String::new, |n| format!(", the first opened by {}", name(g, n)));
+        let first = out.first_hole_node.map_or_else(String::new, |n| {
+            format!(", the first opened by {}", name(g, n))
+        });
         let gap = out.axes.iter().map(|a| a.widest_gap).max().unwrap_or(0);
         let _ = write!(
             s,

@@ -156,8 +156,12 @@ fn run(command: &Command, out: &mut dyn Write) -> Result<(), String> {
             let (c, _) = net.output_shape(batch.hw)?;
             let shape = output_shape(v.rank, batch.batch, c, hw);
             write_file("output", output, &output_bytes(&shape, &y)?)?;
-            writeln!(out, "{name}: wrote `output` {shape:?} to {}", output.display())
-                .map_err(write_err)
+            writeln!(
+                out,
+                "{name}: wrote `output` {shape:?} to {}",
+                output.display()
+            )
+            .map_err(write_err)
         }
         Command::Check { name, small } => {
             let entry = find(name)?;

@@ -189,7 +189,13 @@ pub(crate) static ENTRIES: [Entry; 6] = [
         about: "ESPNet's ESP module (Mehta et al. 2018; sacmehta/ESPNet): 1×1 reduction, \
                 rates 1, 2, 4, 8, 16, hierarchical fusion, residual, batch norm, PReLU",
         full: graph_variant!(Esp, Rank::Two, Esp::INPUT_SHAPE, None, HOLES_ALLOWED),
-        small: graph_variant!(EspSmall, Rank::Two, EspSmall::INPUT_SHAPE, None, HOLES_ALLOWED),
+        small: graph_variant!(
+            EspSmall,
+            Rank::Two,
+            EspSmall::INPUT_SHAPE,
+            None,
+            HOLES_ALLOWED
+        ),
     },
     Entry {
         name: "context",
@@ -204,9 +210,6 @@ pub(crate) static ENTRIES: [Entry; 6] = [
 pub(crate) fn find(name: &str) -> Result<&'static Entry, String> {
     ENTRIES.iter().find(|e| e.name == name).ok_or_else(|| {
         let names: Vec<&str> = ENTRIES.iter().map(|e| e.name).collect();
-        format!(
-            "unknown network `{name}`: the zoo has {}",
-            names.join(", ")
-        )
+        format!("unknown network `{name}`: the zoo has {}", names.join(", "))
     })
 }

@@ -23,9 +23,11 @@ pub(crate) mod tensors;
 use std::time::Instant;
 
 use dilated::conv::Rank;
-use dilated::stack::ModuleSpec;
 use dilated::engine::Workspace;
-use dilated_core::model::{Model, ModelBuilder, ModelGraph, ModelStream, ModelWorkspace, WeightNorm};
+use dilated::stack::ModuleSpec;
+use dilated_core::model::{
+    Model, ModelBuilder, ModelGraph, ModelStream, ModelWorkspace, WeightNorm,
+};
 
 /// A network of the zoo, whatever its generated type: a block stack runs on a
 /// [`Model`], the context module (a chain) on a [`dilated::Stack`].
