@@ -12,6 +12,9 @@ use super::nets::{
     WaveNet, WaveNetSmall,
 };
 
+/// A network, or why it could not be made.
+pub(crate) type NetResult = Result<Box<dyn Net>, String>;
+
 /// One declaration of an entry, as the commands need it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Variant {
@@ -34,9 +37,9 @@ pub(crate) struct Variant {
     /// The graph without weights (a chain as a graph of its convs).
     pub(crate) graph: fn() -> Result<ModelGraph, String>,
     /// Loads the twin's `state_dict` (safetensors bytes).
-    pub(crate) load: fn(&[u8]) -> Result<Box<dyn Net>, String>,
+    pub(crate) load: fn(&[u8]) -> NetResult,
     /// PyTorch's default initialisation, seeded.
-    pub(crate) seeded: fn(u64) -> Result<Box<dyn Net>, String>,
+    pub(crate) seeded: fn(u64) -> NetResult,
 }
 
 /// One network of the zoo.
