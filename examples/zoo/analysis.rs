@@ -301,9 +301,27 @@ pub(crate) fn check(entry: &Entry, v: &Variant, model: &ModelGraph) -> Result<Ch
             })
             .collect();
         rules.dedup();
+        // Failing rules the declaration's `check:` allows (they are not reported below).
+        let fails = |rule: fn(&dilated::schedule::Hdc) -> Outcome| {
+            c.hdc.iter().any(|h| rule(h).as_bool() == Some(false))
+        };
+        let allowed: Vec<&str> = [
+            ("hdc1", fails(|h| h.rule1), v.levels.hdc1),
+            ("hdc2", fails(|h| h.rule2), v.levels.hdc2),
+            ("hdc3", fails(|h| h.rule3), v.levels.hdc3),
+        ]
+        .iter()
+        .filter(|(_, failed, level)| *failed && *level == Level::Allow)
+        .map(|(name, _, _)| *name)
+        .collect();
+        let allowed = if allowed.is_empty() {
+            String::new()
+        } else {
+            format!(" (allowed by its `check`: {})", allowed.join(", "))
+        };
         let _ = writeln!(
             s,
-            "chain of {} layers, rates {}: {}",
+            "chain of {} layers, rates {}: {}{allowed}",
             c.nodes.len(),
             list(&c.rates()),
             rules.join("; ")
