@@ -1,4 +1,4 @@
-//! The fast examples (`coverage_figures`, `context_module`, `wavenet`, `aspp`) run as a user
+//! The fast examples (`coverage_figures`, `context_module`) run as a user
 //! runs them: they work on good input, and bad input — a missing, truncated or misshapen
 //! weights file, a path that cannot be written, a schedule the engine refuses — ends with
 //! one `error:` line and exit code 1, never a panic.
@@ -126,64 +126,4 @@ fn context_module_bad_weights() {
         "examples/data/seg_hdc.safetensors",
         "[21, 21, 3, 3]",
     );
-}
-
-#[test]
-fn wavenet_streams_and_round_trips_its_weights() {
-    let dir = scratch("wavenet");
-    let w = dir.join("wave.safetensors");
-    let args = ["--samples", "3000", "--chunk", "97"];
-    let mut save = args.to_vec();
-    save.extend(["--save-weights", w.to_str().unwrap()]);
-    let out = succeeds(&example("wavenet", &save));
-    assert!(out.contains("receptive field 1024 samples"));
-    assert!(out.contains("1023 frames = receptive field − 1"));
-    assert!(out.contains("streamed sample by sample"));
-    assert!(out.contains("streamed in chunks"));
-    let mut load = args.to_vec();
-    load.extend(["--weights", w.to_str().unwrap()]);
-    succeeds(&example("wavenet", &load));
-    fails_with(
-        &example("wavenet", &["--save-weights", &s(&unwritable(&dir))]),
-        &["cannot save the weights", "cannot write"],
-    );
-    let _ = std::fs::remove_dir_all(dir);
-}
-
-#[test]
-fn wavenet_bad_weights() {
-    bad_weights(
-        "wavenet",
-        &["--samples", "100"],
-        "fixtures/stack/wavenet_causal_k2_leaky.safetensors",
-        "[16, 1, 2]",
-    );
-}
-
-#[test]
-fn aspp_runs_and_refuses_an_unwritable_picture() {
-    let dir = scratch("aspp");
-    let svg = dir.join("aspp.svg");
-    let out = succeeds(&example(
-        "aspp",
-        &[
-            "--size",
-            "40",
-            "--batch",
-            "2",
-            "--runs",
-            "1",
-            "--svg",
-            &s(&svg),
-        ],
-    ));
-    assert!(out.contains("branch rate 1   no holes"));
-    assert!(out.contains("branch rate 18  gridding: 34 holes in a receptive field of 37"));
-    assert!(out.contains("33 of 1369 positions read"));
-    assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
-    fails_with(
-        &example("aspp", &["--size", "40", "--svg", &s(&unwritable(&dir))]),
-        &["cannot write"],
-    );
-    let _ = std::fs::remove_dir_all(dir);
 }

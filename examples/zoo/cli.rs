@@ -1,0 +1,271 @@
+//! The command line: `list`, `twin`, `run`, `check`, `bench`. [`main`] takes the arguments
+//! and the two output streams, so `tests/zoo.rs` drives it in-process as well as through
+//! the built binary. Every failure, clap's included, is one `error: …` line on stderr and
+//! exit code 1.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use dilated::conv::Rank;
+
+use super::entries::{ENTRIES, Entry, Variant, find};
+use super::tensors::{output_bytes, output_shape, read_file, read_input, write_file};
+use super::{Net, analysis};
+
+/// Real dilated networks declared with `dilated_stack!`, their PyTorch twins, run, checked
+/// and timed.
+#[derive(Debug, Parser)]
+#[command(name = "zoo", about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Prints the entries' names, one a line.
+    List,
+    /// Prints the twin: a Python module (it imports only `torch`) with the twin class,
+    /// `model()` (a fresh twin in `eval()` mode) and `INPUT_SHAPE`.
+    Twin {
+        /// The entry.
+        name: String,
+        /// The reduced-width declaration (the committed fixtures' twin).
+        #[arg(long)]
+        small: bool,
+    },
+    /// Runs the network on the f32 tensor `input` of a safetensors file, with the weights
+    /// of the twin's `state_dict`, and writes the f32 tensor `output`.
+    Run {
+        /// The entry.
+        name: String,
+        /// The twin's `state_dict`, saved with `safetensors.torch.save_file`.
+        #[arg(long)]
+        weights: PathBuf,
+        /// A safetensors file holding the f32 tensor `input`, `[N, *INPUT_SHAPE]`.
+        #[arg(long)]
+        input: PathBuf,
+        /// Where to write the safetensors file holding the f32 tensor `output`.
+        #[arg(long)]
+        output: PathBuf,
+        /// Threads (default: every core).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+        threads: Option<u16>,
+        /// The reduced-width declaration.
+        #[arg(long)]
+        small: bool,
+    },
+    /// Prints the schedule verdict: holes, receptive field, HDC rules, in the macro's words.
+    Check {
+        /// The entry.
+        name: String,
+        /// The reduced-width declaration.
+        #[arg(long)]
+        small: bool,
+    },
+    /// Times `forward_into` on a batch of `INPUT_SHAPE` with seeded weights (after
+    /// warm-up); the last line is `median_ms=<f>`.
+    Bench {
+        /// The entry.
+        name: String,
+        /// Threads (default: every core).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+        threads: Option<u16>,
+        /// Items per batch.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=4096))]
+        batch: u32,
+        /// Timed runs (at least 10).
+        #[arg(long, default_value_t = 11, value_parser = clap::value_parser!(u32).range(10..=10_000))]
+        runs: u32,
+        /// The reduced-width declaration.
+        #[arg(long)]
+        small: bool,
+    },
+}
+
+/// Runs the command line on `args` (the program name first), writing to `out` and `err`;
+/// returns the exit code.
+pub(crate) fn main<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let text = e.render().to_string();
+            if e.use_stderr() {
+                // clap's message up to its first blank line (the usage follows), as one
+                // line.
+                let message: Vec<&str> = text
+                    .lines()
+                    .take_while(|l| !l.trim().is_empty())
+                    .map(str::trim)
+                    .collect();
+                let message = message.join(" ");
+                let message = message.strip_prefix("error: ").unwrap_or(&message);
+                let _ = writeln!(err, "error: {message} (see `zoo --help`)");
+                return 1;
+            }
+            let _ = write!(out, "{text}");
+            return 0;
+        }
+    };
+    match run(&cli.command, out) {
+        Ok(()) => 0,
+        Err(e) => {
+            // One line, whatever the message holds.
+            let line: Vec<&str> = e.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+            let _ = writeln!(err, "error: {}", line.join("; "));
+            1
+        }
+    }
+}
+
+fn run(command: &Command, out: &mut dyn Write) -> Result<(), String> {
+    let write_err = |e: std::io::Error| format!("cannot write to stdout: {e}");
+    match command {
+        Command::List => {
+            for e in &ENTRIES {
+                writeln!(out, "{}", e.name).map_err(write_err)?;
+            }
+            Ok(())
+        }
+        Command::Twin { name, small } => {
+            let v = find(name)?.variant(*small);
+            write!(out, "{}", twin(v)).map_err(write_err)
+        }
+        Command::Run {
+            name,
+            weights,
+            input,
+            output,
+            threads,
+            small,
+        } => {
+            let v = find(name)?.variant(*small);
+            let net = load(v, &read_file("weights", weights)?)
+                .map_err(|e| format!("cannot load the weights `{}`: {e}", weights.display()))?;
+            let batch = read_input(input, &read_file("input", input)?, v.rank, v.declared)?;
+            let net = net.with_threads(threads.map_or(0, usize::from))?;
+            let (y, hw) = net
+                .forward(batch.batch, batch.hw, &batch.data)
+                .map_err(|e| format!("running `{name}`: {e}"))?;
+            let (c, _) = net.output_shape(batch.hw)?;
+            let shape = output_shape(v.rank, batch.batch, c, hw);
+            write_file("output", output, &output_bytes(&shape, &y)?)?;
+            writeln!(
+                out,
+                "{name}: wrote `output` {shape:?} to {}",
+                output.display()
+            )
+            .map_err(write_err)
+        }
+        Command::Check { name, small } => {
+            let entry = find(name)?;
+            let v = entry.variant(*small);
+            let graph = (v.graph)()?;
+            let checked = analysis::check(entry, v, &graph)?;
+            write!(out, "{}", checked.text).map_err(write_err)
+        }
+        Command::Bench {
+            name,
+            threads,
+            batch,
+            runs,
+            small,
+        } => bench(
+            find(name)?,
+            *small,
+            threads.map_or(0, usize::from),
+            *batch as usize,
+            *runs as usize,
+            out,
+        ),
+    }
+}
+
+/// Loads a variant's weights.
+pub(crate) fn load(v: &Variant, bytes: &[u8]) -> Result<Box<dyn Net>, String> {
+    (v.load)(bytes)
+}
+
+/// The twin module: the generated source, then `INPUT_SHAPE` and `model()`.
+pub(crate) fn twin(v: &Variant) -> String {
+    let [c, h, w] = v.example;
+    let shape = match v.rank {
+        Rank::One => format!("({c}, {w})"),
+        Rank::Two => format!("({c}, {h}, {w})"),
+    };
+    format!(
+        "{}\n\n\n# The input of one item, without the batch.\nINPUT_SHAPE = {shape}\n\n\n\
+         def model() -> torch.nn.Module:\n    \"\"\"A fresh `{class}` twin, in `eval()` mode.\"\"\"\n    \
+         return {class}().eval()\n",
+        v.pytorch.trim_end(),
+        class = v.class,
+    )
+}
+
+/// Deterministic inputs in [-1, 1) (xorshift32).
+pub(crate) fn signal(len: usize, seed: u32) -> Vec<f32> {
+    let mut state = seed | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            #[allow(clippy::cast_precision_loss, reason = "24 bits: exact")]
+            let v = (state >> 8) as f32 / (1u32 << 24) as f32;
+            2.0 * v - 1.0
+        })
+        .collect()
+}
+
+fn bench(
+    entry: &Entry,
+    small: bool,
+    threads: usize,
+    batch: usize,
+    runs: usize,
+    out: &mut dyn Write,
+) -> Result<(), String> {
+    let v = entry.variant(small);
+    let [c, h, w] = v.example;
+    let len = batch
+        .checked_mul(c)
+        .and_then(|n| n.checked_mul(h))
+        .and_then(|n| n.checked_mul(w))
+        .ok_or_else(|| "the batch is too large".to_owned())?;
+    let net = (v.seeded)(0)?.with_threads(threads)?;
+    let input = signal(len, 0x9E37_79B9);
+    let times = net.time_forward_into(batch, [h, w], &input, 2, runs)?;
+    let mut sorted = times.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    let shape = match v.rank {
+        Rank::One => format!("[{batch}, {c}, {w}]"),
+        Rank::Two => format!("[{batch}, {c}, {h}, {w}]"),
+    };
+    let threads = if threads == 0 {
+        "every core".to_owned()
+    } else {
+        threads.to_string()
+    };
+    let write_err = |e: std::io::Error| format!("cannot write to stdout: {e}");
+    writeln!(
+        out,
+        "{} ({}): forward_into on {shape}, seeded weights, threads: {threads}, {} timed runs after 2 warm-up runs",
+        entry.name, v.class, times.len()
+    )
+    .map_err(write_err)?;
+    writeln!(
+        out,
+        "min_ms={:.3} max_ms={:.3}",
+        sorted[0],
+        sorted[sorted.len() - 1]
+    )
+    .map_err(write_err)?;
+    writeln!(out, "median_ms={median:.3}").map_err(write_err)
+}
