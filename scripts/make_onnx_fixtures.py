@@ -11,7 +11,9 @@ packages of `scripts/requirements.txt` plus `onnxscript` (the dynamo exporter ne
 It writes, under `fixtures/onnx/` (format in `fixtures/onnx/README.md`):
 
 - `models/<case>.<exporter>.onnx`: small PyTorch models (a dilated chain with rates
-  `[2, 4, 8]`, one with `[1, 2, 5]`, a residual WaveNet block, an ASPP head, a TCN), exported
+  `[2, 4, 8]`, one with `[1, 2, 5]`, a residual WaveNet block, an ASPP head, a TCN, a
+  weight-normalised TemporalBlock with a 1×1 downsample, an ESP module, and two graphs
+  outside `dilated_stack!`'s grammar for `dilated import`'s refusals), exported
   by the TorchScript exporter (`dynamo=False`) and by the dynamo exporter (PyTorch's
   default) where it works; `models/<case>.input.pb` / `.output.pb` hold one input and
   ONNX Runtime's output (TensorProto files, as in the ONNX backend tests);
@@ -181,6 +183,87 @@ class Tcn(nn.Module):
         return self.net(x)
 
 
+class WnTemporalBlock(nn.Module):
+    """Bai et al.'s TemporalBlock as their repository writes it: weight-normalised causal
+    convolutions (`torch.nn.utils.parametrizations.weight_norm`), chomp, ReLU, dropout, and
+    a 1×1 downsample on the residual path where the channels change."""
+
+    def __init__(self, c_in: int = 4, c_out: int = 8, kernel: int = 3, dilation: int = 2):
+        super().__init__()
+        wn = torch.nn.utils.parametrizations.weight_norm
+        pad = (kernel - 1) * dilation
+        self.net = nn.Sequential(
+            wn(nn.Conv1d(c_in, c_out, kernel, padding=pad, dilation=dilation)),
+            Chomp1d(pad),
+            nn.ReLU(),
+            nn.Dropout(0.2),
+            wn(nn.Conv1d(c_out, c_out, kernel, padding=pad, dilation=dilation)),
+            Chomp1d(pad),
+            nn.ReLU(),
+            nn.Dropout(0.2),
+        )
+        self.downsample = nn.Conv1d(c_in, c_out, 1)
+
+    def forward(self, x):
+        return torch.relu(self.net(x) + self.downsample(x))
+
+
+class EspModule(nn.Module):
+    """ESPNet's ESP module (Mehta et al. 2018, `DilatedParllelResidualBlockB`): a 1×1
+    reduction, parallel 3×3 convolutions at rates 1, 2, 4, 8, 16 fused hierarchically
+    (`cat([d1, d2, d2 + d4, d2 + d4 + d8, …])`), a residual add, batch norm (eps 1e-3) and
+    PReLU."""
+
+    def __init__(self, c: int = 20, rates=(1, 2, 4, 8, 16)):
+        super().__init__()
+        n = c // len(rates)
+        n1 = c - (len(rates) - 1) * n
+        self.c1 = nn.Conv2d(c, n, 1, bias=False)
+        self.d = nn.ModuleList(
+            nn.Conv2d(n, n1 if i == 0 else n, 3, padding=r, dilation=r, bias=False)
+            for i, r in enumerate(rates)
+        )
+        self.bn = nn.BatchNorm2d(c, eps=1e-3)
+        self.act = nn.PReLU(c)
+
+    def forward(self, x):
+        o = self.c1(x)
+        ds = [d(o) for d in self.d]
+        outs = [ds[0], ds[1]]
+        acc = ds[1]
+        for d in ds[2:]:
+            acc = acc + d
+            outs.append(acc)
+        return self.act(self.bn(x + torch.cat(outs, 1)))
+
+
+class PoolChain(nn.Module):
+    """A dilated conv, a local max pool, a conv: outside `dilated_stack!`'s grammar (no
+    local pools), the refusal case of `dilated import`."""
+
+    def __init__(self, c: int = 4):
+        super().__init__()
+        self.a = nn.Conv2d(c, c, 3, padding=2, dilation=2)
+        self.pool = nn.MaxPool2d(2)
+        self.b = nn.Conv2d(c, c, 3, padding=1)
+
+    def forward(self, x):
+        return self.b(self.pool(torch.relu(self.a(x))))
+
+
+class ProductBranches(nn.Module):
+    """Two conv branches multiplied (not WaveNet's gate over one conv's halves): outside
+    the grammar."""
+
+    def __init__(self, c: int = 4):
+        super().__init__()
+        self.a = nn.Conv1d(c, c, 3, padding=2, dilation=2)
+        self.b = nn.Conv1d(c, c, 3, padding=4, dilation=4)
+
+    def forward(self, x):
+        return self.a(x) * torch.sigmoid(self.b(x))
+
+
 # name, constructor, input shape, dynamic axes for the TorchScript exporter (or None)
 CASES = [
     ("chain_2_4_8", lambda: Chain([2, 4, 8]), [1, 4, 32, 32], None),
@@ -190,6 +273,11 @@ CASES = [
     ("tcn", lambda: Tcn(), [1, 3, 64], None),
     # The same TCN with a dynamic batch and length: `_` dimensions in the graph.
     ("tcn_dynamic", lambda: Tcn(), [1, 3, 64], {"x": {0: "batch", 2: "time"}}),
+    # For `dilated import`: graphs the block grammar expresses, and two it does not.
+    ("tcn_block_wn", lambda: WnTemporalBlock(), [1, 4, 48], None),
+    ("esp", lambda: EspModule(), [1, 20, 24, 24], None),
+    ("pool_chain", lambda: PoolChain(), [1, 4, 16, 16], None),
+    ("product_branches", lambda: ProductBranches(), [1, 4, 32], None),
 ]
 
 
@@ -205,6 +293,8 @@ def build(index: int, make):
                 m.running_var.uniform_(0.5, 1.5)
                 m.weight.uniform_(0.5, 1.5)
                 m.bias.uniform_(-0.5, 0.5)
+            if isinstance(m, nn.PReLU):
+                m.weight.uniform_(0.05, 0.5)
     return model.eval()
 
 
@@ -284,7 +374,7 @@ def reach(make, index: int, channels: int, rank: int, size: int):
         for p in model.parameters():
             p.copy_(p.abs() * 0.1 + 0.01)
         for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
                 m.running_mean.zero_()
                 m.running_var.fill_(1.0)
     shape = [1, channels] + [size] * rank
