@@ -238,13 +238,14 @@ class EspModule(nn.Module):
 
 
 class PoolChain(nn.Module):
-    """A dilated conv, a local max pool, a conv: outside `dilated_stack!`'s grammar (no
-    local pools), the refusal case of `dilated import`."""
+    """A dilated conv, a local average pool (3×3, stride 1: the gradient oracle sees its
+    whole window), a conv: outside `dilated_stack!`'s grammar (no local pools), a refusal
+    case of `dilated import`."""
 
     def __init__(self, c: int = 4):
         super().__init__()
         self.a = nn.Conv2d(c, c, 3, padding=2, dilation=2)
-        self.pool = nn.MaxPool2d(2)
+        self.pool = nn.AvgPool2d(3, stride=1, padding=1)
         self.b = nn.Conv2d(c, c, 3, padding=1)
 
     def forward(self, x):

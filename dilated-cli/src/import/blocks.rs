@@ -115,7 +115,12 @@ struct Cx<'g> {
     /// Immediate post-dominator of each node; index `nodes.len()` is the exit.
     ipdom: Vec<usize>,
     depth: Vec<usize>,
+    /// Blocks open around the one being read.
+    nesting: usize,
 }
+
+/// The grammar's deepest nesting of blocks.
+const MAX_NESTING: usize = 8;
 
 /// The items of `graph`, from its one run-time input to its one output.
 pub(crate) fn recognise(g: &Graph) -> Result<Vec<Item>, Error> {
@@ -147,6 +152,7 @@ pub(crate) fn recognise(g: &Graph) -> Result<Vec<Item>, Error> {
         taps_done: 0,
         ipdom: Vec::new(),
         depth: Vec::new(),
+        nesting: 0,
     };
     cx.find_skips();
     cx.post_dominators();
@@ -331,18 +337,31 @@ impl Cx<'_> {
     }
 
     /// The leaves of the `Add`/`Sum` tree rooted at `root`, in order: inputs that are not
-    /// sums read only by the tree. Also returns the tree's nodes, `root` first.
+    /// sums read only by the tree. Also returns the tree's nodes, `root` first. A loop, not
+    /// a recursion: a file may hold a tree of any depth.
     fn sum_leaves(&self, root: NodeId) -> (Vec<ValueId>, Vec<NodeId>) {
+        enum Work {
+            Node(NodeId),
+            Leaf(ValueId),
+        }
         let mut leaves = Vec::new();
-        let mut inner = vec![root];
-        for v in self.g.node(root).data_inputs(self.g) {
-            match self.g.producer(v) {
-                Some(p) if self.is_sum(p) && self.cons(v, true).len() == 1 => {
-                    let (l, i) = self.sum_leaves(p);
-                    leaves.extend(l);
-                    inner.extend(i);
+        let mut inner = Vec::new();
+        let mut stack = vec![Work::Node(root)];
+        while let Some(w) = stack.pop() {
+            match w {
+                Work::Leaf(v) => leaves.push(v),
+                Work::Node(n) => {
+                    inner.push(n);
+                    let ins: Vec<ValueId> = self.g.node(n).data_inputs(self.g).collect();
+                    for v in ins.into_iter().rev() {
+                        stack.push(match self.g.producer(v) {
+                            Some(p) if self.is_sum(p) && self.cons(v, true).len() == 1 => {
+                                Work::Node(p)
+                            }
+                            Some(_) | None => Work::Leaf(v),
+                        });
+                    }
                 }
-                Some(_) | None => leaves.push(v),
             }
         }
         (leaves, inner)
@@ -956,6 +975,30 @@ impl Cx<'_> {
             return Err(refuse(g, join, "a block that ends outside the one being read"));
         }
         let jout = self.node_out(join).ok_or_else(|| refuse(g, join, "it has no output"))?;
+        if self.nesting >= MAX_NESTING {
+            return Err(refuse(
+                g,
+                join,
+                format!("it closes a block nested deeper than {MAX_NESTING}, the grammar's limit"),
+            ));
+        }
+        self.nesting += 1;
+        let r = self.join(cur, cons, end, join, jout, out);
+        self.nesting -= 1;
+        r
+    }
+
+    /// The block closed by `join` (output `jout`) on the fork at `cur`.
+    fn join(
+        &mut self,
+        cur: ValueId,
+        cons: &[NodeId],
+        end: Option<ValueId>,
+        join: NodeId,
+        jout: ValueId,
+        out: &mut Vec<Item>,
+    ) -> Result<ValueId, Error> {
+        let g = self.g;
         match &g.node(join).kind {
             NodeKind::Merge(Merge::Sum) => {
                 let (leaves, inner) = self.sum_leaves(join);

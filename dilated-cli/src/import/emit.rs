@@ -17,7 +17,7 @@ use super::conv_line;
 /// only (the macro then knows the body reads no future sample).
 fn conv_text(c: &Conv, rank: Rank) -> String {
     let d = c.desc();
-    let span = d.dilation[1] * (d.kernel[1] - 1);
+    let span = d.dilation[1].saturating_mul(d.kernel[1].saturating_sub(1));
     let line = conv_line(c, rank);
     if rank == Rank::One && span > 0 && d.padding[1] == [span, 0] {
         line.replace(&format!("padding: ({span}, 0)"), "padding: causal")

@@ -412,9 +412,11 @@ fn run_graph(a: &ImportArgs, g: &dilated_onnx::Graph) -> Result<Outcome, Failure
     let _ = writeln!(
         rs,
         "// Written by `dilated import {file_name} --name {}`: the model's graph ({convs} \
-         convolutions, {nblocks} blocks) as a\n// `dilated_stack!` declaration; weights in \
+         convolution{}, {nblocks} block{}) as a\n// `dilated_stack!` declaration; weights in \
          `{stem}.safetensors` under the same names.",
-        a.name
+        a.name,
+        if convs == 1 { "" } else { "s" },
+        if nblocks == 1 { "" } else { "s" },
     );
     let _ = writeln!(rs, "dilated::dilated_stack! {{");
     let _ = writeln!(
