@@ -262,13 +262,19 @@ fn imported_chains_compile_and_match_onnx_runtime() {
     assert!(read("tcn_dynamic").contains("input: [3, _],"));
     for snake in ["tcn_block_wn_dynamo", "tcn_block_wn_ts"] {
         let t = read(snake);
-        assert!(t.contains("shortcut: [\n                    conv(4 -> 8, kernel: 1"), "{t}");
+        assert!(
+            t.contains("shortcut: [\n                    conv(4 -> 8, kernel: 1"),
+            "{t}"
+        );
         assert!(t.contains("check: { holes: allow, hdc3: allow }"), "{t}");
     }
     for snake in ["esp_dynamo", "esp_ts"] {
         let t = read(snake);
         assert!(t.contains("join: hierarchical"), "{t}");
-        assert!(t.contains("batch_norm(eps: 0.001),\n            prelu,"), "{t}");
+        assert!(
+            t.contains("batch_norm(eps: 0.001),\n            prelu,"),
+            "{t}"
+        );
         assert!(t.contains("holes: allow"), "{t}");
     }
     main.push_str(&format!(

@@ -1078,8 +1078,7 @@ pub(crate) fn fold(
             let Some(x) = first() else { return Ok(None) };
             one(unary(op, x, budget)?)
         }
-        "ReduceL2" | "ReduceSum" | "ReduceSumSquare" | "ReduceMean" | "ReduceMax"
-        | "ReduceMin" => {
+        "ReduceL2" | "ReduceSum" | "ReduceSumSquare" | "ReduceMean" | "ReduceMax" | "ReduceMin" => {
             let Some(x) = first() else { return Ok(None) };
             one(reduce(a, x, ins, budget)?)
         }

@@ -30,7 +30,10 @@ pub(crate) enum Item {
     /// An activation, as the grammar spells it.
     Act(String),
     /// `batch_norm(eps: …)` with `weight`, `bias`, `running_mean`, `running_var`.
-    BatchNorm { eps: f32, params: Box<[Vec<f32>; 4]> },
+    BatchNorm {
+        eps: f32,
+        params: Box<[Vec<f32>; 4]>,
+    },
     /// `prelu` with one slope per channel.
     Prelu(Vec<f32>),
     /// `gated`.
@@ -73,6 +76,55 @@ impl Join {
             Self::Hierarchical => "hierarchical",
         }
     }
+}
+
+/// The items as a chain of convolutions with fused activations, when they are one (each
+/// conv followed by at most one activation, none first).
+pub(crate) fn as_chain(items: &[Item]) -> Option<Vec<Conv>> {
+    let mut layers: Vec<Conv> = Vec::new();
+    let mut fused = false;
+    for item in items {
+        match item {
+            Item::Conv(c) => {
+                layers.push((**c).clone());
+                fused = false;
+            }
+            Item::Act(word) => {
+                let last = layers.last_mut().filter(|_| !fused)?;
+                let act = match word.as_str() {
+                    "relu" => Activation::Relu,
+                    "gelu" => Activation::Gelu,
+                    "tanh" => Activation::Tanh,
+                    "sigmoid" => Activation::Sigmoid,
+                    "silu" => Activation::Silu,
+                    "leaky_relu" => Activation::LeakyRelu(0.01),
+                    w => Activation::LeakyRelu(
+                        w.strip_prefix("leaky_relu(")?
+                            .strip_suffix(')')?
+                            .parse()
+                            .ok()?,
+                    ),
+                };
+                let mut desc = *last.desc();
+                desc.activation = act;
+                *last = Conv::new(
+                    desc,
+                    last.weight().to_vec(),
+                    last.bias().map(<[f32]>::to_vec),
+                )
+                .ok()?;
+                fused = true;
+            }
+            Item::BatchNorm { .. }
+            | Item::Prelu(_)
+            | Item::Gated
+            | Item::Residual { .. }
+            | Item::Parallel { .. }
+            | Item::Skip(_)
+            | Item::SkipSum => return None,
+        }
+    }
+    (!layers.is_empty()).then_some(layers)
 }
 
 /// The activation as the grammar spells it, `None` for a pointwise op it has no word for.
@@ -261,7 +313,11 @@ fn wrap_trailing_skips(g: &Graph, input: ValueId, items: &mut Vec<Item>) -> Resu
 /// `Slice` parameters `(axis, start, end, step)` read from its constant inputs.
 fn slice_params(g: &Graph, id: NodeId) -> Option<Vec<(i64, i64, i64, i64)>> {
     let n = g.node(id);
-    let rank = g.value(n.inputs.first().copied().flatten()?).shape.as_ref()?.len() as i64;
+    let rank = g
+        .value(n.inputs.first().copied().flatten()?)
+        .shape
+        .as_ref()?
+        .len() as i64;
     let read = |i: usize| -> Option<Option<Vec<i64>>> {
         match n.inputs.get(i).copied().flatten() {
             None => Some(None),
@@ -394,12 +450,10 @@ impl Cx<'_> {
             for &leaf in &leaves {
                 let mut v = leaf;
                 let mut first = None;
-                loop {
-                    let Some(p) = g.producer(v) else { break };
+                while let Some(p) = g.producer(v) {
                     let node = g.node(p);
                     let data: Vec<ValueId> = node.data_inputs(g).collect();
-                    if data.len() != 1 || node.outputs.len() != 1 || self.cons(v, true).len() != 1
-                    {
+                    if data.len() != 1 || node.outputs.len() != 1 || self.cons(v, true).len() != 1 {
                         break;
                     }
                     chain_nodes.push(p);
@@ -673,8 +727,12 @@ impl Cx<'_> {
                     }
                     v = so;
                 }
-                let conv = Conv::new(desc, conv.weight().to_vec(), conv.bias().map(<[f32]>::to_vec))
-                    .map_err(|e| refuse(g, id, e.to_string()))?;
+                let conv = Conv::new(
+                    desc,
+                    conv.weight().to_vec(),
+                    conv.bias().map(<[f32]>::to_vec),
+                )
+                .map_err(|e| refuse(g, id, e.to_string()))?;
                 out.push(Item::Conv(Box::new(conv)));
             }
             NodeKind::Pad(p) => {
@@ -699,8 +757,15 @@ impl Cx<'_> {
             }
             NodeKind::Pointwise(Pointwise::Identity) => {
                 let same = g.value(v).shape.is_some()
-                    && g.value(v).shape == node.data_inputs(g).next().and_then(|x| g.value(x).shape.clone());
-                let pass = matches!(node.op_type.as_str(), "Identity" | "Dropout" | "Cast" | "CastLike");
+                    && g.value(v).shape
+                        == node
+                            .data_inputs(g)
+                            .next()
+                            .and_then(|x| g.value(x).shape.clone());
+                let pass = matches!(
+                    node.op_type.as_str(),
+                    "Identity" | "Dropout" | "Cast" | "CastLike"
+                );
                 if !pass && !same {
                     return Err(refuse(
                         g,
@@ -724,7 +789,11 @@ impl Cx<'_> {
                 if !per_channel {
                     return Err(refuse(g, id, "a slope other than one per channel"));
                 }
-                let s = if s.len() == 1 { vec![s[0]; c as usize] } else { s };
+                let s = if s.len() == 1 {
+                    vec![s[0]; c as usize]
+                } else {
+                    s
+                };
                 out.push(Item::Prelu(s));
             }
             NodeKind::Pointwise(Pointwise::BatchNorm) => {
@@ -754,7 +823,10 @@ impl Cx<'_> {
                     return Err(refuse(
                         g,
                         id,
-                        format!("the grammar has no {} (activations: relu, leaky_relu, gelu, tanh, sigmoid, silu, prelu)", node.op_type),
+                        format!(
+                            "the grammar has no {} (activations: relu, leaky_relu, gelu, tanh, sigmoid, silu, prelu)",
+                            node.op_type
+                        ),
                     ));
                 }
             },
@@ -823,10 +895,14 @@ impl Cx<'_> {
                 let rb = channel_range(g, *b, c);
                 let (oa, ob) = (self.node_out(*a), self.node_out(*b));
                 match (ra, rb, oa, ob) {
-                    (Some(ra), Some(rb), Some(oa), Some(ob)) if ra == (0, c / 2) && rb == (c / 2, c) => {
+                    (Some(ra), Some(rb), Some(oa), Some(ob))
+                        if ra == (0, c / 2) && rb == (c / 2, c) =>
+                    {
                         Some([oa, ob])
                     }
-                    (Some(ra), Some(rb), Some(oa), Some(ob)) if rb == (0, c / 2) && ra == (c / 2, c) => {
+                    (Some(ra), Some(rb), Some(oa), Some(ob))
+                        if rb == (0, c / 2) && ra == (c / 2, c) =>
+                    {
                         Some([ob, oa])
                     }
                     _ => None,
@@ -876,19 +952,36 @@ impl Cx<'_> {
         }
         let so = self.node_out(sig)?;
         let ins: Vec<ValueId> = g.node(mul).data_inputs(g).collect();
-        let ok = ins.len() == 2 && ins.contains(&cur) && ins.contains(&so) && self.cons(so, false) == [mul];
+        let ok = ins.len() == 2
+            && ins.contains(&cur)
+            && ins.contains(&so)
+            && self.cons(so, false) == [mul];
         ok.then(|| self.node_out(mul)).flatten()
     }
 
     /// The consumer of `cur` (in `cons`) on the way to `leaf`; `None` for the identity.
-    fn branch_head(&self, cur: ValueId, cons: &[NodeId], leaf: ValueId, join: NodeId) -> Result<Option<NodeId>, Error> {
+    fn branch_head(
+        &self,
+        cur: ValueId,
+        cons: &[NodeId],
+        leaf: ValueId,
+        join: NodeId,
+    ) -> Result<Option<NodeId>, Error> {
         if leaf == cur {
             return Ok(None);
         }
         let Some(p) = self.g.producer(leaf) else {
-            return Err(refuse(self.g, join, "a branch that does not start at the fork"));
+            return Err(refuse(
+                self.g,
+                join,
+                "a branch that does not start at the fork",
+            ));
         };
-        let heads: Vec<NodeId> = cons.iter().copied().filter(|&c| self.reaches(c, p)).collect();
+        let heads: Vec<NodeId> = cons
+            .iter()
+            .copied()
+            .filter(|&c| self.reaches(c, p))
+            .collect();
         match heads.as_slice() {
             [h] => Ok(Some(*h)),
             _ => Err(refuse(
@@ -899,7 +992,12 @@ impl Cx<'_> {
         }
     }
 
-    fn branch(&mut self, cur: ValueId, head: Option<NodeId>, leaf: ValueId) -> Result<Branch, Error> {
+    fn branch(
+        &mut self,
+        cur: ValueId,
+        head: Option<NodeId>,
+        leaf: ValueId,
+    ) -> Result<Branch, Error> {
         let mut items = Vec::new();
         let Some(h) = head else {
             return Ok(Branch { pool: false, items });
@@ -924,7 +1022,11 @@ impl Cx<'_> {
         }
         // Image pooling: global pool, items, broadcast back from 1×1.
         let Some(b) = g.producer(leaf) else {
-            return Err(refuse(g, h, "a global pool whose branch is not broadcast back"));
+            return Err(refuse(
+                g,
+                h,
+                "a global pool whose branch is not broadcast back",
+            ));
         };
         let bnode = g.node(b);
         let Some(bin) = bnode.data_inputs(g).next() else {
@@ -935,10 +1037,18 @@ impl Cx<'_> {
             .shape
             .as_ref()
             .is_some_and(|s| s.len() > 2 && s[2..].iter().all(|d| d.known() == Some(1)));
-        let back = g.value(leaf).shape.as_ref().map(|s| s.get(2..).map(<[Dim]>::to_vec))
-            == g.value(cur).shape.as_ref().map(|s| s.get(2..).map(<[Dim]>::to_vec));
+        let back = g
+            .value(leaf)
+            .shape
+            .as_ref()
+            .map(|s| s.get(2..).map(<[Dim]>::to_vec))
+            == g.value(cur)
+                .shape
+                .as_ref()
+                .map(|s| s.get(2..).map(<[Dim]>::to_vec));
         let broadcast = matches!(bnode.kind, NodeKind::Resize(_))
-            || (bnode.op_type == "Expand" && bnode.kind == NodeKind::Pointwise(Pointwise::Identity));
+            || (bnode.op_type == "Expand"
+                && bnode.kind == NodeKind::Pointwise(Pointwise::Identity));
         if !(broadcast && from_one && back) {
             return Err(refuse(
                 g,
@@ -965,16 +1075,26 @@ impl Cx<'_> {
         let exit = g.nodes().len();
         let j = cons[1..].iter().fold(cons[0].0, |a, c| self.meet(a, c.0));
         if j == exit {
-            return Err(refuse(g, cons[0], "its paths do not merge back before the output"));
+            return Err(refuse(
+                g,
+                cons[0],
+                "its paths do not merge back before the output",
+            ));
         }
         let join = NodeId(j);
         if let Some(e) = end
             && let Some(pe) = g.producer(e)
             && pe.0 < j
         {
-            return Err(refuse(g, join, "a block that ends outside the one being read"));
+            return Err(refuse(
+                g,
+                join,
+                "a block that ends outside the one being read",
+            ));
         }
-        let jout = self.node_out(join).ok_or_else(|| refuse(g, join, "it has no output"))?;
+        let jout = self
+            .node_out(join)
+            .ok_or_else(|| refuse(g, join, "it has no output"))?;
         if self.nesting >= MAX_NESTING {
             return Err(refuse(
                 g,
@@ -1007,7 +1127,9 @@ impl Cx<'_> {
                     .map(|&l| self.branch_head(cur, cons, l, join))
                     .collect::<Result<_, _>>()?;
                 let expected: HashSet<NodeId> = heads.iter().flatten().copied().collect();
-                let all = cons.iter().all(|c| expected.contains(c) || inner.contains(c));
+                let all = cons
+                    .iter()
+                    .all(|c| expected.contains(c) || inner.contains(c));
                 if !all || expected.len() != heads.iter().flatten().count() {
                     return Err(refuse(g, join, "its branches share nodes"));
                 }
@@ -1016,7 +1138,11 @@ impl Cx<'_> {
                     branches.push(self.branch(cur, h, l)?);
                 }
                 if branches.iter().any(|b| b.pool) {
-                    return Err(refuse(g, join, "an image-pooling branch is concatenated, not added"));
+                    return Err(refuse(
+                        g,
+                        join,
+                        "an image-pooling branch is concatenated, not added",
+                    ));
                 }
                 if branches.len() == 2 {
                     let short = |b: &Branch| match b.items.as_slice() {
@@ -1034,7 +1160,13 @@ impl Cx<'_> {
                             (branches.swap_remove(0), branches.pop())
                         } else {
                             let b1 = branches.pop();
-                            (b1.unwrap_or(Branch { pool: false, items: Vec::new() }), branches.pop())
+                            (
+                                b1.unwrap_or(Branch {
+                                    pool: false,
+                                    items: Vec::new(),
+                                }),
+                                branches.pop(),
+                            )
                         };
                         let shortcut = shortcut.filter(|s| !s.items.is_empty()).map(|s| s.items);
                         // An activation right after the add.
@@ -1101,7 +1233,9 @@ impl Cx<'_> {
                     .collect::<Result<_, _>>()?;
                 let n_heads = heads.iter().flatten().count();
                 let expected: HashSet<NodeId> = heads.iter().flatten().copied().collect();
-                if expected.len() != n_heads || cons.iter().any(|c| !expected.contains(c) && *c != join) {
+                if expected.len() != n_heads
+                    || cons.iter().any(|c| !expected.contains(c) && *c != join)
+                {
                     return Err(refuse(g, join, "its branches share nodes"));
                 }
                 let mut branches = Vec::new();
@@ -1109,7 +1243,11 @@ impl Cx<'_> {
                     branches.push(self.branch(cur, h, l)?);
                 }
                 if join_kind == Join::Hierarchical && branches.iter().any(|b| b.pool) {
-                    return Err(refuse(g, join, "an image-pooling branch in a hierarchical fusion"));
+                    return Err(refuse(
+                        g,
+                        join,
+                        "an image-pooling branch in a hierarchical fusion",
+                    ));
                 }
                 out.push(Item::Parallel {
                     branches,
@@ -1117,7 +1255,11 @@ impl Cx<'_> {
                 });
                 Ok(jout)
             }
-            NodeKind::Concat { .. } => Err(refuse(g, join, "a concat along an axis other than the channels")),
+            NodeKind::Concat { .. } => Err(refuse(
+                g,
+                join,
+                "a concat along an axis other than the channels",
+            )),
             NodeKind::Merge(Merge::Product) => Err(refuse(
                 g,
                 join,
@@ -1126,7 +1268,10 @@ impl Cx<'_> {
             _ => Err(refuse(
                 g,
                 join,
-                format!("it joins branches with {}, which the grammar has no block for (it adds or concatenates)", g.node(join).op_type),
+                format!(
+                    "it joins branches with {}, which the grammar has no block for (it adds or concatenates)",
+                    g.node(join).op_type
+                ),
             )),
         }
     }

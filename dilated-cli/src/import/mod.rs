@@ -158,6 +158,19 @@ pub(crate) fn run(a: &ImportArgs) -> Result<Outcome, Failure> {
         Ok(chain) => chain,
         Err(_) => return run_graph(a, g),
     };
+    run_chain(a, g, &layers, rank)
+}
+
+/// A chain of convolutions (each with its fused activation), written in today's chain
+/// form and judged as the macro judges a chain.
+fn run_chain(
+    a: &ImportArgs,
+    g: &dilated_onnx::Graph,
+    layers: &[Conv],
+    rank: Rank,
+) -> Result<Outcome, Failure> {
+    let path = &a.model;
+    let at = |e: &dyn std::fmt::Display| Failure::Message(format!("{}: {e}", path.display()));
     let dims = input_dims(g, rank).map_err(|e| at(&e))?;
     let shape = g.value(g.inputs()[0]).shape.clone().unwrap_or_default();
     let want = match rank {
@@ -166,7 +179,7 @@ pub(crate) fn run(a: &ImportArgs) -> Result<Outcome, Failure> {
     };
     let sizes: Vec<Option<u64>> = shape[2..].iter().map(Dim::known).collect();
     // The verdict the macro will reach, to write the `check:` block it needs.
-    let sched = chain_schedule(&layers, rank);
+    let sched = chain_schedule(layers, rank);
     let report = schedule::analyze(
         &sched,
         &Options {
@@ -216,7 +229,7 @@ pub(crate) fn run(a: &ImportArgs) -> Result<Outcome, Failure> {
     let _ = writeln!(rs, "        layers: [");
     let mut weights = Weights::new();
     let mut module = 0usize;
-    for c in &layers {
+    for c in layers {
         let _ = writeln!(rs, "            {},", conv_line(c, rank));
         weights.insert_conv(module, c, rank).map_err(|e| at(&e))?;
         module += 1;
@@ -363,6 +376,15 @@ fn run_graph(a: &ImportArgs, g: &dilated_onnx::Graph) -> Result<Outcome, Failure
             "cannot import as a `dilated_stack!` declaration: {e}"
         ))
     })?;
+    // Convolutions and activations only (a `Pad` or a chomp folded into a conv's
+    // padding): today's chain form.
+    if let Some(layers) = blocks::as_chain(&items) {
+        let rank = match g.spatial_rank() {
+            Some(1) => Rank::One,
+            Some(_) | None => Rank::Two,
+        };
+        return run_chain(a, g, &layers, rank);
+    }
     let rank = match g.spatial_rank() {
         Some(1) => Rank::One,
         Some(2) => Rank::Two,
@@ -398,7 +420,12 @@ fn run_graph(a: &ImportArgs, g: &dilated_onnx::Graph) -> Result<Outcome, Failure
     let rf: Vec<String> = report
         .outputs
         .first()
-        .map(|o| o.axes.iter().map(|x| x.receptive_field.to_string()).collect())
+        .map(|o| {
+            o.axes
+                .iter()
+                .map(|x| x.receptive_field.to_string())
+                .collect()
+        })
         .unwrap_or_default();
     let holes = report.outputs.first().map_or(0, |o| o.hole_count);
     let (mut convs, mut nblocks) = (0, 0);
