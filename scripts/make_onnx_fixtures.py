@@ -12,8 +12,9 @@ It writes, under `fixtures/onnx/` (format in `fixtures/onnx/README.md`):
 
 - `models/<case>.<exporter>.onnx`: small PyTorch models (a dilated chain with rates
   `[2, 4, 8]`, one with `[1, 2, 5]`, a residual WaveNet block, an ASPP head, a TCN, a
-  weight-normalised TemporalBlock with a 1×1 downsample, an ESP module, and two graphs
-  outside `dilated_stack!`'s grammar for `dilated import`'s refusals), exported
+  weight-normalised TemporalBlock with a 1×1 downsample, an ESP module, the ASPP head
+  broadcasting its pooled branch by `expand`, and three graphs outside `dilated_stack!`'s
+  grammar for `dilated import`'s refusals), exported
   by the TorchScript exporter (`dynamo=False`) and by the dynamo exporter (PyTorch's
   default) where it works; `models/<case>.input.pb` / `.output.pb` hold one input and
   ONNX Runtime's output (TensorProto files, as in the ONNX backend tests);
@@ -131,6 +132,17 @@ class Aspp(nn.Module):
         outs = [b(x) for b in self.branches]
         p = self.pool(x)
         outs.append(F.interpolate(p, size=x.shape[-2:], mode="bilinear", align_corners=False))
+        return self.project(torch.cat(outs, dim=1))
+
+
+class AsppExpand(Aspp):
+    """The ASPP head with its image-pooling branch broadcast back by `expand` (a
+    `torch.Tensor.expand` of the 1×1 map) instead of a bilinear upsampling."""
+
+    def forward(self, x):
+        outs = [b(x) for b in self.branches]
+        p = self.pool(x)
+        outs.append(p.expand(-1, -1, x.shape[-2], x.shape[-1]))
         return self.project(torch.cat(outs, dim=1))
 
 
@@ -265,6 +277,22 @@ class ProductBranches(nn.Module):
         return self.a(x) * torch.sigmoid(self.b(x))
 
 
+class Nested(nn.Module):
+    """Residual blocks nested `depth` deep (`x + inner(conv(x))`): deeper than the block
+    grammar's limit of 8 at depth 9, a refusal case of `dilated import`."""
+
+    def __init__(self, depth: int = 9, c: int = 4):
+        super().__init__()
+        self.conv = nn.Conv1d(c, c, 3, padding=1)
+        self.inner = Nested(depth - 1, c) if depth > 1 else None
+
+    def forward(self, x):
+        y = self.conv(x)
+        if self.inner is not None:
+            y = self.inner(y)
+        return x + y
+
+
 # name, constructor, input shape, dynamic axes for the TorchScript exporter (or None)
 CASES = [
     ("chain_2_4_8", lambda: Chain([2, 4, 8]), [1, 4, 32, 32], None),
@@ -279,6 +307,8 @@ CASES = [
     ("esp", lambda: EspModule(), [1, 20, 24, 24], None),
     ("pool_chain", lambda: PoolChain(), [1, 4, 16, 16], None),
     ("product_branches", lambda: ProductBranches(), [1, 4, 32], None),
+    ("nested", lambda: Nested(), [1, 4, 32], None),
+    ("aspp_expand", lambda: AsppExpand(), [1, 8, 33, 33], None),
 ]
 
 

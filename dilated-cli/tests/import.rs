@@ -58,7 +58,7 @@ fn read_f32(path: &Path) -> Vec<f32> {
 }
 
 /// (model, type name, snake name, input, output)
-const CASES: [(&str, &str, &str, &str, &str); 16] = [
+const CASES: [(&str, &str, &str, &str, &str); 18] = [
     (
         "models/chain_2_4_8.dynamo.onnx",
         "Chain248",
@@ -171,6 +171,20 @@ const CASES: [(&str, &str, &str, &str, &str); 16] = [
         "models/esp.input.pb",
         "models/esp.output.pb",
     ),
+    (
+        "models/aspp_expand.dynamo.onnx",
+        "AsppExpandDynamo",
+        "aspp_expand_dynamo",
+        "models/aspp_expand.input.pb",
+        "models/aspp_expand.output.pb",
+    ),
+    (
+        "models/aspp_expand.torchscript.onnx",
+        "AsppExpandTs",
+        "aspp_expand_ts",
+        "models/aspp_expand.input.pb",
+        "models/aspp_expand.output.pb",
+    ),
 ];
 
 #[test]
@@ -245,7 +259,12 @@ fn imported_chains_compile_and_match_onnx_runtime() {
         assert!(t.contains("skip_sum,"), "{t}");
         assert!(!t.contains("check:"), "{t}");
     }
-    for snake in ["aspp_dynamo", "aspp_ts"] {
+    for snake in [
+        "aspp_dynamo",
+        "aspp_ts",
+        "aspp_expand_dynamo",
+        "aspp_expand_ts",
+    ] {
         let t = read(snake);
         assert_eq!(t.matches("pool [").count(), 1, "{t}");
         assert!(t.contains("join: concat"), "{t}");
@@ -354,11 +373,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {{
 #[test]
 fn graphs_outside_the_grammar_are_refused_in_one_line() {
     let out = work_dir().join("refused");
-    for (model, node) in [
-        ("models/pool_chain.dynamo.onnx", "node_avg_pool2d"),
-        ("models/pool_chain.torchscript.onnx", "/pool/AveragePool"),
-        ("models/product_branches.dynamo.onnx", "node_mul"),
-        ("models/product_branches.torchscript.onnx", "/Mul"),
+    let pool = "the grammar has no local pooling";
+    let product = "a product of branches other than WaveNet's gate";
+    let deep = "nested deeper than 8";
+    for (model, node, why) in [
+        ("models/pool_chain.dynamo.onnx", "node_avg_pool2d", pool),
+        (
+            "models/pool_chain.torchscript.onnx",
+            "/pool/AveragePool",
+            pool,
+        ),
+        ("models/product_branches.dynamo.onnx", "node_mul", product),
+        ("models/product_branches.torchscript.onnx", "/Mul", product),
+        ("models/nested.dynamo.onnx", "node_add", deep),
+        (
+            "models/nested.torchscript.onnx",
+            "/inner/inner/inner/inner/inner/inner/inner/inner/Add",
+            deep,
+        ),
     ] {
         let o = run(&[
             "import",
@@ -372,6 +404,7 @@ fn graphs_outside_the_grammar_are_refused_in_one_line() {
         assert_eq!(o.status.code(), Some(2), "{model}: {err}");
         assert_eq!(err.trim_end().lines().count(), 1, "{err}");
         assert!(err.contains(&format!("node \"{node}\"")), "{err}");
+        assert!(err.contains(why), "{err}");
         assert!(!out.join("net.rs").exists());
     }
     let o = run(&[

@@ -992,6 +992,30 @@ impl Cx<'_> {
         }
     }
 
+    /// The head of each leaf of a sum at `join` (`inner`: the sum's nodes), each consumer
+    /// of `cur` heading exactly one branch.
+    fn sum_heads(
+        &self,
+        cur: ValueId,
+        cons: &[NodeId],
+        leaves: &[ValueId],
+        inner: &[NodeId],
+        join: NodeId,
+    ) -> Result<Vec<Option<NodeId>>, Error> {
+        let heads: Vec<Option<NodeId>> = leaves
+            .iter()
+            .map(|&l| self.branch_head(cur, cons, l, join))
+            .collect::<Result<_, _>>()?;
+        let expected: HashSet<NodeId> = heads.iter().flatten().copied().collect();
+        let all = cons
+            .iter()
+            .all(|c| expected.contains(c) || inner.contains(c));
+        if !all || expected.len() != heads.iter().flatten().count() {
+            return Err(refuse(self.g, join, "its branches share nodes"));
+        }
+        Ok(heads)
+    }
+
     fn branch(
         &mut self,
         cur: ValueId,
@@ -1121,18 +1145,20 @@ impl Cx<'_> {
         let g = self.g;
         match &g.node(join).kind {
             NodeKind::Merge(Merge::Sum) => {
-                let (leaves, inner) = self.sum_leaves(join);
-                let heads: Vec<Option<NodeId>> = leaves
-                    .iter()
-                    .map(|&l| self.branch_head(cur, cons, l, join))
-                    .collect::<Result<_, _>>()?;
-                let expected: HashSet<NodeId> = heads.iter().flatten().copied().collect();
-                let all = cons
-                    .iter()
-                    .all(|c| expected.contains(c) || inner.contains(c));
-                if !all || expected.len() != heads.iter().flatten().count() {
-                    return Err(refuse(g, join, "its branches share nodes"));
-                }
+                // The whole tree of adds as one sum of branches; where its leaves do not
+                // all fork from `cur` (nested residual blocks), the join's own two inputs.
+                let (tree, tree_nodes) = self.sum_leaves(join);
+                let (leaves, heads) = match self.sum_heads(cur, cons, &tree, &tree_nodes, join) {
+                    Ok(h) => (tree, h),
+                    Err(e) => {
+                        let direct: Vec<ValueId> = g.node(join).data_inputs(g).collect();
+                        if direct == tree {
+                            return Err(e);
+                        }
+                        let h = self.sum_heads(cur, cons, &direct, &[join], join)?;
+                        (direct, h)
+                    }
+                };
                 let mut branches = Vec::new();
                 for (&l, &h) in leaves.iter().zip(&heads) {
                     branches.push(self.branch(cur, h, l)?);
