@@ -739,6 +739,13 @@ impl Cx<'_> {
                 let Some(pads) = &p.pads else {
                     return Err(refuse(g, id, "its pads are computed at run time"));
                 };
+                let lead = |x: Option<ValueId>| {
+                    x.and_then(|x| g.value(x).shape.clone())
+                        .map(|s| s.into_iter().take(2).collect::<Vec<Dim>>())
+                };
+                if lead(node.data_inputs(g).next()) != lead(Some(v)) {
+                    return Err(refuse(g, id, "it pads the batch or the channels"));
+                }
                 if p.mode != dilated_onnx::PadMode::Constant {
                     return Err(refuse(g, id, "only zero padding is expressible"));
                 }
