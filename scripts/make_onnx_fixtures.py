@@ -13,9 +13,9 @@ It writes, under `fixtures/onnx/` (format in `fixtures/onnx/README.md`):
 - `models/<case>.<exporter>.onnx`: small PyTorch models (a dilated chain with rates
   `[2, 4, 8]`, one with `[1, 2, 5]`, a residual WaveNet block, an ASPP head, a TCN, a
   weight-normalised TemporalBlock with a 1×1 downsample, an ESP module, the ASPP head
-  broadcasting its pooled branch by `expand`, and three graphs outside `dilated_stack!`'s
-  grammar for `dilated import`'s refusals), exported
-  by the TorchScript exporter (`dynamo=False`) and by the dynamo exporter (PyTorch's
+  broadcasting its pooled branch by `expand`, a causal chain chomped the TCN way, and
+  three graphs outside `dilated_stack!`'s grammar for `dilated import`'s refusals),
+  exported by the TorchScript exporter (`dynamo=False`) and by the dynamo exporter (PyTorch's
   default) where it works; `models/<case>.input.pb` / `.output.pb` hold one input and
   ONNX Runtime's output (TensorProto files, as in the ONNX backend tests);
 - `models/index.json`: every case, its exporters, shapes, and the receptive field, hole
@@ -277,6 +277,24 @@ class ProductBranches(nn.Module):
         return self.a(x) * torch.sigmoid(self.b(x))
 
 
+class CausalChain(nn.Module):
+    """Causal dilated 1D convolutions written the TCN way (symmetric padding, then a chomp),
+    ReLU between them, no residual: `dilated import` folds each chomp into its conv's
+    padding and writes a chain."""
+
+    def __init__(self, c: int = 4, rates=(1, 2, 4)):
+        super().__init__()
+        layers: list[nn.Module] = []
+        for i, r in enumerate(rates):
+            layers += [nn.Conv1d(c, c, 3, padding=2 * r, dilation=r), Chomp1d(2 * r)]
+            if i + 1 < len(rates):
+                layers.append(nn.ReLU())
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+
+
 class Nested(nn.Module):
     """Residual blocks nested `depth` deep (`x + inner(conv(x))`): deeper than the block
     grammar's limit of 8 at depth 9, a refusal case of `dilated import`."""
@@ -309,6 +327,7 @@ CASES = [
     ("product_branches", lambda: ProductBranches(), [1, 4, 32], None),
     ("nested", lambda: Nested(), [1, 4, 32], None),
     ("aspp_expand", lambda: AsppExpand(), [1, 8, 33, 33], None),
+    ("causal_chain", lambda: CausalChain(), [1, 4, 40], None),
 ]
 
 

@@ -58,7 +58,7 @@ fn read_f32(path: &Path) -> Vec<f32> {
 }
 
 /// (model, type name, snake name, input, output)
-const CASES: [(&str, &str, &str, &str, &str); 18] = [
+const CASES: [(&str, &str, &str, &str, &str); 20] = [
     (
         "models/chain_2_4_8.dynamo.onnx",
         "Chain248",
@@ -185,6 +185,20 @@ const CASES: [(&str, &str, &str, &str, &str); 18] = [
         "models/aspp_expand.input.pb",
         "models/aspp_expand.output.pb",
     ),
+    (
+        "models/causal_chain.dynamo.onnx",
+        "CausalChainDynamo",
+        "causal_chain_dynamo",
+        "models/causal_chain.input.pb",
+        "models/causal_chain.output.pb",
+    ),
+    (
+        "models/causal_chain.torchscript.onnx",
+        "CausalChainTs",
+        "causal_chain_ts",
+        "models/causal_chain.input.pb",
+        "models/causal_chain.output.pb",
+    ),
 ];
 
 #[test]
@@ -286,6 +300,13 @@ fn imported_chains_compile_and_match_onnx_runtime() {
             "{t}"
         );
         assert!(t.contains("check: { holes: allow, hdc3: allow }"), "{t}");
+    }
+    // Chomps folded into the convs' padding: a chain, in the chain form.
+    for snake in ["causal_chain_dynamo", "causal_chain_ts"] {
+        let t = read(snake);
+        assert!(t.contains("chain of 3 convolutions"), "{t}");
+        assert!(t.contains("rate: 4, padding: (8, 0)),"), "{t}");
+        assert!(!t.contains("residual"), "{t}");
     }
     for snake in ["esp_dynamo", "esp_ts"] {
         let t = read(snake);
