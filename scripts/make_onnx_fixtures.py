@@ -11,8 +11,11 @@ packages of `scripts/requirements.txt` plus `onnxscript` (the dynamo exporter ne
 It writes, under `fixtures/onnx/` (format in `fixtures/onnx/README.md`):
 
 - `models/<case>.<exporter>.onnx`: small PyTorch models (a dilated chain with rates
-  `[2, 4, 8]`, one with `[1, 2, 5]`, a residual WaveNet block, an ASPP head, a TCN), exported
-  by the TorchScript exporter (`dynamo=False`) and by the dynamo exporter (PyTorch's
+  `[2, 4, 8]`, one with `[1, 2, 5]`, a residual WaveNet block, an ASPP head, a TCN, a
+  weight-normalised TemporalBlock with a 1×1 downsample, an ESP module, the ASPP head
+  broadcasting its pooled branch by `expand`, a causal chain chomped the TCN way, and
+  three graphs outside `dilated_stack!`'s grammar for `dilated import`'s refusals),
+  exported by the TorchScript exporter (`dynamo=False`) and by the dynamo exporter (PyTorch's
   default) where it works; `models/<case>.input.pb` / `.output.pb` hold one input and
   ONNX Runtime's output (TensorProto files, as in the ONNX backend tests);
 - `models/index.json`: every case, its exporters, shapes, and the receptive field, hole
@@ -132,6 +135,17 @@ class Aspp(nn.Module):
         return self.project(torch.cat(outs, dim=1))
 
 
+class AsppExpand(Aspp):
+    """The ASPP head with its image-pooling branch broadcast back by `expand` (a
+    `torch.Tensor.expand` of the 1×1 map) instead of a bilinear upsampling."""
+
+    def forward(self, x):
+        outs = [b(x) for b in self.branches]
+        p = self.pool(x)
+        outs.append(p.expand(-1, -1, x.shape[-2], x.shape[-1]))
+        return self.project(torch.cat(outs, dim=1))
+
+
 class Chomp1d(nn.Module):
     """Drops the last `chomp` steps: turns symmetric padding into causal padding (TCN)."""
 
@@ -181,6 +195,122 @@ class Tcn(nn.Module):
         return self.net(x)
 
 
+class WnTemporalBlock(nn.Module):
+    """Bai et al.'s TemporalBlock as their repository writes it: weight-normalised causal
+    convolutions (`torch.nn.utils.parametrizations.weight_norm`), chomp, ReLU, dropout, and
+    a 1×1 downsample on the residual path where the channels change."""
+
+    def __init__(self, c_in: int = 4, c_out: int = 8, kernel: int = 3, dilation: int = 2):
+        super().__init__()
+        wn = torch.nn.utils.parametrizations.weight_norm
+        pad = (kernel - 1) * dilation
+        self.net = nn.Sequential(
+            wn(nn.Conv1d(c_in, c_out, kernel, padding=pad, dilation=dilation)),
+            Chomp1d(pad),
+            nn.ReLU(),
+            nn.Dropout(0.2),
+            wn(nn.Conv1d(c_out, c_out, kernel, padding=pad, dilation=dilation)),
+            Chomp1d(pad),
+            nn.ReLU(),
+            nn.Dropout(0.2),
+        )
+        self.downsample = nn.Conv1d(c_in, c_out, 1)
+
+    def forward(self, x):
+        return torch.relu(self.net(x) + self.downsample(x))
+
+
+class EspModule(nn.Module):
+    """ESPNet's ESP module (Mehta et al. 2018, `DilatedParllelResidualBlockB`): a 1×1
+    reduction, parallel 3×3 convolutions at rates 1, 2, 4, 8, 16 fused hierarchically
+    (`cat([d1, d2, d2 + d4, d2 + d4 + d8, …])`), a residual add, batch norm (eps 1e-3) and
+    PReLU."""
+
+    def __init__(self, c: int = 20, rates=(1, 2, 4, 8, 16)):
+        super().__init__()
+        n = c // len(rates)
+        n1 = c - (len(rates) - 1) * n
+        self.c1 = nn.Conv2d(c, n, 1, bias=False)
+        self.d = nn.ModuleList(
+            nn.Conv2d(n, n1 if i == 0 else n, 3, padding=r, dilation=r, bias=False)
+            for i, r in enumerate(rates)
+        )
+        self.bn = nn.BatchNorm2d(c, eps=1e-3)
+        self.act = nn.PReLU(c)
+
+    def forward(self, x):
+        o = self.c1(x)
+        ds = [d(o) for d in self.d]
+        outs = [ds[0], ds[1]]
+        acc = ds[1]
+        for d in ds[2:]:
+            acc = acc + d
+            outs.append(acc)
+        return self.act(self.bn(x + torch.cat(outs, 1)))
+
+
+class PoolChain(nn.Module):
+    """A dilated conv, a local average pool (3×3, stride 1: the gradient oracle sees its
+    whole window), a conv: outside `dilated_stack!`'s grammar (no local pools), a refusal
+    case of `dilated import`."""
+
+    def __init__(self, c: int = 4):
+        super().__init__()
+        self.a = nn.Conv2d(c, c, 3, padding=2, dilation=2)
+        self.pool = nn.AvgPool2d(3, stride=1, padding=1)
+        self.b = nn.Conv2d(c, c, 3, padding=1)
+
+    def forward(self, x):
+        return self.b(self.pool(torch.relu(self.a(x))))
+
+
+class ProductBranches(nn.Module):
+    """Two conv branches multiplied (not WaveNet's gate over one conv's halves): outside
+    the grammar."""
+
+    def __init__(self, c: int = 4):
+        super().__init__()
+        self.a = nn.Conv1d(c, c, 3, padding=2, dilation=2)
+        self.b = nn.Conv1d(c, c, 3, padding=4, dilation=4)
+
+    def forward(self, x):
+        return self.a(x) * torch.sigmoid(self.b(x))
+
+
+class CausalChain(nn.Module):
+    """Causal dilated 1D convolutions written the TCN way (symmetric padding, then a chomp),
+    ReLU between them, no residual: `dilated import` folds each chomp into its conv's
+    padding and writes a chain."""
+
+    def __init__(self, c: int = 4, rates=(1, 2, 4)):
+        super().__init__()
+        layers: list[nn.Module] = []
+        for i, r in enumerate(rates):
+            layers += [nn.Conv1d(c, c, 3, padding=2 * r, dilation=r), Chomp1d(2 * r)]
+            if i + 1 < len(rates):
+                layers.append(nn.ReLU())
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class Nested(nn.Module):
+    """Residual blocks nested `depth` deep (`x + inner(conv(x))`): deeper than the block
+    grammar's limit of 8 at depth 9, a refusal case of `dilated import`."""
+
+    def __init__(self, depth: int = 9, c: int = 4):
+        super().__init__()
+        self.conv = nn.Conv1d(c, c, 3, padding=1)
+        self.inner = Nested(depth - 1, c) if depth > 1 else None
+
+    def forward(self, x):
+        y = self.conv(x)
+        if self.inner is not None:
+            y = self.inner(y)
+        return x + y
+
+
 # name, constructor, input shape, dynamic axes for the TorchScript exporter (or None)
 CASES = [
     ("chain_2_4_8", lambda: Chain([2, 4, 8]), [1, 4, 32, 32], None),
@@ -190,6 +320,14 @@ CASES = [
     ("tcn", lambda: Tcn(), [1, 3, 64], None),
     # The same TCN with a dynamic batch and length: `_` dimensions in the graph.
     ("tcn_dynamic", lambda: Tcn(), [1, 3, 64], {"x": {0: "batch", 2: "time"}}),
+    # For `dilated import`: graphs the block grammar expresses, and two it does not.
+    ("tcn_block_wn", lambda: WnTemporalBlock(), [1, 4, 48], None),
+    ("esp", lambda: EspModule(), [1, 20, 24, 24], None),
+    ("pool_chain", lambda: PoolChain(), [1, 4, 16, 16], None),
+    ("product_branches", lambda: ProductBranches(), [1, 4, 32], None),
+    ("nested", lambda: Nested(), [1, 4, 32], None),
+    ("aspp_expand", lambda: AsppExpand(), [1, 8, 33, 33], None),
+    ("causal_chain", lambda: CausalChain(), [1, 4, 40], None),
 ]
 
 
@@ -205,6 +343,8 @@ def build(index: int, make):
                 m.running_var.uniform_(0.5, 1.5)
                 m.weight.uniform_(0.5, 1.5)
                 m.bias.uniform_(-0.5, 0.5)
+            if isinstance(m, nn.PReLU):
+                m.weight.uniform_(0.05, 0.5)
     return model.eval()
 
 
@@ -284,7 +424,7 @@ def reach(make, index: int, channels: int, rank: int, size: int):
         for p in model.parameters():
             p.copy_(p.abs() * 0.1 + 0.01)
         for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
                 m.running_mean.zero_()
                 m.running_var.fill_(1.0)
     shape = [1, channels] + [size] * rank

@@ -1,9 +1,11 @@
-//! `dilated import`: the chain fixtures imported, the written declarations compiled in a
+//! `dilated import`: the chain and graph fixtures (a WaveNet block, an ASPP head, TCNs, a
+//! weight-normalised TemporalBlock with a 1×1 downsample, an ESP module; both exporters
+//! where the fixture script has them) imported, the written declarations compiled in a
 //! scratch crate that depends on `dilated` (as a user's crate would, see the facade's
 //! `tests/test_user_crates.rs`), loaded from the written safetensors and run with
 //! `forward_nchw` on the stored input, against ONNX Runtime's stored output (1e-4 × the
-//! output's scale), for a batch of one and of two. A graph outside the grammar: one line,
-//! exit 2, naming the node.
+//! output's scale), for the stored batch N and for 2N. A graph outside the grammar: one
+//! line, exit 2, naming the node.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -56,7 +58,7 @@ fn read_f32(path: &Path) -> Vec<f32> {
 }
 
 /// (model, type name, snake name, input, output)
-const CASES: [(&str, &str, &str, &str, &str); 5] = [
+const CASES: [(&str, &str, &str, &str, &str); 20] = [
     (
         "models/chain_2_4_8.dynamo.onnx",
         "Chain248",
@@ -91,6 +93,111 @@ const CASES: [(&str, &str, &str, &str, &str); 5] = [
         "conv2d_groups",
         "conformance/test_Conv2d_groups/test_data_set_0/input_0.pb",
         "conformance/test_Conv2d_groups/test_data_set_0/output_0.pb",
+    ),
+    (
+        "models/wavenet_block.dynamo.onnx",
+        "WavenetDynamo",
+        "wavenet_dynamo",
+        "models/wavenet_block.input.pb",
+        "models/wavenet_block.output.pb",
+    ),
+    (
+        "models/wavenet_block.torchscript.onnx",
+        "WavenetTs",
+        "wavenet_ts",
+        "models/wavenet_block.input.pb",
+        "models/wavenet_block.output.pb",
+    ),
+    (
+        "models/aspp.dynamo.onnx",
+        "AsppDynamo",
+        "aspp_dynamo",
+        "models/aspp.input.pb",
+        "models/aspp.output.pb",
+    ),
+    (
+        "models/aspp.torchscript.onnx",
+        "AsppTs",
+        "aspp_ts",
+        "models/aspp.input.pb",
+        "models/aspp.output.pb",
+    ),
+    (
+        "models/tcn.dynamo.onnx",
+        "TcnDynamo",
+        "tcn_dynamo",
+        "models/tcn.input.pb",
+        "models/tcn.output.pb",
+    ),
+    (
+        "models/tcn.torchscript.onnx",
+        "TcnTs",
+        "tcn_ts",
+        "models/tcn.input.pb",
+        "models/tcn.output.pb",
+    ),
+    (
+        "models/tcn_dynamic.torchscript.onnx",
+        "TcnDynamic",
+        "tcn_dynamic",
+        "models/tcn_dynamic.input.pb",
+        "models/tcn_dynamic.output.pb",
+    ),
+    (
+        "models/tcn_block_wn.dynamo.onnx",
+        "TcnBlockWnDynamo",
+        "tcn_block_wn_dynamo",
+        "models/tcn_block_wn.input.pb",
+        "models/tcn_block_wn.output.pb",
+    ),
+    (
+        "models/tcn_block_wn.torchscript.onnx",
+        "TcnBlockWnTs",
+        "tcn_block_wn_ts",
+        "models/tcn_block_wn.input.pb",
+        "models/tcn_block_wn.output.pb",
+    ),
+    (
+        "models/esp.dynamo.onnx",
+        "EspDynamo",
+        "esp_dynamo",
+        "models/esp.input.pb",
+        "models/esp.output.pb",
+    ),
+    (
+        "models/esp.torchscript.onnx",
+        "EspTs",
+        "esp_ts",
+        "models/esp.input.pb",
+        "models/esp.output.pb",
+    ),
+    (
+        "models/aspp_expand.dynamo.onnx",
+        "AsppExpandDynamo",
+        "aspp_expand_dynamo",
+        "models/aspp_expand.input.pb",
+        "models/aspp_expand.output.pb",
+    ),
+    (
+        "models/aspp_expand.torchscript.onnx",
+        "AsppExpandTs",
+        "aspp_expand_ts",
+        "models/aspp_expand.input.pb",
+        "models/aspp_expand.output.pb",
+    ),
+    (
+        "models/causal_chain.dynamo.onnx",
+        "CausalChainDynamo",
+        "causal_chain_dynamo",
+        "models/causal_chain.input.pb",
+        "models/causal_chain.output.pb",
+    ),
+    (
+        "models/causal_chain.torchscript.onnx",
+        "CausalChainTs",
+        "causal_chain_ts",
+        "models/causal_chain.input.pb",
+        "models/causal_chain.output.pb",
     ),
 ];
 
@@ -155,6 +262,61 @@ fn imported_chains_compile_and_match_onnx_runtime() {
     );
     let clean = std::fs::read_to_string(src.join("chain125.rs")).unwrap();
     assert!(!clean.contains("check:"), "{clean}");
+    // The graphs in the block grammar, each block where the model has it.
+    let read = |snake: &str| std::fs::read_to_string(src.join(format!("{snake}.rs"))).unwrap();
+    for snake in ["wavenet_dynamo", "wavenet_ts"] {
+        let t = read(snake);
+        assert_eq!(t.matches("residual {").count(), 4, "{t}");
+        assert_eq!(t.matches("gated,").count(), 4, "{t}");
+        assert_eq!(t.matches("skip [").count(), 4, "{t}");
+        assert!(t.contains("padding: causal"), "{t}");
+        assert!(t.contains("skip_sum,"), "{t}");
+        assert!(!t.contains("check:"), "{t}");
+    }
+    for snake in [
+        "aspp_dynamo",
+        "aspp_ts",
+        "aspp_expand_dynamo",
+        "aspp_expand_ts",
+    ] {
+        let t = read(snake);
+        assert_eq!(t.matches("pool [").count(), 1, "{t}");
+        assert!(t.contains("join: concat"), "{t}");
+        assert!(t.contains("check: { holes: allow }"), "{t}");
+        assert!(t.contains("fills no hole"), "{t}");
+    }
+    for snake in ["tcn_dynamo", "tcn_ts", "tcn_dynamic"] {
+        let t = read(snake);
+        assert_eq!(t.matches("residual {").count(), 4, "{t}");
+        assert_eq!(t.matches("shortcut: [").count(), 1, "{t}");
+        assert_eq!(t.matches("activation: relu").count(), 4, "{t}");
+        assert_eq!(t.matches("padding: causal").count(), 8, "{t}");
+    }
+    assert!(read("tcn_dynamic").contains("input: [3, _],"));
+    for snake in ["tcn_block_wn_dynamo", "tcn_block_wn_ts"] {
+        let t = read(snake);
+        assert!(
+            t.contains("shortcut: [\n                    conv(4 -> 8, kernel: 1"),
+            "{t}"
+        );
+        assert!(t.contains("check: { holes: allow, hdc3: allow }"), "{t}");
+    }
+    // Chomps folded into the convs' padding: a chain, in the chain form.
+    for snake in ["causal_chain_dynamo", "causal_chain_ts"] {
+        let t = read(snake);
+        assert!(t.contains("chain of 3 convolutions"), "{t}");
+        assert!(t.contains("rate: 4, padding: (8, 0)),"), "{t}");
+        assert!(!t.contains("residual"), "{t}");
+    }
+    for snake in ["esp_dynamo", "esp_ts"] {
+        let t = read(snake);
+        assert!(t.contains("join: hierarchical"), "{t}");
+        assert!(
+            t.contains("batch_norm(eps: 0.001),\n            prelu,"),
+            "{t}"
+        );
+        assert!(t.contains("holes: allow"), "{t}");
+    }
     main.push_str(&format!(
         r#"
 fn main() -> Result<(), Box<dyn std::error::Error>> {{
@@ -193,11 +355,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {{
         String::from_utf8_lossy(&build.stderr)
     );
     let exe = work_dir().join("target/debug/imported");
-    for (model, name, snake, input, output) in CASES {
+    for (_, name, snake, input, output) in CASES {
         // The stored input's own batch (the backend tests' hold several samples).
-        let m = dilated_onnx::read(fixture(model)).unwrap();
-        let shape = m.graph.value(m.graph.inputs()[0]).static_shape().unwrap();
-        let n0 = shape[0] as usize;
+        let stored = dilated_onnx::parse_tensor(std::fs::read(fixture(input)).unwrap()).unwrap();
+        let n0 = stored.dims()[0] as usize;
         let x = tensor(input);
         let expected = tensor(output);
         let scale = expected.iter().fold(0f32, |m, v| m.max(v.abs())).max(1.0);
@@ -233,10 +394,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {{
 #[test]
 fn graphs_outside_the_grammar_are_refused_in_one_line() {
     let out = work_dir().join("refused");
-    for model in [
-        "models/tcn.torchscript.onnx",
-        "models/wavenet_block.dynamo.onnx",
-        "models/aspp.dynamo.onnx",
+    let pool = "the grammar has no local pooling";
+    let product = "a product of branches other than WaveNet's gate";
+    let deep = "nested deeper than 8";
+    for (model, node, why) in [
+        ("models/pool_chain.dynamo.onnx", "node_avg_pool2d", pool),
+        (
+            "models/pool_chain.torchscript.onnx",
+            "/pool/AveragePool",
+            pool,
+        ),
+        ("models/product_branches.dynamo.onnx", "node_mul", product),
+        ("models/product_branches.torchscript.onnx", "/Mul", product),
+        ("models/nested.dynamo.onnx", "node_add", deep),
+        (
+            "models/nested.torchscript.onnx",
+            "/inner/inner/inner/inner/inner/inner/inner/inner/Add",
+            deep,
+        ),
     ] {
         let o = run(&[
             "import",
@@ -249,7 +424,8 @@ fn graphs_outside_the_grammar_are_refused_in_one_line() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{model}: {err}");
         assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-        assert!(err.contains("node \""), "{err}");
+        assert!(err.contains(&format!("node \"{node}\"")), "{err}");
+        assert!(err.contains(why), "{err}");
         assert!(!out.join("net.rs").exists());
     }
     let o = run(&[

@@ -141,6 +141,12 @@ fn foldable(op: &str) -> bool {
             | "Ceil"
             | "Round"
             | "Sqrt"
+            | "ReduceL2"
+            | "ReduceSum"
+            | "ReduceSumSquare"
+            | "ReduceMean"
+            | "ReduceMax"
+            | "ReduceMin"
             | "Reciprocal"
             | "Not"
             | "Relu"
@@ -502,7 +508,13 @@ fn build_graph(g: GraphProto, dir: Option<&Path>, opset: i64) -> Result<Graph, E
                 }
             }
         }
+        let epsilon = n
+            .attribute
+            .iter()
+            .find(|a| a.name == "epsilon")
+            .and_then(|a| a.f);
         ir_nodes.push(Node {
+            epsilon,
             name: std::mem::take(&mut n.name),
             op_type: std::mem::take(&mut n.op_type),
             domain: std::mem::take(&mut n.domain),

@@ -630,6 +630,101 @@ pub(crate) fn unsqueeze_dims<T: Clone>(
         .collect())
 }
 
+/// A reduction of a real constant (the weight-norm chain `v / ‖v‖₂ · g` that exporters
+/// write for `torch.nn.utils.parametrizations.weight_norm`): `axes` from the attribute
+/// (opset < 18) or input 1, `keepdims` (default 1), `noop_with_empty_axes`.
+fn reduce(
+    a: &Attrs<'_>,
+    x: &Const,
+    ins: &[Option<Rc<Const>>],
+    budget: &mut Budget,
+) -> Result<Option<Const>, Error> {
+    if !x.dtype.is_real() || x.dtype.is_integer() {
+        return Ok(None);
+    }
+    let rank = x.dims.len();
+    let raw = match a.ints("axes") {
+        Some(v) => Some(v.to_vec()),
+        None if ins.get(1).is_some_and(Option::is_some) => match int_input(ins, 1) {
+            Some(v) => Some(v),
+            None => return Ok(None),
+        },
+        None => None,
+    };
+    let axes: Vec<usize> = match raw {
+        Some(v) if !v.is_empty() => v
+            .iter()
+            .map(|&v| axis(a, v, rank))
+            .collect::<Result<_, _>>()?,
+        Some(_) | None if a.int_or("noop_with_empty_axes", 0) != 0 => {
+            return Ok(Some(x.clone()));
+        }
+        Some(_) | None => (0..rank).collect(),
+    };
+    let keep = a.int_or("keepdims", 1) != 0;
+    let n = x.len();
+    if n > MAX_FOLD_ELEMENTS || !charge(budget, n) {
+        return Ok(None);
+    }
+    // Output index of every input element: its index with the reduced axes dropped.
+    let kept: Vec<u64> = (0..rank)
+        .map(|i| if axes.contains(&i) { 1 } else { x.dims[i] })
+        .collect();
+    let out_len = element_count(&kept).unwrap_or(u64::MAX);
+    if out_len > MAX_FOLD_ELEMENTS || !charge(budget, out_len) {
+        return Ok(None);
+    }
+    let op = a.op;
+    let init = match op {
+        "ReduceMax" => f64::NEG_INFINITY,
+        "ReduceMin" => f64::INFINITY,
+        _ => 0.0,
+    };
+    let mut acc = vec![init; out_len as usize];
+    let mut idx = vec![0u64; rank];
+    for i in 0..n as usize {
+        let mut o = 0u64;
+        for d in 0..rank {
+            o = o * kept[d] + if axes.contains(&d) { 0 } else { idx[d] };
+        }
+        let v = x.at(i).as_f64();
+        let slot = &mut acc[o as usize];
+        *slot = match op {
+            "ReduceMax" => slot.max(v),
+            "ReduceMin" => slot.min(v),
+            "ReduceL2" | "ReduceSumSquare" => *slot + v * v,
+            _ => *slot + v,
+        };
+        for d in (0..rank).rev() {
+            idx[d] += 1;
+            if idx[d] < x.dims[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+    let count = (n / out_len.max(1)) as f64;
+    let vals = acc
+        .into_iter()
+        .map(|v| {
+            Scalar::Float(match op {
+                "ReduceL2" => v.sqrt(),
+                "ReduceMean" => v / count,
+                _ => v,
+            })
+        })
+        .collect();
+    let dims = if keep {
+        kept
+    } else {
+        (0..rank)
+            .filter(|i| !axes.contains(i))
+            .map(|i| x.dims[i])
+            .collect()
+    };
+    Ok(Some(Const::list(x.dtype, dims, vals)))
+}
+
 /// Folds one node whose inputs are all constants. `ins[i]` is `None` for an omitted
 /// input. `Ok(None)`: not folded (the node stays on the data path).
 pub(crate) fn fold(
@@ -982,6 +1077,10 @@ pub(crate) fn fold(
         "Neg" | "Abs" | "Floor" | "Ceil" | "Round" | "Sqrt" | "Reciprocal" | "Not" | "Relu" => {
             let Some(x) = first() else { return Ok(None) };
             one(unary(op, x, budget)?)
+        }
+        "ReduceL2" | "ReduceSum" | "ReduceSumSquare" | "ReduceMean" | "ReduceMax" | "ReduceMin" => {
+            let Some(x) = first() else { return Ok(None) };
+            one(reduce(a, x, ins, budget)?)
         }
         "Add" | "Sub" | "Mul" | "Div" | "Mod" | "Pow" | "Max" | "Min" | "Sum" | "Equal"
         | "Less" | "Greater" | "LessOrEqual" | "GreaterOrEqual" | "And" | "Or" | "Xor"

@@ -458,6 +458,10 @@ pub struct Node {
     pub kind: NodeKind,
     /// Export hazards found on it.
     pub hazards: Vec<Hazard>,
+    /// `BatchNormalization` (and the other normalisations): the `epsilon` attribute as
+    /// written; `None` when the node has none (ONNX's default is `1e-5`) or is no
+    /// normalisation.
+    pub epsilon: Option<f32>,
 }
 
 impl Node {
