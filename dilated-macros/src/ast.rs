@@ -55,6 +55,19 @@ pub(crate) struct Input {
     pub(crate) span: Span,
 }
 
+/// `input: Backbone` (or `Backbone[C, H, W]`, `Backbone[C, L]`, each entry a number or
+/// `_`): the stack takes another stack's output as its input. Its shape and its field come
+/// from `Backbone`'s consts, checked when the generated `const` items are evaluated.
+#[derive(Debug, Clone)]
+pub(crate) struct Source {
+    /// The other stack's type, as written.
+    pub(crate) name: Ident,
+    /// The `input` key (the composed checks point at it).
+    pub(crate) key: Span,
+    /// Whether the channel count was written (else it is the first conv's input count).
+    pub(crate) channels_written: bool,
+}
+
 /// How a conv pads its input, as written (`padding: …`); the check turns it into the
 /// schedule's `PadMode`, the expansion into literal amounts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,6 +182,8 @@ pub(crate) struct Stack {
     /// `field: { receptive_field, jump }`: what the input's features already see, per
     /// axis `[h, w]` (`h` = 1 in 1D).
     pub(crate) field: Option<[crate::block::Field; 2]>,
+    /// `input: Backbone`: the stack reads another stack's output.
+    pub(crate) source: Option<Source>,
 }
 
 impl Stack {
@@ -191,7 +206,7 @@ impl Stack {
     /// Whether the stack is a plain chain (expanded over the typed stack, as before blocks
     /// existed) and has no declared input field.
     pub(crate) fn is_chain(&self) -> bool {
-        self.field.is_none() && self.items.iter().all(Item::is_chain)
+        self.field.is_none() && self.source.is_none() && self.items.iter().all(Item::is_chain)
     }
 }
 
@@ -471,7 +486,7 @@ pub(crate) fn from_raw(cx: &Ctxt, raw: &RawStack) -> Option<Stack> {
 
     // input
     let input = match keys.get("input") {
-        Some(v) => input(cx, v),
+        Some(v) => input(cx, v, keys.key_span("input").unwrap_or_else(|| v.span())),
         None => {
             missing(
                 "input",
@@ -498,7 +513,8 @@ pub(crate) fn from_raw(cx: &Ctxt, raw: &RawStack) -> Option<Stack> {
             }
         }
         let (dims, input_channels) = match &input {
-            Some((i, d)) => (*d, Some(i.channels)),
+            Some((_, d, Some(src))) if !src.channels_written => (*d, None),
+            Some((i, d, _)) => (*d, Some(i.channels)),
             None => (Dims::Two, None),
         };
         per_layer(cx, layers, dims, input_channels).map(|items| (items, Form::PerLayer))
@@ -517,19 +533,63 @@ pub(crate) fn from_raw(cx: &Ctxt, raw: &RawStack) -> Option<Stack> {
                  with `layers: [ … ]`",
             );
         }
-        compact(cx, &keys, input.as_ref())
+        match &input {
+            Some((i, _, Some(src))) if !src.channels_written => {
+                cx.error(
+                    i.span,
+                    format!(
+                        "the compact form needs the channel count it takes from `{0}`\n= \
+                         help: write `input: {0}[C, _, _]` (`{0}[C, _]` in 1D)",
+                        src.name
+                    ),
+                );
+                None
+            }
+            Some((i, d, _)) => compact(cx, &keys, Some(&(i.clone(), *d))),
+            None => compact(cx, &keys, None),
+        }
     };
 
     let field = keys.get("field").map(|v| {
-        let dims = input.as_ref().map_or(Dims::Two, |(_, d)| *d);
+        let dims = input.as_ref().map_or(Dims::Two, |(_, d, _)| *d);
         crate::block::field(cx, v, dims)
     });
-    let (input, dims) = input?;
+    let (mut input, dims, source) = input?;
     let (items, form) = items?;
     let field = match field {
         None => None,
         Some(f) => Some(f?),
     };
+    if let Some(src) = &source {
+        if let Some(span) = keys.key_span("field") {
+            cx.error(
+                span,
+                format!(
+                    "`field` comes from `{0}` (its receptive field and jump) when the input is \
+                     `{0}`\n= help: remove `field`",
+                    src.name
+                ),
+            );
+            return None;
+        }
+        if !src.channels_written {
+            match first_in_channels(&items) {
+                Some(c) => input.channels = Spanned::new(c, input.span),
+                None => {
+                    cx.error(
+                        input.span,
+                        format!(
+                            "cannot tell how many channels this stack takes from `{0}`: no \
+                             conv reads the input before the channels change\n= help: write \
+                             them, `input: {0}[C, _, _]` (`{0}[C, _]` in 1D)",
+                            src.name
+                        ),
+                    );
+                    return None;
+                }
+            }
+        }
+    }
     let mut attrs = TokenStream::new();
     for a in &raw.attrs {
         a.to_tokens(&mut attrs);
@@ -544,20 +604,83 @@ pub(crate) fn from_raw(cx: &Ctxt, raw: &RawStack) -> Option<Stack> {
         items,
         checks,
         field,
+        source,
     })
 }
 
-fn input(cx: &Ctxt, value: &Value) -> Option<(Input, Dims)> {
-    let Value::List(span, items) = value else {
-        cx.error(
-            value.span(),
-            format!(
-                "expected `input: [C, H, W]` or `input: [C, L]`, found {}",
-                value.describe()
-            ),
-        );
-        return None;
+/// The input channel count of the first conv that reads the stack's input unchanged in
+/// channels (through activations, batch norms, dropout, into residual bodies and branches).
+fn first_in_channels(items: &[Item]) -> Option<usize> {
+    for item in items {
+        match item {
+            Item::Conv(c) => return Some(c.in_channels.value),
+            Item::Act(_) | Item::BatchNorm(_) | Item::Prelu(_) | Item::Dropout(_) => {}
+            Item::Residual(r) => {
+                return first_in_channels(&r.body)
+                    .or_else(|| r.shortcut.as_deref().and_then(first_in_channels));
+            }
+            Item::Parallel(p) => {
+                return p.branches.iter().find_map(|b| first_in_channels(&b.items));
+            }
+            Item::Skip(inner) => {
+                if let Some(c) = first_in_channels(inner) {
+                    return Some(c);
+                }
+            }
+            Item::Gated(_) | Item::SkipSum(_) => return None,
+        }
+    }
+    None
+}
+
+/// `input: [C, H, W]`, `input: [C, L]`, or another stack: `input: Backbone` (2D),
+/// `Backbone[C, H, W]`, `Backbone[C, L]` (entries numbers or `_`).
+fn input(cx: &Ctxt, value: &Value, key: Span) -> Option<(Input, Dims, Option<Source>)> {
+    let (span, items, source) = match value {
+        Value::List(span, items) => (*span, items.as_slice(), None),
+        Value::Word(name) => {
+            let source = Source {
+                name: name.clone(),
+                key,
+                channels_written: false,
+            };
+            let input = Input {
+                channels: Spanned::new(0, name.span()),
+                sizes: [None, None],
+                span: name.span(),
+            };
+            return Some((input, Dims::Two, Some(source)));
+        }
+        Value::Tagged(head, list_span, items) if matches!(&**head, Value::Word(_)) => {
+            let Value::Word(name) = &**head else {
+                return None;
+            };
+            let source = Source {
+                name: name.clone(),
+                key,
+                channels_written: !matches!(items.first(), Some(Value::Underscore(_))),
+            };
+            (*list_span, items.as_slice(), Some(source))
+        }
+        other @ (Value::Number(_)
+        | Value::Bool(..)
+        | Value::Underscore(_)
+        | Value::Call(..)
+        | Value::Tuple(..)
+        | Value::Map(..)
+        | Value::Tagged(..)) => {
+            cx.error(
+                other.span(),
+                format!(
+                    "expected `input: [C, H, W]`, `input: [C, L]` or a stack declared before, \
+                     `input: Backbone`, found {}",
+                    other.describe()
+                ),
+            );
+            return None;
+        }
     };
+    let span = &span;
     let dims = match items.len() {
         2 => Dims::One,
         3 => Dims::Two,
@@ -574,6 +697,7 @@ fn input(cx: &Ctxt, value: &Value) -> Option<(Input, Dims)> {
         }
     };
     let channels = match &items[0] {
+        Value::Underscore(s) if source.is_some() => Some(Spanned::new(0, *s)),
         Value::Underscore(s) => {
             cx.error(
                 *s,
@@ -614,13 +738,15 @@ fn input(cx: &Ctxt, value: &Value) -> Option<(Input, Dims)> {
     let [Ok(h), Ok(w)] = sizes else {
         return None;
     };
+    let span = source.as_ref().map_or(*span, |s| s.name.span());
     Some((
         Input {
             channels,
             sizes: [h, w],
-            span: *span,
+            span,
         },
         dims,
+        source,
     ))
 }
 

@@ -12,6 +12,7 @@
 //! token.
 #![forbid(unsafe_code)]
 
+mod api;
 mod ast;
 mod block;
 mod ctxt;
