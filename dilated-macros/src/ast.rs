@@ -215,7 +215,50 @@ impl Stack {
 pub(crate) const MAX_VALUE: usize = u32::MAX as usize;
 
 // ---------------------------------------------------------------------------------------
-// Conversion helpers: each returns `None` after recording an error.
+// Readers of values and arguments (the stack's, and the blocks' in `block`): each returns
+// `None` after recording an error.
+
+/// Records "expected {what}, found {the value}" on the value.
+pub(crate) fn expected(cx: &Ctxt, value: &Value, what: impl std::fmt::Display) {
+    cx.error(
+        value.span(),
+        format!("expected {what}, found {}", value.describe()),
+    );
+}
+
+/// A list value `[ … ]`: its span and entries.
+pub(crate) fn list<'a>(cx: &Ctxt, value: &'a Value, what: &str) -> Option<(Span, &'a [Value])> {
+    if let Value::List(span, entries) = value {
+        return Some((*span, entries));
+    }
+    expected(cx, value, what);
+    None
+}
+
+/// A finite number, sign included (a slope, an eps, a probability).
+pub(crate) fn float(cx: &Ctxt, n: &Number, what: &str) -> Option<f32> {
+    let text = format!("{}{}", if n.negative { "-" } else { "" }, n.digits);
+    match text.parse::<f32>() {
+        Ok(v) if v.is_finite() => Some(v),
+        _ => {
+            cx.error(n.span, format!("`{text}` is not a finite {what}"));
+            None
+        }
+    }
+}
+
+/// The `key: value` arguments of `name( … )` or `name { … }`; every other argument is
+/// handed to `other` (which reports it, or takes it: a conv's `C_in -> C_out`).
+pub(crate) fn fields_of<'a>(args: &'a [Arg], mut other: impl FnMut(&'a Arg)) -> Vec<&'a Field> {
+    let mut fields = Vec::new();
+    for arg in args {
+        match arg {
+            Arg::Field(f) => fields.push(f),
+            Arg::Arrow(..) | Arg::Value(_) | Arg::In(..) => other(arg),
+        }
+    }
+    fields
+}
 
 /// A positive integer (`what` names it in messages: "rate", "kernel", …).
 pub(crate) fn positive(cx: &Ctxt, value: &Value, what: &str) -> Option<Spanned<usize>> {
@@ -233,10 +276,7 @@ pub(crate) fn positive(cx: &Ctxt, value: &Value, what: &str) -> Option<Spanned<u
 /// A non-negative integer.
 pub(crate) fn integer(cx: &Ctxt, value: &Value, what: &str) -> Option<Spanned<usize>> {
     let Value::Number(n) = value else {
-        cx.error(
-            value.span(),
-            format!("expected an integer {what}, found {}", value.describe()),
-        );
+        expected(cx, value, format!("an integer {what}"));
         return None;
     };
     number(cx, n, what)
@@ -273,16 +313,28 @@ fn number(cx: &Ctxt, n: &Number, what: &str) -> Option<Spanned<usize>> {
     }
 }
 
-/// A scalar or a per-axis list `[h, w]` (2D only). Returns `[h, w]`, `h = 1` in 1D.
+/// A scalar or a per-axis list `[h, w]` (2D only) of positive integers. Returns `[h, w]`,
+/// `h = 1` in 1D.
 fn per_axis(cx: &Ctxt, value: &Value, what: &str, dims: Dims) -> Option<[Spanned<usize>; 2]> {
+    per_axis_with(cx, value, what, dims, |v| positive(cx, v, what))
+}
+
+/// [`per_axis`] with the reader of one entry.
+pub(crate) fn per_axis_with(
+    cx: &Ctxt,
+    value: &Value,
+    what: &str,
+    dims: Dims,
+    one: impl Fn(&Value) -> Option<Spanned<usize>>,
+) -> Option<[Spanned<usize>; 2]> {
     match value {
         Value::List(span, items) => match (dims, items.as_slice()) {
             (Dims::Two, [h, w]) => {
-                let h = positive(cx, h, what);
-                let w = positive(cx, w, what);
+                let h = one(h);
+                let w = one(w);
                 Some([h?, w?])
             }
-            (Dims::One, [w]) => Some([Spanned::new(1, *span), positive(cx, w, what)?]),
+            (Dims::One, [w]) => Some([Spanned::new(1, *span), one(w)?]),
             (Dims::Two, _) => {
                 cx.error(
                     *span,
@@ -314,7 +366,7 @@ fn per_axis(cx: &Ctxt, value: &Value, what: &str, dims: Dims) -> Option<[Spanned
         | Value::Tuple(..)
         | Value::Map(..)
         | Value::Tagged(..) => {
-            let v = positive(cx, value, what)?;
+            let v = one(value)?;
             Some(match dims {
                 Dims::One => [Spanned::new(1, v.span), v],
                 Dims::Two => [v, v],
@@ -669,14 +721,9 @@ fn input(cx: &Ctxt, value: &Value, key: Span) -> Option<(Input, Dims, Option<Sou
         | Value::Tuple(..)
         | Value::Map(..)
         | Value::Tagged(..)) => {
-            cx.error(
-                other.span(),
-                format!(
-                    "expected `input: [C, H, W]`, `input: [C, L]` or a stack declared before, \
-                     `input: Backbone`, found {}",
-                    other.describe()
-                ),
-            );
+            let what = "`input: [C, H, W]`, `input: [C, L]` or a stack declared before, \
+                        `input: Backbone`";
+            expected(cx, other, what);
             return None;
         }
     };
@@ -761,13 +808,10 @@ pub(crate) fn activation(cx: &Ctxt, value: &Value) -> Option<Spanned<Act>> {
         | Value::Tuple(..)
         | Value::Map(..)
         | Value::Tagged(..)) => {
-            cx.error(
-                other.span(),
-                format!(
-                    "expected an activation ({}), found {}",
-                    ACTIVATIONS.join(", "),
-                    other.describe()
-                ),
+            expected(
+                cx,
+                other,
+                format!("an activation ({})", ACTIVATIONS.join(", ")),
             );
             return None;
         }
@@ -782,16 +826,7 @@ pub(crate) fn activation(cx: &Ctxt, value: &Value) -> Option<Spanned<Act>> {
         "leaky_relu" => {
             let slope = match args.map(Vec::as_slice) {
                 None => 0.01,
-                Some([Arg::Value(Value::Number(n))]) => {
-                    let text = format!("{}{}", if n.negative { "-" } else { "" }, n.digits);
-                    match text.parse::<f32>() {
-                        Ok(s) if s.is_finite() => s,
-                        _ => {
-                            cx.error(n.span, format!("`{text}` is not a finite slope"));
-                            return None;
-                        }
-                    }
-                }
+                Some([Arg::Value(Value::Number(n))]) => float(cx, n, "slope")?,
                 Some(_) => {
                     cx.error(
                         args_span.unwrap_or_else(|| word.span()),
@@ -836,12 +871,10 @@ fn level(cx: &Ctxt, value: &Value) -> Option<Level> {
             _ => {}
         }
     }
-    cx.error(
-        value.span(),
-        format!(
-            "expected a check level `deny`, `warn` or `allow` (`strict` = `deny`), found {}",
-            value.describe()
-        ),
+    expected(
+        cx,
+        value,
+        "a check level `deny`, `warn` or `allow` (`strict` = `deny`)",
     );
     None
 }
@@ -849,13 +882,7 @@ fn level(cx: &Ctxt, value: &Value) -> Option<Level> {
 fn checks(cx: &Ctxt, value: &Value) -> Levels {
     let mut levels = Levels::DEFAULT;
     let Value::Map(_, fields) = value else {
-        cx.error(
-            value.span(),
-            format!(
-                "expected `check: {{ holes: deny, hdc: strict, … }}`, found {}",
-                value.describe()
-            ),
-        );
+        expected(cx, value, "`check: { holes: deny, hdc: strict, … }`");
         return levels;
     };
     // The schedule's one table of check names: ids, `gridding`, the group `hdc`, and the
@@ -915,13 +942,7 @@ fn compact(cx: &Ctxt, keys: &Keys<'_>, input: Option<&(Input, Dims)>) -> Option<
             parsed.into_iter().collect()
         }
         Some(other) => {
-            cx.error(
-                other.span(),
-                format!(
-                    "expected a list of rates such as `rates: [1, 2, 5]`, found {}",
-                    other.describe()
-                ),
-            );
+            expected(cx, other, "a list of rates such as `rates: [1, 2, 5]`");
             None
         }
     };
@@ -971,16 +992,12 @@ fn per_layer(
     dims: Dims,
     input_channels: Option<Spanned<usize>>,
 ) -> Option<Vec<Item>> {
-    let Value::List(span, entries) = value else {
-        cx.error(
-            value.span(),
-            format!(
-                "expected `layers: [conv(C -> C, kernel: 3, rate: 1), relu, …]`, found {}",
-                value.describe()
-            ),
-        );
-        return None;
-    };
+    let (span, entries) = list(
+        cx,
+        value,
+        "`layers: [conv(C -> C, kernel: 3, rate: 1), relu, …]`",
+    )?;
+    let span = &span;
     if entries.is_empty() {
         cx.error(
             *span,
@@ -1074,31 +1091,29 @@ fn conv_inner(
     info: &mut Channels,
 ) -> Option<Conv> {
     let mut channels = None;
-    let mut fields = Vec::new();
-    for arg in args {
-        match arg {
-            Arg::Arrow(a, b) if channels.is_none() => {
-                let a = positive(cx, a, "input channel count");
-                let b = positive(cx, b, "output channel count");
-                channels = Some((a, b));
-            }
-            Arg::Arrow(a, _) => {
-                cx.error(a.span(), "a conv has one `C_in -> C_out`");
-            }
-            Arg::Field(f) => fields.push(f),
-            Arg::Value(v) | Arg::In(_, v, _) => {
-                cx.error(
-                    v.span(),
-                    format!(
-                        "unexpected {} in `conv(…)`: write `C_in -> C_out` then `key: value` \
-                         pairs ({})",
-                        v.describe(),
-                        CONV_KEYS.join(", ")
-                    ),
-                );
-            }
+    let fields = fields_of(args, |arg| match arg {
+        Arg::Arrow(a, b) if channels.is_none() => {
+            let a = positive(cx, a, "input channel count");
+            let b = positive(cx, b, "output channel count");
+            channels = Some((a, b));
         }
-    }
+        Arg::Arrow(a, _) => {
+            cx.error(a.span(), "a conv has one `C_in -> C_out`");
+        }
+        // `fields_of` keeps the fields: never handed here.
+        Arg::Field(_) => {}
+        Arg::Value(v) | Arg::In(_, v, _) => {
+            cx.error(
+                v.span(),
+                format!(
+                    "unexpected {} in `conv(…)`: write `C_in -> C_out` then `key: value` \
+                     pairs ({})",
+                    v.describe(),
+                    CONV_KEYS.join(", ")
+                ),
+            );
+        }
+    });
     // `norm` is accepted; the offered list stays the chain's (its messages are unchanged).
     let keys = Keys::collect_offering(cx, fields, CONV_KEYS_ACCEPTED, CONV_KEYS, "`conv(…)`");
     let groups = match keys.get("groups") {
@@ -1146,13 +1161,7 @@ fn conv_inner(
         None => Some(true),
         Some(Value::Bool(b, _)) => Some(*b),
         Some(v) => {
-            cx.error(
-                v.span(),
-                format!(
-                    "expected `bias: true` or `bias: false`, found {}",
-                    v.describe()
-                ),
-            );
+            expected(cx, v, "`bias: true` or `bias: false`");
             None
         }
     };
@@ -1160,13 +1169,7 @@ fn conv_inner(
         None => Some(false),
         Some(Value::Word(w)) if w == "weight" => Some(true),
         Some(v) => {
-            cx.error(
-                v.span(),
-                format!(
-                    "expected `norm: weight` (weight normalisation along dim 0), found {}",
-                    v.describe()
-                ),
-            );
+            expected(cx, v, "`norm: weight` (weight normalisation along dim 0)");
             None
         }
     };

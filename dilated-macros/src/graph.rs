@@ -390,9 +390,9 @@ impl Walk<'_> {
                 // A size known only at run time: the sizes must agree for every input.
                 let dynamic = first.size[a].is_none() || n.size[a].is_none();
                 let syms = first.sym.zip(n.sym).map(|(p, q)| (p[a], q[a]));
-                if let Some((p, q)) = syms.filter(|(p, q)| {
-                    dynamic && first.jump[a] == n.jump[a] && p != q
-                }) {
+                if let Some((p, q)) =
+                    syms.filter(|(p, q)| dynamic && first.jump[a] == n.jump[a] && p != q)
+                {
                     self.fail(
                         span,
                         format!(
@@ -557,18 +557,20 @@ pub(crate) fn check(cx: &Ctxt, stack: &Stack) -> Option<GraphPlan> {
         }
     };
     let composed = stack.source.is_some();
+    let mut raw_holes = Vec::new();
     for d in &report.diagnostics {
-        if composed && d.diagnostic.check == CheckId::Holes {
-            // Judged with the other stack's field, by the generated consts (below), unless
-            // no field fills these holes.
-            continue;
-        }
         let span = d
             .node
             .and_then(|n| graph.node(n))
             .and_then(|n| n.tag())
             .and_then(|t| spans.get(t as usize).copied())
             .unwrap_or_else(|| stack.name.span());
+        if composed && d.diagnostic.check == CheckId::Holes {
+            // Judged with the other stack's field, by the generated consts (below), unless
+            // no field fills these holes.
+            raw_holes.push((span, &d.diagnostic));
+            continue;
+        }
         cx.report(
             d.diagnostic.level,
             span,
@@ -586,11 +588,15 @@ pub(crate) fn check(cx: &Ctxt, stack: &Stack) -> Option<GraphPlan> {
         rf[i + offset] = usize::try_from(a.receptive_field).unwrap_or(usize::MAX);
     }
     let (coverage, svg, no_picture) = picture(stack.dims, out);
-    let field_jump = stack.field.map_or([1, 1], |f| f.map(|a| to_u64(a.jump.value)));
+    let field_jump = stack
+        .field
+        .map_or([1, 1], |f| f.map(|a| to_u64(a.jump.value)));
     let jump = [0, 1].map(|a| nodes[output].jump[a].saturating_mul(field_jump[a]));
     let composed = match &stack.source {
         None => None,
-        Some(src) => Some(compose(cx, stack, &nodes, output, src, rf, n_min, &report)?),
+        Some(src) => Some(compose(
+            cx, stack, &nodes, output, src, rf, n_min, &raw_holes,
+        )?),
     };
     Some(GraphPlan {
         verdict: verdict(&report, out),
@@ -607,9 +613,9 @@ pub(crate) fn check(cx: &Ctxt, stack: &Stack) -> Option<GraphPlan> {
 
 /// The field that `field: { … }` declares, per axis `[h, w]`.
 fn declared_field(stack: &Stack) -> Option<[InputField; 2]> {
-    stack.field.map(|f| {
-        f.map(|a| InputField::new(to_u64(a.receptive_field.value), to_u64(a.jump.value)))
-    })
+    stack
+        .field
+        .map(|f| f.map(|a| InputField::new(to_u64(a.receptive_field.value), to_u64(a.jump.value))))
 }
 
 /// Most analyses one composition may run to find its thresholds.
@@ -632,7 +638,7 @@ fn compose(
     src: &crate::ast::Source,
     rf: [usize; 2],
     n_min: [u64; 2],
-    raw: &GraphReport,
+    raw_holes: &[(Span, &schedule::Diagnostic)],
 ) -> Option<Composed> {
     let ext = rf.map(to_u64);
     let hole_level = stack.checks.holes;
@@ -667,20 +673,20 @@ fn compose(
             }
             Ok(None) => {
                 // No field fills these holes: say so now, with the raw verdict's words.
-                for d in raw
-                    .diagnostics
-                    .iter()
-                    .filter(|d| d.diagnostic.check == CheckId::Holes)
-                {
+                for (span, d) in raw_holes {
                     cx.report(
-                        d.diagnostic.level,
-                        src.key,
-                        d.diagnostic.check.name(),
+                        d.level,
+                        *span,
+                        d.check.name(),
                         format!(
-                            "{}\n= note: no field of `{}` fills these holes: every input \
-                             position reads the same offsets of it",
-                            crate::valid::render(&d.diagnostic),
-                            src.name
+                            "{}\n= note: no field of `{}` fills these holes, however wide: \
+                             some offset at the edge of what this stack reads is read by no \
+                             path, whatever each input position sees\n= help: give the stack a \
+                             branch or conv whose taps reach those offsets (a square kernel \
+                             beside 1×k and k×1 ones), or `check: {{ holes: allow }}`\n= note: \
+                             `check: {{ holes: deny | warn | allow }}` sets the level of this \
+                             check",
+                            d.message, src.name
                         ),
                     );
                 }
@@ -1019,8 +1025,9 @@ mod tests {
         let plan = super::check(&cx, &stack);
         let mut out = None;
         if let Some(plan) = &plan {
-            let (g, ids, _) = super::schedule_graph(&stack, &plan.nodes, super::declared_field(&stack))
-                .expect("a graph");
+            let (g, ids, _) =
+                super::schedule_graph(&stack, &plan.nodes, super::declared_field(&stack))
+                    .expect("a graph");
             let options = GraphOptions {
                 levels: stack.checks,
                 outputs: vec![ids[plan.output]],
@@ -1139,7 +1146,8 @@ mod tests {
              causal), conv(8 -> 8, kernel: 3, rate: 5, stride: 2) ], check: { hdc: allow } }",
         ];
         for src in heads {
-            let raw = crate::parse::parse(TokenStream::from_str(src).expect("lexes")).expect("parses");
+            let raw =
+                crate::parse::parse(TokenStream::from_str(src).expect("lexes")).expect("parses");
             let cx = Ctxt::new();
             let stack = crate::ast::from_raw(&cx, &raw).expect("a stack");
             let plan = super::check(&cx, &stack).expect("checked");
