@@ -117,6 +117,15 @@ mod fuzz;
 /// # Ok::<(), dilated::Error>(())
 /// ```
 ///
+/// # Stacks compose
+///
+/// `input: Backbone` (`Backbone[_, _]` in 1D; the entries may be written) takes the output
+/// of a stack declared before as the input: its shape and its field (receptive field and
+/// jump per axis) come from `Backbone`'s `dilated::stack::DeclaredStack` consts, and a
+/// `const` item the macro emits fails the build, on `input:`, when the rank, the channels
+/// or a size do not fit, or when the stack's taps leave holes on `Backbone`'s field.
+/// `forward_nchw_after(&backbone, batch, hw, &input)` runs the pair. See `docs/GRAMMAR.md`.
+///
 /// # Checks
 ///
 /// All problems are reported at once, each on its token, with a `help:` line where a fix
