@@ -148,13 +148,19 @@ pub(crate) enum Item {
     SkipSum(Span),
 }
 
+/// What a chain sees of an item: a conv, an activation, or a module of graphs only.
+pub(crate) enum Part<'a> {
+    Conv(&'a Conv),
+    Act(Spanned<Act>),
+    Graph,
+}
+
 impl Item {
-    /// Whether the item is a module of a plain chain (a conv the typed stack runs, or an
-    /// activation).
-    pub(crate) fn is_chain(&self) -> bool {
+    /// The item as a chain sees it (the one match over every item the chain code needs).
+    pub(crate) fn part(&self) -> Part<'_> {
         match self {
-            Item::Conv(c) => !c.weight_norm,
-            Item::Act(_) => true,
+            Item::Conv(c) => Part::Conv(c),
+            Item::Act(a) => Part::Act(*a),
             Item::BatchNorm(_)
             | Item::Prelu(_)
             | Item::Dropout(_)
@@ -162,7 +168,17 @@ impl Item {
             | Item::Residual(_)
             | Item::Parallel(_)
             | Item::Skip(_)
-            | Item::SkipSum(_) => false,
+            | Item::SkipSum(_) => Part::Graph,
+        }
+    }
+
+    /// Whether the item is a module of a plain chain (a conv the typed stack runs, or an
+    /// activation).
+    pub(crate) fn is_chain(&self) -> bool {
+        match self.part() {
+            Part::Conv(c) => !c.weight_norm,
+            Part::Act(_) => true,
+            Part::Graph => false,
         }
     }
 }
@@ -189,17 +205,9 @@ pub(crate) struct Stack {
 impl Stack {
     /// The convolutions of the top-level list, in order (all of them in a chain stack).
     pub(crate) fn convs(&self) -> impl Iterator<Item = &Conv> {
-        self.items.iter().filter_map(|i| match i {
-            Item::Conv(c) => Some(&**c),
-            Item::Act(_)
-            | Item::BatchNorm(_)
-            | Item::Prelu(_)
-            | Item::Dropout(_)
-            | Item::Gated(_)
-            | Item::Residual(_)
-            | Item::Parallel(_)
-            | Item::Skip(_)
-            | Item::SkipSum(_) => None,
+        self.items.iter().filter_map(|i| match i.part() {
+            Part::Conv(c) => Some(c),
+            Part::Act(_) | Part::Graph => None,
         })
     }
 
@@ -1022,20 +1030,13 @@ fn per_layer(
     let mut prev_is_conv = false;
     let mut any_conv = false;
     for item in &items {
-        match item {
-            Item::Conv(_) => {
+        match item.part() {
+            Part::Conv(_) => {
                 prev_is_conv = true;
                 any_conv = true;
             }
-            Item::BatchNorm(_)
-            | Item::Prelu(_)
-            | Item::Dropout(_)
-            | Item::Gated(_)
-            | Item::Residual(_)
-            | Item::Parallel(_)
-            | Item::Skip(_)
-            | Item::SkipSum(_) => {}
-            Item::Act(a) => {
+            Part::Graph => {}
+            Part::Act(a) => {
                 if !any_conv {
                     cx.error(
                         a.span,
