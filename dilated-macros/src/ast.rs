@@ -55,6 +55,19 @@ pub(crate) struct Input {
     pub(crate) span: Span,
 }
 
+/// `input: Backbone` (or `Backbone[C, H, W]`, `Backbone[C, L]`, each entry a number or
+/// `_`): the stack takes another stack's output as its input. Its shape and its field come
+/// from `Backbone`'s consts, checked when the generated `const` items are evaluated.
+#[derive(Debug, Clone)]
+pub(crate) struct Source {
+    /// The other stack's type, as written.
+    pub(crate) name: Ident,
+    /// The `input` key (the composed checks point at it).
+    pub(crate) key: Span,
+    /// Whether the channel count was written (else it is the first conv's input count).
+    pub(crate) channels_written: bool,
+}
+
 /// How a conv pads its input, as written (`padding: …`); the check turns it into the
 /// schedule's `PadMode`, the expansion into literal amounts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,13 +148,19 @@ pub(crate) enum Item {
     SkipSum(Span),
 }
 
+/// What a chain sees of an item: a conv, an activation, or a module of graphs only.
+pub(crate) enum Part<'a> {
+    Conv(&'a Conv),
+    Act(Spanned<Act>),
+    Graph,
+}
+
 impl Item {
-    /// Whether the item is a module of a plain chain (a conv the typed stack runs, or an
-    /// activation).
-    pub(crate) fn is_chain(&self) -> bool {
+    /// The item as a chain sees it (the one match over every item the chain code needs).
+    pub(crate) fn part(&self) -> Part<'_> {
         match self {
-            Item::Conv(c) => !c.weight_norm,
-            Item::Act(_) => true,
+            Item::Conv(c) => Part::Conv(c),
+            Item::Act(a) => Part::Act(*a),
             Item::BatchNorm(_)
             | Item::Prelu(_)
             | Item::Dropout(_)
@@ -149,7 +168,17 @@ impl Item {
             | Item::Residual(_)
             | Item::Parallel(_)
             | Item::Skip(_)
-            | Item::SkipSum(_) => false,
+            | Item::SkipSum(_) => Part::Graph,
+        }
+    }
+
+    /// Whether the item is a module of a plain chain (a conv the typed stack runs, or an
+    /// activation).
+    pub(crate) fn is_chain(&self) -> bool {
+        match self.part() {
+            Part::Conv(c) => !c.weight_norm,
+            Part::Act(_) => true,
+            Part::Graph => false,
         }
     }
 }
@@ -169,29 +198,23 @@ pub(crate) struct Stack {
     /// `field: { receptive_field, jump }`: what the input's features already see, per
     /// axis `[h, w]` (`h` = 1 in 1D).
     pub(crate) field: Option<[crate::block::Field; 2]>,
+    /// `input: Backbone`: the stack reads another stack's output.
+    pub(crate) source: Option<Source>,
 }
 
 impl Stack {
     /// The convolutions of the top-level list, in order (all of them in a chain stack).
     pub(crate) fn convs(&self) -> impl Iterator<Item = &Conv> {
-        self.items.iter().filter_map(|i| match i {
-            Item::Conv(c) => Some(&**c),
-            Item::Act(_)
-            | Item::BatchNorm(_)
-            | Item::Prelu(_)
-            | Item::Dropout(_)
-            | Item::Gated(_)
-            | Item::Residual(_)
-            | Item::Parallel(_)
-            | Item::Skip(_)
-            | Item::SkipSum(_) => None,
+        self.items.iter().filter_map(|i| match i.part() {
+            Part::Conv(c) => Some(c),
+            Part::Act(_) | Part::Graph => None,
         })
     }
 
     /// Whether the stack is a plain chain (expanded over the typed stack, as before blocks
     /// existed) and has no declared input field.
     pub(crate) fn is_chain(&self) -> bool {
-        self.field.is_none() && self.items.iter().all(Item::is_chain)
+        self.field.is_none() && self.source.is_none() && self.items.iter().all(Item::is_chain)
     }
 }
 
@@ -200,7 +223,50 @@ impl Stack {
 pub(crate) const MAX_VALUE: usize = u32::MAX as usize;
 
 // ---------------------------------------------------------------------------------------
-// Conversion helpers: each returns `None` after recording an error.
+// Readers of values and arguments (the stack's, and the blocks' in `block`): each returns
+// `None` after recording an error.
+
+/// Records "expected {what}, found {the value}" on the value.
+pub(crate) fn expected(cx: &Ctxt, value: &Value, what: impl std::fmt::Display) {
+    cx.error(
+        value.span(),
+        format!("expected {what}, found {}", value.describe()),
+    );
+}
+
+/// A list value `[ … ]`: its span and entries.
+pub(crate) fn list<'a>(cx: &Ctxt, value: &'a Value, what: &str) -> Option<(Span, &'a [Value])> {
+    if let Value::List(span, entries) = value {
+        return Some((*span, entries));
+    }
+    expected(cx, value, what);
+    None
+}
+
+/// A finite number, sign included (a slope, an eps, a probability).
+pub(crate) fn float(cx: &Ctxt, n: &Number, what: &str) -> Option<f32> {
+    let text = format!("{}{}", if n.negative { "-" } else { "" }, n.digits);
+    match text.parse::<f32>() {
+        Ok(v) if v.is_finite() => Some(v),
+        _ => {
+            cx.error(n.span, format!("`{text}` is not a finite {what}"));
+            None
+        }
+    }
+}
+
+/// The `key: value` arguments of `name( … )` or `name { … }`; every other argument is
+/// handed to `other` (which reports it, or takes it: a conv's `C_in -> C_out`).
+pub(crate) fn fields_of<'a>(args: &'a [Arg], mut other: impl FnMut(&'a Arg)) -> Vec<&'a Field> {
+    let mut fields = Vec::new();
+    for arg in args {
+        match arg {
+            Arg::Field(f) => fields.push(f),
+            Arg::Arrow(..) | Arg::Value(_) | Arg::In(..) => other(arg),
+        }
+    }
+    fields
+}
 
 /// A positive integer (`what` names it in messages: "rate", "kernel", …).
 pub(crate) fn positive(cx: &Ctxt, value: &Value, what: &str) -> Option<Spanned<usize>> {
@@ -218,10 +284,7 @@ pub(crate) fn positive(cx: &Ctxt, value: &Value, what: &str) -> Option<Spanned<u
 /// A non-negative integer.
 pub(crate) fn integer(cx: &Ctxt, value: &Value, what: &str) -> Option<Spanned<usize>> {
     let Value::Number(n) = value else {
-        cx.error(
-            value.span(),
-            format!("expected an integer {what}, found {}", value.describe()),
-        );
+        expected(cx, value, format!("an integer {what}"));
         return None;
     };
     number(cx, n, what)
@@ -258,16 +321,28 @@ fn number(cx: &Ctxt, n: &Number, what: &str) -> Option<Spanned<usize>> {
     }
 }
 
-/// A scalar or a per-axis list `[h, w]` (2D only). Returns `[h, w]`, `h = 1` in 1D.
+/// A scalar or a per-axis list `[h, w]` (2D only) of positive integers. Returns `[h, w]`,
+/// `h = 1` in 1D.
 fn per_axis(cx: &Ctxt, value: &Value, what: &str, dims: Dims) -> Option<[Spanned<usize>; 2]> {
+    per_axis_with(cx, value, what, dims, |v| positive(cx, v, what))
+}
+
+/// [`per_axis`] with the reader of one entry.
+pub(crate) fn per_axis_with(
+    cx: &Ctxt,
+    value: &Value,
+    what: &str,
+    dims: Dims,
+    one: impl Fn(&Value) -> Option<Spanned<usize>>,
+) -> Option<[Spanned<usize>; 2]> {
     match value {
         Value::List(span, items) => match (dims, items.as_slice()) {
             (Dims::Two, [h, w]) => {
-                let h = positive(cx, h, what);
-                let w = positive(cx, w, what);
+                let h = one(h);
+                let w = one(w);
                 Some([h?, w?])
             }
-            (Dims::One, [w]) => Some([Spanned::new(1, *span), positive(cx, w, what)?]),
+            (Dims::One, [w]) => Some([Spanned::new(1, *span), one(w)?]),
             (Dims::Two, _) => {
                 cx.error(
                     *span,
@@ -299,7 +374,7 @@ fn per_axis(cx: &Ctxt, value: &Value, what: &str, dims: Dims) -> Option<[Spanned
         | Value::Tuple(..)
         | Value::Map(..)
         | Value::Tagged(..) => {
-            let v = positive(cx, value, what)?;
+            let v = one(value)?;
             Some(match dims {
                 Dims::One => [Spanned::new(1, v.span), v],
                 Dims::Two => [v, v],
@@ -471,7 +546,7 @@ pub(crate) fn from_raw(cx: &Ctxt, raw: &RawStack) -> Option<Stack> {
 
     // input
     let input = match keys.get("input") {
-        Some(v) => input(cx, v),
+        Some(v) => input(cx, v, keys.key_span("input").unwrap_or_else(|| v.span())),
         None => {
             missing(
                 "input",
@@ -498,7 +573,8 @@ pub(crate) fn from_raw(cx: &Ctxt, raw: &RawStack) -> Option<Stack> {
             }
         }
         let (dims, input_channels) = match &input {
-            Some((i, d)) => (*d, Some(i.channels)),
+            Some((_, d, Some(src))) if !src.channels_written => (*d, None),
+            Some((i, d, _)) => (*d, Some(i.channels)),
             None => (Dims::Two, None),
         };
         per_layer(cx, layers, dims, input_channels).map(|items| (items, Form::PerLayer))
@@ -517,19 +593,63 @@ pub(crate) fn from_raw(cx: &Ctxt, raw: &RawStack) -> Option<Stack> {
                  with `layers: [ … ]`",
             );
         }
-        compact(cx, &keys, input.as_ref())
+        match &input {
+            Some((i, _, Some(src))) if !src.channels_written => {
+                cx.error(
+                    i.span,
+                    format!(
+                        "the compact form needs the channel count it takes from `{0}`\n= \
+                         help: write `input: {0}[C, _, _]` (`{0}[C, _]` in 1D)",
+                        src.name
+                    ),
+                );
+                None
+            }
+            Some((i, d, _)) => compact(cx, &keys, Some(&(i.clone(), *d))),
+            None => compact(cx, &keys, None),
+        }
     };
 
     let field = keys.get("field").map(|v| {
-        let dims = input.as_ref().map_or(Dims::Two, |(_, d)| *d);
+        let dims = input.as_ref().map_or(Dims::Two, |(_, d, _)| *d);
         crate::block::field(cx, v, dims)
     });
-    let (input, dims) = input?;
+    let (mut input, dims, source) = input?;
     let (items, form) = items?;
     let field = match field {
         None => None,
         Some(f) => Some(f?),
     };
+    if let Some(src) = &source {
+        if let Some(span) = keys.key_span("field") {
+            cx.error(
+                span,
+                format!(
+                    "`field` comes from `{0}` (its receptive field and jump) when the input is \
+                     `{0}`\n= help: remove `field`",
+                    src.name
+                ),
+            );
+            return None;
+        }
+        if !src.channels_written {
+            match first_in_channels(&items) {
+                Some(c) => input.channels = Spanned::new(c, input.span),
+                None => {
+                    cx.error(
+                        input.span,
+                        format!(
+                            "cannot tell how many channels this stack takes from `{0}`: no \
+                             conv reads the input before the channels change\n= help: write \
+                             them, `input: {0}[C, _, _]` (`{0}[C, _]` in 1D)",
+                            src.name
+                        ),
+                    );
+                    return None;
+                }
+            }
+        }
+    }
     let mut attrs = TokenStream::new();
     for a in &raw.attrs {
         a.to_tokens(&mut attrs);
@@ -544,20 +664,78 @@ pub(crate) fn from_raw(cx: &Ctxt, raw: &RawStack) -> Option<Stack> {
         items,
         checks,
         field,
+        source,
     })
 }
 
-fn input(cx: &Ctxt, value: &Value) -> Option<(Input, Dims)> {
-    let Value::List(span, items) = value else {
-        cx.error(
-            value.span(),
-            format!(
-                "expected `input: [C, H, W]` or `input: [C, L]`, found {}",
-                value.describe()
-            ),
-        );
-        return None;
+/// The input channel count of the first conv that reads the stack's input unchanged in
+/// channels (through activations, batch norms, dropout, into residual bodies and branches).
+fn first_in_channels(items: &[Item]) -> Option<usize> {
+    for item in items {
+        match item {
+            Item::Conv(c) => return Some(c.in_channels.value),
+            Item::Act(_) | Item::BatchNorm(_) | Item::Prelu(_) | Item::Dropout(_) => {}
+            Item::Residual(r) => {
+                return first_in_channels(&r.body)
+                    .or_else(|| r.shortcut.as_deref().and_then(first_in_channels));
+            }
+            Item::Parallel(p) => {
+                return p.branches.iter().find_map(|b| first_in_channels(&b.items));
+            }
+            Item::Skip(inner) => {
+                if let Some(c) = first_in_channels(inner) {
+                    return Some(c);
+                }
+            }
+            Item::Gated(_) | Item::SkipSum(_) => return None,
+        }
+    }
+    None
+}
+
+/// `input: [C, H, W]`, `input: [C, L]`, or another stack: `input: Backbone` (2D),
+/// `Backbone[C, H, W]`, `Backbone[C, L]` (entries numbers or `_`).
+fn input(cx: &Ctxt, value: &Value, key: Span) -> Option<(Input, Dims, Option<Source>)> {
+    let (span, items, source) = match value {
+        Value::List(span, items) => (*span, items.as_slice(), None),
+        Value::Word(name) => {
+            let source = Source {
+                name: name.clone(),
+                key,
+                channels_written: false,
+            };
+            let input = Input {
+                channels: Spanned::new(0, name.span()),
+                sizes: [None, None],
+                span: name.span(),
+            };
+            return Some((input, Dims::Two, Some(source)));
+        }
+        Value::Tagged(head, list_span, items) if matches!(&**head, Value::Word(_)) => {
+            let Value::Word(name) = &**head else {
+                return None;
+            };
+            let source = Source {
+                name: name.clone(),
+                key,
+                channels_written: !matches!(items.first(), Some(Value::Underscore(_))),
+            };
+            (*list_span, items.as_slice(), Some(source))
+        }
+        other @ (Value::Number(_)
+        | Value::Bool(..)
+        | Value::Underscore(_)
+        | Value::Call(..)
+        | Value::Tuple(..)
+        | Value::Map(..)
+        | Value::Tagged(..)) => {
+            let what = "`input: [C, H, W]`, `input: [C, L]` or a stack declared before, \
+                        `input: Backbone`";
+            expected(cx, other, what);
+            return None;
+        }
     };
+    let span = &span;
     let dims = match items.len() {
         2 => Dims::One,
         3 => Dims::Two,
@@ -574,6 +752,7 @@ fn input(cx: &Ctxt, value: &Value) -> Option<(Input, Dims)> {
         }
     };
     let channels = match &items[0] {
+        Value::Underscore(s) if source.is_some() => Some(Spanned::new(0, *s)),
         Value::Underscore(s) => {
             cx.error(
                 *s,
@@ -614,13 +793,15 @@ fn input(cx: &Ctxt, value: &Value) -> Option<(Input, Dims)> {
     let [Ok(h), Ok(w)] = sizes else {
         return None;
     };
+    let span = source.as_ref().map_or(*span, |s| s.name.span());
     Some((
         Input {
             channels,
             sizes: [h, w],
-            span: *span,
+            span,
         },
         dims,
+        source,
     ))
 }
 
@@ -635,13 +816,10 @@ pub(crate) fn activation(cx: &Ctxt, value: &Value) -> Option<Spanned<Act>> {
         | Value::Tuple(..)
         | Value::Map(..)
         | Value::Tagged(..)) => {
-            cx.error(
-                other.span(),
-                format!(
-                    "expected an activation ({}), found {}",
-                    ACTIVATIONS.join(", "),
-                    other.describe()
-                ),
+            expected(
+                cx,
+                other,
+                format!("an activation ({})", ACTIVATIONS.join(", ")),
             );
             return None;
         }
@@ -656,16 +834,7 @@ pub(crate) fn activation(cx: &Ctxt, value: &Value) -> Option<Spanned<Act>> {
         "leaky_relu" => {
             let slope = match args.map(Vec::as_slice) {
                 None => 0.01,
-                Some([Arg::Value(Value::Number(n))]) => {
-                    let text = format!("{}{}", if n.negative { "-" } else { "" }, n.digits);
-                    match text.parse::<f32>() {
-                        Ok(s) if s.is_finite() => s,
-                        _ => {
-                            cx.error(n.span, format!("`{text}` is not a finite slope"));
-                            return None;
-                        }
-                    }
-                }
+                Some([Arg::Value(Value::Number(n))]) => float(cx, n, "slope")?,
                 Some(_) => {
                     cx.error(
                         args_span.unwrap_or_else(|| word.span()),
@@ -710,12 +879,10 @@ fn level(cx: &Ctxt, value: &Value) -> Option<Level> {
             _ => {}
         }
     }
-    cx.error(
-        value.span(),
-        format!(
-            "expected a check level `deny`, `warn` or `allow` (`strict` = `deny`), found {}",
-            value.describe()
-        ),
+    expected(
+        cx,
+        value,
+        "a check level `deny`, `warn` or `allow` (`strict` = `deny`)",
     );
     None
 }
@@ -723,13 +890,7 @@ fn level(cx: &Ctxt, value: &Value) -> Option<Level> {
 fn checks(cx: &Ctxt, value: &Value) -> Levels {
     let mut levels = Levels::DEFAULT;
     let Value::Map(_, fields) = value else {
-        cx.error(
-            value.span(),
-            format!(
-                "expected `check: {{ holes: deny, hdc: strict, … }}`, found {}",
-                value.describe()
-            ),
-        );
+        expected(cx, value, "`check: { holes: deny, hdc: strict, … }`");
         return levels;
     };
     // The schedule's one table of check names: ids, `gridding`, the group `hdc`, and the
@@ -789,13 +950,7 @@ fn compact(cx: &Ctxt, keys: &Keys<'_>, input: Option<&(Input, Dims)>) -> Option<
             parsed.into_iter().collect()
         }
         Some(other) => {
-            cx.error(
-                other.span(),
-                format!(
-                    "expected a list of rates such as `rates: [1, 2, 5]`, found {}",
-                    other.describe()
-                ),
-            );
+            expected(cx, other, "a list of rates such as `rates: [1, 2, 5]`");
             None
         }
     };
@@ -845,16 +1000,12 @@ fn per_layer(
     dims: Dims,
     input_channels: Option<Spanned<usize>>,
 ) -> Option<Vec<Item>> {
-    let Value::List(span, entries) = value else {
-        cx.error(
-            value.span(),
-            format!(
-                "expected `layers: [conv(C -> C, kernel: 3, rate: 1), relu, …]`, found {}",
-                value.describe()
-            ),
-        );
-        return None;
-    };
+    let (span, entries) = list(
+        cx,
+        value,
+        "`layers: [conv(C -> C, kernel: 3, rate: 1), relu, …]`",
+    )?;
+    let span = &span;
     if entries.is_empty() {
         cx.error(
             *span,
@@ -879,20 +1030,13 @@ fn per_layer(
     let mut prev_is_conv = false;
     let mut any_conv = false;
     for item in &items {
-        match item {
-            Item::Conv(_) => {
+        match item.part() {
+            Part::Conv(_) => {
                 prev_is_conv = true;
                 any_conv = true;
             }
-            Item::BatchNorm(_)
-            | Item::Prelu(_)
-            | Item::Dropout(_)
-            | Item::Gated(_)
-            | Item::Residual(_)
-            | Item::Parallel(_)
-            | Item::Skip(_)
-            | Item::SkipSum(_) => {}
-            Item::Act(a) => {
+            Part::Graph => {}
+            Part::Act(a) => {
                 if !any_conv {
                     cx.error(
                         a.span,
@@ -948,31 +1092,29 @@ fn conv_inner(
     info: &mut Channels,
 ) -> Option<Conv> {
     let mut channels = None;
-    let mut fields = Vec::new();
-    for arg in args {
-        match arg {
-            Arg::Arrow(a, b) if channels.is_none() => {
-                let a = positive(cx, a, "input channel count");
-                let b = positive(cx, b, "output channel count");
-                channels = Some((a, b));
-            }
-            Arg::Arrow(a, _) => {
-                cx.error(a.span(), "a conv has one `C_in -> C_out`");
-            }
-            Arg::Field(f) => fields.push(f),
-            Arg::Value(v) | Arg::In(_, v, _) => {
-                cx.error(
-                    v.span(),
-                    format!(
-                        "unexpected {} in `conv(…)`: write `C_in -> C_out` then `key: value` \
-                         pairs ({})",
-                        v.describe(),
-                        CONV_KEYS.join(", ")
-                    ),
-                );
-            }
+    let fields = fields_of(args, |arg| match arg {
+        Arg::Arrow(a, b) if channels.is_none() => {
+            let a = positive(cx, a, "input channel count");
+            let b = positive(cx, b, "output channel count");
+            channels = Some((a, b));
         }
-    }
+        Arg::Arrow(a, _) => {
+            cx.error(a.span(), "a conv has one `C_in -> C_out`");
+        }
+        // `fields_of` keeps the fields: never handed here.
+        Arg::Field(_) => {}
+        Arg::Value(v) | Arg::In(_, v, _) => {
+            cx.error(
+                v.span(),
+                format!(
+                    "unexpected {} in `conv(…)`: write `C_in -> C_out` then `key: value` \
+                     pairs ({})",
+                    v.describe(),
+                    CONV_KEYS.join(", ")
+                ),
+            );
+        }
+    });
     // `norm` is accepted; the offered list stays the chain's (its messages are unchanged).
     let keys = Keys::collect_offering(cx, fields, CONV_KEYS_ACCEPTED, CONV_KEYS, "`conv(…)`");
     let groups = match keys.get("groups") {
@@ -1020,13 +1162,7 @@ fn conv_inner(
         None => Some(true),
         Some(Value::Bool(b, _)) => Some(*b),
         Some(v) => {
-            cx.error(
-                v.span(),
-                format!(
-                    "expected `bias: true` or `bias: false`, found {}",
-                    v.describe()
-                ),
-            );
+            expected(cx, v, "`bias: true` or `bias: false`");
             None
         }
     };
@@ -1034,13 +1170,7 @@ fn conv_inner(
         None => Some(false),
         Some(Value::Word(w)) if w == "weight" => Some(true),
         Some(v) => {
-            cx.error(
-                v.span(),
-                format!(
-                    "expected `norm: weight` (weight normalisation along dim 0), found {}",
-                    v.describe()
-                ),
-            );
+            expected(cx, v, "`norm: weight` (weight normalisation along dim 0)");
             None
         }
     };

@@ -12,6 +12,7 @@ use syn::Ident;
 
 use crate::ast::{self, Act, Channels, Dims, Item, Keys, Spanned};
 use crate::ctxt::Ctxt;
+use crate::parse::Field as ArgField;
 use crate::parse::{Arg, Number, Value};
 
 /// Blocks nest at most this deep (a residual in a parallel branch in a residual … counts
@@ -256,18 +257,6 @@ fn nested(cx: &Ctxt, span: Span, depth: usize) -> Option<()> {
     Some(())
 }
 
-/// A finite number (sign included).
-fn float(cx: &Ctxt, n: &Number, what: &str) -> Option<f32> {
-    let text = format!("{}{}", if n.negative { "-" } else { "" }, n.digits);
-    match text.parse::<f32>() {
-        Ok(v) if v.is_finite() => Some(v),
-        _ => {
-            cx.error(n.span, format!("`{text}` is not a finite {what}"));
-            None
-        }
-    }
-}
-
 fn batch_norm(cx: &Ctxt, w: &Ident, span: Span, args: &[Arg]) -> Option<Item> {
     let mut eps = None;
     for arg in args {
@@ -277,7 +266,7 @@ fn batch_norm(cx: &Ctxt, w: &Ident, span: Span, args: &[Arg]) -> Option<Item> {
                     cx.error(f.value.span(), "expected a number: `batch_norm(eps: 1e-3)`");
                     return None;
                 };
-                let v = float(cx, n, "eps")?;
+                let v = ast::float(cx, n, "eps")?;
                 if v <= 0.0 {
                     cx.error(n.span, "eps must be positive (PyTorch's default is 1e-5)");
                     return None;
@@ -307,7 +296,7 @@ fn dropout(cx: &Ctxt, w: &Ident, span: Span, args: &[Arg]) -> Option<Item> {
         );
         return None;
     };
-    let p = float(cx, n, "probability")?;
+    let p = ast::float(cx, n, "probability")?;
     if !(0.0..1.0).contains(&p) {
         cx.error(
             n.span,
@@ -323,44 +312,43 @@ fn dropout(cx: &Ctxt, w: &Ident, span: Span, args: &[Arg]) -> Option<Item> {
 
 /// The fields of `name { … }` (written as a call of fields).
 fn fields<'a>(cx: &Ctxt, w: &Ident, args: &'a [Arg], keys: &[&str]) -> Option<Keys<'a>> {
-    let mut fields = Vec::new();
-    for arg in args {
-        match arg {
-            Arg::Field(f) => fields.push(f),
-            Arg::Arrow(v, _) | Arg::Value(v) | Arg::In(_, v, _) => {
-                cx.error(
-                    v.span(),
-                    format!(
-                        "`{w} {{ … }}` takes `key: value` pairs ({})",
-                        keys.join(", ")
-                    ),
-                );
-                return None;
-            }
-        }
-    }
-    Some(Keys::collect(cx, fields, keys, &format!("`{w}`")))
+    let mut ok = true;
+    let fields = ast::fields_of(args, |arg| {
+        let (Arg::Field(ArgField { value: v, .. })
+        | Arg::Arrow(v, _)
+        | Arg::Value(v)
+        | Arg::In(_, v, _)) = arg;
+        cx.error(
+            v.span(),
+            format!(
+                "`{w} {{ … }}` takes `key: value` pairs ({})",
+                keys.join(", ")
+            ),
+        );
+        ok = false;
+    });
+    ok.then(|| Keys::collect(cx, fields, keys, &format!("`{w}`")))
 }
 
-/// A list value, or an error saying what was expected.
-fn list<'a>(cx: &Ctxt, value: &'a Value, what: &str) -> Option<(Span, &'a [Value])> {
-    match value {
-        Value::List(span, entries) => Some((*span, entries)),
-        other @ (Value::Number(_)
-        | Value::Bool(..)
-        | Value::Underscore(_)
-        | Value::Word(_)
-        | Value::Call(..)
-        | Value::Tuple(..)
-        | Value::Map(..)
-        | Value::Tagged(..)) => {
-            cx.error(
-                other.span(),
-                format!("expected {what} `[ … ]`, found {}", other.describe()),
-            );
-            None
-        }
-    }
+/// The list under a block's required `key`: "missing key `key` in `block`: add `key: …`"
+/// when absent, "expected … `[ … ]`" when not a list.
+fn required_list<'a>(
+    cx: &Ctxt,
+    keys: &Keys<'a>,
+    span: Span,
+    block: &str,
+    key: &str,
+    example: &str,
+    what: &str,
+) -> Option<(Span, &'a [Value])> {
+    let Some(v) = keys.get(key) else {
+        cx.error(
+            span,
+            format!("missing key `{key}` in `{block}`: add `{key}: {example}`"),
+        );
+        return None;
+    };
+    ast::list(cx, v, what)
 }
 
 fn residual(
@@ -372,29 +360,29 @@ fn residual(
     depth: usize,
 ) -> Option<Residual> {
     let keys = fields(cx, w, args, &["body", "shortcut", "activation"])?;
-    let body = match keys.get("body") {
-        None => {
+    let body = required_list(
+        cx,
+        &keys,
+        span,
+        "residual",
+        "body",
+        "[conv(…), …]",
+        "the body as a list `[ … ]`",
+    )
+    .and_then(|(s, entries)| {
+        if entries.is_empty() {
             cx.error(
-                span,
-                "missing key `body` in `residual`: add `body: [conv(…), …]`",
+                s,
+                "the body is empty: a residual body has at least one item",
             );
-            None
+            return None;
         }
-        Some(v) => list(cx, v, "the body as a list").and_then(|(s, entries)| {
-            if entries.is_empty() {
-                cx.error(
-                    s,
-                    "the body is empty: a residual body has at least one item",
-                );
-                return None;
-            }
-            let e = items(cx, entries, dims, Place::Body, depth);
-            e.ok.then_some(e.items)
-        }),
-    };
+        let e = items(cx, entries, dims, Place::Body, depth);
+        e.ok.then_some(e.items)
+    });
     let shortcut = match keys.get("shortcut") {
         None => Some(None),
-        Some(v) => list(cx, v, "the shortcut as a list").and_then(|(_, entries)| {
+        Some(v) => ast::list(cx, v, "the shortcut as a list `[ … ]`").and_then(|(_, entries)| {
             let e = items(cx, entries, dims, Place::Inner, depth);
             e.ok.then_some(Some(e.items))
         }),
@@ -428,74 +416,60 @@ fn parallel(
             Some(Spanned::new(Join::Hierarchical, j.span()))
         }
         Some(v) => {
-            cx.error(
-                v.span(),
-                format!(
-                    "expected `join: concat`, `join: sum` or `join: hierarchical`, found {}",
-                    v.describe()
-                ),
-            );
+            ast::expected(cx, v, "`join: concat`, `join: sum` or `join: hierarchical`");
             None
         }
     };
-    let branches = match keys.get("branches") {
-        None => {
+    let branches = required_list(
+        cx,
+        &keys,
+        span,
+        "parallel",
+        "branches",
+        "[ [ … ], [ … ] ]",
+        "a list of branches `[ … ]`",
+    )
+    .and_then(|(s, entries)| {
+        if entries.is_empty() {
             cx.error(
-                span,
-                "missing key `branches` in `parallel`: add `branches: [ [ … ], [ … ] ]`",
-            );
-            None
-        }
-        Some(v) => list(cx, v, "a list of branches").and_then(|(s, entries)| {
-            if entries.is_empty() {
-                cx.error(
-                    s,
-                    "a parallel block has no branch\n= help: list at least one branch: \
+                s,
+                "a parallel block has no branch\n= help: list at least one branch: \
                      `branches: [ [conv(…)], [conv(…)] ]`",
-                );
-                return None;
-            }
-            let mut ok = true;
-            let mut branches = Vec::with_capacity(entries.len());
-            for entry in entries {
-                let (pool, span, list) = match entry {
-                    Value::List(s, l) => (false, *s, l),
-                    Value::Tagged(head, s, l)
-                        if matches!(&**head, Value::Word(p) if p == "pool") =>
-                    {
-                        (true, head.span().join(*s).unwrap_or(*s), l)
-                    }
-                    other @ (Value::Number(_)
-                    | Value::Bool(..)
-                    | Value::Underscore(_)
-                    | Value::Word(_)
-                    | Value::Call(..)
-                    | Value::Tuple(..)
-                    | Value::Map(..)
-                    | Value::Tagged(..)) => {
-                        cx.error(
-                            other.span(),
-                            format!(
-                                "expected a branch `[ … ]` or an image-pooling branch \
-                                 `pool [ … ]`, found {}",
-                                other.describe()
-                            ),
-                        );
-                        ok = false;
-                        continue;
-                    }
-                };
-                let e = items(cx, list, dims, Place::Inner, depth);
-                ok &= e.ok;
-                branches.push(Branch {
-                    span,
-                    pool,
-                    items: e.items,
-                });
-            }
-            ok.then_some(branches)
-        }),
-    };
+            );
+            return None;
+        }
+        let mut ok = true;
+        let mut branches = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let (pool, span, list) = match entry {
+                Value::List(s, l) => (false, *s, l),
+                Value::Tagged(head, s, l) if matches!(&**head, Value::Word(p) if p == "pool") => {
+                    (true, head.span().join(*s).unwrap_or(*s), l)
+                }
+                other @ (Value::Number(_)
+                | Value::Bool(..)
+                | Value::Underscore(_)
+                | Value::Word(_)
+                | Value::Call(..)
+                | Value::Tuple(..)
+                | Value::Map(..)
+                | Value::Tagged(..)) => {
+                    let what = "a branch `[ … ]` or an image-pooling branch `pool [ … ]`";
+                    ast::expected(cx, other, what);
+                    ok = false;
+                    continue;
+                }
+            };
+            let e = items(cx, list, dims, Place::Inner, depth);
+            ok &= e.ok;
+            branches.push(Branch {
+                span,
+                pool,
+                items: e.items,
+            });
+        }
+        ok.then_some(branches)
+    });
     Some(Parallel {
         span: w.span(),
         branches: branches?,
@@ -611,7 +585,7 @@ fn repetition<'a>(cx: &Ctxt, span: Span, args: &'a [Arg]) -> Option<(&'a Ident, 
         );
         return None;
     };
-    let (list_span, entries) = list(cx, values, "the values as a list")?;
+    let (list_span, entries) = ast::list(cx, values, "the values as a list `[ … ]`")?;
     if entries.is_empty() {
         cx.error(
             list_span,
@@ -622,10 +596,7 @@ fn repetition<'a>(cx: &Ctxt, span: Span, args: &'a [Arg]) -> Option<(&'a Ident, 
     let mut numbers = Vec::with_capacity(entries.len());
     for e in entries {
         let Value::Number(n) = e else {
-            cx.error(
-                e.span(),
-                format!("expected a number, found {}", e.describe()),
-            );
+            ast::expected(cx, e, "a number");
             return None;
         };
         ast::positive(cx, e, "repeated value")?;
@@ -698,13 +669,7 @@ fn substitute(value: &Value, var: &Ident, by: &Number) -> Value {
 /// `[h, w]`, the height 1 (a pixel) in 1D.
 pub(crate) fn field(cx: &Ctxt, value: &Value, dims: Dims) -> Option<[Field; 2]> {
     let Value::Map(span, fields) = value else {
-        cx.error(
-            value.span(),
-            format!(
-                "expected `field: {{ receptive_field: 971, jump: 16 }}`, found {}",
-                value.describe()
-            ),
-        );
+        ast::expected(cx, value, "`field: { receptive_field: 971, jump: 16 }`");
         return None;
     };
     let keys = Keys::collect(cx, fields, &["receptive_field", "jump"], "`field`");
@@ -716,7 +681,7 @@ pub(crate) fn field(cx: &Ctxt, value: &Value, dims: Dims) -> Option<[Field; 2]> 
             );
             return None;
         };
-        let one = |v: &Value| -> Option<Spanned<usize>> {
+        ast::per_axis_with(cx, v, &format!("field's {key}"), dims, |v| {
             let n = ast::integer(cx, v, key)?;
             if n.value == 0 {
                 cx.error(
@@ -729,30 +694,7 @@ pub(crate) fn field(cx: &Ctxt, value: &Value, dims: Dims) -> Option<[Field; 2]> 
                 return None;
             }
             Some(n)
-        };
-        match (v, dims) {
-            (Value::List(_, l), Dims::Two) if l.len() == 2 => {
-                let h = one(&l[0]);
-                let w = one(&l[1]);
-                Some([h?, w?])
-            }
-            (Value::List(s, _), _) => {
-                cx.error(
-                    *s,
-                    format!(
-                        "a field's {key} is one number{}",
-                        if dims == Dims::Two {
-                            " or `[h, w]`"
-                        } else {
-                            " in 1D"
-                        }
-                    ),
-                );
-                None
-            }
-            (v, Dims::Two) => one(v).map(|n| [n, n]),
-            (v, Dims::One) => one(v).map(|n| [Spanned::new(1, n.span), n]),
-        }
+        })
     };
     let rf = axes("receptive_field");
     let jump = axes("jump");

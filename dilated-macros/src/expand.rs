@@ -276,6 +276,14 @@ fn expand(stack: &Stack, plan: &Plan, warnings: &[Warning]) -> TokenStream {
     let consts = consts(stack, plan, &convs, &layer_types);
     let loading = loading(vis, &fields);
     let running = running(vis, &layer_types, &fields, &in_ty, &out_ty);
+    let declared = crate::api::declared(
+        name,
+        match stack.dims {
+            Dims::One => 1,
+            Dims::Two => 2,
+        },
+        &quote!(::dilated::__private::Error),
+    );
 
     quote! {
         #(#warnings)*
@@ -295,6 +303,8 @@ fn expand(stack: &Stack, plan: &Plan, warnings: &[Warning]) -> TokenStream {
             #loading
             #running
         }
+
+        #declared
     }
 }
 
@@ -391,11 +401,21 @@ fn consts(stack: &Stack, plan: &Plan, convs: &[&Conv], layer_types: &[TokenStrea
         Dims::One => rf_w.clone(),
         Dims::Two => usize_lit(plan.rf[0].max(plan.rf[1])),
     };
+    let [jump_h, jump_w] = [0, 1].map(|a| {
+        usize_lit(
+            convs
+                .iter()
+                .fold(1usize, |j, c| j.saturating_mul(c.stride[a].value)),
+        )
+    });
     quote! {
         /// The receptive field of the whole stack (the wider axis in 2D).
         #vis const RECEPTIVE_FIELD: usize = #rf;
         /// The receptive field per axis, `[height, width]` (`height` = 1 in 1D).
         #vis const RECEPTIVE_FIELD_HW: [usize; 2] = [#rf_h, #rf_w];
+        /// Input pixels between neighbouring output positions, per axis `[height, width]`
+        /// (the product of the strides).
+        #vis const JUMP_HW: [usize; 2] = [#jump_h, #jump_w];
         /// The dilation rate of each convolution (the width axis in 2D).
         #vis const RATES: &'static [usize] = &[#(#rates),*];
         /// Each convolution's padding, `[[top, bottom], [left, right]]`.
@@ -418,11 +438,23 @@ fn consts(stack: &Stack, plan: &Plan, convs: &[&Conv], layer_types: &[TokenStrea
     }
 }
 
-/// The constructors (seeded, from safetensors) and the weights' way back out.
+/// The constructors (seeded, from safetensors), the weights' way back out and the flat
+/// forward passes, shared with block stacks ([`crate::api::shared`]).
 fn loading(vis: &TokenStream, fields: &[Ident]) -> TokenStream {
     let p = quote!(::dilated::__private);
     let result = quote!(::core::result::Result);
     let indices = (0..fields.len()).map(usize_lit);
+    let shared = crate::api::shared(
+        vis,
+        &crate::api::Backing {
+            field: format_ident!("stack"),
+            error: quote!(#p::Error),
+            make: |ctor, args| {
+                let p = quote!(::dilated::__private);
+                quote!(Self::from_stack(#p::Stack::#ctor(&Self::LAYERS, #args)?))
+            },
+        },
+    );
     quote! {
         fn from_stack(stack: #p::Stack) -> #result<Self, #p::Error> {
             let stack = #p::TypedStack::new(stack)?;
@@ -432,39 +464,7 @@ fn loading(vis: &TokenStream, fields: &[Ident]) -> TokenStream {
             })
         }
 
-        /// A stack with seeded random weights, drawn as PyTorch's default initialisation
-        /// (Kaiming uniform) draws them: the same seed gives the same weights.
-        #vis fn new_seeded(seed: u64) -> #result<Self, #p::Error> {
-            Self::from_stack(#p::Stack::init(&Self::LAYERS, seed)?)
-        }
-
-        /// Loads the weights saved from the stack's twin `torch.nn.Sequential` with
-        /// `safetensors.torch.save_file(model.state_dict(), path)`. Missing, misshapen
-        /// or extra tensors are errors that name the tensor.
-        #vis fn from_safetensors(
-            path: impl ::core::convert::AsRef<::std::path::Path>,
-        ) -> #result<Self, #p::Error> {
-            Self::from_stack(#p::Stack::from_safetensors(&Self::LAYERS, path)?)
-        }
-
-        /// Loads the weights from the bytes of a safetensors file (see
-        /// [`from_safetensors`](Self::from_safetensors)).
-        #vis fn from_safetensors_bytes(bytes: &[u8]) -> #result<Self, #p::Error> {
-            Self::from_stack(#p::Stack::from_safetensors_bytes(&Self::LAYERS, bytes)?)
-        }
-
-        /// The weights as a safetensors file (`F32`), named as PyTorch names them.
-        #vis fn to_safetensors_bytes(&self) -> #result<::std::vec::Vec<u8>, #p::Error> {
-            self.stack.to_safetensors_bytes()
-        }
-
-        /// Writes the weights to a safetensors file (`F32`, PyTorch's names).
-        #vis fn save_safetensors(
-            &self,
-            path: impl ::core::convert::AsRef<::std::path::Path>,
-        ) -> #result<(), #p::Error> {
-            self.stack.save_safetensors(path)
-        }
+        #shared
     }
 }
 
@@ -506,28 +506,6 @@ fn running(
             self.stack.forward_into(input, output, ws)
         }
 
-        /// Runs the stack on flat NCHW data (`batch × C × H × W`; `batch × C × L` in
-        /// 1D) and returns the flat output. One size declared `_` is inferred from the
-        /// length; when height and width are both `_`, use
-        /// [`forward_nchw_sized`](Self::forward_nchw_sized).
-        #vis fn forward_nchw(
-            &self,
-            batch: usize,
-            input: &[f32],
-        ) -> #result<::std::vec::Vec<f32>, #p::Error> {
-            self.stack.forward_nchw(batch, input)
-        }
-
-        /// Runs the stack on flat NCHW data of spatial size `hw` (`[1, L]` in 1D);
-        /// returns the flat output and its spatial size.
-        #vis fn forward_nchw_sized(
-            &self,
-            batch: usize,
-            hw: [usize; 2],
-            input: &[f32],
-        ) -> #result<(::std::vec::Vec<f32>, [usize; 2]), #p::Error> {
-            self.stack.forward_nchw_sized(batch, hw, input)
-        }
     }
 }
 

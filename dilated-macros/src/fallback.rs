@@ -26,6 +26,7 @@ pub(crate) fn expand(raw: Option<&RawStack>, error: &syn::Error) -> TokenStream 
         impl #name {
             pub const RECEPTIVE_FIELD: usize = 0;
             pub const RECEPTIVE_FIELD_HW: [usize; 2] = [0, 0];
+            pub const JUMP_HW: [usize; 2] = [0, 0];
             pub const RATES: &'static [usize] = &[];
             pub const INPUT_SHAPE: [usize; 3] = [0, 0, 0];
             pub const OUTPUT_SHAPE: [usize; 3] = [0, 0, 0];
@@ -55,6 +56,25 @@ pub(crate) fn expand(raw: Option<&RawStack>, error: &syn::Error) -> TokenStream 
                 ::core::unreachable!()
             }
             pub fn forward_nchw_sized(
+                &self,
+                batch: usize,
+                hw: [usize; 2],
+                input: &[f32],
+            ) -> ::core::result::Result<(::std::vec::Vec<f32>, [usize; 2]), #p::Error> {
+                ::core::unreachable!()
+            }
+        }
+        // Rank 0: a stack that takes this one as its input skips its composition checks
+        // (this stack's own errors are the ones to fix).
+        #[allow(dead_code, unreachable_code, unused_variables, missing_docs)]
+        impl #p::dilated_core::stack::DeclaredStack for #name {
+            const RANK: usize = 0;
+            const INPUT_SHAPE: [usize; 3] = [0, 0, 0];
+            const OUTPUT_SHAPE: [usize; 3] = [0, 0, 0];
+            const RECEPTIVE_FIELD_HW: [usize; 2] = [0, 0];
+            const JUMP_HW: [usize; 2] = [0, 0];
+            type Error = #p::Error;
+            fn forward_nchw_sized(
                 &self,
                 batch: usize,
                 hw: [usize; 2],

@@ -175,6 +175,8 @@ const VOCAB: &[&str] = &[
     "weight",
     "field",
     "jump",
+    "Backbone",
+    "Wave",
 ];
 
 /// Valid stacks to mutate.
@@ -196,6 +198,12 @@ const SEEDS: &[&str] = &[
     "struct T { input: [3, _], layers: [residual { body: [conv(3 -> 8, kernel: 3, padding: \
      causal, norm: weight), relu], shortcut: [conv(3 -> 8, kernel: 1)], activation: relu }, \
      parallel { branches: [[conv(8 -> 8, kernel: 1)], []], join: hierarchical }] }",
+    "struct H { input: Backbone, layers: [ parallel { branches: [[conv(8 -> 4, kernel: 1)], \
+     [conv(8 -> 4, kernel: 3, rate: 6)], pool [conv(8 -> 4, kernel: 1)]], join: concat }, \
+     conv(12 -> 4, kernel: 1)] }",
+    "struct T { input: Wave[4, _], layers: [residual { body: [conv(4 -> 4, kernel: 2, rate: 8, \
+     padding: causal)] }] }",
+    "struct C { input: Backbone[8, 16, _], kernel: 3, rates: [1, 2, 5], check: { holes: warn } }",
 ];
 
 /// A random sequence of vocabulary tokens inside `struct S { … }` or bare.

@@ -16,7 +16,7 @@ use dilated_core::schedule::formula::{self, to_u64};
 use dilated_core::schedule::graph::{
     Graph, GraphOptions, GraphReport, InputField, NodeId, OutputReport,
 };
-use dilated_core::schedule::{self, AxisSpec, PadMode};
+use dilated_core::schedule::{self, AxisSpec, CheckId, Level, Levels, PadMode};
 
 use crate::ast::{Act, Conv, Dims, Item, MAX_VALUE, PadSyntax, Stack};
 use crate::block::{Join, Parallel, Residual};
@@ -56,12 +56,59 @@ pub(crate) struct Node {
     pub(crate) size: [Option<usize>; 2],
     /// Input positions between neighbouring positions, per axis (the product of strides).
     pub(crate) jump: [u64; 2],
+    /// The size per axis as a function of the input's, for every input size; `None` past
+    /// a global pool (a fixed 1×1).
+    pub(crate) sym: Option<[Sym; 2]>,
     /// Some conv on a path reads ahead (a non-causal padding with a kernel above 1).
     pub(crate) ahead: bool,
     /// Some conv on a path is causally padded.
     pub(crate) causal: bool,
     /// The token findings about this op point at.
     pub(crate) span: Span,
+}
+
+/// A size as a function of the input's size `n` along one axis: `⌊(n + add) / div⌋`.
+/// A conv maps `m` to `⌊(m + p − e) / s⌋ + 1 = ⌊(m + a) / s⌋` with `a = p − e + s`, and
+/// `⌊(⌊(n + A) / S⌋ + a) / s⌋ = ⌊(n + A + a·S) / (S·s)⌋`: every chain of convs has this
+/// form, and two of them agree for every `n` exactly when `add` and `div` agree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Sym {
+    pub(crate) add: i128,
+    pub(crate) div: u64,
+}
+
+impl Sym {
+    /// The input itself.
+    const INPUT: Self = Self { add: 0, div: 1 };
+
+    /// `⌊(n + 1)/2⌋`, `n − 2`, `n` as written in a message.
+    fn text(self) -> String {
+        let sum = match self.add {
+            0 => "n".to_owned(),
+            a if a > 0 => format!("n + {a}"),
+            a => format!("n − {}", a.unsigned_abs()),
+        };
+        if self.div == 1 {
+            sum
+        } else {
+            format!("⌊({sum})/{}⌋", self.div)
+        }
+    }
+}
+
+/// What a stack that takes another stack's output as its input (`input: Backbone`) needs
+/// checked once `Backbone`'s consts are known.
+pub(crate) struct Composed {
+    /// The raw receptive field per axis `[h, w]`, in input positions (`h` = 1 in 1D).
+    pub(crate) ext: [u64; 2],
+    /// When holes are denied: for each window height `w_h` in `1..=ext[0]` (input
+    /// positions one position of `Backbone` sees, `⌊rf / jump⌋`), the narrowest window
+    /// width that leaves no holes (0: none does).
+    pub(crate) stair: Option<Vec<u64>>,
+    /// The smallest window `w` (the same on both axes) that leaves no holes.
+    pub(crate) square: u64,
+    /// The smallest input size per axis every conv has an output for.
+    pub(crate) n_min: [u64; 2],
 }
 
 /// Everything the expansion of a block stack needs.
@@ -76,6 +123,11 @@ pub(crate) struct GraphPlan {
     pub(crate) svg: Option<String>,
     /// Why there is no picture, when there is none.
     pub(crate) no_picture: Option<String>,
+    /// Input positions between neighbouring output positions, per axis (the declared
+    /// field's jump included).
+    pub(crate) jump: [u64; 2],
+    /// `input: Backbone`: what the generated consts check.
+    pub(crate) composed: Option<Composed>,
 }
 
 struct Walk<'a> {
@@ -84,6 +136,8 @@ struct Walk<'a> {
     nodes: Vec<Node>,
     skips: Vec<usize>,
     ok: bool,
+    /// The smallest input size per axis every conv so far has an output for.
+    n_min: [u64; 2],
 }
 
 /// `lo`/`hi` padding of one axis of `c`, as the schedule analysis computes it.
@@ -116,6 +170,7 @@ impl Walk<'_> {
             channels: f.channels,
             size: f.size,
             jump: f.jump,
+            sym: f.sym,
             ahead: f.ahead,
             causal: f.causal,
             span,
@@ -209,6 +264,7 @@ impl Walk<'_> {
         let mut padding = [[0; 2]; 2];
         let mut size = from.size;
         let mut jump = from.jump;
+        let mut sym = from.sym;
         let axes: &[usize] = match self.dims {
             Dims::One => &[1],
             Dims::Two => &[0, 1],
@@ -251,6 +307,25 @@ impl Walk<'_> {
                 }
             };
             jump[a] = jump[a].saturating_mul(to_u64(c.stride[a].value));
+            if let (Some(syms), Some(eff)) = (sym.as_mut(), eff) {
+                let (s, pads) = (to_u64(c.stride[a].value), to_u64(p[0]) + to_u64(p[1]));
+                let before = syms[a];
+                // This conv has an output when its input `⌊(n + A)/S⌋` is at least `need`.
+                let need = eff.saturating_sub(pads).max(1);
+                let min = i128::from(need) * i128::from(before.div) - before.add;
+                let next = i128::from(s)
+                    .checked_add(i128::from(pads))
+                    .and_then(|v| v.checked_sub(i128::from(eff)))
+                    .and_then(|a| a.checked_mul(i128::from(before.div)))
+                    .and_then(|a| a.checked_add(before.add))
+                    .zip(before.div.checked_mul(s));
+                let Some((add, div)) = next.filter(|_| min <= i128::from(u64::MAX)) else {
+                    self.fail(c.stride[a].span, "the strides of this stack overflow");
+                    return x;
+                };
+                syms[a] = Sym { add, div };
+                self.n_min[a] = self.n_min[a].max(u64::try_from(min).unwrap_or(1));
+            }
         }
         let wide = c.kernel[1].value > 1;
         let causal = c.padding.value == PadSyntax::Causal;
@@ -264,6 +339,7 @@ impl Walk<'_> {
             channels: c.out_channels.value,
             size,
             jump,
+            sym,
             ahead: from.ahead || (wide && !causal),
             causal: from.causal || (wide && causal),
             span: c.rate[1].span,
@@ -306,12 +382,33 @@ impl Walk<'_> {
             for a in 0..2 {
                 let sizes_differ =
                     matches!((first.size[a], n.size[a]), (Some(p), Some(q)) if p != q);
+                let axis = match (self.dims, a) {
+                    (Dims::One, _) => "length",
+                    (Dims::Two, 0) => "height",
+                    (Dims::Two, _) => "width",
+                };
+                // A size known only at run time: the sizes must agree for every input.
+                let dynamic = first.size[a].is_none() || n.size[a].is_none();
+                let syms = first.sym.zip(n.sym).map(|(p, q)| (p[a], q[a]));
+                if let Some((p, q)) =
+                    syms.filter(|(p, q)| dynamic && first.jump[a] == n.jump[a] && p != q)
+                {
+                    self.fail(
+                        span,
+                        format!(
+                            "spatial mismatch at the {what}: along the {axis}, for an input of \
+                             size n, input {} is {} and input 1 is {}: they differ for some \
+                             input sizes\n= help: give every branch paddings that keep the \
+                             same size (`padding: same` on each conv), or the same kernels, \
+                             rates, strides and paddings",
+                            i + 1,
+                            q.text(),
+                            p.text(),
+                        ),
+                    );
+                    break;
+                }
                 if sizes_differ || first.jump[a] != n.jump[a] {
-                    let axis = match (self.dims, a) {
-                        (Dims::One, _) => "length",
-                        (Dims::Two, 0) => "height",
-                        (Dims::Two, _) => "width",
-                    };
                     let show = |s: Option<usize>, j: u64| {
                         s.map_or_else(|| format!("stride {j}"), |s| format!("{s} (stride {j})"))
                     };
@@ -374,6 +471,7 @@ impl Walk<'_> {
             let v = if branch.pool {
                 let pooled = self.same(x, Op::GlobalPool, String::new(), branch.span);
                 self.nodes[pooled].size = [Some(1), Some(1)];
+                self.nodes[pooled].sym = None;
                 let v = self.list(&branch.items, pooled, &base, 1);
                 let mut node = self.nodes[x].clone();
                 node.op = Op::Broadcast;
@@ -415,6 +513,7 @@ pub(crate) fn check(cx: &Ctxt, stack: &Stack) -> Option<GraphPlan> {
         nodes: Vec::new(),
         skips: Vec::new(),
         ok: true,
+        n_min: [1, 1],
     };
     walk.push(Node {
         op: Op::Input,
@@ -423,6 +522,7 @@ pub(crate) fn check(cx: &Ctxt, stack: &Stack) -> Option<GraphPlan> {
         channels: stack.input.channels.value,
         size: stack.input.sizes.map(|s| s.map(|s| s.value)),
         jump: [1, 1],
+        sym: Some([Sym::INPUT; 2]),
         ahead: false,
         causal: false,
         span: stack.input.span,
@@ -433,7 +533,8 @@ pub(crate) fn check(cx: &Ctxt, stack: &Stack) -> Option<GraphPlan> {
         return None;
     }
     let nodes = walk.nodes;
-    let (graph, ids, spans) = match schedule_graph(stack, &nodes) {
+    let n_min = walk.n_min;
+    let (graph, ids, spans) = match schedule_graph(stack, &nodes, declared_field(stack)) {
         Ok(g) => g,
         Err(e) => {
             cx.error(stack.name.span(), format!("{e}"));
@@ -455,6 +556,8 @@ pub(crate) fn check(cx: &Ctxt, stack: &Stack) -> Option<GraphPlan> {
             return None;
         }
     };
+    let composed = stack.source.is_some();
+    let mut raw_holes = Vec::new();
     for d in &report.diagnostics {
         let span = d
             .node
@@ -462,6 +565,12 @@ pub(crate) fn check(cx: &Ctxt, stack: &Stack) -> Option<GraphPlan> {
             .and_then(|n| n.tag())
             .and_then(|t| spans.get(t as usize).copied())
             .unwrap_or_else(|| stack.name.span());
+        if composed && d.diagnostic.check == CheckId::Holes {
+            // Judged with the other stack's field, by the generated consts (below), unless
+            // no field fills these holes.
+            raw_holes.push((span, &d.diagnostic));
+            continue;
+        }
         cx.report(
             d.diagnostic.level,
             span,
@@ -479,6 +588,16 @@ pub(crate) fn check(cx: &Ctxt, stack: &Stack) -> Option<GraphPlan> {
         rf[i + offset] = usize::try_from(a.receptive_field).unwrap_or(usize::MAX);
     }
     let (coverage, svg, no_picture) = picture(stack.dims, out);
+    let field_jump = stack
+        .field
+        .map_or([1, 1], |f| f.map(|a| to_u64(a.jump.value)));
+    let jump = [0, 1].map(|a| nodes[output].jump[a].saturating_mul(field_jump[a]));
+    let composed = match &stack.source {
+        None => None,
+        Some(src) => Some(compose(
+            cx, stack, &nodes, output, src, rf, n_min, &raw_holes,
+        )?),
+    };
     Some(GraphPlan {
         verdict: verdict(&report, out),
         nodes,
@@ -487,7 +606,169 @@ pub(crate) fn check(cx: &Ctxt, stack: &Stack) -> Option<GraphPlan> {
         coverage,
         svg,
         no_picture,
+        jump,
+        composed,
     })
+}
+
+/// The field that `field: { … }` declares, per axis `[h, w]`.
+fn declared_field(stack: &Stack) -> Option<[InputField; 2]> {
+    stack
+        .field
+        .map(|f| f.map(|a| InputField::new(to_u64(a.receptive_field.value), to_u64(a.jump.value))))
+}
+
+/// Most analyses one composition may run to find its thresholds.
+const MAX_COMPOSE_RUNS: u64 = 400;
+
+/// What `input: Backbone` leaves to the generated consts: the raw receptive field, and,
+/// when holes are denied, the windows of `Backbone`'s positions that leave none.
+///
+/// One position of `Backbone` sees `rf` pixels, `jump` apart, so a window of
+/// `w = ⌊rf / jump⌋` neighbouring input positions (and every start of such a window
+/// occurs): the holes of the composition depend on `w` per axis alone, and fewer holes as
+/// `w` grows. The analysis of this stack with the field `(w, 1)` is the verdict for every
+/// field with that `w`.
+#[allow(clippy::too_many_arguments)]
+fn compose(
+    cx: &Ctxt,
+    stack: &Stack,
+    nodes: &[Node],
+    output: usize,
+    src: &crate::ast::Source,
+    rf: [usize; 2],
+    n_min: [u64; 2],
+    raw_holes: &[(Span, &schedule::Diagnostic)],
+) -> Option<Composed> {
+    let ext = rf.map(to_u64);
+    let hole_level = stack.checks.holes;
+    let oracle = |w: [u64; 2]| -> Result<bool, String> {
+        let field = w.map(|w| InputField::new(w, 1));
+        let (g, ids, _) = schedule_graph(stack, nodes, Some(field)).map_err(|e| e.to_string())?;
+        let options = GraphOptions {
+            levels: Levels::DEFAULT,
+            outputs: vec![ids[output]],
+            coverage: false,
+            suggest: false,
+            ..GraphOptions::default()
+        };
+        let r = g.analyze(&options).map_err(|e| e.to_string())?;
+        Ok(r.outputs.first().is_some_and(|o| o.hole_count == 0))
+    };
+    let fail = |e: String| {
+        cx.error(
+            src.key,
+            format!(
+                "the holes of this stack on `{}` cannot be judged: {e}\n= help: use smaller \
+                 rates, kernels or strides",
+                src.name
+            ),
+        );
+    };
+    let (stair, square) = if hole_level == Level::Deny {
+        match stair(stack.dims, ext, &oracle) {
+            Ok(Some(v)) => {
+                let square = square(&v, ext);
+                (Some(v), square)
+            }
+            Ok(None) => {
+                // No field fills these holes: say so now, with the raw verdict's words.
+                for (span, d) in raw_holes {
+                    cx.report(
+                        d.level,
+                        *span,
+                        d.check.name(),
+                        format!(
+                            "{}\n= note: no field of `{}` fills these holes, however wide: \
+                             some offset at the edge of what this stack reads is read by no \
+                             path, whatever each input position sees\n= help: give the stack a \
+                             branch or conv whose taps reach those offsets (a square kernel \
+                             beside 1×k and k×1 ones), or `check: {{ holes: allow }}`\n= note: \
+                             `check: {{ holes: deny | warn | allow }}` sets the level of this \
+                             check",
+                            d.message, src.name
+                        ),
+                    );
+                }
+                return None;
+            }
+            Err(e) => {
+                fail(e);
+                return None;
+            }
+        }
+    } else {
+        (None, 0)
+    };
+    Some(Composed {
+        ext,
+        stair,
+        square,
+        n_min,
+    })
+}
+
+/// For each window height `w_h` in `1..=ext[0]`, the narrowest window width with no holes
+/// (0: none); `None` when even the widest windows leave holes. Windows wider than the
+/// receptive field see what windows as wide as it see (each is cut to the field).
+fn stair(
+    dims: Dims,
+    ext: [u64; 2],
+    oracle: &dyn Fn([u64; 2]) -> Result<bool, String>,
+) -> Result<Option<Vec<u64>>, String> {
+    let [eh, ew] = ext.map(|e| e.max(1));
+    if !oracle([eh, ew])? {
+        return Ok(None);
+    }
+    if dims == Dims::Two && eh.saturating_add(ew).saturating_mul(2) > MAX_COMPOSE_RUNS {
+        return Err(format!(
+            "its receptive field ({eh}×{ew} positions) is too wide to find, at compile time, \
+             the fields that fill its holes"
+        ));
+    }
+    // The narrowest width for height `h`, searched from `hi` (which has no holes) down.
+    let narrowest = |h: u64, mut hi: u64| -> Result<u64, String> {
+        let mut lo = 0; // `lo` has holes (a window of 0 reads nothing).
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if oracle([h, mid])? {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        Ok(hi)
+    };
+    let mut out = Vec::new();
+    let mut width = ew;
+    for h in 1..=eh {
+        if dims == Dims::One {
+            out.push(narrowest(1, ew)?);
+            break;
+        }
+        if !oracle([h, ew])? {
+            out.push(0);
+            continue;
+        }
+        // Non-increasing in `h`: walk down from the last height's width.
+        while width > 1 && oracle([h, width - 1])? {
+            width -= 1;
+        }
+        out.push(width);
+    }
+    Ok(Some(out))
+}
+
+/// The smallest window `w` on both axes with no holes.
+fn square(stair: &[u64], ext: [u64; 2]) -> u64 {
+    let top = ext[0].max(ext[1]).max(1);
+    (1..=top)
+        .find(|&w| {
+            let h = usize::try_from(w.min(ext[0].max(1))).unwrap_or(usize::MAX);
+            let need = stair.get(h.saturating_sub(1)).copied().unwrap_or(0);
+            need != 0 && w.min(ext[1].max(1)) >= need
+        })
+        .unwrap_or(top)
 }
 
 /// The schedule graph of the lowered nodes: its ids per node, and the spans its tags
@@ -495,6 +776,7 @@ pub(crate) fn check(cx: &Ctxt, stack: &Stack) -> Option<GraphPlan> {
 pub(crate) fn schedule_graph(
     stack: &Stack,
     nodes: &[Node],
+    field: Option<[InputField; 2]>,
 ) -> Result<(Graph, Vec<NodeId>, Vec<Span>), schedule::graph::GraphError> {
     let mut g = match stack.dims {
         Dims::One => Graph::one_d(),
@@ -510,16 +792,8 @@ pub(crate) fn schedule_graph(
         let from = |i: usize| ids[n.inputs[i]];
         let id = match &n.op {
             Op::Input => {
-                let field: Option<Vec<InputField>> = stack.field.map(|f| {
-                    axes.iter()
-                        .map(|&a| {
-                            InputField::new(
-                                to_u64(f[a].receptive_field.value),
-                                to_u64(f[a].jump.value),
-                            )
-                        })
-                        .collect()
-                });
+                let field: Option<Vec<InputField>> =
+                    field.map(|f| axes.iter().map(|&a| f[a]).collect());
                 g.input(field.as_deref())?
             }
             Op::Conv { conv, padding } => {
@@ -751,7 +1025,9 @@ mod tests {
         let plan = super::check(&cx, &stack);
         let mut out = None;
         if let Some(plan) = &plan {
-            let (g, ids, _) = super::schedule_graph(&stack, &plan.nodes).expect("a graph");
+            let (g, ids, _) =
+                super::schedule_graph(&stack, &plan.nodes, super::declared_field(&stack))
+                    .expect("a graph");
             let options = GraphOptions {
                 levels: stack.checks,
                 outputs: vec![ids[plan.output]],
@@ -836,6 +1112,69 @@ mod tests {
             got,
             Some((r.outputs[0].hole_count, r.outputs[0].receptive_field()))
         );
+    }
+
+    /// The verdict of the generated consts for a field `(rf, jump)` per axis.
+    fn stair_verdict(c: &super::Composed, rf: [u64; 2], jump: [u64; 2]) -> bool {
+        let w = |a: usize| {
+            if c.ext[a] <= 1 {
+                1
+            } else {
+                (rf[a] / jump[a]).min(c.ext[a])
+            }
+        };
+        let stair = c.stair.as_ref().expect("holes denied");
+        let (wh, ww) = (w(0), w(1));
+        wh >= 1 && ww >= 1 && {
+            let need = stair[usize::try_from(wh - 1).unwrap()];
+            need != 0 && ww >= need
+        }
+    }
+
+    #[test]
+    fn composed_verdicts_agree_with_the_graph_analysis_for_every_field() {
+        let heads = [
+            "struct H { input: B, layers: [ parallel { branches: [ [conv(8 -> 4, kernel: 1)], \
+             [conv(8 -> 4, kernel: 3, rate: 6)], [conv(8 -> 4, kernel: 3, rate: 12)], \
+             pool [conv(8 -> 4, kernel: 1)] ], join: concat } ] }",
+            "struct H { input: B, layers: [ conv(8 -> 8, kernel: [1, 3], rate: [1, 4]), \
+             conv(8 -> 8, kernel: [3, 1], rate: [2, 1]), conv(8 -> 8, kernel: 3, rate: 3, \
+             stride: 2) ] }",
+            "struct H { input: B[8, _], layers: [ residual { body: [conv(8 -> 8, kernel: 3, \
+             rate: 4), conv(8 -> 8, kernel: 3, rate: 8)] } ], check: { hdc: allow } }",
+            "struct H { input: B[8, _], layers: [ conv(8 -> 8, kernel: 2, rate: 3, padding: \
+             causal), conv(8 -> 8, kernel: 3, rate: 5, stride: 2) ], check: { hdc: allow } }",
+        ];
+        for src in heads {
+            let raw =
+                crate::parse::parse(TokenStream::from_str(src).expect("lexes")).expect("parses");
+            let cx = Ctxt::new();
+            let stack = crate::ast::from_raw(&cx, &raw).expect("a stack");
+            let plan = super::check(&cx, &stack).expect("checked");
+            let (error, _) = cx.finish();
+            assert!(error.is_none(), "{src}: {error:?}");
+            let c = plan.composed.as_ref().expect("composed");
+            let mut seen = [false; 2];
+            for rf in [1, 2, 3, 5, 7, 11, 16, 23, 40, 71, 100] {
+                for (jh, jw) in [(1, 1), (2, 3), (4, 4), (5, 2)] {
+                    for rfw in [rf, rf + 9] {
+                        let field = [InputField::new(rf, jh), InputField::new(rfw, jw)];
+                        let (g, ids, _) = super::schedule_graph(&stack, &plan.nodes, Some(field))
+                            .expect("a graph");
+                        let options = GraphOptions {
+                            outputs: vec![ids[plan.output]],
+                            ..GraphOptions::default()
+                        };
+                        let r = g.analyze(&options).expect("analyzed");
+                        let direct = r.outputs[0].hole_count == 0;
+                        let consts = stair_verdict(c, [rf, rfw], [jh, jw]);
+                        assert_eq!(consts, direct, "{src}: field {rf}/{jh} × {rfw}/{jw}");
+                        seen[usize::from(direct)] = true;
+                    }
+                }
+            }
+            assert_eq!(seen, [true, true], "{src}: both verdicts occur");
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! token.
 #![forbid(unsafe_code)]
 
+mod api;
 mod ast;
 mod block;
 mod ctxt;
@@ -115,6 +116,15 @@ mod fuzz;
 /// assert_eq!(y.len(), 6 * 10 * 3);
 /// # Ok::<(), dilated::Error>(())
 /// ```
+///
+/// # Stacks compose
+///
+/// `input: Backbone` (`Backbone[_, _]` in 1D; the entries may be written) takes the output
+/// of a stack declared before as the input: its shape and its field (receptive field and
+/// jump per axis) come from `Backbone`'s `dilated::stack::DeclaredStack` consts, and a
+/// `const` item the macro emits fails the build, on `input:`, when the rank, the channels
+/// or a size do not fit, or when the stack's taps leave holes on `Backbone`'s field.
+/// `forward_nchw_after(&backbone, batch, hw, &input)` runs the pair. See `docs/GRAMMAR.md`.
 ///
 /// # Checks
 ///

@@ -12,7 +12,7 @@ use dilated_core::schedule::{
     self, Axis, AxisReport, AxisSpec, CheckId, Diagnostic, Options, Report, Schedule,
 };
 
-use crate::ast::{Act, Conv, Dims, Form, Item, MAX_VALUE, PadSyntax, Stack};
+use crate::ast::{Act, Conv, Dims, Form, MAX_VALUE, PadSyntax, Part, Stack};
 use crate::ctxt::Ctxt;
 
 /// The macro's plan of one module of the stack: a convolution, resolved (with the
@@ -213,20 +213,13 @@ fn plan(cx: &Ctxt, stack: &Stack, convs: &[&Conv], report: &Report) -> Option<Pl
     let mut modules = Vec::with_capacity(convs.len());
     let mut acts: Vec<Option<Act>> = Vec::with_capacity(convs.len());
     for (index, item) in stack.items.iter().enumerate() {
-        match item {
-            Item::Conv(_) => {
+        match item.part() {
+            Part::Conv(_) => {
                 modules.push(index);
                 acts.push(None);
             }
-            Item::BatchNorm(_)
-            | Item::Prelu(_)
-            | Item::Dropout(_)
-            | Item::Gated(_)
-            | Item::Residual(_)
-            | Item::Parallel(_)
-            | Item::Skip(_)
-            | Item::SkipSum(_) => {}
-            Item::Act(a) => {
+            Part::Graph => {}
+            Part::Act(a) => {
                 if let Some(last) = acts.last_mut() {
                     *last = Some(a.value);
                 }

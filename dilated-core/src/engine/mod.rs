@@ -89,6 +89,64 @@ use crate::conv::{Conv, ConvDesc};
 use exec::Threads;
 use plan::ConvPlan;
 
+/// Allocates the zeroed `batch × channels × hw` output of a run and fills it with `run`
+/// (which returns the output's spatial size): the allocating forward passes of
+/// [`Network`] and of the graph model share it.
+pub(crate) fn run_allocating<E: From<Error>>(
+    batch: usize,
+    channels: usize,
+    hw: [usize; 2],
+    run: impl FnOnce(&mut [f32]) -> Result<[usize; 2], E>,
+) -> Result<(Vec<f32>, [usize; 2]), E> {
+    let mut out = vec![0.0; ConvDesc::nchw_len(batch, channels, hw)?];
+    let hw = run(&mut out)?;
+    Ok((out, hw))
+}
+
+/// The spatial size of `len` values of flat NCHW input holding `batch` items of
+/// `channels` channels: `declared`, its one run-time axis (0, the tensors' `DYN`) inferred
+/// from the length. Two run-time axes cannot be inferred: [`Error::UnknownSize`] with
+/// `both_dynamic` as its words. The typed stacks and the graph model share it.
+pub(crate) fn flat_input_hw(
+    declared: [usize; 2],
+    channels: usize,
+    batch: usize,
+    len: usize,
+    both_dynamic: &'static str,
+) -> Result<[usize; 2], Error> {
+    if batch == 0 {
+        return Err(Error::Zero { what: "batch" });
+    }
+    let mut hw = declared;
+    let dynamic: Vec<usize> = (0..2).filter(|&a| hw[a] == 0).collect();
+    match dynamic.as_slice() {
+        [] => {}
+        &[axis] => {
+            let per = batch
+                .checked_mul(channels)
+                .and_then(|v| v.checked_mul(hw[1 - axis]))
+                .ok_or(Error::Overflow {
+                    what: "tensor size",
+                })?;
+            if per == 0 {
+                return Err(Error::Zero {
+                    what: "input channels",
+                });
+            }
+            if len == 0 || !len.is_multiple_of(per) {
+                return Err(Error::Length {
+                    what: "input (not a whole number of items)",
+                    expected: per.saturating_mul((len / per).max(1)),
+                    actual: len,
+                });
+            }
+            hw[axis] = len / per;
+        }
+        _ => return Err(Error::UnknownSize { what: both_dynamic }),
+    }
+    Ok(hw)
+}
+
 /// A stack of convolutions, checked to chain (each layer's input channels are the previous
 /// layer's output channels), with its weights packed for the kernels.
 #[derive(Debug, Clone)]
@@ -345,9 +403,9 @@ impl Network {
         input: &[f32],
     ) -> Result<(Vec<f32>, [usize; 2]), Error> {
         let out_hw = self.output_size(input_hw)?;
-        let mut out = vec![0.0; ConvDesc::nchw_len(batch, self.out_channels(), out_hw)?];
-        self.forward_into(batch, input_hw, input, &mut out, &mut Workspace::new())?;
-        Ok((out, out_hw))
+        run_allocating(batch, self.out_channels(), out_hw, |out| {
+            self.forward_into(batch, input_hw, input, out, &mut Workspace::new())
+        })
     }
 
     /// Runs the stack into `output`, reusing `ws` for the intermediate activations.

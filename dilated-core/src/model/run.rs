@@ -11,8 +11,7 @@ use super::params::{self, NodeParams};
 use super::plan::Space;
 use crate::Error;
 use crate::conv::{Conv, ConvDesc};
-use crate::engine::{Kernel, Network, Workspace};
-use crate::tensor::DYN;
+use crate::engine::{self, Kernel, Network, Workspace};
 use crate::weights::Weights;
 
 /// Reusable memory for [`Model::forward_into`]: the scratch slots of the plan, the
@@ -295,38 +294,13 @@ impl Model {
     /// input size, one dynamic axis inferred from the length (a 1D model's length always
     /// is). Two dynamic axes cannot be inferred ([`Error::UnknownSize`]).
     pub fn input_hw(&self, batch: usize, len: usize) -> Result<[usize; 2], ModelError> {
-        if batch == 0 {
-            return Err(Error::Zero { what: "batch" }.into());
-        }
-        let mut hw = self.graph.input_size();
-        let dynamic: Vec<usize> = (0..2).filter(|&a| hw[a] == DYN).collect();
-        match dynamic.as_slice() {
-            [] => {}
-            &[axis] => {
-                let per = batch
-                    .checked_mul(self.graph.in_channels())
-                    .and_then(|v| v.checked_mul(hw[1 - axis]))
-                    .ok_or(Error::Overflow {
-                        what: "tensor size",
-                    })?;
-                if len == 0 || !len.is_multiple_of(per) {
-                    return Err(Error::Length {
-                        what: "input (not a whole number of items)",
-                        expected: per.saturating_mul((len / per).max(1)),
-                        actual: len,
-                    }
-                    .into());
-                }
-                hw[axis] = len / per;
-            }
-            _ => {
-                return Err(Error::UnknownSize {
-                    what: "forward_nchw on a model whose height and width are both dynamic",
-                }
-                .into());
-            }
-        }
-        Ok(hw)
+        Ok(engine::flat_input_hw(
+            self.graph.input_size(),
+            self.graph.in_channels(),
+            batch,
+            len,
+            "forward_nchw on a model whose height and width are both dynamic",
+        )?)
     }
 
     /// Runs the model on flat NCHW data (`[n, C, L]` for 1D) of `batch` items, their size
@@ -345,9 +319,9 @@ impl Model {
         input: &[f32],
     ) -> Result<(Vec<f32>, [usize; 2]), ModelError> {
         let (c, out_hw) = self.output_shape(hw)?;
-        let mut out = vec![0.0; ConvDesc::nchw_len(batch, c, out_hw)?];
-        self.forward_into(batch, hw, input, &mut out, &mut ModelWorkspace::new())?;
-        Ok((out, out_hw))
+        engine::run_allocating(batch, c, out_hw, |out| {
+            self.forward_into(batch, hw, input, out, &mut ModelWorkspace::new())
+        })
     }
 
     /// Runs the model into `output` (`batch × C_out × OH × OW`), reusing `ws`; returns the

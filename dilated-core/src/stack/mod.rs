@@ -143,6 +143,7 @@
 // and its network, built on first use), `typed_conv` (`Conv2d`, `Conv1d`), `untyped`
 // (`Stack`, `ModuleSpec`), `builder` (`StackBuilder`), `typed` (`TypedStack`).
 mod builder;
+mod compose;
 mod padding;
 mod run;
 mod shell;
@@ -151,6 +152,7 @@ mod typed_conv;
 mod untyped;
 
 pub use builder::StackBuilder;
+pub use compose::DeclaredStack;
 pub use padding::{ConstPadding, Pad1d, Pad2d};
 pub use typed::{TypedStack, TypedStack1d, TypedStack2d};
 pub use typed_conv::{Conv1d, Conv2d, TypedConv};

@@ -8,9 +8,12 @@ use super::run::{run_typed, run_typed_into};
 use super::typed_conv::TypedConv;
 use super::untyped::{ModuleSpec, Stack};
 use crate::Error;
-use crate::engine::{Kernel, Workspace};
+use crate::engine::{self, Kernel, Workspace};
 use crate::tensor::{DYN, Tensor1d, Tensor2d, TypedTensor};
 use crate::weights::Weights;
+
+// `engine::flat_input_hw` marks a size known only at run time with 0.
+const _: () = assert!(DYN == 0);
 
 /// Checks a spatial size against a typed tensor's (where not [`DYN`]).
 fn check_spatial(
@@ -164,42 +167,13 @@ impl<I: TypedTensor, O: TypedTensor> TypedStack<I, O> {
     /// cannot be inferred ([`Error::UnknownSize`]; use
     /// [`forward_nchw_sized`](Self::forward_nchw_sized)).
     pub fn input_hw(&self, batch: usize, len: usize) -> Result<[usize; 2], Error> {
-        if batch == 0 {
-            return Err(Error::Zero { what: "batch" });
-        }
-        let mut hw = I::SPATIAL;
-        let dynamic: Vec<usize> = (0..2).filter(|&a| hw[a] == DYN).collect();
-        match dynamic.as_slice() {
-            [] => {}
-            &[axis] => {
-                let known = hw[1 - axis];
-                let per = batch
-                    .checked_mul(I::CHANNELS)
-                    .and_then(|v| v.checked_mul(known))
-                    .ok_or(Error::Overflow {
-                        what: "tensor size",
-                    })?;
-                if per == 0 {
-                    return Err(Error::Zero {
-                        what: "input channels",
-                    });
-                }
-                if len == 0 || !len.is_multiple_of(per) {
-                    return Err(Error::Length {
-                        what: "input (not a whole number of items)",
-                        expected: per.saturating_mul((len / per).max(1)),
-                        actual: len,
-                    });
-                }
-                hw[axis] = len / per;
-            }
-            _ => {
-                return Err(Error::UnknownSize {
-                    what: "forward_nchw on a stack whose height and width are both dynamic",
-                });
-            }
-        }
-        Ok(hw)
+        engine::flat_input_hw(
+            I::SPATIAL,
+            I::CHANNELS,
+            batch,
+            len,
+            "forward_nchw on a stack whose height and width are both dynamic",
+        )
     }
 
     /// Forward pass on flat NCHW data (`[n, C, L]` for 1D) of `batch` items, their size

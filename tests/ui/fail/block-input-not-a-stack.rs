@@ -1,4 +1,6 @@
-// `input:` takes a shape; a name is not accepted (stack composition is not supported).
+// `input:` names a type that is not a stack declared with `dilated_stack!`.
+struct Backbone;
+
 dilated::dilated_stack! {
     struct S {
         input: Backbone,
