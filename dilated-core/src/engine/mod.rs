@@ -68,6 +68,7 @@
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+pub(crate) mod elementwise;
 mod exec;
 pub(crate) mod frame;
 mod isa;

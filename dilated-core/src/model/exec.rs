@@ -7,6 +7,8 @@ use std::ops::Range;
 use super::error::ModelError;
 use super::plan::{Loc, Plan, Space, Src, Step};
 use crate::conv::Activation;
+use crate::engine::elementwise;
+use crate::kernel::Kernel;
 
 /// Per-node data of the standalone elementwise steps.
 #[derive(Debug, Clone, PartialEq)]
@@ -102,6 +104,8 @@ pub(crate) struct Layout<'a> {
     pub(crate) base: &'a [usize],
     pub(crate) batch: usize,
     pub(crate) in_channels: usize,
+    /// The kernel family the elementwise steps run on (the convs' own).
+    pub(crate) kernel: Kernel,
 }
 
 impl Layout<'_> {
@@ -183,17 +187,10 @@ fn map(d: &mut [f32], s: Option<&[f32]>, f: impl Fn(f32) -> f32) {
     }
 }
 
-/// A fixed activation, as [`Activation::apply`] defines it (the piecewise-linear ones as
-/// branch-free loops).
-fn activate(act: Activation, d: &mut [f32], s: Option<&[f32]>) {
-    match act {
-        Activation::Identity => map(d, s, |x| x),
-        Activation::Relu => map(d, s, |x| if x < 0.0 { 0.0 } else { x }),
-        Activation::LeakyRelu(k) => map(d, s, |x| if x < 0.0 { x * k } else { x }),
-        Activation::Gelu | Activation::Tanh | Activation::Sigmoid | Activation::Silu => {
-            map(d, s, |x| act.apply(x));
-        }
-    }
+/// A fixed activation, as [`Activation::apply`] defines it, on the engine's vector type
+/// (the piecewise-linear ones exactly; the others within a few ulps).
+fn activate(kernel: Kernel, act: Activation, d: &mut [f32], s: Option<&[f32]>) {
+    elementwise::activate(kernel, act, d, s);
 }
 
 /// Runs `f(channel, d, s)` on each channel plane of one batch item.
@@ -294,7 +291,9 @@ pub(crate) fn run(
                 }
             }
             Step::Act { input, output, act } => items(batch, |n| {
-                unary(mem, lay, *input, *output, n, |d, s| activate(*act, d, s));
+                unary(mem, lay, *input, *output, n, |d, s| {
+                    activate(lay.kernel, *act, d, s)
+                });
                 Ok(())
             })?,
             Step::Prelu {
@@ -330,9 +329,7 @@ pub(crate) fn run(
             Step::Gate { input, output } => items(batch, |n| {
                 let (s, d) = mem.pair(&lay.rd(*input, n), &lay.wr(*output, n));
                 let (a, b) = s.split_at(d.len());
-                for ((d, &a), &b) in d.iter_mut().zip(a).zip(b) {
-                    *d = Activation::Tanh.apply(a) * Activation::Sigmoid.apply(b);
-                }
+                elementwise::gate(lay.kernel, a, b, d);
                 Ok(())
             })?,
             Step::Add {
@@ -360,7 +357,7 @@ pub(crate) fn run(
                     }
                 }
                 if *act != Activation::Identity {
-                    activate(*act, mem.write(&out), None);
+                    activate(lay.kernel, *act, mem.write(&out), None);
                 }
                 Ok(())
             })?,

@@ -379,6 +379,7 @@ impl Model {
             base,
             batch,
             in_channels: self.graph.in_channels(),
+            kernel: self.kernel,
         };
         let mut mem = Mem {
             input,

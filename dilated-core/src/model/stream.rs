@@ -11,6 +11,7 @@ use super::plan::{Chain, Space};
 use super::run::Model;
 use crate::Error;
 use crate::conv::Rank;
+use crate::kernel::Kernel;
 use crate::stream::{CausalStream, StreamError};
 
 /// Streams a causal 1D [`Model`] one frame at a time: one frame in, one frame out, zero
@@ -215,6 +216,8 @@ impl ModelStream {
             base,
             batch: 1,
             in_channels: graph.in_channels(),
+            // The frame kernels run on the selected family (`engine::frame`).
+            kernel: Kernel::selected(),
         };
         let mut mem = Mem {
             input,
