@@ -199,6 +199,20 @@ const CASES: [(&str, &str, &str, &str, &str); 20] = [
         "models/causal_chain.input.pb",
         "models/causal_chain.output.pb",
     ),
+    (
+        "models/gelu_chain.dynamo.onnx",
+        "GeluChainDynamo",
+        "gelu_chain_dynamo",
+        "models/gelu_chain.input.pb",
+        "models/gelu_chain.output.pb",
+    ),
+    (
+        "models/gelu_chain.torchscript.onnx",
+        "GeluChainTs",
+        "gelu_chain_ts",
+        "models/gelu_chain.input.pb",
+        "models/gelu_chain.output.pb",
+    ),
 ];
 
 #[test]
@@ -308,6 +322,12 @@ fn imported_chains_compile_and_match_onnx_runtime() {
         assert!(t.contains("rate: 4, padding: (8, 0)),"), "{t}");
         assert!(!t.contains("residual"), "{t}");
     }
+    // GELU written out (`Div`/`Erf`/`Add`/`Mul`) by both exporters: one fused `gelu`.
+    for snake in ["gelu_chain_dynamo", "gelu_chain_ts"] {
+        let t = read(snake);
+        assert!(t.contains("chain of 3 convolutions"), "{t}");
+        assert_eq!(t.matches("activation: gelu").count(), 2, "{t}");
+    }
     for snake in ["esp_dynamo", "esp_ts"] {
         let t = read(snake);
         assert!(t.contains("join: hierarchical"), "{t}");
@@ -397,7 +417,14 @@ fn graphs_outside_the_grammar_are_refused_in_one_line() {
     let pool = "the grammar has no local pooling";
     let product = "a product of branches other than WaveNet's gate";
     let deep = "nested deeper than 8";
+    let tanh = "GELU's tanh approximation";
     for (model, node, why) in [
+        ("models/gelu_tanh_chain.dynamo.onnx", "node_gelu", tanh),
+        (
+            "models/gelu_tanh_chain.torchscript.onnx",
+            "/net/net.1/Mul_5",
+            tanh,
+        ),
         ("models/pool_chain.dynamo.onnx", "node_avg_pool2d", pool),
         (
             "models/pool_chain.torchscript.onnx",

@@ -634,6 +634,11 @@ impl Cx<'_> {
                 cur = v;
                 continue;
             }
+            if let Some(v) = self.gelu(cur, &cons)? {
+                out.push(Item::Act("gelu".into()));
+                cur = v;
+                continue;
+            }
             if let Some(v) = self.silu(cur, &cons) {
                 out.push(Item::Act("silu".into()));
                 cur = v;
@@ -941,6 +946,85 @@ impl Cx<'_> {
             }
             _ => Ok(None),
         }
+    }
+
+    /// GELU written out by the exporters (the dynamo exporter, and TorchScript at opset 18
+    /// and above): `x · ½ · (1 + erf(x / √2))` as `Div`/`Erf`/`Add`/`Mul`, in either
+    /// order of the two products. The smallest region that every consumer of `cur` opens
+    /// and that one value leaves is evaluated at sample points, constants as the file
+    /// stores them: a match of the exact GELU is the engine's `gelu`; a match of the
+    /// `tanh` approximation (`Pow`/`Mul`/`Add`/`Tanh`) is refused by name, since the
+    /// engine's `gelu` is erf-exact. Returns the region's output.
+    fn gelu(&self, cur: ValueId, cons: &[NodeId]) -> Result<Option<ValueId>, Error> {
+        let (region, closed) = self.scalar_regions(cur, cons);
+        for len in closed {
+            let last = region[len - 1];
+            let Some(out) = self.node_out(last) else {
+                continue;
+            };
+            let Some(f) = eval_region(self.g, cur, &region[..len], out) else {
+                continue;
+            };
+            if matches_fn(&f, gelu_erf) {
+                return Ok(Some(out));
+            }
+            if matches_fn(&f, gelu_tanh) {
+                return Err(refuse(
+                    self.g,
+                    last,
+                    "GELU's tanh approximation (`approximate='tanh'`), written out; the grammar's \
+                     gelu is the exact erf form: export with `approximate='none'`",
+                ));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Scalar element-wise nodes (in topological order) from `cur`: each reads only
+    /// `cur`, outputs of the nodes before it and one-element constants. Also returns the
+    /// lengths of its closed prefixes: those that hold every node of `cons` and whose
+    /// outputs are read outside the prefix only at its last node (one value in, one out).
+    fn scalar_regions(&self, cur: ValueId, cons: &[NodeId]) -> (Vec<NodeId>, Vec<usize>) {
+        const MAX_NODES: usize = 16;
+        let g = self.g;
+        let mut region: Vec<NodeId> = Vec::new();
+        let mut closed = Vec::new();
+        let Some(start) = cons.iter().map(|n| n.0).min() else {
+            return (region, closed);
+        };
+        let mut inside: HashSet<ValueId> = HashSet::from([cur]);
+        for i in start..g.nodes().len() {
+            let id = NodeId(i);
+            let node = g.node(id);
+            let data: Vec<ValueId> = node.data_inputs(g).collect();
+            if !data.iter().any(|v| inside.contains(v)) {
+                continue;
+            }
+            let Some(out) = self.node_out(id) else { break };
+            if !SCALAR_OPS.contains(&node.op_type.as_str())
+                || (!node.domain.is_empty() && node.domain != "ai.onnx")
+                || node.outputs.len() != 1
+                || !data.iter().all(|v| inside.contains(v))
+                || self.removed.contains(&id)
+                || region.len() == MAX_NODES
+            {
+                break;
+            }
+            region.push(id);
+            inside.insert(out);
+            let is_closed = region.len() > 1
+                && cons.iter().all(|c| region.contains(c))
+                && region[..region.len() - 1].iter().all(|&r| {
+                    self.node_out(r).is_some_and(|o| {
+                        !g.outputs().contains(&o)
+                            && self.cons(o, true).iter().all(|c| region.contains(c))
+                    })
+                });
+            if is_closed {
+                closed.push(region.len());
+            }
+        }
+        (region, closed)
     }
 
     /// `x · sigmoid(x)`: SiLU. Returns the product.
@@ -1308,4 +1392,93 @@ impl Cx<'_> {
             )),
         }
     }
+}
+
+/// The element-wise ops [`Cx::scalar_regions`] collects.
+const SCALAR_OPS: &[&str] = &[
+    "Add", "Sub", "Mul", "Div", "Pow", "Erf", "Tanh", "Sigmoid", "Neg", "Sqrt",
+];
+
+/// Sample points of a scalar function's argument: where GELU's two forms differ by far
+/// more than `f32` rounding.
+const SAMPLES: [f64; 13] = [
+    -3.0, -2.5, -2.0, -1.5, -1.0, -0.5, 0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0,
+];
+
+/// The values of `out` at [`SAMPLES`] of `cur`, evaluating `region` (nodes in topological
+/// order); `None` when a node reads something other than the region's values and
+/// one-element constants.
+fn eval_region(g: &Graph, cur: ValueId, region: &[NodeId], out: ValueId) -> Option<Vec<f64>> {
+    let mut result = Vec::with_capacity(SAMPLES.len());
+    for x in SAMPLES {
+        let mut vals: HashMap<ValueId, f64> = HashMap::from([(cur, x)]);
+        for &id in region {
+            let node = g.node(id);
+            let mut args = Vec::with_capacity(node.inputs.len());
+            for v in &node.inputs {
+                let v = (*v)?;
+                let a = match vals.get(&v) {
+                    Some(a) => *a,
+                    None => {
+                        let t = g.value(v).constant.as_ref()?;
+                        let f = t.to_f32("a scalar").ok()?;
+                        let [f] = f[..] else { return None };
+                        f64::from(f)
+                    }
+                };
+                args.push(a);
+            }
+            let y = match (node.op_type.as_str(), &args[..]) {
+                ("Add", &[a, b]) => a + b,
+                ("Sub", &[a, b]) => a - b,
+                ("Mul", &[a, b]) => a * b,
+                ("Div", &[a, b]) => a / b,
+                ("Pow", &[a, b]) => a.powf(b),
+                ("Erf", &[a]) => erf(a),
+                ("Tanh", &[a]) => a.tanh(),
+                ("Sigmoid", &[a]) => 1.0 / (1.0 + (-a).exp()),
+                ("Neg", &[a]) => -a,
+                ("Sqrt", &[a]) => a.sqrt(),
+                _ => return None,
+            };
+            vals.insert(node.outputs.first().copied().flatten()?, y);
+        }
+        result.push(*vals.get(&out)?);
+    }
+    Some(result)
+}
+
+/// Whether `values` (at [`SAMPLES`]) are `f`'s within `f32` rounding of the constants.
+fn matches_fn(values: &[f64], f: fn(f64) -> f64) -> bool {
+    values.len() == SAMPLES.len()
+        && values
+            .iter()
+            .zip(SAMPLES)
+            .all(|(&y, x)| (y - f(x)).abs() <= 1e-6 * (1.0 + x.abs()))
+}
+
+/// `erf` by its Taylor series: exact to about 1e-13 on the samples' range (`|x| ≤ 3`,
+/// where the largest term is about 10³), `NaN` outside it.
+fn erf(x: f64) -> f64 {
+    if !x.is_finite() || x.abs() > 3.0 {
+        return f64::NAN;
+    }
+    let mut term = x;
+    let mut sum = x;
+    for n in 1..100u32 {
+        term *= -x * x / f64::from(n);
+        sum += term / f64::from(2 * n + 1);
+    }
+    sum * std::f64::consts::FRAC_2_SQRT_PI
+}
+
+/// The exact GELU `x · ½ · (1 + erf(x / √2))`.
+fn gelu_erf(x: f64) -> f64 {
+    0.5 * x * (1.0 + erf(x * std::f64::consts::FRAC_1_SQRT_2))
+}
+
+/// GELU's `tanh` approximation `x · ½ · (1 + tanh(√(2/π) · (x + 0.044715 x³)))`.
+fn gelu_tanh(x: f64) -> f64 {
+    let k = (2.0 / std::f64::consts::PI).sqrt();
+    0.5 * x * (1.0 + (k * (x + 0.044715 * x * x * x)).tanh())
 }
