@@ -169,6 +169,8 @@ struct Cx<'g> {
     depth: Vec<usize>,
     /// Blocks open around the one being read.
     nesting: usize,
+    /// The first node of each skip chain written at the top level, in order.
+    top_taps: Vec<NodeId>,
 }
 
 /// The grammar's deepest nesting of blocks.
@@ -176,14 +178,29 @@ const MAX_NESTING: usize = 8;
 
 /// The items of `graph`, from its one run-time input to its one output.
 pub(crate) fn recognise(g: &Graph) -> Result<Vec<Item>, Error> {
+    let names = |vs: &[ValueId]| {
+        vs.iter()
+            .map(|&v| Name(g.value(v).name.clone()).to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let [input] = g.inputs() else {
         return Err(Error::Unsupported {
-            what: format!("a graph with {} run-time inputs", g.inputs().len()),
+            what: format!(
+                "a graph with {} run-time inputs ({}; the declaration takes one)",
+                g.inputs().len(),
+                names(g.inputs())
+            ),
         });
     };
     let [output] = g.outputs() else {
         return Err(Error::Unsupported {
-            what: format!("a graph with {} outputs", g.outputs().len()),
+            what: format!(
+                "a graph with {} outputs ({}; the declaration returns one: export the model \
+                 with only the output to import)",
+                g.outputs().len(),
+                names(g.outputs())
+            ),
         });
     };
     let mut consumers: HashMap<ValueId, Vec<NodeId>> = HashMap::new();
@@ -205,6 +222,7 @@ pub(crate) fn recognise(g: &Graph) -> Result<Vec<Item>, Error> {
         ipdom: Vec::new(),
         depth: Vec::new(),
         nesting: 0,
+        top_taps: Vec::new(),
     };
     cx.find_skips();
     cx.post_dominators();
@@ -220,7 +238,7 @@ pub(crate) fn recognise(g: &Graph) -> Result<Vec<Item>, Error> {
             what: "a skip sum whose taps the main path does not reach".into(),
         });
     }
-    wrap_trailing_skips(g, *input, &mut items)?;
+    wrap_trailing_skips(g, *input, &mut items, cx.top_taps.last().copied())?;
     Ok(items)
 }
 
@@ -267,14 +285,24 @@ fn channels_after(items: &[Item], mut c: usize, skips: &mut Vec<usize>) -> usize
 /// residual conv (its main output is never read): the items after the last block up to
 /// its skip become a residual body with the identity as shortcut, whose sum nothing reads
 /// — when the channels allow it.
-fn wrap_trailing_skips(g: &Graph, input: ValueId, items: &mut Vec<Item>) -> Result<(), Error> {
+fn wrap_trailing_skips(
+    g: &Graph,
+    input: ValueId,
+    items: &mut Vec<Item>,
+    last_tap: Option<NodeId>,
+) -> Result<(), Error> {
     let Some(k) = items.iter().rposition(|i| matches!(i, Item::Skip(_))) else {
         return Ok(());
     };
+    // The refusals name the last tap's skip chain by its first node.
+    let refusal = |what: String| match last_tap {
+        Some(n) => refuse(g, n, format!("it starts {what}")),
+        None => Error::Unsupported { what },
+    };
     if !matches!(items.get(k + 1), Some(Item::SkipSum)) {
-        return Err(Error::Unsupported {
-            what: "a skip tap outside a residual block whose main path goes on".into(),
-        });
+        return Err(refusal(
+            "a skip tap outside a residual block whose main path goes on".into(),
+        ));
     }
     let start = items[..k]
         .iter()
@@ -290,13 +318,11 @@ fn wrap_trailing_skips(g: &Graph, input: ValueId, items: &mut Vec<Item>) -> Resu
     let before = channels_after(&items[..start], c_in, &mut skips);
     let after = channels_after(&items[start..k], before, &mut skips);
     if before != after {
-        return Err(Error::Unsupported {
-            what: format!(
-                "a skip tap outside a residual block (the grammar taps skips in residual \
-                 bodies; the layers before it change {before} channels into {after}, so \
-                 no identity shortcut fits)"
-            ),
-        });
+        return Err(refusal(format!(
+            "a skip tap outside a residual block (the grammar taps skips in residual \
+             bodies; the layers before it change {before} channels into {after}, so \
+             no identity shortcut fits)"
+        )));
     }
     let body: Vec<Item> = items.drain(start..=k).collect();
     items.insert(
@@ -571,6 +597,9 @@ impl Cx<'_> {
                     let mut inner = Vec::new();
                     self.seq(cur, Some(leaf), Some(head), &mut inner)?;
                     out.push(Item::Skip(inner));
+                    if self.nesting == 0 {
+                        self.top_taps.push(head);
+                    }
                     self.taps_done += 1;
                 }
             }
@@ -607,6 +636,9 @@ impl Cx<'_> {
                     cons[0],
                     "it reads the graph's output, which the declaration cannot also return",
                 ));
+            }
+            if let Some(e) = self.shape_read(&cons) {
+                return Err(e);
             }
             if let Some((p, _)) = &pad
                 && (cons.len() != 1 || !matches!(g.node(cons[0]).kind, NodeKind::Conv(_)))
@@ -1025,6 +1057,47 @@ impl Cx<'_> {
             }
         }
         (region, closed)
+    }
+
+    /// A `Shape` (or `Size`) among `cons` that was not folded (the model leaves a size
+    /// free): refused at the first node that uses the computed shape on the data path,
+    /// e.g. a `Resize` whose sizes follow the input's.
+    fn shape_read(&self, cons: &[NodeId]) -> Option<Error> {
+        let g = self.g;
+        let &shape = cons
+            .iter()
+            .find(|&&c| matches!(g.node(c).op_type.as_str(), "Shape" | "Size"))?;
+        // Values computed from the shape, in topological order.
+        let mut derived: HashSet<ValueId> =
+            g.node(shape).outputs.iter().flatten().copied().collect();
+        let mut user = None;
+        for i in shape.0 + 1..g.nodes().len() {
+            let node = g.node(NodeId(i));
+            let data: Vec<ValueId> = node.data_inputs(g).collect();
+            let reads = node.inputs.iter().flatten().any(|v| derived.contains(v));
+            if !reads {
+                continue;
+            }
+            if data.iter().any(|v| !derived.contains(v)) {
+                user = Some(NodeId(i));
+                break;
+            }
+            derived.extend(node.outputs.iter().flatten().copied());
+        }
+        let from = Name(g.node(shape).label());
+        let what = match user.map(|u| g.node(u).op_type.as_str()) {
+            Some("Resize" | "Upsample") => "its sizes depend",
+            Some("Reshape" | "Expand" | "ConstantOfShape") => "its shape depends",
+            Some(_) | None => "it depends",
+        };
+        Some(refuse(
+            g,
+            user.unwrap_or(shape),
+            format!(
+                "{what} on the run-time input's shape (read by {from}), which the grammar \
+                 cannot express: export with a fixed input size"
+            ),
+        ))
     }
 
     /// `x · sigmoid(x)`: SiLU. Returns the product.
