@@ -1555,3 +1555,43 @@ fn gelu_tanh(x: f64) -> f64 {
     let k = (2.0 / std::f64::consts::PI).sqrt();
     0.5 * x * (1.0 + (k * (x + 0.044715 * x * x * x)).tanh())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn erf_series_is_exact_on_the_samples_range() {
+        // Reference values of erf (Abramowitz & Stegun, table 7.1).
+        for (x, e) in [
+            (0.5, 0.520_499_877_813_046_5),
+            (1.0, 0.842_700_792_949_714_9),
+            (2.0, 0.995_322_265_018_952_7),
+            (3.0, 0.999_977_909_503_001_4),
+        ] {
+            assert!((erf(x) - e).abs() < 1e-12, "erf({x}) = {}", erf(x));
+            assert!((erf(-x) + e).abs() < 1e-12);
+        }
+        assert!(erf(3.5).is_nan());
+    }
+
+    #[test]
+    fn the_two_gelu_forms_are_told_apart() {
+        let exact: Vec<f64> = SAMPLES.iter().map(|&x| gelu_erf(x)).collect();
+        let approx: Vec<f64> = SAMPLES.iter().map(|&x| gelu_tanh(x)).collect();
+        assert!(matches_fn(&exact, gelu_erf));
+        assert!(matches_fn(&approx, gelu_tanh));
+        assert!(!matches_fn(&approx, gelu_erf));
+        assert!(!matches_fn(&exact, gelu_tanh));
+        // √2 rounded to f32, as the exporters store it, still matches.
+        let stored = std::f64::consts::SQRT_2 as f32;
+        let f32_const: Vec<f64> = SAMPLES
+            .iter()
+            .map(|&x| 0.5 * x * (1.0 + erf(x / f64::from(stored))))
+            .collect();
+        assert!(matches_fn(&f32_const, gelu_erf));
+        // Twice GELU (the product before the ½) does not.
+        let twice: Vec<f64> = exact.iter().map(|y| 2.0 * y).collect();
+        assert!(!matches_fn(&twice, gelu_erf));
+    }
+}
