@@ -9,9 +9,11 @@
 //! channel `Concat` a `parallel { join: concat }` (a branch opened by a global pool and
 //! closed by a broadcast from 1×1 is an image-pooling `pool [ … ]` branch; a concat of
 //! partial sums is ESPNet's `hierarchical` join), and a channel split into two halves
-//! through `Tanh` and `Sigmoid` multiplied is `gated`. WaveNet's skip path is found
-//! first: an `Add` tree whose leaves are chains tapped at distinct values becomes `skip [
-//! … ]` at each tap and `skip_sum` where the main path ends.
+//! through `Tanh` and `Sigmoid` multiplied is `gated`; a fork into scalar element-wise
+//! ops that computes the exact GELU at sample points (the exporters write GELU out as
+//! `Div`/`Erf`/`Add`/`Mul`) is `gelu`, and `x · sigmoid(x)` is `silu`. WaveNet's skip
+//! path is found first: an `Add` tree whose leaves are chains tapped at distinct values
+//! becomes `skip [ … ]` at each tap and `skip_sum` where the main path ends.
 //!
 //! Anything else is refused with the first node it cannot express and why.
 
