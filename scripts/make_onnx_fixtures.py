@@ -13,7 +13,8 @@ It writes, under `fixtures/onnx/` (format in `fixtures/onnx/README.md`):
 - `models/<case>.<exporter>.onnx`: small PyTorch models (a dilated chain with rates
   `[2, 4, 8]`, one with `[1, 2, 5]`, a residual WaveNet block, an ASPP head, a TCN, a
   weight-normalised TemporalBlock with a 1×1 downsample, an ESP module, the ASPP head
-  broadcasting its pooled branch by `expand`, a causal chain chomped the TCN way, and
+  broadcasting its pooled branch by `expand`, a causal chain chomped the TCN way, a chain
+  with GELU (exact, and the tanh approximation), and
   three graphs outside `dilated_stack!`'s grammar for `dilated import`'s refusals),
   exported by the TorchScript exporter (`dynamo=False`) and by the dynamo exporter (PyTorch's
   default) where it works; `models/<case>.input.pb` / `.output.pb` hold one input and
@@ -311,6 +312,25 @@ class Nested(nn.Module):
         return x + y
 
 
+class GeluChain(nn.Module):
+    """Dilated 2D convolutions with a GELU after each but the last. Both exporters write
+    GELU out as element-wise ops (`Div`/`Erf`/`Add`/`Mul`, or `Pow`/`Mul`/`Add`/`Tanh`
+    for `approximate="tanh"`): `dilated import` recognises the exact form as `gelu` and
+    refuses the tanh form by name (the engine's GELU is the exact one)."""
+
+    def __init__(self, approximate: str = "none", c: int = 4, rates=(1, 2, 4)):
+        super().__init__()
+        layers: list[nn.Module] = []
+        for i, r in enumerate(rates):
+            layers.append(nn.Conv2d(c, c, 3, padding=r, dilation=r))
+            if i + 1 < len(rates):
+                layers.append(nn.GELU(approximate=approximate))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+
+
 # name, constructor, input shape, dynamic axes for the TorchScript exporter (or None)
 CASES = [
     ("chain_2_4_8", lambda: Chain([2, 4, 8]), [1, 4, 32, 32], None),
@@ -328,6 +348,8 @@ CASES = [
     ("nested", lambda: Nested(), [1, 4, 32], None),
     ("aspp_expand", lambda: AsppExpand(), [1, 8, 33, 33], None),
     ("causal_chain", lambda: CausalChain(), [1, 4, 40], None),
+    ("gelu_chain", lambda: GeluChain(), [1, 4, 20, 20], None),
+    ("gelu_tanh_chain", lambda: GeluChain("tanh"), [1, 4, 20, 20], None),
 ]
 
 

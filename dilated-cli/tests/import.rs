@@ -58,7 +58,7 @@ fn read_f32(path: &Path) -> Vec<f32> {
 }
 
 /// (model, type name, snake name, input, output)
-const CASES: [(&str, &str, &str, &str, &str); 20] = [
+const CASES: [(&str, &str, &str, &str, &str); 22] = [
     (
         "models/chain_2_4_8.dynamo.onnx",
         "Chain248",
@@ -199,6 +199,20 @@ const CASES: [(&str, &str, &str, &str, &str); 20] = [
         "models/causal_chain.input.pb",
         "models/causal_chain.output.pb",
     ),
+    (
+        "models/gelu_chain.dynamo.onnx",
+        "GeluChainDynamo",
+        "gelu_chain_dynamo",
+        "models/gelu_chain.input.pb",
+        "models/gelu_chain.output.pb",
+    ),
+    (
+        "models/gelu_chain.torchscript.onnx",
+        "GeluChainTs",
+        "gelu_chain_ts",
+        "models/gelu_chain.input.pb",
+        "models/gelu_chain.output.pb",
+    ),
 ];
 
 #[test]
@@ -308,6 +322,13 @@ fn imported_chains_compile_and_match_onnx_runtime() {
         assert!(t.contains("rate: 4, padding: (8, 0)),"), "{t}");
         assert!(!t.contains("residual"), "{t}");
     }
+    // GELU written out (`Div`/`Erf`/`Add`/`Mul`) by both exporters: one fused `gelu`.
+    for snake in ["gelu_chain_dynamo", "gelu_chain_ts"] {
+        let t = read(snake);
+        assert!(t.contains("chain of 3 convolutions"), "{t}");
+        assert_eq!(t.matches("\n            gelu,\n").count(), 2, "{t}");
+        assert!(!t.contains("Mul") && !t.contains("erf"), "{t}");
+    }
     for snake in ["esp_dynamo", "esp_ts"] {
         let t = read(snake);
         assert!(t.contains("join: hierarchical"), "{t}");
@@ -397,7 +418,14 @@ fn graphs_outside_the_grammar_are_refused_in_one_line() {
     let pool = "the grammar has no local pooling";
     let product = "a product of branches other than WaveNet's gate";
     let deep = "nested deeper than 8";
+    let tanh = "GELU's tanh approximation";
     for (model, node, why) in [
+        ("models/gelu_tanh_chain.dynamo.onnx", "node_gelu", tanh),
+        (
+            "models/gelu_tanh_chain.torchscript.onnx",
+            "/net/net.1/Mul_5",
+            tanh,
+        ),
         ("models/pool_chain.dynamo.onnx", "node_avg_pool2d", pool),
         (
             "models/pool_chain.torchscript.onnx",
@@ -437,4 +465,148 @@ fn graphs_outside_the_grammar_are_refused_in_one_line() {
         &out.display().to_string(),
     ]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+/// Hand-made graphs, written with the ONNX tests' protobuf writer.
+#[path = "../../dilated-onnx/tests/common/mod.rs"]
+mod common;
+
+/// Imports `bytes` (written as `models/<tag>.onnx` in the work folder); returns the exit
+/// code and the error text.
+fn import_bytes(tag: &str, bytes: &[u8]) -> (Option<i32>, String) {
+    let dir = work_dir().join("handmade");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{tag}.onnx"));
+    std::fs::write(&path, bytes).unwrap();
+    let out = dir.join(format!("out-{tag}"));
+    let _ = std::fs::remove_dir_all(&out);
+    let o = run(&[
+        "import",
+        &path.display().to_string(),
+        "--name",
+        "Net",
+        "--out",
+        &out.display().to_string(),
+    ]);
+    assert!(!out.join("net.rs").exists(), "{tag}");
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// A 1D conv without bias, all weights 0.1.
+fn conv1d(name: &str, input: &str, output: &str, w: &str) -> common::Pb {
+    common::node("Conv", name, &[input, w], &[output], &[])
+}
+
+#[test]
+fn refusals_name_the_node_or_the_tensor() {
+    use common::*;
+    let one_line = |code: Option<i32>, err: &str| {
+        assert_eq!(code, Some(2), "{err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    };
+
+    // A Resize whose sizes are read from the input's free shape (not folded): named, and
+    // the reason is the run-time shape, not shared branches.
+    let w = |n: &str| tensor_f32(n, &[4, 4, 3, 3], &[0.1; 144]);
+    let resize = model(&graph(
+        &[
+            node(
+                "Conv",
+                "down",
+                &["x", "w1"],
+                &["d"],
+                &[
+                    attr_ints("strides", &[2, 2]),
+                    attr_ints("pads", &[1, 1, 1, 1]),
+                ],
+            ),
+            node("Shape", "shape_of_x", &["x"], &["s"], &[]),
+            node(
+                "Resize",
+                "up",
+                &["d", "", "", "s"],
+                &["u"],
+                &[attr_str("mode", "nearest")],
+            ),
+            node(
+                "Conv",
+                "out",
+                &["u", "w2"],
+                &["y"],
+                &[attr_ints("pads", &[1, 1, 1, 1])],
+            ),
+        ],
+        &[w("w1"), w("w2")],
+        &[value_info("x", &[1, 4, -1, -1])],
+        &[Pb::new().string(1, "y")],
+    ));
+    let (code, err) = import_bytes("resize_from_shape", &resize);
+    one_line(code, &err);
+    assert!(err.contains("node \"up\" (\"Resize\")"), "{err}");
+    assert!(
+        err.contains("its sizes depend on the run-time input's shape"),
+        "{err}"
+    );
+    assert!(err.contains("\"shape_of_x\""), "{err}");
+    assert!(err.contains("export with a fixed input size"), "{err}");
+    assert!(!err.contains("share nodes"), "{err}");
+
+    // Two outputs: both named.
+    let two = model(&graph(
+        &[
+            node("Relu", "r1", &["x"], &["first_out"], &[]),
+            node("Relu", "r2", &["first_out"], &["second_out"], &[]),
+        ],
+        &[],
+        &[value_info("x", &[1, 4, 16])],
+        &[
+            Pb::new().string(1, "first_out"),
+            Pb::new().string(1, "second_out"),
+        ],
+    ));
+    let (code, err) = import_bytes("two_outputs", &two);
+    one_line(code, &err);
+    assert!(
+        err.contains("2 outputs (\"first_out\", \"second_out\""),
+        "{err}"
+    );
+
+    // WaveNet's skip path tapped outside a residual block, where the layers between the
+    // taps change the channels (a conv 8 → 12, then a gate halving them to 6): the last
+    // tap's skip chain is named by its first node.
+    let skip = model(&graph(
+        &[
+            conv1d("c1", "x", "h", "wc1"),
+            conv1d("s1", "h", "sa", "ws1"),
+            conv1d("c2", "h", "h2", "wc2"),
+            node(
+                "Split",
+                "halves",
+                &["h2", "sizes"],
+                &["ga", "gb"],
+                &[attr_int("axis", 1)],
+            ),
+            node("Tanh", "filter", &["ga"], &["ta"], &[]),
+            node("Sigmoid", "gate", &["gb"], &["tb"], &[]),
+            node("Mul", "gated", &["ta", "tb"], &["g"], &[]),
+            conv1d("s2", "g", "sb", "ws2"),
+            node("Add", "skip_sum", &["sa", "sb"], &["y"], &[]),
+        ],
+        &[
+            tensor_f32("wc1", &[8, 4, 1], &[0.1; 32]),
+            tensor_f32("ws1", &[8, 8, 1], &[0.1; 64]),
+            tensor_f32("wc2", &[12, 8, 1], &[0.1; 96]),
+            tensor_i64("sizes", &[2], &[6, 6]),
+            tensor_f32("ws2", &[8, 6, 1], &[0.1; 48]),
+        ],
+        &[value_info("x", &[1, 4, 16])],
+        &[Pb::new().string(1, "y")],
+    ));
+    let (code, err) = import_bytes("skip_channels", &skip);
+    one_line(code, &err);
+    assert!(err.contains("node \"s2\" (\"Conv\")"), "{err}");
+    assert!(err.contains("change 8 channels into 6"), "{err}");
 }

@@ -96,7 +96,7 @@ fn pytorch_models_match_the_oracle() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 25);
+    assert_eq!(checked, 29);
 }
 
 #[test]

@@ -9,9 +9,11 @@
 //! channel `Concat` a `parallel { join: concat }` (a branch opened by a global pool and
 //! closed by a broadcast from 1×1 is an image-pooling `pool [ … ]` branch; a concat of
 //! partial sums is ESPNet's `hierarchical` join), and a channel split into two halves
-//! through `Tanh` and `Sigmoid` multiplied is `gated`. WaveNet's skip path is found
-//! first: an `Add` tree whose leaves are chains tapped at distinct values becomes `skip [
-//! … ]` at each tap and `skip_sum` where the main path ends.
+//! through `Tanh` and `Sigmoid` multiplied is `gated`; a fork into scalar element-wise
+//! ops that computes the exact GELU at sample points (the exporters write GELU out as
+//! `Div`/`Erf`/`Add`/`Mul`) is `gelu`, and `x · sigmoid(x)` is `silu`. WaveNet's skip
+//! path is found first: an `Add` tree whose leaves are chains tapped at distinct values
+//! becomes `skip [ … ]` at each tap and `skip_sum` where the main path ends.
 //!
 //! Anything else is refused with the first node it cannot express and why.
 
@@ -169,6 +171,8 @@ struct Cx<'g> {
     depth: Vec<usize>,
     /// Blocks open around the one being read.
     nesting: usize,
+    /// The first node of each skip chain written at the top level, in order.
+    top_taps: Vec<NodeId>,
 }
 
 /// The grammar's deepest nesting of blocks.
@@ -176,14 +180,29 @@ const MAX_NESTING: usize = 8;
 
 /// The items of `graph`, from its one run-time input to its one output.
 pub(crate) fn recognise(g: &Graph) -> Result<Vec<Item>, Error> {
+    let names = |vs: &[ValueId]| {
+        vs.iter()
+            .map(|&v| Name(g.value(v).name.clone()).to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let [input] = g.inputs() else {
         return Err(Error::Unsupported {
-            what: format!("a graph with {} run-time inputs", g.inputs().len()),
+            what: format!(
+                "a graph with {} run-time inputs ({}; the declaration takes one)",
+                g.inputs().len(),
+                names(g.inputs())
+            ),
         });
     };
     let [output] = g.outputs() else {
         return Err(Error::Unsupported {
-            what: format!("a graph with {} outputs", g.outputs().len()),
+            what: format!(
+                "a graph with {} outputs ({}; the declaration returns one: export the model \
+                 with only the output to import)",
+                g.outputs().len(),
+                names(g.outputs())
+            ),
         });
     };
     let mut consumers: HashMap<ValueId, Vec<NodeId>> = HashMap::new();
@@ -205,6 +224,7 @@ pub(crate) fn recognise(g: &Graph) -> Result<Vec<Item>, Error> {
         ipdom: Vec::new(),
         depth: Vec::new(),
         nesting: 0,
+        top_taps: Vec::new(),
     };
     cx.find_skips();
     cx.post_dominators();
@@ -220,7 +240,7 @@ pub(crate) fn recognise(g: &Graph) -> Result<Vec<Item>, Error> {
             what: "a skip sum whose taps the main path does not reach".into(),
         });
     }
-    wrap_trailing_skips(g, *input, &mut items)?;
+    wrap_trailing_skips(g, *input, &mut items, cx.top_taps.last().copied())?;
     Ok(items)
 }
 
@@ -267,14 +287,24 @@ fn channels_after(items: &[Item], mut c: usize, skips: &mut Vec<usize>) -> usize
 /// residual conv (its main output is never read): the items after the last block up to
 /// its skip become a residual body with the identity as shortcut, whose sum nothing reads
 /// — when the channels allow it.
-fn wrap_trailing_skips(g: &Graph, input: ValueId, items: &mut Vec<Item>) -> Result<(), Error> {
+fn wrap_trailing_skips(
+    g: &Graph,
+    input: ValueId,
+    items: &mut Vec<Item>,
+    last_tap: Option<NodeId>,
+) -> Result<(), Error> {
     let Some(k) = items.iter().rposition(|i| matches!(i, Item::Skip(_))) else {
         return Ok(());
     };
+    // The refusals name the last tap's skip chain by its first node.
+    let refusal = |what: String| match last_tap {
+        Some(n) => refuse(g, n, format!("it starts {what}")),
+        None => Error::Unsupported { what },
+    };
     if !matches!(items.get(k + 1), Some(Item::SkipSum)) {
-        return Err(Error::Unsupported {
-            what: "a skip tap outside a residual block whose main path goes on".into(),
-        });
+        return Err(refusal(
+            "a skip tap outside a residual block whose main path goes on".into(),
+        ));
     }
     let start = items[..k]
         .iter()
@@ -290,13 +320,11 @@ fn wrap_trailing_skips(g: &Graph, input: ValueId, items: &mut Vec<Item>) -> Resu
     let before = channels_after(&items[..start], c_in, &mut skips);
     let after = channels_after(&items[start..k], before, &mut skips);
     if before != after {
-        return Err(Error::Unsupported {
-            what: format!(
-                "a skip tap outside a residual block (the grammar taps skips in residual \
-                 bodies; the layers before it change {before} channels into {after}, so \
-                 no identity shortcut fits)"
-            ),
-        });
+        return Err(refusal(format!(
+            "a skip tap outside a residual block (the grammar taps skips in residual \
+             bodies; the layers before it change {before} channels into {after}, so \
+             no identity shortcut fits)"
+        )));
     }
     let body: Vec<Item> = items.drain(start..=k).collect();
     items.insert(
@@ -571,6 +599,9 @@ impl Cx<'_> {
                     let mut inner = Vec::new();
                     self.seq(cur, Some(leaf), Some(head), &mut inner)?;
                     out.push(Item::Skip(inner));
+                    if self.nesting == 0 {
+                        self.top_taps.push(head);
+                    }
                     self.taps_done += 1;
                 }
             }
@@ -608,6 +639,9 @@ impl Cx<'_> {
                     "it reads the graph's output, which the declaration cannot also return",
                 ));
             }
+            if let Some(e) = self.shape_read(&cons) {
+                return Err(e);
+            }
             if let Some((p, _)) = &pad
                 && (cons.len() != 1 || !matches!(g.node(cons[0]).kind, NodeKind::Conv(_)))
             {
@@ -631,6 +665,11 @@ impl Cx<'_> {
             }
             if let Some(v) = self.gate(cur, &cons)? {
                 out.push(Item::Gated);
+                cur = v;
+                continue;
+            }
+            if let Some(v) = self.gelu(cur, &cons)? {
+                out.push(Item::Act("gelu".into()));
                 cur = v;
                 continue;
             }
@@ -941,6 +980,126 @@ impl Cx<'_> {
             }
             _ => Ok(None),
         }
+    }
+
+    /// GELU written out by the exporters (the dynamo exporter, and TorchScript at opset 18
+    /// and above): `x · ½ · (1 + erf(x / √2))` as `Div`/`Erf`/`Add`/`Mul`, in either
+    /// order of the two products. The smallest region that every consumer of `cur` opens
+    /// and that one value leaves is evaluated at sample points, constants as the file
+    /// stores them: a match of the exact GELU is the engine's `gelu`; a match of the
+    /// `tanh` approximation (`Pow`/`Mul`/`Add`/`Tanh`) is refused by name, since the
+    /// engine's `gelu` is erf-exact. Returns the region's output.
+    fn gelu(&self, cur: ValueId, cons: &[NodeId]) -> Result<Option<ValueId>, Error> {
+        let (region, closed) = self.scalar_regions(cur, cons);
+        for len in closed {
+            let last = region[len - 1];
+            let Some(out) = self.node_out(last) else {
+                continue;
+            };
+            let Some(f) = eval_region(self.g, cur, &region[..len], out) else {
+                continue;
+            };
+            if matches_fn(&f, gelu_erf) {
+                return Ok(Some(out));
+            }
+            if matches_fn(&f, gelu_tanh) {
+                return Err(refuse(
+                    self.g,
+                    last,
+                    "GELU's tanh approximation (`approximate='tanh'`), written out; the grammar's \
+                     gelu is the exact erf form: export with `approximate='none'`",
+                ));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Scalar element-wise nodes (in topological order) from `cur`: each reads only
+    /// `cur`, outputs of the nodes before it and one-element constants. Also returns the
+    /// lengths of its closed prefixes: those that hold every node of `cons` and whose
+    /// outputs are read outside the prefix only at its last node (one value in, one out).
+    fn scalar_regions(&self, cur: ValueId, cons: &[NodeId]) -> (Vec<NodeId>, Vec<usize>) {
+        const MAX_NODES: usize = 16;
+        let g = self.g;
+        let mut region: Vec<NodeId> = Vec::new();
+        let mut closed = Vec::new();
+        let Some(start) = cons.iter().map(|n| n.0).min() else {
+            return (region, closed);
+        };
+        let mut inside: HashSet<ValueId> = HashSet::from([cur]);
+        for i in start..g.nodes().len() {
+            let id = NodeId(i);
+            let node = g.node(id);
+            let data: Vec<ValueId> = node.data_inputs(g).collect();
+            if !data.iter().any(|v| inside.contains(v)) {
+                continue;
+            }
+            let Some(out) = self.node_out(id) else { break };
+            if !SCALAR_OPS.contains(&node.op_type.as_str())
+                || (!node.domain.is_empty() && node.domain != "ai.onnx")
+                || node.outputs.len() != 1
+                || !data.iter().all(|v| inside.contains(v))
+                || self.removed.contains(&id)
+                || region.len() == MAX_NODES
+            {
+                break;
+            }
+            region.push(id);
+            inside.insert(out);
+            let is_closed = region.len() > 1
+                && cons.iter().all(|c| region.contains(c))
+                && region[..region.len() - 1].iter().all(|&r| {
+                    self.node_out(r).is_some_and(|o| {
+                        !g.outputs().contains(&o)
+                            && self.cons(o, true).iter().all(|c| region.contains(c))
+                    })
+                });
+            if is_closed {
+                closed.push(region.len());
+            }
+        }
+        (region, closed)
+    }
+
+    /// A `Shape` (or `Size`) among `cons` that was not folded (the model leaves a size
+    /// free): refused at the first node that uses the computed shape on the data path,
+    /// e.g. a `Resize` whose sizes follow the input's.
+    fn shape_read(&self, cons: &[NodeId]) -> Option<Error> {
+        let g = self.g;
+        let &shape = cons
+            .iter()
+            .find(|&&c| matches!(g.node(c).op_type.as_str(), "Shape" | "Size"))?;
+        // Values computed from the shape, in topological order.
+        let mut derived: HashSet<ValueId> =
+            g.node(shape).outputs.iter().flatten().copied().collect();
+        let mut user = None;
+        for i in shape.0 + 1..g.nodes().len() {
+            let node = g.node(NodeId(i));
+            let data: Vec<ValueId> = node.data_inputs(g).collect();
+            let reads = node.inputs.iter().flatten().any(|v| derived.contains(v));
+            if !reads {
+                continue;
+            }
+            if data.iter().any(|v| !derived.contains(v)) {
+                user = Some(NodeId(i));
+                break;
+            }
+            derived.extend(node.outputs.iter().flatten().copied());
+        }
+        let from = Name(g.node(shape).label());
+        let what = match user.map(|u| g.node(u).op_type.as_str()) {
+            Some("Resize" | "Upsample") => "its sizes depend",
+            Some("Reshape" | "Expand" | "ConstantOfShape") => "its shape depends",
+            Some(_) | None => "it depends",
+        };
+        Some(refuse(
+            g,
+            user.unwrap_or(shape),
+            format!(
+                "{what} on the run-time input's shape (read by {from}), which the grammar \
+                 cannot express: export with a fixed input size"
+            ),
+        ))
     }
 
     /// `x · sigmoid(x)`: SiLU. Returns the product.
@@ -1307,5 +1466,134 @@ impl Cx<'_> {
                 ),
             )),
         }
+    }
+}
+
+/// The element-wise ops [`Cx::scalar_regions`] collects.
+const SCALAR_OPS: &[&str] = &[
+    "Add", "Sub", "Mul", "Div", "Pow", "Erf", "Tanh", "Sigmoid", "Neg", "Sqrt",
+];
+
+/// Sample points of a scalar function's argument: where GELU's two forms differ by far
+/// more than `f32` rounding.
+const SAMPLES: [f64; 13] = [
+    -3.0, -2.5, -2.0, -1.5, -1.0, -0.5, 0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0,
+];
+
+/// The values of `out` at [`SAMPLES`] of `cur`, evaluating `region` (nodes in topological
+/// order); `None` when a node reads something other than the region's values and
+/// one-element constants.
+fn eval_region(g: &Graph, cur: ValueId, region: &[NodeId], out: ValueId) -> Option<Vec<f64>> {
+    let mut result = Vec::with_capacity(SAMPLES.len());
+    for x in SAMPLES {
+        let mut vals: HashMap<ValueId, f64> = HashMap::from([(cur, x)]);
+        for &id in region {
+            let node = g.node(id);
+            let mut args = Vec::with_capacity(node.inputs.len());
+            for v in &node.inputs {
+                let v = (*v)?;
+                let a = match vals.get(&v) {
+                    Some(a) => *a,
+                    None => {
+                        let t = g.value(v).constant.as_ref()?;
+                        let f = t.to_f32("a scalar").ok()?;
+                        let [f] = f[..] else { return None };
+                        f64::from(f)
+                    }
+                };
+                args.push(a);
+            }
+            let y = match (node.op_type.as_str(), &args[..]) {
+                ("Add", &[a, b]) => a + b,
+                ("Sub", &[a, b]) => a - b,
+                ("Mul", &[a, b]) => a * b,
+                ("Div", &[a, b]) => a / b,
+                ("Pow", &[a, b]) => a.powf(b),
+                ("Erf", &[a]) => erf(a),
+                ("Tanh", &[a]) => a.tanh(),
+                ("Sigmoid", &[a]) => 1.0 / (1.0 + (-a).exp()),
+                ("Neg", &[a]) => -a,
+                ("Sqrt", &[a]) => a.sqrt(),
+                _ => return None,
+            };
+            vals.insert(node.outputs.first().copied().flatten()?, y);
+        }
+        result.push(*vals.get(&out)?);
+    }
+    Some(result)
+}
+
+/// Whether `values` (at [`SAMPLES`]) are `f`'s within `f32` rounding of the constants.
+fn matches_fn(values: &[f64], f: fn(f64) -> f64) -> bool {
+    values.len() == SAMPLES.len()
+        && values
+            .iter()
+            .zip(SAMPLES)
+            .all(|(&y, x)| (y - f(x)).abs() <= 1e-6 * (1.0 + x.abs()))
+}
+
+/// `erf` by its Taylor series: exact to about 1e-13 on the samples' range (`|x| ≤ 3`,
+/// where the largest term is about 10³), `NaN` outside it.
+fn erf(x: f64) -> f64 {
+    if !x.is_finite() || x.abs() > 3.0 {
+        return f64::NAN;
+    }
+    let mut term = x;
+    let mut sum = x;
+    for n in 1..100u32 {
+        term *= -x * x / f64::from(n);
+        sum += term / f64::from(2 * n + 1);
+    }
+    sum * std::f64::consts::FRAC_2_SQRT_PI
+}
+
+/// The exact GELU `x · ½ · (1 + erf(x / √2))`.
+fn gelu_erf(x: f64) -> f64 {
+    0.5 * x * (1.0 + erf(x * std::f64::consts::FRAC_1_SQRT_2))
+}
+
+/// GELU's `tanh` approximation `x · ½ · (1 + tanh(√(2/π) · (x + 0.044715 x³)))`.
+fn gelu_tanh(x: f64) -> f64 {
+    let k = (2.0 / std::f64::consts::PI).sqrt();
+    0.5 * x * (1.0 + (k * (x + 0.044715 * x * x * x)).tanh())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn erf_series_is_exact_on_the_samples_range() {
+        // Reference values of erf (Abramowitz & Stegun, table 7.1).
+        for (x, e) in [
+            (0.5, 0.520_499_877_813_046_5),
+            (1.0, 0.842_700_792_949_714_9),
+            (2.0, 0.995_322_265_018_952_7),
+            (3.0, 0.999_977_909_503_001_4),
+        ] {
+            assert!((erf(x) - e).abs() < 1e-12, "erf({x}) = {}", erf(x));
+            assert!((erf(-x) + e).abs() < 1e-12);
+        }
+        assert!(erf(3.5).is_nan());
+    }
+
+    #[test]
+    fn the_two_gelu_forms_are_told_apart() {
+        let exact: Vec<f64> = SAMPLES.iter().map(|&x| gelu_erf(x)).collect();
+        let approx: Vec<f64> = SAMPLES.iter().map(|&x| gelu_tanh(x)).collect();
+        assert!(matches_fn(&exact, gelu_erf));
+        assert!(matches_fn(&approx, gelu_tanh));
+        assert!(!matches_fn(&approx, gelu_erf));
+        assert!(!matches_fn(&exact, gelu_tanh));
+        // √2 rounded to f32, as the exporters store it, still matches.
+        let stored = std::f64::consts::SQRT_2 as f32;
+        let f32_const: Vec<f64> = SAMPLES
+            .iter()
+            .map(|&x| 0.5 * x * (1.0 + erf(x / f64::from(stored))))
+            .collect();
+        assert!(matches_fn(&f32_const, gelu_erf));
+        // Twice GELU (the product before the ½) does not.
+        let twice: Vec<f64> = exact.iter().map(|y| 2.0 * y).collect();
+        assert!(!matches_fn(&twice, gelu_erf));
     }
 }
