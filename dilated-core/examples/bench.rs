@@ -311,7 +311,8 @@ fn run(mode: Mode) -> Result<(), String> {
         cpu.vendor,
         cpu.family,
         cpu.model,
-        net.tiles().map_or_else(|| "auto".to_owned(), |t| t.to_string())
+        net.tiles()
+            .map_or_else(|| "auto".to_owned(), |t| t.to_string())
     );
     println!(
         "# kernel={} threads={} layers={} out={}x{}x{}x{} reps={} min_ms={:.3} max_ms={:.3}",

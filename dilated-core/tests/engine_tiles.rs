@@ -70,7 +70,13 @@ fn case(dims: usize) -> impl Strategy<Value = (ConvDesc, usize, [usize; 2], u64)
         (0..3usize, any::<bool>(), 0..3usize, any::<u64>()),
     )
         .prop_map(
-            move |((cin, cout, gpick), (kh, kw), (dh, dw), (batch, h, w), (pad, bias, act, seed))| {
+            move |(
+                (cin, cout, gpick),
+                (kh, kw),
+                (dh, dw),
+                (batch, h, w),
+                (pad, bias, act, seed),
+            )| {
                 // Groups: 1, or a common divisor of both channel counts.
                 let groups = [1, 2, 4, 8][gpick];
                 let groups = if cin % groups == 0 && cout % groups == 0 {
@@ -93,7 +99,14 @@ fn case(dims: usize) -> impl Strategy<Value = (ConvDesc, usize, [usize; 2], u64)
                     groups,
                     kernel: [kh, kw],
                     dilation: [dh, dw],
-                    stride: [if dims == 1 { 1 } else { 1 + (seed % 2) as usize }, 1],
+                    stride: [
+                        if dims == 1 {
+                            1
+                        } else {
+                            1 + (seed % 2) as usize
+                        },
+                        1,
+                    ],
                     padding,
                     bias,
                     activation: [Activation::Identity, Activation::Relu, Activation::Tanh][act],

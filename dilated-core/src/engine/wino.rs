@@ -401,7 +401,12 @@ unsafe fn wino_one<
         gemm::<V, C, R, MODE, MASKED, KT, false>(t, 2, (2, 1), ox0, &masks, &mut acc);
         let a = acc;
         let mut b = [[V::zero(); R]; C];
-        for ((b, m1), a) in b.iter_mut().flatten().zip(m1.iter().flatten()).zip(a.iter().flatten()) {
+        for ((b, m1), a) in b
+            .iter_mut()
+            .flatten()
+            .zip(m1.iter().flatten())
+            .zip(a.iter().flatten())
+        {
             *b = m1.add(*m1).sub(*a);
         }
         gemm::<V, C, R, MODE, MASKED, KT, false>(t, 0, (0, 2), ox0, &masks, &mut acc);
@@ -424,8 +429,20 @@ unsafe fn wino_one<
             }
             for c in 0..t.nco {
                 let out = t.out[0].wrapping_add(c * t.oplane);
-                store_vecs(&[y0[c][0]], *t.bias.add(c), t.act, out.wrapping_add(ox0), 16);
-                store_vecs(&[y1[c][0]], *t.bias.add(c), t.act, out.wrapping_add(part), 16);
+                store_vecs(
+                    &[y0[c][0]],
+                    *t.bias.add(c),
+                    t.act,
+                    out.wrapping_add(ox0),
+                    16,
+                );
+                store_vecs(
+                    &[y1[c][0]],
+                    *t.bias.add(c),
+                    t.act,
+                    out.wrapping_add(part),
+                    16,
+                );
             }
         } else if MODE == WINDOWS {
             if bad[0] || bad[1] {

@@ -207,9 +207,8 @@ fn run_layer<I: NchwIsa>(
         }
         Kind::Depthwise { w } => depthwise_blocked::<I>(plan, w, run),
         Kind::Nchw { blocks, w, wino } => {
-            let tiles = tiles.unwrap_or_else(|| {
-                Tiles::for_layer(Cpu::this(), layer.desc(), wino.is_some())
-            });
+            let tiles = tiles
+                .unwrap_or_else(|| Tiles::for_layer(Cpu::this(), layer.desc(), wino.is_some()));
             let (c, rs) = I::nchw_shape(tiles);
             let ctx = NchwCtx {
                 r: run,

@@ -195,7 +195,15 @@ pub(super) fn wino_cols<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino) {
                                     // SAFETY: as in `direct_row`, one masked vector of row
                                     // `oy` of this unit's columns.
                                     unsafe {
-                                        I::nchw(ctx.c, 1, true, &direct, ox, LANES.min(g.ow - ox), 1);
+                                        I::nchw(
+                                            ctx.c,
+                                            1,
+                                            true,
+                                            &direct,
+                                            ox,
+                                            LANES.min(g.ow - ox),
+                                            1,
+                                        );
                                     };
                                 }
                             }
