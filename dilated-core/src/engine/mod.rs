@@ -21,8 +21,9 @@
 //!   vector on the blocked layout, or 16 pixels per vector straight on NCHW data. A
 //!   single dense layer (NCHW in and out, stride 1 across, up to 128 input channels per
 //!   group for a 3-row kernel, 384 in 1D) runs on NCHW kernels too: 16 pixels of one
-//!   channel per vector, 16 output channels per tile, so the epilogue stores whole vectors
-//!   and transposes nothing.
+//!   channel per vector, 16 output channels per tile (8 × 3 vectors for direct 1D layers
+//!   on two-FMA-port CPUs: [`Tiles`], `DILATED_TILE`), so the epilogue stores whole
+//!   vectors and transposes nothing.
 //! - **Dispatch**: picked once per process ([`Kernel::selected`]: AVX-512F → AVX2 + FMA →
 //!   portable, `DILATED_KERNEL=avx512|avx2|portable|reference` overrides), or per network
 //!   with [`Network::with_kernel`].
@@ -48,6 +49,7 @@
 //!   back to them.
 //! - `isa`: the instruction-set families (portable, AVX2 + FMA, AVX-512F) and the entry
 //!   points the drivers call, each compiled with its family's target features.
+//! - `tiles`: the tile shapes per micro-architecture and the CPU's identity (`cpuid`).
 //! - `plan`: the weights packed per layer for the kernels that run it.
 //! - `exec`: the drivers: layouts, buffers, the work split, the walk over output rows.
 //! - `frame`: the frame-by-frame kernels of the streaming layers
