@@ -65,9 +65,17 @@ impl NchwCtx<'_> {
 
     /// Vectors of 16 output columns per chunk of a unit: the input rows `rows` of every
     /// input channel of a group that a chunk reads stay within [`NCHW_CHUNK`] floats.
+    /// When not even one vector's input fits (many input channels), there is no L1 reuse
+    /// to keep: `usize::MAX`, one chunk per unit, so that each block of output channels
+    /// sweeps the unit's columns while its weights stay in L2, rather than every block's
+    /// weights being read again for every vector (S2, 256 channels: 3 MiB of Winograd
+    /// weights against a 2 MiB L2; see `docs/perf.md`).
     pub(super) fn chunk_vectors(&self, rows: usize, r0: usize) -> usize {
         let span = (self.r.g.kw - 1) * self.r.g.dw;
         let per = NCHW_CHUNK / (self.r.d.in_per_group() * rows).max(1);
+        if per < LANES + span {
+            return usize::MAX;
+        }
         (per.saturating_sub(span) / LANES / r0 * r0).max(r0)
     }
 
@@ -79,7 +87,7 @@ impl NchwCtx<'_> {
         let sub = self.chunk_vectors(g.kh, self.rs[0]);
         let mut s = va;
         while s < vb {
-            let e = (s + sub).min(vb);
+            let e = s.saturating_add(sub).min(vb);
             for b in self.blocks {
                 for c in (0..b.n).step_by(self.c) {
                     let t = self.tile(n, oy, b, c);

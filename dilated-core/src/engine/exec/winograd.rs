@@ -37,7 +37,7 @@ pub(super) fn wino_rows<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino) {
             }
             let mut s = va;
             while s < vb {
-                let e = (s + sub).min(vb);
+                let e = s.saturating_add(sub).min(vb);
                 for (bi, b) in ctx.blocks.iter().enumerate() {
                     for c in (0..b.n).step_by(ctx.c) {
                         let direct = [ctx.tile(n, y0, b, c), ctx.tile(n, y1, b, c)];
