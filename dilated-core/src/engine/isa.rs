@@ -397,29 +397,31 @@ macro_rules! nchw_isa {
                 const RW: u8 = Mode::Rows.id();
                 const W: u8 = Mode::Windows.id();
                 const U: u8 = Mode::Runs.id();
-                // SAFETY: forwarded contract (every arm).
+                // SAFETY: forwarded contract (every arm); windows and runs take `r = 1`.
                 unsafe {
-                    match (mode, c, r, masked) {
-                        $(
-                            (Mode::Windows, $cc, 1, _) => {
-                                run::<$cc, 1, W, false, 1>(t, ox0, n_last, tiles)
-                            }
-                            (Mode::Runs, $cc, 1, _) => {
-                                run::<$cc, 1, U, false, 1>(t, ox0, n_last, tiles)
-                            }
-                        )*
-                        $(
-                            (Mode::Rows, $c, $r, false) if t.kt == 3 && $r == 1 => {
-                                run::<$c, $r, RW, false, 3>(t, ox0, n_last, tiles)
-                            }
-                            (Mode::Rows, $c, $r, false) => {
-                                run::<$c, $r, RW, false, 0>(t, ox0, n_last, tiles)
-                            }
-                            (Mode::Rows, $c, $r, true) => {
-                                run::<$c, $r, RW, true, 0>(t, ox0, n_last, tiles)
-                            }
-                        )*
-                        _ => unreachable!("Winograd tile {c}×{r} ({mode:?}) is not compiled"),
+                    match mode {
+                        Mode::Windows => match c {
+                            $($cc => run::<$cc, 1, W, false, 1>(t, ox0, n_last, tiles),)*
+                            _ => unreachable!("Winograd tile {c}×1 is not compiled"),
+                        },
+                        Mode::Runs => match c {
+                            $($cc => run::<$cc, 1, U, false, 1>(t, ox0, n_last, tiles),)*
+                            _ => unreachable!("Winograd tile {c}×1 is not compiled"),
+                        },
+                        Mode::Rows => match (c, r, masked) {
+                            $(
+                                ($c, $r, false) if t.kt == 3 && $r == 1 => {
+                                    run::<$c, $r, RW, false, 3>(t, ox0, n_last, tiles)
+                                }
+                                ($c, $r, false) => {
+                                    run::<$c, $r, RW, false, 0>(t, ox0, n_last, tiles)
+                                }
+                                ($c, $r, true) => {
+                                    run::<$c, $r, RW, true, 0>(t, ox0, n_last, tiles)
+                                }
+                            )*
+                            _ => unreachable!("Winograd tile {c}×{r} is not compiled"),
+                        },
                     }
                 }
             }
