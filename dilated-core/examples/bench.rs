@@ -13,16 +13,18 @@
 //! ```
 //!
 //! GFLOP/s = 2·N·Cout·OH·OW·(Cin/G)·KH·KW / time, summed over the layers of a stack (taps
-//! in the padding counted, as the peers count them). The last line printed is
+//! in the padding counted, as the peers count them). The header names the CPU (its
+//! `cpuid` brand string, vendor, family and model) and the tile shape (`auto`: each
+//! layer's own, `engine::Tiles::for_layer`); the last line printed is
 //! `gflops=<f> median_ms=<f>`. `DILATED_KERNEL=avx512|avx2|portable|reference` forces a
-//! kernel family.
+//! kernel family, `DILATED_TILE=16x1|8x1|8x2|8x3` a tile shape.
 
 use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand};
 use dilated_core::conv::Conv;
 use dilated_core::conv::{Activation, ConvDesc};
-use dilated_core::engine::{Network, Workspace};
+use dilated_core::engine::{Cpu, Network, Workspace};
 
 #[derive(Parser)]
 #[command(about = "Benchmark the dilated convolution engine")]
@@ -303,6 +305,15 @@ fn run(mode: Mode) -> Result<(), String> {
     }
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
+    let cpu = Cpu::this();
+    println!(
+        "# cpu=\"{cpu}\" vendor={} family={} model={} tiles={}",
+        cpu.vendor,
+        cpu.family,
+        cpu.model,
+        net.tiles()
+            .map_or_else(|| "auto".to_owned(), |t| t.to_string())
+    );
     println!(
         "# kernel={} threads={} layers={} out={}x{}x{}x{} reps={} min_ms={:.3} max_ms={:.3}",
         net.kernel(),

@@ -19,6 +19,7 @@
 use super::avx2;
 use super::kernels::{DenseTile, DwPix, DwTile, dense_tile, dw_tile, pix_masked, pix_tile};
 use super::nchw::{NchwTile, nchw_tile};
+use super::tiles::Tiles;
 use super::wino::{Mode, WinoTile, wino_tile};
 
 /// The tile entry points of one instruction set. The `r`, `ob` and `step` arguments pick a
@@ -277,34 +278,56 @@ isa!(
 
 /// The NCHW dense entry points of one instruction set.
 pub(crate) trait NchwIsa: Isa {
-    /// Output channels per tile (divides [`PC`](super::nchw::PC)).
-    const NCHW_C: usize;
-    /// Tile widths in vectors of 16 pixels, widest first.
-    const NCHW_R: &'static [usize];
     /// Whether dense layers run on these kernels where the layout allows: true where they beat the
     /// channel-blocked ones on this family (see `docs/perf.md`, "Measurements behind the engine's
     /// design choices").
     const NCHW_DENSE: bool;
+    /// The tile shape this family runs for `tiles`: output channels per tile (dividing
+    /// [`PC`](super::nchw::PC)) and the tile widths in vectors of 16 pixels, widest first
+    /// (ending in 1). Only AVX-512 has variants ([`super::tiles`]).
+    fn nchw_shape(tiles: Tiles) -> (usize, &'static [usize]);
     /// # Safety
-    /// As [`nchw_tile`] with `C = NCHW_C`, and the CPU supports this instruction set; `r`
-    /// is in [`NchwIsa::NCHW_R`].
-    unsafe fn nchw(r: usize, masked: bool, t: &NchwTile, ox0: usize, n_last: usize, tiles: usize);
+    /// As [`nchw_tile`] with `C = c` and `R = r`, and the CPU supports this instruction set;
+    /// `c` and `r` come from one [`NchwIsa::nchw_shape`].
+    unsafe fn nchw(
+        c: usize,
+        r: usize,
+        masked: bool,
+        t: &NchwTile,
+        ox0: usize,
+        n_last: usize,
+        tiles: usize,
+    );
     /// # Safety
-    /// As [`wino_tile`] with `C = NCHW_C` and the mode's `MODE`
-    /// (only [`Mode::Rows`] masked), and the CPU supports this instruction set.
-    unsafe fn wino(mode: Mode, masked: bool, t: &WinoTile, ox0: usize, n_last: usize, tiles: usize);
+    /// As [`wino_tile`] with `C = c`, `R = r` and the mode's `MODE` (only [`Mode::Rows`]
+    /// masked, and only it with `r > 1`), and the CPU supports this instruction set; `c`
+    /// and `r` come from one [`NchwIsa::nchw_shape`].
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn wino(
+        mode: Mode,
+        c: usize,
+        r: usize,
+        masked: bool,
+        t: &WinoTile,
+        ox0: usize,
+        n_last: usize,
+        tiles: usize,
+    );
 }
 
 macro_rules! nchw_isa {
     (
-        $name:ty, $v:ty, [$($feat:literal)?], c = $c:literal, r = [$($r:literal),*],
-        dense = $on:literal
+        $name:ty, $v:ty, [$($feat:literal)?], shapes = [$(($c:literal, $r:literal)),*],
+        chans = [$($cc:literal),*], shape = $shape:expr, dense = $on:literal
     ) => {
         impl NchwIsa for $name {
             const NCHW_DENSE: bool = $on;
-            const NCHW_C: usize = $c;
-            const NCHW_R: &'static [usize] = &[$($r),*];
+            fn nchw_shape(tiles: Tiles) -> (usize, &'static [usize]) {
+                let f: fn(Tiles) -> (usize, &'static [usize]) = $shape;
+                f(tiles)
+            }
             unsafe fn nchw(
+                c: usize,
                 r: usize,
                 masked: bool,
                 t: &NchwTile,
@@ -315,32 +338,36 @@ macro_rules! nchw_isa {
                 /// The tile compiled with the family's features.
                 ///
                 /// # Safety
-                /// As [`nchw_tile`] with `C = NCHW_C`, and the CPU supports the family's
-                /// instruction set.
+                /// As [`nchw_tile`], and the CPU supports the family's instruction set.
                 $(#[target_feature(enable = $feat)])?
-                unsafe fn run<const R: usize, const M: bool, const KW: usize>(
+                unsafe fn run<const C: usize, const R: usize, const M: bool, const KW: usize>(
                     t: &NchwTile,
                     ox0: usize,
                     n_last: usize,
                     tiles: usize,
                 ) {
                     // SAFETY: forwarded contract; the features are enabled on this function.
-                    unsafe { nchw_tile::<$v, R, $c, M, KW>(t, ox0, n_last, tiles) }
+                    unsafe { nchw_tile::<$v, R, C, M, KW>(t, ox0, n_last, tiles) }
                 }
                 // SAFETY: forwarded contract (every arm).
                 unsafe {
-                    match (r, masked) {
+                    match (c, r, masked) {
                         $(
-                            ($r, false) if t.kw == 3 => run::<$r, false, 3>(t, ox0, n_last, tiles),
-                            ($r, false) => run::<$r, false, 0>(t, ox0, n_last, tiles),
-                            ($r, true) => run::<$r, true, 0>(t, ox0, n_last, tiles),
+                            ($c, $r, false) if t.kw == 3 && $r == 1 => {
+                                run::<$c, $r, false, 3>(t, ox0, n_last, tiles)
+                            }
+                            ($c, $r, false) => run::<$c, $r, false, 0>(t, ox0, n_last, tiles),
+                            ($c, $r, true) => run::<$c, $r, true, 0>(t, ox0, n_last, tiles),
                         )*
-                        _ => unreachable!("NCHW tile {r} is not compiled"),
+                        _ => unreachable!("NCHW tile {c}×{r} is not compiled"),
                     }
                 }
             }
+            #[allow(clippy::too_many_arguments)]
             unsafe fn wino(
                 mode: Mode,
+                c: usize,
+                r: usize,
                 masked: bool,
                 t: &WinoTile,
                 ox0: usize,
@@ -350,31 +377,51 @@ macro_rules! nchw_isa {
                 /// The tile compiled with the family's features.
                 ///
                 /// # Safety
-                /// As [`wino_tile`] with `C = NCHW_C`, and the CPU supports the family's
-                /// instruction set.
+                /// As [`wino_tile`], and the CPU supports the family's instruction set.
                 $(#[target_feature(enable = $feat)])?
-                unsafe fn run<const MODE: u8, const M: bool, const KT: usize>(
+                unsafe fn run<
+                    const C: usize,
+                    const R: usize,
+                    const MODE: u8,
+                    const M: bool,
+                    const KT: usize,
+                >(
                     t: &WinoTile,
                     ox0: usize,
                     n_last: usize,
                     tiles: usize,
                 ) {
                     // SAFETY: forwarded contract; the features are enabled on this function.
-                    unsafe { wino_tile::<$v, $c, MODE, M, KT>(t, ox0, n_last, tiles) }
+                    unsafe { wino_tile::<$v, C, R, MODE, M, KT>(t, ox0, n_last, tiles) }
                 }
-                const R: u8 = Mode::Rows.id();
+                const RW: u8 = Mode::Rows.id();
                 const W: u8 = Mode::Windows.id();
                 const U: u8 = Mode::Runs.id();
-                // SAFETY: forwarded contract (every arm).
+                // SAFETY: forwarded contract (every arm); windows and runs take `r = 1`.
                 unsafe {
-                    match (mode, masked) {
-                        (Mode::Windows, _) => run::<W, false, 1>(t, ox0, n_last, tiles),
-                        (Mode::Runs, _) => run::<U, false, 1>(t, ox0, n_last, tiles),
-                        (Mode::Rows, false) if t.kt == 3 => {
-                            run::<R, false, 3>(t, ox0, n_last, tiles)
-                        }
-                        (Mode::Rows, false) => run::<R, false, 0>(t, ox0, n_last, tiles),
-                        (Mode::Rows, true) => run::<R, true, 0>(t, ox0, n_last, tiles),
+                    match mode {
+                        Mode::Windows => match c {
+                            $($cc => run::<$cc, 1, W, false, 1>(t, ox0, n_last, tiles),)*
+                            _ => unreachable!("Winograd tile {c}×1 is not compiled"),
+                        },
+                        Mode::Runs => match c {
+                            $($cc => run::<$cc, 1, U, false, 1>(t, ox0, n_last, tiles),)*
+                            _ => unreachable!("Winograd tile {c}×1 is not compiled"),
+                        },
+                        Mode::Rows => match (c, r, masked) {
+                            $(
+                                ($c, $r, false) if t.kt == 3 && $r == 1 => {
+                                    run::<$c, $r, RW, false, 3>(t, ox0, n_last, tiles)
+                                }
+                                ($c, $r, false) => {
+                                    run::<$c, $r, RW, false, 0>(t, ox0, n_last, tiles)
+                                }
+                                ($c, $r, true) => {
+                                    run::<$c, $r, RW, true, 0>(t, ox0, n_last, tiles)
+                                }
+                            )*
+                            _ => unreachable!("Winograd tile {c}×{r} is not compiled"),
+                        },
                     }
                 }
             }
@@ -385,25 +432,47 @@ macro_rules! nchw_isa {
 // Portable and AVX2 keep dense layers channel-blocked: AVX2's 16 registers leave the NCHW tile 4
 // channels × 1 vector, 4 FMAs per input load, and the blocked tile ran faster on every shape
 // measured (see `docs/perf.md`, "Measurements behind the engine's design choices"); the kernels
-// stay compiled and tested for the layers a future policy may send them.
-nchw_isa!(Portable, [f32; 16], [], c = 8, r = [2, 1], dense = false);
+// stay compiled and tested for the layers a future policy may send them. Neither has tile
+// variants: the shapes of `Tiles` are AVX-512's.
+nchw_isa!(
+    Portable,
+    [f32; 16],
+    [],
+    shapes = [(8, 2), (8, 1)],
+    chans = [8],
+    shape = |_| (8, &[2, 1]),
+    dense = false
+);
 
 #[cfg(target_arch = "x86_64")]
 nchw_isa!(
     Avx2,
     [core::arch::x86_64::__m256; 2],
     ["avx2,fma"],
-    c = 4,
-    r = [1],
+    shapes = [(4, 1)],
+    chans = [4],
+    shape = |_| (4, &[1]),
     dense = false
 );
+
+/// AVX-512's tile widths for each shape of [`Tiles::ALL`].
+#[cfg(target_arch = "x86_64")]
+fn avx512_shape(tiles: Tiles) -> (usize, &'static [usize]) {
+    let rs: &'static [usize] = match tiles.vectors() {
+        3 => &[3, 2, 1],
+        2 => &[2, 1],
+        _ => &[1],
+    };
+    (tiles.channels(), rs)
+}
 
 #[cfg(target_arch = "x86_64")]
 nchw_isa!(
     Avx512,
     core::arch::x86_64::__m512,
     ["avx512f,avx2,fma"],
-    c = 16,
-    r = [1],
+    shapes = [(16, 1), (8, 3), (8, 2), (8, 1)],
+    chans = [16, 8],
+    shape = avx512_shape,
     dense = true
 );

@@ -21,8 +21,9 @@
 //!   vector on the blocked layout, or 16 pixels per vector straight on NCHW data. A
 //!   single dense layer (NCHW in and out, stride 1 across, up to 128 input channels per
 //!   group for a 3-row kernel, 384 in 1D) runs on NCHW kernels too: 16 pixels of one
-//!   channel per vector, 16 output channels per tile, so the epilogue stores whole vectors
-//!   and transposes nothing.
+//!   channel per vector, 16 output channels per tile (8 × 3 vectors for direct 1D layers
+//!   on two-FMA-port CPUs: [`Tiles`], `DILATED_TILE`), so the epilogue stores whole
+//!   vectors and transposes nothing.
 //! - **Dispatch**: picked once per process ([`Kernel::selected`]: AVX-512F → AVX2 + FMA →
 //!   portable, `DILATED_KERNEL=avx512|avx2|portable|reference` overrides), or per network
 //!   with [`Network::with_kernel`].
@@ -48,6 +49,7 @@
 //!   back to them.
 //! - `isa`: the instruction-set families (portable, AVX2 + FMA, AVX-512F) and the entry
 //!   points the drivers call, each compiled with its family's target features.
+//! - `tiles`: the tile shapes per micro-architecture and the CPU's identity (`cpuid`).
 //! - `plan`: the weights packed per layer for the kernels that run it.
 //! - `exec`: the drivers: layouts, buffers, the work split, the walk over output rows.
 //! - `frame`: the frame-by-frame kernels of the streaming layers
@@ -76,6 +78,7 @@ mod kernels;
 mod nchw;
 mod plan;
 mod simd;
+mod tiles;
 mod vmath;
 mod wino;
 
@@ -84,6 +87,7 @@ use std::sync::Arc;
 pub use crate::kernel::{Kernel, UnknownKernel};
 
 pub use exec::Workspace;
+pub use tiles::{Cpu, Tiles, UnknownTiles};
 
 use crate::Error;
 use crate::conv::{Conv, ConvDesc};
@@ -236,6 +240,7 @@ impl Network {
         let policy = exec::Policy {
             nchw: family(kernel).1,
             wino: true,
+            tiles: Tiles::forced(),
         };
         let plans = plans_for(&layers, kernel, policy)?.into();
         Ok(Self {
@@ -299,6 +304,35 @@ impl Network {
             self.plans = plans_for(&self.layers, self.kernel, self.policy)?.into();
         }
         Ok(self)
+    }
+
+    /// Runs the AVX-512 NCHW dense and Winograd layers on register tiles of shape `tiles`
+    /// (`Some`), or on each layer's own shape for this CPU ([`Tiles::for_layer`], `None`).
+    /// The default is [`Tiles::forced`] (`DILATED_TILE`). Every shape sums each output in
+    /// the same order, so results are bit for bit the same; only the speed differs. The
+    /// other families have one shape each and ignore it.
+    ///
+    /// ```
+    /// use dilated_core::{ConvDesc, conv::Conv, engine::{Network, Tiles}};
+    /// let layer = Conv::new(ConvDesc::same_2d(8, 8, 3, 2), vec![0.5; 576], Some(vec![0.0; 8]))?;
+    /// let x = vec![1.0; 8 * 40 * 40];
+    /// let one = Network::new(vec![layer.clone()])?.with_tiles(Some(Tiles::ONE_PORT));
+    /// let two = Network::new(vec![layer])?.with_tiles(Some(Tiles::TWO_PORTS));
+    /// assert_eq!(two.tiles(), Some(Tiles::TWO_PORTS));
+    /// assert_eq!(one.forward(1, [40, 40], &x)?.0, two.forward(1, [40, 40], &x)?.0);
+    /// # Ok::<(), dilated_core::Error>(())
+    /// ```
+    #[must_use]
+    pub fn with_tiles(mut self, tiles: Option<Tiles>) -> Self {
+        self.policy.tiles = tiles;
+        self
+    }
+
+    /// The tile shape forced on this network's AVX-512 NCHW dense and Winograd layers, if
+    /// any (see [`Network::with_tiles`]).
+    #[must_use]
+    pub fn tiles(&self) -> Option<Tiles> {
+        self.policy.tiles
     }
 
     /// Runs dense layers on the NCHW kernels wherever the layout allows (`on`), or never,

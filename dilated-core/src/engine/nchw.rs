@@ -7,11 +7,12 @@
 //! planes: the epilogue is one vector store per (channel, 16 pixels), and nothing is
 //! transposed at all. Per input channel and tap the tile loads `R` input vectors (16
 //! consecutive pixels each, the tap's offset applied) and broadcasts `C` weights, then
-//! issues `R × C` FMAs. AVX-512 runs `R = 1`, `C = 16`: each weight is used once, so the
-//! broadcast folds into the FMA's memory operand (`vfmadd231ps m32{1to16}`), no separate
-//! broadcast instruction. A wider tile (`R = 3`, `C = 8`) uses each weight three times but
-//! must broadcast it with an instruction of its own, and ran slower (the figures:
-//! `docs/perf.md`, "Measurements behind the engine's design choices").
+//! issues `R × C` FMAs. AVX-512 runs `R = 1`, `C = 16` by default: each weight is used
+//! once, so the broadcast folds into the FMA's memory operand (`vfmadd231ps m32{1to16}`),
+//! no separate broadcast instruction. A wider tile (`R = 3`, `C = 8`) uses each weight
+//! three times but must broadcast it with an instruction of its own: slower on the Zen 4
+//! and on 2D layers of the Intel Xeon measured, faster on the Xeon's direct 1D layers; the
+//! shape is chosen per layer and CPU ([`super::tiles`]; the figures: `docs/perf.md`).
 //!
 //! Padding: a vector whose taps all land inside the input row is loaded plainly; near
 //! the row ends each (vector, kernel column) gets the mask of its lanes inside the row,

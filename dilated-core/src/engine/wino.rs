@@ -39,7 +39,7 @@
 
 use super::kernels::store_vecs;
 use super::nchw::{Block, NchwTile, PC, col_mask, nchw_one};
-use super::simd::V16;
+use super::simd::{LANES, V16};
 use crate::Error;
 use crate::conv::Activation;
 use crate::conv::Conv;
@@ -234,7 +234,8 @@ pub(crate) struct WinoTile {
 /// Masks up to this many kernel columns once per tile (as the direct kernel).
 const MAXK: usize = 8;
 
-/// One transformed sum `acc += Σ_c Σ_t G_i · (x_a ± x_b)`.
+/// One transformed sum `acc += Σ_c Σ_t G_i · (x_a ± x_b)`, over `R` vectors of pairs
+/// (only [`ROWS`] has `R > 1`).
 ///
 /// # Safety
 /// As [`wino_tile`].
@@ -243,6 +244,7 @@ const MAXK: usize = 8;
 unsafe fn gemm<
     V: V16,
     const C: usize,
+    const R: usize,
     const MODE: u8,
     const MASKED: bool,
     const KT: usize,
@@ -252,8 +254,8 @@ unsafe fn gemm<
     i: usize,
     (a_o, b_o): (usize, usize),
     ox0: usize,
-    masks: &[u16; MAXK],
-    acc: &mut [V; C],
+    masks: &[[u16; R]; MAXK],
+    acc: &mut [[V; R]; C],
 ) {
     let kt = if KT == 0 { t.kt } else { KT };
     let wi = t.w.wrapping_add(i * t.w_i);
@@ -261,53 +263,62 @@ unsafe fn gemm<
         let xc = t.x.wrapping_add(ci * t.x_c);
         let (xa, xb) = (xc.wrapping_add(a_o * t.x_o), xc.wrapping_add(b_o * t.x_o));
         for kx in 0..kt {
-            // SAFETY: rows: unmasked, every lane's column is inside both rows (caller);
-            // masked, only lanes inside the row are read. Windows: the 32-float windows of
-            // every operand are inside the row; runs: the 16 floats of every operand
-            // (caller).
-            let (a, b) = unsafe {
-                if MODE != ROWS {
-                    let pa = xa.wrapping_add(ox0).wrapping_sub(t.pl);
-                    let pb = xb.wrapping_add(ox0).wrapping_sub(t.pl);
-                    if MODE == WINDOWS {
-                        (
-                            V::load(pa).perm2(V::load(pa.add(16)), &t.first),
-                            V::load(pb).perm2(V::load(pb.add(16)), &t.first),
-                        )
+            // SAFETY: zero-initialised, then filled below.
+            let mut u = [unsafe { V::zero() }; R];
+            for (r, u) in u.iter_mut().enumerate() {
+                // SAFETY: rows: unmasked, every lane's column is inside both rows (caller);
+                // masked, only lanes inside the row are read. Windows: the 32-float windows
+                // of every operand are inside the row; runs: the 16 floats of every operand
+                // (caller).
+                let (a, b) = unsafe {
+                    if MODE != ROWS {
+                        let pa = xa.wrapping_add(ox0).wrapping_sub(t.pl);
+                        let pb = xb.wrapping_add(ox0).wrapping_sub(t.pl);
+                        if MODE == WINDOWS {
+                            (
+                                V::load(pa).perm2(V::load(pa.add(16)), &t.first),
+                                V::load(pb).perm2(V::load(pb.add(16)), &t.first),
+                            )
+                        } else {
+                            (V::load(pa), V::load(pb))
+                        }
                     } else {
-                        (V::load(pa), V::load(pb))
+                        let off = ox0 + r * LANES + kx * t.dw;
+                        let (pa, pb) = (
+                            xa.wrapping_add(off).wrapping_sub(t.pl),
+                            xb.wrapping_add(off).wrapping_sub(t.pl),
+                        );
+                        if MASKED {
+                            let m = masks.get(kx).map_or_else(
+                                || col_mask::<R>(ox0, kx, t.dw, t.pl, t.iw)[r],
+                                |m| m[r],
+                            );
+                            (V::load_mask(pa, m), V::load_mask(pb, m))
+                        } else {
+                            (V::load(pa), V::load(pb))
+                        }
                     }
-                } else {
-                    let off = ox0 + kx * t.dw;
-                    let (pa, pb) = (
-                        xa.wrapping_add(off).wrapping_sub(t.pl),
-                        xb.wrapping_add(off).wrapping_sub(t.pl),
-                    );
-                    if MASKED {
-                        let m = masks
-                            .get(kx)
-                            .copied()
-                            .unwrap_or_else(|| col_mask::<1>(ox0, kx, t.dw, t.pl, t.iw)[0]);
-                        (V::load_mask(pa, m), V::load_mask(pb, m))
-                    } else {
-                        (V::load(pa), V::load(pb))
-                    }
-                }
-            };
-            // SAFETY: register arithmetic.
-            let u = unsafe { if PLUS { a.add(b) } else { a.sub(b) } };
+                };
+                // SAFETY: register arithmetic.
+                *u = unsafe { if PLUS { a.add(b) } else { a.sub(b) } };
+            }
             let wp = wi.wrapping_add((ci * kt + kx) * PC);
             for (c, acc) in acc.iter_mut().enumerate() {
                 // SAFETY: `C` transformed weights per (input channel, tap) in the block.
-                *acc = unsafe { u.fma(V::splat(*wp.add(c)), *acc) };
+                let w = unsafe { V::splat(*wp.add(c)) };
+                for (acc, u) in acc.iter_mut().zip(&u) {
+                    // SAFETY: register arithmetic.
+                    *acc = unsafe { u.fma(w, *acc) };
+                }
             }
         }
     }
 }
 
-/// `tiles` consecutive Winograd tiles from output column `ox0` (rows: vectors of 16
-/// columns, the last holding `n_last`; windows: 32 columns, always whole; runs: 16
-/// first-of-pair columns inside one run, always whole).
+/// `tiles` consecutive Winograd tiles from output column `ox0` (rows: `R` vectors of 16
+/// columns, the last holding `n_last`, `n_last < 16` only with one tile; windows: 32
+/// columns, always whole; runs: 16 first-of-pair columns inside one run, always whole;
+/// `R = 1` for both).
 ///
 /// # Safety
 /// Rows: the four input rows of the pair are inside the image, unmasked tiles have every
@@ -321,6 +332,7 @@ unsafe fn gemm<
 pub(crate) unsafe fn wino_tile<
     V: V16,
     const C: usize,
+    const R: usize,
     const MODE: u8,
     const MASKED: bool,
     const KT: usize,
@@ -330,23 +342,26 @@ pub(crate) unsafe fn wino_tile<
     n_last: usize,
     tiles: usize,
 ) {
-    let step = if MODE == WINDOWS { 32 } else { 16 };
+    let step = if MODE == WINDOWS { 32 } else { R * LANES };
     for j in 0..tiles {
         // SAFETY: the caller's contract covers `tiles` consecutive tiles.
-        unsafe { wino_one::<V, C, MODE, MASKED, KT>(t, ox0 + j * step, n_last) };
+        unsafe { wino_one::<V, C, R, MODE, MASKED, KT>(t, ox0 + j * step, n_last) };
     }
 }
 
-/// Whether any of the first `n` accumulators holds a non-finite lane.
+/// Whether any of the first `n` channels' accumulators holds a non-finite lane.
 ///
 /// # Safety
 /// The CPU supports `V`.
 #[inline(always)]
-unsafe fn any_nonfinite<V: V16, const C: usize>(acc: &[V; C], n: usize) -> bool {
+unsafe fn any_nonfinite<V: V16, const C: usize, const R: usize>(
+    acc: &[[V; R]; C],
+    n: usize,
+) -> bool {
     // SAFETY: register arithmetic; `x − x` is NaN exactly where `x` is not finite.
     unsafe {
         let mut s = V::zero();
-        for a in acc.iter().take(n) {
+        for a in acc.iter().take(n).flatten() {
             s = s.add(a.sub(*a));
         }
         s.nonfinite()
@@ -358,38 +373,50 @@ unsafe fn any_nonfinite<V: V16, const C: usize>(acc: &[V; C], n: usize) -> bool 
 /// # Safety
 /// As [`wino_tile`] for one tile.
 #[inline(always)]
-unsafe fn wino_one<V: V16, const C: usize, const MODE: u8, const MASKED: bool, const KT: usize>(
+unsafe fn wino_one<
+    V: V16,
+    const C: usize,
+    const R: usize,
+    const MODE: u8,
+    const MASKED: bool,
+    const KT: usize,
+>(
     t: &WinoTile,
     ox0: usize,
     n_last: usize,
 ) {
-    let mut masks = [u16::MAX; MAXK];
+    let mut masks = [[u16::MAX; R]; MAXK];
     if MASKED && MODE == ROWS {
         for (kx, m) in masks.iter_mut().enumerate().take(t.kt) {
-            *m = col_mask::<1>(ox0, kx, t.dw, t.pl, t.iw)[0];
+            *m = col_mask::<R>(ox0, kx, t.dw, t.pl, t.iw);
         }
     }
     // SAFETY: the caller's contract covers the four sums' reads (operand rows or windows,
     // `C` transformed weights per input channel and tap), the tile's outputs and biases,
     // and the direct tiles of the same outputs; the rest is register arithmetic.
     unsafe {
-        let mut acc = [V::zero(); C];
-        gemm::<V, C, MODE, MASKED, KT, true>(t, 1, (1, 2), ox0, &masks, &mut acc);
+        let mut acc = [[V::zero(); R]; C];
+        gemm::<V, C, R, MODE, MASKED, KT, true>(t, 1, (1, 2), ox0, &masks, &mut acc);
         let m1 = acc;
-        gemm::<V, C, MODE, MASKED, KT, false>(t, 2, (2, 1), ox0, &masks, &mut acc);
+        gemm::<V, C, R, MODE, MASKED, KT, false>(t, 2, (2, 1), ox0, &masks, &mut acc);
         let a = acc;
-        let mut b = [V::zero(); C];
-        for ((b, m1), a) in b.iter_mut().zip(&m1).zip(&a) {
+        let mut b = [[V::zero(); R]; C];
+        for ((b, m1), a) in b
+            .iter_mut()
+            .flatten()
+            .zip(m1.iter().flatten())
+            .zip(a.iter().flatten())
+        {
             *b = m1.add(*m1).sub(*a);
         }
-        gemm::<V, C, MODE, MASKED, KT, false>(t, 0, (0, 2), ox0, &masks, &mut acc);
+        gemm::<V, C, R, MODE, MASKED, KT, false>(t, 0, (0, 2), ox0, &masks, &mut acc);
         let y0 = acc;
         acc = b;
-        gemm::<V, C, MODE, MASKED, KT, false>(t, 3, (1, 3), ox0, &masks, &mut acc);
+        gemm::<V, C, R, MODE, MASKED, KT, false>(t, 3, (1, 3), ox0, &masks, &mut acc);
         let y1 = acc;
         let bad = [
-            any_nonfinite::<V, C>(&y0, t.nco),
-            any_nonfinite::<V, C>(&y1, t.nco),
+            any_nonfinite::<V, C, R>(&y0, t.nco),
+            any_nonfinite::<V, C, R>(&y1, t.nco),
         ];
         if MODE == RUNS {
             // Columns `ox0..` and their partners `x_o` (the rate) further.
@@ -402,8 +429,20 @@ unsafe fn wino_one<V: V16, const C: usize, const MODE: u8, const MASKED: bool, c
             }
             for c in 0..t.nco {
                 let out = t.out[0].wrapping_add(c * t.oplane);
-                store_vecs(&[y0[c]], *t.bias.add(c), t.act, out.wrapping_add(ox0), 16);
-                store_vecs(&[y1[c]], *t.bias.add(c), t.act, out.wrapping_add(part), 16);
+                store_vecs(
+                    &[y0[c][0]],
+                    *t.bias.add(c),
+                    t.act,
+                    out.wrapping_add(ox0),
+                    16,
+                );
+                store_vecs(
+                    &[y1[c][0]],
+                    *t.bias.add(c),
+                    t.act,
+                    out.wrapping_add(part),
+                    16,
+                );
             }
         } else if MODE == WINDOWS {
             if bad[0] || bad[1] {
@@ -416,19 +455,19 @@ unsafe fn wino_one<V: V16, const C: usize, const MODE: u8, const MASKED: bool, c
             for c in 0..t.nco {
                 let out = t.out[0].wrapping_add(c * t.oplane + ox0);
                 for (h, inv) in t.inv.iter().enumerate() {
-                    let v = y0[c].perm2(y1[c], inv);
+                    let v = y0[c][0].perm2(y1[c][0], inv);
                     store_vecs(&[v], *t.bias.add(c), t.act, out.wrapping_add(16 * h), 16);
                 }
             }
         } else {
             for (r, y) in [y0, y1].iter().enumerate() {
                 if bad[r] {
-                    nchw_one::<V, 1, C, true, 0>(&*t.direct[r], ox0, n_last);
+                    nchw_one::<V, R, C, true, 0>(&*t.direct[r], ox0, n_last);
                     continue;
                 }
                 for (c, v) in y.iter().enumerate().take(t.nco) {
                     let out = t.out[r].wrapping_add(c * t.oplane + ox0);
-                    store_vecs(&[*v], *t.bias.add(c), t.act, out, n_last);
+                    store_vecs(v, *t.bias.add(c), t.act, out, n_last);
                 }
             }
         }

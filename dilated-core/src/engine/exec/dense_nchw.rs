@@ -2,7 +2,7 @@
 //! rows cut into column chunks whose input stays in L1 while every block of output
 //! channels reads it. The Winograd drivers ([`super::winograd`]) fall back to these rows.
 
-use super::geom::Run;
+use super::geom::{Geom, Run};
 use super::split::{Units, split};
 use crate::engine::isa::NchwIsa;
 use crate::engine::kernels::taps;
@@ -25,11 +25,15 @@ pub(super) struct NchwCtx<'a> {
     pub(super) plan: &'a ConvPlan,
     pub(super) blocks: &'a [Block],
     pub(super) w: &'a [f32],
+    /// Output channels per tile, and the tile widths in vectors, widest first
+    /// ([`NchwIsa::nchw_shape`]).
+    pub(super) c: usize,
+    pub(super) rs: &'static [usize],
 }
 
 impl NchwCtx<'_> {
     /// The direct tile of output row `oy` of image `n`, channels `c..` of block `b`.
-    pub(super) fn tile<I: NchwIsa>(&self, n: usize, oy: usize, b: &Block, c: usize) -> NchwTile {
+    pub(super) fn tile(&self, n: usize, oy: usize, b: &Block, c: usize) -> NchwTile {
         let Run { d, g, x, y, .. } = self.r;
         let (plane, oplane) = (g.ih * g.iw, g.oh * g.ow);
         let ximg = x.p().cast_const().wrapping_add(n * d.in_channels * plane);
@@ -55,62 +59,87 @@ impl NchwCtx<'_> {
             act: d.activation,
             out: yimg.wrapping_add((b.co0 + c) * oplane + oy * g.ow),
             oplane,
-            nco: (b.n - c).min(I::NCHW_C),
+            nco: (b.n - c).min(self.c),
         }
     }
 
     /// Vectors of 16 output columns per chunk of a unit: the input rows `rows` of every
     /// input channel of a group that a chunk reads stay within [`NCHW_CHUNK`] floats.
+    /// When not even one vector's input fits (many input channels), there is no L1 reuse
+    /// to keep: `usize::MAX`, one chunk per unit, so that each block of output channels
+    /// sweeps the unit's columns while its weights stay in L2, rather than every block's
+    /// weights being read again for every vector (S2, 256 channels: 3 MiB of Winograd
+    /// weights against a 2 MiB L2; see `docs/perf.md`).
     pub(super) fn chunk_vectors(&self, rows: usize, r0: usize) -> usize {
         let span = (self.r.g.kw - 1) * self.r.g.dw;
         let per = NCHW_CHUNK / (self.r.d.in_per_group() * rows).max(1);
+        if per < LANES + span {
+            return usize::MAX;
+        }
         (per.saturating_sub(span) / LANES / r0 * r0).max(r0)
     }
 
     /// Output row `oy` of image `n`, vectors `va..vb`, on the direct NCHW kernels: column
-    /// chunks, every block of output channels per chunk, tiles of up to `NCHW_R[0]`
-    /// vectors per block.
+    /// chunks, every block of output channels per chunk, tiles of up to `rs[0]` vectors
+    /// per block.
     pub(super) fn direct_row<I: NchwIsa>(&self, n: usize, oy: usize, (va, vb): (usize, usize)) {
         let g = self.r.g;
-        let sub = self.chunk_vectors(g.kh, I::NCHW_R[0]);
+        let sub = self.chunk_vectors(g.kh, self.rs[0]);
         let mut s = va;
         while s < vb {
-            let e = (s + sub).min(vb);
+            let e = s.saturating_add(sub).min(vb);
             for b in self.blocks {
-                for c in (0..b.n).step_by(I::NCHW_C) {
-                    let t = self.tile::<I>(n, oy, b, c);
-                    let mut v = s;
-                    while v < e {
-                        let r = I::NCHW_R.iter().copied().find(|&r| r <= e - v).unwrap_or(1);
-                        // Tile `(v, r)` is plain when its vectors are full and interior.
-                        let plain = |v: usize| {
-                            (v + r) * LANES <= g.ow
-                                && g.interior(v * LANES)
-                                && g.interior((v + r - 1) * LANES)
-                        };
-                        let (masked, n_last, tiles) = if plain(v) {
-                            // The run of plain tiles from `v` (the interior is an interval).
-                            let mut k = 1;
-                            while v + (k + 1) * r <= e && plain(v + k * r) {
-                                k += 1;
-                            }
-                            (false, LANES, k)
-                        } else {
-                            (true, LANES.min(g.ow - (v + r - 1) * LANES), 1)
-                        };
+                for c in (0..b.n).step_by(self.c) {
+                    let t = self.tile(n, oy, b, c);
+                    walk(s, e, self.rs, g, |r, masked, v, n_last, tiles| {
                         // SAFETY: the valid kernel rows of output row `oy` are inside the
                         // input (`taps`); plain tiles have every tap of every lane inside
                         // the row, masked ones read only the lanes inside it; the block
                         // holds `PC` packed weights per (input channel, tap), the tile
-                        // reads `NCHW_C` of them from `c`, and biases only of channels that
+                        // reads `self.c` of them from `c`, and biases only of channels that
                         // exist; the outputs are row `oy`, columns `16·v..` up to `e` of
                         // channels `co0 + c..` of image `n`, which only this unit writes.
-                        unsafe { I::nchw(r, masked, &t, v * LANES, n_last, tiles) };
-                        v += tiles * r;
-                    }
+                        unsafe { I::nchw(self.c, r, masked, &t, v * LANES, n_last, tiles) };
+                    });
                 }
             }
             s = e;
+        }
+    }
+}
+
+/// Cuts vectors `s..e` of an output row (of `g.ow` columns) into tiles and hands each run
+/// to `f(r, masked, v, n_last, tiles)`: `tiles` consecutive tiles of `r` vectors from
+/// vector `v`. Vectors whose taps all land inside the row (the interior, an interval) go
+/// in plain tiles, the widest of `rs` (widest first, ending in 1) that fit, several per
+/// call; the others one masked vector each, the row's last holding `n_last` columns. So a
+/// wide tile never pays for masks its interior vectors do not need.
+pub(super) fn walk(
+    s: usize,
+    e: usize,
+    rs: &[usize],
+    g: &Geom,
+    mut f: impl FnMut(usize, bool, usize, usize, usize),
+) {
+    let plain = |v: usize| (v + 1) * LANES <= g.ow && g.interior(v * LANES);
+    let mut v = s;
+    while v < e {
+        if !plain(v) {
+            f(1, true, v, LANES.min(g.ow - v * LANES), 1);
+            v += 1;
+            continue;
+        }
+        let mut k = 1;
+        while v + k < e && plain(v + k) {
+            k += 1;
+        }
+        let end = v + k;
+        for &r in rs {
+            let tiles = (end - v) / r;
+            if tiles > 0 {
+                f(r, false, v, LANES, tiles);
+                v += tiles * r;
+            }
         }
     }
 }
@@ -136,7 +165,7 @@ pub(super) fn nchw_units(
 pub(super) fn dense_nchw<I: NchwIsa>(ctx: &NchwCtx<'_>) {
     let r = ctx.r;
     let nv = r.g.ow.div_ceil(LANES);
-    let (units, n_units) = nchw_units(&r, r.g.oh, nv, I::NCHW_R[0] * LANES, UNIT_VECTORS);
+    let (units, n_units) = nchw_units(&r, r.g.oh, nv, ctx.rs[0] * LANES, UNIT_VECTORS);
     r.threads.run(n_units, &|u| {
         let (n, (ya, yb), cols) = units.get(u);
         for oy in ya..yb {

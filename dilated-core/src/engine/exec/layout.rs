@@ -15,6 +15,7 @@ use super::geom::Geom;
 use crate::Error;
 use crate::conv::Conv;
 use crate::engine::plan::{ConvPlan, Kind};
+use crate::engine::tiles::Tiles;
 use crate::engine::wino::shape_allows;
 
 /// Which kernels a network may use beyond the channel-blocked ones.
@@ -24,6 +25,9 @@ pub(crate) struct Policy {
     pub(crate) nchw: bool,
     /// Winograd F(2, 3) on those layers where they allow it.
     pub(crate) wino: bool,
+    /// The shape of the NCHW dense and Winograd tiles, forced for every layer; `None`:
+    /// each layer's own ([`Tiles::for_layer`]).
+    pub(crate) tiles: Option<Tiles>,
 }
 
 /// Whether layer `l` runs pixel-vectorised on NCHW data (depthwise, horizontal stride 1).

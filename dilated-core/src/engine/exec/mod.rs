@@ -35,6 +35,7 @@ use winograd::{wino_cols, wino_rows};
 
 use super::isa::NchwIsa;
 use super::plan::{ConvPlan, Kind};
+use super::tiles::{Cpu, Tiles};
 use super::wino::Axis;
 use crate::Error;
 use crate::conv::{Conv, ConvDesc, conv_reference};
@@ -80,6 +81,7 @@ pub(crate) fn forward<I: NchwIsa>(
         },
         batch,
         threads,
+        tiles: policy.tiles,
     };
     let mut cur = Loc::Input;
     let mut hw = input_hw;
@@ -97,6 +99,8 @@ struct Job<'a> {
     at: Places,
     batch: usize,
     threads: &'a Threads,
+    /// The shape of the NCHW dense and Winograd tiles, if forced.
+    tiles: Option<Tiles>,
 }
 
 /// The floats each scratch buffer (ping, pong) must hold for the run's steps: the
@@ -183,13 +187,19 @@ fn run_step<I: NchwIsa>(
         y,
         threads: job.threads,
     };
-    run_layer::<I>(layer, plan, step.nchw_depthwise, run);
+    run_layer::<I>(layer, plan, step.nchw_depthwise, run, job.tiles);
 }
 
 /// Runs `layer` on the driver its plan picks: the channel-blocked dense tiles, the
 /// depthwise ones (on NCHW data when `nchw_depthwise`), or the NCHW dense tiles, direct or
 /// Winograd.
-fn run_layer<I: NchwIsa>(layer: &Conv, plan: &ConvPlan, nchw_depthwise: bool, run: Run<'_>) {
+fn run_layer<I: NchwIsa>(
+    layer: &Conv,
+    plan: &ConvPlan,
+    nchw_depthwise: bool,
+    run: Run<'_>,
+    tiles: Option<Tiles>,
+) {
     match &plan.kind {
         Kind::Dense { passes, w } => dense::<I>(plan, passes, w, run),
         Kind::Depthwise { .. } if nchw_depthwise => {
@@ -197,11 +207,16 @@ fn run_layer<I: NchwIsa>(layer: &Conv, plan: &ConvPlan, nchw_depthwise: bool, ru
         }
         Kind::Depthwise { w } => depthwise_blocked::<I>(plan, w, run),
         Kind::Nchw { blocks, w, wino } => {
+            let tiles = tiles
+                .unwrap_or_else(|| Tiles::for_layer(Cpu::this(), layer.desc(), wino.is_some()));
+            let (c, rs) = I::nchw_shape(tiles);
             let ctx = NchwCtx {
                 r: run,
                 plan,
                 blocks,
                 w,
+                c,
+                rs,
             };
             match wino {
                 Some(wn) if wn.axis == Axis::Rows => wino_rows::<I>(&ctx, wn),

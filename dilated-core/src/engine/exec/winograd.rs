@@ -2,7 +2,7 @@
 //! height 3, windows or runs of columns for 1 × 3 kernels; whatever reaches into the padding
 //! or past the output runs on the direct NCHW tiles.
 
-use super::dense_nchw::{NchwCtx, UNIT_VECTORS, nchw_units};
+use super::dense_nchw::{NchwCtx, UNIT_VECTORS, nchw_units, walk};
 use crate::engine::isa::NchwIsa;
 use crate::engine::simd::LANES;
 use crate::engine::wino::{Mode, Wino, WinoTile, cols_perms};
@@ -20,7 +20,7 @@ pub(super) fn wino_rows<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino) {
     let nv = g.ow.div_ceil(LANES);
     let (units, n_units) = nchw_units(&r, items, nv, LANES, UNIT_VECTORS);
     let (plane, oplane) = (g.ih * g.iw, g.oh * g.ow);
-    let sub = ctx.chunk_vectors(4, 1);
+    let sub = ctx.chunk_vectors(4, ctx.rs[0]);
     r.threads.run(n_units, &|u| {
         let (n, (ka, kb), (va, vb)) = units.get(u);
         let ximg = r.x.p().cast_const().wrapping_add(n * d.in_channels * plane);
@@ -37,10 +37,10 @@ pub(super) fn wino_rows<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino) {
             }
             let mut s = va;
             while s < vb {
-                let e = (s + sub).min(vb);
+                let e = s.saturating_add(sub).min(vb);
                 for (bi, b) in ctx.blocks.iter().enumerate() {
-                    for c in (0..b.n).step_by(I::NCHW_C) {
-                        let direct = [ctx.tile::<I>(n, y0, b, c), ctx.tile::<I>(n, y1, b, c)];
+                    for c in (0..b.n).step_by(ctx.c) {
+                        let direct = [ctx.tile(n, y0, b, c), ctx.tile(n, y1, b, c)];
                         let out = |oy: usize| yimg.wrapping_add((b.co0 + c) * oplane + oy * g.ow);
                         let t = WinoTile {
                             x: ximg.wrapping_add(b.ci0 * plane + top as usize * g.iw),
@@ -57,23 +57,12 @@ pub(super) fn wino_rows<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino) {
                             act: d.activation,
                             out: [out(y0), out(y1)],
                             oplane,
-                            nco: (b.n - c).min(I::NCHW_C),
+                            nco: (b.n - c).min(ctx.c),
                             direct: [&direct[0], &direct[1]],
                             first: [0; 16],
                             inv: [[0; 16]; 2],
                         };
-                        let plain = |v: usize| (v + 1) * LANES <= g.ow && g.interior(v * LANES);
-                        let mut v = s;
-                        while v < e {
-                            let (masked, n_last, tiles) = if plain(v) {
-                                let mut k = 1;
-                                while v + k < e && plain(v + k) {
-                                    k += 1;
-                                }
-                                (false, LANES, k)
-                            } else {
-                                (true, LANES.min(g.ow - v * LANES), 1)
-                            };
+                        walk(s, e, ctx.rs, g, |r, masked, v, n_last, tiles| {
                             // SAFETY: the pair's four input rows `top + i·d` are inside the
                             // image (checked above); plain tiles have every tap of every
                             // lane inside the row, masked ones read only lanes inside it;
@@ -82,9 +71,10 @@ pub(super) fn wino_rows<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino) {
                             // `16·v..` up to `e` of channels `co0 + c..` of image `n` are
                             // written only by this unit; the direct tiles are those of the
                             // same rows and channels.
-                            unsafe { I::wino(Mode::Rows, masked, &t, v * LANES, n_last, tiles) };
-                            v += tiles;
-                        }
+                            unsafe {
+                                I::wino(Mode::Rows, ctx.c, r, masked, &t, v * LANES, n_last, tiles);
+                            };
+                        });
                     }
                 }
                 s = e;
@@ -155,8 +145,8 @@ pub(super) fn wino_cols<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino) {
             while s < jb {
                 let e = (s + sub).min(jb);
                 for (bi, b) in ctx.blocks.iter().enumerate() {
-                    for c in (0..b.n).step_by(I::NCHW_C) {
-                        let direct = ctx.tile::<I>(n, oy, b, c);
+                    for c in (0..b.n).step_by(ctx.c) {
+                        let direct = ctx.tile(n, oy, b, c);
                         let out = yimg.wrapping_add((b.co0 + c) * oplane + oy * g.ow);
                         let t = WinoTile {
                             x: ximg.wrapping_add(b.ci0 * plane + iy.max(0) as usize * g.iw),
@@ -173,7 +163,7 @@ pub(super) fn wino_cols<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino) {
                             act: d.activation,
                             out: [out; 2],
                             oplane,
-                            nco: (b.n - c).min(I::NCHW_C),
+                            nco: (b.n - c).min(ctx.c),
                             direct: [&direct, &direct],
                             first,
                             inv,
@@ -196,7 +186,7 @@ pub(super) fn wino_cols<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino) {
                                 // (filter, input channel) from `c`; this unit alone writes
                                 // these columns of channels `co0 + c..` of image `n`; the
                                 // direct tile is the same row's.
-                                unsafe { I::wino(mode, false, &t, start(j), LANES, k) };
+                                unsafe { I::wino(mode, ctx.c, 1, false, &t, start(j), LANES, k) };
                                 j += k;
                                 continue;
                             }
@@ -205,7 +195,15 @@ pub(super) fn wino_cols<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino) {
                                     // SAFETY: as in `direct_row`, one masked vector of row
                                     // `oy` of this unit's columns.
                                     unsafe {
-                                        I::nchw(1, true, &direct, ox, LANES.min(g.ow - ox), 1);
+                                        I::nchw(
+                                            ctx.c,
+                                            1,
+                                            true,
+                                            &direct,
+                                            ox,
+                                            LANES.min(g.ow - ox),
+                                            1,
+                                        );
                                     };
                                 }
                             }
