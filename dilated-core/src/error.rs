@@ -105,7 +105,7 @@ pub enum Error {
     },
     /// The weights file holds tensors the model does not use (strict loading, as PyTorch's
     /// `load_state_dict` does by default).
-    #[error("unexpected tensors in the weights: {}", names.join(", "))]
+    #[error("unexpected tensors in the weights: {}", printable(&names.join(", ")))]
     UnexpectedTensors {
         /// The unused names, sorted.
         names: Vec<String>,
@@ -123,7 +123,7 @@ pub enum Error {
         message: String,
     },
     /// The weights are not a well-formed safetensors file.
-    #[error("malformed safetensors data: {message}")]
+    #[error("malformed safetensors data: {}", printable(message))]
     Format {
         /// What the parser reported.
         message: String,
@@ -140,4 +140,24 @@ pub enum Error {
         /// What rayon reported.
         message: String,
     },
+}
+
+/// `text` with its control characters (a newline in a tensor name a file declares, say)
+/// written as escapes, so that an error message built from a file's contents stays one
+/// line. Borrowed when there is nothing to escape.
+pub(crate) fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(char::is_control) {
+        text.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
+    }
 }

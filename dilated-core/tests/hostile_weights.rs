@@ -52,6 +52,14 @@ fn hostile() -> Vec<(&'static str, Vec<u8>)> {
     vec![
         ("header length 2^60", file(1 << 60, b"{}", &[0; 16])),
         (
+            // Found by libFuzzer: the parser's message quotes the name, newline included.
+            "a newline in a tensor name, offsets out of range",
+            with_header(
+                r#"{"0.\nweight":{"dtype":"F32","shape":[1],"data_offsets":[0,400]}}"#,
+                &[0; 4],
+            ),
+        ),
+        (
             "dims 2^40",
             with_header(
                 r#"{"0.weight":{"dtype":"F32","shape":[1099511627776,1099511627776],"data_offsets":[0,4]}}"#,
@@ -237,4 +245,22 @@ fn many_small_tensors_stay_within_the_bound() {
     assert!(matches!(e, Error::MissingTensor { .. }), "{e:?}");
     one_line("many tensors", "Stack", &e.to_string());
     assert!(peak <= limit, "peak {peak} B > {limit} B");
+}
+
+#[test]
+fn names_with_control_characters_stay_on_one_line() {
+    // A well-formed file whose extra tensor is named with a newline and a tab: strict loading
+    // names it, escaped.
+    let conv = Conv::new(desc(), vec![0.25; 3 * 2 * 9], Some(vec![0.5; 3])).unwrap();
+    let mut w = Weights::new();
+    w.insert_conv(0, &conv, Rank::Two).unwrap();
+    w.insert("extra\n\tname", vec![1], vec![1.0]).unwrap();
+    let bytes = w.to_safetensors_bytes().unwrap();
+    let e = StackBuilder::new(Rank::Two)
+        .conv(desc())
+        .from_safetensors_bytes(&bytes)
+        .unwrap_err();
+    let m = e.to_string();
+    one_line("extra tensor", "Stack", &m);
+    assert!(m.contains("extra\\n\\tname"), "{m}");
 }
