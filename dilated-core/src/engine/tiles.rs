@@ -36,7 +36,8 @@ use std::sync::OnceLock;
 use crate::conv::ConvDesc;
 
 /// The shape of the AVX-512 NCHW dense and Winograd register tiles: output channels ×
-/// vectors of 16 pixels (see the [module](self) documentation for what each suits).
+/// vectors of 16 pixels (docs/perf.md, "On the Intel Xeon", has what each suits and the
+/// measurements).
 ///
 /// ```
 /// use dilated_core::engine::Tiles;
@@ -111,8 +112,8 @@ impl Tiles {
 
     /// The shape a layer runs on `cpu` when none is forced: [`Tiles::TWO_PORTS`] for a
     /// direct (not Winograd) layer with a kernel of height 1 on a CPU with two FMA ports
-    /// ([`Tiles::two_fma_ports`]), [`Tiles::ONE_PORT`] otherwise (see the
-    /// [module](self) documentation for the measurements).
+    /// ([`Tiles::two_fma_ports`]), [`Tiles::ONE_PORT`] otherwise (the measurements behind
+    /// the rule are in docs/perf.md, "On the Intel Xeon").
     ///
     /// ```
     /// use dilated_core::{ConvDesc, engine::{Cpu, Tiles}};
