@@ -229,6 +229,69 @@ fn full_width_layers_match_the_reference_with_every_tile() {
     }
 }
 
+/// Wide layers (128 input channels per group or more): their NCHW input is converted to
+/// the channel-blocked layout before the direct kernels run, and from 256 on they leave
+/// Winograd to the blocked kernels. 1 × 1, 3 × 3 at rates that reach into the padding,
+/// groups, stride 2, 1D; NaN and infinities in the input kept.
+#[test]
+fn wide_layers_match_the_reference() {
+    let mut rng = Rng(11);
+    let mut grouped = ConvDesc::same_2d(512, 48, 3, 1);
+    grouped.groups = 2;
+    let mut strided = ConvDesc::same_2d(130, 20, 3, 2);
+    strided.stride = [2, 2];
+    for (desc, hw, specials) in [
+        (ConvDesc::same_2d(128, 33, 1, 1), [5, 37], 0),
+        (ConvDesc::same_2d(300, 17, 3, 12), [9, 13], 0),
+        (ConvDesc::same_2d(256, 32, 3, 2), [6, 29], 3),
+        (grouped, [4, 18], 0),
+        (strided, [7, 21], 2),
+        (ConvDesc::causal_1d(200, 24, 2, 4), [1, 90], 2),
+    ] {
+        let l = layer(desc, &mut rng);
+        let mut x = rng.vec(ConvDesc::nchw_len(2, desc.in_channels, hw).unwrap());
+        let values = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY];
+        for k in 0..specials {
+            let i = rng.below(x.len());
+            x[i] = values[k % 3];
+        }
+        check(l, 2, hw, &x);
+    }
+}
+
+/// A stack whose first layer is wide (its input converted to the blocked layout in the
+/// scratch buffer the second layer's output must not overwrite) gives the reference's
+/// results on every family.
+#[test]
+fn a_stack_after_a_wide_first_layer_matches_the_reference() {
+    let mut rng = Rng(12);
+    let layers: Vec<Conv> = [
+        ConvDesc::same_2d(256, 64, 3, 2),
+        ConvDesc::same_2d(64, 64, 3, 1),
+        ConvDesc::same_2d(64, 8, 1, 1),
+    ]
+    .into_iter()
+    .map(|d| layer(d, &mut rng))
+    .collect();
+    let hw = [11, 23];
+    let x = rng.vec(ConvDesc::nchw_len(2, 256, hw).unwrap());
+    let reference = Network::new_with_kernel(layers.clone(), Kernel::Reference).unwrap();
+    let (want, _) = reference.forward(2, hw, &x).unwrap();
+    let scale = want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+    for kernel in families() {
+        let net = Network::new_with_kernel(layers.clone(), kernel).unwrap();
+        let (got, _) = net.forward(2, hw, &x).unwrap();
+        let err = got
+            .iter()
+            .zip(&want)
+            .fold(0.0f32, |m, (g, w)| m.max((g - w).abs()));
+        assert!(
+            err <= 1e-4 * scale,
+            "{kernel}: max error {err} (scale {scale})"
+        );
+    }
+}
+
 /// The names and the defaults: the shapes parse and print back; `for_layer` gives a shape
 /// the AVX-512 family compiles.
 #[test]

@@ -116,13 +116,25 @@ const MIN_ROW_INPUTS: usize = 7;
 /// and chosen the same way as [`MIN_ROW_INPUTS`].
 const MIN_COL_INPUTS: usize = 4;
 
+/// Most input channels per group for Winograd along the rows. Wider layers run faster on
+/// the channel-blocked direct kernels, their input converted to the blocked layout first
+/// ([`crate::engine::exec`]'s layout rules): on the Intel Xeon measured, 256 → 256 at
+/// 64 × 64 ran 180 GFLOP/s blocked against 153 on Winograd, 512 → 512 at 32 × 32 154
+/// against 86, while 128 → 128 ran 172 on Winograd against 138 blocked (see `docs/perf.md`,
+/// "Measurements behind the engine's design choices"). The NCHW Winograd tile streams
+/// every input channel's plane per tile, which costs more the more planes there are.
+pub(crate) const MAX_ROW_CHANNELS: usize = 255;
+
 /// The axis a layer of this shape runs Winograd along if its weights are finite.
 pub(crate) fn shape_allows(d: &crate::ConvDesc) -> Option<Axis> {
     if d.stride != [1, 1] {
         return None;
     }
     let inputs = d.in_per_group();
-    if d.kernel[0] == 3 && inputs.saturating_mul(d.kernel[1]) >= MIN_ROW_INPUTS {
+    if d.kernel[0] == 3
+        && inputs <= MAX_ROW_CHANNELS
+        && inputs.saturating_mul(d.kernel[1]) >= MIN_ROW_INPUTS
+    {
         Some(Axis::Rows)
     } else if d.kernel == [1, 3]
         && inputs >= MIN_COL_INPUTS

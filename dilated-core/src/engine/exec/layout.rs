@@ -7,7 +7,8 @@
 //! [`crate::engine::wino`]). The channel-blocked dense kernel reads either layout through
 //! strides and writes either layout in its epilogue, so a stack converts nothing at its
 //! entry and exit; only a depthwise first layer that cannot run on NCHW (stride across >
-//! 1, or a dense layer after it) converts its input once. A single dense layer runs on the
+//! 1, or a dense layer after it) and a wide dense layer ([`CONVERT_MIN_IN`] input channels
+//! per group or more) convert their NCHW input once. A single dense layer runs on the
 //! NCHW kernels when it runs Winograd or reads few input rows ([`NCHW_MAX_ROWS`]).
 
 use super::buffers::{Loc, other};
@@ -88,6 +89,17 @@ pub(crate) fn runs_nchw(layers: &[Conv], i: usize, p: Policy) -> bool {
         && nchw_after(layers, i, p)
 }
 
+/// Fewest input channels per group for which a dense layer on the channel-blocked kernels
+/// converts an NCHW input to the blocked layout before it runs, rather than reading the
+/// NCHW planes through strides. A tile sums every input channel for its pixels; on NCHW
+/// data each channel is a plane of its own, so a tile touches one page per channel and the
+/// wider the layer, the more it waits on the TLB and on lines used for a few pixels only.
+/// The conversion is one pass over the input. Measured on the Intel Xeon (single layers,
+/// 1 thread): 512 → 512 1 × 1 at 64 × 64 65 → 128 GFLOP/s, 512 → 512 3 × 3 112 → 167,
+/// 2048 → 256 3 × 3 rate 12 at 33 × 33 74 → 108; 128 channels gained 0–9 %, 32 and 64
+/// channels nothing (see `docs/perf.md`, "Measurements behind the engine's design choices").
+pub(crate) const CONVERT_MIN_IN: usize = 128;
+
 /// One step of the run: an optional conversion to blocked, then the layer.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Step {
@@ -120,7 +132,9 @@ pub(super) fn step_at(
     let src = cur;
     let mut from = cur;
     let mut convert_to = None;
-    if depthwise && !nchw_depthwise && !in_blocked {
+    let wide_dense =
+        matches!(plans[i].kind, Kind::Dense { .. }) && d.in_per_group() >= CONVERT_MIN_IN;
+    if ((depthwise && !nchw_depthwise) || wide_dense) && !in_blocked {
         let to = other(cur);
         convert_to = Some(to);
         from = to;
