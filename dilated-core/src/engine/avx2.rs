@@ -79,6 +79,14 @@ pub(crate) unsafe fn dense<const R: usize, const H: usize, const STEP: usize>(t:
     const { assert!(R * H <= MAX_ACC && H.is_multiple_of(2) && H > 0) };
     // SAFETY: AVX enabled (caller).
     let mut acc = [[unsafe { _mm256_setzero_ps() }; H]; R];
+    if !t.part.first {
+        for (r, a) in acc.iter_mut().enumerate() {
+            for (h, ah) in a.iter_mut().enumerate() {
+                // SAFETY: `part.sums` holds the tile's `R × H × 8` running sums (caller).
+                *ah = unsafe { _mm256_loadu_ps(t.part.sums.add((r * H + h) * 8)) };
+            }
+        }
+    }
     let pstep = if STEP == 0 { t.pstep } else { STEP };
     let row_w = 8 * H;
     for seg in t.segs {
@@ -130,6 +138,15 @@ pub(crate) unsafe fn dense<const R: usize, const H: usize, const STEP: usize>(t:
                 }
             }
         }
+    }
+    if !t.part.last {
+        for (r, a) in acc.iter().enumerate() {
+            for (h, ah) in a.iter().enumerate() {
+                // SAFETY: as for the loads above.
+                unsafe { _mm256_storeu_ps(t.part.sums.add((r * H + h) * 8), *ah) };
+            }
+        }
+        return;
     }
     // The epilogue indexes the tile with run-time values; it works on a copy in memory,
     // stored in one unrolled pass, so that the tap loop keeps the accumulators in

@@ -72,6 +72,31 @@ pub(crate) struct DenseTile<'a> {
     /// Lanes of each output block this pass writes.
     pub(crate) masks: [u16; 2],
     pub(crate) out: Out,
+    /// The tile's running sums when the pass's input channels are summed in chunks
+    /// ([`Chunk`]); unused with one chunk.
+    pub(crate) part: Chunk,
+}
+
+/// Where a tile stands in a pass whose input channels are summed in several chunks, so
+/// that one chunk's weights stay in the L1 cache across the tiles of a row: the first
+/// chunk starts from zero, the others from the running sums at `sums`, and every chunk
+/// but the last stores them back there instead of finishing the outputs. `sums` holds the
+/// tile's `R × OB × 16` running sums, pixel-major. Summing in chunks keeps every output's
+/// order of products, so its results are bit-identical to one pass.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Chunk {
+    pub(crate) sums: *mut f32,
+    pub(crate) first: bool,
+    pub(crate) last: bool,
+}
+
+impl Chunk {
+    /// The whole pass in one chunk.
+    pub(crate) const WHOLE: Self = Self {
+        sums: core::ptr::null_mut(),
+        first: true,
+        last: true,
+    };
 }
 
 /// Arguments of one channel-blocked depthwise tile (one 16-channel block).
@@ -323,6 +348,14 @@ pub(crate) unsafe fn dense_tile<V: V16, const R: usize, const OB: usize, const S
 ) {
     // SAFETY: `V::zero` only needs the target features the caller has.
     let mut acc = [[unsafe { V::zero() }; OB]; R];
+    if !t.part.first {
+        for (r, a) in acc.iter_mut().enumerate() {
+            for (j, aj) in a.iter_mut().enumerate() {
+                // SAFETY: `part.sums` holds the tile's `R × OB × 16` running sums (caller).
+                *aj = unsafe { V::load(t.part.sums.add((r * OB + j) * LANES)) };
+            }
+        }
+    }
     let pstep = if STEP == 0 { t.pstep } else { STEP };
     let row_w = OB * LANES;
     for seg in t.segs {
@@ -358,6 +391,15 @@ pub(crate) unsafe fn dense_tile<V: V16, const R: usize, const OB: usize, const S
                 }
             }
         }
+    }
+    if !t.part.last {
+        for (r, a) in acc.iter().enumerate() {
+            for (j, aj) in a.iter().enumerate() {
+                // SAFETY: as for the loads above.
+                unsafe { aj.store(t.part.sums.add((r * OB + j) * LANES)) };
+            }
+        }
+        return;
     }
     // SAFETY: the tile's outputs are in bounds (caller).
     unsafe {

@@ -40,6 +40,7 @@
 use super::kernels::store_vecs;
 use super::nchw::{Block, NchwTile, PC, col_mask, nchw_one};
 use super::simd::{LANES, V16};
+use super::tiles::{Cpu, Tiles};
 use crate::Error;
 use crate::conv::Activation;
 use crate::conv::Conv;
@@ -116,14 +117,25 @@ const MIN_ROW_INPUTS: usize = 7;
 /// and chosen the same way as [`MIN_ROW_INPUTS`].
 const MIN_COL_INPUTS: usize = 4;
 
-/// Most input channels per group for Winograd along the rows. Wider layers run faster on
-/// the channel-blocked direct kernels, their input converted to the blocked layout first
-/// ([`crate::engine::exec`]'s layout rules): on the Intel Xeon measured, 256 → 256 at
-/// 64 × 64 ran 180 GFLOP/s blocked against 153 on Winograd, 512 → 512 at 32 × 32 154
-/// against 86, while 128 → 128 ran 172 on Winograd against 138 blocked (see `docs/perf.md`,
+/// Most input channels per group for Winograd along the rows on a CPU with two 512-bit
+/// FMA ports ([`Tiles::two_fma_ports`]). Wider layers run faster there on the
+/// channel-blocked direct kernels, their input converted to the blocked layout first (the
+/// layout rules of `engine::exec`): on the Intel Xeon measured, 256 → 256 at 64 × 64 ran
+/// 180 GFLOP/s blocked against 153 on Winograd, 512 → 512 at 32 × 32 154 against 86,
+/// while 128 → 128 ran 172 on Winograd against 138 blocked (see `docs/perf.md`,
 /// "Measurements behind the engine's design choices"). The NCHW Winograd tile streams
-/// every input channel's plane per tile, which costs more the more planes there are.
+/// every input channel's plane per tile, which costs more the more planes there are. On
+/// the Zen 4 Winograd was measured faster at every width, so there is no bound.
 pub(crate) const MAX_ROW_CHANNELS: usize = 255;
+
+/// [`MAX_ROW_CHANNELS`] on this CPU.
+fn max_row_channels() -> usize {
+    if Tiles::two_fma_ports(Cpu::this()) {
+        MAX_ROW_CHANNELS
+    } else {
+        usize::MAX
+    }
+}
 
 /// The axis a layer of this shape runs Winograd along if its weights are finite.
 pub(crate) fn shape_allows(d: &crate::ConvDesc) -> Option<Axis> {
@@ -132,7 +144,7 @@ pub(crate) fn shape_allows(d: &crate::ConvDesc) -> Option<Axis> {
     }
     let inputs = d.in_per_group();
     if d.kernel[0] == 3
-        && inputs <= MAX_ROW_CHANNELS
+        && inputs <= max_row_channels()
         && inputs.saturating_mul(d.kernel[1]) >= MIN_ROW_INPUTS
     {
         Some(Axis::Rows)

@@ -1,14 +1,43 @@
 //! The dense (and grouped) driver on the channel-blocked tiles: any layout in, any layout
 //! out, each output row cut into segments of constant valid taps and those into tiles of
 //! the family's widths, one pass of output blocks after another.
+//!
+//! A pass whose packed weights outgrow [`CHUNK_BYTES`] (wide layers: 512 input channels
+//! of a 1 × 1 layer are 64 KiB for two output blocks) sums its input channels in chunks
+//! of at most that many bytes of weights, each chunk over up to [`SUB_W`] output columns
+//! before the next, the running sums in a buffer on the stack ([`Chunk`]): one chunk's
+//! weights then stay in the L1 cache while every tile of those columns reads them, where
+//! one pass would stream all of them from L2 for each tile. The chunks keep each output's
+//! order of products, so the results are the same bits either way.
 
 use super::buffers::{out_desc, real_lanes};
 use super::geom::{Run, segments, tiles};
 use super::split::{Units, split};
 use crate::engine::isa::Isa;
-use crate::engine::kernels::{DenseTile, taps};
+use crate::engine::kernels::{Chunk, DenseTile, taps};
 use crate::engine::plan::{ConvPlan, Pass};
 use crate::engine::simd::LANES;
+
+/// Most bytes of packed weights in one chunk of a pass's input channels: a third of a
+/// 48 KiB L1 data cache, leaving room for the tiles' inputs and running sums.
+pub(super) const CHUNK_BYTES: usize = 16 * 1024;
+
+/// Most output columns one chunk runs over before the next chunk starts; the running sums
+/// of that many pixels (two output blocks) take 16 KiB.
+pub(super) const SUB_W: usize = 128;
+
+/// The end of the chunk of `pass`'s segments that starts at segment `c0`: as many
+/// segments as fit in [`CHUNK_BYTES`] of weights, at least one.
+fn chunk_end(pass: &Pass, taps: usize, c0: usize) -> usize {
+    let bytes = |s: &crate::engine::kernels::Seg| taps * (s.hi - s.lo) * pass.nob * LANES * 4;
+    let mut sum = bytes(&pass.segs[c0]);
+    let mut c1 = c0 + 1;
+    while c1 < pass.segs.len() && sum + bytes(&pass.segs[c1]) <= CHUNK_BYTES {
+        sum += bytes(&pass.segs[c1]);
+        c1 += 1;
+    }
+    c1
+}
 
 pub(super) fn dense<I: Isa>(plan: &ConvPlan, passes: &[Pass], w: &[f32], r: Run<'_>) {
     let Run {
@@ -33,44 +62,86 @@ pub(super) fn dense<I: Isa>(plan: &ConvPlan, passes: &[Pass], w: &[f32], r: Run<
             for (j, m) in masks.iter_mut().enumerate().take(pass.nob) {
                 *m &= real_lanes(&y, pass.ob0 + j);
             }
+            let n_taps = g.kh * g.kw;
+            let chunked = chunk_end(pass, n_taps, 0) < pass.segs.len();
             for oy in ya..yb {
                 let ky = taps(oy, g.sh, g.dh, g.pt, g.kh, g.ih);
-                segments(g, xa, xb, |s, e, kx| {
-                    let sizes = if pass.nob == 2 { I::TILES2 } else { I::TILES1 };
-                    tiles(s, e, sizes, 4 / pass.nob, |ox0, r| {
-                        let t = DenseTile {
-                            x: ximg,
-                            x_cb: xs.cb,
-                            x_c: xs.c,
-                            x_row: xs.row,
-                            x_px: xs.px,
-                            segs: &pass.segs,
-                            w: w.as_ptr(),
-                            kw: g.kw,
-                            ky,
-                            kx,
-                            iy0: (oy * g.sh) as isize - g.pt as isize,
-                            ix0: (ox0 * g.sw) as isize - g.pl as isize,
-                            dh: g.dh,
-                            dw: g.dw,
-                            pstep: g.sw * xs.px,
-                            bias: plan.bias16[pass.ob0 * LANES..].as_ptr(),
-                            act: d.activation,
-                            masks,
-                            out: out_desc(
-                                &y,
-                                &ys,
-                                yimg.wrapping_add(pass.ob0 * ys.cb + oy * ys.row + ox0 * ys.px),
-                            ),
-                        };
-                        // SAFETY: the taps are the valid ones for every pixel of the tile
-                        // (`taps`/`segments`), so every input read is inside image `n`; the
-                        // packed weights and biases cover the pass; the tile's outputs are
-                        // inside rows `ya..yb`, columns `xa..xb` of image `n`, which only this
-                        // unit writes; `I` was checked available when the network was built.
-                        unsafe { I::dense(r, pass.nob, step, &t) };
+                let tile = |ox0: usize| DenseTile {
+                    x: ximg,
+                    x_cb: xs.cb,
+                    x_c: xs.c,
+                    x_row: xs.row,
+                    x_px: xs.px,
+                    segs: &pass.segs,
+                    w: w.as_ptr(),
+                    kw: g.kw,
+                    ky,
+                    kx: (0, 0),
+                    iy0: (oy * g.sh) as isize - g.pt as isize,
+                    ix0: (ox0 * g.sw) as isize - g.pl as isize,
+                    dh: g.dh,
+                    dw: g.dw,
+                    pstep: g.sw * xs.px,
+                    bias: plan.bias16[pass.ob0 * LANES..].as_ptr(),
+                    act: d.activation,
+                    masks,
+                    out: out_desc(
+                        &y,
+                        &ys,
+                        yimg.wrapping_add(pass.ob0 * ys.cb + oy * ys.row + ox0 * ys.px),
+                    ),
+                    part: Chunk::WHOLE,
+                };
+                let sizes = if pass.nob == 2 { I::TILES2 } else { I::TILES1 };
+                if !chunked {
+                    segments(g, xa, xb, |s, e, kx| {
+                        tiles(s, e, sizes, 4 / pass.nob, |ox0, r| {
+                            let t = DenseTile { kx, ..tile(ox0) };
+                            // SAFETY: the taps are the valid ones for every pixel of the
+                            // tile (`taps`/`segments`), so every input read is inside image
+                            // `n`; the packed weights and biases cover the pass; the tile's
+                            // outputs are inside rows `ya..yb`, columns `xa..xb` of image
+                            // `n`, which only this unit writes; `I` was checked available
+                            // when the network was built.
+                            unsafe { I::dense(r, pass.nob, step, &t) };
+                        });
                     });
-                });
+                    continue;
+                }
+                let mut sums = [0.0f32; SUB_W * 2 * LANES];
+                let mut sa = xa;
+                while sa < xb {
+                    let sb = (sa + SUB_W).min(xb);
+                    let mut c0 = 0;
+                    while c0 < pass.segs.len() {
+                        let c1 = chunk_end(pass, n_taps, c0);
+                        segments(g, sa, sb, |s, e, kx| {
+                            // Tiles that do not overlap (0 chains): an overlapping tile
+                            // would read running sums another tile already moved on.
+                            tiles(s, e, sizes, 0, |ox0, r| {
+                                let part = Chunk {
+                                    sums: sums
+                                        .as_mut_ptr()
+                                        .wrapping_add((ox0 - sa) * pass.nob * LANES),
+                                    first: c0 == 0,
+                                    last: c1 == pass.segs.len(),
+                                };
+                                let t = DenseTile {
+                                    kx,
+                                    segs: &pass.segs[c0..c1],
+                                    part,
+                                    ..tile(ox0)
+                                };
+                                // SAFETY: as above, and the tile's running sums (pixels
+                                // `ox0 − sa ..` + `r` of at most `SUB_W`, `nob` blocks
+                                // each) lie inside `sums`.
+                                unsafe { I::dense(r, pass.nob, step, &t) };
+                            });
+                        });
+                        c0 = c1;
+                    }
+                    sa = sb;
+                }
             }
         }
     };

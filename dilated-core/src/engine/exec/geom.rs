@@ -108,7 +108,8 @@ pub(super) fn segments(
 /// Covers `s..e` with tiles from `sizes` (widest first): widest tiles, then the remainder
 /// either with narrower tiles or with one overlapping widest tile (recomputing a few
 /// pixels), whichever costs less. A tile narrower than `chains` pixels is charged as
-/// `chains` (too few independent accumulators to hide the FMA latency).
+/// `chains` (too few independent accumulators to hide the FMA latency). With `chains = 0`
+/// no tile overlaps another (the narrow decomposition always costs less).
 pub(super) fn tiles(
     s: usize,
     e: usize,
@@ -171,5 +172,7 @@ mod tests {
         assert_eq!(list(34, 2), [(0, 14), (14, 14), (28, 4), (32, 2)]);
         // ...a remainder of 13 with single-chain narrow tiles is not.
         assert_eq!(list(27, 4), [(0, 14), (13, 14)]);
+        // With no chains charged, no tile overlaps another.
+        assert_eq!(list(27, 0), [(0, 14), (14, 8), (22, 4), (26, 1)]);
     }
 }
