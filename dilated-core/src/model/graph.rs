@@ -518,7 +518,7 @@ impl ModelGraph {
 
     /// How many scratch buffers the plan shares among the values it keeps (values whose
     /// lives do not overlap share one; values written in place or into a concat's channel
-    /// slice take none of their own).
+    /// slice take none of their own, the inputs of convs summed as one conv included).
     #[must_use]
     pub fn scratch_buffers(&self) -> usize {
         self.inner.plan.slots

@@ -8,6 +8,15 @@
 //! whole chain is one engine `Network`, which keeps its fused stack paths. Dropouts vanish
 //! (a value read through a dropout is read directly).
 //!
+//! **Sums of convs.** The convs among an add's inputs that share kernel, rate, stride,
+//! padding, output channels and input size, with one group, no activation and no reader
+//! but the add, run as one conv (a link with `merged` convs) over the channel
+//! concatenation of their inputs: a concat step into a new value, whose slices the inputs
+//! are written into directly as for any concat, then the conv. When they are the whole sum
+//! the link takes the add (`sum`) with its activation, and the chain goes on from the add
+//! as from a conv; otherwise the merged conv writes a new value the add sums in place of
+//! the first of them.
+//!
 //! **Storage.** Values live in groups that share one region: an elementwise op (activation,
 //! PReLU, batch norm, add) whose input dies there writes in place; an add may take over its
 //! first or second input (so PyTorch's left-to-right sum order is kept: addition of two

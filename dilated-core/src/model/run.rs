@@ -245,7 +245,8 @@ impl Model {
     }
 
     /// The engine networks, one per chain of convs, in the order they run (their weights
-    /// folded).
+    /// folded; convs summed as one conv have their weights concatenated along the input
+    /// channels, see the [module docs](super)).
     #[must_use]
     pub fn networks(&self) -> &[Network] {
         &self.nets
