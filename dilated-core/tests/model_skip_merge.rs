@@ -159,7 +159,10 @@ fn merges(graph: &ModelGraph) -> bool {
 /// The largest `Σ_i |s_i|` over the output: the magnitude the summation accumulates.
 fn accumulated(spec: &Spec, seed: u64, batch: usize, input: &[f32]) -> f32 {
     let cat = spec.graph(Tail::Concat).init(seed).unwrap();
-    let terms = cat.forward_nchw_sized(batch, hw(spec.rank), input).unwrap().0;
+    let terms = cat
+        .forward_nchw_sized(batch, hw(spec.rank), input)
+        .unwrap()
+        .0;
     let plane = terms.len() / (batch * spec.blocks * SKIP);
     let mut max = 0.0f32;
     for n in 0..batch {
@@ -248,7 +251,12 @@ fn the_zoo_head_chains_after_the_merged_sum() {
             let got = merged.forward_nchw_sized(batch, [h, w], &x).unwrap().0;
             let want = unmerged.forward_nchw_sized(batch, [h, w], &x).unwrap().0;
             let scale = want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
-            assert_close(&got, &want, 1e-5 * scale, &format!("{rank:?} batch {batch}"));
+            assert_close(
+                &got,
+                &want,
+                1e-5 * scale,
+                &format!("{rank:?} batch {batch}"),
+            );
         }
     }
 }
@@ -363,7 +371,12 @@ fn the_convs_that_fit_merge_and_the_rest_stay() {
         let got = merged.forward_nchw_sized(3, [h, w], &x).unwrap().0;
         let want = unmerged.forward_nchw_sized(3, [h, w], &x).unwrap().0;
         let scale = want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
-        assert_close(&got, &want, 1e-5 * scale, &format!("{rank:?} one read twice"));
+        assert_close(
+            &got,
+            &want,
+            1e-5 * scale,
+            &format!("{rank:?} one read twice"),
+        );
     }
 }
 
@@ -381,7 +394,10 @@ fn strided_sums_merge_only_where_the_input_sizes_are_known() {
             let cin = if i == 0 { IN } else { 4 };
             let mut d = ConvDesc::same_2d(cin, 5, 3, 2);
             d.stride = [2, 2];
-            sums.push(b.conv(from, &format!("s.{i}"), d, WeightNorm::None).unwrap());
+            sums.push(
+                b.conv(from, &format!("s.{i}"), d, WeightNorm::None)
+                    .unwrap(),
+            );
         }
         let y = b.add(&sums, Activation::Identity).unwrap();
         b.output(y).unwrap();

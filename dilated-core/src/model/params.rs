@@ -450,17 +450,49 @@ pub(crate) fn sum_conv(convs: &[Conv]) -> Result<Conv, Error> {
         let d = c.desc();
         let pairs = [
             ("groups of a summed conv", 1, d.groups),
-            ("output channels of a summed conv", d0.out_channels, d.out_channels),
+            (
+                "output channels of a summed conv",
+                d0.out_channels,
+                d.out_channels,
+            ),
             ("kernel height of a summed conv", d0.kernel[0], d.kernel[0]),
             ("kernel width of a summed conv", d0.kernel[1], d.kernel[1]),
-            ("rate (height) of a summed conv", d0.dilation[0], d.dilation[0]),
-            ("rate (width) of a summed conv", d0.dilation[1], d.dilation[1]),
-            ("stride (height) of a summed conv", d0.stride[0], d.stride[0]),
+            (
+                "rate (height) of a summed conv",
+                d0.dilation[0],
+                d.dilation[0],
+            ),
+            (
+                "rate (width) of a summed conv",
+                d0.dilation[1],
+                d.dilation[1],
+            ),
+            (
+                "stride (height) of a summed conv",
+                d0.stride[0],
+                d.stride[0],
+            ),
             ("stride (width) of a summed conv", d0.stride[1], d.stride[1]),
-            ("top padding of a summed conv", d0.padding[0][0], d.padding[0][0]),
-            ("bottom padding of a summed conv", d0.padding[0][1], d.padding[0][1]),
-            ("left padding of a summed conv", d0.padding[1][0], d.padding[1][0]),
-            ("right padding of a summed conv", d0.padding[1][1], d.padding[1][1]),
+            (
+                "top padding of a summed conv",
+                d0.padding[0][0],
+                d.padding[0][0],
+            ),
+            (
+                "bottom padding of a summed conv",
+                d0.padding[0][1],
+                d.padding[0][1],
+            ),
+            (
+                "left padding of a summed conv",
+                d0.padding[1][0],
+                d.padding[1][0],
+            ),
+            (
+                "right padding of a summed conv",
+                d0.padding[1][1],
+                d.padding[1][1],
+            ),
         ];
         if let Some(&(what, expected, actual)) = pairs.iter().find(|(_, e, a)| e != a) {
             return Err(Error::Shape {
@@ -469,9 +501,11 @@ pub(crate) fn sum_conv(convs: &[Conv]) -> Result<Conv, Error> {
                 actual,
             });
         }
-        in_channels = in_channels.checked_add(d.in_channels).ok_or(Error::Overflow {
-            what: "channels of a summed conv",
-        })?;
+        in_channels = in_channels
+            .checked_add(d.in_channels)
+            .ok_or(Error::Overflow {
+                what: "channels of a summed conv",
+            })?;
     }
     let desc = ConvDesc {
         in_channels,

@@ -281,9 +281,33 @@ fn conv_desc(node: &Node) -> Option<&ConvDesc> {
     }
 }
 
+/// The activation after an add (none for any other op).
+fn sum_activation(op: &Op) -> Activation {
+    match op {
+        Op::Add { activation } => *activation,
+        Op::Input
+        | Op::Conv { .. }
+        | Op::BatchNorm { .. }
+        | Op::Activation(_)
+        | Op::Prelu { .. }
+        | Op::Gate
+        | Op::Concat
+        | Op::GlobalAvgPool
+        | Op::Broadcast
+        | Op::Dropout => Activation::Identity,
+    }
+}
+
 /// What must agree for convs to be summed as one: kernel, rate, stride, padding, output
 /// channels, and the spatial size of the input as far as the graph knows it.
-type SumKey = ([usize; 2], [usize; 2], [usize; 2], [[usize; 2]; 2], usize, [usize; 2]);
+type SumKey = (
+    [usize; 2],
+    [usize; 2],
+    [usize; 2],
+    [[usize; 2]; 2],
+    usize,
+    [usize; 2],
+);
 
 /// The convs among an add's inputs `ins` that can run as one conv over the channel
 /// concatenation of their inputs, in partitions of two or more (input order kept): each a
@@ -466,9 +490,10 @@ impl Plan {
                 vec![(Link::plain(c, d.activation), c)]
             } else if !merge_at[c].is_empty() {
                 let whole = merge_at[c].len() == 1 && merge_at[c][0].len() == data_inputs(c).len();
-                let act = match nodes[c].op {
-                    Op::Add { activation } if whole => activation,
-                    _ => Activation::Identity,
+                let act = if whole {
+                    sum_activation(&nodes[c].op)
+                } else {
+                    Activation::Identity
                 };
                 merge_at[c]
                     .iter()
@@ -539,7 +564,10 @@ impl Plan {
                     }
                 };
                 if is_sum {
-                    let zs: Vec<usize> = part.iter().map(|&v| resolve(nodes[v].inputs[0].0)).collect();
+                    let zs: Vec<usize> = part
+                        .iter()
+                        .map(|&v| resolve(nodes[v].inputs[0].0))
+                        .collect();
                     let width = zs.iter().map(|&z| nodes[z].channels).sum();
                     let cat = fresh(width, zs[0]);
                     merged_steps[c].push((chains.len(), cat, end));
@@ -562,7 +590,10 @@ impl Plan {
                 for &(chain, cat, end) in &merged_steps[i] {
                     let part = &merge_at[i][sums.len()];
                     pre.push(Pre::Concat {
-                        inputs: part.iter().map(|&v| resolve(nodes[v].inputs[0].0)).collect(),
+                        inputs: part
+                            .iter()
+                            .map(|&v| resolve(nodes[v].inputs[0].0))
+                            .collect(),
                         output: cat,
                     });
                     pre.push(Pre::Conv {
@@ -582,10 +613,7 @@ impl Plan {
                             None => inputs.push(v),
                         }
                     }
-                    let act = match nodes[i].op {
-                        Op::Add { activation } => activation,
-                        _ => Activation::Identity,
-                    };
+                    let act = sum_activation(&nodes[i].op);
                     pre.push(Pre::Add {
                         inputs,
                         output: i,
@@ -640,7 +668,13 @@ impl Plan {
             out
         };
         let total = n + extra.len();
-        let channels = |v: usize| if v < n { nodes[v].channels } else { extra[v - n].0 };
+        let channels = |v: usize| {
+            if v < n {
+                nodes[v].channels
+            } else {
+                extra[v - n].0
+            }
+        };
         let sized_by = |v: usize| if v < n { v } else { extra[v - n].1 };
 
         // Lives, in 1-based step indices (the input is written at 0, the output read after
@@ -948,14 +982,25 @@ mod tests {
         // last in the output). 18 convs, each its own chain, but the last residual conv
         // leads nowhere: not run.
         let unmerged = graph.without_sum_merge();
-        assert!(unmerged.scratch_buffers() <= 10, "{}", unmerged.scratch_buffers());
+        assert!(
+            unmerged.scratch_buffers() <= 10,
+            "{}",
+            unmerged.scratch_buffers()
+        );
         assert_eq!(unmerged.inner.plan.chains.len(), 17);
         // Merged, the six skip convs are one conv over the concatenation of the gate
         // outputs, each written straight into its slice (the concat copies nothing): the
         // skips are never stored, and the sum with its ReLU is that conv's output.
         assert_eq!(graph.inner.plan.chains.len(), 12);
         assert_eq!(concats(&graph), [0]);
-        assert!(!graph.inner.plan.steps.iter().any(|s| matches!(s, Step::Add { inputs, .. } if inputs.len() == 6)));
+        assert!(
+            !graph
+                .inner
+                .plan
+                .steps
+                .iter()
+                .any(|s| matches!(s, Step::Add { inputs, .. } if inputs.len() == 6))
+        );
         assert!(graph.scratch_buffers() <= 5, "{}", graph.scratch_buffers());
         assert_eq!(graph.fused_ops(), (12, 6));
     }

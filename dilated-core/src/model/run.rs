@@ -138,11 +138,12 @@ impl Model {
                     for &c in std::iter::once(&link.conv).chain(&link.merged) {
                         let (conv, gain) = conv_params(g, &params, c)?;
                         parts.push(
-                            params::engine_conv(conv, gain, None, Activation::Identity)
-                                .map_err(|source| ModelError::Op {
+                            params::engine_conv(conv, gain, None, Activation::Identity).map_err(
+                                |source| ModelError::Op {
                                     op: label(&g.nodes, c),
                                     source,
-                                })?,
+                                },
+                            )?,
                         );
                     }
                     let sum = params::sum_conv(&parts).map_err(at)?;
