@@ -404,7 +404,7 @@ impl ModelBuilder {
             }
             .into());
         }
-        let plan = Plan::new(&self.nodes, output);
+        let plan = Plan::new(&self.nodes, output, true);
         Ok(ModelGraph {
             inner: Arc::new(GraphInner {
                 rank: self.rank,
@@ -473,7 +473,9 @@ impl ModelGraph {
 
     /// How many convolution steps the plan runs (each a chain of convs with single
     /// consumers, run as one engine network) and how many ops they absorbed (folded batch
-    /// norms, fused activations and PReLUs, chained convs).
+    /// norms, fused activations and PReLUs, chained convs; convs summed by one add and run
+    /// as one conv over the concatenation of their inputs, and the add when they make up
+    /// all of it).
     #[must_use]
     pub fn fused_ops(&self) -> (usize, usize) {
         let chains = &self.inner.plan.chains;
@@ -482,7 +484,12 @@ impl ModelGraph {
             .map(|c| {
                 c.links
                     .iter()
-                    .map(|l| usize::from(l.bn.is_some()) + usize::from(l.act_node.is_some()))
+                    .map(|l| {
+                        usize::from(l.bn.is_some())
+                            + usize::from(l.act_node.is_some())
+                            + l.merged.len()
+                            + usize::from(l.sum.is_some())
+                    })
                     .sum::<usize>()
                     + c.links.len()
                     - 1
@@ -492,9 +499,26 @@ impl ModelGraph {
         (chains.len(), absorbed)
     }
 
+    /// The same graph planned without summing convs as one conv (each skip conv its own
+    /// chain, the add a loop): the reference the merged plan is tested against.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn without_sum_merge(&self) -> ModelGraph {
+        let g = &self.inner;
+        ModelGraph {
+            inner: Arc::new(GraphInner {
+                rank: g.rank,
+                nodes: g.nodes.clone(),
+                output: g.output,
+                params: g.params.clone(),
+                plan: Plan::new(&g.nodes, g.output, false),
+            }),
+        }
+    }
+
     /// How many scratch buffers the plan shares among the values it keeps (values whose
     /// lives do not overlap share one; values written in place or into a concat's channel
-    /// slice take none of their own).
+    /// slice take none of their own, the inputs of convs summed as one conv included).
     #[must_use]
     pub fn scratch_buffers(&self) -> usize {
         self.inner.plan.slots

@@ -38,6 +38,17 @@
 //!   epilogue; a PReLU that is the only consumer runs on the conv's output in place. A
 //!   conv whose output (after what it absorbed) has a single consumer, another conv, joins
 //!   it in one engine [`Network`](crate::engine::Network), which keeps its fused stack paths. Dropouts vanish.
+//! - **Sums of convs as one conv.** An add whose inputs include convs of one geometry
+//!   (kernel, rate, stride, padding, output channels, input size), one group, no
+//!   activation of their own, each read only by that add, computes their sum as one conv:
+//!   `Σ (W_i * z_i + b_i) = [W_1 … W_k] * concat(z_1, …, z_k) + Σ b_i`, the inputs `z_i`
+//!   written straight into channel slices of one buffer (their other readers read the
+//!   slice), the engine's weights concatenated along the input channels, the biases summed
+//!   in f64 and rounded once. When those convs are the whole sum, the add's activation
+//!   runs in the conv's epilogue and what follows chains on; otherwise the add sums the
+//!   merged conv's output with the rest. WaveNet's 50 skip convs are one 1600 → 512 conv,
+//!   and the skips are never stored. Only the summation order changes (results within
+//!   rounding of the unmerged graph; the saved tensors are the original ones).
 //! - **Elementwise steps** (residual adds and skip sums, gates, standalone activations,
 //!   PReLUs and batch norms — ESPNet normalises after a concat and an add —, pools,
 //!   broadcasts) are plain loops over slices, in place where their input dies.

@@ -435,6 +435,119 @@ pub(crate) fn engine_conv(
     Conv::new(desc, weight, bias)
 }
 
+/// Convs summed by one add as one conv: `Σ (W_i * z_i + b_i) = [W_1 … W_k] * concat(z_1,
+/// …, z_k) + Σ b_i`. The weights are concatenated along the input channels (in order), the
+/// biases summed in f64 and rounded once (no bias if none has one); no activation. The
+/// convs share kernel, rate, stride, padding and output channels, with one group (the plan
+/// sees to it; anything else is an error).
+pub(crate) fn sum_conv(convs: &[Conv]) -> Result<Conv, Error> {
+    let first = convs.first().ok_or(Error::Zero {
+        what: "convs in a sum",
+    })?;
+    let d0 = *first.desc();
+    let mut in_channels = 0usize;
+    for c in convs {
+        let d = c.desc();
+        let pairs = [
+            ("groups of a summed conv", 1, d.groups),
+            (
+                "output channels of a summed conv",
+                d0.out_channels,
+                d.out_channels,
+            ),
+            ("kernel height of a summed conv", d0.kernel[0], d.kernel[0]),
+            ("kernel width of a summed conv", d0.kernel[1], d.kernel[1]),
+            (
+                "rate (height) of a summed conv",
+                d0.dilation[0],
+                d.dilation[0],
+            ),
+            (
+                "rate (width) of a summed conv",
+                d0.dilation[1],
+                d.dilation[1],
+            ),
+            (
+                "stride (height) of a summed conv",
+                d0.stride[0],
+                d.stride[0],
+            ),
+            ("stride (width) of a summed conv", d0.stride[1], d.stride[1]),
+            (
+                "top padding of a summed conv",
+                d0.padding[0][0],
+                d.padding[0][0],
+            ),
+            (
+                "bottom padding of a summed conv",
+                d0.padding[0][1],
+                d.padding[0][1],
+            ),
+            (
+                "left padding of a summed conv",
+                d0.padding[1][0],
+                d.padding[1][0],
+            ),
+            (
+                "right padding of a summed conv",
+                d0.padding[1][1],
+                d.padding[1][1],
+            ),
+        ];
+        if let Some(&(what, expected, actual)) = pairs.iter().find(|(_, e, a)| e != a) {
+            return Err(Error::Shape {
+                what,
+                expected,
+                actual,
+            });
+        }
+        in_channels = in_channels
+            .checked_add(d.in_channels)
+            .ok_or(Error::Overflow {
+                what: "channels of a summed conv",
+            })?;
+    }
+    let desc = ConvDesc {
+        in_channels,
+        bias: convs.iter().any(|c| c.bias().is_some()),
+        activation: Activation::Identity,
+        ..d0
+    };
+    let rows = desc.out_channels;
+    let mut weight = Vec::with_capacity(conv_weight_len(&desc)?);
+    for co in 0..rows {
+        for c in convs {
+            let per = c.weight().len() / rows.max(1);
+            weight.extend_from_slice(&c.weight()[co * per..(co + 1) * per]);
+        }
+    }
+    let bias = desc.bias.then(|| {
+        (0..rows)
+            .map(|co| {
+                let sum: f64 = convs
+                    .iter()
+                    .filter_map(|c| c.bias().map(|b| f64::from(b[co])))
+                    .sum();
+                #[allow(clippy::cast_possible_truncation)] // f64 → f32 rounding is the point.
+                let b = sum as f32;
+                b
+            })
+            .collect()
+    });
+    Conv::new(desc, weight, bias)
+}
+
+/// The number of weights of `desc`, checked.
+fn conv_weight_len(desc: &ConvDesc) -> Result<usize, Error> {
+    let cpg = desc.in_channels / desc.groups.max(1);
+    [desc.out_channels, cpg, desc.kernel[0], desc.kernel[1]]
+        .iter()
+        .try_fold(1usize, |acc, &x| acc.checked_mul(x))
+        .ok_or(Error::Overflow {
+            what: "weights of a summed conv",
+        })
+}
+
 /// The node's conv and `g`, for the plan's links.
 pub(crate) fn conv_of(params: &[NodeParams], node: usize) -> Option<(&Conv, Option<&[f32]>)> {
     match &params[node] {

@@ -8,6 +8,15 @@
 //! whole chain is one engine `Network`, which keeps its fused stack paths. Dropouts vanish
 //! (a value read through a dropout is read directly).
 //!
+//! **Sums of convs.** The convs among an add's inputs that share kernel, rate, stride,
+//! padding, output channels and input size, with one group, no activation and no reader
+//! but the add, run as one conv (a link with `merged` convs) over the channel
+//! concatenation of their inputs: a concat step into a new value, whose slices the inputs
+//! are written into directly as for any concat, then the conv. When they are the whole sum
+//! the link takes the add (`sum`) with its activation, and the chain goes on from the add
+//! as from a conv; otherwise the merged conv writes a new value the add sums in place of
+//! the first of them.
+//!
 //! **Storage.** Values live in groups that share one region: an elementwise op (activation,
 //! PReLU, batch norm, add) whose input dies there writes in place; an add may take over its
 //! first or second input (so PyTorch's left-to-right sum order is kept: addition of two
@@ -23,18 +32,41 @@
 
 use super::node::{Node, Op, ValueId};
 use crate::conv::{Activation, ConvDesc};
+use crate::tensor::DYN;
 
 /// One conv of a chain, with what it absorbed.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Link {
-    /// The conv node.
+    /// The conv node (the first of a merged sum).
     pub(crate) conv: usize,
+    /// Convs summed with `conv` by one add and run as one conv with it: their (folded)
+    /// weights concatenated after `conv`'s along the input channels, the biases summed;
+    /// the link's input is the channel concatenation of their inputs. Empty for a plain
+    /// conv.
+    pub(crate) merged: Vec<usize>,
+    /// The add node the merged conv computes whole (its activation is `act`), if it
+    /// computes a whole add (a partial merge writes a value the add still sums).
+    pub(crate) sum: Option<usize>,
     /// A batch norm folded into it.
     pub(crate) bn: Option<usize>,
     /// The activation in its epilogue (its own, or the absorbed node's).
     pub(crate) act: Activation,
     /// The activation node absorbed, if any.
     pub(crate) act_node: Option<usize>,
+}
+
+impl Link {
+    /// A conv on its own, `act` in its epilogue.
+    fn plain(conv: usize, act: Activation) -> Self {
+        Self {
+            conv,
+            merged: Vec::new(),
+            sum: None,
+            bn: None,
+            act,
+            act_node: None,
+        }
+    }
 }
 
 /// Convs run as one engine network, and a PReLU after the last one.
@@ -249,6 +281,81 @@ fn conv_desc(node: &Node) -> Option<&ConvDesc> {
     }
 }
 
+/// The activation after an add (none for any other op).
+fn sum_activation(op: &Op) -> Activation {
+    match op {
+        Op::Add { activation } => *activation,
+        Op::Input
+        | Op::Conv { .. }
+        | Op::BatchNorm { .. }
+        | Op::Activation(_)
+        | Op::Prelu { .. }
+        | Op::Gate
+        | Op::Concat
+        | Op::GlobalAvgPool
+        | Op::Broadcast
+        | Op::Dropout => Activation::Identity,
+    }
+}
+
+/// What must agree for convs to be summed as one: kernel, rate, stride, padding, output
+/// channels, and the spatial size of the input as far as the graph knows it.
+type SumKey = (
+    [usize; 2],
+    [usize; 2],
+    [usize; 2],
+    [[usize; 2]; 2],
+    usize,
+    [usize; 2],
+);
+
+/// The convs among an add's inputs `ins` that can run as one conv over the channel
+/// concatenation of their inputs, in partitions of two or more (input order kept): each a
+/// conv with one group and no activation of its own, read only by the add (`only_here`) and
+/// once, of one geometry. Their inputs must have one spatial size: on an axis whose size is
+/// only known at run time the stride must be 1 (then equal output sizes, which the add
+/// checks, mean equal input sizes).
+fn sum_partitions(
+    nodes: &[Node],
+    ins: &[usize],
+    only_here: impl Fn(usize) -> bool,
+    resolve: impl Fn(usize) -> usize,
+) -> Vec<Vec<usize>> {
+    let mut parts: Vec<(SumKey, Vec<usize>)> = Vec::new();
+    for (p, &v) in ins.iter().enumerate() {
+        let Some(d) = conv_desc(&nodes[v]) else {
+            continue;
+        };
+        let z = resolve(nodes[v].inputs[0].0);
+        let size = nodes[z].size;
+        let fits = d.groups == 1
+            && d.activation == Activation::Identity
+            && only_here(v)
+            && !ins[..p].contains(&v)
+            && (0..2).all(|axis| size[axis] != DYN || d.stride[axis] == 1);
+        if !fits {
+            continue;
+        }
+        let key = (
+            d.kernel,
+            d.dilation,
+            d.stride,
+            d.padding,
+            d.out_channels,
+            size,
+        );
+        match parts.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, part)) => part.push(v),
+            None => parts.push((key, vec![v])),
+        }
+    }
+    parts
+        .into_iter()
+        .filter(|(_, part)| part.len() >= 2)
+        .map(|(_, part)| part)
+        .collect()
+}
+
 /// The storage decisions, made step by step.
 struct Storage<'a> {
     groups: Vec<Group>,
@@ -312,7 +419,7 @@ impl Storage<'_> {
 
 impl Plan {
     /// Plans a checked graph (every input index below its node, node 0 the input).
-    pub(crate) fn new(nodes: &[Node], output: ValueId) -> Self {
+    pub(crate) fn new(nodes: &[Node], output: ValueId, merge: bool) -> Self {
         let n = nodes.len();
         let resolve = |mut v: usize| {
             while matches!(nodes[v].op, Op::Dropout) {
@@ -348,67 +455,174 @@ impl Plan {
         }
         let sole = |v: usize| (v != out && uses[v].len() == 1).then(|| uses[v][0]);
 
-        // Chains.
+        // Sums of convs computed as one conv (each partition of an add's inputs).
         let mut absorbed = vec![false; n];
+        let mut merge_at: Vec<Vec<Vec<usize>>> = vec![Vec::new(); n];
+        if merge {
+            for a in (0..n).filter(|&a| live[a] && matches!(nodes[a].op, Op::Add { .. })) {
+                let parts = sum_partitions(nodes, &data_inputs(a), |v| sole(v) == Some(a), resolve);
+                for &v in parts.iter().flatten() {
+                    absorbed[v] = true;
+                }
+                merge_at[a] = parts;
+            }
+        }
+        // Values beyond the nodes: `n` (a copy of the input), then the channel
+        // concatenations and the partial sums of the merges. Their channels and the node
+        // whose spatial size they have.
+        let mut extra: Vec<(usize, usize)> = vec![(nodes[0].channels, 0)];
+        let mut fresh = |channels: usize, sized_by: usize| {
+            extra.push((channels, sized_by));
+            n + extra.len() - 1
+        };
+
+        // Chains.
         let mut chains = Vec::new();
         let mut chain_at = vec![None; n];
         let mut chain_out = Vec::new();
+        // Per add with merges: (chain, its input's concatenation, its output) per partition.
+        let mut merged_steps: Vec<Vec<(usize, usize, usize)>> = vec![Vec::new(); n];
         for c in 0..n {
-            if !live[c] || absorbed[c] || conv_desc(&nodes[c]).is_none() {
+            if !live[c] || absorbed[c] {
                 continue;
             }
-            let mut links = Vec::new();
-            let mut prelu = None;
-            let mut conv = c;
-            let end = loop {
-                let act = conv_desc(&nodes[conv]).map_or(Activation::Identity, |d| d.activation);
-                let mut link = Link {
-                    conv,
-                    bn: None,
-                    act,
-                    act_node: None,
+            let starts: Vec<(Link, usize)> = if let Some(d) = conv_desc(&nodes[c]) {
+                vec![(Link::plain(c, d.activation), c)]
+            } else if !merge_at[c].is_empty() {
+                let whole = merge_at[c].len() == 1 && merge_at[c][0].len() == data_inputs(c).len();
+                let act = if whole {
+                    sum_activation(&nodes[c].op)
+                } else {
+                    Activation::Identity
                 };
-                let mut cur = conv;
-                if act == Activation::Identity {
-                    if let Some(b) =
-                        sole(cur).filter(|&b| matches!(nodes[b].op, Op::BatchNorm { .. }))
-                    {
-                        link.bn = Some(b);
-                        absorbed[b] = true;
-                        cur = b;
-                    }
-                    if let Some(a) = sole(cur)
-                        && let Op::Activation(f) = nodes[a].op
-                    {
-                        link.act = f;
-                        link.act_node = Some(a);
-                        absorbed[a] = true;
-                        cur = a;
-                    }
-                }
-                links.push(link);
-                match sole(cur) {
-                    Some(p) if matches!(nodes[p].op, Op::Prelu { .. }) => {
-                        prelu = Some(p);
-                        absorbed[p] = true;
-                        break p;
-                    }
-                    Some(next) if conv_desc(&nodes[next]).is_some() => {
-                        absorbed[next] = true;
-                        conv = next;
-                    }
-                    Some(_) | None => break cur,
-                }
+                merge_at[c]
+                    .iter()
+                    .map(|part| {
+                        let link = Link {
+                            conv: part[0],
+                            merged: part[1..].to_vec(),
+                            sum: whole.then_some(c),
+                            bn: None,
+                            act,
+                            act_node: None,
+                        };
+                        (link, c)
+                    })
+                    .collect()
+            } else {
+                continue;
             };
-            chain_at[c] = Some(chains.len());
-            chains.push(Chain { links, prelu });
-            chain_out.push(end);
+            for (first, start) in starts {
+                let is_sum = !first.merged.is_empty();
+                let whole = first.sum.is_some();
+                let part: Vec<usize> = std::iter::once(first.conv)
+                    .chain(first.merged.iter().copied())
+                    .collect();
+                let mut links = Vec::new();
+                let mut prelu = None;
+                let mut link = first;
+                let mut cur = start;
+                let end = if is_sum && !whole {
+                    // A partial sum: the add still sums its result with the rest.
+                    links.push(link);
+                    fresh(nodes[part[0]].channels, part[0])
+                } else {
+                    loop {
+                        if link.act == Activation::Identity {
+                            if let Some(b) =
+                                sole(cur).filter(|&b| matches!(nodes[b].op, Op::BatchNorm { .. }))
+                            {
+                                link.bn = Some(b);
+                                absorbed[b] = true;
+                                cur = b;
+                            }
+                            if let Some(a) = sole(cur)
+                                && let Op::Activation(f) = nodes[a].op
+                            {
+                                link.act = f;
+                                link.act_node = Some(a);
+                                absorbed[a] = true;
+                                cur = a;
+                            }
+                        }
+                        links.push(link);
+                        match sole(cur) {
+                            Some(p) if matches!(nodes[p].op, Op::Prelu { .. }) => {
+                                prelu = Some(p);
+                                absorbed[p] = true;
+                                break p;
+                            }
+                            Some(next) if !absorbed[next] && conv_desc(&nodes[next]).is_some() => {
+                                absorbed[next] = true;
+                                let act = conv_desc(&nodes[next])
+                                    .map_or(Activation::Identity, |d| d.activation);
+                                link = Link::plain(next, act);
+                                cur = next;
+                            }
+                            Some(_) | None => break cur,
+                        }
+                    }
+                };
+                if is_sum {
+                    let zs: Vec<usize> = part
+                        .iter()
+                        .map(|&v| resolve(nodes[v].inputs[0].0))
+                        .collect();
+                    let width = zs.iter().map(|&z| nodes[z].channels).sum();
+                    let cat = fresh(width, zs[0]);
+                    merged_steps[c].push((chains.len(), cat, end));
+                } else {
+                    chain_at[c] = Some(chains.len());
+                }
+                chains.push(Chain { links, prelu });
+                chain_out.push(end);
+            }
         }
 
         // Steps in node order.
         let mut pre = Vec::new();
         for i in 1..n {
-            if !live[i] || absorbed[i] {
+            if !live[i] {
+                continue;
+            }
+            if !merged_steps[i].is_empty() {
+                let mut sums = Vec::new();
+                for &(chain, cat, end) in &merged_steps[i] {
+                    let part = &merge_at[i][sums.len()];
+                    pre.push(Pre::Concat {
+                        inputs: part
+                            .iter()
+                            .map(|&v| resolve(nodes[v].inputs[0].0))
+                            .collect(),
+                        output: cat,
+                    });
+                    pre.push(Pre::Conv {
+                        chain,
+                        input: cat,
+                        output: end,
+                    });
+                    sums.push(end);
+                }
+                if chains[merged_steps[i][0].0].links[0].sum.is_none() {
+                    // The partial sums, each where its first conv was, and the rest in order.
+                    let mut inputs = Vec::new();
+                    for v in data_inputs(i) {
+                        match merge_at[i].iter().position(|p| p.contains(&v)) {
+                            Some(k) if merge_at[i][k][0] == v => inputs.push(sums[k]),
+                            Some(_) => {}
+                            None => inputs.push(v),
+                        }
+                    }
+                    let act = sum_activation(&nodes[i].op);
+                    pre.push(Pre::Add {
+                        inputs,
+                        output: i,
+                        act,
+                    });
+                }
+                continue;
+            }
+            if absorbed[i] {
                 continue;
             }
             let input = nodes[i].inputs.first().map_or(0, |v| resolve(v.0));
@@ -453,13 +667,20 @@ impl Plan {
         } else {
             out
         };
-        let channels = |v: usize| nodes[if v < n { v } else { 0 }].channels;
-        let sized_by = |v: usize| if v < n { v } else { 0 };
+        let total = n + extra.len();
+        let channels = |v: usize| {
+            if v < n {
+                nodes[v].channels
+            } else {
+                extra[v - n].0
+            }
+        };
+        let sized_by = |v: usize| if v < n { v } else { extra[v - n].1 };
 
         // Lives, in 1-based step indices (the input is written at 0, the output read after
         // the last step).
-        let mut def = vec![0; n + 1];
-        let mut last = vec![0; n + 1];
+        let mut def = vec![0; total];
+        let mut last = vec![0; total];
         for (s, step) in pre.iter().enumerate() {
             for &v in step.reads() {
                 last[v] = s + 1;
@@ -470,7 +691,7 @@ impl Plan {
 
         let mut st = Storage {
             groups: Vec::new(),
-            group_of: vec![usize::MAX; n + 1],
+            group_of: vec![usize::MAX; total],
             def: &def,
             last: &last,
         };
@@ -756,12 +977,32 @@ mod tests {
         let s = b.add(&skips, Activation::Relu).unwrap();
         b.output(s).unwrap();
         let graph = b.build().unwrap();
-        // Live at once at most: the residual stream, the dilated conv's output, the gate,
-        // a residual branch or the skips kept for the final sum (6 of them, the last in
-        // the output).
-        assert!(graph.scratch_buffers() <= 10, "{}", graph.scratch_buffers());
-        // 18 convs, each its own chain, but the last residual conv leads nowhere: not run.
-        assert_eq!(graph.inner.plan.chains.len(), 17);
+        // Unmerged, live at once at most: the residual stream, the dilated conv's output,
+        // the gate, a residual branch or the skips kept for the final sum (6 of them, the
+        // last in the output). 18 convs, each its own chain, but the last residual conv
+        // leads nowhere: not run.
+        let unmerged = graph.without_sum_merge();
+        assert!(
+            unmerged.scratch_buffers() <= 10,
+            "{}",
+            unmerged.scratch_buffers()
+        );
+        assert_eq!(unmerged.inner.plan.chains.len(), 17);
+        // Merged, the six skip convs are one conv over the concatenation of the gate
+        // outputs, each written straight into its slice (the concat copies nothing): the
+        // skips are never stored, and the sum with its ReLU is that conv's output.
+        assert_eq!(graph.inner.plan.chains.len(), 12);
+        assert_eq!(concats(&graph), [0]);
+        assert!(
+            !graph
+                .inner
+                .plan
+                .steps
+                .iter()
+                .any(|s| matches!(s, Step::Add { inputs, .. } if inputs.len() == 6))
+        );
+        assert!(graph.scratch_buffers() <= 5, "{}", graph.scratch_buffers());
+        assert_eq!(graph.fused_ops(), (12, 6));
     }
 
     #[test]

@@ -5,12 +5,13 @@ use std::sync::Arc;
 
 use super::error::ModelError;
 use super::exec::{self, Aux, Layout, Mem};
+use super::frozen::GraphInner;
 use super::graph::ModelGraph;
 use super::node::{Op, Parameter, label, tensor_name};
 use super::params::{self, NodeParams};
 use super::plan::Space;
 use crate::Error;
-use crate::conv::{Conv, ConvDesc};
+use crate::conv::{Activation, Conv, ConvDesc};
 use crate::engine::{self, Kernel, Network, Workspace};
 use crate::weights::Weights;
 
@@ -87,6 +88,25 @@ pub struct Model {
     kernel: Kernel,
 }
 
+/// Node `c`'s conv and weight-norm gain, or the error naming its missing weight.
+fn conv_params<'a>(
+    g: &GraphInner,
+    params: &'a [NodeParams],
+    c: usize,
+) -> Result<(&'a Conv, Option<&'a [f32]>), ModelError> {
+    params::conv_of(params, c).ok_or_else(|| {
+        let prefix = if let Op::Conv { prefix, .. } = &g.nodes[c].op {
+            prefix.as_str()
+        } else {
+            ""
+        };
+        Error::MissingTensor {
+            name: tensor_name(prefix, "weight"),
+        }
+        .into()
+    })
+}
+
 impl Model {
     /// Folds and packs the engine's weights for every chain.
     fn assemble(graph: &ModelGraph, params: Vec<NodeParams>) -> Result<Self, ModelError> {
@@ -96,17 +116,6 @@ impl Model {
         for chain in &g.plan.chains {
             let mut convs: Vec<Conv> = Vec::with_capacity(chain.links.len());
             for link in &chain.links {
-                let Some((conv, gain)) = params::conv_of(&params, link.conv) else {
-                    let prefix = if let Op::Conv { prefix, .. } = &g.nodes[link.conv].op {
-                        prefix.as_str()
-                    } else {
-                        ""
-                    };
-                    return Err(Error::MissingTensor {
-                        name: tensor_name(prefix, "weight"),
-                    }
-                    .into());
-                };
                 let bn = link.bn.and_then(|b| {
                     let eps = if let Op::BatchNorm { eps, .. } = g.nodes[b].op {
                         eps
@@ -115,12 +124,31 @@ impl Model {
                     };
                     params::batch_norm_of(&params, b).map(|p| (p, eps))
                 });
-                let folded = params::engine_conv(conv, gain, bn, link.act).map_err(|source| {
-                    ModelError::Op {
-                        op: label(&g.nodes, link.conv),
-                        source,
+                let at = |source| ModelError::Op {
+                    op: label(&g.nodes, link.conv),
+                    source,
+                };
+                let folded = if link.merged.is_empty() {
+                    let (conv, gain) = conv_params(g, &params, link.conv)?;
+                    params::engine_conv(conv, gain, bn, link.act).map_err(at)?
+                } else {
+                    // A sum of convs: each folded alone, then one conv over the
+                    // concatenation of their inputs, then what follows the sum.
+                    let mut parts = Vec::with_capacity(link.merged.len() + 1);
+                    for &c in std::iter::once(&link.conv).chain(&link.merged) {
+                        let (conv, gain) = conv_params(g, &params, c)?;
+                        parts.push(
+                            params::engine_conv(conv, gain, None, Activation::Identity).map_err(
+                                |source| ModelError::Op {
+                                    op: label(&g.nodes, c),
+                                    source,
+                                },
+                            )?,
+                        );
                     }
-                })?;
+                    let sum = params::sum_conv(&parts).map_err(at)?;
+                    params::engine_conv(&sum, None, bn, link.act).map_err(at)?
+                };
                 convs.push(folded);
             }
             nets.push(Network::new_with_kernel(convs, kernel)?);
@@ -218,7 +246,8 @@ impl Model {
     }
 
     /// The engine networks, one per chain of convs, in the order they run (their weights
-    /// folded).
+    /// folded; convs summed as one conv have their weights concatenated along the input
+    /// channels, see the [module docs](super)).
     #[must_use]
     pub fn networks(&self) -> &[Network] {
         &self.nets
