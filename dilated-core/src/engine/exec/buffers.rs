@@ -178,6 +178,9 @@ pub(super) fn real_lanes(y: &Buf, ob: usize) -> u16 {
     }
 }
 
+/// Pixels [`to_blocked`] converts at a time: 64 pixels of 16 channels are 4 KiB.
+const TO_BLOCKED_RUN: usize = 64;
+
 /// NCHW → blocked, the padded lanes left as they are (never read for real outputs).
 pub(super) fn to_blocked(x: Buf, y: Buf, batch: usize, threads: &Threads) {
     let xs = x.strides();
@@ -187,17 +190,24 @@ pub(super) fn to_blocked(x: Buf, y: Buf, batch: usize, threads: &Threads) {
     threads.run(batch * cb, &|u| {
         let (n, b) = (u / cb, u % cb);
         let lanes = (x.c - b * LANES).min(LANES);
-        for l in 0..lanes {
-            let src = x
-                .p()
-                .cast_const()
-                .wrapping_add(n * xs.img + (b * LANES + l) * xs.c);
-            let dst = y.p().wrapping_add(n * ys.img + b * ys.cb + l);
-            for p in 0..hw {
-                // SAFETY: channel `16b + l` < C of image `n`, pixel `p` < H·W, in both
-                // buffers; each unit writes only its own block of its own image.
-                unsafe { *dst.wrapping_add(p * LANES) = *src.wrapping_add(p) };
+        // A run of pixels at a time, every lane of it, so the run's 4 KiB of the block stay
+        // in the L1 cache while the channels' rows fill them in.
+        let mut p0 = 0;
+        while p0 < hw {
+            let p1 = (p0 + TO_BLOCKED_RUN).min(hw);
+            for l in 0..lanes {
+                let src = x
+                    .p()
+                    .cast_const()
+                    .wrapping_add(n * xs.img + (b * LANES + l) * xs.c);
+                let dst = y.p().wrapping_add(n * ys.img + b * ys.cb + l);
+                for p in p0..p1 {
+                    // SAFETY: channel `16b + l` < C of image `n`, pixel `p` < H·W, in both
+                    // buffers; each unit writes only its own block of its own image.
+                    unsafe { *dst.wrapping_add(p * LANES) = *src.wrapping_add(p) };
+                }
             }
+            p0 = p1;
         }
     });
 }

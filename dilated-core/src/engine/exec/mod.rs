@@ -243,14 +243,22 @@ pub(crate) fn reference(
     for (i, layer) in layers.iter().enumerate() {
         let next_hw = layer.desc.output_size(hw)?;
         let src_len = ConvDesc::nchw_len(batch, layer.desc.in_channels, hw)?;
-        let src: &[f32] = if i == 0 { input } else { &ping[..src_len] };
+        // Layer `i` writes pong when `i` is even and ping when odd, so each buffer always
+        // holds the same layers' outputs and, once grown, never grows again.
+        let (prev, next) = if i % 2 == 0 {
+            (&*ping, &mut *pong)
+        } else {
+            (&*pong, &mut *ping)
+        };
+        let src: &[f32] = if i == 0 { input } else { &prev[..src_len] };
         let dst: &mut [f32] = if i == last {
             output
         } else {
             let len = ConvDesc::nchw_len(batch, layer.desc.out_channels, next_hw)?;
-            pong.clear();
-            pong.resize(len, 0.0);
-            pong
+            if next.len() < len {
+                next.resize(len, 0.0);
+            }
+            &mut next[..len]
         };
         conv_reference(
             &layer.desc,
@@ -261,9 +269,6 @@ pub(crate) fn reference(
             layer.bias(),
             dst,
         )?;
-        if i != last {
-            std::mem::swap(ping, pong);
-        }
         hw = next_hw;
     }
     Ok(())
