@@ -54,6 +54,36 @@ enum Wr {
     Arena(Range<usize>),
 }
 
+/// Floats an add step sums at a time (16 KiB).
+const ADD_RUN: usize = 4096;
+
+impl Wr {
+    fn len(&self) -> usize {
+        match self {
+            Wr::Output(r) | Wr::Arena(r) => r.len(),
+        }
+    }
+
+    /// Elements `a..b` of this range.
+    fn sub(&self, a: usize, b: usize) -> Wr {
+        match self {
+            Wr::Output(r) => Wr::Output(r.start + a..r.start + b),
+            Wr::Arena(r) => Wr::Arena(r.start + a..r.start + b),
+        }
+    }
+}
+
+impl Rd {
+    /// Elements `a..b` of this range.
+    fn sub(&self, a: usize, b: usize) -> Rd {
+        match self {
+            Rd::Input(r) => Rd::Input(r.start + a..r.start + b),
+            Rd::Output(r) => Rd::Output(r.start + a..r.start + b),
+            Rd::Arena(r) => Rd::Arena(r.start + a..r.start + b),
+        }
+    }
+}
+
 impl From<Wr> for Rd {
     fn from(w: Wr) -> Self {
         match w {
@@ -339,25 +369,32 @@ pub(crate) fn run(
             } => items(batch, |n| {
                 let out = lay.wr(*output, n);
                 let here = Src::At(*output);
-                let k = match inputs.iter().take(2).position(|&i| i == here) {
-                    Some(k) => k,
-                    None => {
-                        let (s, d) = mem.pair(&lay.rd(inputs[0], n), &out);
-                        d.copy_from_slice(s);
-                        0
-                    }
-                };
                 // Left to right: with k = 1 the first sum is x₁ + x₀, which is x₀ + x₁. The
                 // input taken over is read once only (the plan sees to it), so no other
                 // input is at the output's location.
-                for (j, &i) in inputs.iter().enumerate() {
-                    if j != k {
-                        let (s, d) = mem.pair(&lay.rd(i, n), &out);
-                        d.iter_mut().zip(s).for_each(|(d, &x)| *d += x);
+                let taken = inputs.iter().take(2).position(|&i| i == here);
+                let k = taken.unwrap_or(0);
+                // Run by run, so a run's sum and its activation stay in the L1 cache: one
+                // pass over memory instead of one per input and one for the activation.
+                let len = out.len();
+                let mut a = 0;
+                while a < len {
+                    let b = (a + ADD_RUN).min(len);
+                    let dst = out.sub(a, b);
+                    if taken.is_none() {
+                        let (s, d) = mem.pair(&lay.rd(inputs[0], n).sub(a, b), &dst);
+                        d.copy_from_slice(s);
                     }
-                }
-                if *act != Activation::Identity {
-                    activate(lay.kernel, *act, mem.write(&out), None);
+                    for (j, &i) in inputs.iter().enumerate() {
+                        if j != k {
+                            let (s, d) = mem.pair(&lay.rd(i, n).sub(a, b), &dst);
+                            d.iter_mut().zip(s).for_each(|(d, &x)| *d += x);
+                        }
+                    }
+                    if *act != Activation::Identity {
+                        activate(lay.kernel, *act, mem.write(&dst), None);
+                    }
+                    a = b;
                 }
                 Ok(())
             })?,
