@@ -14,16 +14,13 @@ use dilated_core::conv::Rank;
 use dilated_core::model::{Model, ModelBuilder, ModelGraph, ValueId, WeightNorm};
 use dilated_core::{Activation, ConvDesc};
 
+#[path = "support/rng.rs"]
+#[allow(dead_code)] // `below` serves the engine's tests
+mod rng;
+
+/// `len` values in [−1, 1) drawn from `seed`.
 fn signal(len: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
+    rng::Rng(seed).vec(len)
 }
 
 /// How the skip convs end.

@@ -1,5 +1,6 @@
 //! The small deterministic generator the engine's property tests draw their data from
-//! (proptest draws the seed): included by path in `engine_props` and `engine_tiles`.
+//! (proptest draws the seed): included by path in `engine_props`, `engine_tiles` and
+//! `model_skip_merge`.
 
 /// SplitMix64.
 pub(crate) struct Rng(pub(crate) u64);
