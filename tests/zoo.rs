@@ -340,6 +340,41 @@ fn bench_prints_the_median_last() {
     assert_eq!(err.lines().count(), 1, "{err}");
 }
 
+/// `bench --stream`: microseconds per sample last, the FLOPs per sample counted from the
+/// graph (the small TCN: 2·4·1·7 + 2·4·4·7 + 2·4·1 in level 0, 7 levels of 2 · 2·4·4·7,
+/// 2·3·4 at the end: 3448) and their time at `--peak`; a 2D entry cannot stream (one
+/// error line, exit 1).
+#[test]
+fn bench_stream_prints_microseconds_per_sample_and_the_bound() {
+    let (code, out, err) = cli(&[
+        "bench", "tcn", "--small", "--stream", "--runs", "10", "--peak", "100",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    let us: f64 = lines[lines.len() - 1]
+        .strip_prefix("us_per_sample=")
+        .expect("us_per_sample=")
+        .parse()
+        .expect("a number");
+    assert!(us.is_finite() && us > 0.0);
+    let counts = lines[lines.len() - 2];
+    let field = |name: &str| -> f64 {
+        counts
+            .split_whitespace()
+            .find_map(|f| f.strip_prefix(name))
+            .unwrap_or_else(|| panic!("{name} in {counts}"))
+            .parse()
+            .expect("a number")
+    };
+    assert_eq!(field("flop_per_sample="), 3448.0);
+    // 3448 FLOP at 100 GFLOP/s: 0.03448 µs.
+    assert!((field("bound_us_per_sample=") - 0.0345).abs() < 1e-9);
+    let (code, _, err) = cli(&["bench", "aspp", "--small", "--stream", "--runs", "10"]);
+    assert_eq!(code, 1);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("stream"), "{err}");
+}
+
 // ---------------------------------------------------------------------------------------
 // Bad input, in-process and through the built binary
 // ---------------------------------------------------------------------------------------

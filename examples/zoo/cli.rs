@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use dilated::conv::Rank;
+use dilated_core::model::{ModelStream, Op};
 
 use super::entries::{ENTRIES, Entry, Variant, find};
 use super::tensors::{output_bytes, output_shape, read_file, read_input, write_file};
@@ -82,6 +83,16 @@ enum Command {
         /// The reduced-width declaration.
         #[arg(long)]
         small: bool,
+        /// Times the frame-by-frame stream instead (the causal 1D entries: `ModelStream`,
+        /// one sample pushed at a time, up to 2048 samples a run after 256 untimed ones):
+        /// microseconds per sample and the model's FLOPs per sample; the last line is
+        /// `us_per_sample=<f>`.
+        #[arg(long, conflicts_with_all = ["batch", "threads"])]
+        stream: bool,
+        /// The FMA peak, in GFLOP/s per core, to print the stream's FLOP bound per sample
+        /// beside it (`bench/peak` measures it).
+        #[arg(long, requires = "stream")]
+        peak: Option<f64>,
     },
 }
 
@@ -172,10 +183,21 @@ fn run(command: &Command, out: &mut dyn Write) -> Result<(), String> {
         }
         Command::Bench {
             name,
+            threads: _,
+            batch: _,
+            runs,
+            small,
+            stream: true,
+            peak,
+        } => stream_bench(find(name)?, *small, *runs as usize, *peak, out),
+        Command::Bench {
+            name,
             threads,
             batch,
             runs,
             small,
+            stream: false,
+            peak: _,
         } => bench(
             find(name)?,
             *small,
@@ -221,6 +243,79 @@ pub(crate) fn signal(len: usize, seed: u32) -> Vec<f32> {
             2.0 * v - 1.0
         })
         .collect()
+}
+
+/// Samples pushed untimed before a stream's timed runs, and the most pushed per run.
+const STREAM_WARMUP: usize = 256;
+const STREAM_RUN: usize = 2048;
+
+/// `bench --stream`: microseconds per sample of the frame-by-frame stream, median of
+/// `runs` runs, beside the model's FLOPs per sample (2 × the multiply-adds of its convs
+/// for one output sample) and, given the peak, the time those FLOPs take at it.
+fn stream_bench(
+    entry: &Entry,
+    small: bool,
+    runs: usize,
+    peak: Option<f64>,
+    out: &mut dyn Write,
+) -> Result<(), String> {
+    if peak.is_some_and(|p| !(p.is_finite() && p > 0.0)) {
+        return Err("--peak must be a positive number of GFLOP/s".to_owned());
+    }
+    let v = entry.variant(small);
+    let net = (v.seeded)(0)?;
+    let mut stream = net.stream()?;
+    let model = net
+        .model()
+        .ok_or_else(|| format!("{} does not stream", entry.name))?;
+    let mut flops = 0usize;
+    for node in model.graph().nodes() {
+        if let Op::Conv { desc, .. } = node.op() {
+            flops = 2usize
+                .checked_mul(desc.out_channels)
+                .and_then(|f| f.checked_mul(desc.in_per_group()))
+                .and_then(|f| f.checked_mul(desc.kernel[0]))
+                .and_then(|f| f.checked_mul(desc.kernel[1]))
+                .and_then(|f| f.checked_add(flops))
+                .ok_or_else(|| "the model's FLOP count overflows".to_owned())?;
+        }
+    }
+    let c = stream.in_channels();
+    let frames = signal(c * (STREAM_WARMUP + STREAM_RUN), 0x9E37_79B9);
+    let push = |stream: &mut ModelStream, range: std::ops::Range<usize>| {
+        for t in range {
+            stream
+                .push(&frames[t * c..(t + 1) * c])
+                .map_err(|e| e.to_string())?;
+        }
+        Ok::<(), String>(())
+    };
+    push(&mut stream, 0..STREAM_WARMUP)?;
+    let mut per_sample = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let start = std::time::Instant::now();
+        push(&mut stream, STREAM_WARMUP..STREAM_WARMUP + STREAM_RUN)?;
+        #[allow(clippy::cast_precision_loss, reason = "2048 samples: exact")]
+        per_sample.push(start.elapsed().as_secs_f64() * 1e6 / STREAM_RUN as f64);
+    }
+    per_sample.sort_by(f64::total_cmp);
+    let median = per_sample[per_sample.len() / 2];
+    let write_err = |e: std::io::Error| format!("cannot write to stdout: {e}");
+    writeln!(
+        out,
+        "{} ({}): ModelStream, one sample at a time, {runs} timed runs of {STREAM_RUN} samples after {STREAM_WARMUP} untimed",
+        entry.name, v.class
+    )
+    .map_err(write_err)?;
+    write!(out, "flop_per_sample={flops}").map_err(write_err)?;
+    if let Some(peak) = peak {
+        // FLOP at GFLOP/s: nanoseconds, so microseconds / 1000.
+        #[allow(clippy::cast_precision_loss, reason = "a FLOP count far below 2^52")]
+        let bound = flops as f64 / peak / 1e3;
+        write!(out, " bound_us_per_sample={bound:.4}").map_err(write_err)?;
+    }
+    writeln!(out).map_err(write_err)?;
+    writeln!(out, "us_per_sample={median:.3}").map_err(write_err)
 }
 
 fn bench(
