@@ -57,6 +57,8 @@ pub(super) fn dense<I: Isa>(plan: &ConvPlan, passes: &[Pass], w: &[f32], r: Run<
         let (n, (ya, yb), (xa, xb)) = units.get(u);
         let ximg = x.p().cast_const().wrapping_add(n * xs.img);
         let yimg = y.p().wrapping_add(n * ys.img);
+        // The running sums of a chunked pass, reused by every pass and row of the unit.
+        let mut sums = [0.0f32; SUB_W * 2 * LANES];
         for pass in passes {
             let mut masks = pass.masks;
             for (j, m) in masks.iter_mut().enumerate().take(pass.nob) {
@@ -64,6 +66,14 @@ pub(super) fn dense<I: Isa>(plan: &ConvPlan, passes: &[Pass], w: &[f32], r: Run<
             }
             let n_taps = g.kh * g.kw;
             let chunked = chunk_end(pass, n_taps, 0) < pass.segs.len();
+            // One chunk: the row's columns at once, tiles free to overlap. Chunks: runs of
+            // `SUB_W` columns, and tiles that never overlap (0 chains), since an overlapping
+            // tile would read running sums another tile already moved on.
+            let (run_w, chains) = if chunked {
+                (SUB_W, 0)
+            } else {
+                (xb - xa, 4 / pass.nob)
+            };
             for oy in ya..yb {
                 let ky = taps(oy, g.sh, g.dh, g.pt, g.kh, g.ih);
                 let tile = |ox0: usize| DenseTile {
@@ -93,38 +103,24 @@ pub(super) fn dense<I: Isa>(plan: &ConvPlan, passes: &[Pass], w: &[f32], r: Run<
                     part: Chunk::WHOLE,
                 };
                 let sizes = if pass.nob == 2 { I::TILES2 } else { I::TILES1 };
-                if !chunked {
-                    segments(g, xa, xb, |s, e, kx| {
-                        tiles(s, e, sizes, 4 / pass.nob, |ox0, r| {
-                            let t = DenseTile { kx, ..tile(ox0) };
-                            // SAFETY: the taps are the valid ones for every pixel of the
-                            // tile (`taps`/`segments`), so every input read is inside image
-                            // `n`; the packed weights and biases cover the pass; the tile's
-                            // outputs are inside rows `ya..yb`, columns `xa..xb` of image
-                            // `n`, which only this unit writes; `I` was checked available
-                            // when the network was built.
-                            unsafe { I::dense(r, pass.nob, step, &t) };
-                        });
-                    });
-                    continue;
-                }
-                let mut sums = [0.0f32; SUB_W * 2 * LANES];
                 let mut sa = xa;
                 while sa < xb {
-                    let sb = (sa + SUB_W).min(xb);
+                    let sb = (sa + run_w).min(xb);
                     let mut c0 = 0;
                     while c0 < pass.segs.len() {
                         let c1 = chunk_end(pass, n_taps, c0);
                         segments(g, sa, sb, |s, e, kx| {
-                            // Tiles that do not overlap (0 chains): an overlapping tile
-                            // would read running sums another tile already moved on.
-                            tiles(s, e, sizes, 0, |ox0, r| {
-                                let part = Chunk {
-                                    sums: sums
-                                        .as_mut_ptr()
-                                        .wrapping_add((ox0 - sa) * pass.nob * LANES),
-                                    first: c0 == 0,
-                                    last: c1 == pass.segs.len(),
+                            tiles(s, e, sizes, chains, |ox0, r| {
+                                let part = if chunked {
+                                    Chunk {
+                                        sums: sums
+                                            .as_mut_ptr()
+                                            .wrapping_add((ox0 - sa) * pass.nob * LANES),
+                                        first: c0 == 0,
+                                        last: c1 == pass.segs.len(),
+                                    }
+                                } else {
+                                    Chunk::WHOLE
                                 };
                                 let t = DenseTile {
                                     kx,
@@ -132,9 +128,15 @@ pub(super) fn dense<I: Isa>(plan: &ConvPlan, passes: &[Pass], w: &[f32], r: Run<
                                     part,
                                     ..tile(ox0)
                                 };
-                                // SAFETY: as above, and the tile's running sums (pixels
-                                // `ox0 − sa ..` + `r` of at most `SUB_W`, `nob` blocks
-                                // each) lie inside `sums`.
+                                // SAFETY: the taps are the valid ones for every pixel of
+                                // the tile (`taps`/`segments`), so every input read is
+                                // inside image `n`; the packed weights and biases cover
+                                // the pass; the tile's outputs are inside rows `ya..yb`,
+                                // columns `xa..xb` of image `n`, which only this unit
+                                // writes; a chunked tile's running sums (pixels `ox0 − sa`
+                                // .. + `r` of at most `SUB_W`, `nob` blocks each) lie
+                                // inside `sums`; `I` was checked available when the
+                                // network was built.
                                 unsafe { I::dense(r, pass.nob, step, &t) };
                             });
                         });
