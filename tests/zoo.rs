@@ -373,6 +373,25 @@ fn bench_stream_prints_microseconds_per_sample_and_the_bound() {
     assert_eq!(code, 1);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("stream"), "{err}");
+    // Chunks through the engine: said in the header, timed the same way; a chunk that
+    // does not divide the run is refused.
+    let (code, out, err) = cli(&[
+        "bench", "tcn", "--small", "--stream", "--chunk", "64", "--runs", "10",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("chunks of 64 samples, 1 thread(s)"), "{out}");
+    let last = out.lines().last().expect("a last line");
+    let us: f64 = last
+        .strip_prefix("us_per_sample=")
+        .expect("us_per_sample=")
+        .parse()
+        .expect("a number");
+    assert!(us.is_finite() && us > 0.0);
+    let (code, _, err) = cli(&[
+        "bench", "tcn", "--small", "--stream", "--chunk", "3", "--runs", "10",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--chunk 3"), "{err}");
 }
 
 // ---------------------------------------------------------------------------------------

@@ -51,8 +51,16 @@
 
 use crate::Error;
 use crate::conv::{Conv, ConvDesc};
-use crate::engine::Network;
 use crate::engine::frame::{FrameConv, run_frame};
+use crate::engine::{Network, Workspace};
+
+/// Chunks of at least this many frames run through the whole-signal engine
+/// ([`Network::forward_into`], every layer on its history followed by the chunk) rather
+/// than frame by frame: a frame reads every weight of the stack once, a chunk reads them
+/// once per tile of the engine's kernels, so long chunks run at the engine's speed
+/// (`docs/perf.md`, "Streaming"). Both paths compute the same sums, in different orders:
+/// outputs agree up to rounding.
+pub const ENGINE_MIN_FRAMES: usize = 16;
 
 /// Why a stack cannot be streamed, or why a push was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -198,7 +206,8 @@ fn frame_conv(index: usize, layer: &Conv) -> Result<FrameConv, StreamError> {
 }
 
 /// Streaming inference for a stack of causal 1D dilated convolutions: one frame in, one
-/// frame out, zero latency, no allocation after construction. See the [module
+/// frame out, zero latency, no allocation after construction (chunk buffers aside: see
+/// [`CausalStream::reserve_chunk`]). See the [module
 /// docs](self) for the model and an example.
 ///
 /// Built from a [`Network`] (or a slice of [`Conv`]s) whose layers are all 1D (kernel
@@ -218,6 +227,137 @@ pub struct CausalStream {
     out_channels: usize,
     receptive_field: usize,
     frames_seen: u64,
+    /// The path of chunks of [`ENGINE_MIN_FRAMES`] frames and more.
+    chunked: Chunked,
+}
+
+/// The whole-signal engine for chunks: per layer, a one-layer network of the same conv
+/// with its causal padding removed, run on the layer's history followed by the chunk
+/// (`d·(k − 1) + T` frames in, `T` out). The buffers grow to the longest chunk seen
+/// ([`CausalStream::reserve_chunk`] grows them up front) and never shrink.
+#[derive(Debug, Clone)]
+struct Chunked {
+    nets: Vec<Network>,
+    /// One layer's history and chunk, channels-major `[C_in, frames + T]`.
+    padded: Vec<f32>,
+    /// The outputs of the layers before the last, alternately.
+    mid: [Vec<f32>; 2],
+    /// A time-major chunk and its outputs, channels-major.
+    tm: [Vec<f32>; 2],
+    ws: Workspace,
+}
+
+/// Grows `v` to at least `len` values (never shrinks it: a shorter chunk reuses it).
+fn grow(v: &mut Vec<f32>, len: usize) {
+    if v.len() < len {
+        v.resize(len, 0.0);
+    }
+}
+
+impl Chunked {
+    /// The networks for `layers`, run as `template` runs (kernel family, threads, policy),
+    /// or on this CPU's family and the current thread pool without one.
+    fn new(layers: &[Conv], template: Option<&Network>) -> Result<Self, Error> {
+        let nets = layers
+            .iter()
+            .map(|l| {
+                let mut desc = *l.desc();
+                desc.padding[1] = [0, 0];
+                let valid = Conv::new(desc, l.weight().to_vec(), l.bias().map(<[f32]>::to_vec))?;
+                match template {
+                    Some(t) => t.sibling(vec![valid]),
+                    None => Network::new(vec![valid]),
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            nets,
+            padded: Vec::new(),
+            mid: [Vec::new(), Vec::new()],
+            tm: [Vec::new(), Vec::new()],
+            ws: Workspace::new(),
+        })
+    }
+
+    /// Grows the buffers for chunks of `t` frames.
+    fn reserve(&mut self, layers: &[FrameConv], t: usize) -> Result<(), Error> {
+        let overflow = Error::Overflow {
+            what: "chunk buffers",
+        };
+        for (l, layer) in layers.iter().enumerate() {
+            let cols = layer.frames().checked_add(t).ok_or(overflow.clone())?;
+            let padded = layer
+                .in_channels()
+                .checked_mul(cols)
+                .ok_or(overflow.clone())?;
+            grow(&mut self.padded, padded);
+            if l + 1 < layers.len() {
+                let out = layer
+                    .out_channels()
+                    .checked_mul(t)
+                    .ok_or(overflow.clone())?;
+                grow(&mut self.mid[l % 2], out);
+            }
+            if l == 0 {
+                grow(
+                    &mut self.tm[0],
+                    layer.in_channels().checked_mul(t).ok_or(overflow.clone())?,
+                );
+            }
+            if l + 1 == layers.len() {
+                grow(
+                    &mut self.tm[1],
+                    layer
+                        .out_channels()
+                        .checked_mul(t)
+                        .ok_or(overflow.clone())?,
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `t` frames (`input`, `[C_in, t]`) through `layers` into `output` (`[C_out,
+    /// t]`), leaving every layer's history and latest output frame as pushing the frames
+    /// one by one would. The buffers must have been grown for `t` ([`Chunked::reserve`]).
+    fn run(
+        &mut self,
+        layers: &mut [FrameConv],
+        input: &[f32],
+        t: usize,
+        output: &mut [f32],
+    ) -> Result<(), Error> {
+        let Self {
+            nets,
+            padded,
+            mid,
+            ws,
+            ..
+        } = self;
+        let last = layers.len() - 1;
+        let [even, odd] = mid;
+        for (l, (layer, net)) in layers.iter_mut().zip(nets.iter()).enumerate() {
+            let (cin, cout, p) = (layer.in_channels(), layer.out_channels(), layer.frames());
+            // Layer `l` reads what layer `l − 1` wrote: `mid[(l − 1) % 2]`.
+            let (src, dst): (&[f32], &mut [f32]) = match (l, l == last, l % 2 == 0) {
+                (0, true, _) => (input, &mut *output),
+                (0, false, _) => (input, &mut even[..cout * t]),
+                (_, true, true) => (&odd[..cin * t], &mut *output),
+                (_, true, false) => (&even[..cin * t], &mut *output),
+                (_, false, true) => (&odd[..cin * t], &mut even[..cout * t]),
+                (_, false, false) => (&even[..cin * t], &mut odd[..cout * t]),
+            };
+            let cols = p + t;
+            let x = &mut padded[..cin * cols];
+            layer.history_into(x, cols);
+            for (c, row) in src.chunks_exact(t).enumerate() {
+                x[c * cols + p..(c + 1) * cols].copy_from_slice(row);
+            }
+            net.forward_into(1, [1, cols], x, dst, ws)?;
+            layer.keep_history(x, cols, dst, t);
+        }
+        Ok(())
+    }
 }
 
 impl CausalStream {
@@ -241,13 +381,18 @@ impl CausalStream {
     /// # Ok::<(), dilated_core::Error>(())
     /// ```
     pub fn new(network: &Network) -> Result<Self, StreamError> {
-        Self::from_layers(network.layers())
+        Self::build(network.layers(), Some(network))
     }
 
     /// Builds the stream for a stack given as layers, checking that they chain (each
     /// layer's input channels are the previous one's output channels) and that the stack is
     /// not empty, as [`Network::new`] does.
     pub fn from_layers(layers: &[Conv]) -> Result<Self, StreamError> {
+        Self::build(layers, None)
+    }
+
+    /// [`from_layers`](Self::from_layers), the chunks run as `template` runs when given.
+    fn build(layers: &[Conv], template: Option<&Network>) -> Result<Self, StreamError> {
         if layers.is_empty() {
             return Err(Error::Zero {
                 what: "layer count",
@@ -265,11 +410,13 @@ impl CausalStream {
                 .into());
             }
         }
-        let layers = layers
+        let frame_layers = layers
             .iter()
             .enumerate()
             .map(|(i, l)| frame_conv(i, l))
             .collect::<Result<Vec<_>, _>>()?;
+        let chunked = Chunked::new(layers, template)?;
+        let layers = frame_layers;
         let receptive_field = layers
             .iter()
             .try_fold(1usize, |rf, l| rf.checked_add(l.frames()))
@@ -287,6 +434,7 @@ impl CausalStream {
             out_channels,
             receptive_field,
             frames_seen: 0,
+            chunked,
         };
         stream.checked_memory_floats().ok_or(Error::Overflow {
             what: "stream memory",
@@ -359,6 +507,52 @@ impl CausalStream {
             .filter(|floats| floats.checked_mul(size_of::<f32>()).is_some())
     }
 
+    /// Grows the buffers of the chunk path ([`ENGINE_MIN_FRAMES`]) for chunks of up to
+    /// `frames` frames, so that [`push_chunk`](Self::push_chunk) allocates nothing for
+    /// them on one thread (on several, rayon's job queue allocates a block now and then)
+    /// — the engine's scratch included, which this sizes by running the networks once on
+    /// zeros (the stream's state is left as it was). Without it, a chunk longer than any
+    /// before grows the buffers on its first push.
+    ///
+    /// ```
+    /// use dilated_core::{ConvDesc, conv::Conv, engine::Network, stream::CausalStream};
+    /// let layer = Conv::new(ConvDesc::causal_1d(2, 2, 2, 4), vec![0.5; 8], Some(vec![0.0; 2]))?;
+    /// let mut stream = CausalStream::new(&Network::new(vec![layer])?)?;
+    /// stream.reserve_chunk(256)?;
+    /// let (x, mut y) = (vec![1.0; 2 * 256], vec![0.0; 2 * 256]);
+    /// stream.push_chunk(&x, &mut y)?; // no allocation
+    /// assert_eq!(y[255], 2.0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn reserve_chunk(&mut self, frames: usize) -> Result<(), StreamError> {
+        if frames < ENGINE_MIN_FRAMES {
+            return Ok(());
+        }
+        let Self {
+            layers, chunked, ..
+        } = self;
+        chunked.reserve(layers, frames)?;
+        // The engine's scratch: one run per layer on zeros, into the layer's own buffers.
+        let Chunked {
+            nets,
+            padded,
+            mid,
+            ws,
+            ..
+        } = chunked;
+        for (l, (layer, net)) in layers.iter().zip(nets.iter()).enumerate() {
+            let cols = layer.frames() + frames;
+            let x = &padded[..layer.in_channels() * cols];
+            let mut sink = core::mem::take(&mut mid[l % 2]);
+            let need = layer.out_channels() * frames;
+            grow(&mut sink, need);
+            let r = net.forward_into(1, [1, cols], x, &mut sink[..need], ws);
+            mid[l % 2] = sink;
+            r?;
+        }
+        Ok(())
+    }
+
     /// Forgets the signal: zeroes every ring buffer, as at construction.
     pub fn reset(&mut self) {
         for layer in &mut self.layers {
@@ -410,9 +604,13 @@ impl CausalStream {
 
     /// Pushes a block of `T` frames given channels-major, `[C_in, T]` — the layout of the
     /// engine's 1D signals (`input[c·T + t]`) — and writes the outputs channels-major,
-    /// `[C_out, T]`, into `output`. Returns `T`. Allocates nothing.
+    /// `[C_out, T]`, into `output`. Returns `T`.
     ///
-    /// Chunks of any sizes, mixed with single pushes, continue the same signal.
+    /// Chunks of any sizes, mixed with single pushes, continue the same signal. Chunks of
+    /// [`ENGINE_MIN_FRAMES`] frames or more run through the whole-signal engine (many times
+    /// faster per frame on wide stacks); shorter ones frame by frame. Allocates nothing,
+    /// except that a chunk longer than any before grows the chunk buffers once
+    /// ([`reserve_chunk`](Self::reserve_chunk) grows them up front).
     ///
     /// ```
     /// use dilated_core::ConvDesc;
@@ -433,6 +631,12 @@ impl CausalStream {
     /// ```
     pub fn push_chunk(&mut self, input: &[f32], output: &mut [f32]) -> Result<usize, StreamError> {
         let frames = self.check_chunk(input, output)?;
+        if frames >= ENGINE_MIN_FRAMES {
+            self.chunked.reserve(&self.layers, frames)?;
+            self.chunked.run(&mut self.layers, input, frames, output)?;
+            self.frames_seen = self.frames_seen.wrapping_add(frames as u64);
+            return Ok(frames);
+        }
         let Self { layers, frame, .. } = self;
         for t in 0..frames {
             for (c, v) in frame.iter_mut().enumerate() {
@@ -450,7 +654,8 @@ impl CausalStream {
 
     /// Pushes a block of `T` frames given time-major, `[T, C_in]` (frame after frame,
     /// `input[t·C_in + c]`), and writes the outputs time-major, `[T, C_out]`, into `output`.
-    /// Returns `T`. Allocates nothing.
+    /// Returns `T`. Runs as [`push_chunk`](Self::push_chunk) does (through the engine from
+    /// [`ENGINE_MIN_FRAMES`] frames, transposed in and out), and allocates as it does.
     ///
     /// ```
     /// use dilated_core::ConvDesc;
@@ -472,7 +677,32 @@ impl CausalStream {
         output: &mut [f32],
     ) -> Result<usize, StreamError> {
         let frames = self.check_chunk(input, output)?;
-        if frames > 0 {
+        if frames >= ENGINE_MIN_FRAMES {
+            let (cin, cout) = (self.in_channels, self.out_channels);
+            let Self {
+                layers, chunked, ..
+            } = self;
+            // Channels-major copies of the chunk and its outputs (`Chunked::reserve` sized
+            // them for `frames`).
+            chunked.reserve(layers, frames)?;
+            let mut x = core::mem::take(&mut chunked.tm[0]);
+            let mut y = core::mem::take(&mut chunked.tm[1]);
+            for (t, frame) in input.chunks_exact(cin).enumerate() {
+                for (c, &v) in frame.iter().enumerate() {
+                    x[c * frames + t] = v;
+                }
+            }
+            let r = chunked.run(layers, &x[..cin * frames], frames, &mut y[..cout * frames]);
+            if r.is_ok() {
+                for (t, frame) in output.chunks_exact_mut(cout).enumerate() {
+                    for (c, v) in frame.iter_mut().enumerate() {
+                        *v = y[c * frames + t];
+                    }
+                }
+            }
+            chunked.tm = [x, y];
+            r?;
+        } else if frames > 0 {
             for (x, y) in input
                 .chunks_exact(self.in_channels)
                 .zip(output.chunks_exact_mut(self.out_channels))

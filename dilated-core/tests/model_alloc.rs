@@ -146,11 +146,17 @@ fn forward_into_and_streaming_allocate_nothing_once_grown() {
             assert_eq!(n, 0, "{kernel}: a smaller batch allocated {n} times");
             assert_eq!(y1, first[..y1.len()]);
         }
-        // Streaming: nothing after construction.
+        // Streaming: nothing after construction and `reserve_chunk` (chunks of 32 frames
+        // run through the engine, chunks of 8 frame by frame).
+        // One thread: rayon's job queue, which the engine's chunks go through on more,
+        // allocates a block now and then.
         let model = wavenet().init(5).unwrap().with_kernel(kernel).unwrap();
+        let model = model.with_threads(1).unwrap();
         let mut stream = model.stream().unwrap();
+        stream.reserve_chunk(32).unwrap();
         let chunk: Vec<f32> = (0..2 * 32).map(|i| (i as f32 * 0.1).cos()).collect();
         let mut out = vec![0.0; 2 * 32];
+        let mut short_out = vec![0.0; 2 * 8];
         let mut checksum = 0.0;
         let n = allocations_during(|| {
             for t in 0..500 {
@@ -159,6 +165,8 @@ fn forward_into_and_streaming_allocate_nothing_once_grown() {
             for _ in 0..5 {
                 stream.push_chunk(&chunk, &mut out).unwrap();
                 checksum += out[3];
+                stream.push_chunk(&chunk[..2 * 8], &mut short_out).unwrap();
+                checksum += short_out[3];
             }
             stream.reset();
         });

@@ -6,7 +6,7 @@
 
 use dilated_core::conv::Rank;
 use dilated_core::model::{Model, ModelBuilder, ModelError, ModelGraph, WeightNorm};
-use dilated_core::stream::StreamError;
+use dilated_core::stream::{ENGINE_MIN_FRAMES, StreamError};
 use dilated_core::weights::Weights;
 use dilated_core::{Activation, ConvDesc};
 use proptest::prelude::*;
@@ -240,6 +240,57 @@ fn wavenet_streams_as_the_whole_signal() {
     check_stream(&model, 200, 37, 5);
 }
 
+/// Single frames, chunks run frame by frame (under `ENGINE_MIN_FRAMES`) and chunks run
+/// through the engine, mixed in one signal — chunks shorter and longer than the deepest
+/// layer's history (32 frames at rate 16): each path leaves the state the next one
+/// continues from.
+#[test]
+fn frames_and_both_chunk_paths_continue_one_signal() {
+    let rates = [1, 2, 4, 8, 16, 1, 2, 4, 8, 16];
+    let model = perturbed(&wavenet(2, 8, 12, &rates), 11);
+    let (cin, cout, len) = (2, model.graph().out_channels(), 400);
+    let x = signal(cin, len, 12);
+    let whole = model.forward_nchw(1, &x).unwrap();
+    let mut stream = model.stream().unwrap();
+    let pieces = [
+        1,
+        ENGINE_MIN_FRAMES,
+        3,
+        50,
+        1,
+        1,
+        20,
+        ENGINE_MIN_FRAMES - 1,
+        100,
+        7,
+    ];
+    let (mut t0, mut i) = (0, 0);
+    while t0 < len {
+        let n = pieces[i % pieces.len()].min(len - t0);
+        i += 1;
+        let part: Vec<f32> = (0..cin)
+            .flat_map(|c| x[c * len + t0..c * len + t0 + n].to_vec())
+            .collect();
+        let mut out = vec![f32::NAN; cout * n];
+        if n == 1 {
+            out.copy_from_slice(stream.push(&part).unwrap());
+        } else {
+            assert_eq!(stream.push_chunk(&part, &mut out).unwrap(), n);
+        }
+        for c in 0..cout {
+            for t in 0..n {
+                let (g, w) = (out[c * n + t], whole[c * len + t0 + t]);
+                assert!(
+                    (g - w).abs() <= 1e-4 * (1.0 + w.abs()),
+                    "piece {i} ({n} frames) at {t0}, channel {c}, frame {t}: {g} vs {w}"
+                );
+            }
+        }
+        t0 += n;
+    }
+    assert_eq!(stream.frames_seen(), len as u64);
+}
+
 #[test]
 fn tcn_streams_as_the_whole_signal() {
     let graph = tcn(3, &[6, 6, 4], 3);
@@ -267,7 +318,7 @@ proptest! {
         res in 1..6usize,
         kernel in 1..4usize,
         len in 1..60usize,
-        chunk in 1..20usize,
+        chunk in 1..40usize,
         seed in any::<u64>(),
     ) {
         check_stream(&perturbed(&wavenet(cin, res, res + 1, &rates), seed), len, chunk, seed);

@@ -37,6 +37,8 @@ fn pushing_allocates_nothing_after_construction() {
     }
     let net = Network::new(layers).unwrap();
     let mut stream = CausalStream::new(&net).unwrap();
+    // Chunks of 64 frames run through the engine: its buffers grow up front.
+    stream.reserve_chunk(64).unwrap();
     let frame = [0.3f32, -0.7, 0.2];
     let chunk: Vec<f32> = (0..3 * 64).map(|i| (i as f32 * 0.1).sin()).collect();
     let mut out = vec![0.0f32; 8 * 64];

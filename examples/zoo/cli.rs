@@ -83,12 +83,16 @@ enum Command {
         /// The reduced-width declaration.
         #[arg(long)]
         small: bool,
-        /// Times the frame-by-frame stream instead (the causal 1D entries: `ModelStream`,
-        /// one sample pushed at a time, up to 2048 samples a run after 256 untimed ones):
-        /// microseconds per sample and the model's FLOPs per sample; the last line is
-        /// `us_per_sample=<f>`.
-        #[arg(long, conflicts_with_all = ["batch", "threads"])]
+        /// Times the stream instead (the causal 1D entries: `ModelStream`, one sample
+        /// pushed at a time — or `--chunk` samples — 2048 samples a run after 256 untimed
+        /// ones): microseconds per sample and the model's FLOPs per sample; the last line is
+        /// `us_per_sample=<f>`. Threads: 1 unless `--threads` says otherwise.
+        #[arg(long, conflicts_with_all = ["batch"])]
         stream: bool,
+        /// Samples per push of `--stream` (a divisor of 2048; from 16 on, chunks run
+        /// through the whole-signal engine).
+        #[arg(long, default_value_t = 1, requires = "stream", value_parser = clap::value_parser!(u32).range(1..=2048))]
+        chunk: u32,
         /// The FMA peak, in GFLOP/s per core, to print the stream's FLOP bound per sample
         /// beside it (`bench/peak` measures it).
         #[arg(long, requires = "stream")]
@@ -183,13 +187,24 @@ fn run(command: &Command, out: &mut dyn Write) -> Result<(), String> {
         }
         Command::Bench {
             name,
-            threads: _,
+            threads,
             batch: _,
             runs,
             small,
             stream: true,
+            chunk,
             peak,
-        } => stream_bench(find(name)?, *small, *runs as usize, *peak, out),
+        } => stream_bench(
+            find(name)?,
+            *small,
+            StreamRun {
+                runs: *runs as usize,
+                threads: threads.map_or(1, usize::from),
+                chunk: *chunk as usize,
+            },
+            *peak,
+            out,
+        ),
         Command::Bench {
             name,
             threads,
@@ -197,6 +212,7 @@ fn run(command: &Command, out: &mut dyn Write) -> Result<(), String> {
             runs,
             small,
             stream: false,
+            chunk: _,
             peak: _,
         } => bench(
             find(name)?,
@@ -245,6 +261,14 @@ pub(crate) fn signal(len: usize, seed: u32) -> Vec<f32> {
         .collect()
 }
 
+/// How `bench --stream` pushes: timed runs, threads, samples per push.
+#[derive(Debug, Clone, Copy)]
+struct StreamRun {
+    runs: usize,
+    threads: usize,
+    chunk: usize,
+}
+
 /// Samples pushed untimed before a stream's timed runs, and the most pushed per run.
 const STREAM_WARMUP: usize = 256;
 const STREAM_RUN: usize = 2048;
@@ -255,19 +279,32 @@ const STREAM_RUN: usize = 2048;
 fn stream_bench(
     entry: &Entry,
     small: bool,
-    runs: usize,
+    run: StreamRun,
     peak: Option<f64>,
     out: &mut dyn Write,
 ) -> Result<(), String> {
+    let StreamRun {
+        runs,
+        threads,
+        chunk,
+    } = run;
     if peak.is_some_and(|p| !(p.is_finite() && p > 0.0)) {
         return Err("--peak must be a positive number of GFLOP/s".to_owned());
     }
+    if !STREAM_RUN.is_multiple_of(chunk) {
+        return Err(format!("--chunk {chunk} does not divide {STREAM_RUN}"));
+    }
     let v = entry.variant(small);
     let net = (v.seeded)(0)?;
-    let mut stream = net.stream()?;
     let model = net
         .model()
         .ok_or_else(|| format!("{} does not stream", entry.name))?;
+    let mut stream = model
+        .clone()
+        .with_threads(threads)
+        .and_then(|m| m.stream())
+        .map_err(|e| e.to_string())?;
+    stream.reserve_chunk(chunk).map_err(|e| e.to_string())?;
     let mut flops = 0usize;
     for node in model.graph().nodes() {
         if let Op::Conv { desc, .. } = node.op() {
@@ -280,13 +317,29 @@ fn stream_bench(
                 .ok_or_else(|| "the model's FLOP count overflows".to_owned())?;
         }
     }
-    let c = stream.in_channels();
+    let (c, co) = (stream.in_channels(), stream.out_channels());
     let frames = signal(c * (STREAM_WARMUP + STREAM_RUN), 0x9E37_79B9);
-    let push = |stream: &mut ModelStream, range: std::ops::Range<usize>| {
-        for t in range {
-            stream
-                .push(&frames[t * c..(t + 1) * c])
-                .map_err(|e| e.to_string())?;
+    // Chunks are channels-major: gathered before the timing.
+    let chunks: Vec<Vec<f32>> = (0..(STREAM_WARMUP + STREAM_RUN) / chunk)
+        .map(|k| {
+            (0..c)
+                .flat_map(|ch| (k * chunk..(k + 1) * chunk).map(move |t| (t, ch)))
+                .map(|(t, ch)| frames[t * c + ch])
+                .collect()
+        })
+        .collect();
+    let mut y = vec![0.0; co * chunk];
+    let mut push = |stream: &mut ModelStream, range: std::ops::Range<usize>| {
+        if chunk == 1 {
+            for t in range {
+                stream
+                    .push(&frames[t * c..(t + 1) * c])
+                    .map_err(|e| e.to_string())?;
+            }
+        } else {
+            for part in &chunks[range.start / chunk..range.end / chunk] {
+                stream.push_chunk(part, &mut y).map_err(|e| e.to_string())?;
+            }
         }
         Ok::<(), String>(())
     };
@@ -303,8 +356,14 @@ fn stream_bench(
     let write_err = |e: std::io::Error| format!("cannot write to stdout: {e}");
     writeln!(
         out,
-        "{} ({}): ModelStream, one sample at a time, {runs} timed runs of {STREAM_RUN} samples after {STREAM_WARMUP} untimed",
-        entry.name, v.class
+        "{} ({}): ModelStream, {}, {threads} thread(s), {runs} timed runs of {STREAM_RUN} samples after {STREAM_WARMUP} untimed",
+        entry.name,
+        v.class,
+        if chunk == 1 {
+            "one sample at a time".to_owned()
+        } else {
+            format!("chunks of {chunk} samples")
+        }
     )
     .map_err(write_err)?;
     write!(out, "flop_per_sample={flops}").map_err(write_err)?;

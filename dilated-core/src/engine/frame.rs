@@ -126,6 +126,45 @@ impl FrameConv {
             .checked_add(self.bias.as_ref().map_or(0, Vec::len))
     }
 
+    /// Output channels.
+    pub(crate) fn out_channels(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Writes the history, oldest frame first, into the first [`frames`](Self::frames)
+    /// columns of `x`, a channels-major `[C_in, cols]` buffer (`cols ≥ frames`).
+    pub(crate) fn history_into(&self, x: &mut [f32], cols: usize) {
+        let (cin, frames) = (self.in_channels, self.frames);
+        for j in 0..frames {
+            // Column `j` has lag `frames − j`: slot `head + j`, wrapped.
+            let slot = (self.head + j) % frames;
+            let src = &self.ring[slot * cin..(slot + 1) * cin];
+            for (c, &v) in src.iter().enumerate() {
+                x[c * cols + j] = v;
+            }
+        }
+    }
+
+    /// After a chunk: keeps the last [`frames`](Self::frames) columns of `x` (the layer's
+    /// history followed by the chunk, channels-major `[C_in, cols]`) as the history, and
+    /// column `cols_y − 1` of `y` (`[C_out, cols_y]`, the chunk's outputs) as the latest
+    /// output frame — the state the same frames pushed one by one leave.
+    pub(crate) fn keep_history(&mut self, x: &[f32], cols: usize, y: &[f32], cols_y: usize) {
+        let (cin, frames) = (self.in_channels, self.frames);
+        for j in 0..frames {
+            let dst = &mut self.ring[j * cin..(j + 1) * cin];
+            for (c, v) in dst.iter_mut().enumerate() {
+                *v = x[c * cols + cols - frames + j];
+            }
+        }
+        self.head = 0;
+        if cols_y > 0 {
+            for (c, v) in self.out.iter_mut().enumerate() {
+                *v = y[c * cols_y + cols_y - 1];
+            }
+        }
+    }
+
     /// Forgets the signal: zeroes the ring buffer and the output frame.
     pub(crate) fn reset(&mut self) {
         self.ring.fill(0.0);

@@ -356,7 +356,16 @@ macro_rules! nchw_isa {
                             ($c, $r, false) if t.kw == 3 && $r == 1 => {
                                 run::<$c, $r, false, 3>(t, ox0, n_last, tiles)
                             }
+                            ($c, $r, false) if t.kw == 5 && $r == 1 => {
+                                run::<$c, $r, false, 5>(t, ox0, n_last, tiles)
+                            }
                             ($c, $r, false) => run::<$c, $r, false, 0>(t, ox0, n_last, tiles),
+                            ($c, $r, true) if t.kw == 3 && $r == 1 => {
+                                run::<$c, $r, true, 3>(t, ox0, n_last, tiles)
+                            }
+                            ($c, $r, true) if t.kw == 5 && $r == 1 => {
+                                run::<$c, $r, true, 5>(t, ox0, n_last, tiles)
+                            }
                             ($c, $r, true) => run::<$c, $r, true, 0>(t, ox0, n_last, tiles),
                         )*
                         _ => unreachable!("NCHW tile {c}×{r} is not compiled"),
@@ -415,6 +424,9 @@ macro_rules! nchw_isa {
                                 }
                                 ($c, $r, false) => {
                                     run::<$c, $r, RW, false, 0>(t, ox0, n_last, tiles)
+                                }
+                                ($c, $r, true) if t.kt == 3 && $r == 1 => {
+                                    run::<$c, $r, RW, true, 3>(t, ox0, n_last, tiles)
                                 }
                                 ($c, $r, true) => {
                                     run::<$c, $r, RW, true, 0>(t, ox0, n_last, tiles)

@@ -252,6 +252,18 @@ impl Network {
         })
     }
 
+    /// A network of `layers` that runs as this one does: the same kernel family, threads
+    /// and kernel policy (Winograd, tile shapes). Fails as [`Network::new`] does.
+    pub(crate) fn sibling(&self, layers: Vec<Conv>) -> Result<Self, Error> {
+        let mut net = Self::new_with_kernel(layers, self.kernel)?;
+        net.threads = self.threads.clone();
+        if net.policy != self.policy {
+            net.policy = self.policy;
+            net.plans = plans_for(&net.layers, net.kernel, net.policy)?.into();
+        }
+        Ok(net)
+    }
+
     /// Runs this network with kernel family `kernel` (weights repacked for it).
     ///
     /// ```

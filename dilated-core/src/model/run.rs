@@ -36,7 +36,7 @@ impl ModelWorkspace {
 
     /// Sets the sizes of a run of `batch` items of `hw` (checking every join), places the
     /// slots, grows the arena if it must; returns the output's spatial size.
-    fn prepare(
+    pub(super) fn prepare(
         &mut self,
         graph: &ModelGraph,
         batch: usize,
@@ -73,6 +73,12 @@ impl ModelWorkspace {
         }
         Ok(self.hw[graph.output().0])
     }
+
+    /// After [`prepare`](Self::prepare): the arena, every node's size and every root's
+    /// offset in the arena.
+    pub(super) fn parts(&mut self) -> (&mut [f32], &[[usize; 2]], &[usize]) {
+        (&mut self.arena, &self.hw, &self.base)
+    }
 }
 
 /// A graph with its weights, ready to run: one engine [`Network`] per chain of convs, the
@@ -83,7 +89,7 @@ pub struct Model {
     pub(super) params: Arc<Vec<NodeParams>>,
     pub(super) aux: Arc<Vec<Aux>>,
     pub(super) nets: Vec<Network>,
-    pool: Option<Arc<rayon::ThreadPool>>,
+    pub(super) pool: Option<Arc<rayon::ThreadPool>>,
     threads: usize,
     kernel: Kernel,
 }

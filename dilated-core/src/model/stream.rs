@@ -8,14 +8,15 @@ use super::exec::{self, Aux, Layout, Mem};
 use super::graph::ModelGraph;
 use super::node::{Op, label};
 use super::plan::{Chain, Space};
-use super::run::Model;
+use super::run::{Model, ModelWorkspace};
 use crate::Error;
 use crate::conv::Rank;
 use crate::kernel::Kernel;
-use crate::stream::{CausalStream, StreamError};
+use crate::stream::{CausalStream, ENGINE_MIN_FRAMES, StreamError};
 
-/// Streams a causal 1D [`Model`] one frame at a time: one frame in, one frame out, zero
-/// latency, no allocation after construction.
+/// Streams a causal 1D [`Model`] one frame at a time, or in chunks: one frame in, one
+/// frame out, zero latency, no allocation after construction (chunk buffers aside: see
+/// [`ModelStream::reserve_chunk`]).
 ///
 /// Every conv must be causal (stride 1, padding `d·(k − 1)` on the left and none on the
 /// right; a kernel-1 conv has none) and the model must hold no global pool (it reads the
@@ -26,6 +27,10 @@ use crate::stream::{CausalStream, StreamError};
 /// on (up to the rounding of a different summation order).
 ///
 /// Frames are `C_in` values; chunks are channels-major `[C_in, T]`, the engine's 1D layout.
+/// A chunk of [`ENGINE_MIN_FRAMES`] frames or more runs through the whole-signal engine:
+/// every op on the whole chunk, every chain on its history followed by the chunk — one read
+/// of the weights per tile of frames rather than per frame (WaveNet: `docs/perf.md`,
+/// "Streaming").
 #[derive(Debug, Clone)]
 pub struct ModelStream {
     graph: ModelGraph,
@@ -38,6 +43,11 @@ pub struct ModelStream {
     base: Vec<usize>,
     receptive_field: usize,
     frames_seen: u64,
+    /// Sizes and memory of a chunk's run through the whole graph.
+    chunk: ModelWorkspace,
+    /// The model's thread pool, if it owns one (chunks run in it).
+    pool: Option<Arc<rayon::ThreadPool>>,
+    kernel: Kernel,
 }
 
 /// Names the conv a [`StreamError`] points at.
@@ -115,9 +125,7 @@ impl ModelStream {
             .chains
             .iter()
             .zip(&model.nets)
-            .map(|(chain, net)| {
-                CausalStream::from_layers(net.layers()).map_err(|e| not_causal(&graph, chain, e))
-            })
+            .map(|(chain, net)| CausalStream::new(net).map_err(|e| not_causal(&graph, chain, e)))
             .collect::<Result<Vec<_>, _>>()?;
         let mut slot_len = vec![0usize; g.plan.slots];
         for r in &g.plan.roots {
@@ -153,6 +161,9 @@ impl ModelStream {
             base,
             receptive_field,
             frames_seen: 0,
+            chunk: ModelWorkspace::new(),
+            pool: model.pool.clone(),
+            kernel: model.kernel(),
             graph,
         })
     }
@@ -194,6 +205,65 @@ impl ModelStream {
             s.reset();
         }
         self.frames_seen = 0;
+    }
+
+    /// Grows the buffers of the chunk path ([`ENGINE_MIN_FRAMES`]) for chunks of up to
+    /// `frames` frames, so that [`push_chunk`](Self::push_chunk) allocates nothing for
+    /// them on one thread (on several, rayon's job queue allocates a block now and then);
+    /// the stream's state is left as it was. Without it, a chunk longer than any
+    /// before grows them on its first push.
+    pub fn reserve_chunk(&mut self, frames: usize) -> Result<(), ModelError> {
+        if frames < ENGINE_MIN_FRAMES {
+            return Ok(());
+        }
+        self.chunk.prepare(&self.graph, 1, [1, frames])?;
+        for s in &mut self.streams {
+            s.reserve_chunk(frames)?;
+        }
+        Ok(())
+    }
+
+    /// Runs a chunk of `frames ≥ ENGINE_MIN_FRAMES` frames (`[C_in, frames]`) through the
+    /// graph, every chain through its stream's engine path, into `output`.
+    fn run_chunk(
+        &mut self,
+        input: &[f32],
+        frames: usize,
+        output: &mut [f32],
+    ) -> Result<(), ModelError> {
+        let Self {
+            graph,
+            aux,
+            streams,
+            chunk,
+            kernel,
+            ..
+        } = self;
+        chunk.prepare(graph, 1, [1, frames])?;
+        let (arena, hw, base) = chunk.parts();
+        let lay = Layout {
+            plan: &graph.inner.plan,
+            hw,
+            base,
+            batch: 1,
+            in_channels: graph.in_channels(),
+            kernel: *kernel,
+        };
+        let mut mem = Mem {
+            input,
+            output,
+            arena,
+        };
+        let mut conv = |chain: usize,
+                        _batch: usize,
+                        _hw: [usize; 2],
+                        src: &[f32],
+                        dst: &mut [f32]|
+         -> Result<(), ModelError> {
+            streams[chain].push_chunk(src, dst)?;
+            Ok(())
+        };
+        exec::run(&lay, aux, &mut mem, &mut conv)
     }
 
     /// Runs one frame: `external`, or the gathered `frame` buffer.
@@ -253,8 +323,11 @@ impl ModelStream {
     }
 
     /// Pushes `T` frames given channels-major, `[C_in, T]`, and writes the outputs
-    /// channels-major, `[C_out, T]`, into `output`. Returns `T`. Allocates nothing; chunks
-    /// of any sizes, mixed with single pushes, continue the same signal.
+    /// channels-major, `[C_out, T]`, into `output`. Returns `T`. Chunks of any sizes, mixed
+    /// with single pushes, continue the same signal; from [`ENGINE_MIN_FRAMES`] frames they
+    /// run through the engine. Allocates nothing, except that a chunk longer than any before
+    /// grows the chunk buffers once ([`reserve_chunk`](Self::reserve_chunk) grows them up
+    /// front).
     pub fn push_chunk(&mut self, input: &[f32], output: &mut [f32]) -> Result<usize, ModelError> {
         let (cin, cout) = (self.in_channels(), self.out_channels());
         if !input.len().is_multiple_of(cin) {
@@ -276,6 +349,17 @@ impl ModelStream {
                 actual: output.len(),
             }
             .into());
+        }
+        if frames >= ENGINE_MIN_FRAMES {
+            match self.pool.clone() {
+                Some(pool) => pool.install(|| self.run_chunk(input, frames, output)),
+                None => self.run_chunk(input, frames, output),
+            }?;
+            for (c, v) in self.out.iter_mut().enumerate() {
+                *v = output[c * frames + frames - 1];
+            }
+            self.frames_seen = self.frames_seen.wrapping_add(frames as u64);
+            return Ok(frames);
         }
         for t in 0..frames {
             for (c, v) in self.frame.iter_mut().enumerate() {
