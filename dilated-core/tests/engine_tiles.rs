@@ -133,9 +133,14 @@ fn check(layer: Conv, batch: usize, hw: [usize; 2], x: &[f32]) {
         for wino in [true, false] {
             let mut first: Option<Vec<f32>> = None;
             for tiles in choices() {
-                let net = Network::new_with_kernel(vec![layer.clone()], kernel)
-                    .unwrap()
-                    .with_winograd(wino)
+                // Winograd on: on every shape its tiles take, whatever this CPU's bounds.
+                let net = Network::new_with_kernel(vec![layer.clone()], kernel).unwrap();
+                let net = if wino {
+                    net.with_winograd_everywhere()
+                } else {
+                    net.with_winograd(false)
+                };
+                let net = net
                     .unwrap()
                     .with_tiles(tiles)
                     .with_threads(1 + (batch % 2))

@@ -197,7 +197,10 @@ fn family(kernel: Kernel) -> (usize, bool) {
 fn plans_for(layers: &[Conv], kernel: Kernel, p: exec::Policy) -> Result<Vec<ConvPlan>, Error> {
     let (obmax, _) = family(kernel);
     (0..layers.len())
-        .map(|i| ConvPlan::new(&layers[i], obmax, exec::runs_nchw(layers, i, p), p.wino))
+        .map(|i| {
+            let wino = p.wino.then_some(p.wino_everywhere);
+            ConvPlan::new(&layers[i], obmax, exec::runs_nchw(layers, i, p), wino)
+        })
         .collect()
 }
 
@@ -240,6 +243,7 @@ impl Network {
         let policy = exec::Policy {
             nchw: family(kernel).1,
             wino: true,
+            wino_everywhere: false,
             tiles: Tiles::forced(),
         };
         let plans = plans_for(&layers, kernel, policy)?.into();
@@ -313,6 +317,20 @@ impl Network {
     pub fn with_winograd(mut self, on: bool) -> Result<Self, Error> {
         if on != self.policy.wino {
             self.policy.wino = on;
+            self.plans = plans_for(&self.layers, self.kernel, self.policy)?.into();
+        }
+        Ok(self)
+    }
+
+    /// Runs Winograd on every layer whose shape its tiles take, the bounds measured per CPU
+    /// lifted (column pairs at rates below 16 and rows of more than 255 input channels run
+    /// direct on two-FMA-port CPUs, where they measured slower): for tests that must run
+    /// every tile on every CPU. Results differ from the default by rounding only.
+    #[doc(hidden)]
+    pub fn with_winograd_everywhere(mut self) -> Result<Self, Error> {
+        if !(self.policy.wino && self.policy.wino_everywhere) {
+            self.policy.wino = true;
+            self.policy.wino_everywhere = true;
             self.plans = plans_for(&self.layers, self.kernel, self.policy)?.into();
         }
         Ok(self)
@@ -573,6 +591,8 @@ mod tests {
                 .with_kernel(kernel)
                 .unwrap()
                 .with_nchw(true)
+                .unwrap()
+                .with_winograd_everywhere()
                 .unwrap();
             // Depthwise layers (one input and one output channel among them) have their own
             // kernel; too few input rows per pass stay direct (`wino::MIN_*_INPUTS`).

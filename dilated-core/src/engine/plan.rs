@@ -69,8 +69,14 @@ fn ovf(what: &'static str) -> Error {
 impl ConvPlan {
     /// Packs `layer` for kernels that take up to `obmax` output blocks per tile, or for the
     /// NCHW dense kernels when `nchw` (a dense layer that reads and writes NCHW), with its
-    /// Winograd filters too when `wino` and the layer allows ([`super::wino::axis_of`]).
-    pub(crate) fn new(layer: &Conv, obmax: usize, nchw: bool, wino: bool) -> Result<Self, Error> {
+    /// Winograd filters too when `wino` is `Some` and the layer allows
+    /// ([`super::wino::axis_of`]; `Some(true)` lifts the bounds measured per CPU).
+    pub(crate) fn new(
+        layer: &Conv,
+        obmax: usize,
+        nchw: bool,
+        wino: Option<bool>,
+    ) -> Result<Self, Error> {
         let d = layer.desc();
         let cbo = blocks(d.out_channels);
         let mut bias16 = vec![0.0; cbo.checked_mul(LANES).ok_or(ovf("bias"))?];
@@ -82,9 +88,9 @@ impl ConvPlan {
             Self::pack_depthwise(layer)?
         } else if nchw {
             let (blocks, w) = super::nchw::pack(layer)?;
-            let wino = match super::wino::axis_of(layer) {
-                Some(axis) if wino => Some(super::wino::pack(layer, axis, &blocks)?),
-                _ => None,
+            let wino = match wino.and_then(|everywhere| super::wino::axis_of(layer, everywhere)) {
+                Some(axis) => Some(super::wino::pack(layer, axis, &blocks)?),
+                None => None,
             };
             Kind::Nchw { blocks, w, wino }
         } else {

@@ -94,12 +94,13 @@ pub(crate) struct Wino {
 }
 
 /// The axis a layer runs Winograd along, if any: stride 1, finite weights and biases,
-/// and kernel height 3 (rows) or a 1 × 3 kernel whose rate divides 16 (columns).
-pub(crate) fn axis_of(layer: &Conv) -> Option<Axis> {
+/// and kernel height 3 (rows) or a 1 × 3 kernel whose rate divides 16 (columns); the
+/// bounds measured per CPU apply unless `everywhere` ([`shape_allows`]).
+pub(crate) fn axis_of(layer: &Conv, everywhere: bool) -> Option<Axis> {
     let finite = layer.weight().iter().all(|w| w.is_finite())
         && layer.bias().is_none_or(|b| b.iter().all(|v| v.is_finite()));
     if finite {
-        shape_allows(layer.desc())
+        shape_allows(layer.desc(), everywhere)
     } else {
         None
     }
@@ -128,29 +129,45 @@ const MIN_COL_INPUTS: usize = 4;
 /// the Zen 4 Winograd was measured faster at every width, so there is no bound.
 pub(crate) const MAX_ROW_CHANNELS: usize = 255;
 
-/// [`MAX_ROW_CHANNELS`] on this CPU.
-fn max_row_channels() -> usize {
-    if Tiles::two_fma_ports(Cpu::this()) {
+/// Column pairs in windows ([`Mode::Windows`], rates dividing 16 but not 16 itself) run
+/// on CPUs with two 512-bit FMA ports only where the bounds are lifted: there the direct
+/// 1D tiles (8 channels × 3 vectors, `super::tiles`) measured level or faster — on the
+/// Intel Xeon, 1 thread, GFLOP/s, Winograd against direct: 64 channels at rate 8, 138
+/// against 150; 128 channels at rate 4, 138 against 159; 16 channels at rate 4, 108
+/// against 129; rates 1 and 2 level (`docs/perf.md`, "Measurements behind the engine's
+/// design choices"). Runs of pairs (rates that are multiples of 16) stay: 183 against 154
+/// at rate 16.
+fn windows_allowed(everywhere: bool) -> bool {
+    everywhere || !Tiles::two_fma_ports(Cpu::this())
+}
+
+/// [`MAX_ROW_CHANNELS`] on this CPU, unless `everywhere`.
+fn max_row_channels(everywhere: bool) -> usize {
+    if !everywhere && Tiles::two_fma_ports(Cpu::this()) {
         MAX_ROW_CHANNELS
     } else {
         usize::MAX
     }
 }
 
-/// The axis a layer of this shape runs Winograd along if its weights are finite.
-pub(crate) fn shape_allows(d: &crate::ConvDesc) -> Option<Axis> {
+/// The axis a layer of this shape runs Winograd along if its weights are finite; with
+/// `everywhere`, on every shape the tiles take, the bounds measured per CPU
+/// ([`MAX_ROW_CHANNELS`], [`windows_allowed`]) lifted.
+pub(crate) fn shape_allows(d: &crate::ConvDesc, everywhere: bool) -> Option<Axis> {
     if d.stride != [1, 1] {
         return None;
     }
     let inputs = d.in_per_group();
+    let rate = d.dilation[1];
     if d.kernel[0] == 3
-        && inputs <= max_row_channels()
+        && inputs <= max_row_channels(everywhere)
         && inputs.saturating_mul(d.kernel[1]) >= MIN_ROW_INPUTS
     {
         Some(Axis::Rows)
     } else if d.kernel == [1, 3]
         && inputs >= MIN_COL_INPUTS
-        && (16usize.is_multiple_of(d.dilation[1]) || d.dilation[1].is_multiple_of(16))
+        && (rate.is_multiple_of(16)
+            || (16usize.is_multiple_of(rate) && windows_allowed(everywhere)))
     {
         Some(Axis::Cols)
     } else {

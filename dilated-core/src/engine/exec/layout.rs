@@ -26,6 +26,10 @@ pub(crate) struct Policy {
     pub(crate) nchw: bool,
     /// Winograd F(2, 3) on those layers where they allow it.
     pub(crate) wino: bool,
+    /// Winograd on every shape its tiles run, the bounds measured per CPU lifted
+    /// ([`crate::engine::wino::shape_allows`]): for the tests, which run every tile on
+    /// every CPU.
+    pub(crate) wino_everywhere: bool,
     /// The shape of the NCHW dense and Winograd tiles, forced for every layer; `None`:
     /// each layer's own ([`Tiles::for_layer`]).
     pub(crate) tiles: Option<Tiles>,
@@ -56,7 +60,7 @@ pub(crate) fn nchw_dense(l: &Conv, p: Policy) -> bool {
     p.nchw
         && !depthwise
         && d.stride[1] == 1
-        && ((p.wino && shape_allows(d).is_some())
+        && ((p.wino && shape_allows(d, p.wino_everywhere).is_some())
             || d.in_per_group().saturating_mul(d.kernel[0]) <= NCHW_MAX_ROWS)
 }
 
@@ -73,7 +77,7 @@ fn stack_nchw(l: &Conv, p: Policy) -> bool {
     pix(l)
         || (nchw_dense(l, p)
             && (l.desc().in_per_group() <= STACK_NCHW_MAX_IN
-                || (p.wino && shape_allows(l.desc()).is_some())))
+                || (p.wino && shape_allows(l.desc(), p.wino_everywhere).is_some())))
 }
 
 /// Whether the data after layer `j` is NCHW: the network's output, or between two layers
