@@ -165,6 +165,14 @@ fn run_step<I: NchwIsa>(
         to_blocked(from, into, job.batch, job.threads);
         src = to;
     }
+    // A pointwise layer (1 × 1, stride 1, no padding) sees no rows: its planes run as one
+    // row of `H·W` pixels (the same memory in either layout), so that tiles run on across
+    // the row ends (`docs/perf.md`, "Measurements behind the engine's design choices").
+    let flat = pointwise_row(d, hw).and_then(|row| Some((Geom::new(d, row).ok()?, row)));
+    let (g, hw) = match &flat {
+        Some((fg, row)) => (fg, *row),
+        None => (g, hw),
+    };
     let x = Buf {
         ptr: job.at.ptr(src),
         blocked: step.in_blocked,
@@ -188,6 +196,13 @@ fn run_step<I: NchwIsa>(
         threads: job.threads,
     };
     run_layer::<I>(layer, plan, step.nchw_depthwise, run, job.tiles);
+}
+
+/// The one row `[1, H·W]` a pointwise layer (kernel 1 × 1, stride 1, no padding) of input
+/// size `hw` can run as, if it is one with more than one row.
+fn pointwise_row(d: &crate::ConvDesc, hw: [usize; 2]) -> Option<[usize; 2]> {
+    let pointwise = d.kernel == [1, 1] && d.stride == [1, 1] && d.padding == [[0, 0], [0, 0]];
+    (pointwise && hw[0] > 1).then(|| [1, hw[0] * hw[1]])
 }
 
 /// Runs `layer` on the driver its plan picks: the channel-blocked dense tiles, the
