@@ -13,10 +13,14 @@
 //! - Latency: 0 frames — the output for frame `t` is ready as soon as frame `t` is pushed.
 //! - Memory: `Σ d_l·(k_l − 1)·C_in,l` floats of history ([`CausalStream::history_len`]),
 //!   plus one activation frame per layer and a copy of the weights
-//!   ([`CausalStream::memory_bytes`]).
-//! - Cost per frame: `Σ C_out,l·(C_in,l / groups_l)·k_l` multiply-adds. Every buffer is
-//!   allocated by the constructor; [`CausalStream::push`] and the chunk methods allocate
-//!   nothing.
+//!   ([`CausalStream::memory_bytes`]), and the chunk path's engine networks.
+//! - Cost per frame: `Σ C_out,l·(C_in,l / groups_l)·k_l` multiply-adds. Every buffer of
+//!   the frame path is allocated by the constructor; [`CausalStream::push`] and short
+//!   chunks allocate nothing.
+//! - Chunks of [`ENGINE_MIN_FRAMES`] frames and more run through the whole-signal engine:
+//!   each layer's history followed by the chunk, one read of the weights per tile of
+//!   frames rather than per frame. Their buffers grow to the longest chunk
+//!   ([`CausalStream::reserve_chunk`] grows them up front).
 //!
 //! ```
 //! use dilated_core::{Activation, ConvDesc};
@@ -247,11 +251,17 @@ struct Chunked {
     ws: Workspace,
 }
 
-/// Grows `v` to at least `len` values (never shrinks it: a shorter chunk reuses it).
-fn grow(v: &mut Vec<f32>, len: usize) {
+/// Grows `v` to at least `len` values (never shrinks it: a shorter chunk reuses it); an
+/// error, not an abort, when the memory cannot be had.
+fn grow(v: &mut Vec<f32>, len: usize) -> Result<(), Error> {
     if v.len() < len {
+        v.try_reserve_exact(len - v.len())
+            .map_err(|_| Error::Overflow {
+                what: "chunk buffers",
+            })?;
         v.resize(len, 0.0);
     }
+    Ok(())
 }
 
 impl Chunked {
@@ -290,19 +300,19 @@ impl Chunked {
                 .in_channels()
                 .checked_mul(cols)
                 .ok_or(overflow.clone())?;
-            grow(&mut self.padded, padded);
+            grow(&mut self.padded, padded)?;
             if l + 1 < layers.len() {
                 let out = layer
                     .out_channels()
                     .checked_mul(t)
                     .ok_or(overflow.clone())?;
-                grow(&mut self.mid[l % 2], out);
+                grow(&mut self.mid[l % 2], out)?;
             }
             if l == 0 {
                 grow(
                     &mut self.tm[0],
                     layer.in_channels().checked_mul(t).ok_or(overflow.clone())?,
-                );
+                )?;
             }
             if l + 1 == layers.len() {
                 grow(
@@ -311,7 +321,7 @@ impl Chunked {
                         .out_channels()
                         .checked_mul(t)
                         .ok_or(overflow.clone())?,
-                );
+                )?;
             }
         }
         Ok(())
@@ -492,8 +502,11 @@ impl CausalStream {
         self.layers.iter().map(FrameConv::history_len).sum()
     }
 
-    /// Bytes of every buffer the stream holds: ring buffers, per-layer output frames, the
-    /// input scratch frame, and its copy of the weights and biases.
+    /// Bytes of the frame path's buffers: ring buffers, per-layer output frames, the input
+    /// scratch frame, and its copy of the weights and biases. The chunk path
+    /// ([`ENGINE_MIN_FRAMES`]) holds, besides, one engine network per layer (another copy
+    /// of the weights, packed for the engine's kernels) and buffers of a few times the
+    /// longest chunk's activations, not counted here.
     #[must_use]
     pub fn memory_bytes(&self) -> usize {
         // Checked at construction.
@@ -545,8 +558,8 @@ impl CausalStream {
             let x = &padded[..layer.in_channels() * cols];
             let mut sink = core::mem::take(&mut mid[l % 2]);
             let need = layer.out_channels() * frames;
-            grow(&mut sink, need);
-            let r = net.forward_into(1, [1, cols], x, &mut sink[..need], ws);
+            let r = grow(&mut sink, need)
+                .and_then(|()| net.forward_into(1, [1, cols], x, &mut sink[..need], ws));
             mid[l % 2] = sink;
             r?;
         }

@@ -289,6 +289,11 @@ fn frames_and_both_chunk_paths_continue_one_signal() {
         t0 += n;
     }
     assert_eq!(stream.frames_seen(), len as u64);
+    // A chunk no memory holds is an error (refused before the allocator is asked); the
+    // stream goes on.
+    assert!(stream.reserve_chunk(1 << 59).is_err());
+    assert!(stream.reserve_chunk(usize::MAX / 4).is_err());
+    stream.reserve_chunk(64).unwrap();
 }
 
 #[test]

@@ -567,3 +567,24 @@ fn generated_style_stack_streams() {
         assert!((s - w).abs() <= 1e-5 * m, "{s} vs {w}");
     }
 }
+
+/// `reserve_chunk` for more frames than memory holds is an error, not an abort, and the
+/// stream still runs afterwards.
+#[test]
+fn reserving_an_impossible_chunk_is_an_error() {
+    let layer = single(ConvDesc::causal_1d(2, 3, 2, 4), 5);
+    let net = Network::new(vec![layer]).unwrap();
+    let mut stream = CausalStream::new(&net).unwrap();
+    // Overflows the size arithmetic; then more bytes than an allocation may have (refused
+    // before the allocator is asked, so this also holds under AddressSanitizer).
+    assert!(stream.reserve_chunk(usize::MAX / 2).is_err());
+    assert!(stream.reserve_chunk(1 << 61).is_err());
+    stream.reserve_chunk(32).unwrap();
+    let x: Vec<f32> = (0..2 * 32).map(|i| i as f32 * 0.01).collect();
+    let mut y = vec![0.0; 3 * 32];
+    assert_eq!(stream.push_chunk(&x, &mut y).unwrap(), 32);
+    let (whole, _) = net.forward(1, [1, 32], &x).unwrap();
+    for (a, b) in y.iter().zip(&whole) {
+        assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "{a} vs {b}");
+    }
+}

@@ -69,6 +69,13 @@ impl ModelWorkspace {
             Space::Slot(k) => self.slot_len[k],
         }));
         if self.arena.len() < total {
+            // An error, not an abort, when the memory cannot be had (a stream's
+            // `reserve_chunk` asks for sizes no input backs).
+            self.arena
+                .try_reserve_exact(total - self.arena.len())
+                .map_err(|_| Error::Overflow {
+                    what: "model workspace",
+                })?;
             self.arena.resize(total, 0.0);
         }
         Ok(self.hw[graph.output().0])
