@@ -99,6 +99,48 @@ fn receptive_field(graph: &ModelGraph) -> Result<usize, ModelError> {
     Ok(rf[graph.output().0])
 }
 
+/// The layout of one batch-1 run of `graph` at sizes `hw`, roots at `base`.
+fn layout<'a>(
+    graph: &'a ModelGraph,
+    hw: &'a [[usize; 2]],
+    base: &'a [usize],
+    kernel: Kernel,
+) -> Layout<'a> {
+    Layout {
+        plan: &graph.inner.plan,
+        hw,
+        base,
+        batch: 1,
+        in_channels: graph.in_channels(),
+        kernel,
+    }
+}
+
+/// Runs the graph's steps once, every chain through its stream: one frame (`push`), or a
+/// chunk (`push_chunk`) when `chunk`.
+fn run_graph(
+    lay: &Layout<'_>,
+    aux: &[Aux],
+    streams: &mut [CausalStream],
+    mut mem: Mem<'_>,
+    chunk: bool,
+) -> Result<(), ModelError> {
+    let mut conv = |chain: usize,
+                    _batch: usize,
+                    _hw: [usize; 2],
+                    src: &[f32],
+                    dst: &mut [f32]|
+     -> Result<(), ModelError> {
+        if chunk {
+            streams[chain].push_chunk(src, dst)?;
+        } else {
+            dst.copy_from_slice(streams[chain].push(src)?);
+        }
+        Ok(())
+    };
+    exec::run(lay, aux, &mut mem, &mut conv)
+}
+
 impl ModelStream {
     /// Builds the stream for `model`, copying its (folded) weights. Fails with
     /// [`ModelError::NotStreamable`] for a 2D model or a global pool, and
@@ -241,29 +283,18 @@ impl ModelStream {
         } = self;
         chunk.prepare(graph, 1, [1, frames])?;
         let (arena, hw, base) = chunk.parts();
-        let lay = Layout {
-            plan: &graph.inner.plan,
-            hw,
-            base,
-            batch: 1,
-            in_channels: graph.in_channels(),
-            kernel: *kernel,
-        };
-        let mut mem = Mem {
-            input,
-            output,
-            arena,
-        };
-        let mut conv = |chain: usize,
-                        _batch: usize,
-                        _hw: [usize; 2],
-                        src: &[f32],
-                        dst: &mut [f32]|
-         -> Result<(), ModelError> {
-            streams[chain].push_chunk(src, dst)?;
-            Ok(())
-        };
-        exec::run(&lay, aux, &mut mem, &mut conv)
+        let lay = layout(graph, hw, base, *kernel);
+        run_graph(
+            &lay,
+            aux,
+            streams,
+            Mem {
+                input,
+                output,
+                arena,
+            },
+            true,
+        )
     }
 
     /// Runs one frame: `external`, or the gathered `frame` buffer.
@@ -280,30 +311,14 @@ impl ModelStream {
             ..
         } = self;
         let input: &[f32] = external.unwrap_or(frame);
-        let lay = Layout {
-            plan: &graph.inner.plan,
-            hw,
-            base,
-            batch: 1,
-            in_channels: graph.in_channels(),
-            // The frame kernels run on the selected family (`engine::frame`).
-            kernel: Kernel::selected(),
-        };
-        let mut mem = Mem {
+        // The frame kernels run on the selected family (`engine::frame`).
+        let lay = layout(graph, hw, base, Kernel::selected());
+        let mem = Mem {
             input,
             output: out,
             arena,
         };
-        let mut conv = |chain: usize,
-                        _batch: usize,
-                        _hw: [usize; 2],
-                        src: &[f32],
-                        dst: &mut [f32]|
-         -> Result<(), ModelError> {
-            dst.copy_from_slice(streams[chain].push(src)?);
-            Ok(())
-        };
-        exec::run(&lay, aux, &mut mem, &mut conv)?;
+        run_graph(&lay, aux, streams, mem, false)?;
         self.frames_seen = self.frames_seen.wrapping_add(1);
         Ok(())
     }
