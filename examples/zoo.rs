@@ -16,7 +16,7 @@
 //! cargo run --release --example zoo -- run aspp --weights W.safetensors --input X.safetensors --output Y.safetensors [--threads T]
 //! cargo run --release --example zoo -- check aspp
 //! cargo run --release --example zoo -- bench duc_hdc [--threads T] [--batch N]
-//! cargo run --release --example zoo -- bench wavenet --stream [--peak 241]
+//! cargo run --release --example zoo -- bench wavenet --stream [--chunk N] [--threads T] [--peak 241]
 //! ```
 //!
 //! - `list`: one entry name a line.
@@ -32,7 +32,9 @@
 //! - `bench NAME`: times `forward_into` on a batch of `INPUT_SHAPE` with seeded weights,
 //!   two warm-up runs, then the median of 11 (`--runs`); the last line is `median_ms=<f>`.
 //!   With `--stream` (the causal 1D entries, WaveNet and TCN): the `ModelStream` fed one
-//!   sample at a time, the model's FLOPs per sample (`flop_per_sample=`; with `--peak` in
+//!   sample at a time — or `--chunk N` samples a push (a divisor of 2048; chunks of 16 and
+//!   more run through the whole-signal engine) — on one thread unless `--threads` says
+//!   otherwise, the model's FLOPs per sample (`flop_per_sample=`; with `--peak` in
 //!   GFLOP/s, their time at that peak, `bound_us_per_sample=`), and last
 //!   `us_per_sample=<f>`.
 //!
