@@ -231,8 +231,10 @@ pub struct CausalStream {
     out_channels: usize,
     receptive_field: usize,
     frames_seen: u64,
-    /// The path of chunks of [`ENGINE_MIN_FRAMES`] frames and more.
+    /// The path of chunks of `engine_min` frames and more.
     chunked: Chunked,
+    /// Frames from which a chunk takes the engine path ([`ENGINE_MIN_FRAMES`] unless set).
+    engine_min: usize,
 }
 
 /// The whole-signal engine for chunks: per layer, a one-layer network of the same conv
@@ -445,6 +447,7 @@ impl CausalStream {
             receptive_field,
             frames_seen: 0,
             chunked,
+            engine_min: ENGINE_MIN_FRAMES,
         };
         stream.checked_memory_floats().ok_or(Error::Overflow {
             what: "stream memory",
@@ -520,6 +523,33 @@ impl CausalStream {
             .filter(|floats| floats.checked_mul(size_of::<f32>()).is_some())
     }
 
+    /// Runs chunks of `frames` frames and more through the whole-signal engine, shorter
+    /// ones frame by frame ([`ENGINE_MIN_FRAMES`] by default; `usize::MAX`: every chunk
+    /// frame by frame). Where the engine starts to pay depends on the stack: a wide one
+    /// (WaveNet) gains tenfold at 16 frames, a narrow one with long histories (a small TCN)
+    /// only from about 32 (docs/perf.md, "Streaming in chunks"). Results differ between
+    /// the paths by rounding only.
+    ///
+    /// ```
+    /// use dilated_core::{ConvDesc, conv::Conv, engine::Network, stream::CausalStream};
+    /// let layer = Conv::new(ConvDesc::causal_1d(1, 1, 2, 1), vec![1.0, 1.0], Some(vec![0.0]))?;
+    /// let stream = CausalStream::new(&Network::new(vec![layer])?)?.with_engine_min_frames(32);
+    /// assert_eq!(stream.engine_min_frames(), 32);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_engine_min_frames(mut self, frames: usize) -> Self {
+        self.engine_min = frames.max(1);
+        self
+    }
+
+    /// Frames from which a chunk runs through the engine
+    /// ([`with_engine_min_frames`](Self::with_engine_min_frames)).
+    #[must_use]
+    pub fn engine_min_frames(&self) -> usize {
+        self.engine_min
+    }
+
     /// Grows the buffers of the chunk path ([`ENGINE_MIN_FRAMES`]) for chunks of up to
     /// `frames` frames, so that [`push_chunk`](Self::push_chunk) allocates nothing for
     /// them on one thread (on several, rayon's job queue allocates a block now and then)
@@ -538,7 +568,7 @@ impl CausalStream {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn reserve_chunk(&mut self, frames: usize) -> Result<(), StreamError> {
-        if frames < ENGINE_MIN_FRAMES {
+        if frames < self.engine_min {
             return Ok(());
         }
         let Self {
@@ -644,7 +674,7 @@ impl CausalStream {
     /// ```
     pub fn push_chunk(&mut self, input: &[f32], output: &mut [f32]) -> Result<usize, StreamError> {
         let frames = self.check_chunk(input, output)?;
-        if frames >= ENGINE_MIN_FRAMES {
+        if frames >= self.engine_min {
             self.chunked.reserve(&self.layers, frames)?;
             self.chunked.run(&mut self.layers, input, frames, output)?;
             self.frames_seen = self.frames_seen.wrapping_add(frames as u64);
@@ -690,7 +720,7 @@ impl CausalStream {
         output: &mut [f32],
     ) -> Result<usize, StreamError> {
         let frames = self.check_chunk(input, output)?;
-        if frames >= ENGINE_MIN_FRAMES {
+        if frames >= self.engine_min {
             let (cin, cout) = (self.in_channels, self.out_channels);
             let Self {
                 layers, chunked, ..

@@ -296,6 +296,34 @@ fn frames_and_both_chunk_paths_continue_one_signal() {
     stream.reserve_chunk(64).unwrap();
 }
 
+/// A model stream's threshold reaches every chain: `usize::MAX` gives the frame path's
+/// bits for a chunk, 1 runs a 5-frame chunk through the engine (whole-signal values).
+#[test]
+fn the_model_stream_threshold_picks_the_path() {
+    let model = perturbed(&wavenet(2, 8, 12, &[1, 2, 4, 8]), 13);
+    let (cin, cout, len) = (2, model.graph().out_channels(), 5);
+    let x = signal(cin, len, 14);
+    let whole = model.forward_nchw(1, &x).unwrap();
+    let mut by_frame = model.stream().unwrap();
+    let mut framed = vec![0.0; cout * len];
+    for t in 0..len {
+        let frame: Vec<f32> = (0..cin).map(|c| x[c * len + t]).collect();
+        for (c, &v) in by_frame.push(&frame).unwrap().iter().enumerate() {
+            framed[c * len + t] = v;
+        }
+    }
+    let mut never = model.stream().unwrap().with_engine_min_frames(usize::MAX);
+    assert_eq!(never.engine_min_frames(), usize::MAX);
+    let mut y = vec![0.0; cout * len];
+    never.push_chunk(&x, &mut y).unwrap();
+    assert_eq!(y, framed);
+    let mut always = model.stream().unwrap().with_engine_min_frames(1);
+    always.push_chunk(&x, &mut y).unwrap();
+    for (i, (a, w)) in y.iter().zip(&whole).enumerate() {
+        assert!((a - w).abs() <= 1e-4 * (1.0 + w.abs()), "{i}: {a} vs {w}");
+    }
+}
+
 #[test]
 fn tcn_streams_as_the_whole_signal() {
     let graph = tcn(3, &[6, 6, 4], 3);

@@ -5,7 +5,7 @@
 use dilated_core::conv::Conv;
 use dilated_core::conv::conv_reference;
 use dilated_core::engine::Network;
-use dilated_core::stream::{BufferInfo, CausalStream, StreamError};
+use dilated_core::stream::{BufferInfo, CausalStream, ENGINE_MIN_FRAMES, StreamError};
 use dilated_core::{Activation, ConvDesc, Error};
 use proptest::prelude::*;
 
@@ -587,4 +587,63 @@ fn reserving_an_impossible_chunk_is_an_error() {
     for (a, b) in y.iter().zip(&whole) {
         assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "{a} vs {b}");
     }
+}
+
+/// `with_engine_min_frames`: `usize::MAX` keeps every chunk on the frame path (the same
+/// bits as pushing its frames one by one), 1 sends every chunk through the engine (the
+/// whole signal's values, up to rounding); 0 is taken as 1.
+#[test]
+fn the_engine_threshold_picks_the_path() {
+    let (cin, cout, len) = (3, 4, 40);
+    let mut first = ConvDesc::causal_1d(cin, 5, 3, 2);
+    first.activation = Activation::Tanh;
+    let layers = vec![
+        single(first, 21),
+        single(ConvDesc::causal_1d(5, cout, 2, 8), 22),
+    ];
+    let net = Network::new(layers).unwrap();
+    let x = values(23, cin * len);
+    let (whole, _) = net.forward(1, [1, len], &x).unwrap();
+
+    let mut by_frame = CausalStream::new(&net).unwrap();
+    let mut framed = vec![0.0; cout * len];
+    for t in 0..len {
+        let frame: Vec<f32> = (0..cin).map(|c| x[c * len + t]).collect();
+        for (c, &v) in by_frame.push(&frame).unwrap().iter().enumerate() {
+            framed[c * len + t] = v;
+        }
+    }
+    let mut never = CausalStream::new(&net)
+        .unwrap()
+        .with_engine_min_frames(usize::MAX);
+    let mut y = vec![0.0; cout * len];
+    never.push_chunk(&x, &mut y).unwrap();
+    assert_eq!(
+        y, framed,
+        "the frame path, chunked or not, gives the same bits"
+    );
+
+    let mut always = CausalStream::new(&net).unwrap().with_engine_min_frames(1);
+    assert_eq!(always.engine_min_frames(), 1);
+    // Two chunks, both through the engine, the second continuing the first's history.
+    let mut out = vec![0.0; cout * len];
+    for (t0, n) in [(0, 3), (3, len - 3)] {
+        let part: Vec<f32> = (0..cin)
+            .flat_map(|c| x[c * len + t0..c * len + t0 + n].to_vec())
+            .collect();
+        let mut y = vec![0.0; cout * n];
+        always.push_chunk(&part, &mut y).unwrap();
+        for c in 0..cout {
+            out[c * len + t0..c * len + t0 + n].copy_from_slice(&y[c * n..(c + 1) * n]);
+        }
+    }
+    for (i, (a, w)) in out.iter().zip(&whole).enumerate() {
+        assert!((a - w).abs() <= 1e-5 * (1.0 + w.abs()), "{i}: {a} vs {w}");
+    }
+    let zero = CausalStream::new(&net).unwrap().with_engine_min_frames(0);
+    assert_eq!(zero.engine_min_frames(), 1);
+    assert_eq!(
+        CausalStream::new(&net).unwrap().engine_min_frames(),
+        ENGINE_MIN_FRAMES
+    );
 }

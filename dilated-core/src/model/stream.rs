@@ -45,6 +45,8 @@ pub struct ModelStream {
     frames_seen: u64,
     /// Sizes and memory of a chunk's run through the whole graph.
     chunk: ModelWorkspace,
+    /// Frames from which a chunk takes the engine path.
+    engine_min: usize,
     /// The model's thread pool, if it owns one (chunks run in it).
     pool: Option<Arc<rayon::ThreadPool>>,
     kernel: Kernel,
@@ -204,6 +206,7 @@ impl ModelStream {
             receptive_field,
             frames_seen: 0,
             chunk: ModelWorkspace::new(),
+            engine_min: ENGINE_MIN_FRAMES,
             pool: model.pool.clone(),
             kernel: model.kernel(),
             graph,
@@ -249,13 +252,34 @@ impl ModelStream {
         self.frames_seen = 0;
     }
 
+    /// Runs chunks of `frames` frames and more through the whole-signal engine, shorter
+    /// ones frame by frame ([`ENGINE_MIN_FRAMES`] by default, `usize::MAX`: never), as
+    /// [`CausalStream::with_engine_min_frames`] does for every chain.
+    #[must_use]
+    pub fn with_engine_min_frames(mut self, frames: usize) -> Self {
+        self.streams = self
+            .streams
+            .into_iter()
+            .map(|s| s.with_engine_min_frames(frames))
+            .collect();
+        self.engine_min = frames.max(1);
+        self
+    }
+
+    /// Frames from which a chunk runs through the engine
+    /// ([`with_engine_min_frames`](Self::with_engine_min_frames)).
+    #[must_use]
+    pub fn engine_min_frames(&self) -> usize {
+        self.engine_min
+    }
+
     /// Grows the buffers of the chunk path ([`ENGINE_MIN_FRAMES`]) for chunks of up to
     /// `frames` frames, so that [`push_chunk`](Self::push_chunk) allocates nothing for
     /// them on one thread (on several, rayon's job queue allocates a block now and then);
     /// the stream's state is left as it was. Without it, a chunk longer than any
     /// before grows them on its first push.
     pub fn reserve_chunk(&mut self, frames: usize) -> Result<(), ModelError> {
-        if frames < ENGINE_MIN_FRAMES {
+        if frames < self.engine_min_frames() {
             return Ok(());
         }
         self.chunk.prepare(&self.graph, 1, [1, frames])?;
@@ -365,7 +389,7 @@ impl ModelStream {
             }
             .into());
         }
-        if frames >= ENGINE_MIN_FRAMES {
+        if frames >= self.engine_min_frames() {
             match self.pool.clone() {
                 Some(pool) => pool.install(|| self.run_chunk(input, frames, output)),
                 None => self.run_chunk(input, frames, output),
