@@ -303,28 +303,44 @@ impl Chunked {
                 .checked_mul(cols)
                 .ok_or(overflow.clone())?;
             grow(&mut self.padded, padded)?;
+            let out = layer
+                .out_channels()
+                .checked_mul(t)
+                .ok_or(overflow.clone())?;
+            // The last layer writes the caller's output (or `tm[1]`, below).
             if l + 1 < layers.len() {
-                let out = layer
-                    .out_channels()
-                    .checked_mul(t)
-                    .ok_or(overflow.clone())?;
                 grow(&mut self.mid[l % 2], out)?;
             }
-            if l == 0 {
-                grow(
-                    &mut self.tm[0],
-                    layer.in_channels().checked_mul(t).ok_or(overflow.clone())?,
-                )?;
-            }
-            if l + 1 == layers.len() {
-                grow(
-                    &mut self.tm[1],
-                    layer
-                        .out_channels()
-                        .checked_mul(t)
-                        .ok_or(overflow.clone())?,
-                )?;
-            }
+        }
+        // A time-major chunk and its outputs, transposed.
+        let (first, last) = (&layers[0], &layers[layers.len() - 1]);
+        let tm_in = first.in_channels().checked_mul(t).ok_or(overflow.clone())?;
+        let tm_out = last.out_channels().checked_mul(t).ok_or(overflow)?;
+        grow(&mut self.tm[0], tm_in)?;
+        grow(&mut self.tm[1], tm_out)
+    }
+
+    /// Sizes the engine's scratch for chunks of `t` frames (grown by [`Chunked::reserve`]):
+    /// one run of each layer on whatever `padded` holds, into the buffer that layer writes
+    /// in [`Chunked::run`] (`tm[1]` for the last); the streams' state is not touched.
+    fn warm(&mut self, layers: &[FrameConv], t: usize) -> Result<(), Error> {
+        let Self {
+            nets,
+            padded,
+            mid,
+            tm,
+            ws,
+        } = self;
+        let last = layers.len() - 1;
+        for (l, (layer, net)) in layers.iter().zip(nets.iter()).enumerate() {
+            let cols = layer.frames() + t;
+            let x = &padded[..layer.in_channels() * cols];
+            let sink = if l == last {
+                &mut tm[1]
+            } else {
+                &mut mid[l % 2]
+            };
+            net.forward_into(1, [1, cols], x, &mut sink[..layer.out_channels() * t], ws)?;
         }
         Ok(())
     }
@@ -351,13 +367,16 @@ impl Chunked {
         for (l, (layer, net)) in layers.iter_mut().zip(nets.iter()).enumerate() {
             let (cin, cout, p) = (layer.in_channels(), layer.out_channels(), layer.frames());
             // Layer `l` reads what layer `l − 1` wrote: `mid[(l − 1) % 2]`.
-            let (src, dst): (&[f32], &mut [f32]) = match (l, l == last, l % 2 == 0) {
-                (0, true, _) => (input, &mut *output),
-                (0, false, _) => (input, &mut even[..cout * t]),
-                (_, true, true) => (&odd[..cin * t], &mut *output),
-                (_, true, false) => (&even[..cin * t], &mut *output),
-                (_, false, true) => (&odd[..cin * t], &mut even[..cout * t]),
-                (_, false, false) => (&even[..cin * t], &mut odd[..cout * t]),
+            let (written, writing) = if l % 2 == 0 {
+                (&*odd, &mut *even)
+            } else {
+                (&*even, &mut *odd)
+            };
+            let src = if l == 0 { input } else { &written[..cin * t] };
+            let dst = if l == last {
+                &mut *output
+            } else {
+                &mut writing[..cout * t]
             };
             let cols = p + t;
             let x = &mut padded[..cin * cols];
@@ -553,8 +572,8 @@ impl CausalStream {
     /// Grows the buffers of the chunk path ([`ENGINE_MIN_FRAMES`]) for chunks of up to
     /// `frames` frames, so that [`push_chunk`](Self::push_chunk) allocates nothing for
     /// them on one thread (on several, rayon's job queue allocates a block now and then)
-    /// — the engine's scratch included, which this sizes by running the networks once on
-    /// zeros (the stream's state is left as it was). Without it, a chunk longer than any
+    /// — the engine's scratch included, which this sizes by running the networks once (the
+    /// stream's state is left as it was). Without it, a chunk longer than any
     /// before grows the buffers on its first push.
     ///
     /// ```
@@ -571,28 +590,8 @@ impl CausalStream {
         if frames < self.engine_min {
             return Ok(());
         }
-        let Self {
-            layers, chunked, ..
-        } = self;
-        chunked.reserve(layers, frames)?;
-        // The engine's scratch: one run per layer on zeros, into the layer's own buffers.
-        let Chunked {
-            nets,
-            padded,
-            mid,
-            ws,
-            ..
-        } = chunked;
-        for (l, (layer, net)) in layers.iter().zip(nets.iter()).enumerate() {
-            let cols = layer.frames() + frames;
-            let x = &padded[..layer.in_channels() * cols];
-            let mut sink = core::mem::take(&mut mid[l % 2]);
-            let need = layer.out_channels() * frames;
-            let r = grow(&mut sink, need)
-                .and_then(|()| net.forward_into(1, [1, cols], x, &mut sink[..need], ws));
-            mid[l % 2] = sink;
-            r?;
-        }
+        self.chunked.reserve(&self.layers, frames)?;
+        self.chunked.warm(&self.layers, frames)?;
         Ok(())
     }
 
