@@ -239,9 +239,11 @@ fn full_width_layers_match_the_reference_with_every_tile() {
 }
 
 /// Wide layers (128 input channels per group or more): their NCHW input is converted to
-/// the channel-blocked layout before the direct kernels run, and from 256 on they leave
-/// Winograd to the blocked kernels. 1 × 1, 3 × 3 at rates that reach into the padding,
-/// groups, stride 2, 1D; NaN and infinities in the input kept.
+/// the channel-blocked layout before the direct kernels run (16 × 16 register transposes
+/// and an element-by-element rest), and from 256 on they leave Winograd to the blocked
+/// kernels. 1 × 1 (300 input channels: summed in chunks, runs of columns through every
+/// pass), 3 × 3 at rates that reach into the padding, groups, stride 2, 1D; NaN and
+/// infinities in the input kept.
 #[test]
 fn wide_layers_match_the_reference() {
     let mut rng = Rng(11);
@@ -251,6 +253,7 @@ fn wide_layers_match_the_reference() {
     strided.stride = [2, 2];
     for (desc, hw, specials) in [
         (ConvDesc::same_2d(128, 33, 1, 1), [5, 37], 0),
+        (ConvDesc::same_2d(300, 40, 1, 1), [3, 151], 2),
         (ConvDesc::same_2d(300, 17, 3, 12), [9, 13], 0),
         (ConvDesc::same_2d(256, 32, 3, 2), [6, 29], 3),
         (grouped, [4, 18], 0),

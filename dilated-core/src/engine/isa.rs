@@ -17,7 +17,9 @@
 
 #[cfg(target_arch = "x86_64")]
 use super::avx2;
-use super::kernels::{DenseTile, DwPix, DwTile, dense_tile, dw_tile, pix_masked, pix_tile};
+use super::kernels::{
+    DenseTile, DwPix, DwTile, dense_tile, dw_tile, pix_masked, pix_tile, transpose16,
+};
 use super::nchw::{NchwTile, nchw_tile};
 use super::tiles::Tiles;
 use super::wino::{Mode, WinoTile, wino_tile};
@@ -50,6 +52,20 @@ pub(crate) trait Isa: Copy + Send + Sync + 'static {
     /// # Safety
     /// As [`pix_masked`], and the CPU supports this instruction set.
     unsafe fn pix_masked(r: usize, t: &DwPix, ox0: usize, n_last: usize);
+    /// Transposes a 16 × 16 block, as [`transpose16`]: by default element by element (AVX2
+    /// has no two-source permute across 16 lanes).
+    ///
+    /// # Safety
+    /// As [`transpose16`], and the CPU supports this instruction set.
+    unsafe fn transpose16(src: *const f32, stride: usize, dst: *mut f32) {
+        for i in 0..16 {
+            for p in 0..16 {
+                // SAFETY: element `p` of row `i`, and lane `i` of destination vector `p`
+                // (caller).
+                unsafe { *dst.add(p * 16 + i) = *src.add(i * stride + p) };
+            }
+        }
+    }
 }
 
 macro_rules! isa {
@@ -100,6 +116,15 @@ macro_rules! isa {
             unsafe fn pix_m<const R: usize>(t: &DwPix, ox0: usize, n_last: usize) {
                 // SAFETY: forwarded contract; the features are enabled on this function.
                 unsafe { pix_masked::<$v, R>(t, ox0, n_last) }
+            }
+            /// The transpose compiled with the family's features.
+            ///
+            /// # Safety
+            /// As [`transpose16`], and the CPU supports the family's instruction set.
+            $(#[target_feature(enable = $feat)])?
+            unsafe fn transpose_t(src: *const f32, stride: usize, dst: *mut f32) {
+                // SAFETY: forwarded contract; the features are enabled on this function.
+                unsafe { transpose16::<$v>(src, stride, dst) }
             }
         }
 
@@ -152,6 +177,10 @@ macro_rules! isa {
                         _ => unreachable!("depthwise tile {r} is not compiled"),
                     }
                 }
+            }
+            unsafe fn transpose16(src: *const f32, stride: usize, dst: *mut f32) {
+                // SAFETY: forwarded contract.
+                unsafe { Self::transpose_t(src, stride, dst) }
             }
         }
     };

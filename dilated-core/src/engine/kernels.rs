@@ -521,6 +521,56 @@ pub(crate) unsafe fn pix_masked<V: V16, const R: usize>(t: &DwPix, ox0: usize, n
     }
 }
 
+/// The lane indices of the four stages of [`transpose16`]: stage `s` swaps the off-diagonal
+/// blocks of `k = 8 >> s` lanes between rows `i` and `i + k` (`i & k = 0`); `[s][0]` picks
+/// the new row `i` from `row i ‖ row i + k`, `[s][1]` the new row `i + k`.
+const TRANSPOSE_IDX: [[[u32; 16]; 2]; 4] = {
+    let mut t = [[[0u32; 16]; 2]; 4];
+    let mut s = 0;
+    while s < 4 {
+        let k = 8 >> s;
+        let mut l = 0;
+        while l < 16 {
+            let low = l & k == 0;
+            t[s][0][l] = (if low { l } else { 16 + l - k }) as u32;
+            t[s][1][l] = (if low { l + k } else { 16 + l }) as u32;
+            l += 1;
+        }
+        s += 1;
+    }
+    t
+};
+
+/// Transposes a 16 × 16 block in registers: the 16 floats of source row `i` (at `src +
+/// i·stride`) become lane `i` of the 16 destination vectors (at `dst + 16·p`, `p` the
+/// column). Four stages of two-source permutes (64 in all), each swapping the off-diagonal
+/// blocks of half the previous size. The NCHW → channel-blocked conversion: rows are 16
+/// channels' planes, columns 16 pixels.
+///
+/// # Safety
+/// 16 rows of 16 floats are readable at `src` (`stride` apart), 256 floats writable at
+/// `dst`, not overlapping them; the CPU supports `V`.
+#[inline(always)]
+pub(crate) unsafe fn transpose16<V: V16>(src: *const f32, stride: usize, dst: *mut f32) {
+    // SAFETY: row `i` of the block (caller).
+    let mut r: [V; LANES] = core::array::from_fn(|i| unsafe { V::load(src.add(i * stride)) });
+    for (s, idx) in TRANSPOSE_IDX.iter().enumerate() {
+        let k = 8 >> s;
+        for i in (0..LANES).filter(|i| i & k == 0) {
+            let (a, b) = (r[i], r[i + k]);
+            // SAFETY: register permutes.
+            unsafe {
+                r[i] = a.perm2(b, &idx[0]);
+                r[i + k] = a.perm2(b, &idx[1]);
+            }
+        }
+    }
+    for (p, v) in r.iter().enumerate() {
+        // SAFETY: 16 floats of the destination (caller).
+        unsafe { v.store(dst.add(p * LANES)) };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,9 @@
 //! before the next, the running sums in a buffer on the stack ([`Chunk`]): one chunk's
 //! weights then stay in the L1 cache while every tile of those columns reads them, where
 //! one pass would stream all of them from L2 for each tile. The chunks keep each output's
-//! order of products, so the results are the same bits either way.
+//! order of products, so the results are the same bits either way. Wide 1 × 1 layers run
+//! each run of columns through every pass before the next run, so the run's input stays in
+//! L2 for all of them; other layers run pass by pass.
 
 use super::buffers::{out_desc, real_lanes};
 use super::geom::{Run, segments, tiles};
@@ -59,90 +61,112 @@ pub(super) fn dense<I: Isa>(plan: &ConvPlan, passes: &[Pass], w: &[f32], r: Run<
         let yimg = y.p().wrapping_add(n * ys.img);
         // The running sums of a chunked pass, reused by every pass and row of the unit.
         let mut sums = [0.0f32; SUB_W * 2 * LANES];
-        for pass in passes {
+        let n_taps = g.kh * g.kw;
+        // Columns `sa..sb` of output row `oy` for `pass`. One chunk: the columns at once,
+        // tiles free to overlap. Chunks: runs of `SUB_W` columns, and tiles that never
+        // overlap (0 chains), since an overlapping tile would read running sums another
+        // tile already moved on.
+        let mut span = |pass: &Pass, oy: usize, xa: usize, xb: usize| {
             let mut masks = pass.masks;
             for (j, m) in masks.iter_mut().enumerate().take(pass.nob) {
                 *m &= real_lanes(&y, pass.ob0 + j);
             }
-            let n_taps = g.kh * g.kw;
             let chunked = chunk_end(pass, n_taps, 0) < pass.segs.len();
-            // One chunk: the row's columns at once, tiles free to overlap. Chunks: runs of
-            // `SUB_W` columns, and tiles that never overlap (0 chains), since an overlapping
-            // tile would read running sums another tile already moved on.
             let (run_w, chains) = if chunked {
                 (SUB_W, 0)
             } else {
                 (xb - xa, 4 / pass.nob)
             };
-            for oy in ya..yb {
-                let ky = taps(oy, g.sh, g.dh, g.pt, g.kh, g.ih);
-                let tile = |ox0: usize| DenseTile {
-                    x: ximg,
-                    x_cb: xs.cb,
-                    x_c: xs.c,
-                    x_row: xs.row,
-                    x_px: xs.px,
-                    segs: &pass.segs,
-                    w: w.as_ptr(),
-                    kw: g.kw,
-                    ky,
-                    kx: (0, 0),
-                    iy0: (oy * g.sh) as isize - g.pt as isize,
-                    ix0: (ox0 * g.sw) as isize - g.pl as isize,
-                    dh: g.dh,
-                    dw: g.dw,
-                    pstep: g.sw * xs.px,
-                    bias: plan.bias16[pass.ob0 * LANES..].as_ptr(),
-                    act: d.activation,
-                    masks,
-                    out: out_desc(
-                        &y,
-                        &ys,
-                        yimg.wrapping_add(pass.ob0 * ys.cb + oy * ys.row + ox0 * ys.px),
-                    ),
-                    part: Chunk::WHOLE,
-                };
-                let sizes = if pass.nob == 2 { I::TILES2 } else { I::TILES1 };
-                let mut sa = xa;
-                while sa < xb {
-                    let sb = (sa + run_w).min(xb);
-                    let mut c0 = 0;
-                    while c0 < pass.segs.len() {
-                        let c1 = chunk_end(pass, n_taps, c0);
-                        segments(g, sa, sb, |s, e, kx| {
-                            tiles(s, e, sizes, chains, |ox0, r| {
-                                let part = if chunked {
-                                    Chunk {
-                                        sums: sums
-                                            .as_mut_ptr()
-                                            .wrapping_add((ox0 - sa) * pass.nob * LANES),
-                                        first: c0 == 0,
-                                        last: c1 == pass.segs.len(),
-                                    }
-                                } else {
-                                    Chunk::WHOLE
-                                };
-                                let t = DenseTile {
-                                    kx,
-                                    segs: &pass.segs[c0..c1],
-                                    part,
-                                    ..tile(ox0)
-                                };
-                                // SAFETY: the taps are the valid ones for every pixel of
-                                // the tile (`taps`/`segments`), so every input read is
-                                // inside image `n`; the packed weights and biases cover
-                                // the pass; the tile's outputs are inside rows `ya..yb`,
-                                // columns `xa..xb` of image `n`, which only this unit
-                                // writes; a chunked tile's running sums (pixels `ox0 − sa`
-                                // .. + `r` of at most `SUB_W`, `nob` blocks each) lie
-                                // inside `sums`; `I` was checked available when the
-                                // network was built.
-                                unsafe { I::dense(r, pass.nob, step, &t) };
-                            });
+            let ky = taps(oy, g.sh, g.dh, g.pt, g.kh, g.ih);
+            let tile = |ox0: usize| DenseTile {
+                x: ximg,
+                x_cb: xs.cb,
+                x_c: xs.c,
+                x_row: xs.row,
+                x_px: xs.px,
+                segs: &pass.segs,
+                w: w.as_ptr(),
+                kw: g.kw,
+                ky,
+                kx: (0, 0),
+                iy0: (oy * g.sh) as isize - g.pt as isize,
+                ix0: (ox0 * g.sw) as isize - g.pl as isize,
+                dh: g.dh,
+                dw: g.dw,
+                pstep: g.sw * xs.px,
+                bias: plan.bias16[pass.ob0 * LANES..].as_ptr(),
+                act: d.activation,
+                masks,
+                out: out_desc(
+                    &y,
+                    &ys,
+                    yimg.wrapping_add(pass.ob0 * ys.cb + oy * ys.row + ox0 * ys.px),
+                ),
+                part: Chunk::WHOLE,
+            };
+            let sizes = if pass.nob == 2 { I::TILES2 } else { I::TILES1 };
+            let mut sa = xa;
+            while sa < xb {
+                let sb = (sa + run_w).min(xb);
+                let mut c0 = 0;
+                while c0 < pass.segs.len() {
+                    let c1 = chunk_end(pass, n_taps, c0);
+                    segments(g, sa, sb, |s, e, kx| {
+                        tiles(s, e, sizes, chains, |ox0, r| {
+                            let part = if chunked {
+                                Chunk {
+                                    sums: sums
+                                        .as_mut_ptr()
+                                        .wrapping_add((ox0 - sa) * pass.nob * LANES),
+                                    first: c0 == 0,
+                                    last: c1 == pass.segs.len(),
+                                }
+                            } else {
+                                Chunk::WHOLE
+                            };
+                            let t = DenseTile {
+                                kx,
+                                segs: &pass.segs[c0..c1],
+                                part,
+                                ..tile(ox0)
+                            };
+                            // SAFETY: the taps are the valid ones for every pixel of the
+                            // tile (`taps`/`segments`), so every input read is inside
+                            // image `n`; the packed weights and biases cover the pass; the
+                            // tile's outputs are inside rows `ya..yb`, columns `xa..xb` of
+                            // image `n`, which only this unit writes; a chunked tile's
+                            // running sums (pixels `ox0 − sa` .. + `r` of at most `SUB_W`,
+                            // `nob` blocks each) lie inside `sums`; `I` was checked
+                            // available when the network was built.
+                            unsafe { I::dense(r, pass.nob, step, &t) };
                         });
-                        c0 = c1;
+                    });
+                    c0 = c1;
+                }
+                sa = sb;
+            }
+        };
+        if n_taps == 1
+            && passes
+                .iter()
+                .any(|p| chunk_end(p, n_taps, 0) < p.segs.len())
+        {
+            // Wide 1 × 1 layers: a run of columns at a time, every pass over it, so the
+            // run's input (every input channel) stays in L2 while the passes read it,
+            // rather than each pass streaming the whole input from memory again. Layers
+            // with more taps run pass by pass: their passes' weights are the larger part
+            // (see `docs/perf.md`, "Measurements behind the engine's design choices").
+            for oy in ya..yb {
+                for sa in (xa..xb).step_by(SUB_W) {
+                    for pass in passes {
+                        span(pass, oy, sa, (sa + SUB_W).min(xb));
                     }
-                    sa = sb;
+                }
+            }
+        } else {
+            for pass in passes {
+                for oy in ya..yb {
+                    span(pass, oy, xa, xb);
                 }
             }
         }

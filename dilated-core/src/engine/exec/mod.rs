@@ -162,7 +162,7 @@ fn run_step<I: NchwIsa>(
             ptr: job.at.ptr(to),
             ..from
         };
-        to_blocked(from, into, job.batch, job.threads);
+        to_blocked::<I>(from, into, job.batch, job.threads);
         src = to;
     }
     // A pointwise layer (1 × 1, stride 1, no padding) sees no rows: its planes run as one
