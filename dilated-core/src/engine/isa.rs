@@ -300,9 +300,16 @@ impl Isa for Avx2 {
 
 #[cfg(target_arch = "x86_64")]
 isa!(
-    /// AVX-512F: one `zmm` per vector; 14 pixels × 2 output blocks = 28 accumulators.
+    /// AVX-512F: one `zmm` per vector; 14 pixels × 2 output blocks = 28 accumulators. The
+    /// dense tiles come in every width from 14 down to 1, so a segment of a row (the
+    /// pixels whose taps land inside the input for the same kernel columns: 12, 9 and 12
+    /// pixels on a 33-pixel row at rate 12) is the widest tiles and one tile of exactly the
+    /// rest, never a string of narrow ones (`docs/perf.md`, "Measurements behind the
+    /// engine's design choices").
     Avx512, core::arch::x86_64::__m512, ["avx512f,avx2,fma"],
-    tiles1 = [14, 8, 4, 2, 1], tiles2 = [14, 8, 4, 2, 1], dw_tiles = [14, 8, 4, 2, 1], pix_tiles = [8, 4, 2, 1]
+    tiles1 = [14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1],
+    tiles2 = [14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1],
+    dw_tiles = [14, 8, 4, 2, 1], pix_tiles = [8, 4, 2, 1]
 );
 
 /// The NCHW dense entry points of one instruction set.
