@@ -242,7 +242,7 @@ impl Avx2 {
 
 #[cfg(target_arch = "x86_64")]
 impl Isa for Avx2 {
-    const TILES1: &'static [usize] = &[6, 4, 2, 1];
+    const TILES1: &'static [usize] = &[6, 5, 4, 3, 2, 1];
     const TILES2: &'static [usize] = &[];
     const DW_TILES: &'static [usize] = &[6, 4, 2, 1];
     const PIX_TILES: &'static [usize] = &[4, 2, 1];
@@ -260,7 +260,7 @@ impl Isa for Avx2 {
             };
         }
         // SAFETY: forwarded contract (every arm); the driver checked AVX2 and FMA.
-        unsafe { arms!((6, 1, 2), (4, 1, 2), (2, 1, 2), (1, 1, 2)) }
+        unsafe { arms!((6, 1, 2), (5, 1, 2), (4, 1, 2), (3, 1, 2), (2, 1, 2), (1, 1, 2)) }
     }
     unsafe fn dw(r: usize, t: &DwTile) {
         // SAFETY: forwarded contract (every arm).
