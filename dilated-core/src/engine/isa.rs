@@ -260,7 +260,16 @@ impl Isa for Avx2 {
             };
         }
         // SAFETY: forwarded contract (every arm); the driver checked AVX2 and FMA.
-        unsafe { arms!((6, 1, 2), (5, 1, 2), (4, 1, 2), (3, 1, 2), (2, 1, 2), (1, 1, 2)) }
+        unsafe {
+            arms!(
+                (6, 1, 2),
+                (5, 1, 2),
+                (4, 1, 2),
+                (3, 1, 2),
+                (2, 1, 2),
+                (1, 1, 2)
+            )
+        }
     }
     unsafe fn dw(r: usize, t: &DwTile) {
         // SAFETY: forwarded contract (every arm).
