@@ -241,9 +241,9 @@ mod tests {
     /// lane of the blocked result against the element it comes from.
     fn converts_exactly<I: Isa>(batch: usize, c: usize, hw: [usize; 2], seed: u32) {
         let len = batch * c * hw[0] * hw[1];
-        let x: Vec<f32> = (0..len)
-            .map(|i| (i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) as f32)
-            .collect();
+        // Distinct values (exact in f32: fewer than 2^24), so a misplaced one shows.
+        let offset = (seed % 4096) as usize;
+        let x: Vec<f32> = (0..len).map(|i| (i + offset) as f32).collect();
         let blocked_len = buf_len(batch, c, hw, true).unwrap();
         let mut y = vec![f32::NAN; blocked_len];
         let buf = |ptr: *mut f32, blocked| Buf {
