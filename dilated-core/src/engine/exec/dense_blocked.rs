@@ -55,13 +55,22 @@ pub(super) fn dense<I: Isa>(plan: &ConvPlan, passes: &[Pass], w: &[f32], r: Run<
     let step = if g.sw == 1 { xs.px } else { 0 };
     let (rg, xchunks) = split(threads.count(), batch, g.oh, g.ow, 2 * I::TILES1[0]);
     let (units, n_units) = Units::new(batch, rg, xchunks, g.oh, g.ow);
+    let n_taps = g.kh * g.kw;
+    // Wide 1 × 1 layers (their weights summed in chunks) run a run of columns at a time,
+    // every pass over it, so the run's input (every input channel) stays in L2 while the
+    // passes read it, rather than each pass streaming the whole input from memory again.
+    // Layers with more taps run pass by pass: their passes' weights are the larger part
+    // (see `docs/perf.md`, "Measurements behind the engine's design choices").
+    let runs_first = n_taps == 1
+        && passes
+            .iter()
+            .any(|p| chunk_end(p, n_taps, 0) < p.segs.len());
     let work = |u: usize| {
         let (n, (ya, yb), (xa, xb)) = units.get(u);
         let ximg = x.p().cast_const().wrapping_add(n * xs.img);
         let yimg = y.p().wrapping_add(n * ys.img);
         // The running sums of a chunked pass, reused by every pass and row of the unit.
         let mut sums = [0.0f32; SUB_W * 2 * LANES];
-        let n_taps = g.kh * g.kw;
         // Columns `sa..sb` of output row `oy` for `pass`. One chunk: the columns at once,
         // tiles free to overlap. Chunks: runs of `SUB_W` columns, and tiles that never
         // overlap (0 chains), since an overlapping tile would read running sums another
@@ -146,16 +155,7 @@ pub(super) fn dense<I: Isa>(plan: &ConvPlan, passes: &[Pass], w: &[f32], r: Run<
                 sa = sb;
             }
         };
-        if n_taps == 1
-            && passes
-                .iter()
-                .any(|p| chunk_end(p, n_taps, 0) < p.segs.len())
-        {
-            // Wide 1 × 1 layers: a run of columns at a time, every pass over it, so the
-            // run's input (every input channel) stays in L2 while the passes read it,
-            // rather than each pass streaming the whole input from memory again. Layers
-            // with more taps run pass by pass: their passes' weights are the larger part
-            // (see `docs/perf.md`, "Measurements behind the engine's design choices").
+        if runs_first {
             for oy in ya..yb {
                 for sa in (xa..xb).step_by(SUB_W) {
                     for pass in passes {
