@@ -2,7 +2,8 @@
 //! drivers call the tiles, monomorphised and compiled with the family's target features.
 //!
 //! - [`Isa`]: the channel-blocked tiles ([`super::kernels`], and [`super::avx2`]'s own on
-//!   AVX2) and the NCHW depthwise tiles.
+//!   AVX2), the NCHW depthwise tiles and the transforms of the channel-blocked Winograd
+//!   ([`super::wino2`]).
 //! - [`NchwIsa`]: the dense tiles on NCHW data ([`super::nchw`]) and the Winograd tiles
 //!   ([`super::wino`]).
 //!
@@ -23,6 +24,7 @@ use super::kernels::{
 use super::nchw::{NchwTile, nchw_tile};
 use super::tiles::Tiles;
 use super::wino::{Mode, WinoTile, wino_tile};
+use super::wino2::{Wino2In, Wino2Out, wino2_in, wino2_out};
 
 /// The tile entry points of one instruction set. The `r`, `ob` and `step` arguments pick a
 /// monomorphised kernel; the driver only passes values from [`Isa::TILES1`] / [`Isa::TILES2`],
@@ -52,6 +54,12 @@ pub(crate) trait Isa: Copy + Send + Sync + 'static {
     /// # Safety
     /// As [`pix_masked`], and the CPU supports this instruction set.
     unsafe fn pix_masked(r: usize, t: &DwPix, ox0: usize, n_last: usize);
+    /// # Safety
+    /// As [`wino2_in`], and the CPU supports this instruction set.
+    unsafe fn wino2_in(t: &Wino2In);
+    /// # Safety
+    /// As [`wino2_out`], and the CPU supports this instruction set.
+    unsafe fn wino2_out(t: &Wino2Out) -> bool;
     /// Transposes a 16 × 16 block, as [`transpose16`]: by default element by element (AVX2
     /// has no two-source permute across 16 lanes).
     ///
@@ -126,6 +134,24 @@ macro_rules! isa {
                 // SAFETY: forwarded contract; the features are enabled on this function.
                 unsafe { transpose16::<$v>(src, stride, dst) }
             }
+            /// The transform compiled with the family's features.
+            ///
+            /// # Safety
+            /// As [`wino2_in`], and the CPU supports the family's instruction set.
+            $(#[target_feature(enable = $feat)])?
+            unsafe fn wino2_in_t(t: &Wino2In) {
+                // SAFETY: forwarded contract; the features are enabled on this function.
+                unsafe { wino2_in::<$v>(t) }
+            }
+            /// The transform compiled with the family's features.
+            ///
+            /// # Safety
+            /// As [`wino2_out`], and the CPU supports the family's instruction set.
+            $(#[target_feature(enable = $feat)])?
+            unsafe fn wino2_out_t(t: &Wino2Out) -> bool {
+                // SAFETY: forwarded contract; the features are enabled on this function.
+                unsafe { wino2_out::<$v>(t) }
+            }
         }
 
         impl Isa for $name {
@@ -182,6 +208,14 @@ macro_rules! isa {
                 // SAFETY: forwarded contract.
                 unsafe { Self::transpose_t(src, stride, dst) }
             }
+            unsafe fn wino2_in(t: &Wino2In) {
+                // SAFETY: forwarded contract.
+                unsafe { Self::wino2_in_t(t) }
+            }
+            unsafe fn wino2_out(t: &Wino2Out) -> bool {
+                // SAFETY: forwarded contract.
+                unsafe { Self::wino2_out_t(t) }
+            }
         }
     };
 }
@@ -237,6 +271,24 @@ impl Avx2 {
     unsafe fn pix_m<const R: usize>(t: &DwPix, ox0: usize, n_last: usize) {
         // SAFETY: forwarded contract; the features are enabled on this function.
         unsafe { avx2::pix::<R, true>(t, ox0, n_last) }
+    }
+    /// The transform compiled with AVX2 and FMA.
+    ///
+    /// # Safety
+    /// As [`wino2_in`], and the CPU supports AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn wino2_in_t(t: &Wino2In) {
+        // SAFETY: forwarded contract; the features are enabled on this function.
+        unsafe { wino2_in::<[core::arch::x86_64::__m256; 2]>(t) }
+    }
+    /// The transform compiled with AVX2 and FMA.
+    ///
+    /// # Safety
+    /// As [`wino2_out`], and the CPU supports AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn wino2_out_t(t: &Wino2Out) -> bool {
+        // SAFETY: forwarded contract; the features are enabled on this function.
+        unsafe { wino2_out::<[core::arch::x86_64::__m256; 2]>(t) }
     }
 }
 
@@ -305,6 +357,14 @@ impl Isa for Avx2 {
             }
         }
     }
+    unsafe fn wino2_in(t: &Wino2In) {
+        // SAFETY: forwarded contract.
+        unsafe { Self::wino2_in_t(t) }
+    }
+    unsafe fn wino2_out(t: &Wino2Out) -> bool {
+        // SAFETY: forwarded contract.
+        unsafe { Self::wino2_out_t(t) }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -327,6 +387,11 @@ pub(crate) trait NchwIsa: Isa {
     /// channel-blocked ones on this family (see `docs/perf.md`, "Measurements behind the engine's
     /// design choices").
     const NCHW_DENSE: bool;
+    /// Whether dense 3 × 3 layers run Winograd F(2 × 2, 3 × 3) on the channel-blocked
+    /// layout ([`super::wino2`]) when Winograd is on: where measured faster than the direct
+    /// channel-blocked tiles (AVX2 and AVX-512; the portable family keeps one packing of its
+    /// weights).
+    const WINO2: bool;
     /// The tile shape this family runs for `tiles`: output channels per tile (dividing
     /// [`PC`](super::nchw::PC)) and the tile widths in vectors of 16 pixels, widest first
     /// (ending in 1). Only AVX-512 has variants ([`super::tiles`]).
@@ -363,10 +428,12 @@ pub(crate) trait NchwIsa: Isa {
 macro_rules! nchw_isa {
     (
         $name:ty, $v:ty, [$($feat:literal)?], shapes = [$(($c:literal, $r:literal)),*],
-        chans = [$($cc:literal),*], shape = $shape:expr, dense = $on:literal
+        chans = [$($cc:literal),*], shape = $shape:expr, dense = $on:literal,
+        wino2 = $w2:literal
     ) => {
         impl NchwIsa for $name {
             const NCHW_DENSE: bool = $on;
+            const WINO2: bool = $w2;
             fn nchw_shape(tiles: Tiles) -> (usize, &'static [usize]) {
                 let f: fn(Tiles) -> (usize, &'static [usize]) = $shape;
                 f(tiles)
@@ -498,7 +565,8 @@ nchw_isa!(
     shapes = [(8, 2), (8, 1)],
     chans = [8],
     shape = |_| (8, &[2, 1]),
-    dense = false
+    dense = false,
+    wino2 = false
 );
 
 #[cfg(target_arch = "x86_64")]
@@ -509,7 +577,8 @@ nchw_isa!(
     shapes = [(4, 1)],
     chans = [4],
     shape = |_| (4, &[1]),
-    dense = false
+    dense = false,
+    wino2 = true
 );
 
 /// AVX-512's tile widths for each shape of [`Tiles::ALL`].
@@ -531,5 +600,6 @@ nchw_isa!(
     shapes = [(16, 1), (8, 3), (8, 2), (8, 1)],
     chans = [16, 8],
     shape = avx512_shape,
-    dense = true
+    dense = true,
+    wino2 = true
 );

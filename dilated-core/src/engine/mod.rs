@@ -46,7 +46,8 @@
 //! - `kernels`: the channel-blocked tiles and the NCHW depthwise tiles, written once over
 //!   the vector trait; `avx2`: AVX2's own dense and NCHW depthwise tiles.
 //! - `nchw`: the dense tiles on NCHW data; `wino`: the Winograd F(2, 3) tiles, which fall
-//!   back to them.
+//!   back to them; `wino2`: the transforms of Winograd F(2 × 2, 3 × 3) on the
+//!   channel-blocked layout, whose products run on the channel-blocked tiles.
 //! - `isa`: the instruction-set families (portable, AVX2 + FMA, AVX-512F) and the entry
 //!   points the drivers call, each compiled with its family's target features.
 //! - `tiles`: the tile shapes per micro-architecture and the CPU's identity (`cpuid`).
@@ -81,6 +82,7 @@ mod simd;
 mod tiles;
 mod vmath;
 mod wino;
+mod wino2;
 
 use std::sync::Arc;
 
@@ -176,10 +178,11 @@ impl PartialEq for Network {
 }
 
 /// What the plans depend on in family `kernel`: the most output blocks per dense tile,
-/// and whether dense layers run on its NCHW kernels by default.
-fn family(kernel: Kernel) -> (usize, bool) {
-    fn of<I: isa::NchwIsa>() -> (usize, bool) {
-        (I::OBMAX, I::NCHW_DENSE)
+/// whether dense layers run on its NCHW kernels by default, and whether it runs Winograd
+/// on the channel-blocked layout.
+fn family(kernel: Kernel) -> (usize, bool, bool) {
+    fn of<I: isa::NchwIsa>() -> (usize, bool, bool) {
+        (I::OBMAX, I::NCHW_DENSE, I::WINO2)
     }
     match kernel {
         // The reference runs no tile: its plans are the portable family's.
@@ -195,11 +198,12 @@ fn family(kernel: Kernel) -> (usize, bool) {
 }
 
 fn plans_for(layers: &[Conv], kernel: Kernel, p: exec::Policy) -> Result<Vec<ConvPlan>, Error> {
-    let (obmax, _) = family(kernel);
+    let (obmax, _, wino2) = family(kernel);
     (0..layers.len())
         .map(|i| {
             let wino = p.wino.then_some(p.wino_everywhere);
-            ConvPlan::new(&layers[i], obmax, exec::runs_nchw(layers, i, p), wino)
+            let nchw = exec::runs_nchw(layers, i, p);
+            ConvPlan::new(&layers[i], obmax, nchw, wino, wino2)
         })
         .collect()
 }
@@ -687,6 +691,125 @@ mod tests {
                 x[i % n] = [f32::INFINITY, f32::NEG_INFINITY, f32::NAN][k % 3];
             }
             check_winograd(desc, 2, hw, &x, 5);
+        }
+    }
+
+    /// Runs `descs` on every family with the NCHW kernels off, so every dense 3 × 3
+    /// stride-1 layer runs Winograd F(2 × 2, 3 × 3) on the channel-blocked layout (on every
+    /// input size), and checks it against the reference as [`check_winograd`] does.
+    fn check_winograd_2d(descs: &[ConvDesc], batch: usize, hw: [usize; 2], x: &[f32], seed: u64) {
+        let layers = stack(descs, seed);
+        let want = Network::new(layers.clone())
+            .unwrap()
+            .with_kernel(Kernel::Reference)
+            .unwrap()
+            .forward(batch, hw, x)
+            .unwrap()
+            .0;
+        let fan_in: usize = descs
+            .iter()
+            .map(|d| d.in_per_group() * d.kernel[0] * d.kernel[1])
+            .sum();
+        let tol = 2e-6 * fan_in as f32;
+        for kernel in [Kernel::Portable, Kernel::Avx2, Kernel::Avx512] {
+            if !kernel.is_available() {
+                continue;
+            }
+            let net = Network::new(layers.clone())
+                .unwrap()
+                .with_kernel(kernel)
+                .unwrap()
+                .with_nchw(false)
+                .unwrap()
+                .with_winograd_everywhere()
+                .unwrap();
+            for (plan, d) in net.plans.iter().zip(descs) {
+                let eligible = d.kernel == [3, 3] && d.stride == [1, 1] && d.groups == 1;
+                let packed = matches!(plan.kind, plan::Kind::Dense { wino2: Some(_), .. });
+                assert_eq!(packed, eligible && d.in_channels > 1, "{d:?}");
+            }
+            for threads in [1, 2] {
+                let net = net.clone().with_threads(threads).unwrap();
+                let got = net.forward(batch, hw, x).unwrap().0;
+                assert_eq!(got.len(), want.len());
+                for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                    if w.is_nan() {
+                        assert!(g.is_nan(), "{kernel} [{i}]: {g}, reference NaN");
+                    } else if w.is_infinite() {
+                        assert_eq!(g, w, "{kernel} [{i}]");
+                    } else {
+                        assert!(
+                            (g - w).abs() <= tol * (1.0 + w.abs()),
+                            "{kernel} {descs:?} [{i}]: {g} vs {w}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn winograd_2d_keeps_nan_and_infinities_where_the_reference_has_them() {
+        // Two 3 × 3 layers (the first writes channel-blocked data, the second NCHW), with
+        // infinities and NaN in the input and so in some tiles' transforms.
+        let hw = [19, 26];
+        let descs = [
+            fit(
+                wino_desc(false, (20, 17, false), (3, 2, 3), [[2, 2], [3, 3]], true),
+                hw,
+            ),
+            fit(
+                wino_desc(false, (17, 9, false), (3, 1, 1), [[1, 1], [1, 1]], false),
+                hw,
+            ),
+        ];
+        let mut x = values(ConvDesc::nchw_len(2, 20, hw).unwrap(), 12);
+        let n = x.len();
+        for (k, i) in [17, 640, 1500, 2900, 3333, 9000, 15000]
+            .into_iter()
+            .enumerate()
+        {
+            x[i % n] = [f32::INFINITY, f32::NEG_INFINITY, f32::NAN][k % 3];
+        }
+        check_winograd_2d(&descs, 2, hw, &x, 9);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+        /// Winograd F(2 × 2, 3 × 3) on the channel-blocked layout matches the reference on
+        /// every family: one or two 3 × 3 layers (so both output layouts), channels across
+        /// block boundaries, rates and paddings apart per axis, maps smaller than a tile.
+        #[test]
+        fn winograd_2d_matches_the_reference_on_every_family(
+            cin in 2..40usize,
+            couts in prop::collection::vec(1..40usize, 1..3),
+            d in (1..6usize, 1..6usize),
+            hw in (1..24usize, 1..40usize),
+            pads in (0..5usize, 0..5usize, 0..5usize, 0..5usize),
+            batch in 1..3usize,
+            seed in any::<u64>(),
+        ) {
+            let hw = [hw.0, hw.1];
+            let mut descs = Vec::new();
+            let (mut c, mut size) = (cin, hw);
+            for (i, &co) in couts.iter().enumerate() {
+                let desc = fit(
+                    wino_desc(
+                        false,
+                        (c, co.max(2), false),
+                        (3, d.0, d.1),
+                        [[pads.0, pads.1], [pads.2, pads.3]],
+                        i == 0,
+                    ),
+                    size,
+                );
+                size = desc.output_size(size).unwrap();
+                c = desc.out_channels;
+                descs.push(desc);
+            }
+            let x = values(ConvDesc::nchw_len(batch, cin, hw).unwrap(), seed ^ 0x77);
+            check_winograd_2d(&descs, batch, hw, &x, seed);
         }
     }
 

@@ -17,7 +17,7 @@ use super::nchw::Block;
 use super::simd::LANES;
 use super::wino::Wino;
 use crate::Error;
-use crate::conv::Conv;
+use crate::conv::{Activation, Conv, ConvDesc};
 
 /// One pass of a dense layer.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,8 +35,13 @@ pub(crate) struct Pass {
 /// Which kernels run a layer, with its weights packed for them.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Kind {
-    /// Dense or grouped.
-    Dense { passes: Vec<Pass>, w: Vec<f32> },
+    /// Dense or grouped, with the Winograd F(2 × 2, 3 × 3) filters
+    /// ([`super::wino2`]) where the layer may run on them.
+    Dense {
+        passes: Vec<Pass>,
+        w: Vec<f32>,
+        wino2: Option<Wino2>,
+    },
     /// `groups = in = out`: blocked weights `[C/16][KH][KW][16]`.
     Depthwise { w: Vec<f32> },
     /// Dense or grouped on NCHW data in and out ([`super::nchw`]): blocks of
@@ -70,12 +75,15 @@ impl ConvPlan {
     /// Packs `layer` for kernels that take up to `obmax` output blocks per tile, or for the
     /// NCHW dense kernels when `nchw` (a dense layer that reads and writes NCHW), with its
     /// Winograd filters too when `wino` is `Some` and the layer allows
-    /// ([`super::wino::axis_of`]; `Some(true)` lifts the bounds measured per CPU).
+    /// ([`super::wino::axis_of`]; on the channel-blocked kernels, [`wino2_allows`] where
+    /// the family runs them, `wino2`; `Some(true)` lifts the bounds measured per CPU and
+    /// family).
     pub(crate) fn new(
         layer: &Conv,
         obmax: usize,
         nchw: bool,
         wino: Option<bool>,
+        wino2: bool,
     ) -> Result<Self, Error> {
         let d = layer.desc();
         let cbo = blocks(d.out_channels);
@@ -94,7 +102,17 @@ impl ConvPlan {
             };
             Kind::Nchw { blocks, w, wino }
         } else {
-            Self::pack_dense(layer, obmax.clamp(1, 2))?
+            let obmax = obmax.clamp(1, 2);
+            let Kind::Dense { passes, w, .. } = pack_dense(d, layer.weight(), obmax)? else {
+                unreachable!("pack_dense packs dense layers")
+            };
+            let wino2 = match wino {
+                Some(everywhere) if (wino2 || everywhere) && wino2_allows(layer, everywhere) => {
+                    Some(pack_wino2(layer, obmax, everywhere)?)
+                }
+                _ => None,
+            };
+            Kind::Dense { passes, w, wino2 }
         };
         Ok(Self { kind, bias16 })
     }
@@ -115,95 +133,193 @@ impl ConvPlan {
         }
         Ok(Kind::Depthwise { w })
     }
+}
 
-    fn pack_dense(layer: &Conv, obmax: usize) -> Result<Kind, Error> {
-        let d = layer.desc();
-        let (cout, cin) = (d.out_channels, d.in_channels);
-        let cpg_out = cout / d.groups;
-        let cpg_in = d.in_per_group();
-        let [kh, kw] = d.kernel;
-        // (output block, lane mask, group) pieces, then merged into passes.
-        let mut pieces = Vec::new();
-        for ob in 0..blocks(cout) {
-            let first = ob * LANES;
-            let last = (first + LANES).min(cout) - 1;
-            let (g_lo, g_hi) = (first / cpg_out, last / cpg_out);
-            if g_lo == g_hi {
-                pieces.push((ob, u16::MAX, g_lo));
-            } else {
-                for g in g_lo..=g_hi {
-                    let mut mask = 0u16;
-                    for l in 0..LANES {
-                        let co = first + l;
-                        if co < cout && co / cpg_out == g {
-                            mask |= 1 << l;
-                        }
+/// Packs a dense (or grouped) layer of shape `d` and weights `weight` (PyTorch's
+/// `[C_out][C_in/G][KH][KW]`) into passes of up to `obmax` output blocks, without Winograd
+/// filters.
+pub(crate) fn pack_dense(d: &ConvDesc, weight: &[f32], obmax: usize) -> Result<Kind, Error> {
+    let (cout, cin) = (d.out_channels, d.in_channels);
+    let cpg_out = cout / d.groups;
+    let cpg_in = d.in_per_group();
+    let [kh, kw] = d.kernel;
+    // (output block, lane mask, group) pieces, then merged into passes.
+    let mut pieces = Vec::new();
+    for ob in 0..blocks(cout) {
+        let first = ob * LANES;
+        let last = (first + LANES).min(cout) - 1;
+        let (g_lo, g_hi) = (first / cpg_out, last / cpg_out);
+        if g_lo == g_hi {
+            pieces.push((ob, u16::MAX, g_lo));
+        } else {
+            for g in g_lo..=g_hi {
+                let mut mask = 0u16;
+                for l in 0..LANES {
+                    let co = first + l;
+                    if co < cout && co / cpg_out == g {
+                        mask |= 1 << l;
                     }
-                    pieces.push((ob, mask, g));
                 }
+                pieces.push((ob, mask, g));
             }
         }
-        let mut passes: Vec<Pass> = Vec::new();
-        let mut w = Vec::new();
-        let mut i = 0;
-        while i < pieces.len() {
-            let (ob0, mask, g) = pieces[i];
-            let mut nob = 1;
-            if mask == u16::MAX {
-                while nob < obmax
-                    && i + nob < pieces.len()
-                    && pieces[i + nob] == (ob0 + nob, u16::MAX, g)
-                {
-                    nob += 1;
-                }
+    }
+    let mut passes: Vec<Pass> = Vec::new();
+    let mut w = Vec::new();
+    let mut i = 0;
+    while i < pieces.len() {
+        let (ob0, mask, g) = pieces[i];
+        let mut nob = 1;
+        if mask == u16::MAX {
+            while nob < obmax
+                && i + nob < pieces.len()
+                && pieces[i + nob] == (ob0 + nob, u16::MAX, g)
+            {
+                nob += 1;
             }
-            let (c0, c1) = if d.groups == 1 {
-                (0, cin)
-            } else {
-                (g * cpg_in, (g + 1) * cpg_in)
-            };
-            let mut segs = Vec::new();
-            for ib in c0 / LANES..=(c1 - 1) / LANES {
-                let lo = c0.max(ib * LANES) - ib * LANES;
-                let hi = c1.min(ib * LANES + LANES) - ib * LANES;
-                let w_off = w.len();
-                let add = kh
-                    .checked_mul(kw)
-                    .and_then(|v| v.checked_mul((hi - lo) * nob * LANES))
-                    .and_then(|v| v.checked_add(w_off))
-                    .ok_or(ovf("packed weights"))?;
-                w.reserve(add - w_off);
-                for ky in 0..kh {
-                    for kx in 0..kw {
-                        for ci in lo..hi {
-                            let c = ib * LANES + ci;
-                            for j in 0..nob {
-                                for l in 0..LANES {
-                                    let co = (ob0 + j) * LANES + l;
-                                    let v = if co < cout && co / cpg_out == c / cpg_in {
-                                        let k = c - (co / cpg_out) * cpg_in;
-                                        layer.weight()[((co * cpg_in + k) * kh + ky) * kw + kx]
-                                    } else {
-                                        0.0
-                                    };
-                                    w.push(v);
-                                }
+        }
+        let (c0, c1) = if d.groups == 1 {
+            (0, cin)
+        } else {
+            (g * cpg_in, (g + 1) * cpg_in)
+        };
+        let mut segs = Vec::new();
+        for ib in c0 / LANES..=(c1 - 1) / LANES {
+            let lo = c0.max(ib * LANES) - ib * LANES;
+            let hi = c1.min(ib * LANES + LANES) - ib * LANES;
+            let w_off = w.len();
+            let add = kh
+                .checked_mul(kw)
+                .and_then(|v| v.checked_mul((hi - lo) * nob * LANES))
+                .and_then(|v| v.checked_add(w_off))
+                .ok_or(ovf("packed weights"))?;
+            w.reserve(add - w_off);
+            for ky in 0..kh {
+                for kx in 0..kw {
+                    for ci in lo..hi {
+                        let c = ib * LANES + ci;
+                        for j in 0..nob {
+                            for l in 0..LANES {
+                                let co = (ob0 + j) * LANES + l;
+                                let v = if co < cout && co / cpg_out == c / cpg_in {
+                                    let k = c - (co / cpg_out) * cpg_in;
+                                    weight[((co * cpg_in + k) * kh + ky) * kw + kx]
+                                } else {
+                                    0.0
+                                };
+                                w.push(v);
                             }
                         }
                     }
                 }
-                segs.push(Seg { ib, lo, hi, w_off });
             }
-            let mut masks = [0u16; 2];
-            masks[..nob].fill(mask);
-            passes.push(Pass {
-                ob0,
-                nob,
-                masks,
-                segs,
-            });
-            i += nob;
+            segs.push(Seg { ib, lo, hi, w_off });
         }
-        Ok(Kind::Dense { passes, w })
+        let mut masks = [0u16; 2];
+        masks[..nob].fill(mask);
+        passes.push(Pass {
+            ob0,
+            nob,
+            masks,
+            segs,
+        });
+        i += nob;
     }
+    Ok(Kind::Dense {
+        passes,
+        w,
+        wino2: None,
+    })
+}
+
+/// The 16 transformed filters `V = G g Gᵀ` of a layer for Winograd F(2 × 2, 3 × 3)
+/// ([`super::wino2`]), each packed as a 1 × 1 layer's weights for the channel-blocked dense
+/// tiles.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Wino2 {
+    /// The passes of one 1 × 1 product (the same for all 16; weights offsets within one).
+    pub(crate) passes: Vec<Pass>,
+    /// `16 × per_t` packed weights, position `t = 4i + j` at `t · per_t`.
+    pub(crate) w: Vec<f32>,
+    pub(crate) per_t: usize,
+    /// Run on every input size, not only where it saves enough products (the tests'
+    /// `with_winograd_everywhere`).
+    pub(crate) everywhere: bool,
+}
+
+/// Fewest input channels for Winograd F(2 × 2, 3 × 3) on the channel-blocked layout: with
+/// fewer, the products (1 × 1 layers over the tiles) are too short for the transforms.
+/// AVX2 on the Intel Xeon, 1 thread, direct against Winograd in GFLOP/s: 32 → 32 at 96²,
+/// batch 4, 87 vs 99; 16 → 16 at 256², rate 5, 90 vs 71; 8 → 8 at 128², 45 vs 19
+/// (`docs/perf.md`).
+pub(crate) const WINO2_MIN_IN: usize = 32;
+
+/// Whether a layer runs F(2 × 2, 3 × 3) ([`super::wino2`]) on the channel-blocked layout
+/// when Winograd is on: a dense (one group) 3 × 3 layer at stride 1 with finite weights
+/// and biases, and at least [`WINO2_MIN_IN`] input channels unless `everywhere` (two).
+pub(crate) fn wino2_allows(layer: &Conv, everywhere: bool) -> bool {
+    let d = layer.desc();
+    let finite = layer.weight().iter().all(|w| w.is_finite())
+        && layer.bias().is_none_or(|b| b.iter().all(|v| v.is_finite()));
+    let min_in = if everywhere { 2 } else { WINO2_MIN_IN };
+    finite && d.kernel == [3, 3] && d.stride == [1, 1] && d.groups == 1 && d.in_channels >= min_in
+}
+
+/// Packs `layer`'s 16 transformed filters `V = G g Gᵀ` for tiles of up to `obmax` output
+/// blocks; `everywhere`: to run on every input size.
+pub(crate) fn pack_wino2(layer: &Conv, obmax: usize, everywhere: bool) -> Result<Wino2, Error> {
+    let d = layer.desc();
+    let (cout, cin) = (d.out_channels, d.in_channels);
+    let ovf = || Error::Overflow {
+        what: "Winograd weights",
+    };
+    let n = cout.checked_mul(cin).ok_or_else(ovf)?;
+    let src = layer.weight();
+    const G: [[f64; 3]; 4] = [
+        [1.0, 0.0, 0.0],
+        [0.5, 0.5, 0.5],
+        [0.5, -0.5, 0.5],
+        [0.0, 0.0, 1.0],
+    ];
+    let one = ConvDesc {
+        in_channels: cin,
+        out_channels: cout,
+        groups: 1,
+        kernel: [1, 1],
+        dilation: [1, 1],
+        stride: [1, 1],
+        padding: [[0, 0], [0, 0]],
+        bias: false,
+        activation: Activation::Identity,
+    };
+    // One position at a time, so packing holds one 1 × 1 layer's weights beside the
+    // packed filters.
+    let mut passes = Vec::new();
+    let mut w = Vec::new();
+    let mut vt = vec![0.0f32; n];
+    for (i, j) in (0..4).flat_map(|i| (0..4).map(move |j| (i, j))) {
+        for (v, g) in vt.iter_mut().zip(src.chunks_exact(9)) {
+            let g = |a: usize, b: usize| f64::from(g[a * 3 + b]);
+            let gg = |b: usize| (0..3).map(|a| G[i][a] * g(a, b)).sum::<f64>();
+            *v = (0..3).map(|b| gg(b) * G[j][b]).sum::<f64>() as f32;
+        }
+        let Kind::Dense {
+            passes: p, w: wt, ..
+        } = pack_dense(&one, &vt, obmax)?
+        else {
+            unreachable!("pack_dense packs dense layers")
+        };
+        if w.is_empty() {
+            passes = p;
+            w.reserve_exact(wt.len().checked_mul(16).ok_or_else(ovf)?);
+        }
+        w.extend_from_slice(&wt);
+    }
+    let per_t = w.len() / 16;
+    Ok(Wino2 {
+        passes,
+        w,
+        per_t,
+        everywhere,
+    })
 }

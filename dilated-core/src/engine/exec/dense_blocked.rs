@@ -30,7 +30,7 @@ pub(super) const SUB_W: usize = 128;
 
 /// The end of the chunk of `pass`'s segments that starts at segment `c0`: as many
 /// segments as fit in [`CHUNK_BYTES`] of weights, at least one.
-fn chunk_end(pass: &Pass, taps: usize, c0: usize) -> usize {
+pub(super) fn chunk_end(pass: &Pass, taps: usize, c0: usize) -> usize {
     let bytes = |s: &crate::engine::kernels::Seg| taps * (s.hi - s.lo) * pass.nob * LANES * 4;
     let mut sum = bytes(&pass.segs[c0]);
     let mut c1 = c0 + 1;

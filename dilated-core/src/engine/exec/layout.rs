@@ -13,6 +13,7 @@
 
 use super::buffers::{Loc, other};
 use super::geom::Geom;
+use super::winograd2d::runs_wino2;
 use crate::Error;
 use crate::conv::Conv;
 use crate::engine::plan::{ConvPlan, Kind};
@@ -136,8 +137,15 @@ pub(super) fn step_at(
     let src = cur;
     let mut from = cur;
     let mut convert_to = None;
-    let wide_dense =
-        matches!(plans[i].kind, Kind::Dense { .. }) && d.in_per_group() >= CONVERT_MIN_IN;
+    // Wide dense layers, and the ones that run Winograd on the blocked layout, read
+    // channel-blocked data.
+    let wide_dense = match &plans[i].kind {
+        Kind::Dense { wino2, .. } => {
+            d.in_per_group() >= CONVERT_MIN_IN
+                || wino2.as_ref().is_some_and(|wn| runs_wino2(wn, &g))
+        }
+        Kind::Depthwise { .. } | Kind::Nchw { .. } => false,
+    };
     if ((depthwise && !nchw_depthwise) || wide_dense) && !in_blocked {
         let to = other(cur);
         convert_to = Some(to);

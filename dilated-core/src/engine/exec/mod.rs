@@ -10,7 +10,8 @@
 //! - [`split`]: the work split over threads.
 //! - [`geom`]: a layer's geometry, what every driver takes, and the walk that hands each
 //!   kernel tile only the taps inside the input.
-//! - The drivers: [`dense_blocked`], [`depthwise`], [`dense_nchw`](mod@dense_nchw), [`winograd`].
+//! - The drivers: [`dense_blocked`], [`depthwise`], [`dense_nchw`](mod@dense_nchw), [`winograd`],
+//!   [`winograd2d`].
 
 mod buffers;
 mod dense_blocked;
@@ -20,6 +21,7 @@ mod geom;
 mod layout;
 mod split;
 mod winograd;
+mod winograd2d;
 
 pub use buffers::Workspace;
 pub(crate) use layout::{Policy, runs_nchw};
@@ -32,6 +34,7 @@ use depthwise::{depthwise_blocked, depthwise_nchw};
 use geom::{Geom, Run};
 use layout::{Step, step_at};
 use winograd::{wino_cols, wino_rows};
+use winograd2d::{runs_wino2, wino2d};
 
 use super::isa::NchwIsa;
 use super::plan::{ConvPlan, Kind};
@@ -216,7 +219,12 @@ fn run_layer<I: NchwIsa>(
     tiles: Option<Tiles>,
 ) {
     match &plan.kind {
-        Kind::Dense { passes, w } => dense::<I>(plan, passes, w, run),
+        Kind::Dense {
+            passes,
+            w,
+            wino2: Some(wn),
+        } if run.x.blocked && runs_wino2(wn, run.g) => wino2d::<I>(plan, (passes, w), wn, run),
+        Kind::Dense { passes, w, .. } => dense::<I>(plan, passes, w, run),
         Kind::Depthwise { .. } if nchw_depthwise => {
             depthwise_nchw::<I>(layer, run);
         }

@@ -1,0 +1,495 @@
+//! The driver of Winograd F(2 × 2, 3 × 3) on the channel-blocked layout
+//! ([`crate::engine::wino2`]): channel-blocked input, either layout out.
+//!
+//! The output is cut into tiles of 2 × 2 pixels one rate apart: output row `y` is the
+//! first of a tile's pair when `⌊y / d_h⌋` is even, its partner `y + d_h` (missing past the
+//! last row: the tile then writes one row); the same along the columns. A unit of work is
+//! one row of tiles (of one batch item), or a run of up to [`run_tiles`] of its tiles.
+//! For each unit: the input transform of every tile and channel block into `U` (16
+//! matrices, tiles × input channels, channel-blocked like an image of one row), the 16
+//! products `M_t = U_t · V_t` on the channel-blocked dense tiles as 1 × 1 convolutions
+//! (their weights summed in chunks that stay in the L1 cache, as [`super::dense_blocked`]
+//! does), then the output transform of every tile, with the bias and the activation, into
+//! the output. A tile with an output that is not finite is recomputed by the direct tiles.
+//! `U` and `M` live in a buffer of each worker thread, grown once.
+
+use std::cell::Cell;
+
+use super::buffers::{out_desc, real_lanes};
+use super::dense_blocked::{SUB_W, chunk_end};
+use super::geom::{Geom, Run, tiles};
+use crate::conv::Activation;
+use crate::engine::isa::Isa;
+use crate::engine::kernels::{Chunk, DenseTile, Out, taps};
+use crate::engine::plan::{ConvPlan, Pass, Wino2};
+use crate::engine::simd::LANES;
+use crate::engine::wino2::{OUTSIDE, Wino2In, Wino2Out};
+
+/// Most bytes of `U` and `M` one run of tiles keeps (a thread's buffer): about an L2
+/// cache, so both stay near between the transforms and the products, while each pass of
+/// the products reads its weights for as many tiles as fit. On the Intel Xeon (2 MiB of L2
+/// a core), 1 thread: 512 → 512 at 64², rate 2, 186 GFLOP/s with 1 MiB, 215 with 2 MiB;
+/// 256 → 256 at 64², rate 4, 191 and 206 (`docs/perf.md`).
+const UNIT_BYTES: usize = 2 << 20;
+
+/// Fewest tiles a unit runs at a time (when the channels are so many that fewer would fit
+/// [`UNIT_BYTES`]): below a full register tile's width the products lose more than the
+/// cache gains.
+const MIN_RUN: usize = 14;
+
+/// Fewest direct products per Winograd product for a layer to run on Winograd. The direct
+/// tiles skip the taps that fall in the padding, Winograd's tiles multiply the whole 4 × 4
+/// patch of every tile, partner rows and columns past the image included; and its
+/// products run with the transforms beside them. On the Intel Xeon, 1 thread, direct
+/// against Winograd in GFLOP/s (products ratio): 256 → 256 at 64², rate 4, 160 vs 206
+/// (2.07); 512 → 512 at 64², rate 2, 144 vs 215 (2.16); 2048 → 256 at 33², rate 6, 117 vs
+/// 122–132 (1.46); rate 12, 151 vs 105 (0.80); 256 → 256 at 33², rate 18, 249 vs 186
+/// (0.77) (`docs/perf.md`).
+const MIN_GAIN: f64 = 1.4;
+
+thread_local! {
+    /// Each worker's `U` and `M`, grown to the largest unit it has run.
+    static SCRATCH: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+}
+
+/// Tiles along an axis of `n` outputs at rate `d`: the outputs whose `⌊o / d⌋` is even.
+fn n_tiles(n: usize, d: usize) -> usize {
+    (n / (2 * d)) * d + (n % (2 * d)).min(d)
+}
+
+/// The first output of tile `k` along an axis at rate `d`.
+fn tile_origin(k: usize, d: usize) -> usize {
+    2 * d * (k / d) + k % d
+}
+
+/// Tiles a unit runs at a time for `cb` input and `kb` output channel blocks.
+fn run_tiles(cb: usize, kb: usize) -> usize {
+    let per_tile = 16 * LANES * 4 * (cb + kb);
+    (UNIT_BYTES / per_tile).clamp(MIN_RUN, SUB_W)
+}
+
+/// Whether a layer with Winograd filters `wn` runs on them at this geometry: everywhere
+/// if packed so, else when its direct products (valid taps only) are at least
+/// [`MIN_GAIN`] times its Winograd products.
+pub(super) fn runs_wino2(wn: &Wino2, g: &Geom) -> bool {
+    wn.everywhere || worth_it(g)
+}
+
+fn worth_it(g: &Geom) -> bool {
+    let valid = |n: usize, d: usize, p: usize, len: usize| -> f64 {
+        (0..n)
+            .map(|o| {
+                let (lo, hi) = taps(o, 1, d, p, 3, len);
+                (hi - lo) as f64
+            })
+            .sum()
+    };
+    let direct = valid(g.oh, g.dh, g.pt, g.ih) * valid(g.ow, g.dw, g.pl, g.iw);
+    let wino = 16.0 * n_tiles(g.oh, g.dh) as f64 * n_tiles(g.ow, g.dw) as f64;
+    wino > 0.0 && direct >= MIN_GAIN * wino
+}
+
+/// Runs the layer: `direct` are its direct passes and weights (for tiles that are not
+/// finite), `wn` its Winograd filters.
+pub(super) fn wino2d<I: Isa>(plan: &ConvPlan, direct: (&[Pass], &[f32]), wn: &Wino2, r: Run<'_>) {
+    let Run {
+        d,
+        g,
+        batch,
+        x,
+        y,
+        threads,
+    } = r;
+    let xs = x.strides();
+    let ys = y.strides();
+    let ncb = d.in_channels.div_ceil(LANES);
+    let nkb = d.out_channels.div_ceil(LANES);
+    let (nty, ntx) = (n_tiles(g.oh, g.dh), n_tiles(g.ow, g.dw));
+    // A unit: `rows` rows of tiles (as many as a run holds, while the units still number
+    // four per thread), run `run` tiles at a time.
+    let budget = run_tiles(ncb, nkb);
+    let want = 4 * threads.count();
+    let mut rows = (budget / ntx).clamp(1, nty);
+    while rows > 1 && batch * nty.div_ceil(rows) < want {
+        rows -= 1;
+    }
+    let tiles_per_unit = rows * ntx;
+    let runs = tiles_per_unit.div_ceil(budget);
+    let run = tiles_per_unit.div_ceil(runs);
+    let units_per_image = nty.div_ceil(rows);
+    // `U` and `M`, each `[16][blocks][run][16]`; for an NCHW output, the unit's output
+    // rows channel-blocked (`[nkb][2·rows][ow][16]`), transposed into the planes at the end.
+    let u_t = ncb * run * LANES;
+    let m_t = nkb * run * LANES;
+    let stage_cb = 2 * rows * g.ow * LANES;
+    let stage = if y.blocked { 0 } else { nkb * stage_cb };
+    let need = 16 * (u_t + m_t) + stage;
+    let work = |unit: usize| {
+        let (n, ua) = (unit / units_per_image, unit % units_per_image);
+        let (tya, tyb) = (ua * rows, ((ua + 1) * rows).min(nty));
+        let n_tiles_unit = (tyb - tya) * ntx;
+        let ximg = x.p().cast_const().wrapping_add(n * xs.img);
+        let yimg = y.p().wrapping_add(n * ys.img);
+        let mut buf = SCRATCH.with(Cell::take);
+        if buf.len() < need {
+            buf.resize(need, 0.0);
+        }
+        let (u, rest) = buf.split_at_mut(16 * u_t);
+        let (m, st) = rest.split_at_mut(16 * m_t);
+        // Tile `i` of the unit: its staged row pair, first output row and column.
+        let tile = |i: usize| {
+            let (ry, tx) = (i / ntx, i % ntx);
+            (ry, tile_origin(tya + ry, g.dh), tile_origin(tx, g.dw))
+        };
+        // Pixels whose output transform was not finite, recomputed once the rows are out.
+        let mut bad: Vec<(usize, usize)> = Vec::new();
+        let mut ia = 0;
+        while ia < n_tiles_unit {
+            let ib = (ia + run).min(n_tiles_unit);
+            let at = |j: usize| {
+                let (_, y0, x0) = tile(ia + j);
+                (y0, x0)
+            };
+            transform_in::<I>(&TileRun {
+                g,
+                at: &at,
+                nt: ib - ia,
+                ximg,
+                x_cb: xs.cb,
+                x_row: xs.row,
+                ncb,
+                u: u.as_mut_ptr(),
+                u_t,
+                run,
+            });
+            products::<I>(wn, u, m, u_t, m_t, run, ib - ia);
+            for j in 0..ib - ia {
+                let (ry, y0, x0) = tile(ia + j);
+                let px = |r: usize, c: usize| {
+                    let (oy, ox) = (y0 + r * g.dh, x0 + c * g.dw);
+                    (oy < g.oh && ox < g.ow).then_some((2 * ry + r, oy, ox))
+                };
+                // Where each output goes: the output's block plane, or the staged rows.
+                let off: [[usize; 2]; 2] = core::array::from_fn(|r| {
+                    core::array::from_fn(|c| {
+                        px(r, c).map_or(OUTSIDE, |(sr, oy, ox)| {
+                            if y.blocked {
+                                oy * ys.row + ox * LANES
+                            } else {
+                                (sr * g.ow + ox) * LANES
+                            }
+                        })
+                    })
+                });
+                let (dst, y_cb) = if y.blocked {
+                    (yimg, ys.cb)
+                } else {
+                    (st.as_mut_ptr(), stage_cb)
+                };
+                let t = Wino2Out {
+                    m: m.as_ptr().wrapping_add(j * LANES),
+                    m_t,
+                    m_cb: run * LANES,
+                    nkb,
+                    bias: plan.bias16.as_ptr(),
+                    act: d.activation,
+                    y: dst,
+                    off,
+                    y_cb,
+                };
+                // SAFETY: `M` holds vector `j` of every block and position; `bias16` holds
+                // `nkb × 16` biases; every offset not outside is a pixel of the output
+                // image's blocked planes, which only this unit writes, or of the staged
+                // rows (`2·rows × ow` pixels a block); `I` is available.
+                if unsafe { I::wino2_out(&t) } {
+                    bad.extend(
+                        (0..4)
+                            .filter_map(|i| px(i / 2, i % 2))
+                            .map(|(_, oy, ox)| (oy, ox)),
+                    );
+                }
+            }
+            ia = ib;
+        }
+        if !y.blocked {
+            for sr in 0..2 * (tyb - tya) {
+                let oy = tile_origin(tya + sr / 2, g.dh) + (sr % 2) * g.dh;
+                if oy < g.oh {
+                    let row = st.as_ptr().wrapping_add(sr * g.ow * LANES);
+                    // SAFETY: the staged row `r` of every block (written above for every
+                    // pixel of the row: the tiles of a row cover its columns); output row
+                    // `oy` of image `n`'s real channels, this unit's; `I` is available.
+                    unsafe {
+                        unstage::<I>(
+                            row,
+                            stage_cb,
+                            nkb,
+                            g.ow,
+                            d.out_channels,
+                            yimg,
+                            ys.c,
+                            oy * ys.row,
+                        )
+                    };
+                }
+            }
+        }
+        for (oy, ox) in bad {
+            for pass in direct.0 {
+                let mut masks = pass.masks;
+                for (jb, mk) in masks.iter_mut().enumerate().take(pass.nob) {
+                    *mk &= real_lanes(&y, pass.ob0 + jb);
+                }
+                let t = DenseTile {
+                    x: ximg,
+                    x_cb: xs.cb,
+                    x_c: xs.c,
+                    x_row: xs.row,
+                    x_px: xs.px,
+                    segs: &pass.segs,
+                    w: direct.1.as_ptr(),
+                    kw: g.kw,
+                    ky: taps(oy, 1, g.dh, g.pt, g.kh, g.ih),
+                    kx: taps(ox, 1, g.dw, g.pl, g.kw, g.iw),
+                    iy0: oy as isize - g.pt as isize,
+                    ix0: ox as isize - g.pl as isize,
+                    dh: g.dh,
+                    dw: g.dw,
+                    pstep: xs.px,
+                    bias: plan.bias16[pass.ob0 * LANES..].as_ptr(),
+                    act: d.activation,
+                    masks,
+                    out: out_desc(
+                        &y,
+                        &ys,
+                        yimg.wrapping_add(pass.ob0 * ys.cb + oy * ys.row + ox * ys.px),
+                    ),
+                    part: Chunk::WHOLE,
+                };
+                // SAFETY: the taps are the valid ones for the pixel (`taps`), so every
+                // input read is inside image `n`; the direct packed weights and biases
+                // cover the pass; the output pixel is this unit's; `I` is available.
+                unsafe { I::dense(1, pass.nob, LANES, &t) };
+            }
+        }
+        SCRATCH.with(|c| c.set(buf));
+    };
+    threads.run(batch * units_per_image, &work);
+}
+
+/// One run of a unit's tiles, for the input transform.
+struct TileRun<'a> {
+    g: &'a Geom,
+    /// The first output row and column of the run's tile `j`.
+    at: &'a dyn Fn(usize) -> (usize, usize),
+    nt: usize,
+    ximg: *const f32,
+    x_cb: usize,
+    x_row: usize,
+    ncb: usize,
+    u: *mut f32,
+    u_t: usize,
+    run: usize,
+}
+
+/// The input transform of every tile of the run into `U`.
+fn transform_in<I: Isa>(t: &TileRun<'_>) {
+    let g = t.g;
+    for j in 0..t.nt {
+        let (y0, x0) = (t.at)(j);
+        // The input rows and columns of the patch (offsets in a block plane), or outside.
+        let rows: [Option<usize>; 4] = core::array::from_fn(|a| {
+            let iy = (y0 + a * g.dh) as isize - g.pt as isize;
+            (iy >= 0 && (iy as usize) < g.ih).then(|| iy as usize * t.x_row)
+        });
+        let cols: [Option<usize>; 4] = core::array::from_fn(|b| {
+            let ix = (x0 + b * g.dw) as isize - g.pl as isize;
+            (ix >= 0 && (ix as usize) < g.iw).then(|| ix as usize * LANES)
+        });
+        let off = rows.map(|r| {
+            cols.map(|c| match (r, c) {
+                (Some(r), Some(c)) => r + c,
+                _ => OUTSIDE,
+            })
+        });
+        let w = Wino2In {
+            x: t.ximg,
+            x_cb: t.x_cb,
+            ncb: t.ncb,
+            off,
+            u: t.u.wrapping_add(j * LANES),
+            u_t: t.u_t,
+            u_cb: t.run * LANES,
+        };
+        // SAFETY: every offset not outside is a pixel of the image (checked above), whose
+        // `ncb` blocks the channel-blocked input holds; the destinations are vector
+        // `j < run` of each block and position of `U`; `I` was checked available when the
+        // network was built.
+        unsafe { I::wino2_in(&w) };
+    }
+}
+
+/// The 16 products `M_t = U_t · V_t` over the run's `nt` tiles, each a 1 × 1 layer on the
+/// channel-blocked dense tiles.
+fn products<I: Isa>(
+    wn: &Wino2,
+    u: &[f32],
+    m: &mut [f32],
+    u_t: usize,
+    m_t: usize,
+    run: usize,
+    nt: usize,
+) {
+    static ZEROS: [f32; 2 * LANES] = [0.0; 2 * LANES];
+    let mut sums = [0.0f32; SUB_W * 2 * LANES];
+    for tt in 0..16 {
+        let ut = u[tt * u_t..].as_ptr();
+        let mt = m[tt * m_t..].as_mut_ptr();
+        let wt = wn.w[tt * wn.per_t..].as_ptr();
+        for pass in &wn.passes {
+            let chunked = chunk_end(pass, 1, 0) < pass.segs.len();
+            let chains = if chunked { 0 } else { 4 / pass.nob };
+            let sizes = if pass.nob == 2 { I::TILES2 } else { I::TILES1 };
+            let mut c0 = 0;
+            while c0 < pass.segs.len() {
+                let c1 = chunk_end(pass, 1, c0);
+                even_tiles(nt, sizes, chains, |ox0, r| {
+                    let part = if chunked {
+                        Chunk {
+                            sums: sums.as_mut_ptr().wrapping_add(ox0 * pass.nob * LANES),
+                            first: c0 == 0,
+                            last: c1 == pass.segs.len(),
+                        }
+                    } else {
+                        Chunk::WHOLE
+                    };
+                    let t = DenseTile {
+                        x: ut,
+                        x_cb: run * LANES,
+                        x_c: 1,
+                        x_row: 0,
+                        x_px: LANES,
+                        segs: &pass.segs[c0..c1],
+                        w: wt,
+                        kw: 1,
+                        ky: (0, 1),
+                        kx: (0, 1),
+                        iy0: 0,
+                        ix0: ox0 as isize,
+                        dh: 1,
+                        dw: 1,
+                        pstep: LANES,
+                        bias: ZEROS.as_ptr(),
+                        act: Activation::Identity,
+                        masks: pass.masks,
+                        out: Out {
+                            ptr: mt.wrapping_add(pass.ob0 * run * LANES + ox0 * LANES),
+                            blocked: true,
+                            cb: run * LANES,
+                            c: 1,
+                        },
+                        part,
+                    };
+                    // SAFETY: the tile reads pixels `ox0 .. ox0 + r ≤ nt` of the segments'
+                    // blocks of `U_t` and writes them in `M_t` (`run` pixels a block, the
+                    // blocks inside `u` and `m`); the packed weights of position `tt`
+                    // cover the pass; the zero biases are `2 × 16`; a chunked tile's
+                    // running sums (`r` pixels from `ox0`, `ox0 + r ≤ nt ≤ SUB_W`) lie
+                    // inside `sums`; `I` is available.
+                    unsafe { I::dense(r, pass.nob, LANES, &t) };
+                });
+                c0 = c1;
+            }
+        }
+    }
+}
+
+/// Cuts `nt` pixels into tiles of the family's widths: with every width from the widest
+/// down to 1 compiled (AVX-512), as few tiles as the widest allows, of widths differing by
+/// at most one (32 pixels: 11, 11, 10, not 14, 14, 4, whose narrow tile runs its few
+/// accumulators at a fraction of the speed); otherwise as [`tiles`] does.
+fn even_tiles(nt: usize, sizes: &[usize], chains: usize, mut f: impl FnMut(usize, usize)) {
+    let every = sizes.len() == sizes[0] && sizes.iter().rev().copied().eq(1..=sizes[0]);
+    if !every || nt == 0 {
+        return tiles(0, nt, sizes, chains, f);
+    }
+    let k = nt.div_ceil(sizes[0]);
+    let (base, extra) = (nt / k, nt % k);
+    let mut o = 0;
+    for i in 0..k {
+        let r = base + usize::from(i < extra);
+        f(o, r);
+        o += r;
+    }
+}
+
+/// Row `row` (`ow` pixels, channel-blocked, blocks `s_cb` apart) into an NCHW output
+/// row: each full run of 16 pixels of a block through a register transpose, the rest
+/// element by element; only the `cout` real channels.
+///
+/// # Safety
+/// `row` holds `nkb` blocks of `ow` pixels; `y + c·y_c + at .. + ow` is writable for
+/// every real channel `c`; the CPU supports `I`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn unstage<I: Isa>(
+    row: *const f32,
+    s_cb: usize,
+    nkb: usize,
+    ow: usize,
+    cout: usize,
+    y: *mut f32,
+    y_c: usize,
+    at: usize,
+) {
+    let mut tmp = [0.0f32; LANES * LANES];
+    for kb in 0..nkb {
+        let src = row.wrapping_add(kb * s_cb);
+        let nc = cout.saturating_sub(kb * LANES).min(LANES);
+        let mut p0 = 0;
+        while p0 + LANES <= ow {
+            // SAFETY: 16 pixels of 16 channels from `src` (16 floats apart); `tmp` holds
+            // the 16 × 16 result (caller, for the rest).
+            unsafe { I::transpose16(src.add(p0 * LANES), LANES, tmp.as_mut_ptr()) };
+            for c in 0..nc {
+                // SAFETY: channel `kb·16 + c` is real; pixels `p0 .. p0 + 16 ≤ ow` of its row.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(
+                        tmp.as_ptr().add(c * LANES),
+                        y.add((kb * LANES + c) * y_c + at + p0),
+                        LANES,
+                    );
+                }
+            }
+            p0 += LANES;
+        }
+        for p in p0..ow {
+            for c in 0..nc {
+                // SAFETY: as above, one element.
+                unsafe { *y.add((kb * LANES + c) * y_c + at + p) = *src.add(p * LANES + c) };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiles_cover_every_output_once() {
+        for n in 1..40 {
+            for d in 1..12 {
+                let mut seen = vec![0; n];
+                for k in 0..n_tiles(n, d) {
+                    let o = tile_origin(k, d);
+                    assert!(o < n && (o / d).is_multiple_of(2), "n {n} d {d} k {k}");
+                    seen[o] += 1;
+                    if o + d < n {
+                        seen[o + d] += 1;
+                    }
+                }
+                assert!(seen.iter().all(|&s| s == 1), "n {n} d {d}: {seen:?}");
+            }
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! Winograd F(2 × 2, 3 × 3) on the channel-blocked layout, for dense 3 × 3 stride-1 layers
+//! at any rate: 16 products per input channel for four outputs where the direct kernels
+//! take 36.
+//!
+//! A tile is four outputs one rate apart along both axes, `(y, x)`, `(y, x + d_w)`,
+//! `(y + d_h, x)`, `(y + d_h, x + d_w)`; they read a 4 × 4 patch of inputs spaced by the
+//! rates (zeros where the patch leaves the image: the padding). With Lavin's matrices
+//!
+//! ```text
+//!      ⎡1  0 −1  0⎤        ⎡1    0    0 ⎤
+//! Bᵀ = ⎢0  1  1  0⎥    G = ⎢1/2  1/2  1/2⎥    Aᵀ = ⎡1 1  1  0⎤
+//!      ⎢0 −1  1  0⎥        ⎢1/2 −1/2  1/2⎥         ⎣0 1 −1 −1⎦
+//!      ⎣0  1  0 −1⎦        ⎣0    0    1 ⎦
+//! ```
+//!
+//! the patch `d` of every input channel becomes `U = Bᵀ d B` (16 values), the kernel `g`
+//! of every (output, input) channel pair `V = G g Gᵀ` (once, when the weights are packed),
+//! and for each of the 16 positions `t` the products sum over the input channels as a
+//! matrix product, `M_t = U_t · V_t` (tiles × input channels times input × output
+//! channels); the tile's outputs are `Aᵀ M A`. The 16 matrix products are 1 × 1
+//! convolutions over a row of tiles, and run on the channel-blocked dense tiles (the
+//! driver, `exec::winograd2d`); the filters are packed with the layer's plan
+//! (`plan::Wino2`); this module holds the two transforms, written once over the vector
+//! trait.
+//!
+//! **Exactness.** As for F(2, 3) along one axis ([`super::wino`]): the sums are
+//! reassociated, so results differ from the direct kernels by rounding, within the tests'
+//! relative 1e-5 of the accumulated magnitude on data and weights of comparable scale.
+//! Output vectors that are not finite before the activation are recomputed by the direct
+//! tiles, so NaN and infinities come out as the reference's; layers with a non-finite
+//! weight or bias never run here.
+
+use super::simd::{LANES, V16};
+use super::vmath::activate;
+use crate::conv::Activation;
+
+/// Marks an input or output of a tile that lies outside the image.
+pub(crate) const OUTSIDE: usize = usize::MAX;
+
+/// The input transform of one tile, every channel block.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Wino2In {
+    /// The input image (one batch item), channel-blocked.
+    pub(crate) x: *const f32,
+    /// Distance between the input's channel blocks.
+    pub(crate) x_cb: usize,
+    /// Channel blocks.
+    pub(crate) ncb: usize,
+    /// Offset of each input of the 4 × 4 patch in a block plane, or [`OUTSIDE`] (a zero).
+    pub(crate) off: [[usize; 4]; 4],
+    /// Where `U_t` of channel block `cb` goes: `u + t·u_t + cb·u_cb` (one vector).
+    pub(crate) u: *mut f32,
+    pub(crate) u_t: usize,
+    pub(crate) u_cb: usize,
+}
+
+/// `U = Bᵀ d B` for the tile's patch `d`, 16 channels at a time.
+///
+/// # Safety
+/// Every offset that is not [`OUTSIDE`] addresses a vector of each of the `ncb` block
+/// planes of `x`; the 16 × `ncb` destination vectors are writable; the CPU supports `V`.
+#[inline(always)]
+pub(crate) unsafe fn wino2_in<V: V16>(t: &Wino2In) {
+    for cb in 0..t.ncb {
+        let plane = t.x.wrapping_add(cb * t.x_cb);
+        // SAFETY: register arithmetic and the loads and stores the caller vouches for.
+        unsafe {
+            let ld = |o: usize| {
+                if o == OUTSIDE {
+                    V::zero()
+                } else {
+                    V::load(plane.add(o))
+                }
+            };
+            // Along the columns first: r = d B.
+            let mut r = [[V::zero(); 4]; 4];
+            for (a, ra) in r.iter_mut().enumerate() {
+                let d = t.off[a].map(ld);
+                *ra = [
+                    d[0].sub(d[2]),
+                    d[1].add(d[2]),
+                    d[2].sub(d[1]),
+                    d[1].sub(d[3]),
+                ];
+            }
+            // Then along the rows: U = Bᵀ r.
+            let dst = t.u.wrapping_add(cb * t.u_cb);
+            for j in 0..4 {
+                let c = r.map(|ra| ra[j]);
+                let u = [
+                    c[0].sub(c[2]),
+                    c[1].add(c[2]),
+                    c[2].sub(c[1]),
+                    c[1].sub(c[3]),
+                ];
+                for (i, v) in u.into_iter().enumerate() {
+                    v.store(dst.add((i * 4 + j) * t.u_t));
+                }
+            }
+        }
+    }
+}
+
+/// The output transform of one tile, every output block, into a channel-blocked buffer.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Wino2Out {
+    /// `M_t` of output block `kb`: `m + t·m_t + kb·m_cb` (one vector).
+    pub(crate) m: *const f32,
+    pub(crate) m_t: usize,
+    pub(crate) m_cb: usize,
+    /// Output blocks.
+    pub(crate) nkb: usize,
+    /// `nkb × 16` biases.
+    pub(crate) bias: *const f32,
+    pub(crate) act: Activation,
+    /// The channel-blocked output.
+    pub(crate) y: *mut f32,
+    /// Offset of each of the tile's outputs in a block plane, or [`OUTSIDE`] (not
+    /// written).
+    pub(crate) off: [[usize; 2]; 2],
+    /// Distance between output blocks.
+    pub(crate) y_cb: usize,
+}
+
+/// `Y = Aᵀ M A` plus the bias, activated and stored; returns whether any output written
+/// was not finite before the activation (the driver then recomputes the tile directly).
+///
+/// # Safety
+/// The 16 × `nkb` vectors at `m` and the `nkb × 16` biases are readable; every output
+/// offset that is not [`OUTSIDE`] addresses a vector of each of the `nkb` block planes of
+/// `y`; the CPU supports `V`.
+#[inline(always)]
+pub(crate) unsafe fn wino2_out<V: V16>(t: &Wino2Out) -> bool {
+    let mut bad = false;
+    for kb in 0..t.nkb {
+        // SAFETY: the reads and writes the caller vouches for, and register arithmetic.
+        unsafe {
+            let src = t.m.wrapping_add(kb * t.m_cb);
+            let m: [[V; 4]; 4] = core::array::from_fn(|i| {
+                core::array::from_fn(|j| V::load(src.add((i * 4 + j) * t.m_t)))
+            });
+            // Along the rows: s = Aᵀ M (2 × 4).
+            let s: [[V; 4]; 2] = [
+                core::array::from_fn(|j| m[0][j].add(m[1][j]).add(m[2][j])),
+                core::array::from_fn(|j| m[1][j].sub(m[2][j]).sub(m[3][j])),
+            ];
+            let b = V::load(t.bias.add(kb * LANES));
+            for (r, sr) in s.iter().enumerate() {
+                let y = [sr[0].add(sr[1]).add(sr[2]), sr[1].sub(sr[2]).sub(sr[3])];
+                for (c, v) in y.into_iter().enumerate() {
+                    let o = t.off[r][c];
+                    if o == OUTSIDE {
+                        continue;
+                    }
+                    let v = v.add(b);
+                    bad |= v.nonfinite();
+                    activate(v, t.act).store(t.y.add(kb * t.y_cb + o));
+                }
+            }
+        }
+    }
+    bad
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The transforms on one channel block, one tile, against the direct sum: the matrices
+    /// above are Lavin's and the order of `t` is the one the packing uses.
+    #[test]
+    fn one_tile_matches_the_direct_sum() {
+        let x: Vec<f32> = (0..16 * 16)
+            .map(|i| ((i * 7 % 23) as f32 - 11.0) / 8.0)
+            .collect();
+        let g: Vec<f32> = (0..9).map(|i| ((i * 5 % 11) as f32 - 5.0) / 4.0).collect();
+        // One input channel (lane 0 of each pixel), a 4 × 4 patch of a 4-wide plane.
+        let off: [[usize; 4]; 4] =
+            core::array::from_fn(|a| core::array::from_fn(|b| (a * 4 + b) * 16));
+        let mut u = vec![0.0f32; 16 * 16];
+        let t = Wino2In {
+            x: x.as_ptr(),
+            x_cb: 0,
+            ncb: 1,
+            off,
+            u: u.as_mut_ptr(),
+            u_t: 16,
+            u_cb: 0,
+        };
+        // SAFETY: every offset addresses a vector of `x`; `u` holds 16 vectors.
+        unsafe { wino2_in::<[f32; 16]>(&t) };
+        // V = G g Gᵀ for the one channel pair; M_t = U_t · V_t, lane 0 only.
+        let gm = [
+            [1.0, 0.0, 0.0],
+            [0.5, 0.5, 0.5],
+            [0.5, -0.5, 0.5],
+            [0.0, 0.0, 1.0],
+        ];
+        let mut m = vec![0.0f32; 16 * 16];
+        for i in 0..4 {
+            for j in 0..4 {
+                let v: f32 = (0..3)
+                    .flat_map(|a| (0..3).map(move |b| (a, b)))
+                    .map(|(a, b)| gm[i][a] * g[a * 3 + b] * gm[j][b])
+                    .sum();
+                m[(i * 4 + j) * 16] = u[(i * 4 + j) * 16] * v;
+            }
+        }
+        let mut y = vec![0.0f32; 4 * 16];
+        let o = Wino2Out {
+            m: m.as_ptr(),
+            m_t: 16,
+            m_cb: 0,
+            nkb: 1,
+            bias: [0.0f32; 16].as_ptr(),
+            act: Activation::Identity,
+            y: y.as_mut_ptr(),
+            off: [[0, 16], [32, 48]],
+            y_cb: 0,
+        };
+        // SAFETY: 16 vectors of `m`, one block of biases, 4 output vectors.
+        let bad = unsafe { wino2_out::<[f32; 16]>(&o) };
+        assert!(!bad);
+        for r in 0..2 {
+            for c in 0..2 {
+                let direct: f32 = (0..3)
+                    .flat_map(|a| (0..3).map(move |b| (a, b)))
+                    .map(|(a, b)| g[a * 3 + b] * x[((r + a) * 4 + c + b) * 16])
+                    .sum();
+                let got = y[(r * 2 + c) * 16];
+                assert!((got - direct).abs() < 1e-4, "{r} {c}: {got} vs {direct}");
+            }
+        }
+    }
+}
