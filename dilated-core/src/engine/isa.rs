@@ -65,12 +65,12 @@ pub(crate) trait Isa: Copy + Send + Sync + 'static {
     ///
     /// # Safety
     /// As [`transpose16`], and the CPU supports this instruction set.
-    unsafe fn transpose16(src: *const f32, stride: usize, dst: *mut f32) {
+    unsafe fn transpose16(src: *const f32, stride: usize, dst: *mut f32, dst_stride: usize) {
         for i in 0..16 {
             for p in 0..16 {
-                // SAFETY: element `p` of row `i`, and lane `i` of destination vector `p`
+                // SAFETY: element `p` of row `i`, and lane `i` of destination row `p`
                 // (caller).
-                unsafe { *dst.add(p * 16 + i) = *src.add(i * stride + p) };
+                unsafe { *dst.add(p * dst_stride + i) = *src.add(i * stride + p) };
             }
         }
     }
@@ -130,9 +130,9 @@ macro_rules! isa {
             /// # Safety
             /// As [`transpose16`], and the CPU supports the family's instruction set.
             $(#[target_feature(enable = $feat)])?
-            unsafe fn transpose_t(src: *const f32, stride: usize, dst: *mut f32) {
+            unsafe fn transpose_t(src: *const f32, stride: usize, dst: *mut f32, dst_stride: usize) {
                 // SAFETY: forwarded contract; the features are enabled on this function.
-                unsafe { transpose16::<$v>(src, stride, dst) }
+                unsafe { transpose16::<$v>(src, stride, dst, dst_stride) }
             }
             /// The transform compiled with the family's features.
             ///
@@ -204,9 +204,9 @@ macro_rules! isa {
                     }
                 }
             }
-            unsafe fn transpose16(src: *const f32, stride: usize, dst: *mut f32) {
+            unsafe fn transpose16(src: *const f32, stride: usize, dst: *mut f32, dst_stride: usize) {
                 // SAFETY: forwarded contract.
-                unsafe { Self::transpose_t(src, stride, dst) }
+                unsafe { Self::transpose_t(src, stride, dst, dst_stride) }
             }
             unsafe fn wino2_in(t: &Wino2In) {
                 // SAFETY: forwarded contract.

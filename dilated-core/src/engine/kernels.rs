@@ -542,16 +542,22 @@ const TRANSPOSE_IDX: [[[u32; 16]; 2]; 4] = {
 };
 
 /// Transposes a 16 × 16 block in registers: the 16 floats of source row `i` (at `src +
-/// i·stride`) become lane `i` of the 16 destination vectors (at `dst + 16·p`, `p` the
-/// column). Four stages of two-source permutes (64 in all), each swapping the off-diagonal
-/// blocks of half the previous size. The NCHW → channel-blocked conversion: rows are 16
-/// channels' planes, columns 16 pixels.
+/// i·stride`) become lane `i` of the 16 destination vectors (at `dst + p·dst_stride`, `p`
+/// the column). Four stages of two-source permutes (64 in all), each swapping the
+/// off-diagonal blocks of half the previous size. The NCHW → channel-blocked conversion
+/// (rows are 16 channels' planes, columns 16 pixels) and back (rows are 16 pixels of 16
+/// channels, columns the channels' planes).
 ///
 /// # Safety
-/// 16 rows of 16 floats are readable at `src` (`stride` apart), 256 floats writable at
-/// `dst`, not overlapping them; the CPU supports `V`.
+/// 16 rows of 16 floats are readable at `src` (`stride` apart), 16 rows of 16 floats
+/// writable at `dst` (`dst_stride` apart), not overlapping them; the CPU supports `V`.
 #[inline(always)]
-pub(crate) unsafe fn transpose16<V: V16>(src: *const f32, stride: usize, dst: *mut f32) {
+pub(crate) unsafe fn transpose16<V: V16>(
+    src: *const f32,
+    stride: usize,
+    dst: *mut f32,
+    dst_stride: usize,
+) {
     // SAFETY: row `i` of the block (caller).
     let mut r: [V; LANES] = core::array::from_fn(|i| unsafe { V::load(src.add(i * stride)) });
     for (s, idx) in TRANSPOSE_IDX.iter().enumerate() {
@@ -567,7 +573,7 @@ pub(crate) unsafe fn transpose16<V: V16>(src: *const f32, stride: usize, dst: *m
     }
     for (p, v) in r.iter().enumerate() {
         // SAFETY: 16 floats of the destination (caller).
-        unsafe { v.store(dst.add(p * LANES)) };
+        unsafe { v.store(dst.add(p * dst_stride)) };
     }
 }
 

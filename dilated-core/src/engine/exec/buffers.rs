@@ -208,7 +208,12 @@ pub(super) fn to_blocked<I: Isa>(x: Buf, y: Buf, batch: usize, threads: &Threads
                 // unit writes only its own block of its own image; `I` was checked
                 // available when the network was built.
                 unsafe {
-                    I::transpose16(src.wrapping_add(p0), xs.c, dst.wrapping_add(p0 * LANES));
+                    I::transpose16(
+                        src.wrapping_add(p0),
+                        xs.c,
+                        dst.wrapping_add(p0 * LANES),
+                        LANES,
+                    );
                 }
                 p0 += LANES;
             }

@@ -424,8 +424,9 @@ fn even_tiles(nt: usize, sizes: &[usize], chains: usize, mut f: impl FnMut(usize
 }
 
 /// Row `row` (`ow` pixels, channel-blocked, blocks `s_cb` apart) into an NCHW output
-/// row: each full run of 16 pixels of a block through a register transpose, the rest
-/// element by element; only the `cout` real channels.
+/// row: each run of 16 pixels of a full block through a register transpose straight into
+/// the 16 channels' rows, the rest (and a last block of fewer channels) element by
+/// element.
 ///
 /// # Safety
 /// `row` holds `nkb` blocks of `ow` pixels; `y + c·y_c + at .. + ow` is writable for
@@ -441,31 +442,23 @@ unsafe fn unstage<I: Isa>(
     y_c: usize,
     at: usize,
 ) {
-    let mut tmp = [0.0f32; LANES * LANES];
     for kb in 0..nkb {
         let src = row.wrapping_add(kb * s_cb);
         let nc = cout.saturating_sub(kb * LANES).min(LANES);
+        let dst = y.wrapping_add(kb * LANES * y_c + at);
         let mut p0 = 0;
-        while p0 + LANES <= ow {
-            // SAFETY: 16 pixels of 16 channels from `src` (16 floats apart); `tmp` holds
-            // the 16 × 16 result (caller, for the rest).
-            unsafe { I::transpose16(src.add(p0 * LANES), LANES, tmp.as_mut_ptr()) };
-            for c in 0..nc {
-                // SAFETY: channel `kb·16 + c` is real; pixels `p0 .. p0 + 16 ≤ ow` of its row.
-                unsafe {
-                    core::ptr::copy_nonoverlapping(
-                        tmp.as_ptr().add(c * LANES),
-                        y.add((kb * LANES + c) * y_c + at + p0),
-                        LANES,
-                    );
-                }
+        if nc == LANES {
+            while p0 + LANES <= ow {
+                // SAFETY: 16 pixels of 16 channels from `src` (16 floats apart); pixels
+                // `p0 .. p0 + 16 ≤ ow` of the 16 channels' rows (caller).
+                unsafe { I::transpose16(src.add(p0 * LANES), LANES, dst.add(p0), y_c) };
+                p0 += LANES;
             }
-            p0 += LANES;
         }
         for p in p0..ow {
             for c in 0..nc {
-                // SAFETY: as above, one element.
-                unsafe { *y.add((kb * LANES + c) * y_c + at + p) = *src.add(p * LANES + c) };
+                // SAFETY: pixel `p < ow` of real channel `kb·16 + c` (caller).
+                unsafe { *dst.add(c * y_c + p) = *src.add(p * LANES + c) };
             }
         }
     }
