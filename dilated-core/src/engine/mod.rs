@@ -24,6 +24,14 @@
 //!   channel per vector, 16 output channels per tile (8 × 3 vectors for direct 1D layers
 //!   on two-FMA-port CPUs: [`Tiles`], `DILATED_TILE`), so the epilogue stores whole
 //!   vectors and transposes nothing.
+//! - **Winograd**: F(2, 3) along the dilated axis on the NCHW tiles (AVX-512: two outputs
+//!   one rate apart in four products per input channel instead of six), and F(2 × 2,
+//!   3 × 3) on the channel-blocked layout for dense 3 × 3 stride-1 layers of 32 input
+//!   channels or more (AVX-512 and AVX2: four outputs in 16 products instead of 36; the
+//!   input and output transforms around 16 products that run as 1 × 1 layers on the
+//!   channel-blocked tiles), used at an input size where it saves at least 1.4 direct
+//!   products per product (the direct tiles skip the taps in the padding, a Winograd tile
+//!   does not). [`Network::with_winograd`] turns both off.
 //! - **Dispatch**: picked once per process ([`Kernel::selected`]: AVX-512F → AVX2 + FMA →
 //!   portable, `DILATED_KERNEL=avx512|avx2|portable|reference` overrides), or per network
 //!   with [`Network::with_kernel`].
@@ -34,7 +42,10 @@
 //!   blocked activation between layers (a single layer needs none, unless it is a depthwise
 //!   layer that must convert its input); tile scratch lives on the stack. Packed weights
 //!   take about the size of the weights (output channels rounded up to 16, per group on
-//!   the NCHW kernels).
+//!   the NCHW kernels), and Winograd filters beside them 4/3 of that (F(2, 3)) or 16/9
+//!   (F(2 × 2, 3 × 3)). A layer on F(2 × 2, 3 × 3) keeps its transformed tiles in a
+//!   buffer of each worker thread, grown once to at most about 2 MiB (plus two output
+//!   rows per row of tiles for an NCHW output).
 //!
 //! # Where the parts are
 //!
@@ -298,13 +309,16 @@ impl Network {
     ///
     /// Winograd does a third fewer multiplications on stride-1 layers with kernel height
     /// 3, and on 1 × 3 layers whose rate divides 16, on the families that run dense layers
-    /// on NCHW data (AVX-512). It sums in another order, so results differ from the direct
+    /// on NCHW data (AVX-512); and F(2 × 2, 3 × 3), 16 products for four outputs where the
+    /// direct kernels take 36, on dense 3 × 3 stride-1 layers of 32 input channels or more
+    /// that run channel-blocked (AVX-512 and AVX2), at input sizes where it saves enough
+    /// products beside the taps the direct kernels skip in the padding. It sums in another order, so results differ from the direct
     /// kernels by rounding: on data and weights of comparable scale, within the accuracy
     /// the tests hold every kernel to (relative 1e-5 of the accumulated magnitude
     /// `Σ|w·x|`). Its rounding error scales with `Σ|w| · Σ|x|` over the three taps of a
-    /// pair rather than with `Σ|w·x|`, so an output that cancels a huge weight on a tiny
-    /// input against the reverse loses relative accuracy; turn Winograd off where that
-    /// matters. NaN and infinities come out as the reference's (such outputs are
+    /// pair (the 3 × 3 taps of a tile in two dimensions) rather than with `Σ|w·x|`, so an
+    /// output that cancels a huge weight on a tiny input against the reverse loses
+    /// relative accuracy; turn Winograd off where that matters. NaN and infinities come out as the reference's (such outputs are
     /// recomputed directly).
     ///
     /// ```
