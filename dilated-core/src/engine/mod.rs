@@ -587,18 +587,41 @@ mod tests {
             .collect()
     }
 
-    /// Runs one layer on every family with the NCHW kernels forced on, Winograd on, and
-    /// checks it against the reference: within `2·10⁻⁶ · fan-in` relative, NaN where the
-    /// reference has NaN, the same infinity where it has one.
-    fn check_winograd(desc: ConvDesc, batch: usize, hw: [usize; 2], x: &[f32], seed: u64) {
-        let layers = stack(&[desc], seed);
-        let want = Network::new(layers.clone())
+    /// The reference's output of `layers` on `x`.
+    fn reference_of(layers: &[Conv], batch: usize, hw: [usize; 2], x: &[f32]) -> Vec<f32> {
+        Network::new(layers.to_vec())
             .unwrap()
             .with_kernel(Kernel::Reference)
             .unwrap()
             .forward(batch, hw, x)
             .unwrap()
-            .0;
+            .0
+    }
+
+    /// `got` against the reference's `want`: NaN where it has NaN, the same infinity where
+    /// it has one, within `tol · (1 + |w|)` elsewhere.
+    fn assert_close_to(got: &[f32], want: &[f32], tol: f32, what: &str) {
+        assert_eq!(got.len(), want.len());
+        for (i, (g, w)) in got.iter().zip(want).enumerate() {
+            if w.is_nan() {
+                assert!(g.is_nan(), "{what} [{i}]: {g}, reference NaN");
+            } else if w.is_infinite() {
+                assert_eq!(g, w, "{what} [{i}]");
+            } else {
+                assert!(
+                    (g - w).abs() <= tol * (1.0 + w.abs()),
+                    "{what} [{i}]: {g} vs {w}"
+                );
+            }
+        }
+    }
+
+    /// Runs one layer on every family with the NCHW kernels forced on, Winograd on, and
+    /// checks it against the reference: within `2·10⁻⁶ · fan-in` relative, NaN where the
+    /// reference has NaN, the same infinity where it has one.
+    fn check_winograd(desc: ConvDesc, batch: usize, hw: [usize; 2], x: &[f32], seed: u64) {
+        let layers = stack(&[desc], seed);
+        let want = reference_of(&layers, batch, hw, x);
         let tol = 2e-6 * (desc.in_per_group() * desc.kernel[0] * desc.kernel[1]) as f32;
         for kernel in [Kernel::Portable, Kernel::Avx2, Kernel::Avx512] {
             if !kernel.is_available() {
@@ -624,19 +647,7 @@ mod tests {
             for threads in [1, 2] {
                 let net = net.clone().with_threads(threads).unwrap();
                 let got = net.forward(batch, hw, x).unwrap().0;
-                assert_eq!(got.len(), want.len());
-                for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-                    if w.is_nan() {
-                        assert!(g.is_nan(), "{kernel} [{i}]: {g}, reference NaN");
-                    } else if w.is_infinite() {
-                        assert_eq!(g, w, "{kernel} [{i}]");
-                    } else {
-                        assert!(
-                            (g - w).abs() <= tol * (1.0 + w.abs()),
-                            "{kernel} {desc:?} [{i}]: {g} vs {w}"
-                        );
-                    }
-                }
+                assert_close_to(&got, &want, tol, &format!("{kernel} {desc:?}"));
             }
         }
     }
@@ -713,13 +724,7 @@ mod tests {
     /// input size), and checks it against the reference as [`check_winograd`] does.
     fn check_winograd_2d(descs: &[ConvDesc], batch: usize, hw: [usize; 2], x: &[f32], seed: u64) {
         let layers = stack(descs, seed);
-        let want = Network::new(layers.clone())
-            .unwrap()
-            .with_kernel(Kernel::Reference)
-            .unwrap()
-            .forward(batch, hw, x)
-            .unwrap()
-            .0;
+        let want = reference_of(&layers, batch, hw, x);
         let fan_in: usize = descs
             .iter()
             .map(|d| d.in_per_group() * d.kernel[0] * d.kernel[1])
@@ -745,19 +750,7 @@ mod tests {
             for threads in [1, 2] {
                 let net = net.clone().with_threads(threads).unwrap();
                 let got = net.forward(batch, hw, x).unwrap().0;
-                assert_eq!(got.len(), want.len());
-                for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-                    if w.is_nan() {
-                        assert!(g.is_nan(), "{kernel} [{i}]: {g}, reference NaN");
-                    } else if w.is_infinite() {
-                        assert_eq!(g, w, "{kernel} [{i}]");
-                    } else {
-                        assert!(
-                            (g - w).abs() <= tol * (1.0 + w.abs()),
-                            "{kernel} {descs:?} [{i}]: {g} vs {w}"
-                        );
-                    }
-                }
+                assert_close_to(&got, &want, tol, &format!("{kernel} {descs:?}"));
             }
         }
     }
@@ -878,13 +871,7 @@ mod tests {
             let layers = stack(&descs, seed);
             let hw = [hw.0, hw.1];
             let x = values(ConvDesc::nchw_len(batch, cin, hw).unwrap(), seed ^ 0x5eed);
-            let want = Network::new(layers.clone())
-                .unwrap()
-                .with_kernel(Kernel::Reference)
-                .unwrap()
-                .forward(batch, hw, &x)
-                .unwrap()
-                .0;
+            let want = reference_of(&layers, batch, hw, &x);
             // Relative 2·10⁻⁶ per accumulated product along the stack.
             let fan_in: usize = descs
                 .iter()
