@@ -122,7 +122,8 @@ const SLACK: usize = 8 * 1024;
 
 /// Parameter count and packed bytes (output channels rounded up to 16, biases padded to
 /// 16; dense layers with one group, as here) of `specs`; the layers of `net` that run
-/// Winograd hold their four transformed filters per tap across too.
+/// Winograd hold their four transformed filters per tap across too, and those that hold
+/// F(2 × 2, 3 × 3) filters their sixteen.
 fn sizes(specs: &[ModuleSpec], net: &Network) -> (usize, usize) {
     let mut params = 0;
     let mut packed = 0;
@@ -135,6 +136,9 @@ fn sizes(specs: &[ModuleSpec], net: &Network) -> (usize, usize) {
         if net.runs_winograd(i) {
             let across = if d.kernel[0] == 3 { d.kernel[1] } else { 1 };
             packed += 4 * 4 * cout16 * d.in_channels * across;
+        }
+        if net.holds_winograd_2d(i) {
+            packed += 4 * 16 * cout16 * d.in_channels;
         }
     }
     (params, packed)

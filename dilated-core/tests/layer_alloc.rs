@@ -4,11 +4,11 @@
 //!
 //! The counter is process-wide, so this file holds a single test.
 
-use dilated_core::Activation;
-use dilated_core::conv::Rank;
-use dilated_core::engine::{Kernel, Workspace};
+use dilated_core::conv::{Conv, Rank};
+use dilated_core::engine::{Kernel, Network, Workspace};
 use dilated_core::stack::{Conv1d, Conv2d, ModuleSpec, Pad1d, Pad2d, TypedStack};
 use dilated_core::tensor::{Tensor1d, Tensor2d};
+use dilated_core::{Activation, ConvDesc};
 
 mod support;
 use support::counting::allocations_during;
@@ -71,6 +71,31 @@ fn shells_add_no_allocation_to_forward_into() {
         assert_eq!(
             engine, 0,
             "{kernel:?}: a layer's forward_into allocated {engine} times"
+        );
+
+        // A wide 3 × 3 layer: channel-blocked, on Winograd F(2 × 2, 3 × 3) where the
+        // family holds its filters, its transformed tiles in the workspace.
+        let d = ConvDesc::same_2d(256, 20, 3, 2);
+        let w: Vec<f32> = (0..d.weight_len().unwrap())
+            .map(|i| ((i * 7 % 13) as f32 - 6.0) / 64.0)
+            .collect();
+        let wide =
+            Network::new_with_kernel(vec![Conv::new(d, w, Some(vec![0.1; 20])).unwrap()], kernel)
+                .and_then(|n| n.with_threads(1))
+                .unwrap();
+        let x = vec![0.5; 2 * 256 * 14 * 15];
+        let mut out = vec![0.0; 2 * 20 * 14 * 15];
+        wide.forward_into(2, [14, 15], &x, &mut out, &mut ws)
+            .unwrap();
+        let first = out.clone();
+        let engine = allocations_during(|| {
+            wide.forward_into(2, [14, 15], &x, &mut out, &mut ws)
+                .unwrap();
+        });
+        assert_eq!(out, first);
+        assert_eq!(
+            engine, 0,
+            "{kernel:?}: a wide layer's forward_into allocated {engine} times"
         );
     }
 }

@@ -48,8 +48,14 @@ fn wino_bytes(d: &ConvDesc) -> usize {
     4 * 4 * d.out_channels.div_ceil(16) * 16 * d.in_per_group() * across
 }
 
+/// Bytes of a layer's Winograd F(2 × 2, 3 × 3) filters when it holds them: 16
+/// transformed filters per (output channel rounded up to 16, input channel).
+fn wino_2d_bytes(d: &ConvDesc) -> usize {
+    4 * 16 * d.out_channels.div_ceil(16) * 16 * d.in_per_group()
+}
+
 /// `4·P` raw + packed + slack: the weights once, packed once (twice for the layers of
-/// `net` that run Winograd: direct and transformed).
+/// `net` that hold Winograd filters: direct and transformed).
 fn bound(specs: &[ModuleSpec], net: &Network) -> usize {
     let packed: usize = specs
         .iter()
@@ -58,6 +64,11 @@ fn bound(specs: &[ModuleSpec], net: &Network) -> usize {
             packed_bytes(&s.desc)
                 + if net.runs_winograd(i) {
                     wino_bytes(&s.desc)
+                } else {
+                    0
+                }
+                + if net.holds_winograd_2d(i) {
+                    wino_2d_bytes(&s.desc)
                 } else {
                     0
                 }
@@ -221,6 +232,11 @@ fn a_typed_layer_runs_on_its_own_packing_on_first_use_and_agrees_with_the_stack(
     let one = packed_bytes(&LAYERS[1].desc)
         + if conv1.runs_winograd(0) {
             wino_bytes(&LAYERS[1].desc)
+        } else {
+            0
+        }
+        + if conv1.holds_winograd_2d(0) {
+            wino_2d_bytes(&LAYERS[1].desc)
         } else {
             0
         };

@@ -411,6 +411,34 @@ impl Network {
             .is_some_and(|p| matches!(p.kind, plan::Kind::Nchw { wino: Some(_), .. }))
     }
 
+    /// Whether layer `layer` holds Winograd F(2 × 2, 3 × 3) filters beside its direct
+    /// weights (16/9 of their size; see [`Network::with_winograd`]): a dense 3 × 3
+    /// stride-1 layer of 32 input channels or more on the channel-blocked kernels of the
+    /// AVX2 and AVX-512 families. It runs on them at input sizes where they save enough
+    /// products. False for a layer index past the last.
+    ///
+    /// ```
+    /// use dilated_core::{ConvDesc, conv::Conv, engine::{Kernel, Network}};
+    /// let w = vec![0.01; 64 * 64 * 9];
+    /// let layer = Conv::new(ConvDesc::same_2d(64, 64, 3, 2), w, Some(vec![0.0; 64]))?;
+    /// // The portable family keeps its direct tiles only.
+    /// let portable = Network::new_with_kernel(vec![layer.clone()], Kernel::Portable)?;
+    /// assert!(!portable.holds_winograd_2d(0));
+    /// if Kernel::Avx2.is_available() {
+    ///     // AVX2 runs every dense layer channel-blocked.
+    ///     let avx2 = Network::new_with_kernel(vec![layer], Kernel::Avx2)?;
+    ///     assert!(avx2.holds_winograd_2d(0));
+    ///     assert!(!avx2.with_winograd(false)?.holds_winograd_2d(0));
+    /// }
+    /// # Ok::<(), dilated_core::Error>(())
+    /// ```
+    #[must_use]
+    pub fn holds_winograd_2d(&self, layer: usize) -> bool {
+        self.plans
+            .get(layer)
+            .is_some_and(|p| matches!(p.kind, plan::Kind::Dense { wino2: Some(_), .. }))
+    }
+
     /// Runs this network on `threads` threads: 0 = the current rayon pool (the default),
     /// 1 = the calling thread only, more = a pool owned by the network (shared by clones).
     pub fn with_threads(mut self, threads: usize) -> Result<Self, Error> {

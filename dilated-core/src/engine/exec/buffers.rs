@@ -3,8 +3,10 @@
 //! and the one conversion between them.
 //!
 //! Two activation buffers (ping and pong), each as large as the largest blocked activation
-//! between layers plus [`ALIGN_SLACK`] floats to start on 64 bytes; nothing else grows with
-//! the input (tiles and epilogue scratch live on the stack).
+//! between layers plus [`ALIGN_SLACK`] floats to start on 64 bytes, and the transformed
+//! tiles of the layers on Winograd F(2 × 2, 3 × 3), one slot per thread
+//! (`winograd2d::Units`); nothing else grows with the input (tiles and epilogue scratch
+//! live on the stack).
 
 use super::split::Threads;
 use crate::engine::isa::Isa;
@@ -18,6 +20,7 @@ use crate::{ConvDesc, Error};
 pub struct Workspace {
     pub(super) ping: Vec<f32>,
     pub(super) pong: Vec<f32>,
+    pub(super) wino: Vec<f32>,
 }
 
 impl Workspace {
@@ -27,11 +30,14 @@ impl Workspace {
         Self::default()
     }
 
-    /// Grows the two buffers to hold `need` floats each after their alignment slack, and
-    /// returns where each one's data starts: on a 64-byte boundary (an unaligned plane
-    /// splits every vector access across two cache lines).
-    pub(super) fn scratch(&mut self, need: [usize; 2]) -> [*mut f32; 2] {
-        for (buf, len) in [&mut self.ping, &mut self.pong].into_iter().zip(need) {
+    /// Grows the buffers (ping, pong, Winograd tiles) to hold `need` floats each after
+    /// their alignment slack, and returns where each one's data starts: on a 64-byte
+    /// boundary (an unaligned plane splits every vector access across two cache lines).
+    pub(super) fn scratch(&mut self, need: [usize; 3]) -> [*mut f32; 3] {
+        for (buf, len) in [&mut self.ping, &mut self.pong, &mut self.wino]
+            .into_iter()
+            .zip(need)
+        {
             let len = if len == 0 { 0 } else { len + ALIGN_SLACK };
             if buf.len() < len {
                 buf.resize(len, 0.0);
@@ -43,7 +49,11 @@ impl Workspace {
             // unused one is never read or written).
             buf.as_mut_ptr().wrapping_add(skip)
         };
-        [start(&mut self.ping), start(&mut self.pong)]
+        [
+            start(&mut self.ping),
+            start(&mut self.pong),
+            start(&mut self.wino),
+        ]
     }
 }
 

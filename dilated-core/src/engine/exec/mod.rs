@@ -34,7 +34,7 @@ use depthwise::{depthwise_blocked, depthwise_nchw};
 use geom::{Geom, Run};
 use layout::{Step, step_at};
 use winograd::{wino_cols, wino_rows};
-use winograd2d::{runs_wino2, wino2d};
+use winograd2d::{Units, runs_wino2, wino2d};
 
 use super::isa::NchwIsa;
 use super::plan::{ConvPlan, Kind};
@@ -73,8 +73,8 @@ pub(crate) fn forward<I: NchwIsa>(
 ) -> Result<(), Error> {
     // The steps are computed twice, here and in the loop below, rather than stored, so a
     // run allocates nothing once the workspace has grown.
-    let need = scratch_needs(layers, plans, batch, input_hw, policy)?;
-    let [ping, pong] = ws.scratch(need);
+    let need = scratch_needs(layers, plans, batch, input_hw, policy, threads.count())?;
+    let [ping, pong, wino] = ws.scratch(need);
     let job = Job {
         at: Places {
             input: input.as_ptr().cast_mut(),
@@ -85,6 +85,7 @@ pub(crate) fn forward<I: NchwIsa>(
         batch,
         threads,
         tiles: policy.tiles,
+        wino,
     };
     let mut cur = Loc::Input;
     let mut hw = input_hw;
@@ -104,21 +105,25 @@ struct Job<'a> {
     threads: &'a Threads,
     /// The shape of the NCHW dense and Winograd tiles, if forced.
     tiles: Option<Tiles>,
+    /// The slots of the layers on Winograd F(2 × 2, 3 × 3), one per thread.
+    wino: *mut f32,
 }
 
-/// The floats each scratch buffer (ping, pong) must hold for the run's steps: the
-/// converted inputs and the outputs between layers, in the layout each step writes.
+/// The floats each scratch buffer (ping, pong, Winograd tiles) must hold for the run's
+/// steps: the converted inputs and the outputs between layers, in the layout each step
+/// writes, and one slot per thread for each layer on Winograd F(2 × 2, 3 × 3).
 fn scratch_needs(
     layers: &[Conv],
     plans: &[ConvPlan],
     batch: usize,
     input_hw: [usize; 2],
     policy: Policy,
-) -> Result<[usize; 2], Error> {
-    let mut need = [0usize; 2];
+    threads: usize,
+) -> Result<[usize; 3], Error> {
+    let mut need = [0usize; 3];
     let mut cur = Loc::Input;
     let mut hw = input_hw;
-    for (i, layer) in layers.iter().enumerate() {
+    for (i, (layer, plan)) in layers.iter().zip(plans).enumerate() {
         let (step, g) = step_at(layers, plans, i, cur, hw, policy)?;
         let d = layer.desc();
         if let Some(to) = step.convert_to {
@@ -133,6 +138,21 @@ fn scratch_needs(
                 [g.oh, g.ow],
                 step.out_blocked,
             )?);
+        }
+        if let Kind::Dense {
+            wino2: Some(wn), ..
+        } = &plan.kind
+            && step.in_blocked
+            && runs_wino2(wn, &g)
+        {
+            let units = Units::new(d, &g, batch, threads, step.out_blocked)?;
+            let all = units
+                .slot
+                .checked_mul(threads.max(1))
+                .ok_or(Error::Overflow {
+                    what: "Winograd scratch",
+                })?;
+            need[2] = need[2].max(all);
         }
         cur = step.dst;
         hw = [g.oh, g.ow];
@@ -198,7 +218,7 @@ fn run_step<I: NchwIsa>(
         y,
         threads: job.threads,
     };
-    run_layer::<I>(layer, plan, step.nchw_depthwise, run, job.tiles);
+    run_layer::<I>(layer, plan, step.nchw_depthwise, run, job);
 }
 
 /// The one row `[1, H·W]` a pointwise layer (kernel 1 × 1, stride 1, no padding) of input
@@ -216,14 +236,17 @@ fn run_layer<I: NchwIsa>(
     plan: &ConvPlan,
     nchw_depthwise: bool,
     run: Run<'_>,
-    tiles: Option<Tiles>,
+    job: &Job<'_>,
 ) {
+    let tiles = job.tiles;
     match &plan.kind {
         Kind::Dense {
             passes,
             w,
             wino2: Some(wn),
-        } if run.x.blocked && runs_wino2(wn, run.g) => wino2d::<I>(plan, (passes, w), wn, run),
+        } if run.x.blocked && runs_wino2(wn, run.g) => {
+            wino2d::<I>(plan, (passes, w), wn, run, job.wino);
+        }
         Kind::Dense { passes, w, .. } => dense::<I>(plan, passes, w, run),
         Kind::Depthwise { .. } if nchw_depthwise => {
             depthwise_nchw::<I>(layer, run);
@@ -262,7 +285,7 @@ pub(crate) fn reference(
 ) -> Result<(), Error> {
     let last = layers.len() - 1;
     let mut hw = input_hw;
-    let Workspace { ping, pong } = ws;
+    let Workspace { ping, pong, .. } = ws;
     for (i, layer) in layers.iter().enumerate() {
         let next_hw = layer.desc.output_size(hw)?;
         let src_len = ConvDesc::nchw_len(batch, layer.desc.in_channels, hw)?;

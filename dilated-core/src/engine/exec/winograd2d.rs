@@ -13,12 +13,11 @@
 //! the output. A tile with an output that is not finite is recomputed by the direct tiles.
 //! `U` and `M` live in a buffer of each worker thread, grown once.
 
-use std::cell::Cell;
-
 use super::buffers::{out_desc, real_lanes};
 use super::dense_blocked::{SUB_W, chunk_end};
 use super::geom::{Geom, Run, tiles};
-use crate::conv::Activation;
+use crate::Error;
+use crate::conv::{Activation, ConvDesc};
 use crate::engine::isa::Isa;
 use crate::engine::kernels::{Chunk, DenseTile, Out, taps};
 use crate::engine::plan::{ConvPlan, Pass, Wino2};
@@ -46,11 +45,6 @@ const MIN_RUN: usize = 14;
 /// 122–132 (1.46); rate 12, 151 vs 105 (0.80); 256 → 256 at 33², rate 18, 249 vs 186
 /// (0.77) (`docs/perf.md`).
 const MIN_GAIN: f64 = 1.4;
-
-thread_local! {
-    /// Each worker's `U` and `M`, grown to the largest unit it has run.
-    static SCRATCH: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
-}
 
 /// Tiles along an axis of `n` outputs at rate `d`: the outputs whose `⌊o / d⌋` is even.
 fn n_tiles(n: usize, d: usize) -> usize {
@@ -89,9 +83,112 @@ fn worth_it(g: &Geom) -> bool {
     wino > 0.0 && direct >= MIN_GAIN * wino
 }
 
+/// How a layer's tiles are cut into units and runs, and the scratch of one unit.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Units {
+    ncb: usize,
+    nkb: usize,
+    nty: usize,
+    ntx: usize,
+    /// Rows of tiles per unit, and tiles per run.
+    rows: usize,
+    run: usize,
+    units_per_image: usize,
+    /// Floats of one position of `U` and of `M` (`[blocks][run][16]`), and of one block
+    /// of the staged rows (NCHW output; `[2·rows][ow][16]`).
+    u_t: usize,
+    m_t: usize,
+    stage_cb: usize,
+    /// Floats of one thread's slot: `U`, `M` and the staged rows.
+    pub(super) slot: usize,
+}
+
+impl Units {
+    /// The cut for layer `d` at geometry `g`, `batch` images, `threads` threads, an output
+    /// blocked or not.
+    pub(super) fn new(
+        d: &ConvDesc,
+        g: &Geom,
+        batch: usize,
+        threads: usize,
+        out_blocked: bool,
+    ) -> Result<Self, Error> {
+        let ovf = || Error::Overflow {
+            what: "Winograd scratch",
+        };
+        let ncb = d.in_channels.div_ceil(LANES);
+        let nkb = d.out_channels.div_ceil(LANES);
+        let (nty, ntx) = (n_tiles(g.oh, g.dh), n_tiles(g.ow, g.dw));
+        // A unit: `rows` rows of tiles (as many as a run holds, while the units still
+        // number four per thread), run `run` tiles at a time.
+        let budget = run_tiles(ncb, nkb);
+        let want = 4 * threads.max(1);
+        let mut rows = (budget / ntx.max(1)).clamp(1, nty.max(1));
+        while rows > 1 && batch.saturating_mul(nty.div_ceil(rows)) < want {
+            rows -= 1;
+        }
+        let tiles_per_unit = rows * ntx;
+        let runs = tiles_per_unit.div_ceil(budget).max(1);
+        let run = tiles_per_unit.div_ceil(runs);
+        let u_t = ncb.checked_mul(run * LANES).ok_or_else(ovf)?;
+        let m_t = nkb.checked_mul(run * LANES).ok_or_else(ovf)?;
+        let stage_cb = (2 * rows)
+            .checked_mul(g.ow)
+            .and_then(|v| v.checked_mul(LANES))
+            .ok_or_else(ovf)?;
+        let stage = if out_blocked {
+            0
+        } else {
+            nkb.checked_mul(stage_cb).ok_or_else(ovf)?
+        };
+        let slot = u_t
+            .checked_add(m_t)
+            .and_then(|v| v.checked_mul(16))
+            .and_then(|v| v.checked_add(stage))
+            .ok_or_else(ovf)?;
+        Ok(Self {
+            ncb,
+            nkb,
+            nty,
+            ntx,
+            rows,
+            run,
+            units_per_image: nty.div_ceil(rows),
+            u_t,
+            m_t,
+            stage_cb,
+            slot,
+        })
+    }
+}
+
+/// The workspace's slots of the threads (one [`Units::slot`] each), shared by the workers.
+#[derive(Clone, Copy)]
+struct Slots(*mut f32);
+
+// SAFETY: each worker writes only its own slot (its rayon index), and the buffer outlives
+// the parallel region.
+unsafe impl Send for Slots {}
+// SAFETY: as above.
+unsafe impl Sync for Slots {}
+
+impl Slots {
+    /// The base pointer (a method, so closures capture the whole `Sync` value).
+    fn p(self) -> *mut f32 {
+        self.0
+    }
+}
+
 /// Runs the layer: `direct` are its direct passes and weights (for tiles that are not
-/// finite), `wn` its Winograd filters.
-pub(super) fn wino2d<I: Isa>(plan: &ConvPlan, direct: (&[Pass], &[f32]), wn: &Wino2, r: Run<'_>) {
+/// finite), `wn` its Winograd filters, `scratch` the workspace's slots (one per thread, as
+/// [`Units`] sizes them for this run).
+pub(super) fn wino2d<I: Isa>(
+    plan: &ConvPlan,
+    direct: (&[Pass], &[f32]),
+    wn: &Wino2,
+    r: Run<'_>,
+    scratch: *mut f32,
+) {
     let Run {
         d,
         g,
@@ -100,40 +197,56 @@ pub(super) fn wino2d<I: Isa>(plan: &ConvPlan, direct: (&[Pass], &[f32]), wn: &Wi
         y,
         threads,
     } = r;
+    let count = threads.count();
+    let Ok(units) = Units::new(d, g, batch, count, y.blocked) else {
+        // The scratch was sized by the same computation, which succeeded; unreachable,
+        // but the direct tiles give the same outputs.
+        super::dense_blocked::dense::<I>(plan, direct.0, direct.1, r);
+        return;
+    };
+    let Units {
+        ncb,
+        nkb,
+        nty,
+        ntx,
+        rows,
+        run,
+        units_per_image,
+        u_t,
+        m_t,
+        stage_cb,
+        slot,
+    } = units;
     let xs = x.strides();
     let ys = y.strides();
-    let ncb = d.in_channels.div_ceil(LANES);
-    let nkb = d.out_channels.div_ceil(LANES);
-    let (nty, ntx) = (n_tiles(g.oh, g.dh), n_tiles(g.ow, g.dw));
-    // A unit: `rows` rows of tiles (as many as a run holds, while the units still number
-    // four per thread), run `run` tiles at a time.
-    let budget = run_tiles(ncb, nkb);
-    let want = 4 * threads.count();
-    let mut rows = (budget / ntx).clamp(1, nty);
-    while rows > 1 && batch * nty.div_ceil(rows) < want {
-        rows -= 1;
-    }
-    let tiles_per_unit = rows * ntx;
-    let runs = tiles_per_unit.div_ceil(budget);
-    let run = tiles_per_unit.div_ceil(runs);
-    let units_per_image = nty.div_ceil(rows);
-    // `U` and `M`, each `[16][blocks][run][16]`; for an NCHW output, the unit's output
-    // rows channel-blocked (`[nkb][2·rows][ow][16]`), transposed into the planes at the end.
-    let u_t = ncb * run * LANES;
-    let m_t = nkb * run * LANES;
-    let stage_cb = 2 * rows * g.ow * LANES;
-    let stage = if y.blocked { 0 } else { nkb * stage_cb };
-    let need = 16 * (u_t + m_t) + stage;
+    let n_units = batch * units_per_image;
+    let sequential = n_units <= 1 || count <= 1;
+    let slots = Slots(scratch);
     let work = |unit: usize| {
         let (n, ua) = (unit / units_per_image, unit % units_per_image);
         let (tya, tyb) = (ua * rows, ((ua + 1) * rows).min(nty));
         let n_tiles_unit = (tyb - tya) * ntx;
         let ximg = x.p().cast_const().wrapping_add(n * xs.img);
         let yimg = y.p().wrapping_add(n * ys.img);
-        let mut buf = SCRATCH.with(Cell::take);
-        if buf.len() < need {
-            buf.resize(need, 0.0);
-        }
+        // This thread's slot: slot 0 when the units run one after the other on the
+        // caller, else the worker's index in the pool (each worker runs one unit at a
+        // time); a buffer of its own in the case rayon does not name a worker of the pool.
+        let index = if sequential {
+            Some(0)
+        } else {
+            rayon::current_thread_index().filter(|&i| i < count)
+        };
+        let mut own = Vec::new();
+        let buf: &mut [f32] = match index {
+            // SAFETY: slot `i < count` of the workspace's Winograd buffer, which holds
+            // `count` slots of `slot` floats (`scratch_needs`, from the same `Units`);
+            // only this thread uses it while the unit runs.
+            Some(i) => unsafe { core::slice::from_raw_parts_mut(slots.p().add(i * slot), slot) },
+            None => {
+                own.resize(slot, 0.0);
+                &mut own
+            }
+        };
         let (u, rest) = buf.split_at_mut(16 * u_t);
         let (m, st) = rest.split_at_mut(16 * m_t);
         // Tile `i` of the unit: its staged row pair, first output row and column.
@@ -272,9 +385,8 @@ pub(super) fn wino2d<I: Isa>(plan: &ConvPlan, direct: (&[Pass], &[f32]), wn: &Wi
                 unsafe { I::dense(1, pass.nob, LANES, &t) };
             }
         }
-        SCRATCH.with(|c| c.set(buf));
     };
-    threads.run(batch * units_per_image, &work);
+    threads.run(n_units, &work);
 }
 
 /// One run of a unit's tiles, for the input transform.
