@@ -39,13 +39,14 @@
 //!   for depthwise). By default the current rayon pool; [`Network::with_threads`] fixes the
 //!   count (1 = a plain loop on the caller's thread, no pool).
 //! - **Memory**: [`Workspace`] holds two activation buffers, each the size of the largest
-//!   blocked activation between layers (a single layer needs none, unless it is a depthwise
-//!   layer that must convert its input); tile scratch lives on the stack. Packed weights
+//!   blocked activation between layers (a single layer needs none, unless it converts its
+//!   input to the blocked layout: a depthwise layer that cannot run on NCHW, a wide dense
+//!   layer, a layer on F(2 × 2, 3 × 3)); tile scratch lives on the stack. Packed weights
 //!   take about the size of the weights (output channels rounded up to 16, per group on
 //!   the NCHW kernels), and Winograd filters beside them 4/3 of that (F(2, 3)) or 16/9
-//!   (F(2 × 2, 3 × 3)). A layer on F(2 × 2, 3 × 3) keeps its transformed tiles in a
-//!   buffer of each worker thread, grown once to at most about 2 MiB (plus two output
-//!   rows per row of tiles for an NCHW output).
+//!   (F(2 × 2, 3 × 3)). A layer on F(2 × 2, 3 × 3) keeps its transformed tiles in the
+//!   workspace too, one slot per thread of at most about 2 MiB (plus two output rows per
+//!   row of tiles for an NCHW output).
 //!
 //! # Where the parts are
 //!

@@ -4,14 +4,16 @@
 //! The output is cut into tiles of 2 × 2 pixels one rate apart: output row `y` is the
 //! first of a tile's pair when `⌊y / d_h⌋` is even, its partner `y + d_h` (missing past the
 //! last row: the tile then writes one row); the same along the columns. A unit of work is
-//! one row of tiles (of one batch item), or a run of up to [`run_tiles`] of its tiles.
-//! For each unit: the input transform of every tile and channel block into `U` (16
+//! one or more rows of tiles of one batch item ([`Units`]), run [`run_tiles`] tiles at a
+//! time. For each run: the input transform of every tile and channel block into `U` (16
 //! matrices, tiles × input channels, channel-blocked like an image of one row), the 16
 //! products `M_t = U_t · V_t` on the channel-blocked dense tiles as 1 × 1 convolutions
 //! (their weights summed in chunks that stay in the L1 cache, as [`super::dense_blocked`]
-//! does), then the output transform of every tile, with the bias and the activation, into
-//! the output. A tile with an output that is not finite is recomputed by the direct tiles.
-//! `U` and `M` live in a buffer of each worker thread, grown once.
+//! does, in tiles of even widths), then the output transform of every tile, with the bias
+//! and the activation, into the output — an NCHW output through the unit's rows staged
+//! channel-blocked, then transposed into the planes 16 pixels at a time. A tile with an
+//! output that is not finite is recomputed by the direct tiles. `U`, `M` and the staged
+//! rows live in the [`Workspace`](super::Workspace), one slot per thread.
 
 use super::buffers::{out_desc, real_lanes};
 use super::dense_blocked::{SUB_W, chunk_end};
@@ -24,7 +26,7 @@ use crate::engine::plan::{ConvPlan, Pass, Wino2};
 use crate::engine::simd::LANES;
 use crate::engine::wino2::{OUTSIDE, Wino2In, Wino2Out};
 
-/// Most bytes of `U` and `M` one run of tiles keeps (a thread's buffer): about an L2
+/// Most bytes of `U` and `M` one run of tiles keeps (a thread's slot): about an L2
 /// cache, so both stay near between the transforms and the products, while each pass of
 /// the products reads its weights for as many tiles as fit. On the Intel Xeon (2 MiB of L2
 /// a core), 1 thread: 512 → 512 at 64², rate 2, 186 GFLOP/s with 1 MiB, 215 with 2 MiB;
