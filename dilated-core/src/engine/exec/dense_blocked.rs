@@ -12,7 +12,7 @@
 //! each run of columns through every pass before the next run, so the run's input stays in
 //! L2 for all of them; other layers run pass by pass.
 
-use super::buffers::{out_desc, real_lanes};
+use super::buffers::{Buf, out_desc, real_lanes};
 use super::geom::{Run, segments, tiles};
 use super::split::{Units, split};
 use crate::engine::isa::Isa;
@@ -39,6 +39,16 @@ pub(super) fn chunk_end(pass: &Pass, taps: usize, c0: usize) -> usize {
         c1 += 1;
     }
     c1
+}
+
+/// The lanes `pass` writes of each of its output blocks in `y`: its own masks, less the
+/// lanes past the last real channel of an NCHW output.
+pub(super) fn pass_masks(pass: &Pass, y: &Buf) -> [u16; 2] {
+    let mut masks = pass.masks;
+    for (j, m) in masks.iter_mut().enumerate().take(pass.nob) {
+        *m &= real_lanes(y, pass.ob0 + j);
+    }
+    masks
 }
 
 pub(super) fn dense<I: Isa>(plan: &ConvPlan, passes: &[Pass], w: &[f32], r: Run<'_>) {
@@ -76,10 +86,7 @@ pub(super) fn dense<I: Isa>(plan: &ConvPlan, passes: &[Pass], w: &[f32], r: Run<
         // overlap (0 chains), since an overlapping tile would read running sums another
         // tile already moved on.
         let mut span = |pass: &Pass, oy: usize, xa: usize, xb: usize| {
-            let mut masks = pass.masks;
-            for (j, m) in masks.iter_mut().enumerate().take(pass.nob) {
-                *m &= real_lanes(&y, pass.ob0 + j);
-            }
+            let masks = pass_masks(pass, &y);
             let chunked = chunk_end(pass, n_taps, 0) < pass.segs.len();
             let (run_w, chains) = if chunked {
                 (SUB_W, 0)

@@ -15,8 +15,8 @@
 //! output that is not finite is recomputed by the direct tiles. `U`, `M` and the staged
 //! rows live in the [`Workspace`](super::Workspace), one slot per thread.
 
-use super::buffers::{out_desc, real_lanes};
-use super::dense_blocked::{SUB_W, chunk_end};
+use super::buffers::out_desc;
+use super::dense_blocked::{SUB_W, chunk_end, pass_masks};
 use super::geom::{Geom, Run, tiles};
 use crate::Error;
 use crate::conv::{Activation, ConvDesc};
@@ -351,10 +351,7 @@ pub(super) fn wino2d<I: Isa>(
         }
         for (oy, ox) in bad {
             for pass in direct.0 {
-                let mut masks = pass.masks;
-                for (jb, mk) in masks.iter_mut().enumerate().take(pass.nob) {
-                    *mk &= real_lanes(&y, pass.ob0 + jb);
-                }
+                let masks = pass_masks(pass, &y);
                 let t = DenseTile {
                     x: ximg,
                     x_cb: xs.cb,
