@@ -45,7 +45,7 @@
 //!   take about the size of the weights (output channels rounded up to 16, per group on
 //!   the NCHW kernels), and Winograd filters beside them 4/3 of that (F(2, 3)) or 16/9
 //!   (F(2 × 2, 3 × 3)). A layer on F(2 × 2, 3 × 3) keeps its transformed tiles in the
-//!   workspace too, one slot per thread of at most about 2 MiB (plus two output rows per
+//!   workspace too, one slot per thread of at most about 4 MiB (plus two output rows per
 //!   row of tiles for an NCHW output).
 //!
 //! # Where the parts are

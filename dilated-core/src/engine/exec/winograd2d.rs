@@ -26,12 +26,15 @@ use crate::engine::plan::{ConvPlan, Pass, Wino2};
 use crate::engine::simd::LANES;
 use crate::engine::wino2::{OUTSIDE, Wino2In, Wino2Out};
 
-/// Most bytes of `U` and `M` one run of tiles keeps (a thread's slot): about an L2
-/// cache, so both stay near between the transforms and the products, while each pass of
-/// the products reads its weights for as many tiles as fit. On the Intel Xeon (2 MiB of L2
-/// a core), 1 thread: 512 → 512 at 64², rate 2, 186 GFLOP/s with 1 MiB, 215 with 2 MiB;
-/// 256 → 256 at 64², rate 4, 191 and 206 (`docs/perf.md`).
-const UNIT_BYTES: usize = 2 << 20;
+/// Most bytes of `U` and `M` one run of tiles keeps (a thread's slot). Each of the 16
+/// products reads all its weights once per run, so the more tiles a run holds the less
+/// weight traffic per tile, while `U` and `M` outgrow the L2 cache. On the Intel Xeon
+/// (2 MiB of L2 a core), 1 thread, GFLOP/s with 1 / 2 / 4 / 8 MiB: 512 → 512 at 64², rate
+/// 2: 186 / 242 / 261 / 279; 256 → 256 at 64², rate 4: 191 / 224 / 229 / — (128 tiles,
+/// the most a run takes, fit 4 MiB); 2048 → 256 at 33², rate 6: — / 146 / 183 / 236; 2
+/// threads, 512 → 512: 2 MiB 425, 4 MiB 567, 8 MiB 538; the zoo's context module 254–289
+/// / 226–247 / 236–240 ms (`docs/perf.md`). 4 MiB: most of the gain, half the memory of 8.
+const UNIT_BYTES: usize = 4 << 20;
 
 /// Fewest tiles a unit runs at a time (when the channels are so many that fewer would fit
 /// [`UNIT_BYTES`]): below a full register tile's width the products lose more than the
