@@ -51,17 +51,58 @@ pub(super) fn pass_masks(pass: &Pass, y: &Buf) -> [u16; 2] {
     masks
 }
 
+/// The direct tile of `pass` (packed weights `w`) for image `n` of run `r`, first pixel
+/// `(oy, ox0)`, valid kernel rows `ky` and columns `kx`, summing the whole pass.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn direct_tile<'a>(
+    plan: &'a ConvPlan,
+    pass: &'a Pass,
+    w: &'a [f32],
+    r: &Run<'_>,
+    n: usize,
+    (oy, ox0): (usize, usize),
+    ky: (usize, usize),
+    kx: (usize, usize),
+) -> DenseTile<'a> {
+    let (g, xs, ys) = (r.g, r.x.strides(), r.y.strides());
+    let yimg = r.y.p().wrapping_add(n * ys.img);
+    DenseTile {
+        x: r.x.p().cast_const().wrapping_add(n * xs.img),
+        x_cb: xs.cb,
+        x_c: xs.c,
+        x_row: xs.row,
+        x_px: xs.px,
+        segs: &pass.segs,
+        w: w.as_ptr(),
+        kw: g.kw,
+        ky,
+        kx,
+        iy0: (oy * g.sh) as isize - g.pt as isize,
+        ix0: (ox0 * g.sw) as isize - g.pl as isize,
+        dh: g.dh,
+        dw: g.dw,
+        pstep: g.sw * xs.px,
+        bias: plan.bias16[pass.ob0 * LANES..].as_ptr(),
+        act: r.d.activation,
+        masks: pass_masks(pass, &r.y),
+        out: out_desc(
+            &r.y,
+            &ys,
+            yimg.wrapping_add(pass.ob0 * ys.cb + oy * ys.row + ox0 * ys.px),
+        ),
+        part: Chunk::WHOLE,
+    }
+}
+
 pub(super) fn dense<I: Isa>(plan: &ConvPlan, passes: &[Pass], w: &[f32], r: Run<'_>) {
     let Run {
-        d,
         g,
         batch,
         x,
-        y,
         threads,
+        ..
     } = r;
     let xs = x.strides();
-    let ys = y.strides();
     let step = if g.sw == 1 { xs.px } else { 0 };
     let (rg, xchunks) = split(threads.count(), batch, g.oh, g.ow, 2 * I::TILES1[0]);
     let (units, n_units) = Units::new(batch, rg, xchunks, g.oh, g.ow);
@@ -77,8 +118,6 @@ pub(super) fn dense<I: Isa>(plan: &ConvPlan, passes: &[Pass], w: &[f32], r: Run<
             .any(|p| chunk_end(p, n_taps, 0) < p.segs.len());
     let work = |u: usize| {
         let (n, (ya, yb), (xa, xb)) = units.get(u);
-        let ximg = x.p().cast_const().wrapping_add(n * xs.img);
-        let yimg = y.p().wrapping_add(n * ys.img);
         // The running sums of a chunked pass, reused by every pass and row of the unit.
         let mut sums = [0.0f32; SUB_W * 2 * LANES];
         // Columns `sa..sb` of output row `oy` for `pass`. One chunk: the columns at once,
@@ -86,7 +125,6 @@ pub(super) fn dense<I: Isa>(plan: &ConvPlan, passes: &[Pass], w: &[f32], r: Run<
         // overlap (0 chains), since an overlapping tile would read running sums another
         // tile already moved on.
         let mut span = |pass: &Pass, oy: usize, xa: usize, xb: usize| {
-            let masks = pass_masks(pass, &y);
             let chunked = chunk_end(pass, n_taps, 0) < pass.segs.len();
             let (run_w, chains) = if chunked {
                 (SUB_W, 0)
@@ -94,32 +132,7 @@ pub(super) fn dense<I: Isa>(plan: &ConvPlan, passes: &[Pass], w: &[f32], r: Run<
                 (xb - xa, 4 / pass.nob)
             };
             let ky = taps(oy, g.sh, g.dh, g.pt, g.kh, g.ih);
-            let tile = |ox0: usize| DenseTile {
-                x: ximg,
-                x_cb: xs.cb,
-                x_c: xs.c,
-                x_row: xs.row,
-                x_px: xs.px,
-                segs: &pass.segs,
-                w: w.as_ptr(),
-                kw: g.kw,
-                ky,
-                kx: (0, 0),
-                iy0: (oy * g.sh) as isize - g.pt as isize,
-                ix0: (ox0 * g.sw) as isize - g.pl as isize,
-                dh: g.dh,
-                dw: g.dw,
-                pstep: g.sw * xs.px,
-                bias: plan.bias16[pass.ob0 * LANES..].as_ptr(),
-                act: d.activation,
-                masks,
-                out: out_desc(
-                    &y,
-                    &ys,
-                    yimg.wrapping_add(pass.ob0 * ys.cb + oy * ys.row + ox0 * ys.px),
-                ),
-                part: Chunk::WHOLE,
-            };
+            let tile = |ox0: usize| direct_tile(plan, pass, w, &r, n, (oy, ox0), ky, (0, 0));
             let sizes = if pass.nob == 2 { I::TILES2 } else { I::TILES1 };
             let mut sa = xa;
             while sa < xb {

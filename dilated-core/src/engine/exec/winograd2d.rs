@@ -15,8 +15,7 @@
 //! output that is not finite is recomputed by the direct tiles. `U`, `M` and the staged
 //! rows live in the [`Workspace`](super::Workspace), one slot per thread.
 
-use super::buffers::out_desc;
-use super::dense_blocked::{SUB_W, chunk_end, pass_masks};
+use super::dense_blocked::{SUB_W, chunk_end, direct_tile};
 use super::geom::{Geom, Run, tiles};
 use crate::Error;
 use crate::conv::{Activation, ConvDesc};
@@ -354,33 +353,9 @@ pub(super) fn wino2d<I: Isa>(
         }
         for (oy, ox) in bad {
             for pass in direct.0 {
-                let masks = pass_masks(pass, &y);
-                let t = DenseTile {
-                    x: ximg,
-                    x_cb: xs.cb,
-                    x_c: xs.c,
-                    x_row: xs.row,
-                    x_px: xs.px,
-                    segs: &pass.segs,
-                    w: direct.1.as_ptr(),
-                    kw: g.kw,
-                    ky: taps(oy, 1, g.dh, g.pt, g.kh, g.ih),
-                    kx: taps(ox, 1, g.dw, g.pl, g.kw, g.iw),
-                    iy0: oy as isize - g.pt as isize,
-                    ix0: ox as isize - g.pl as isize,
-                    dh: g.dh,
-                    dw: g.dw,
-                    pstep: xs.px,
-                    bias: plan.bias16[pass.ob0 * LANES..].as_ptr(),
-                    act: d.activation,
-                    masks,
-                    out: out_desc(
-                        &y,
-                        &ys,
-                        yimg.wrapping_add(pass.ob0 * ys.cb + oy * ys.row + ox * ys.px),
-                    ),
-                    part: Chunk::WHOLE,
-                };
+                let ky = taps(oy, 1, g.dh, g.pt, g.kh, g.ih);
+                let kx = taps(ox, 1, g.dw, g.pl, g.kw, g.iw);
+                let t = direct_tile(plan, pass, direct.1, &r, n, (oy, ox), ky, kx);
                 // SAFETY: the taps are the valid ones for the pixel (`taps`), so every
                 // input read is inside image `n`; the direct packed weights and biases
                 // cover the pass; the output pixel is this unit's; `I` is available.
