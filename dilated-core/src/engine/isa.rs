@@ -506,6 +506,7 @@ macro_rules! nchw_isa {
                     const MODE: u8,
                     const M: bool,
                     const KT: usize,
+                    const TAPS: usize,
                 >(
                     t: &WinoTile,
                     ox0: usize,
@@ -513,35 +514,42 @@ macro_rules! nchw_isa {
                     tiles: usize,
                 ) {
                     // SAFETY: forwarded contract; the features are enabled on this function.
-                    unsafe { wino_tile::<$v, C, R, MODE, M, KT>(t, ox0, n_last, tiles) }
+                    unsafe { wino_tile::<$v, C, R, MODE, M, KT, TAPS>(t, ox0, n_last, tiles) }
                 }
                 const RW: u8 = Mode::Rows.id();
                 const W: u8 = Mode::Windows.id();
                 const U: u8 = Mode::Runs.id();
-                // SAFETY: forwarded contract (every arm); windows and runs take `r = 1`.
+                // SAFETY: forwarded contract (every arm); windows and runs take `r = 1` and
+                // two or three taps, rows three.
                 unsafe {
                     match mode {
-                        Mode::Windows => match c {
-                            $($cc => run::<$cc, 1, W, false, 1>(t, ox0, n_last, tiles),)*
+                        Mode::Windows => match (c, t.taps) {
+                            $(
+                                ($cc, 2) => run::<$cc, 1, W, false, 1, 2>(t, ox0, n_last, tiles),
+                                ($cc, _) => run::<$cc, 1, W, false, 1, 3>(t, ox0, n_last, tiles),
+                            )*
                             _ => unreachable!("Winograd tile {c}×1 is not compiled"),
                         },
-                        Mode::Runs => match c {
-                            $($cc => run::<$cc, 1, U, false, 1>(t, ox0, n_last, tiles),)*
+                        Mode::Runs => match (c, t.taps) {
+                            $(
+                                ($cc, 2) => run::<$cc, 1, U, false, 1, 2>(t, ox0, n_last, tiles),
+                                ($cc, _) => run::<$cc, 1, U, false, 1, 3>(t, ox0, n_last, tiles),
+                            )*
                             _ => unreachable!("Winograd tile {c}×1 is not compiled"),
                         },
                         Mode::Rows => match (c, r, masked) {
                             $(
                                 ($c, $r, false) if t.kt == 3 && $r == 1 => {
-                                    run::<$c, $r, RW, false, 3>(t, ox0, n_last, tiles)
+                                    run::<$c, $r, RW, false, 3, 3>(t, ox0, n_last, tiles)
                                 }
                                 ($c, $r, false) => {
-                                    run::<$c, $r, RW, false, 0>(t, ox0, n_last, tiles)
+                                    run::<$c, $r, RW, false, 0, 3>(t, ox0, n_last, tiles)
                                 }
                                 ($c, $r, true) if t.kt == 3 && $r == 1 => {
-                                    run::<$c, $r, RW, true, 3>(t, ox0, n_last, tiles)
+                                    run::<$c, $r, RW, true, 3, 3>(t, ox0, n_last, tiles)
                                 }
                                 ($c, $r, true) => {
-                                    run::<$c, $r, RW, true, 0>(t, ox0, n_last, tiles)
+                                    run::<$c, $r, RW, true, 0, 3>(t, ox0, n_last, tiles)
                                 }
                             )*
                             _ => unreachable!("Winograd tile {c}×{r} is not compiled"),

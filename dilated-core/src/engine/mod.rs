@@ -305,18 +305,20 @@ impl Network {
         Ok(self)
     }
 
-    /// Lets the layers that allow it run Winograd F(2, 3) along their three-tap axis (`on`,
-    /// the default), or runs every layer on the direct kernels (`false`).
+    /// Lets the layers that allow it run Winograd F(2, 3) along their three-tap axis, or
+    /// F(2, 2) along their two taps (`on`, the default), or runs every layer on the direct
+    /// kernels (`false`).
     ///
     /// Winograd does a third fewer multiplications on stride-1 layers with kernel height
-    /// 3, and on 1 × 3 layers whose rate divides 16, on the families that run dense layers
-    /// on NCHW data (AVX-512); and F(2 × 2, 3 × 3), 16 products for four outputs where the
+    /// 3, and on 1 × 3 layers whose rate divides 16 or is a multiple of 16, on the families
+    /// that run dense layers on NCHW data (AVX-512); a quarter fewer (three products for
+    /// two outputs) on 1 × 2 layers at those rates (WaveNet's and TCN's causal layers); and F(2 × 2, 3 × 3), 16 products for four outputs where the
     /// direct kernels take 36, on dense 3 × 3 stride-1 layers of 32 input channels or more
     /// that run channel-blocked (AVX-512 and AVX2), at input sizes where it saves enough
     /// products beside the taps the direct kernels skip in the padding. It sums in another order, so results differ from the direct
     /// kernels by rounding: on data and weights of comparable scale, within the accuracy
     /// the tests hold every kernel to (relative 1e-5 of the accumulated magnitude
-    /// `Σ|w·x|`). Its rounding error scales with `Σ|w| · Σ|x|` over the three taps of a
+    /// `Σ|w·x|`). Its rounding error scales with `Σ|w| · Σ|x|` over the taps of a
     /// pair (the 3 × 3 taps of a tile in two dimensions) rather than with `Σ|w·x|`, so an
     /// output that cancels a huge weight on a tiny input against the reverse loses
     /// relative accuracy; turn Winograd off where that matters. NaN and infinities come out as the reference's (such outputs are
@@ -681,7 +683,8 @@ mod tests {
         }
     }
 
-    /// A Winograd-eligible layer: kernel height 3 in 2D, or 1 × 3 at a rate dividing 16.
+    /// A Winograd-eligible layer: kernel height 3 in 2D (width `kw`), or in 1D 1 × 3 (`kw`
+    /// odd) or 1 × 2 (`kw` even) at a rate dividing 16 or a multiple of 16.
     fn wino_desc(
         one_d: bool,
         (cin, cout, groups2): (usize, usize, bool),
@@ -698,7 +701,7 @@ mod tests {
             in_channels: cin,
             out_channels: cout,
             groups: g,
-            kernel: if one_d { [1, 3] } else { [3, kw] },
+            kernel: if one_d { [1, 2 + kw % 2] } else { [3, kw] },
             dilation: if one_d {
                 [1, [1, 2, 4, 8, 16, 32, 48][dw % 7]]
             } else {
@@ -729,14 +732,16 @@ mod tests {
 
     #[test]
     fn winograd_keeps_nan_and_infinities_where_the_reference_has_them() {
-        // 2D at rate 2, 1D at rates 2 (windows) and 32 (runs).
-        for (one_d, hw, rate) in [
-            (false, [23, 37], 2),
-            (true, [1, 300], 1),
-            (true, [1, 700], 5),
+        // 2D at rate 2, 1D at rates 2 (windows) and 32 (runs), three taps and two.
+        for (one_d, hw, rate, kw) in [
+            (false, [23, 37], 2, 3),
+            (true, [1, 300], 1, 3),
+            (true, [1, 700], 5, 3),
+            (true, [1, 300], 1, 2),
+            (true, [1, 700], 5, 2),
         ] {
             let desc = fit(
-                wino_desc(one_d, (5, 7, false), (3, 2, rate), [[2, 2], [2, 2]], true),
+                wino_desc(one_d, (5, 7, false), (kw, 2, rate), [[2, 2], [2, 2]], true),
                 hw,
             );
             let mut x = values(ConvDesc::nchw_len(2, 5, hw).unwrap(), 11);
@@ -930,8 +935,8 @@ mod tests {
             }
         }
 
-        /// Winograd layers (2D with kernel height 3, 1D 1 × 3 at rates 1…16) match the
-        /// reference on every family, with and without threads.
+        /// Winograd layers (2D with kernel height 3, 1D 1 × 3 and 1 × 2 at rates 1…48)
+        /// match the reference on every family, with and without threads.
         #[test]
         fn winograd_matches_the_reference_on_every_family(
             one_d in any::<bool>(),

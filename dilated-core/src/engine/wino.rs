@@ -22,12 +22,24 @@
 //! - [`Axis::Rows`] (2D, kernel height 3): the pair is two output rows `y, y + d`; the input
 //!   vectors are plain row loads, any rate, any kernel width. Pairs whose four input rows
 //!   are not all inside the image run on the direct kernels.
-//! - [`Axis::Cols`] (a 1×3 kernel, 1D signals): the pair is two columns of one row. The
+//! - [`Axis::Cols`] (a 1×3 or 1×2 kernel, 1D signals): the pair is two columns of one row. The
 //!   first-of-pair columns are the runs `[2dk, 2dk + d)`, their partners the runs after
 //!   them. Rates that divide 16 ([`Mode::Windows`]): a tile covers a window of 32 outputs,
 //!   its 16 first-of-pair columns in one vector, gathered by one two-source permute per
 //!   operand. Rates that are multiples of 16 ([`Mode::Runs`]): a tile is 16 consecutive
 //!   columns of a run, every operand a plain load.
+//!
+//! **Two taps** (1 × 2 kernels: WaveNet's and TCN's causal layers), F(2, 2): three
+//! operands `x₀, x₁, x₂` at `n − p, n − p + d, n − p + 2d`, three products instead of four:
+//!
+//! ```text
+//! m₀ = Σ_c g₀·(x₀ − x₁)     m₁ = Σ_c ((g₀ + g₁)/2)·(x₁ + x₁)     m₂ = Σ_c g₁·(x₂ − x₁)
+//! y(n) = m₁ + m₀            y(n + d) = m₁ + m₂
+//! ```
+//!
+//! (`m₁` sums `x₁ + x₁` against half the filter, so the tile's one operand shape of a sum
+//! or a difference of two loads serves it: both halvings are exact.) `m₁` first, kept, then
+//! each output seeded with it.
 //!
 //! **Exactness.** The transform reassociates sums, so results differ from the direct
 //! kernels by rounding: well within the tests' relative 1e-5 of the accumulated magnitude
@@ -82,11 +94,14 @@ pub(crate) const WINDOWS: u8 = 1;
 pub(crate) const RUNS: u8 = 2;
 
 /// The Winograd weights of a layer packed for the NCHW blocks: per block,
-/// `[4][C_in/G][KT][PC]` with `KT` the kernel width for [`Axis::Rows`] and 1 for
-/// [`Axis::Cols`]; the fourth transformed filter is stored negated.
+/// `[F][C_in/G][KT][PC]` with `KT` the kernel width for [`Axis::Rows`] and 1 for
+/// [`Axis::Cols`], `F` the transformed filters: four for three taps (the fourth stored
+/// negated), three for two.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Wino {
     pub(crate) axis: Axis,
+    /// Taps along the transformed axis: 3 (F(2, 3)) or 2 (F(2, 2), columns only).
+    pub(crate) taps: usize,
     pub(crate) w: Vec<f32>,
     /// Floats per block, and between consecutive transformed filters of a block.
     pub(crate) per_block: usize,
@@ -94,7 +109,8 @@ pub(crate) struct Wino {
 }
 
 /// The axis a layer runs Winograd along, if any: stride 1, finite weights and biases,
-/// and kernel height 3 (rows) or a 1 × 3 kernel whose rate divides 16 (columns); the
+/// and kernel height 3 (rows) or a 1 × 3 or 1 × 2 kernel whose rate divides 16 or is a
+/// multiple of 16 (columns); the
 /// bounds measured per CPU apply unless `everywhere` ([`shape_allows`]).
 pub(crate) fn axis_of(layer: &Conv, everywhere: bool) -> Option<Axis> {
     let finite = layer.weight().iter().all(|w| w.is_finite())
@@ -164,7 +180,7 @@ pub(crate) fn shape_allows(d: &crate::ConvDesc, everywhere: bool) -> Option<Axis
         && inputs.saturating_mul(d.kernel[1]) >= MIN_ROW_INPUTS
     {
         Some(Axis::Rows)
-    } else if d.kernel == [1, 3]
+    } else if (d.kernel == [1, 3] || d.kernel == [1, 2])
         && inputs >= MIN_COL_INPUTS
         && (rate.is_multiple_of(16)
             || (16usize.is_multiple_of(rate) && windows_allowed(everywhere)))
@@ -180,7 +196,12 @@ pub(crate) fn pack(layer: &Conv, axis: Axis, blocks: &[Block]) -> Result<Wino, E
     let d = layer.desc();
     let cpg_in = d.in_per_group();
     let [kh, kw] = d.kernel;
-    let kt = if axis == Axis::Rows { kw } else { 1 };
+    let (kt, taps) = if axis == Axis::Rows {
+        (kw, kh)
+    } else {
+        (1, kw)
+    };
+    let filters = if taps == 2 { 3 } else { 4 };
     let ovf = || Error::Overflow {
         what: "Winograd weights",
     };
@@ -188,7 +209,7 @@ pub(crate) fn pack(layer: &Conv, axis: Axis, blocks: &[Block]) -> Result<Wino, E
         .checked_mul(kt)
         .and_then(|v| v.checked_mul(PC))
         .ok_or_else(ovf)?;
-    let per_block = per_i.checked_mul(4).ok_or_else(ovf)?;
+    let per_block = per_i.checked_mul(filters).ok_or_else(ovf)?;
     let len = per_block.checked_mul(blocks.len()).ok_or_else(ovf)?;
     let mut w = vec![0.0; len];
     let src = layer.weight();
@@ -197,18 +218,26 @@ pub(crate) fn pack(layer: &Conv, axis: Axis, blocks: &[Block]) -> Result<Wino, E
             let co = blk.co0 + c;
             for ci in 0..cpg_in {
                 for t in 0..kt {
-                    // The three taps along the transformed axis.
+                    // The taps along the transformed axis.
                     let g = |k: usize| {
                         let (ky, kx) = if axis == Axis::Rows { (k, t) } else { (0, k) };
                         f64::from(src[((co * cpg_in + ci) * kh + ky) * kw + kx])
                     };
-                    let tf = [
-                        g(0),
-                        (g(0) + g(1) + g(2)) / 2.0,
-                        (g(0) - g(1) + g(2)) / 2.0,
-                        -g(2),
-                    ];
-                    for (i, v) in tf.into_iter().enumerate() {
+                    let f23;
+                    let f22;
+                    let tf: &[f64] = if taps == 2 {
+                        f22 = [g(0), (g(0) + g(1)) / 2.0, g(1)];
+                        &f22
+                    } else {
+                        f23 = [
+                            g(0),
+                            (g(0) + g(1) + g(2)) / 2.0,
+                            (g(0) - g(1) + g(2)) / 2.0,
+                            -g(2),
+                        ];
+                        &f23
+                    };
+                    for (i, &v) in tf.iter().enumerate() {
                         w[b * per_block + i * per_i + (ci * kt + t) * PC + c] = v as f32;
                     }
                 }
@@ -217,6 +246,7 @@ pub(crate) fn pack(layer: &Conv, axis: Axis, blocks: &[Block]) -> Result<Wino, E
     }
     Ok(Wino {
         axis,
+        taps,
         w,
         per_block,
         per_i,
@@ -255,6 +285,8 @@ pub(crate) struct WinoTile {
     pub(crate) w_i: usize,
     /// Taps along the other axis (the kernel width for rows, 1 for columns).
     pub(crate) kt: usize,
+    /// Taps along the transformed axis ([`Wino::taps`]).
+    pub(crate) taps: usize,
     pub(crate) dw: usize,
     pub(crate) pl: usize,
     pub(crate) bias: *const f32,
@@ -377,6 +409,7 @@ pub(crate) unsafe fn wino_tile<
     const MODE: u8,
     const MASKED: bool,
     const KT: usize,
+    const TAPS: usize,
 >(
     t: &WinoTile,
     ox0: usize,
@@ -386,7 +419,7 @@ pub(crate) unsafe fn wino_tile<
     let step = if MODE == WINDOWS { 32 } else { R * LANES };
     for j in 0..tiles {
         // SAFETY: the caller's contract covers `tiles` consecutive tiles.
-        unsafe { wino_one::<V, C, R, MODE, MASKED, KT>(t, ox0 + j * step, n_last) };
+        unsafe { wino_one::<V, C, R, MODE, MASKED, KT, TAPS>(t, ox0 + j * step, n_last) };
     }
 }
 
@@ -421,6 +454,7 @@ unsafe fn wino_one<
     const MODE: u8,
     const MASKED: bool,
     const KT: usize,
+    const TAPS: usize,
 >(
     t: &WinoTile,
     ox0: usize,
@@ -437,24 +471,35 @@ unsafe fn wino_one<
     // and the direct tiles of the same outputs; the rest is register arithmetic.
     unsafe {
         let mut acc = [[V::zero(); R]; C];
-        gemm::<V, C, R, MODE, MASKED, KT, true>(t, 1, (1, 2), ox0, &masks, &mut acc);
-        let m1 = acc;
-        gemm::<V, C, R, MODE, MASKED, KT, false>(t, 2, (2, 1), ox0, &masks, &mut acc);
-        let a = acc;
-        let mut b = [[V::zero(); R]; C];
-        for ((b, m1), a) in b
-            .iter_mut()
-            .flatten()
-            .zip(m1.iter().flatten())
-            .zip(a.iter().flatten())
-        {
-            *b = m1.add(*m1).sub(*a);
-        }
-        gemm::<V, C, R, MODE, MASKED, KT, false>(t, 0, (0, 2), ox0, &masks, &mut acc);
-        let y0 = acc;
-        acc = b;
-        gemm::<V, C, R, MODE, MASKED, KT, false>(t, 3, (1, 3), ox0, &masks, &mut acc);
-        let y1 = acc;
+        let (y0, y1) = if TAPS == 2 {
+            // F(2, 2): m₁ (half the filter against x₁ + x₁), then each output from it.
+            gemm::<V, C, R, MODE, MASKED, KT, true>(t, 1, (1, 1), ox0, &masks, &mut acc);
+            let m1 = acc;
+            gemm::<V, C, R, MODE, MASKED, KT, false>(t, 0, (0, 1), ox0, &masks, &mut acc);
+            let y0 = acc;
+            acc = m1;
+            gemm::<V, C, R, MODE, MASKED, KT, false>(t, 2, (2, 1), ox0, &masks, &mut acc);
+            (y0, acc)
+        } else {
+            gemm::<V, C, R, MODE, MASKED, KT, true>(t, 1, (1, 2), ox0, &masks, &mut acc);
+            let m1 = acc;
+            gemm::<V, C, R, MODE, MASKED, KT, false>(t, 2, (2, 1), ox0, &masks, &mut acc);
+            let a = acc;
+            let mut b = [[V::zero(); R]; C];
+            for ((b, m1), a) in b
+                .iter_mut()
+                .flatten()
+                .zip(m1.iter().flatten())
+                .zip(a.iter().flatten())
+            {
+                *b = m1.add(*m1).sub(*a);
+            }
+            gemm::<V, C, R, MODE, MASKED, KT, false>(t, 0, (0, 2), ox0, &masks, &mut acc);
+            let y0 = acc;
+            acc = b;
+            gemm::<V, C, R, MODE, MASKED, KT, false>(t, 3, (1, 3), ox0, &masks, &mut acc);
+            (y0, acc)
+        };
         let bad = [
             any_nonfinite::<V, C, R>(&y0, t.nco),
             any_nonfinite::<V, C, R>(&y1, t.nco),

@@ -51,6 +51,7 @@ pub(super) fn wino_rows<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino) {
                             w: wino.w[bi * wino.per_block + c..].as_ptr(),
                             w_i: wino.per_i,
                             kt: g.kw,
+                            taps: 3,
                             dw: g.dw,
                             pl: g.pl,
                             bias: ctx.plan.bias16[b.co0 + c..].as_ptr(),
@@ -124,16 +125,26 @@ pub(super) fn wino_cols<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino) {
             [o, o + LANES]
         }
     };
-    // Every operand's floats (32 per window, 16 per run step) from `o − pl + i·d`, i < 4,
-    // inside the row, and every output inside the row.
+    // Every operand's floats (32 per window, 16 per run step) from `o − pl + i·d`, i ≤ the
+    // taps (3 or 2), inside the row, and every output inside the row.
+    let span = wino.taps * dd;
     let whole = |j: usize| {
         let o = start(j);
         let read = if mode == Mode::Runs { LANES } else { 2 * LANES };
-        halves(j)[1] + LANES <= g.ow && o >= g.pl && o + read + 3 * dd <= g.iw + g.pl
+        halves(j)[1] + LANES <= g.ow && o >= g.pl && o + read + span <= g.iw + g.pl
     };
     let (units, n_units) = nchw_units(&r, g.oh, nsteps, width / per_block, UNIT_VECTORS / 2);
     let (plane, oplane) = (g.ih * g.iw, g.oh * g.ow);
-    let sub = ((WINO_COLS_CHUNK / d.in_per_group()).saturating_sub(3 * dd) / (2 * LANES)).max(1);
+    // Steps per chunk. A chunk of windows reads its columns and the span past them; a chunk
+    // of run steps reads 16 columns per step in each of its taps + 1 operands, wherever
+    // they are (at large rates they lie far apart, and the span is not read at all).
+    let per_chunk = WINO_COLS_CHUNK / d.in_per_group();
+    let sub = if mode == Mode::Runs {
+        per_chunk / ((wino.taps + 1) * LANES)
+    } else {
+        per_chunk.saturating_sub(span) / (2 * LANES)
+    }
+    .max(1);
     r.threads.run(n_units, &|u| {
         let (n, (ya, yb), (ja, jb)) = units.get(u);
         let ximg = r.x.p().cast_const().wrapping_add(n * d.in_channels * plane);
@@ -157,6 +168,7 @@ pub(super) fn wino_cols<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino) {
                             w: wino.w[bi * wino.per_block + c..].as_ptr(),
                             w_i: wino.per_i,
                             kt: 1,
+                            taps: wino.taps,
                             dw: dd,
                             pl: g.pl,
                             bias: ctx.plan.bias16[b.co0 + c..].as_ptr(),
