@@ -57,7 +57,7 @@
 //! - `vmath`: `exp`, tanh, sigmoid, SiLU, GELU over it, and every activation on a vector.
 //! - `kernels`: the channel-blocked tiles and the NCHW depthwise tiles, written once over
 //!   the vector trait; `avx2`: AVX2's own dense and NCHW depthwise tiles.
-//! - `nchw`: the dense tiles on NCHW data; `wino`: the Winograd F(2, 3) tiles, which fall
+//! - `nchw`: the dense tiles on NCHW data; `wino`: the Winograd F(2, 3) and F(2, 2) tiles, which fall
 //!   back to them; `wino2`: the transforms of Winograd F(2 × 2, 3 × 3) on the
 //!   channel-blocked layout, whose products run on the channel-blocked tiles.
 //! - `isa`: the instruction-set families (portable, AVX2 + FMA, AVX-512F) and the entry

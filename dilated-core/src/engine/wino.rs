@@ -62,7 +62,7 @@ use crate::conv::Conv;
 pub(crate) enum Axis {
     /// Kernel height 3: pairs of output rows.
     Rows,
-    /// Kernel 1 × 3, rate dividing 16 or a multiple of 16: pairs of columns.
+    /// Kernel 1 × 3 or 1 × 2, rate dividing 16 or a multiple of 16: pairs of columns.
     Cols,
 }
 

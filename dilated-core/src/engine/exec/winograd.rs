@@ -1,5 +1,5 @@
 //! The Winograd drivers ([`crate::engine::wino`]): pairs of output rows for kernels of
-//! height 3, windows or runs of columns for 1 × 3 kernels; whatever reaches into the padding
+//! height 3, windows or runs of columns for 1 × 3 and 1 × 2 kernels; whatever reaches into the padding
 //! or past the output runs on the direct NCHW tiles.
 
 use super::dense_nchw::{NchwCtx, UNIT_VECTORS, nchw_units, walk};
@@ -91,7 +91,7 @@ pub(super) fn wino_rows<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino) {
 /// 64 input channels about 16 windows a chunk.
 const WINO_COLS_CHUNK: usize = 32 * 1024;
 
-/// Dense 1 × 3 layer whose rate divides 16 or is a multiple of 16, NCHW in and out,
+/// Dense 1 × 3 or 1 × 2 layer whose rate divides 16 or is a multiple of 16, NCHW in and out,
 /// Winograd along the columns ([`crate::engine::wino`]). The work is cut into *steps*: windows of
 /// 32 outputs at rates dividing 16 (below 16), or at rates that are multiples of 16, 16
 /// first-of-pair columns of a run `[2dk, 2dk + d)` with their partners `d` further. Steps
