@@ -520,7 +520,7 @@ macro_rules! nchw_isa {
                 const W: u8 = Mode::Windows.id();
                 const U: u8 = Mode::Runs.id();
                 // SAFETY: forwarded contract (every arm); windows and runs take `r = 1` and
-                // two or three taps, rows three.
+                // two or three taps, rows three or five.
                 unsafe {
                     match mode {
                         Mode::Windows => match (c, t.taps) {
@@ -536,6 +536,17 @@ macro_rules! nchw_isa {
                                 ($cc, _) => run::<$cc, 1, U, false, 1, 3>(t, ox0, n_last, tiles),
                             )*
                             _ => unreachable!("Winograd tile {c}×1 is not compiled"),
+                        },
+                        Mode::Rows if t.taps == 5 => match (c, r, masked) {
+                            $(
+                                ($c, $r, false) => {
+                                    run::<$c, $r, RW, false, 0, 5>(t, ox0, n_last, tiles)
+                                }
+                                ($c, $r, true) => {
+                                    run::<$c, $r, RW, true, 0, 5>(t, ox0, n_last, tiles)
+                                }
+                            )*
+                            _ => unreachable!("Winograd tile {c}×{r} is not compiled"),
                         },
                         Mode::Rows => match (c, r, masked) {
                             $(

@@ -312,7 +312,9 @@ impl Network {
     /// Winograd does a third fewer multiplications on stride-1 layers with kernel height
     /// 3, and on 1 × 3 layers whose rate divides 16 or is a multiple of 16, on the families
     /// that run dense layers on NCHW data (AVX-512); a quarter fewer (three products for
-    /// two outputs) on 1 × 2 layers at those rates (WaveNet's and TCN's causal layers); and F(2 × 2, 3 × 3), 16 products for four outputs where the
+    /// two outputs) on 1 × 2 layers at those rates (WaveNet's and TCN's causal layers);
+    /// three tenths fewer on layers of kernel height 5 (F(2, 3) on the first three kernel
+    /// rows, F(2, 2) on the last two); and F(2 × 2, 3 × 3), 16 products for four outputs where the
     /// direct kernels take 36, on dense 3 × 3 stride-1 layers of 32 input channels or more
     /// that run channel-blocked (AVX-512 and AVX2), at input sizes where it saves enough
     /// products beside the taps the direct kernels skip in the padding. It sums in another order, so results differ from the direct
@@ -669,7 +671,7 @@ mod tests {
             // Depthwise layers (one input and one output channel among them) have their own
             // kernel; too few input rows per pass stay direct (`wino::MIN_*_INPUTS`).
             let depthwise = desc.groups == desc.in_channels && desc.groups == desc.out_channels;
-            let enough = if desc.kernel[0] == 3 {
+            let enough = if desc.kernel[0] > 1 {
                 desc.in_per_group() * desc.kernel[1] >= 7
             } else {
                 desc.in_per_group() >= 4
@@ -683,8 +685,9 @@ mod tests {
         }
     }
 
-    /// A Winograd-eligible layer: kernel height 3 in 2D (width `kw`), or in 1D 1 × 3 (`kw`
-    /// odd) or 1 × 2 (`kw` even) at a rate dividing 16 or a multiple of 16.
+    /// A Winograd-eligible layer: in 2D kernel height 3 (`dh` odd) or 5 (`dh` even), width
+    /// `kw`; in 1D 1 × 3 (`kw` odd) or 1 × 2 (`kw` even) at a rate dividing 16 or a
+    /// multiple of 16.
     fn wino_desc(
         one_d: bool,
         (cin, cout, groups2): (usize, usize, bool),
@@ -701,7 +704,11 @@ mod tests {
             in_channels: cin,
             out_channels: cout,
             groups: g,
-            kernel: if one_d { [1, 2 + kw % 2] } else { [3, kw] },
+            kernel: if one_d {
+                [1, 2 + kw % 2]
+            } else {
+                [5 - 2 * (dh % 2), kw]
+            },
             dilation: if one_d {
                 [1, [1, 2, 4, 8, 16, 32, 48][dw % 7]]
             } else {
@@ -732,16 +739,18 @@ mod tests {
 
     #[test]
     fn winograd_keeps_nan_and_infinities_where_the_reference_has_them() {
-        // 2D at rate 2, 1D at rates 2 (windows) and 32 (runs), three taps and two.
-        for (one_d, hw, rate, kw) in [
-            (false, [23, 37], 2, 3),
-            (true, [1, 300], 1, 3),
-            (true, [1, 700], 5, 3),
-            (true, [1, 300], 1, 2),
-            (true, [1, 700], 5, 2),
+        // 2D at rates 3 (kernel height 3) and 2 (height 5), 1D at rates 2 (windows) and 32
+        // (runs), three taps and two.
+        for (one_d, hw, (kw, dh, dw)) in [
+            (false, [23, 37], (3, 3, 2)),
+            (false, [29, 37], (5, 2, 2)),
+            (true, [1, 300], (3, 1, 1)),
+            (true, [1, 700], (3, 1, 5)),
+            (true, [1, 300], (2, 1, 1)),
+            (true, [1, 700], (2, 1, 5)),
         ] {
             let desc = fit(
-                wino_desc(one_d, (5, 7, false), (kw, 2, rate), [[2, 2], [2, 2]], true),
+                wino_desc(one_d, (5, 7, false), (kw, dh, dw), [[2, 2], [2, 2]], true),
                 hw,
             );
             let mut x = values(ConvDesc::nchw_len(2, 5, hw).unwrap(), 11);
@@ -935,7 +944,7 @@ mod tests {
             }
         }
 
-        /// Winograd layers (2D with kernel height 3, 1D 1 × 3 and 1 × 2 at rates 1…48)
+        /// Winograd layers (2D with kernel height 3 or 5, 1D 1 × 3 and 1 × 2 at rates 1…48)
         /// match the reference on every family, with and without threads.
         #[test]
         fn winograd_matches_the_reference_on_every_family(

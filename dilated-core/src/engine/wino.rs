@@ -19,9 +19,9 @@
 //! `y(n + d) = B + Σ(−G₃)·u₃`.
 //!
 //! Two axes:
-//! - [`Axis::Rows`] (2D, kernel height 3): the pair is two output rows `y, y + d`; the input
-//!   vectors are plain row loads, any rate, any kernel width. Pairs whose four input rows
-//!   are not all inside the image run on the direct kernels.
+//! - [`Axis::Rows`] (2D, kernel height 3 or 5): the pair is two output rows `y, y + d`; the input
+//!   vectors are plain row loads, any rate, any kernel width. Pairs whose input rows (four,
+//!   six for height 5) are not all inside the image run on the direct kernels.
 //! - [`Axis::Cols`] (a 1×3 or 1×2 kernel, 1D signals): the pair is two columns of one row. The
 //!   first-of-pair columns are the runs `[2dk, 2dk + d)`, their partners the runs after
 //!   them. Rates that divide 16 ([`Mode::Windows`]): a tile covers a window of 32 outputs,
@@ -40,6 +40,12 @@
 //! (`m₁` sums `x₁ + x₁` against half the filter, so the tile's one operand shape of a sum
 //! or a difference of two loads serves it: both halvings are exact.) `m₁` first, kept, then
 //! each output seeded with it.
+//!
+//! **Five taps** (2D, kernel height 5): the first three taps on `x₀…x₃` by F(2, 3), the last
+//! two on `x₃, x₄, x₅` by F(2, 2) — seven products for the pair instead of ten, every
+//! transform as above. The two `m₁` share one seed: `P = m₁' + m₁` (F(2, 2)'s and
+//! F(2, 3)'s), `A = P + m₂`, `B = 2P − A`, then `y(n) = A + m₀ + m₀'` and
+//! `y(n + d) = B − m₃ + m₂'`.
 //!
 //! **Exactness.** The transform reassociates sums, so results differ from the direct
 //! kernels by rounding: well within the tests' relative 1e-5 of the accumulated magnitude
@@ -60,7 +66,7 @@ use crate::conv::Conv;
 /// Which axis of the kernel the transform runs along.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Axis {
-    /// Kernel height 3: pairs of output rows.
+    /// Kernel height 3 or 5: pairs of output rows.
     Rows,
     /// Kernel 1 × 3 or 1 × 2, rate dividing 16 or a multiple of 16: pairs of columns.
     Cols,
@@ -96,11 +102,12 @@ pub(crate) const RUNS: u8 = 2;
 /// The Winograd weights of a layer packed for the NCHW blocks: per block,
 /// `[F][C_in/G][KT][PC]` with `KT` the kernel width for [`Axis::Rows`] and 1 for
 /// [`Axis::Cols`], `F` the transformed filters: four for three taps (the fourth stored
-/// negated), three for two.
+/// negated), three for two, seven for five (F(2, 3)'s four, then F(2, 2)'s three).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Wino {
     pub(crate) axis: Axis,
-    /// Taps along the transformed axis: 3 (F(2, 3)) or 2 (F(2, 2), columns only).
+    /// Taps along the transformed axis: 3 (F(2, 3)), 2 (F(2, 2), columns only) or 5
+    /// (F(2, 3) and F(2, 2), rows only).
     pub(crate) taps: usize,
     pub(crate) w: Vec<f32>,
     /// Floats per block, and between consecutive transformed filters of a block.
@@ -109,7 +116,7 @@ pub(crate) struct Wino {
 }
 
 /// The axis a layer runs Winograd along, if any: stride 1, finite weights and biases,
-/// and kernel height 3 (rows) or a 1 × 3 or 1 × 2 kernel whose rate divides 16 or is a
+/// and kernel height 3 or 5 (rows) or a 1 × 3 or 1 × 2 kernel whose rate divides 16 or is a
 /// multiple of 16 (columns); the
 /// bounds measured per CPU apply unless `everywhere` ([`shape_allows`]).
 pub(crate) fn axis_of(layer: &Conv, everywhere: bool) -> Option<Axis> {
@@ -175,7 +182,7 @@ pub(crate) fn shape_allows(d: &crate::ConvDesc, everywhere: bool) -> Option<Axis
     }
     let inputs = d.in_per_group();
     let rate = d.dilation[1];
-    if d.kernel[0] == 3
+    if (d.kernel[0] == 3 || d.kernel[0] == 5)
         && inputs <= max_row_channels(everywhere)
         && inputs.saturating_mul(d.kernel[1]) >= MIN_ROW_INPUTS
     {
@@ -201,7 +208,11 @@ pub(crate) fn pack(layer: &Conv, axis: Axis, blocks: &[Block]) -> Result<Wino, E
     } else {
         (1, kw)
     };
-    let filters = if taps == 2 { 3 } else { 4 };
+    let filters = match taps {
+        2 => 3,
+        5 => 7,
+        _ => 4,
+    };
     let ovf = || Error::Overflow {
         what: "Winograd weights",
     };
@@ -223,21 +234,26 @@ pub(crate) fn pack(layer: &Conv, axis: Axis, blocks: &[Block]) -> Result<Wino, E
                         let (ky, kx) = if axis == Axis::Rows { (k, t) } else { (0, k) };
                         f64::from(src[((co * cpg_in + ci) * kh + ky) * kw + kx])
                     };
-                    let f23;
-                    let f22;
-                    let tf: &[f64] = if taps == 2 {
-                        f22 = [g(0), (g(0) + g(1)) / 2.0, g(1)];
-                        &f22
-                    } else {
-                        f23 = [
-                            g(0),
-                            (g(0) + g(1) + g(2)) / 2.0,
-                            (g(0) - g(1) + g(2)) / 2.0,
-                            -g(2),
-                        ];
-                        &f23
+                    // F(2, 3) on taps `k..k + 3`, F(2, 2) on taps `k..k + 2`.
+                    let f23 = |k: usize| {
+                        [
+                            g(k),
+                            (g(k) + g(k + 1) + g(k + 2)) / 2.0,
+                            (g(k) - g(k + 1) + g(k + 2)) / 2.0,
+                            -g(k + 2),
+                        ]
                     };
-                    for (i, &v) in tf.iter().enumerate() {
+                    let f22 = |k: usize| [g(k), (g(k) + g(k + 1)) / 2.0, g(k + 1)];
+                    let mut tf = [0.0f64; 7];
+                    match taps {
+                        2 => tf[..3].copy_from_slice(&f22(0)),
+                        5 => {
+                            tf[..4].copy_from_slice(&f23(0));
+                            tf[4..].copy_from_slice(&f22(3));
+                        }
+                        _ => tf[..4].copy_from_slice(&f23(0)),
+                    }
+                    for (i, &v) in tf.iter().take(filters).enumerate() {
                         w[b * per_block + i * per_i + (ci * kt + t) * PC + c] = v as f32;
                     }
                 }
@@ -328,8 +344,12 @@ unsafe fn gemm<
     (a_o, b_o): (usize, usize),
     ox0: usize,
     masks: &[[u16; R]; MAXK],
-    acc: &mut [[V; R]; C],
-) {
+    acc: [[V; R]; C],
+) -> [[V; R]; C] {
+    // The accumulators by value: a local array the loops index only by constants, so the
+    // compiler keeps it in registers even where the caller's array lives in memory (which
+    // a large tile's caller did: an accumulator stored to the stack after every FMA).
+    let mut acc = acc;
     let kt = if KT == 0 { t.kt } else { KT };
     let wi = t.w.wrapping_add(i * t.w_i);
     for ci in 0..t.nci {
@@ -386,6 +406,7 @@ unsafe fn gemm<
             }
         }
     }
+    acc
 }
 
 /// `tiles` consecutive Winograd tiles from output column `ox0` (rows: `R` vectors of 16
@@ -471,19 +492,40 @@ unsafe fn wino_one<
     // and the direct tiles of the same outputs; the rest is register arithmetic.
     unsafe {
         let mut acc = [[V::zero(); R]; C];
-        let (y0, y1) = if TAPS == 2 {
+        let (y0, y1) = if TAPS == 5 {
+            // F(2, 2) on rows 3…5 (filters 4…6) beside F(2, 3) on rows 0…3, one seed:
+            // `P = m₁' + m₁`, `A = P + m₂`, `B = 2P − A`.
+            acc = gemm::<V, C, R, MODE, MASKED, KT, true>(t, 5, (4, 4), ox0, &masks, acc);
+            acc = gemm::<V, C, R, MODE, MASKED, KT, true>(t, 1, (1, 2), ox0, &masks, acc);
+            let p = acc;
+            acc = gemm::<V, C, R, MODE, MASKED, KT, false>(t, 2, (2, 1), ox0, &masks, acc);
+            let mut b = [[V::zero(); R]; C];
+            for ((b, p), a) in b
+                .iter_mut()
+                .flatten()
+                .zip(p.iter().flatten())
+                .zip(acc.iter().flatten())
+            {
+                *b = p.add(*p).sub(*a);
+            }
+            acc = gemm::<V, C, R, MODE, MASKED, KT, false>(t, 0, (0, 2), ox0, &masks, acc);
+            let y0 = gemm::<V, C, R, MODE, MASKED, KT, false>(t, 4, (3, 4), ox0, &masks, acc);
+            acc = gemm::<V, C, R, MODE, MASKED, KT, false>(t, 3, (1, 3), ox0, &masks, b);
+            acc = gemm::<V, C, R, MODE, MASKED, KT, false>(t, 6, (5, 4), ox0, &masks, acc);
+            (y0, acc)
+        } else if TAPS == 2 {
             // F(2, 2): m₁ (half the filter against x₁ + x₁), then each output from it.
-            gemm::<V, C, R, MODE, MASKED, KT, true>(t, 1, (1, 1), ox0, &masks, &mut acc);
+            acc = gemm::<V, C, R, MODE, MASKED, KT, true>(t, 1, (1, 1), ox0, &masks, acc);
             let m1 = acc;
-            gemm::<V, C, R, MODE, MASKED, KT, false>(t, 0, (0, 1), ox0, &masks, &mut acc);
+            acc = gemm::<V, C, R, MODE, MASKED, KT, false>(t, 0, (0, 1), ox0, &masks, acc);
             let y0 = acc;
             acc = m1;
-            gemm::<V, C, R, MODE, MASKED, KT, false>(t, 2, (2, 1), ox0, &masks, &mut acc);
+            acc = gemm::<V, C, R, MODE, MASKED, KT, false>(t, 2, (2, 1), ox0, &masks, acc);
             (y0, acc)
         } else {
-            gemm::<V, C, R, MODE, MASKED, KT, true>(t, 1, (1, 2), ox0, &masks, &mut acc);
+            acc = gemm::<V, C, R, MODE, MASKED, KT, true>(t, 1, (1, 2), ox0, &masks, acc);
             let m1 = acc;
-            gemm::<V, C, R, MODE, MASKED, KT, false>(t, 2, (2, 1), ox0, &masks, &mut acc);
+            acc = gemm::<V, C, R, MODE, MASKED, KT, false>(t, 2, (2, 1), ox0, &masks, acc);
             let a = acc;
             let mut b = [[V::zero(); R]; C];
             for ((b, m1), a) in b
@@ -494,10 +536,10 @@ unsafe fn wino_one<
             {
                 *b = m1.add(*m1).sub(*a);
             }
-            gemm::<V, C, R, MODE, MASKED, KT, false>(t, 0, (0, 2), ox0, &masks, &mut acc);
+            acc = gemm::<V, C, R, MODE, MASKED, KT, false>(t, 0, (0, 2), ox0, &masks, acc);
             let y0 = acc;
             acc = b;
-            gemm::<V, C, R, MODE, MASKED, KT, false>(t, 3, (1, 3), ox0, &masks, &mut acc);
+            acc = gemm::<V, C, R, MODE, MASKED, KT, false>(t, 3, (1, 3), ox0, &masks, acc);
             (y0, acc)
         };
         let bad = [

@@ -1,5 +1,5 @@
 //! The Winograd drivers ([`crate::engine::wino`]): pairs of output rows for kernels of
-//! height 3, windows or runs of columns for 1 × 3 and 1 × 2 kernels; whatever reaches into the padding
+//! height 3 or 5, windows or runs of columns for 1 × 3 and 1 × 2 kernels; whatever reaches into the padding
 //! or past the output runs on the direct NCHW tiles.
 
 use super::dense_nchw::{NchwCtx, UNIT_VECTORS, nchw_units, walk};
@@ -7,10 +7,11 @@ use crate::engine::isa::NchwIsa;
 use crate::engine::simd::LANES;
 use crate::engine::wino::{Mode, Wino, WinoTile, cols_perms};
 
-/// Dense layer with kernel height 3, NCHW in and out, Winograd along the rows
+/// Dense layer with kernel height 3 or 5, NCHW in and out, Winograd along the rows
 /// ([`crate::engine::wino`]): the work items are the row pairs `(y, y + d)` with `⌊y/d⌋` even
 /// (every output row is in one item; a first row whose partner is past the output runs
-/// alone), pairs with an input row in the padding on the direct kernels.
+/// alone), pairs with an input row (of the taps + 1 the pair reads) in the padding on the
+/// direct kernels.
 pub(super) fn wino_rows<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino) {
     let r = ctx.r;
     let (d, g) = (r.d, r.g);
@@ -29,7 +30,7 @@ pub(super) fn wino_rows<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino) {
             let y0 = period * (k / dd) + k % dd;
             let y1 = y0 + dd;
             let top = y0 as isize - g.pt as isize;
-            if y1 >= g.oh || top < 0 || top as usize + 3 * dd >= g.ih {
+            if y1 >= g.oh || top < 0 || top as usize + wino.taps * dd >= g.ih {
                 for oy in [y0, y1].into_iter().filter(|&oy| oy < g.oh) {
                     ctx.direct_row::<I>(n, oy, (va, vb));
                 }
@@ -51,7 +52,7 @@ pub(super) fn wino_rows<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino) {
                             w: wino.w[bi * wino.per_block + c..].as_ptr(),
                             w_i: wino.per_i,
                             kt: g.kw,
-                            taps: 3,
+                            taps: wino.taps,
                             dw: g.dw,
                             pl: g.pl,
                             bias: ctx.plan.bias16[b.co0 + c..].as_ptr(),
@@ -64,7 +65,7 @@ pub(super) fn wino_rows<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino) {
                             inv: [[0; 16]; 2],
                         };
                         walk(s, e, ctx.rs, g, |r, masked, v, n_last, tiles| {
-                            // SAFETY: the pair's four input rows `top + i·d` are inside the
+                            // SAFETY: the pair's input rows `top + i·d`, `i ≤ taps`, are inside the
                             // image (checked above); plain tiles have every tap of every
                             // lane inside the row, masked ones read only lanes inside it;
                             // the block holds `PC` transformed weights per (filter, input
