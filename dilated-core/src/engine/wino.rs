@@ -463,6 +463,30 @@ unsafe fn any_nonfinite<V: V16, const C: usize, const R: usize>(
     }
 }
 
+/// `2p − a`, lane by lane: F(2, 3)'s seed `B` from `P` and `A = P + m₂`.
+///
+/// # Safety
+/// The CPU supports `V`.
+#[inline(always)]
+unsafe fn twice_minus<V: V16, const C: usize, const R: usize>(
+    p: &[[V; R]; C],
+    a: &[[V; R]; C],
+) -> [[V; R]; C] {
+    // SAFETY: register arithmetic (the caller's target features).
+    unsafe {
+        let mut b = [[V::zero(); R]; C];
+        for ((b, p), a) in b
+            .iter_mut()
+            .flatten()
+            .zip(p.iter().flatten())
+            .zip(a.iter().flatten())
+        {
+            *b = p.add(*p).sub(*a);
+        }
+        b
+    }
+}
+
 /// One tile of [`wino_tile`].
 ///
 /// # Safety
@@ -491,56 +515,35 @@ unsafe fn wino_one<
     // `C` transformed weights per input channel and tap), the tile's outputs and biases,
     // and the direct tiles of the same outputs; the rest is register arithmetic.
     unsafe {
-        let mut acc = [[V::zero(); R]; C];
-        let (y0, y1) = if TAPS == 5 {
-            // F(2, 2) on rows 3…5 (filters 4…6) beside F(2, 3) on rows 0…3, one seed:
-            // `P = m₁' + m₁`, `A = P + m₂`, `B = 2P − A`.
-            acc = gemm::<V, C, R, MODE, MASKED, KT, true>(t, 5, (4, 4), ox0, &masks, acc);
-            acc = gemm::<V, C, R, MODE, MASKED, KT, true>(t, 1, (1, 2), ox0, &masks, acc);
-            let p = acc;
-            acc = gemm::<V, C, R, MODE, MASKED, KT, false>(t, 2, (2, 1), ox0, &masks, acc);
-            let mut b = [[V::zero(); R]; C];
-            for ((b, p), a) in b
-                .iter_mut()
-                .flatten()
-                .zip(p.iter().flatten())
-                .zip(acc.iter().flatten())
-            {
-                *b = p.add(*p).sub(*a);
-            }
-            acc = gemm::<V, C, R, MODE, MASKED, KT, false>(t, 0, (0, 2), ox0, &masks, acc);
-            let y0 = gemm::<V, C, R, MODE, MASKED, KT, false>(t, 4, (3, 4), ox0, &masks, acc);
-            acc = gemm::<V, C, R, MODE, MASKED, KT, false>(t, 3, (1, 3), ox0, &masks, b);
-            acc = gemm::<V, C, R, MODE, MASKED, KT, false>(t, 6, (5, 4), ox0, &masks, acc);
-            (y0, acc)
-        } else if TAPS == 2 {
+        // One transformed sum `i` over operands `ops` (their sum, or difference), onto `acc`.
+        macro_rules! sum {
+            ($i:expr, $ops:expr, $plus:literal, $acc:expr) => {
+                gemm::<V, C, R, MODE, MASKED, KT, $plus>(t, $i, $ops, ox0, &masks, $acc)
+            };
+        }
+        let zero = [[V::zero(); R]; C];
+        let (y0, y1) = if TAPS == 2 {
             // F(2, 2): m₁ (half the filter against x₁ + x₁), then each output from it.
-            acc = gemm::<V, C, R, MODE, MASKED, KT, true>(t, 1, (1, 1), ox0, &masks, acc);
-            let m1 = acc;
-            acc = gemm::<V, C, R, MODE, MASKED, KT, false>(t, 0, (0, 1), ox0, &masks, acc);
-            let y0 = acc;
-            acc = m1;
-            acc = gemm::<V, C, R, MODE, MASKED, KT, false>(t, 2, (2, 1), ox0, &masks, acc);
-            (y0, acc)
+            let m1 = sum!(1, (1, 1), true, zero);
+            (sum!(0, (0, 1), false, m1), sum!(2, (2, 1), false, m1))
         } else {
-            acc = gemm::<V, C, R, MODE, MASKED, KT, true>(t, 1, (1, 2), ox0, &masks, acc);
-            let m1 = acc;
-            acc = gemm::<V, C, R, MODE, MASKED, KT, false>(t, 2, (2, 1), ox0, &masks, acc);
-            let a = acc;
-            let mut b = [[V::zero(); R]; C];
-            for ((b, m1), a) in b
-                .iter_mut()
-                .flatten()
-                .zip(m1.iter().flatten())
-                .zip(a.iter().flatten())
-            {
-                *b = m1.add(*m1).sub(*a);
+            // F(2, 3), the seed `P = m₁`: `A = P + m₂`, `B = 2P − A`, `y(n) = A + m₀`,
+            // `y(n + d) = B − m₃`. Five taps: F(2, 2) on rows 3…5 (filters 4…6) too, its
+            // `m₁'` in the seed, its `m₀'` and `m₂'` onto the outputs.
+            let seed = if TAPS == 5 {
+                sum!(5, (4, 4), true, zero)
+            } else {
+                zero
+            };
+            let p = sum!(1, (1, 2), true, seed);
+            let a = sum!(2, (2, 1), false, p);
+            let b = twice_minus(&p, &a);
+            let (y0, y1) = (sum!(0, (0, 2), false, a), sum!(3, (1, 3), false, b));
+            if TAPS == 5 {
+                (sum!(4, (3, 4), false, y0), sum!(6, (5, 4), false, y1))
+            } else {
+                (y0, y1)
             }
-            acc = gemm::<V, C, R, MODE, MASKED, KT, false>(t, 0, (0, 2), ox0, &masks, acc);
-            let y0 = acc;
-            acc = b;
-            acc = gemm::<V, C, R, MODE, MASKED, KT, false>(t, 3, (1, 3), ox0, &masks, acc);
-            (y0, acc)
         };
         let bad = [
             any_nonfinite::<V, C, R>(&y0, t.nco),
