@@ -397,8 +397,9 @@ impl Network {
         Ok(self)
     }
 
-    /// Whether layer `layer` runs Winograd F(2, 3) (see [`Network::with_winograd`]); false
-    /// for a layer index past the last.
+    /// Whether layer `layer` runs Winograd along one axis on NCHW data — F(2, 3), F(2, 2),
+    /// or both for kernel height 5 (see [`Network::with_winograd`]); false for a layer
+    /// index past the last.
     ///
     /// ```
     /// use dilated_core::{ConvDesc, conv::Conv, engine::{Kernel, Network}};
@@ -407,6 +408,10 @@ impl Network {
     /// // The AVX-512 family runs this 3 × 3 stride-1 layer on Winograd.
     /// assert_eq!(net.runs_winograd(0), net.kernel() == Kernel::Avx512);
     /// assert!(!net.clone().with_winograd(false)?.runs_winograd(0));
+    /// // And a WaveNet layer (kernel 2, causal, rate 16) on F(2, 2).
+    /// let wavenet = Conv::new(ConvDesc::causal_1d(8, 8, 2, 16), vec![0.5; 128], Some(vec![0.0; 8]))?;
+    /// let net = Network::new(vec![wavenet])?;
+    /// assert_eq!(net.runs_winograd(0), net.kernel() == Kernel::Avx512);
     /// # Ok::<(), dilated_core::Error>(())
     /// ```
     #[must_use]
