@@ -66,6 +66,7 @@ pub(super) fn direct_tile<'a>(
 ) -> DenseTile<'a> {
     let (g, xs, ys) = (r.g, r.x.strides(), r.y.strides());
     let yimg = r.y.p().wrapping_add(n * ys.img);
+    let (iy0, ix0) = g.origin(oy, ox0);
     DenseTile {
         x: r.x.p().cast_const().wrapping_add(n * xs.img),
         x_cb: xs.cb,
@@ -77,8 +78,8 @@ pub(super) fn direct_tile<'a>(
         kw: g.kw,
         ky,
         kx,
-        iy0: (oy * g.sh) as isize - g.pt as isize,
-        ix0: (ox0 * g.sw) as isize - g.pl as isize,
+        iy0,
+        ix0,
         dh: g.dh,
         dw: g.dw,
         pstep: g.sw * xs.px,

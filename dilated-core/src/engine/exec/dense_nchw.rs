@@ -38,7 +38,7 @@ impl NchwCtx<'_> {
         let (plane, oplane) = (g.ih * g.iw, g.oh * g.ow);
         let ximg = x.p().cast_const().wrapping_add(n * d.in_channels * plane);
         let yimg = y.p().wrapping_add(n * d.out_channels * oplane);
-        let iy0 = (oy * g.sh) as isize - g.pt as isize;
+        let (iy0, _) = g.origin(oy, 0);
         NchwTile {
             // Row `iy0` of the group's first channel (a row index that may be negative:
             // only valid kernel rows are read).

@@ -35,6 +35,7 @@ pub(super) fn depthwise_blocked<I: Isa>(plan: &ConvPlan, w: &[f32], r: Run<'_>) 
             let ky = taps(oy, g.sh, g.dh, g.pt, g.kh, g.ih);
             segments(g, xa, xb, |s, e, kx| {
                 tiles(s, e, I::DW_TILES, 4, |ox0, r| {
+                    let (iy0, ix0) = g.origin(oy, ox0);
                     let t = DwTile {
                         x: xp,
                         x_row: xs.row,
@@ -42,8 +43,8 @@ pub(super) fn depthwise_blocked<I: Isa>(plan: &ConvPlan, w: &[f32], r: Run<'_>) 
                         kw: g.kw,
                         ky,
                         kx,
-                        iy0: (oy * g.sh) as isize - g.pt as isize,
-                        ix0: (ox0 * g.sw) as isize - g.pl as isize,
+                        iy0,
+                        ix0,
                         dh: g.dh,
                         dw: g.dw,
                         pstep: g.sw * LANES,

@@ -65,6 +65,15 @@ impl Geom {
     pub(super) fn interior(&self, ox: usize) -> bool {
         ox >= self.pl && ox + LANES + (self.kw - 1) * self.dw <= self.iw + self.pl
     }
+
+    /// The input row and column of kernel tap (0, 0) for output pixel `(oy, ox)`
+    /// (`o·s − pad`: negative inside the top or left padding).
+    pub(super) fn origin(&self, oy: usize, ox: usize) -> (isize, isize) {
+        (
+            (oy * self.sh) as isize - self.pt as isize,
+            (ox * self.sw) as isize - self.pl as isize,
+        )
+    }
 }
 
 /// What every layer driver takes: the layer, its geometry, the batch, its input and output
