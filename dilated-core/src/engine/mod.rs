@@ -31,7 +31,10 @@
 //!   input and output transforms around 16 products that run as 1 × 1 layers on the
 //!   channel-blocked tiles), used at an input size where it saves at least 1.4 direct
 //!   products per product (the direct tiles skip the taps in the padding, a Winograd tile
-//!   does not). [`Network::with_winograd`] turns both off.
+//!   does not). On AVX-512 a dense 3 × 3 layer of 48 input channels or more (32 inside a
+//!   stack, where the data stays channel-blocked between such layers) runs F(2 × 2,
+//!   3 × 3) channel-blocked rather than F(2, 3) on NCHW. [`Network::with_winograd`] turns
+//!   both off.
 //! - **Dispatch**: picked once per process ([`Kernel::selected`]: AVX-512F → AVX2 + FMA →
 //!   portable, `DILATED_KERNEL=avx512|avx2|portable|reference` overrides), or per network
 //!   with [`Network::with_kernel`].
@@ -210,12 +213,12 @@ fn family(kernel: Kernel) -> (usize, bool, bool) {
 }
 
 fn plans_for(layers: &[Conv], kernel: Kernel, p: exec::Policy) -> Result<Vec<ConvPlan>, Error> {
-    let (obmax, _, wino2) = family(kernel);
+    let (obmax, ..) = family(kernel);
     (0..layers.len())
         .map(|i| {
             let wino = p.wino.then_some(p.wino_everywhere);
             let nchw = exec::runs_nchw(layers, i, p);
-            ConvPlan::new(&layers[i], obmax, nchw, wino, wino2)
+            ConvPlan::new(&layers[i], obmax, nchw, wino, p.wino2)
         })
         .collect()
 }
@@ -258,6 +261,7 @@ impl Network {
         }
         let policy = exec::Policy {
             nchw: family(kernel).1,
+            wino2: family(kernel).2,
             wino: true,
             wino_everywhere: false,
             tiles: Tiles::forced(),
@@ -298,7 +302,7 @@ impl Network {
             return Err(Error::KernelUnavailable { kernel });
         }
         if kernel != self.kernel {
-            self.policy.nchw = family(kernel).1;
+            (_, self.policy.nchw, self.policy.wino2) = family(kernel);
             self.plans = plans_for(&self.layers, kernel, self.policy)?.into();
         }
         self.kernel = kernel;
@@ -311,7 +315,9 @@ impl Network {
     ///
     /// Winograd does a third fewer multiplications on stride-1 layers with kernel height
     /// 3, and on 1 × 3 layers whose rate divides 16 or is a multiple of 16, on the families
-    /// that run dense layers on NCHW data (AVX-512); a quarter fewer (three products for
+    /// that run dense layers on NCHW data (AVX-512; a dense 3 × 3 layer of 48 input
+    /// channels or more, or 32 inside a stack, runs F(2 × 2, 3 × 3) channel-blocked there
+    /// instead); a quarter fewer (three products for
     /// two outputs) on 1 × 2 layers at those rates (WaveNet's and TCN's causal layers);
     /// three tenths fewer on layers of kernel height 5 (F(2, 3) on the first three kernel
     /// rows, F(2, 2) on the last two); and F(2 × 2, 3 × 3), 16 products for four outputs where the
@@ -799,6 +805,53 @@ mod tests {
                 let net = net.clone().with_threads(threads).unwrap();
                 let got = net.forward(batch, hw, x).unwrap().0;
                 assert_close_to(&got, &want, tol, &format!("{kernel} {descs:?}"));
+            }
+        }
+    }
+
+    #[test]
+    fn avx512_runs_wide_3x3_layers_on_winograd_2d_and_narrow_ones_on_nchw() {
+        if !Kernel::Avx512.is_available() {
+            return;
+        }
+        let hw = [21, 30];
+        let same = |c_in, c_out, rate| ConvDesc::same_2d(c_in, c_out, 3, rate);
+        // (layers, which hold F(2 × 2, 3 × 3) filters, which run F(2, 3) on NCHW).
+        let cases: [(Vec<ConvDesc>, Vec<bool>, Vec<bool>); 4] = [
+            (vec![same(48, 20, 2)], vec![true], vec![false]),
+            (vec![same(40, 20, 2)], vec![false], vec![true]),
+            // Inside a stack from 32 input channels; the 20-channel layer after them reads
+            // channel-blocked data, so it runs the direct channel-blocked tiles.
+            (
+                vec![same(32, 32, 1), same(32, 20, 2), same(20, 9, 5)],
+                vec![true, true, false],
+                vec![false, false, false],
+            ),
+            (
+                vec![same(16, 20, 1), same(20, 9, 2)],
+                vec![false, false],
+                vec![true, true],
+            ),
+        ];
+        for (seed, (descs, wino2, rows)) in cases.into_iter().enumerate() {
+            let layers = stack(&descs, seed as u64);
+            let c_in = descs[0].in_channels;
+            let x = values(ConvDesc::nchw_len(2, c_in, hw).unwrap(), 5);
+            let want = reference_of(&layers, 2, hw, &x);
+            let fan_in: usize = descs.iter().map(|d| d.in_channels * 9).sum();
+            let net = Network::new_with_kernel(layers, Kernel::Avx512).unwrap();
+            for i in 0..descs.len() {
+                assert_eq!(net.holds_winograd_2d(i), wino2[i], "{descs:?} [{i}]");
+                assert_eq!(net.runs_winograd(i), rows[i], "{descs:?} [{i}]");
+            }
+            let direct = net.clone().with_winograd(false).unwrap();
+            assert!((0..descs.len()).all(|i| !direct.holds_winograd_2d(i)));
+            for net in [net, direct] {
+                for threads in [1, 2] {
+                    let net = net.clone().with_threads(threads).unwrap();
+                    let got = net.forward(2, hw, &x).unwrap().0;
+                    assert_close_to(&got, &want, 2e-6 * fan_in as f32, &format!("{descs:?}"));
+                }
             }
         }
     }

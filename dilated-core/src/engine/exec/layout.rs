@@ -3,13 +3,16 @@
 //! The network's input and output are NCHW. Between layers the data is channel-blocked
 //! (`[N][C/16][H][W][16]`, the NCHW16c of oneDNN and ONNX Runtime), except between two
 //! layers that both have NCHW kernels and gain from them (depthwise at stride 1 across;
-//! dense with at most [`STACK_NCHW_MAX_IN`] input channels per group; dense on Winograd,
-//! [`crate::engine::wino`]). The channel-blocked dense kernel reads either layout through
-//! strides and writes either layout in its epilogue, so a stack converts nothing at its
-//! entry and exit; only a depthwise first layer that cannot run on NCHW (stride across >
-//! 1, or a dense layer after it) and a wide dense layer ([`CONVERT_MIN_IN`] input channels
-//! per group or more) convert their NCHW input once. A single dense layer runs on the
-//! NCHW kernels when it runs Winograd or reads few input rows ([`NCHW_MAX_ROWS`]).
+//! dense with at most [`STACK_NCHW_MAX_IN`] input channels per group; dense on Winograd
+//! F(2, 3), [`crate::engine::wino`], below [`STACK_BLOCKED_WINO2_MIN_IN`] input channels:
+//! wider dense 3 × 3 layers run F(2 × 2, 3 × 3) channel-blocked). The channel-blocked
+//! dense kernel reads either layout through strides and writes either layout in its
+//! epilogue, so a stack converts nothing at its entry and exit; only a depthwise first
+//! layer that cannot run on NCHW (stride across > 1, or a dense layer after it), a wide
+//! dense layer ([`CONVERT_MIN_IN`] input channels per group or more) and a layer on
+//! F(2 × 2, 3 × 3) convert their NCHW input once. A single dense layer runs on the NCHW
+//! kernels when it runs F(2, 3) (below [`BLOCKED_WINO2_MIN_IN`] input channels for a
+//! 3 × 3 layer) or reads few input rows ([`NCHW_MAX_ROWS`]).
 
 use super::buffers::{Loc, other};
 use super::geom::Geom;
@@ -27,6 +30,9 @@ pub(crate) struct Policy {
     pub(crate) nchw: bool,
     /// Winograd F(2, 3) on those layers where they allow it.
     pub(crate) wino: bool,
+    /// Whether the family runs Winograd F(2 × 2, 3 × 3) on the channel-blocked layout
+    /// ([`crate::engine::wino2`]).
+    pub(crate) wino2: bool,
     /// Winograd on every shape its tiles run, the bounds measured per CPU lifted
     /// ([`crate::engine::wino::shape_allows`]): for the tests, which run every tile on
     /// every CPU.
@@ -61,12 +67,47 @@ pub(crate) fn nchw_dense(l: &Conv, p: Policy) -> bool {
     p.nchw
         && !depthwise
         && d.stride[1] == 1
+        && !blocked_wino2(l, p, BLOCKED_WINO2_MIN_IN)
         && ((p.wino && shape_allows(d, p.wino_everywhere).is_some())
             || d.in_per_group().saturating_mul(d.kernel[0]) <= NCHW_MAX_ROWS)
 }
 
+/// Fewest input channels for which a dense 3 × 3 layer that reads and writes NCHW (a
+/// network of one layer) runs Winograd F(2 × 2, 3 × 3) on the channel-blocked layout,
+/// its input converted and its output transposed back, rather than F(2, 3) along the rows
+/// on NCHW; inside a stack, where the data stays channel-blocked between such layers,
+/// [`STACK_BLOCKED_WINO2_MIN_IN`]. Measured on the Intel Xeon (AVX-512, 1 thread, GFLOP/s
+/// nominal, F(2, 3) on NCHW vs F(2 × 2, 3 × 3) blocked): 64 → 64 at 128², rate 2, 194 vs
+/// 208; 128 → 128 at 64², 201 vs 228; 64 → 64 at 32², 210 vs 233; 64 → 64 at 64², batch
+/// 8, level; 32 → 32 at 128², rate 2, 175 vs 149, and at 96², batch 4, 179 vs 161. Stacks:
+/// six layers of 64 at 128² (rates 1, 2, 5, 1, 2, 5) 201 vs 247 (2 threads 381 vs 458);
+/// three of 128 at 64² 191 vs 226; three of 32 at 96², batch 2, 162 vs 182 (see
+/// `docs/perf.md`, "Measurements behind the engine's design choices").
+const BLOCKED_WINO2_MIN_IN: usize = 48;
+
+/// As [`BLOCKED_WINO2_MIN_IN`], for a layer inside a stack.
+const STACK_BLOCKED_WINO2_MIN_IN: usize = 32;
+
+/// Whether dense layer `l` runs Winograd F(2 × 2, 3 × 3) on the channel-blocked layout
+/// where the NCHW kernels could take it: the family runs it, Winograd is on (and not
+/// forced everywhere: the tests then keep F(2, 3) on NCHW), `l` is a dense 3 × 3 layer at
+/// stride 1 with at least `min_in` input channels. A layer with a non-finite weight packs
+/// no such filters ([`crate::engine::plan::wino2_allows`]) and runs the direct
+/// channel-blocked tiles.
+fn blocked_wino2(l: &Conv, p: Policy, min_in: usize) -> bool {
+    let d = l.desc();
+    p.wino
+        && p.wino2
+        && !p.wino_everywhere
+        && d.kernel == [3, 3]
+        && d.stride == [1, 1]
+        && d.groups == 1
+        && d.in_channels >= min_in
+}
+
 /// Most input channels per group of a dense layer on the direct kernels for the data on
-/// both sides of it to stay NCHW inside a stack (Winograd layers keep NCHW at any width).
+/// both sides of it to stay NCHW inside a stack (layers on F(2, 3) keep NCHW at any
+/// width below [`STACK_BLOCKED_WINO2_MIN_IN`]).
 /// As for [`NCHW_MAX_ROWS`], NCHW pays on narrow layers: stacks of 16 channels ran faster
 /// with NCHW between layers, stacks of 32 and 64 channels slower (see
 /// `docs/perf.md`, "Measurements behind the engine's design choices").
@@ -77,6 +118,7 @@ const STACK_NCHW_MAX_IN: usize = 16;
 fn stack_nchw(l: &Conv, p: Policy) -> bool {
     pix(l)
         || (nchw_dense(l, p)
+            && !blocked_wino2(l, p, STACK_BLOCKED_WINO2_MIN_IN)
             && (l.desc().in_per_group() <= STACK_NCHW_MAX_IN
                 || (p.wino && shape_allows(l.desc(), p.wino_everywhere).is_some())))
 }

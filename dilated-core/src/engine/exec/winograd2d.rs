@@ -325,31 +325,36 @@ pub(super) fn wino2d<I: Isa>(
                             .map(|(_, oy, ox)| (oy, ox)),
                     );
                 }
-            }
-            ia = ib;
-        }
-        if !y.blocked {
-            for sr in 0..2 * (tyb - tya) {
-                let oy = tile_origin(tya + sr / 2, g.dh) + (sr % 2) * g.dh;
-                if oy < g.oh {
-                    let row = st.as_ptr().wrapping_add(sr * g.ow * LANES);
-                    // SAFETY: the staged row `r` of every block (written above for every
-                    // pixel of the row: the tiles of a row cover its columns); output row
-                    // `oy` of image `n`'s real channels, this unit's; `I` is available.
-                    unsafe {
-                        unstage::<I>(
-                            row,
-                            stage_cb,
-                            nkb,
-                            g.ow,
-                            d.out_channels,
-                            yimg,
-                            ys.c,
-                            oy * ys.row,
-                        )
-                    };
+                // A row of tiles out: its two staged rows go to the planes while they are
+                // in the L1 cache (after the whole unit, the run's products had pushed them
+                // out to memory).
+                if !y.blocked && (ia + j + 1) % ntx == 0 {
+                    for r in 0..2 {
+                        let sr = 2 * ry + r;
+                        let oy = y0 + r * g.dh;
+                        if oy < g.oh {
+                            let row = st.as_ptr().wrapping_add(sr * g.ow * LANES);
+                            // SAFETY: staged row `sr` of every block, written above for
+                            // every pixel of the row (the tiles of a row cover its
+                            // columns); output row `oy` of image `n`'s real channels, this
+                            // unit's; `I` is available.
+                            unsafe {
+                                unstage::<I>(
+                                    row,
+                                    stage_cb,
+                                    nkb,
+                                    g.ow,
+                                    d.out_channels,
+                                    yimg,
+                                    ys.c,
+                                    oy * ys.row,
+                                )
+                            };
+                        }
+                    }
                 }
             }
+            ia = ib;
         }
         for (oy, ox) in bad {
             for pass in direct.0 {
