@@ -452,33 +452,54 @@ macro_rules! nchw_isa {
                 /// # Safety
                 /// As [`nchw_tile`], and the CPU supports the family's instruction set.
                 $(#[target_feature(enable = $feat)])?
-                unsafe fn run<const C: usize, const R: usize, const M: bool, const KW: usize>(
+                unsafe fn run<
+                    const C: usize,
+                    const R: usize,
+                    const M: bool,
+                    const KW: usize,
+                    const S2: bool,
+                >(
                     t: &NchwTile,
                     ox0: usize,
                     n_last: usize,
                     tiles: usize,
                 ) {
                     // SAFETY: forwarded contract; the features are enabled on this function.
-                    unsafe { nchw_tile::<$v, R, C, M, KW>(t, ox0, n_last, tiles) }
+                    unsafe { nchw_tile::<$v, R, C, M, KW, S2>(t, ox0, n_last, tiles) }
                 }
                 // SAFETY: forwarded contract (every arm).
                 unsafe {
                     match (c, r, masked) {
+                        // Stride 2 across: one vector per tile.
+                        $(
+                            ($cc, 1, false) if t.sw == 2 && t.kw == 3 => {
+                                run::<$cc, 1, false, 3, true>(t, ox0, n_last, tiles)
+                            }
+                            ($cc, 1, false) if t.sw == 2 => {
+                                run::<$cc, 1, false, 0, true>(t, ox0, n_last, tiles)
+                            }
+                            ($cc, 1, true) if t.sw == 2 => {
+                                run::<$cc, 1, true, 0, true>(t, ox0, n_last, tiles)
+                            }
+                        )*
+                        (_, _, _) if t.sw != 1 => {
+                            unreachable!("NCHW tile {c}×{r} at stride {} is not compiled", t.sw)
+                        }
                         $(
                             ($c, $r, false) if t.kw == 3 && $r == 1 => {
-                                run::<$c, $r, false, 3>(t, ox0, n_last, tiles)
+                                run::<$c, $r, false, 3, false>(t, ox0, n_last, tiles)
                             }
                             ($c, $r, false) if t.kw == 5 && $r == 1 => {
-                                run::<$c, $r, false, 5>(t, ox0, n_last, tiles)
+                                run::<$c, $r, false, 5, false>(t, ox0, n_last, tiles)
                             }
-                            ($c, $r, false) => run::<$c, $r, false, 0>(t, ox0, n_last, tiles),
+                            ($c, $r, false) => run::<$c, $r, false, 0, false>(t, ox0, n_last, tiles),
                             ($c, $r, true) if t.kw == 3 && $r == 1 => {
-                                run::<$c, $r, true, 3>(t, ox0, n_last, tiles)
+                                run::<$c, $r, true, 3, false>(t, ox0, n_last, tiles)
                             }
                             ($c, $r, true) if t.kw == 5 && $r == 1 => {
-                                run::<$c, $r, true, 5>(t, ox0, n_last, tiles)
+                                run::<$c, $r, true, 5, false>(t, ox0, n_last, tiles)
                             }
-                            ($c, $r, true) => run::<$c, $r, true, 0>(t, ox0, n_last, tiles),
+                            ($c, $r, true) => run::<$c, $r, true, 0, false>(t, ox0, n_last, tiles),
                         )*
                         _ => unreachable!("NCHW tile {c}×{r} is not compiled"),
                     }

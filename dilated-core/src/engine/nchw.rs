@@ -114,7 +114,9 @@ pub(crate) struct NchwTile {
     /// Valid kernel rows for this output row.
     pub(crate) ky: (usize, usize),
     pub(crate) dw: usize,
-    /// Left padding (stride across is 1).
+    /// Stride across: 1, or 2 (the tiles of one vector: [`nchw_one`] with `S2`).
+    pub(crate) sw: usize,
+    /// Left padding.
     pub(crate) pl: usize,
     /// Biases of the tile's channels.
     pub(crate) bias: *const f32,
@@ -133,7 +135,9 @@ const MAXK: usize = 8;
 /// vector holding `n_last` pixels; `n_last < 16` only with one tile) × `C` output
 /// channels, looped inside the instruction-set entry point so that a run of interior
 /// tiles costs one call. `MASKED = false` only where every lane of every vector has all
-/// its taps inside the input row and `n_last = 16`.
+/// its taps inside the input row and `n_last = 16`. `S2`: stride 2 across (`t.sw = 2`),
+/// only with `R = 1`; a tap then loads the 32 columns from its first lane's, so
+/// `MASKED = false` also needs the column after the last lane's inside the row.
 ///
 /// # Safety
 /// The valid kernel rows, the input planes of the group, `C` packed weights per (input
@@ -146,6 +150,7 @@ pub(crate) unsafe fn nchw_tile<
     const C: usize,
     const MASKED: bool,
     const KW: usize,
+    const S2: bool,
 >(
     t: &NchwTile,
     ox0: usize,
@@ -155,8 +160,47 @@ pub(crate) unsafe fn nchw_tile<
     for j in 0..tiles {
         // SAFETY: the caller's contract covers `tiles` consecutive tiles from `ox0` (only
         // the last one may be short, and only when `tiles = 1`).
-        unsafe { nchw_one::<V, R, C, MASKED, KW>(t, ox0 + j * R * LANES, n_last) };
+        unsafe { nchw_one::<V, R, C, MASKED, KW, S2>(t, ox0 + j * R * LANES, n_last) };
     }
+}
+
+/// The even lanes of two vectors: lane `j` of `a.perm2(b, &EVENS)` is lane `2j` of the 32
+/// floats `a, b` (the inputs of 16 outputs at stride 2).
+const EVENS: [u32; 16] = {
+    let mut e = [0u32; 16];
+    let mut j = 0;
+    while j < 16 {
+        e[j] = 2 * j as u32;
+        j += 1;
+    }
+    e
+};
+
+/// At stride 2 across, for the 16 output columns from `ox0` and kernel column `kx`: the
+/// lanes whose tap lands inside an input row of `iw` columns (the FMA's mask), and the
+/// lanes of the two 16-float loads from the first tap's column that lie inside the row.
+#[inline(always)]
+pub(crate) fn col_mask_s2(
+    ox0: usize,
+    kx: usize,
+    dw: usize,
+    pl: usize,
+    iw: usize,
+) -> (u16, [u16; 2]) {
+    let ix = (2 * ox0 + kx * dw) as isize - pl as isize;
+    let inside = |i: isize| i >= 0 && i < iw as isize;
+    let mut fma = 0u16;
+    for j in 0..LANES {
+        if inside(ix + 2 * j as isize) {
+            fma |= 1 << j;
+        }
+    }
+    let load = |start: isize| {
+        let lo = (-start).clamp(0, LANES as isize) as usize;
+        let hi = (iw as isize - start).clamp(0, LANES as isize) as usize;
+        if lo < hi { lane_bits(lo, hi) } else { 0 }
+    };
+    (fma, [load(ix), load(ix + LANES as isize)])
 }
 
 /// For `R` vectors of 16 output columns from `ox0`, the lanes whose tap in kernel column
@@ -191,6 +235,7 @@ pub(crate) unsafe fn nchw_one<
     const C: usize,
     const MASKED: bool,
     const KW: usize,
+    const S2: bool,
 >(
     t: &NchwTile,
     ox0: usize,
@@ -198,11 +243,28 @@ pub(crate) unsafe fn nchw_one<
 ) {
     // A kernel width known at compile time (3, the common case) unrolls the column loop.
     let kw = if KW == 0 { t.kw } else { KW };
-    let masks_for = |kx: usize| col_mask::<R>(ox0, kx, t.dw, t.pl, t.iw);
+    // Stride 2 across (`S2`, one vector): the 16 outputs read the even lanes of 32 input
+    // columns, two loads and a permute per tap.
+    let sw = if S2 { 2 } else { 1 };
+    debug_assert!(!S2 || R == 1, "stride 2 across runs tiles of one vector");
+    let masks_for = |kx: usize| {
+        if S2 {
+            let (fma, _) = col_mask_s2(ox0, kx, t.dw, t.pl, t.iw);
+            [fma; R]
+        } else {
+            col_mask::<R>(ox0, kx, t.dw, t.pl, t.iw)
+        }
+    };
     let mut pre = [[u16::MAX; R]; MAXK];
+    let mut pre_loads = [[u16::MAX; 2]; MAXK];
     if MASKED {
         for (kx, p) in pre.iter_mut().enumerate().take(t.kw) {
             *p = masks_for(kx);
+        }
+        if S2 {
+            for (kx, p) in pre_loads.iter_mut().enumerate().take(t.kw) {
+                *p = col_mask_s2(ox0, kx, t.dw, t.pl, t.iw).1;
+            }
         }
     }
     // SAFETY: register initialisation.
@@ -213,7 +275,7 @@ pub(crate) unsafe fn nchw_one<
             let xrow = xc.wrapping_add(ky * t.x_ky);
             let wrow = t.w.wrapping_add((ci * t.kh + ky) * kw * PC);
             for kx in 0..kw {
-                let xp = xrow.wrapping_add(ox0 + kx * t.dw).wrapping_sub(t.pl);
+                let xp = xrow.wrapping_add(sw * ox0 + kx * t.dw).wrapping_sub(t.pl);
                 let wp = wrow.wrapping_add(kx * PC);
                 let m = if !MASKED {
                     [u16::MAX; R]
@@ -222,17 +284,42 @@ pub(crate) unsafe fn nchw_one<
                 };
                 // SAFETY: zero-initialised, then filled below.
                 let mut xv = [unsafe { V::zero() }; R];
-                for (r, v) in xv.iter_mut().enumerate() {
-                    let p = xp.wrapping_add(r * LANES);
-                    // SAFETY: unmasked, every lane's tap is inside the row (caller); masked,
-                    // only the lanes inside the row are read.
-                    *v = unsafe {
-                        if MASKED {
-                            V::load_mask(p, m[r])
-                        } else {
-                            V::load(p)
+                if S2 {
+                    let lm = if !MASKED {
+                        [u16::MAX; 2]
+                    } else {
+                        pre_loads
+                            .get(kx)
+                            .copied()
+                            .unwrap_or_else(|| col_mask_s2(ox0, kx, t.dw, t.pl, t.iw).1)
+                    };
+                    let half = |h: usize| {
+                        let p = xp.wrapping_add(h * LANES);
+                        // SAFETY: unmasked, all 32 columns from the first tap's are inside
+                        // the row (caller); masked, only the lanes inside it are read.
+                        unsafe {
+                            if MASKED {
+                                V::load_mask(p, lm[h])
+                            } else {
+                                V::load(p)
+                            }
                         }
                     };
+                    // SAFETY: a register permute.
+                    xv[0] = unsafe { half(0).perm2(half(1), &EVENS) };
+                } else {
+                    for (r, v) in xv.iter_mut().enumerate() {
+                        let p = xp.wrapping_add(r * LANES);
+                        // SAFETY: unmasked, every lane's tap is inside the row (caller);
+                        // masked, only the lanes inside the row are read.
+                        *v = unsafe {
+                            if MASKED {
+                                V::load_mask(p, m[r])
+                            } else {
+                                V::load(p)
+                            }
+                        };
+                    }
                 }
                 for (c, a) in acc.iter_mut().enumerate() {
                     // SAFETY: `C` packed weights per input channel and tap.

@@ -554,8 +554,8 @@ unsafe fn wino_one<
             let part = ox0 + t.x_o;
             if bad[0] || bad[1] {
                 let d = &*t.direct[0];
-                nchw_one::<V, 1, C, true, 0>(d, ox0, 16);
-                nchw_one::<V, 1, C, true, 0>(d, part, 16);
+                nchw_one::<V, 1, C, true, 0, false>(d, ox0, 16);
+                nchw_one::<V, 1, C, true, 0, false>(d, part, 16);
                 return;
             }
             for c in 0..t.nco {
@@ -579,8 +579,8 @@ unsafe fn wino_one<
             if bad[0] || bad[1] {
                 // Both halves of the window mix the two sums: recompute the whole window.
                 let d = &*t.direct[0];
-                nchw_one::<V, 1, C, true, 0>(d, ox0, 16);
-                nchw_one::<V, 1, C, true, 0>(d, ox0 + 16, 16);
+                nchw_one::<V, 1, C, true, 0, false>(d, ox0, 16);
+                nchw_one::<V, 1, C, true, 0, false>(d, ox0 + 16, 16);
                 return;
             }
             for c in 0..t.nco {
@@ -593,7 +593,7 @@ unsafe fn wino_one<
         } else {
             for (r, y) in [y0, y1].iter().enumerate() {
                 if bad[r] {
-                    nchw_one::<V, R, C, true, 0>(&*t.direct[r], ox0, n_last);
+                    nchw_one::<V, R, C, true, 0, false>(&*t.direct[r], ox0, n_last);
                     continue;
                 }
                 for (c, v) in y.iter().enumerate().take(t.nco) {

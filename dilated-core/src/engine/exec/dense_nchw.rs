@@ -54,6 +54,7 @@ impl NchwCtx<'_> {
             kw: g.kw,
             ky: taps(oy, g.sh, g.dh, g.pt, g.kh, g.ih),
             dw: g.dw,
+            sw: g.sw,
             pl: g.pl,
             bias: self.plan.bias16[b.co0 + c..].as_ptr(),
             act: d.activation,
@@ -71,12 +72,20 @@ impl NchwCtx<'_> {
     /// weights being read again for every vector (S2, 256 channels: 3 MiB of Winograd
     /// weights against a 2 MiB L2; see `docs/perf.md`).
     pub(super) fn chunk_vectors(&self, rows: usize, r0: usize) -> usize {
-        let span = (self.r.g.kw - 1) * self.r.g.dw;
+        let g = self.r.g;
+        let span = (g.kw - 1) * g.dw;
+        // Input columns per vector of 16 outputs.
+        let cols = LANES * g.sw;
         let per = NCHW_CHUNK / (self.r.d.in_per_group() * rows).max(1);
-        if per < LANES + span {
+        if per < cols + span {
             return usize::MAX;
         }
-        (per.saturating_sub(span) / LANES / r0 * r0).max(r0)
+        (per.saturating_sub(span) / cols / r0 * r0).max(r0)
+    }
+
+    /// The tile widths this layer runs, widest first: one vector at stride 2 across.
+    fn widths(&self) -> &'static [usize] {
+        if self.r.g.sw == 2 { &[1] } else { self.rs }
     }
 
     /// Output row `oy` of image `n`, vectors `va..vb`, on the direct NCHW kernels: column
@@ -84,14 +93,15 @@ impl NchwCtx<'_> {
     /// per block.
     pub(super) fn direct_row<I: NchwIsa>(&self, n: usize, oy: usize, (va, vb): (usize, usize)) {
         let g = self.r.g;
-        let sub = self.chunk_vectors(g.kh, self.rs[0]);
+        let rs = self.widths();
+        let sub = self.chunk_vectors(g.kh, rs[0]);
         let mut s = va;
         while s < vb {
             let e = s.saturating_add(sub).min(vb);
             for b in self.blocks {
                 for c in (0..b.n).step_by(self.c) {
                     let t = self.tile(n, oy, b, c);
-                    walk(s, e, self.rs, g, |r, masked, v, n_last, tiles| {
+                    walk(s, e, rs, g, |r, masked, v, n_last, tiles| {
                         // SAFETY: the valid kernel rows of output row `oy` are inside the
                         // input (`taps`); plain tiles have every tap of every lane inside
                         // the row, masked ones read only the lanes inside it; the block
@@ -165,7 +175,7 @@ pub(super) fn nchw_units(
 pub(super) fn dense_nchw<I: NchwIsa>(ctx: &NchwCtx<'_>) {
     let r = ctx.r;
     let nv = r.g.ow.div_ceil(LANES);
-    let (units, n_units) = nchw_units(&r, r.g.oh, nv, ctx.rs[0] * LANES, UNIT_VECTORS);
+    let (units, n_units) = nchw_units(&r, r.g.oh, nv, ctx.widths()[0] * LANES, UNIT_VECTORS);
     r.threads.run(n_units, &|u| {
         let (n, (ya, yb), cols) = units.get(u);
         for oy in ya..yb {

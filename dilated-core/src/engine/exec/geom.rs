@@ -60,10 +60,12 @@ impl Geom {
 }
 
 impl Geom {
-    /// Whether the 16 output pixels from column `ox` (stride 1 across) have every tap
-    /// inside the input row.
+    /// Whether the 16 output pixels from column `ox` have every tap inside the input row
+    /// — at stride 2 across, with the column after the last lane's (the NCHW tile loads
+    /// 32 columns per tap and keeps the even ones).
     pub(super) fn interior(&self, ox: usize) -> bool {
-        ox >= self.pl && ox + LANES + (self.kw - 1) * self.dw <= self.iw + self.pl
+        let first = ox * self.sw;
+        first >= self.pl && first + LANES * self.sw + (self.kw - 1) * self.dw <= self.iw + self.pl
     }
 
     /// The input row and column of kernel tap (0, 0) for output pixel `(oy, ox)`

@@ -56,20 +56,32 @@ pub(super) fn pix(l: &Conv) -> bool {
 /// `docs/perf.md`, "Measurements behind the engine's design choices").
 const NCHW_MAX_ROWS: usize = 384;
 
+/// As [`NCHW_MAX_ROWS`], at stride 2 across, where the NCHW tile loads twice the columns
+/// and permutes out the even ones for every tap. Measured on the Intel Xeon (AVX-512, 1
+/// thread, GFLOP/s, channel-blocked vs NCHW): 3 → 32 at 224², 3 × 3 (S10, 9 input rows)
+/// 77 → 111; 3 → 64 at 224², 7 × 7 (21 rows) 142 → 157; 16 → 16 at 128², rate 2 (48 rows)
+/// 76 → 141; but 32 → 64 at 112² (96 rows) 142 → 116 and 64 → 128 at 56² (192 rows)
+/// 145 → 108 (see `docs/perf.md`, "Measurements behind the engine's design choices").
+const NCHW_S2_MAX_ROWS: usize = 48;
+
 /// Whether a dense layer that reads and writes NCHW (a network of one layer) runs on the NCHW
 /// kernels ([`crate::engine::nchw`]) rather than the channel-blocked ones: stride 1 across, and
-/// Winograd ([`crate::engine::wino`]) or at most [`NCHW_MAX_ROWS`] input rows per output row.
+/// Winograd ([`crate::engine::wino`]) or at most [`NCHW_MAX_ROWS`] input rows per output row;
+/// or stride 2 across and at most [`NCHW_S2_MAX_ROWS`] input rows.
 /// Winograd layers have no bound: a third fewer products beat the channel-blocked kernels at every
 /// width measured (see `docs/perf.md`, "Measurements behind the engine's design choices").
 pub(crate) fn nchw_dense(l: &Conv, p: Policy) -> bool {
     let d = l.desc();
     let depthwise = d.groups == d.in_channels && d.groups == d.out_channels;
+    let rows = d.in_per_group().saturating_mul(d.kernel[0]);
     p.nchw
         && !depthwise
-        && d.stride[1] == 1
         && !blocked_wino2(l, p, BLOCKED_WINO2_MIN_IN)
-        && ((p.wino && shape_allows(d, p.wino_everywhere).is_some())
-            || d.in_per_group().saturating_mul(d.kernel[0]) <= NCHW_MAX_ROWS)
+        && match d.stride[1] {
+            1 => (p.wino && shape_allows(d, p.wino_everywhere).is_some()) || rows <= NCHW_MAX_ROWS,
+            2 => rows <= NCHW_S2_MAX_ROWS,
+            _ => false,
+        }
 }
 
 /// Fewest input channels for which a dense 3 × 3 layer that reads and writes NCHW (a
