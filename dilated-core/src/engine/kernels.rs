@@ -145,6 +145,9 @@ pub(crate) struct DwPix {
     /// The output channel plane and its width.
     pub(crate) out: *mut f32,
     pub(crate) ow: usize,
+    /// Whole output vectors at 64-byte aligned addresses go past the caches
+    /// ([`V16::stream`]; the driver fences after them).
+    pub(crate) nt: bool,
 }
 
 /// The kernel indices `lo..hi` whose tap for output `o` lands inside an input of `len`
@@ -180,6 +183,7 @@ pub(crate) unsafe fn store_vecs<V: V16, const R: usize>(
     act: Activation,
     out: *mut f32,
     n_last: usize,
+    nt: bool,
 ) {
     // SAFETY: register arithmetic, and the caller guarantees `16·(R − 1) + n_last`
     // writable outputs from `out`.
@@ -188,17 +192,17 @@ pub(crate) unsafe fn store_vecs<V: V16, const R: usize>(
         match act {
             Activation::Identity => {
                 for (r, a) in acc.iter().enumerate() {
-                    put_vec::<V, R>(out, r, n_last, a.add(b));
+                    put_vec::<V, R>(out, r, n_last, nt, a.add(b));
                 }
             }
             Activation::Relu => {
                 for (r, a) in acc.iter().enumerate() {
-                    put_vec::<V, R>(out, r, n_last, a.add(b).relu());
+                    put_vec::<V, R>(out, r, n_last, nt, a.add(b).relu());
                 }
             }
             Activation::LeakyRelu(s) => {
                 for (r, a) in acc.iter().enumerate() {
-                    put_vec::<V, R>(out, r, n_last, a.add(b).leaky(s));
+                    put_vec::<V, R>(out, r, n_last, nt, a.add(b).leaky(s));
                 }
             }
             // GELU, tanh, sigmoid, SiLU: a few dozen instructions a vector, next to which
@@ -208,7 +212,7 @@ pub(crate) unsafe fn store_vecs<V: V16, const R: usize>(
             | Activation::Sigmoid
             | Activation::Silu) => {
                 for (r, a) in acc.iter().enumerate() {
-                    put_vec::<V, R>(out, r, n_last, activate(a.add(b), smooth));
+                    put_vec::<V, R>(out, r, n_last, nt, activate(a.add(b), smooth));
                 }
             }
         }
@@ -223,12 +227,15 @@ pub(crate) unsafe fn store_vecs<V: V16, const R: usize>(
 /// The lanes of vector `r` are writable from `out + 16·r`: all 16, or the first `n_last`
 /// when `r` is the last (`r + 1 = R`) and `n_last < 16`; the CPU supports `V`.
 #[inline(always)]
-unsafe fn put_vec<V: V16, const R: usize>(out: *mut f32, r: usize, n_last: usize, v: V) {
+unsafe fn put_vec<V: V16, const R: usize>(out: *mut f32, r: usize, n_last: usize, nt: bool, v: V) {
     let p = out.wrapping_add(r * LANES);
-    // SAFETY: the caller (`store_vecs`) guarantees the lanes written.
+    // SAFETY: the caller (`store_vecs`) guarantees the lanes written; a stream store only
+    // of a whole vector at a 64-byte aligned address.
     unsafe {
         if r + 1 == R && n_last < LANES {
             v.store_first(p, n_last);
+        } else if nt && (p as usize).is_multiple_of(64) {
+            v.stream(p);
         } else {
             v.store(p);
         }
@@ -464,7 +471,7 @@ pub(crate) unsafe fn pix_tile<V: V16, const R: usize>(t: &DwPix, ox0: usize) {
         }
         let out = t.out.wrapping_add(oy * t.ow + ox0);
         // SAFETY: the `16·R` outputs from `ox0` are inside the output row.
-        unsafe { store_vecs(&acc, t.bias, t.act, out, LANES) };
+        unsafe { store_vecs(&acc, t.bias, t.act, out, LANES, t.nt) };
     }
 }
 
@@ -517,7 +524,7 @@ pub(crate) unsafe fn pix_masked<V: V16, const R: usize>(t: &DwPix, ox0: usize, n
         }
         let out = t.out.wrapping_add(oy * t.ow + ox0);
         // SAFETY: `R − 1` full vectors and `n_last` pixels from `ox0` are inside the row.
-        unsafe { store_vecs(&acc, t.bias, t.act, out, n_last) };
+        unsafe { store_vecs(&acc, t.bias, t.act, out, n_last, t.nt) };
     }
 }
 

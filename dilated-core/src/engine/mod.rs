@@ -857,6 +857,41 @@ mod tests {
     }
 
     #[test]
+    fn a_large_depthwise_output_streamed_matches_the_reference() {
+        // 64 channels at 256 × 256: a 16 MiB output, which the NCHW depthwise driver
+        // writes with non-temporal stores where the vectors are 64-byte aligned — into an
+        // aligned buffer, and into one 4 bytes off (no vector aligned: plain stores).
+        let hw = [256, 256];
+        let mut desc = ConvDesc::same_2d(64, 64, 3, 4);
+        desc.groups = 64;
+        desc.activation = Activation::Relu;
+        let layers = stack(&[desc], 3);
+        let x = values(ConvDesc::nchw_len(1, 64, hw).unwrap(), 8);
+        let want = reference_of(&layers, 1, hw, &x);
+        let n = want.len();
+        let mut buf = vec![0.0f32; n + 32];
+        let aligned = buf.as_ptr().align_offset(64);
+        for kernel in [Kernel::Portable, Kernel::Avx2, Kernel::Avx512] {
+            if !kernel.is_available() {
+                continue;
+            }
+            for threads in [1, 2] {
+                let net = Network::new_with_kernel(layers.clone(), kernel)
+                    .unwrap()
+                    .with_threads(threads)
+                    .unwrap();
+                for start in [aligned, aligned + 1] {
+                    buf.fill(f32::NAN);
+                    let y = &mut buf[start..start + n];
+                    net.forward_into(1, hw, &x, y, &mut Workspace::new())
+                        .unwrap();
+                    assert_close_to(y, &want, 2e-6 * 9.0, &format!("{kernel} {threads}"));
+                }
+            }
+        }
+    }
+
+    #[test]
     fn winograd_2d_keeps_nan_and_infinities_where_the_reference_has_them() {
         // Two 3 × 3 layers (the first writes channel-blocked data, the second NCHW), with
         // infinities and NaN in the input and so in some tiles' transforms.

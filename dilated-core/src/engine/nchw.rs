@@ -349,6 +349,7 @@ pub(crate) unsafe fn nchw_one<
                     t.act,
                     t.out.wrapping_add(c * t.oplane + ox0),
                     n_last,
+                    false,
                 );
             }
         }

@@ -12,22 +12,34 @@
 #[cfg(target_arch = "x86_64")]
 use core::arch::x86_64::{
     __m256, __m256i, __m512, _CMP_LT_OQ, _CMP_UNORD_Q, _MM_FROUND_NO_EXC,
-    _MM_FROUND_TO_NEAREST_INT, _mm256_add_epi32, _mm256_add_ps, _mm256_and_ps, _mm256_and_si256,
-    _mm256_blendv_ps, _mm256_castsi256_ps, _mm256_cmp_ps, _mm256_cmpeq_epi32, _mm256_cmpgt_epi32,
-    _mm256_cvtps_epi32, _mm256_div_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_mask_i32gather_ps,
-    _mm256_maskload_ps, _mm256_maskstore_ps, _mm256_max_ps, _mm256_min_ps, _mm256_movemask_ps,
-    _mm256_mul_ps, _mm256_mullo_epi32, _mm256_or_ps, _mm256_round_ps, _mm256_set1_epi32,
-    _mm256_set1_ps, _mm256_setr_epi32, _mm256_setzero_ps, _mm256_slli_epi32, _mm256_srai_epi32,
-    _mm256_storeu_ps, _mm256_sub_epi32, _mm256_sub_ps, _mm512_abs_ps, _mm512_add_ps,
-    _mm512_cmp_ps_mask, _mm512_div_ps, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_loadu_si512,
-    _mm512_mask_blend_ps, _mm512_mask_i32gather_ps, _mm512_mask_storeu_ps, _mm512_mask3_fmadd_ps,
-    _mm512_maskz_loadu_ps, _mm512_max_ps, _mm512_min_ps, _mm512_mul_ps, _mm512_mullo_epi32,
-    _mm512_permutex2var_ps, _mm512_roundscale_ps, _mm512_scalef_ps, _mm512_set1_epi32,
-    _mm512_set1_ps, _mm512_setr_epi32, _mm512_setzero_ps, _mm512_storeu_ps, _mm512_sub_ps,
+    _MM_FROUND_TO_NEAREST_INT, _mm_sfence, _mm256_add_epi32, _mm256_add_ps, _mm256_and_ps,
+    _mm256_and_si256, _mm256_blendv_ps, _mm256_castsi256_ps, _mm256_cmp_ps, _mm256_cmpeq_epi32,
+    _mm256_cmpgt_epi32, _mm256_cvtps_epi32, _mm256_div_ps, _mm256_fmadd_ps, _mm256_loadu_ps,
+    _mm256_mask_i32gather_ps, _mm256_maskload_ps, _mm256_maskstore_ps, _mm256_max_ps,
+    _mm256_min_ps, _mm256_movemask_ps, _mm256_mul_ps, _mm256_mullo_epi32, _mm256_or_ps,
+    _mm256_round_ps, _mm256_set1_epi32, _mm256_set1_ps, _mm256_setr_epi32, _mm256_setzero_ps,
+    _mm256_slli_epi32, _mm256_srai_epi32, _mm256_storeu_ps, _mm256_stream_ps, _mm256_sub_epi32,
+    _mm256_sub_ps, _mm512_abs_ps, _mm512_add_ps, _mm512_cmp_ps_mask, _mm512_div_ps,
+    _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_loadu_si512, _mm512_mask_blend_ps,
+    _mm512_mask_i32gather_ps, _mm512_mask_storeu_ps, _mm512_mask3_fmadd_ps, _mm512_maskz_loadu_ps,
+    _mm512_max_ps, _mm512_min_ps, _mm512_mul_ps, _mm512_mullo_epi32, _mm512_permutex2var_ps,
+    _mm512_roundscale_ps, _mm512_scalef_ps, _mm512_set1_epi32, _mm512_set1_ps, _mm512_setr_epi32,
+    _mm512_setzero_ps, _mm512_storeu_ps, _mm512_stream_ps, _mm512_sub_ps,
 };
 
 /// Lanes per vector (and channels per block of the blocked layout).
 pub(crate) const LANES: usize = 16;
+
+/// Orders this thread's earlier [`V16::stream`] stores before its later stores (so before
+/// the store that tells another thread the work is done).
+#[inline]
+pub(crate) fn fence_streams() {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE is part of the x86-64 baseline.
+    unsafe {
+        _mm_sfence();
+    }
+}
 
 /// A vector of 16 `f32` lanes.
 ///
@@ -59,6 +71,15 @@ pub(crate) trait V16: Copy {
     /// # Safety
     /// 16 floats are writable from `p`; the CPU supports the vector type's instruction set.
     unsafe fn store(self, p: *mut f32);
+    /// Stores 16 lanes to `p`, 64-byte aligned, past the caches where the instruction
+    /// set has non-temporal stores (no read of the line before it is written); a plain
+    /// store elsewhere. The stores are weakly ordered: the writer ends with [`fence_streams`]
+    /// before another thread may read them.
+    ///
+    /// # Safety
+    /// 16 floats are writable from `p`, which is 64-byte aligned; the CPU supports the
+    /// vector type's instruction set.
+    unsafe fn stream(self, p: *mut f32);
     /// `self · b + c` (fused where the hardware has it).
     ///
     /// # Safety
@@ -203,6 +224,12 @@ impl V16 for [f32; 16] {
         unsafe { p.cast::<[f32; 16]>().write_unaligned(self) }
     }
     #[inline(always)]
+    unsafe fn stream(self, p: *mut f32) {
+        // SAFETY: the caller guarantees 16 writable lanes at `p`.
+        unsafe { self.store(p) }
+    }
+
+    #[inline(always)]
     unsafe fn fma(self, b: Self, c: Self) -> Self {
         let mut out = c;
         for l in 0..16 {
@@ -346,6 +373,16 @@ impl V16 for [__m256; 2] {
             _mm256_storeu_ps(p.add(8), self[1]);
         }
     }
+    #[inline(always)]
+    unsafe fn stream(self, p: *mut f32) {
+        // SAFETY: 16 writable lanes at `p`, 64-byte aligned, so both halves 32-byte
+        // aligned (caller); AVX enabled.
+        unsafe {
+            _mm256_stream_ps(p, self[0]);
+            _mm256_stream_ps(p.add(8), self[1]);
+        }
+    }
+
     #[inline(always)]
     unsafe fn fma(self, b: Self, c: Self) -> Self {
         // SAFETY: FMA is enabled in every caller of the AVX2 kernels.
@@ -617,6 +654,12 @@ impl V16 for __m512 {
         // SAFETY: 16 writable lanes at `p` (caller); AVX-512F enabled.
         unsafe { _mm512_storeu_ps(p, self) }
     }
+    #[inline(always)]
+    unsafe fn stream(self, p: *mut f32) {
+        // SAFETY: 16 writable lanes at `p`, 64-byte aligned (caller); AVX-512F enabled.
+        unsafe { _mm512_stream_ps(p, self) }
+    }
+
     #[inline(always)]
     unsafe fn fma(self, b: Self, c: Self) -> Self {
         // SAFETY: AVX-512F enabled.

@@ -566,6 +566,7 @@ unsafe fn wino_one<
                     t.act,
                     out.wrapping_add(ox0),
                     16,
+                    false,
                 );
                 store_vecs(
                     &[y1[c][0]],
@@ -573,6 +574,7 @@ unsafe fn wino_one<
                     t.act,
                     out.wrapping_add(part),
                     16,
+                    false,
                 );
             }
         } else if MODE == WINDOWS {
@@ -587,7 +589,14 @@ unsafe fn wino_one<
                 let out = t.out[0].wrapping_add(c * t.oplane + ox0);
                 for (h, inv) in t.inv.iter().enumerate() {
                     let v = y0[c][0].perm2(y1[c][0], inv);
-                    store_vecs(&[v], *t.bias.add(c), t.act, out.wrapping_add(16 * h), 16);
+                    store_vecs(
+                        &[v],
+                        *t.bias.add(c),
+                        t.act,
+                        out.wrapping_add(16 * h),
+                        16,
+                        false,
+                    );
                 }
             }
         } else {
@@ -598,7 +607,7 @@ unsafe fn wino_one<
                 }
                 for (c, v) in y.iter().enumerate().take(t.nco) {
                     let out = t.out[r].wrapping_add(c * t.oplane + ox0);
-                    store_vecs(v, *t.bias.add(c), t.act, out, n_last);
+                    store_vecs(v, *t.bias.add(c), t.act, out, n_last, false);
                 }
             }
         }

@@ -8,7 +8,7 @@ use crate::conv::Conv;
 use crate::engine::isa::Isa;
 use crate::engine::kernels::{DwPix, DwTile, taps};
 use crate::engine::plan::ConvPlan;
-use crate::engine::simd::LANES;
+use crate::engine::simd::{LANES, fence_streams};
 
 pub(super) fn depthwise_blocked<I: Isa>(plan: &ConvPlan, w: &[f32], r: Run<'_>) {
     let Run {
@@ -62,7 +62,10 @@ pub(super) fn depthwise_blocked<I: Isa>(plan: &ConvPlan, w: &[f32], r: Run<'_>) 
     threads.run(n_units, &work);
 }
 
-pub(super) fn depthwise_nchw<I: Isa>(layer: &Conv, r: Run<'_>) {
+/// Depthwise layer on NCHW data, 16 consecutive output pixels of one channel per vector;
+/// `stream`: whole output vectors at 64-byte aligned addresses go past the caches
+/// ([`crate::engine::simd::V16::stream`]), each unit fenced after its last.
+pub(super) fn depthwise_nchw<I: Isa>(layer: &Conv, r: Run<'_>, stream: bool) {
     let Run {
         d,
         g,
@@ -106,6 +109,7 @@ pub(super) fn depthwise_nchw<I: Isa>(layer: &Conv, r: Run<'_>) {
             act: d.activation,
             out: yp,
             ow: g.ow,
+            nt: stream,
         };
         let nv = g.ow.div_ceil(LANES);
         let mut v = 0;
@@ -128,6 +132,9 @@ pub(super) fn depthwise_nchw<I: Isa>(layer: &Conv, r: Run<'_>) {
                 unsafe { I::pix_masked(r, &t, ox, n_last) };
             }
             v += r;
+        }
+        if stream {
+            fence_streams();
         }
     };
     threads.run(n_units, &work);

@@ -218,7 +218,13 @@ fn run_step<I: NchwIsa>(
         y,
         threads: job.threads,
     };
-    run_layer::<I>(layer, plan, step.nchw_depthwise, run, job);
+    // A large network output goes past the caches where the driver can (nothing of ours
+    // reads it again, and it would not stay cached anyway).
+    let out_bytes = [job.batch, d.out_channels, g.oh, g.ow, 4]
+        .into_iter()
+        .fold(1usize, usize::saturating_mul);
+    let stream = step.dst == Loc::Output && out_bytes >= STREAM_MIN_BYTES;
+    run_layer::<I>(layer, plan, step.nchw_depthwise, stream, run, job);
 }
 
 /// The one row `[1, H·W]` a pointwise layer (kernel 1 × 1, stride 1, no padding) of input
@@ -228,13 +234,22 @@ fn pointwise_row(d: &crate::ConvDesc, hw: [usize; 2]) -> Option<[usize; 2]> {
     (pointwise && hw[0] > 1).then(|| [1, hw[0] * hw[1]])
 }
 
+/// Smallest network output (bytes) that a depthwise layer on NCHW data writes with
+/// non-temporal stores ([`crate::engine::simd::V16::stream`]): no read of each line before
+/// it is written. Measured on the Intel Xeon (1 / 2 threads, GFLOP/s, plain vs streamed):
+/// 64 channels at 256², rate 4 (S12, a 16 MiB output) 41.4 → 46.2 / 74.8 → 79.4; 128
+/// channels at 128² (8 MiB) 48.4 → 47.4 / 77.5 → 80.8 (see `docs/perf.md`, "Measurements
+/// behind the engine's design choices").
+const STREAM_MIN_BYTES: usize = 16 << 20;
+
 /// Runs `layer` on the driver its plan picks: the channel-blocked dense tiles, the
-/// depthwise ones (on NCHW data when `nchw_depthwise`), or the NCHW dense tiles, direct or
-/// Winograd.
+/// depthwise ones (on NCHW data when `nchw_depthwise`, streaming a large output when
+/// `stream`), or the NCHW dense tiles, direct or Winograd.
 fn run_layer<I: NchwIsa>(
     layer: &Conv,
     plan: &ConvPlan,
     nchw_depthwise: bool,
+    stream: bool,
     run: Run<'_>,
     job: &Job<'_>,
 ) {
@@ -249,7 +264,7 @@ fn run_layer<I: NchwIsa>(
         }
         Kind::Dense { passes, w, .. } => dense::<I>(plan, passes, w, run),
         Kind::Depthwise { .. } if nchw_depthwise => {
-            depthwise_nchw::<I>(layer, run);
+            depthwise_nchw::<I>(layer, run, stream);
         }
         Kind::Depthwise { w } => depthwise_blocked::<I>(plan, w, run),
         Kind::Nchw { blocks, w, wino } => {
