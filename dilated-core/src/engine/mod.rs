@@ -31,9 +31,9 @@
 //!   input and output transforms around 16 products that run as 1 × 1 layers on the
 //!   channel-blocked tiles), used at an input size where it saves at least 1.4 direct
 //!   products per product (the direct tiles skip the taps in the padding, a Winograd tile
-//!   does not). On AVX-512 a dense 3 × 3 layer of 48 input channels or more (32 inside a
-//!   stack, where the data stays channel-blocked between such layers) runs F(2 × 2,
-//!   3 × 3) channel-blocked rather than F(2, 3) on NCHW. [`Network::with_winograd`] turns
+//!   does not). On AVX-512 CPUs with two FMA ports a dense 3 × 3 layer of 48 input
+//!   channels or more (32 inside a stack, where the data stays channel-blocked between
+//!   such layers) runs F(2 × 2, 3 × 3) channel-blocked rather than F(2, 3) on NCHW. [`Network::with_winograd`] turns
 //!   both off.
 //! - **Dispatch**: picked once per process ([`Kernel::selected`]: AVX-512F → AVX2 + FMA →
 //!   portable, `DILATED_KERNEL=avx512|avx2|portable|reference` overrides), or per network
@@ -315,9 +315,9 @@ impl Network {
     ///
     /// Winograd does a third fewer multiplications on stride-1 layers with kernel height
     /// 3, and on 1 × 3 layers whose rate divides 16 or is a multiple of 16, on the families
-    /// that run dense layers on NCHW data (AVX-512; a dense 3 × 3 layer of 48 input
-    /// channels or more, or 32 inside a stack, runs F(2 × 2, 3 × 3) channel-blocked there
-    /// instead); a quarter fewer (three products for
+    /// that run dense layers on NCHW data (AVX-512; on CPUs with two FMA ports a dense 3 × 3
+    /// layer of 48 input channels or more, or 32 inside a stack, runs F(2 × 2, 3 × 3)
+    /// channel-blocked instead); a quarter fewer (three products for
     /// two outputs) on 1 × 2 layers at those rates (WaveNet's and TCN's causal layers);
     /// three tenths fewer on layers of kernel height 5 (F(2, 3) on the first three kernel
     /// rows, F(2, 2) on the last two); and F(2 × 2, 3 × 3), 16 products for four outputs where the
@@ -810,22 +810,25 @@ mod tests {
     }
 
     #[test]
-    fn avx512_runs_wide_3x3_layers_on_winograd_2d_and_narrow_ones_on_nchw() {
+    fn two_port_avx512_runs_wide_3x3_layers_on_winograd_2d_and_narrow_ones_on_nchw() {
         if !Kernel::Avx512.is_available() {
             return;
         }
+        // Only CPUs with two FMA ports, where it was measured; the others keep F(2, 3) on
+        // NCHW at every width.
+        let two = Tiles::two_fma_ports(Cpu::this());
         let hw = [21, 30];
         let same = |c_in, c_out, rate| ConvDesc::same_2d(c_in, c_out, 3, rate);
         // (layers, which hold F(2 × 2, 3 × 3) filters, which run F(2, 3) on NCHW).
         let cases: [(Vec<ConvDesc>, Vec<bool>, Vec<bool>); 4] = [
-            (vec![same(48, 20, 2)], vec![true], vec![false]),
+            (vec![same(48, 20, 2)], vec![two], vec![!two]),
             (vec![same(40, 20, 2)], vec![false], vec![true]),
             // Inside a stack from 32 input channels; the 20-channel layer after them reads
             // channel-blocked data, so it runs the direct channel-blocked tiles.
             (
                 vec![same(32, 32, 1), same(32, 20, 2), same(20, 9, 5)],
-                vec![true, true, false],
-                vec![false, false, false],
+                vec![two, two, false],
+                vec![!two, !two, !two],
             ),
             (
                 vec![same(16, 20, 1), same(20, 9, 2)],
