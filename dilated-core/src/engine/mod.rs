@@ -849,6 +849,17 @@ mod tests {
             }
             let direct = net.clone().with_winograd(false).unwrap();
             assert!((0..descs.len()).all(|i| !direct.holds_winograd_2d(i)));
+            // A layer with an infinite weight packs no Winograd filters and runs the direct
+            // tiles of the layout it was given: the reference's infinities and NaN.
+            let mut hot = stack(&descs, seed as u64);
+            let mut w = hot[0].weight().to_vec();
+            w[4] = f32::INFINITY;
+            hot[0] = Conv::new(descs[0], w, hot[0].bias().map(<[f32]>::to_vec)).unwrap();
+            let hot_net = Network::new_with_kernel(hot.clone(), Kernel::Avx512).unwrap();
+            assert!(!hot_net.holds_winograd_2d(0));
+            let got = hot_net.forward(2, hw, &x).unwrap().0;
+            let want_hot = reference_of(&hot, 2, hw, &x);
+            assert_close_to(&got, &want_hot, 2e-6 * fan_in as f32, "infinite weight");
             for net in [net, direct] {
                 for threads in [1, 2] {
                     let net = net.clone().with_threads(threads).unwrap();
