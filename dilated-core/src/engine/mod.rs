@@ -33,8 +33,8 @@
 //!   products per product (the direct tiles skip the taps in the padding, a Winograd tile
 //!   does not). On AVX-512 CPUs with two FMA ports a dense 3 × 3 layer of 48 input
 //!   channels or more (32 inside a stack, where the data stays channel-blocked between
-//!   such layers) runs F(2 × 2, 3 × 3) channel-blocked rather than F(2, 3) on NCHW. [`Network::with_winograd`] turns
-//!   both off.
+//!   such layers) runs F(2 × 2, 3 × 3) channel-blocked rather than F(2, 3) on NCHW.
+//!   [`Network::with_winograd`] turns both off.
 //! - **Dispatch**: picked once per process ([`Kernel::selected`]: AVX-512F → AVX2 + FMA →
 //!   portable, `DILATED_KERNEL=avx512|avx2|portable|reference` overrides), or per network
 //!   with [`Network::with_kernel`].
@@ -317,8 +317,8 @@ impl Network {
     /// 3, and on 1 × 3 layers whose rate divides 16 or is a multiple of 16, on the families
     /// that run dense layers on NCHW data (AVX-512; on CPUs with two FMA ports a dense 3 × 3
     /// layer of 48 input channels or more, or 32 inside a stack, runs F(2 × 2, 3 × 3)
-    /// channel-blocked instead); a quarter fewer (three products for
-    /// two outputs) on 1 × 2 layers at those rates (WaveNet's and TCN's causal layers);
+    /// channel-blocked instead); a quarter fewer (three products for two outputs) on 1 × 2
+    /// layers at those rates (WaveNet's and TCN's causal layers);
     /// three tenths fewer on layers of kernel height 5 (F(2, 3) on the first three kernel
     /// rows, F(2, 2) on the last two); and F(2 × 2, 3 × 3), 16 products for four outputs where the
     /// direct kernels take 36, on dense 3 × 3 stride-1 layers of 32 input channels or more

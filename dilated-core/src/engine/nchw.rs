@@ -178,7 +178,9 @@ const EVENS: [u32; 16] = {
 
 /// At stride 2 across, for the 16 output columns from `ox0` and kernel column `kx`: the
 /// lanes whose tap lands inside an input row of `iw` columns (the FMA's mask), and the
-/// lanes of the two 16-float loads from the first tap's column that lie inside the row.
+/// lanes of the two 16-float loads from the first tap's column that lie inside the row
+/// (the masks of [`col_mask`] for the 32 columns from input column `2·ox0`). Output lane
+/// `j` reads loaded lane `2j`: its mask bit is that lane's.
 #[inline(always)]
 pub(crate) fn col_mask_s2(
     ox0: usize,
@@ -187,20 +189,12 @@ pub(crate) fn col_mask_s2(
     pl: usize,
     iw: usize,
 ) -> (u16, [u16; 2]) {
-    let ix = (2 * ox0 + kx * dw) as isize - pl as isize;
-    let inside = |i: isize| i >= 0 && i < iw as isize;
-    let mut fma = 0u16;
-    for j in 0..LANES {
-        if inside(ix + 2 * j as isize) {
-            fma |= 1 << j;
-        }
-    }
-    let load = |start: isize| {
-        let lo = (-start).clamp(0, LANES as isize) as usize;
-        let hi = (iw as isize - start).clamp(0, LANES as isize) as usize;
-        if lo < hi { lane_bits(lo, hi) } else { 0 }
-    };
-    (fma, [load(ix), load(ix + LANES as isize)])
+    let loads = col_mask::<2>(2 * ox0, kx, dw, pl, iw);
+    let both = u32::from(loads[0]) | (u32::from(loads[1]) << LANES);
+    let fma = (0..LANES)
+        .filter(|j| both & (1 << (2 * j)) != 0)
+        .fold(0u16, |m, j| m | (1 << j));
+    (fma, loads)
 }
 
 /// For `R` vectors of 16 output columns from `ox0`, the lanes whose tap in kernel column
@@ -258,12 +252,13 @@ pub(crate) unsafe fn nchw_one<
     let mut pre = [[u16::MAX; R]; MAXK];
     let mut pre_loads = [[u16::MAX; 2]; MAXK];
     if MASKED {
-        for (kx, p) in pre.iter_mut().enumerate().take(t.kw) {
-            *p = masks_for(kx);
-        }
-        if S2 {
-            for (kx, p) in pre_loads.iter_mut().enumerate().take(t.kw) {
-                *p = col_mask_s2(ox0, kx, t.dw, t.pl, t.iw).1;
+        for kx in 0..t.kw.min(MAXK) {
+            if S2 {
+                let (fma, loads) = col_mask_s2(ox0, kx, t.dw, t.pl, t.iw);
+                pre[kx] = [fma; R];
+                pre_loads[kx] = loads;
+            } else {
+                pre[kx] = col_mask::<R>(ox0, kx, t.dw, t.pl, t.iw);
             }
         }
     }

@@ -258,11 +258,16 @@ pub(crate) const WINO2_MIN_IN: usize = 32;
 /// when Winograd is on: a dense (one group) 3 × 3 layer at stride 1 with finite weights
 /// and biases, and at least [`WINO2_MIN_IN`] input channels unless `everywhere` (two).
 pub(crate) fn wino2_allows(layer: &Conv, everywhere: bool) -> bool {
-    let d = layer.desc();
     let finite = layer.weight().iter().all(|w| w.is_finite())
         && layer.bias().is_none_or(|b| b.iter().all(|v| v.is_finite()));
     let min_in = if everywhere { 2 } else { WINO2_MIN_IN };
-    finite && d.kernel == [3, 3] && d.stride == [1, 1] && d.groups == 1 && d.in_channels >= min_in
+    finite && wino2_shape(layer.desc(), min_in)
+}
+
+/// Whether F(2 × 2, 3 × 3) takes a layer of shape `d`: dense (one group) 3 × 3 at stride 1,
+/// with at least `min_in` input channels.
+pub(crate) fn wino2_shape(d: &ConvDesc, min_in: usize) -> bool {
+    d.kernel == [3, 3] && d.stride == [1, 1] && d.groups == 1 && d.in_channels >= min_in
 }
 
 /// Packs `layer`'s 16 transformed filters `V = G g Gᵀ` for tiles of up to `obmax` output

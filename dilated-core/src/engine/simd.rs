@@ -228,7 +228,6 @@ impl V16 for [f32; 16] {
         // SAFETY: the caller guarantees 16 writable lanes at `p`.
         unsafe { self.store(p) }
     }
-
     #[inline(always)]
     unsafe fn fma(self, b: Self, c: Self) -> Self {
         let mut out = c;
@@ -382,7 +381,6 @@ impl V16 for [__m256; 2] {
             _mm256_stream_ps(p.add(8), self[1]);
         }
     }
-
     #[inline(always)]
     unsafe fn fma(self, b: Self, c: Self) -> Self {
         // SAFETY: FMA is enabled in every caller of the AVX2 kernels.
@@ -659,7 +657,6 @@ impl V16 for __m512 {
         // SAFETY: 16 writable lanes at `p`, 64-byte aligned (caller); AVX-512F enabled.
         unsafe { _mm512_stream_ps(p, self) }
     }
-
     #[inline(always)]
     unsafe fn fma(self, b: Self, c: Self) -> Self {
         // SAFETY: AVX-512F enabled.

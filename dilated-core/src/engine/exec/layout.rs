@@ -19,7 +19,7 @@ use super::geom::Geom;
 use super::winograd2d::runs_wino2;
 use crate::Error;
 use crate::conv::Conv;
-use crate::engine::plan::{ConvPlan, Kind};
+use crate::engine::plan::{ConvPlan, Kind, wino2_shape};
 use crate::engine::tiles::{Cpu, Tiles};
 use crate::engine::wino::shape_allows;
 
@@ -87,8 +87,8 @@ pub(crate) fn nchw_dense(l: &Conv, p: Policy) -> bool {
 /// Fewest input channels for which a dense 3 × 3 layer that reads and writes NCHW (a
 /// network of one layer) runs Winograd F(2 × 2, 3 × 3) on the channel-blocked layout (on a
 /// CPU with two FMA ports, [`blocked_wino2`]), its input converted and its output
-/// transposed back, rather than F(2, 3) along the rows on NCHW; inside a stack, where the data stays channel-blocked between such layers,
-/// [`STACK_BLOCKED_WINO2_MIN_IN`]. Measured on the Intel Xeon (AVX-512, 1 thread, GFLOP/s
+/// transposed back, rather than F(2, 3) along the rows on NCHW; inside a stack, where the
+/// data stays channel-blocked between such layers, [`STACK_BLOCKED_WINO2_MIN_IN`]. Measured on the Intel Xeon (AVX-512, 1 thread, GFLOP/s
 /// nominal, F(2, 3) on NCHW vs F(2 × 2, 3 × 3) blocked): 64 → 64 at 128², rate 2, 194 vs
 /// 208; 128 → 128 at 64², 201 vs 228; 64 → 64 at 32², 210 vs 233; 64 → 64 at 64², batch
 /// 8, level; 32 → 32 at 128², rate 2, 175 vs 149, and at 96², batch 4, 179 vs 161. Stacks:
@@ -108,15 +108,11 @@ const STACK_BLOCKED_WINO2_MIN_IN: usize = 32;
 /// A layer with a non-finite weight packs no such filters
 /// ([`crate::engine::plan::wino2_allows`]) and runs the direct channel-blocked tiles.
 fn blocked_wino2(l: &Conv, p: Policy, min_in: usize) -> bool {
-    let d = l.desc();
     p.wino
         && p.wino2
         && !p.wino_everywhere
         && Tiles::two_fma_ports(Cpu::this())
-        && d.kernel == [3, 3]
-        && d.stride == [1, 1]
-        && d.groups == 1
-        && d.in_channels >= min_in
+        && wino2_shape(l.desc(), min_in)
 }
 
 /// Most input channels per group of a dense layer on the direct kernels for the data on

@@ -220,10 +220,9 @@ fn run_step<I: NchwIsa>(
     };
     // A large network output goes past the caches where the driver can (nothing of ours
     // reads it again, and it would not stay cached anyway).
-    let out_bytes = [job.batch, d.out_channels, g.oh, g.ow, 4]
-        .into_iter()
-        .fold(1usize, usize::saturating_mul);
-    let stream = step.dst == Loc::Output && out_bytes >= STREAM_MIN_BYTES;
+    let stream = step.dst == Loc::Output
+        && ConvDesc::nchw_len(job.batch, d.out_channels, [g.oh, g.ow])
+            .is_ok_and(|n| n >= STREAM_MIN_FLOATS);
     run_layer::<I>(layer, plan, step.nchw_depthwise, stream, run, job);
 }
 
@@ -234,13 +233,13 @@ fn pointwise_row(d: &crate::ConvDesc, hw: [usize; 2]) -> Option<[usize; 2]> {
     (pointwise && hw[0] > 1).then(|| [1, hw[0] * hw[1]])
 }
 
-/// Smallest network output (bytes) that a depthwise layer on NCHW data writes with
+/// Smallest network output (floats: 16 MiB) that a depthwise layer on NCHW data writes with
 /// non-temporal stores ([`crate::engine::simd::V16::stream`]): no read of each line before
 /// it is written. Measured on the Intel Xeon (1 / 2 threads, GFLOP/s, plain vs streamed):
 /// 64 channels at 256², rate 4 (S12, a 16 MiB output) 41.4 → 46.2 / 74.8 → 79.4; 128
 /// channels at 128² (8 MiB) 48.4 → 47.4 / 77.5 → 80.8 (see `docs/perf.md`, "Measurements
 /// behind the engine's design choices").
-const STREAM_MIN_BYTES: usize = 16 << 20;
+const STREAM_MIN_FLOATS: usize = 4 << 20;
 
 /// Runs `layer` on the driver its plan picks: the channel-blocked dense tiles, the
 /// depthwise ones (on NCHW data when `nchw_depthwise`, streaming a large output when
