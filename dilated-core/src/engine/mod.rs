@@ -810,25 +810,29 @@ mod tests {
     }
 
     #[test]
-    fn two_port_avx512_runs_wide_3x3_layers_on_winograd_2d_and_narrow_ones_on_nchw() {
+    fn avx512_runs_wide_3x3_layers_on_winograd_2d_and_narrow_ones_on_nchw() {
         if !Kernel::Avx512.is_available() {
             return;
         }
-        // Only CPUs with two FMA ports, where it was measured; the others keep F(2, 3) on
-        // NCHW at every width.
-        let two = Tiles::two_fma_ports(Cpu::this());
+        // The widths are this CPU's: from 48 input channels (32 inside a stack) with two
+        // FMA ports, from 128 with one.
+        let (single, in_stack) = exec::wino2_min_in(Tiles::two_fma_ports(Cpu::this()));
         let hw = [21, 30];
         let same = |c_in, c_out, rate| ConvDesc::same_2d(c_in, c_out, 3, rate);
         // (layers, which hold F(2 × 2, 3 × 3) filters, which run F(2, 3) on NCHW).
         let cases: [(Vec<ConvDesc>, Vec<bool>, Vec<bool>); 4] = [
-            (vec![same(48, 20, 2)], vec![two], vec![!two]),
-            (vec![same(40, 20, 2)], vec![false], vec![true]),
-            // Inside a stack from 32 input channels; the 20-channel layer after them reads
+            (vec![same(single, 20, 2)], vec![true], vec![false]),
+            (vec![same(single - 8, 20, 2)], vec![false], vec![true]),
+            // Inside a stack from its bound; the 20-channel layer after them reads
             // channel-blocked data, so it runs the direct channel-blocked tiles.
             (
-                vec![same(32, 32, 1), same(32, 20, 2), same(20, 9, 5)],
-                vec![two, two, false],
-                vec![!two, !two, !two],
+                vec![
+                    same(in_stack, in_stack, 1),
+                    same(in_stack, 20, 2),
+                    same(20, 9, 5),
+                ],
+                vec![true, true, false],
+                vec![false, false, false],
             ),
             (
                 vec![same(16, 20, 1), same(20, 9, 2)],

@@ -4,15 +4,15 @@
 //! (`[N][C/16][H][W][16]`, the NCHW16c of oneDNN and ONNX Runtime), except between two
 //! layers that both have NCHW kernels and gain from them (depthwise at stride 1 across;
 //! dense with at most [`STACK_NCHW_MAX_IN`] input channels per group; dense on Winograd
-//! F(2, 3), [`crate::engine::wino`], below [`STACK_BLOCKED_WINO2_MIN_IN`] input channels:
-//! wider dense 3 × 3 layers run F(2 × 2, 3 × 3) channel-blocked). The channel-blocked
+//! F(2, 3), [`crate::engine::wino`], below the input channels of [`wino2_min_in`] for the
+//! CPU: wider dense 3 × 3 layers run F(2 × 2, 3 × 3) channel-blocked). The channel-blocked
 //! dense kernel reads either layout through strides and writes either layout in its
 //! epilogue, so a stack converts nothing at its entry and exit; only a depthwise first
 //! layer that cannot run on NCHW (stride across > 1, or a dense layer after it), a wide
 //! dense layer ([`CONVERT_MIN_IN`] input channels per group or more) and a layer on
 //! F(2 × 2, 3 × 3) convert their NCHW input once. A single dense layer runs on the NCHW
-//! kernels when it runs F(2, 3) (below [`BLOCKED_WINO2_MIN_IN`] input channels for a
-//! 3 × 3 layer) or reads few input rows ([`NCHW_MAX_ROWS`]).
+//! kernels when it runs F(2, 3) (below [`wino2_min_in`] input channels for a 3 × 3 layer)
+//! or reads few input rows ([`NCHW_MAX_ROWS`]).
 
 use super::buffers::{Loc, other};
 use super::geom::Geom;
@@ -76,7 +76,7 @@ pub(crate) fn nchw_dense(l: &Conv, p: Policy) -> bool {
     let rows = d.in_per_group().saturating_mul(d.kernel[0]);
     p.nchw
         && !depthwise
-        && !blocked_wino2(l, p, BLOCKED_WINO2_MIN_IN)
+        && !blocked_wino2(l, p, false)
         && match d.stride[1] {
             1 => (p.wino && shape_allows(d, p.wino_everywhere).is_some()) || rows <= NCHW_MAX_ROWS,
             2 => rows <= NCHW_S2_MAX_ROWS,
@@ -85,39 +85,62 @@ pub(crate) fn nchw_dense(l: &Conv, p: Policy) -> bool {
 }
 
 /// Fewest input channels for which a dense 3 × 3 layer that reads and writes NCHW (a
-/// network of one layer) runs Winograd F(2 × 2, 3 × 3) on the channel-blocked layout (on a
-/// CPU with two FMA ports, [`blocked_wino2`]), its input converted and its output
+/// network of one layer) runs Winograd F(2 × 2, 3 × 3) on the channel-blocked layout on a
+/// CPU with two FMA ports ([`wino2_min_in`]), its input converted and its output
 /// transposed back, rather than F(2, 3) along the rows on NCHW; inside a stack, where the
-/// data stays channel-blocked between such layers, [`STACK_BLOCKED_WINO2_MIN_IN`]. Measured on the Intel Xeon (AVX-512, 1 thread, GFLOP/s
-/// nominal, F(2, 3) on NCHW vs F(2 × 2, 3 × 3) blocked): 64 → 64 at 128², rate 2, 194 vs
-/// 208; 128 → 128 at 64², 201 vs 228; 64 → 64 at 32², 210 vs 233; 64 → 64 at 64², batch
-/// 8, level; 32 → 32 at 128², rate 2, 175 vs 149, and at 96², batch 4, 179 vs 161. Stacks:
-/// six layers of 64 at 128² (rates 1, 2, 5, 1, 2, 5) 201 vs 247 (2 threads 381 vs 458);
-/// three of 128 at 64² 191 vs 226; three of 32 at 96², batch 2, 162 vs 182 (see
-/// `docs/perf.md`, "Measurements behind the engine's design choices").
+/// data stays channel-blocked between such layers, [`STACK_BLOCKED_WINO2_MIN_IN`].
+/// Measured on the Intel Xeon (AVX-512, 1 thread, GFLOP/s nominal, F(2, 3) on NCHW vs
+/// F(2 × 2, 3 × 3) blocked): 64 → 64 at 128², rate 2, 194 vs 208; 128 → 128 at 64², 201 vs
+/// 228; 64 → 64 at 32², 210 vs 233; 64 → 64 at 64², batch 8, level; 32 → 32 at 128², rate
+/// 2, 175 vs 149, and at 96², batch 4, 179 vs 161. Stacks: six layers of 64 at 128² (rates
+/// 1, 2, 5, 1, 2, 5) 201 vs 247 (2 threads 381 vs 458); three of 128 at 64² 191 vs 226;
+/// three of 32 at 96², batch 2, 162 vs 182 (see `docs/perf.md`, "Measurements behind the
+/// engine's design choices").
 const BLOCKED_WINO2_MIN_IN: usize = 48;
 
 /// As [`BLOCKED_WINO2_MIN_IN`], for a layer inside a stack.
 const STACK_BLOCKED_WINO2_MIN_IN: usize = 32;
 
+/// As [`BLOCKED_WINO2_MIN_IN`] and [`STACK_BLOCKED_WINO2_MIN_IN`] on a CPU with one FMA
+/// port (or one double-pumped, as the Zen 4's), where F(2, 3) on NCHW keeps the narrower
+/// layers. Measured on the AMD Zen 4 (AVX-512, 1 thread, GFLOP/s nominal, F(2, 3) on NCHW
+/// vs F(2 × 2, 3 × 3) blocked): 64 → 64 at 128², rate 2, 136–151 vs 132–134; 64 → 64 at
+/// 64², batch 8, 143 vs 136; 96 → 96 at 96² level (146 vs 161, then 151 vs 144); 128 → 128
+/// at 64², 147 vs 159 (2 threads 295 vs 349), at 128² 158 vs 173–177; 256 → 256 at 64²,
+/// rate 4, 144 vs 151–168; 512 → 512 at 32², 105 vs 191; 2048 → 256 at 33², rate 1, 89 vs
+/// 133, rate 6, 77 vs 132 (2 threads 108 vs 261). Stacks of three at 64²: 96 channels 144
+/// vs 137, 128 channels 151 vs 173; six of 64 at 128² level (see `docs/perf.md`, "On the
+/// Zen 4, 2026-12-06").
+const ONE_PORT_WINO2_MIN_IN: usize = 128;
+
+/// Fewest input channels for a dense 3 × 3 layer to run F(2 × 2, 3 × 3) channel-blocked on
+/// a CPU with `two_ports` (two FMA ports or one): `(a single layer, a layer inside a
+/// stack)`.
+pub(crate) fn wino2_min_in(two_ports: bool) -> (usize, usize) {
+    if two_ports {
+        (BLOCKED_WINO2_MIN_IN, STACK_BLOCKED_WINO2_MIN_IN)
+    } else {
+        (ONE_PORT_WINO2_MIN_IN, ONE_PORT_WINO2_MIN_IN)
+    }
+}
+
 /// Whether dense layer `l` runs Winograd F(2 × 2, 3 × 3) on the channel-blocked layout
 /// where the NCHW kernels could take it: the family runs it, Winograd is on (and not
-/// forced everywhere: the tests then keep F(2, 3) on NCHW), the CPU has two FMA ports
-/// (where it was measured; the Zen 4's F(2, 3) on NCHW was tuned and measured at every
-/// width), `l` is a dense 3 × 3 layer at stride 1 with at least `min_in` input channels.
-/// A layer with a non-finite weight packs no such filters
+/// forced everywhere: the tests then keep F(2, 3) on NCHW), `l` is a dense 3 × 3 layer at
+/// stride 1 with at least [`wino2_min_in`] input channels for this CPU (`in_stack`: the
+/// bound inside a stack). A layer with a non-finite weight packs no such filters
 /// ([`crate::engine::plan::wino2_allows`]) and runs the direct channel-blocked tiles.
-fn blocked_wino2(l: &Conv, p: Policy, min_in: usize) -> bool {
+fn blocked_wino2(l: &Conv, p: Policy, in_stack: bool) -> bool {
+    let (single, stack) = wino2_min_in(Tiles::two_fma_ports(Cpu::this()));
     p.wino
         && p.wino2
         && !p.wino_everywhere
-        && Tiles::two_fma_ports(Cpu::this())
-        && wino2_shape(l.desc(), min_in)
+        && wino2_shape(l.desc(), if in_stack { stack } else { single })
 }
 
 /// Most input channels per group of a dense layer on the direct kernels for the data on
 /// both sides of it to stay NCHW inside a stack (layers on F(2, 3) keep NCHW at any
-/// width below [`STACK_BLOCKED_WINO2_MIN_IN`]).
+/// width below the stack bound of [`wino2_min_in`]).
 /// As for [`NCHW_MAX_ROWS`], NCHW pays on narrow layers: stacks of 16 channels ran faster
 /// with NCHW between layers, stacks of 32 and 64 channels slower (see
 /// `docs/perf.md`, "Measurements behind the engine's design choices").
@@ -128,7 +151,7 @@ const STACK_NCHW_MAX_IN: usize = 16;
 fn stack_nchw(l: &Conv, p: Policy) -> bool {
     pix(l)
         || (nchw_dense(l, p)
-            && !blocked_wino2(l, p, STACK_BLOCKED_WINO2_MIN_IN)
+            && !blocked_wino2(l, p, true)
             && (l.desc().in_per_group() <= STACK_NCHW_MAX_IN
                 || (p.wino && shape_allows(l.desc(), p.wino_everywhere).is_some())))
 }
