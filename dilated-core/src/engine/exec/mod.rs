@@ -24,7 +24,9 @@ mod winograd;
 mod winograd2d;
 
 pub use buffers::Workspace;
-pub(crate) use layout::{Policy, runs_nchw, wino2_min_in};
+#[cfg(test)]
+pub(crate) use layout::wino2_min_in;
+pub(crate) use layout::{Policy, runs_nchw};
 pub(crate) use split::Threads;
 
 use buffers::{Buf, Loc, Places, buf_len, to_blocked};
