@@ -31,9 +31,10 @@
 //!   input and output transforms around 16 products that run as 1 × 1 layers on the
 //!   channel-blocked tiles), used at an input size where it saves at least 1.4 direct
 //!   products per product (the direct tiles skip the taps in the padding, a Winograd tile
-//!   does not). On AVX-512 CPUs with two FMA ports a dense 3 × 3 layer of 48 input
-//!   channels or more (32 inside a stack, where the data stays channel-blocked between
-//!   such layers) runs F(2 × 2, 3 × 3) channel-blocked rather than F(2, 3) on NCHW.
+//!   does not). On AVX-512 a wide dense 3 × 3 layer runs F(2 × 2, 3 × 3) channel-blocked
+//!   rather than F(2, 3) on NCHW, the data staying channel-blocked between such layers:
+//!   from 48 input channels (32 inside a stack) on CPUs with two FMA ports, from 128 on
+//!   CPUs with one (the Zen 4), each where it was measured faster.
 //!   [`Network::with_winograd`] turns both off.
 //! - **Dispatch**: picked once per process ([`Kernel::selected`]: AVX-512F → AVX2 + FMA →
 //!   portable, `DILATED_KERNEL=avx512|avx2|portable|reference` overrides), or per network
@@ -315,9 +316,9 @@ impl Network {
     ///
     /// Winograd does a third fewer multiplications on stride-1 layers with kernel height
     /// 3, and on 1 × 3 layers whose rate divides 16 or is a multiple of 16, on the families
-    /// that run dense layers on NCHW data (AVX-512; on CPUs with two FMA ports a dense 3 × 3
-    /// layer of 48 input channels or more, or 32 inside a stack, runs F(2 × 2, 3 × 3)
-    /// channel-blocked instead); a quarter fewer (three products for two outputs) on 1 × 2
+    /// that run dense layers on NCHW data (AVX-512; a dense 3 × 3 layer of 48 input
+    /// channels or more, or 32 inside a stack, on CPUs with two FMA ports, and of 128 or
+    /// more on CPUs with one, runs F(2 × 2, 3 × 3) channel-blocked instead); a quarter fewer (three products for two outputs) on 1 × 2
     /// layers at those rates (WaveNet's and TCN's causal layers);
     /// three tenths fewer on layers of kernel height 5 (F(2, 3) on the first three kernel
     /// rows, F(2, 2) on the last two); and F(2 × 2, 3 × 3), 16 products for four outputs where the
