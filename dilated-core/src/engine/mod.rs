@@ -318,20 +318,21 @@ impl Network {
     /// 3, and on 1 × 3 layers whose rate divides 16 or is a multiple of 16, on the families
     /// that run dense layers on NCHW data (AVX-512; a dense 3 × 3 layer of 48 input
     /// channels or more, or 32 inside a stack, on CPUs with two FMA ports, and of 128 or
-    /// more on CPUs with one, runs F(2 × 2, 3 × 3) channel-blocked instead); a quarter fewer (three products for two outputs) on 1 × 2
-    /// layers at those rates (WaveNet's and TCN's causal layers);
-    /// three tenths fewer on layers of kernel height 5 (F(2, 3) on the first three kernel
-    /// rows, F(2, 2) on the last two); and F(2 × 2, 3 × 3), 16 products for four outputs where the
-    /// direct kernels take 36, on dense 3 × 3 stride-1 layers of 32 input channels or more
-    /// that run channel-blocked (AVX-512 and AVX2), at input sizes where it saves enough
-    /// products beside the taps the direct kernels skip in the padding. It sums in another order, so results differ from the direct
-    /// kernels by rounding: on data and weights of comparable scale, within the accuracy
-    /// the tests hold every kernel to (relative 1e-5 of the accumulated magnitude
-    /// `Σ|w·x|`). Its rounding error scales with `Σ|w| · Σ|x|` over the taps of a
-    /// pair (the 3 × 3 taps of a tile in two dimensions) rather than with `Σ|w·x|`, so an
-    /// output that cancels a huge weight on a tiny input against the reverse loses
-    /// relative accuracy; turn Winograd off where that matters. NaN and infinities come out as the reference's (such outputs are
-    /// recomputed directly).
+    /// more on CPUs with one, runs F(2 × 2, 3 × 3) channel-blocked instead); a quarter
+    /// fewer (three products for two outputs) on 1 × 2 layers at those rates (WaveNet's and
+    /// TCN's causal layers); three tenths fewer on layers of kernel height 5 (F(2, 3) on
+    /// the first three kernel rows, F(2, 2) on the last two); and F(2 × 2, 3 × 3), 16
+    /// products for four outputs where the direct kernels take 36, on dense 3 × 3 stride-1
+    /// layers of 32 input channels or more that run channel-blocked (AVX-512 and AVX2), at
+    /// input sizes where it saves enough products beside the taps the direct kernels skip
+    /// in the padding. It sums in another order, so results differ from the direct kernels
+    /// by rounding: on data and weights of comparable scale, within the accuracy the tests
+    /// hold every kernel to (relative 1e-5 of the accumulated magnitude `Σ|w·x|`). Its
+    /// rounding error scales with `Σ|w| · Σ|x|` over the taps of a pair (the 3 × 3 taps of
+    /// a tile in two dimensions) rather than with `Σ|w·x|`, so an output that cancels a
+    /// huge weight on a tiny input against the reverse loses relative accuracy; turn
+    /// Winograd off where that matters. NaN and infinities come out as the reference's
+    /// (such outputs are recomputed directly).
     ///
     /// ```
     /// use dilated_core::{ConvDesc, conv::Conv, engine::Network};

@@ -221,8 +221,9 @@ fn run_step<I: NchwIsa>(
         threads: job.threads,
     };
     // A large network output goes past the caches where the driver can (nothing of ours
-    // reads it again, and it would not stay cached anyway).
-    let stream = step.dst == Loc::Output
+    // reads it again, and it would not stay cached anyway): the NCHW depthwise one.
+    let stream = step.nchw_depthwise
+        && step.dst == Loc::Output
         && ConvDesc::nchw_len(job.batch, d.out_channels, [g.oh, g.ow])
             .is_ok_and(|n| n >= STREAM_MIN_FLOATS);
     run_layer::<I>(layer, plan, step.nchw_depthwise, stream, run, job);
