@@ -32,7 +32,7 @@ use core::arch::x86_64::{
     _mm256_shuffle_ps, _mm256_storeu_ps, _mm256_unpackhi_ps, _mm256_unpacklo_ps,
 };
 
-use super::kernels::{DenseTile, DwPix, taps};
+use super::kernels::{DenseTile, DwPix, prefetch_next, taps};
 use super::simd::{first_masks, lane_bits, lane_masks};
 use super::vmath;
 use crate::conv::Activation;
@@ -518,6 +518,7 @@ pub(crate) unsafe fn pix<const R: usize, const MASKED: bool>(t: &DwPix, ox0: usi
                 }
             }
         }
+        prefetch_next::<R>(t, oy, ox0);
         let out = t.out.wrapping_add(oy * t.ow + ox0);
         // SAFETY: `16·(R − 1) + n_last` outputs from `ox0` are inside the output row
         // (caller).

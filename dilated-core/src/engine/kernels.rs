@@ -148,6 +148,39 @@ pub(crate) struct DwPix {
     /// Whole output vectors at 64-byte aligned addresses go past the caches
     /// ([`V16::stream`]; the driver fences after them).
     pub(crate) nt: bool,
+    /// The input plane the next unit reads, or null: each output row of a tile asks for
+    /// the same columns of that plane's input rows in L2 ([`prefetch_next`]), so the next
+    /// plane streams in from memory while this one is computed.
+    pub(crate) next: *const f32,
+}
+
+/// Asks for the `R` vectors from column `ox0` of the input rows of output row `oy` in the
+/// next plane ([`DwPix::next`]) in L2: over a plane's tiles and rows, the whole next
+/// plane (the columns of the output's).
+#[inline(always)]
+pub(crate) fn prefetch_next<const R: usize>(t: &DwPix, oy: usize, ox0: usize) {
+    if t.next.is_null() {
+        return;
+    }
+    for s in 0..t.sh {
+        let row = t.next.wrapping_add((oy * t.sh + s) * t.iw + ox0);
+        for r in 0..R {
+            prefetch_l2(row.wrapping_add(r * LANES));
+        }
+    }
+}
+
+/// Asks for the cache line of `p` in L2 (a hint: no fault, nothing read, on any address).
+#[inline(always)]
+fn prefetch_l2(p: *const f32) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `prefetcht1` is in SSE (baseline on x86-64); a prefetch reads nothing and
+    // never faults, whatever the address.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T1 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 /// The kernel indices `lo..hi` whose tap for output `o` lands inside an input of `len`
@@ -469,6 +502,7 @@ pub(crate) unsafe fn pix_tile<V: V16, const R: usize>(t: &DwPix, ox0: usize) {
                 }
             }
         }
+        prefetch_next::<R>(t, oy, ox0);
         let out = t.out.wrapping_add(oy * t.ow + ox0);
         // SAFETY: the `16·R` outputs from `ox0` are inside the output row.
         unsafe { store_vecs(&acc, t.bias, t.act, out, LANES, t.nt) };
@@ -522,6 +556,7 @@ pub(crate) unsafe fn pix_masked<V: V16, const R: usize>(t: &DwPix, ox0: usize, n
                 }
             }
         }
+        prefetch_next::<R>(t, oy, ox0);
         let out = t.out.wrapping_add(oy * t.ow + ox0);
         // SAFETY: `R − 1` full vectors and `n_last` pixels from `ox0` are inside the row.
         unsafe { store_vecs(&acc, t.bias, t.act, out, n_last, t.nt) };

@@ -62,6 +62,15 @@ pub(super) fn depthwise_blocked<I: Isa>(plan: &ConvPlan, w: &[f32], r: Run<'_>) 
     threads.run(n_units, &work);
 }
 
+/// Fewest bytes of an input plane for the NCHW depthwise tiles to prefetch the next plane
+/// into L2 while they compute one ([`DwPix::next`]). Measured on the AMD Zen 4 (1 thread,
+/// GFLOP/s, without against with): 3 × 3 at 256², 64 channels (S12, 256 KiB planes)
+/// 18–19 → 32–37 (2 threads 50–63 → 62–73), 32 channels 16.5 → 24–26; 16 channels at
+/// 512² (1 MiB planes) 17 → 22–25; but 128 channels at 128² (S3, 64 KiB planes, which
+/// the hardware's own prefetcher keeps ahead of) level at one thread and slower at two
+/// (see `docs/perf.md`, "On the Zen 4, 2026-12-06 (evening)").
+const PREFETCH_MIN_PLANE_BYTES: usize = 128 << 10;
+
 /// Depthwise layer on NCHW data, 16 consecutive output pixels of one channel per vector;
 /// `stream`: whole output vectors at 64-byte aligned addresses go past the caches
 /// ([`crate::engine::simd::V16::stream`]), each unit fenced after its last.
@@ -87,10 +96,13 @@ pub(super) fn depthwise_nchw<I: Isa>(layer: &Conv, r: Run<'_>, stream: bool) {
     let (units, n_units) = Units::new(batch * c, rg, 1, g.oh, g.ow);
     let weight = layer.weight();
     let bias = layer.bias();
+    // The input exists, so its plane's bytes fit in memory.
+    let plane = g.ih * g.iw;
+    let prefetch = plane.saturating_mul(4) >= PREFETCH_MIN_PLANE_BYTES;
     let work = |u: usize| {
         let (nc, (ya, yb), _) = units.get(u);
         let ch = nc % c;
-        let xp = x.p().cast_const().wrapping_add(nc * g.ih * g.iw);
+        let xp = x.p().cast_const().wrapping_add(nc * plane);
         let yp = y.p().wrapping_add(nc * g.oh * g.ow);
         let t = DwPix {
             x: xp,
@@ -110,6 +122,11 @@ pub(super) fn depthwise_nchw<I: Isa>(layer: &Conv, r: Run<'_>, stream: bool) {
             out: yp,
             ow: g.ow,
             nt: stream,
+            next: if prefetch && nc + 1 < batch * c {
+                xp.wrapping_add(plane)
+            } else {
+                std::ptr::null()
+            },
         };
         let nv = g.ow.div_ceil(LANES);
         let mut v = 0;
