@@ -148,22 +148,23 @@ pub(crate) struct DwPix {
     /// Whole output vectors at 64-byte aligned addresses go past the caches
     /// ([`V16::stream`]; the driver fences after them).
     pub(crate) nt: bool,
-    /// The input plane the next unit reads, or null: each output row of a tile asks for
-    /// the same columns of that plane's input rows in L2 ([`prefetch_next`]), so the next
+    /// The next unit reads the plane after `x`: each output row of a tile asks for the
+    /// same columns of that plane's input rows in L2 ([`prefetch_next`]), so the next
     /// plane streams in from memory while this one is computed.
-    pub(crate) next: *const f32,
+    pub(crate) prefetch: bool,
 }
 
 /// Asks for the `R` vectors from column `ox0` of the input rows of output row `oy` in the
-/// next plane ([`DwPix::next`]) in L2: over a plane's tiles and rows, the whole next
-/// plane (the columns of the output's).
+/// plane after `t.x` in L2 when [`DwPix::prefetch`] is set: over a plane's tiles and rows,
+/// the whole next plane (the columns of the output's).
 #[inline(always)]
 pub(crate) fn prefetch_next<const R: usize>(t: &DwPix, oy: usize, ox0: usize) {
-    if t.next.is_null() {
+    if !t.prefetch {
         return;
     }
+    let next = t.x.wrapping_add(t.ih * t.iw);
     for s in 0..t.sh {
-        let row = t.next.wrapping_add((oy * t.sh + s) * t.iw + ox0);
+        let row = next.wrapping_add((oy * t.sh + s) * t.iw + ox0);
         for r in 0..R {
             prefetch_l2(row.wrapping_add(r * LANES));
         }

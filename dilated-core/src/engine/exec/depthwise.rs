@@ -96,9 +96,9 @@ pub(super) fn depthwise_nchw<I: Isa>(layer: &Conv, r: Run<'_>, stream: bool) {
     let (units, n_units) = Units::new(batch * c, rg, 1, g.oh, g.ow);
     let weight = layer.weight();
     let bias = layer.bias();
-    // The input exists, so its plane's bytes fit in memory.
+    // Only whole-plane units: a unit of some rows is followed by the plane's next rows.
     let plane = g.ih * g.iw;
-    let prefetch = plane.saturating_mul(4) >= PREFETCH_MIN_PLANE_BYTES;
+    let prefetch = rg == g.oh && plane.saturating_mul(size_of::<f32>()) >= PREFETCH_MIN_PLANE_BYTES;
     let work = |u: usize| {
         let (nc, (ya, yb), _) = units.get(u);
         let ch = nc % c;
@@ -122,11 +122,7 @@ pub(super) fn depthwise_nchw<I: Isa>(layer: &Conv, r: Run<'_>, stream: bool) {
             out: yp,
             ow: g.ow,
             nt: stream,
-            next: if prefetch && nc + 1 < batch * c {
-                xp.wrapping_add(plane)
-            } else {
-                std::ptr::null()
-            },
+            prefetch: prefetch && nc + 1 < batch * c,
         };
         let nv = g.ow.div_ceil(LANES);
         let mut v = 0;
