@@ -63,7 +63,7 @@ pub(super) fn depthwise_blocked<I: Isa>(plan: &ConvPlan, w: &[f32], r: Run<'_>) 
 }
 
 /// Fewest bytes of an input plane for the NCHW depthwise tiles to prefetch the next plane
-/// into L2 while they compute one ([`DwPix::next`]). Measured on the AMD Zen 4 (1 thread,
+/// into L2 while they compute one ([`DwPix::prefetch`]). Measured on the AMD Zen 4 (1 thread,
 /// GFLOP/s, without against with): 3 × 3 at 256², 64 channels (S12, 256 KiB planes)
 /// 18–19 → 32–37 (2 threads 50–63 → 62–73), 32 channels 16.5 → 24–26; 16 channels at
 /// 512² (1 MiB planes) 17 → 22–25; but 128 channels at 128² (S3, 64 KiB planes, which
