@@ -19,7 +19,7 @@
 #[cfg(target_arch = "x86_64")]
 use super::avx2;
 use super::kernels::{
-    DenseTile, DwPix, DwTile, dense_tile, dw_tile, pix_masked, pix_tile, transpose16,
+    DenseTile, DwPix, DwTile, dense_tile, dw_tile, pix_masked, pix_tile, pix3_tile, transpose16,
 };
 use super::nchw::{NchwTile, nchw_tile};
 use super::tiles::Tiles;
@@ -41,6 +41,9 @@ pub(crate) trait Isa: Copy + Send + Sync + 'static {
     const DW_TILES: &'static [usize];
     /// NCHW depthwise tile sizes in vectors of 16 pixels, widest first.
     const PIX_TILES: &'static [usize];
+    /// Widths of the NCHW 3 × 3 stride-1 depthwise tile over groups of rows
+    /// ([`pix3_tile`]), widest first; empty where the family runs [`Isa::PIX_TILES`] there.
+    const PIX3_TILES: &'static [usize];
     /// # Safety
     /// As [`dense_tile`], and the CPU supports this instruction set; `r` is in
     /// [`Isa::TILES1`] or [`Isa::TILES2`] as `ob` is 1 or 2.
@@ -54,6 +57,10 @@ pub(crate) trait Isa: Copy + Send + Sync + 'static {
     /// # Safety
     /// As [`pix_masked`], and the CPU supports this instruction set.
     unsafe fn pix_masked(r: usize, t: &DwPix, ox0: usize, n_last: usize);
+    /// # Safety
+    /// As [`pix3_tile`] (with `MASKED = masked`), and the CPU supports this instruction set;
+    /// `r` is in [`Isa::PIX3_TILES`].
+    unsafe fn pix3(r: usize, t: &DwPix, ox0: usize, n_last: usize, masked: bool);
     /// # Safety
     /// As [`wino2_in`], and the CPU supports this instruction set.
     unsafe fn wino2_in(t: &Wino2In);
@@ -80,7 +87,7 @@ macro_rules! isa {
     (
         $(#[$doc:meta])* $name:ident, $v:ty, [$($feat:literal)?],
         tiles1 = [$($r:literal),*], tiles2 = [$($r2:literal),*], dw_tiles = [$($dr:literal),*],
-        pix_tiles = [$($pr:literal),*]
+        pix_tiles = [$($pr:literal),*], pix3_tiles = [$($p3:literal),*]
     ) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy)]
@@ -125,6 +132,15 @@ macro_rules! isa {
                 // SAFETY: forwarded contract; the features are enabled on this function.
                 unsafe { pix_masked::<$v, R>(t, ox0, n_last) }
             }
+            /// The tile compiled with the family's features.
+            ///
+            /// # Safety
+            /// As [`pix3_tile`], and the CPU supports the family's instruction set.
+            $(#[target_feature(enable = $feat)])?
+            unsafe fn pix3_t<const R: usize, const MASKED: bool>(t: &DwPix, ox0: usize, n_last: usize) {
+                // SAFETY: forwarded contract; the features are enabled on this function.
+                unsafe { pix3_tile::<$v, R, MASKED>(t, ox0, n_last) }
+            }
             /// The transpose compiled with the family's features.
             ///
             /// # Safety
@@ -159,6 +175,7 @@ macro_rules! isa {
             const TILES2: &'static [usize] = &[$($r2),*];
             const DW_TILES: &'static [usize] = &[$($dr),*];
             const PIX_TILES: &'static [usize] = &[$($pr),*];
+            const PIX3_TILES: &'static [usize] = &[$($p3),*];
             unsafe fn dense(r: usize, ob: usize, step: usize, t: &DenseTile<'_>) {
                 // SAFETY: forwarded contract (every arm).
                 unsafe {
@@ -204,6 +221,18 @@ macro_rules! isa {
                     }
                 }
             }
+            unsafe fn pix3(r: usize, t: &DwPix, ox0: usize, n_last: usize, masked: bool) {
+                // SAFETY: forwarded contract (every arm).
+                unsafe {
+                    match (r, masked) {
+                        $(
+                            ($p3, false) => Self::pix3_t::<$p3, false>(t, ox0, n_last),
+                            ($p3, true) => Self::pix3_t::<$p3, true>(t, ox0, n_last),
+                        )*
+                        _ => unreachable!("depthwise tile {r} is not compiled"),
+                    }
+                }
+            }
             unsafe fn transpose16(src: *const f32, stride: usize, dst: *mut f32, dst_stride: usize) {
                 // SAFETY: forwarded contract.
                 unsafe { Self::transpose_t(src, stride, dst, dst_stride) }
@@ -223,7 +252,8 @@ macro_rules! isa {
 isa!(
     /// Portable 16-lane arrays (always compiled).
     Portable, [f32; 16], [],
-    tiles1 = [4, 2, 1], tiles2 = [], dw_tiles = [4, 2, 1], pix_tiles = [2, 1]
+    tiles1 = [4, 2, 1], tiles2 = [], dw_tiles = [4, 2, 1], pix_tiles = [2, 1],
+    pix3_tiles = [2, 1]
 );
 
 /// AVX2 + FMA: a 16-lane vector is two `ymm` registers; its own dense tile of up to 6
@@ -272,6 +302,15 @@ impl Avx2 {
         // SAFETY: forwarded contract; the features are enabled on this function.
         unsafe { avx2::pix::<R, true>(t, ox0, n_last) }
     }
+    /// The generic tile compiled with AVX2 and FMA.
+    ///
+    /// # Safety
+    /// As [`pix3_tile`], and the CPU supports AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn pix3_t<const R: usize, const MASKED: bool>(t: &DwPix, ox0: usize, n_last: usize) {
+        // SAFETY: forwarded contract; the features are enabled on this function.
+        unsafe { pix3_tile::<[core::arch::x86_64::__m256; 2], R, MASKED>(t, ox0, n_last) }
+    }
     /// The transform compiled with AVX2 and FMA.
     ///
     /// # Safety
@@ -298,6 +337,7 @@ impl Isa for Avx2 {
     const TILES2: &'static [usize] = &[];
     const DW_TILES: &'static [usize] = &[6, 4, 2, 1];
     const PIX_TILES: &'static [usize] = &[4, 2, 1];
+    const PIX3_TILES: &'static [usize] = &[1];
     unsafe fn dense(r: usize, ob: usize, step: usize, t: &DenseTile<'_>) {
         macro_rules! arms {
             ($(($r:literal, $ob:literal, $h:literal)),*) => {
@@ -357,6 +397,16 @@ impl Isa for Avx2 {
             }
         }
     }
+    unsafe fn pix3(r: usize, t: &DwPix, ox0: usize, n_last: usize, masked: bool) {
+        // SAFETY: forwarded contract (every arm).
+        unsafe {
+            match (r, masked) {
+                (1, false) => Self::pix3_t::<1, false>(t, ox0, n_last),
+                (1, true) => Self::pix3_t::<1, true>(t, ox0, n_last),
+                _ => unreachable!("depthwise tile {r} is not compiled"),
+            }
+        }
+    }
     unsafe fn wino2_in(t: &Wino2In) {
         // SAFETY: forwarded contract.
         unsafe { Self::wino2_in_t(t) }
@@ -378,7 +428,7 @@ isa!(
     Avx512, core::arch::x86_64::__m512, ["avx512f,avx2,fma"],
     tiles1 = [14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1],
     tiles2 = [14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1],
-    dw_tiles = [14, 8, 4, 2, 1], pix_tiles = [8, 4, 2, 1]
+    dw_tiles = [14, 8, 4, 2, 1], pix_tiles = [8, 4, 2, 1], pix3_tiles = [2, 1]
 );
 
 /// The NCHW dense entry points of one instruction set.

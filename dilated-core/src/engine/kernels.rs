@@ -564,6 +564,148 @@ pub(crate) unsafe fn pix_masked<V: V16, const R: usize>(t: &DwPix, ox0: usize, n
     }
 }
 
+/// The 3 × 3, stride-1 NCHW depthwise tile that loads each input vector once: `R` vectors
+/// of 16 output pixels from `ox0` (the last one holding `n_last` real pixels) on every
+/// output row of `t.rows`.
+///
+/// The output rows `dh` apart (one residue class of the rows modulo `dh` at a time) read
+/// the input rows `dh` apart: the tile walks those input rows down the class, keeping the
+/// accumulators of the three output rows each input row belongs to, so every input vector
+/// is loaded once and feeds three multiplies by weights held in registers. Its loads per
+/// multiply are a third of [`pix_tile`]'s, whose nine loads and nine broadcasts per vector
+/// are what hold it on the machines where a 512-bit load costs as much as a 512-bit FMA
+/// (the AMD Zen 4). Input rows outside the plane are skipped (their taps are padding); with
+/// `MASKED`, each (vector, kernel column) reads and multiplies only its lanes inside the
+/// input row, as [`pix_masked`].
+///
+/// # Safety
+/// As [`dense_tile`]; `t.kh = t.kw = 3`, `t.sh = 1`; without `MASKED`, every tap of every
+/// lane is inside its input row and `n_last = 16`.
+#[inline(always)]
+pub(crate) unsafe fn pix3_tile<V: V16, const R: usize, const MASKED: bool>(
+    t: &DwPix,
+    ox0: usize,
+    n_last: usize,
+) {
+    // SAFETY: the channel's nine weights (caller).
+    let w: [V; 9] = core::array::from_fn(|i| unsafe { V::splat(*t.w.add(i)) });
+    let iw = t.iw as isize;
+    let cols: [isize; 3] =
+        core::array::from_fn(|kx| ox0 as isize + (kx * t.dw) as isize - t.pl as isize);
+    let masks: [[u16; R]; 3] = core::array::from_fn(|kx| {
+        core::array::from_fn(|r| {
+            let ix = cols[kx] + (r * LANES) as isize;
+            let lo = (-ix).clamp(0, LANES as isize) as usize;
+            let hi = (iw - ix).clamp(0, LANES as isize) as usize;
+            if lo < hi { lane_bits(lo, hi) } else { 0 }
+        })
+    });
+    let (ya, yb) = t.rows;
+    for o0 in ya..yb.min(ya + t.dh) {
+        // Output rows `o0 + k·dh`, `k < n`; input row `m` of the walk is `o0 − pt + m·dh`,
+        // tap `ky` of output row `m − ky`, whose accumulators are set `(m − ky) mod 3`.
+        let n = (yb - o0).div_ceil(t.dh);
+        let s = Walk {
+            t,
+            w: &w,
+            cols: &cols,
+            masks: &masks,
+            o0,
+            n,
+            ox0,
+            n_last,
+        };
+        // SAFETY: register initialisation.
+        let mut acc = [[unsafe { V::zero() }; R]; 3];
+        let mut m = 0;
+        while m + 3 <= n + 2 {
+            // SAFETY: forwarded contract (every step).
+            unsafe {
+                s.step::<MASKED, 0>(m, &mut acc);
+                s.step::<MASKED, 1>(m + 1, &mut acc);
+                s.step::<MASKED, 2>(m + 2, &mut acc);
+            }
+            m += 3;
+        }
+        // SAFETY: as above (at most two steps are left, `m ≡ 0 mod 3`).
+        unsafe {
+            if m < n + 2 {
+                s.step::<MASKED, 0>(m, &mut acc);
+            }
+            if m + 1 < n + 2 {
+                s.step::<MASKED, 1>(m + 1, &mut acc);
+            }
+        }
+    }
+}
+
+/// One residue class of the output rows in [`pix3_tile`].
+struct Walk<'a, V, const R: usize> {
+    t: &'a DwPix,
+    w: &'a [V; 9],
+    cols: &'a [isize; 3],
+    masks: &'a [[u16; R]; 3],
+    /// The class's first output row, and its number of rows.
+    o0: usize,
+    n: usize,
+    ox0: usize,
+    n_last: usize,
+}
+
+impl<V: V16, const R: usize> Walk<'_, V, R> {
+    /// Input row `m` of the walk, `S = m mod 3`: the accumulator set `S` starts output row
+    /// `m` (tap 0), set `S − 1` takes tap 1 of row `m − 1`, set `S − 2` tap 2 of row
+    /// `m − 2`, which is then complete and stored. Sets of rows outside `0..n` take
+    /// products that are never stored.
+    ///
+    /// # Safety
+    /// As [`pix3_tile`].
+    #[inline(always)]
+    unsafe fn step<const MASKED: bool, const S: usize>(&self, m: usize, acc: &mut [[V; R]; 3]) {
+        let t = self.t;
+        let (c0, c1, c2) = (S, (S + 2) % 3, (S + 1) % 3);
+        // SAFETY: register initialisation.
+        acc[c0] = [unsafe { V::zero() }; R];
+        let iy = (self.o0 + m * t.dh) as isize - t.pt as isize;
+        if iy >= 0 && iy < t.ih as isize {
+            let xrow = t.x.wrapping_add(iy as usize * t.iw);
+            for kx in 0..3 {
+                let xp = xrow.wrapping_offset(self.cols[kx]);
+                for (r, &mk) in self.masks[kx].iter().enumerate() {
+                    let p = xp.wrapping_add(r * LANES);
+                    // SAFETY: the lanes read are inside the input row (caller; masked to
+                    // them); the rest is register arithmetic.
+                    unsafe {
+                        let v = if MASKED {
+                            V::load_mask(p, mk)
+                        } else {
+                            V::load(p)
+                        };
+                        let (w0, w1, w2) = (self.w[kx], self.w[3 + kx], self.w[6 + kx]);
+                        if MASKED {
+                            acc[c0][r] = v.fma_mask(w0, acc[c0][r], mk);
+                            acc[c1][r] = v.fma_mask(w1, acc[c1][r], mk);
+                            acc[c2][r] = v.fma_mask(w2, acc[c2][r], mk);
+                        } else {
+                            acc[c0][r] = v.fma(w0, acc[c0][r]);
+                            acc[c1][r] = v.fma(w1, acc[c1][r]);
+                            acc[c2][r] = v.fma(w2, acc[c2][r]);
+                        }
+                    }
+                }
+            }
+        }
+        if m >= 2 && m - 2 < self.n {
+            let oy = self.o0 + (m - 2) * t.dh;
+            prefetch_next::<R>(t, oy, self.ox0);
+            let out = t.out.wrapping_add(oy * t.ow + self.ox0);
+            // SAFETY: `R − 1` full vectors and `n_last` pixels from `ox0` are inside row
+            // `oy` (an output row of `t.rows`).
+            unsafe { store_vecs(&acc[c2], t.bias, t.act, out, self.n_last, t.nt) };
+        }
+    }
+}
+
 /// The lane indices of the four stages of [`transpose16`]: stage `s` swaps the off-diagonal
 /// blocks of `k = 8 >> s` lanes between rows `i` and `i + k` (`i & k = 0`); `[s][0]` picks
 /// the new row `i` from `row i ‖ row i + k`, `[s][1]` the new row `i + k`.

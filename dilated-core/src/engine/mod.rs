@@ -911,6 +911,132 @@ mod tests {
         }
     }
 
+    /// One 3 × 3 depthwise layer at stride 1 down (the NCHW tile that walks rows `dh`
+    /// apart, `kernels::pix3_tile`) on every family at one and two threads against the
+    /// reference; `specials` inputs and, with `inf_weight`, one weight set to infinities or
+    /// NaN (the reference's result keeps them, and a padded tap never meets them).
+    #[allow(clippy::too_many_arguments)]
+    fn check_pix3(
+        c: usize,
+        hw: [usize; 2],
+        d: [usize; 2],
+        pads: [[usize; 2]; 2],
+        sw: usize,
+        batch: usize,
+        act: Activation,
+        specials: &[(usize, f32)],
+        inf_weight: Option<(usize, f32)>,
+        seed: u64,
+    ) {
+        let desc = fit(
+            ConvDesc {
+                in_channels: c,
+                out_channels: c,
+                groups: c,
+                kernel: [3, 3],
+                dilation: d,
+                stride: [1, sw],
+                padding: pads,
+                bias: seed.is_multiple_of(2),
+                activation: act,
+            },
+            hw,
+        );
+        let mut layers = stack(&[desc], seed);
+        if let Some((i, v)) = inf_weight {
+            let mut w = layers[0].weight().to_vec();
+            let n = w.len();
+            w[i % n] = v;
+            layers[0] = Conv::new(desc, w, layers[0].bias().map(<[f32]>::to_vec)).unwrap();
+        }
+        let mut x = values(ConvDesc::nchw_len(batch, c, hw).unwrap(), seed + 7);
+        let n = x.len();
+        for &(i, v) in specials {
+            x[i % n] = v;
+        }
+        let want = reference_of(&layers, batch, hw, &x);
+        for kernel in [Kernel::Portable, Kernel::Avx2, Kernel::Avx512] {
+            if !kernel.is_available() {
+                continue;
+            }
+            for threads in [1, 2] {
+                let net = Network::new_with_kernel(layers.clone(), kernel)
+                    .unwrap()
+                    .with_threads(threads)
+                    .unwrap();
+                let got = net.forward(batch, hw, &x).unwrap().0;
+                assert_close_to(
+                    &got,
+                    &want,
+                    2e-6 * 9.0,
+                    &format!("{kernel} {threads} {desc:?} {hw:?}"),
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn three_by_three_depthwise_keeps_nan_and_infinities() {
+        let specials = [
+            (5, f32::INFINITY),
+            (333, f32::NAN),
+            (1000, f32::NEG_INFINITY),
+            (2047, f32::INFINITY),
+        ];
+        for (i, v) in [f32::INFINITY, f32::NEG_INFINITY, f32::NAN]
+            .into_iter()
+            .enumerate()
+        {
+            // Rates 1, 2, 3 down, 2 and 5 across, the whole kernel on the borders' padding.
+            check_pix3(
+                3,
+                [21 + i, 45 + 7 * i],
+                [1 + i, 2 + 3 * (i % 2)],
+                [[1 + i, 2], [2, 5]],
+                1,
+                2,
+                Activation::Relu,
+                &specials,
+                Some((4 + 9 * i, v)),
+                40 + i as u64,
+            );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        /// The 3 × 3 depthwise walk against the reference on random shapes: planes
+        /// narrower and shorter than the kernel's reach, rates apart per axis, padding
+        /// apart per side, tiles masked on either border, batches, stride 2 across
+        /// (another tile) and every activation's epilogue.
+        #[test]
+        fn three_by_three_depthwise_matches_the_reference(
+            c in 1..20usize,
+            hw in (1..40usize, 1..90usize),
+            d in (1..7usize, 1..7usize),
+            pads in ((0..8usize, 0..8usize), (0..8usize, 0..8usize)),
+            sw in prop::sample::select(vec![1usize, 1, 1, 2]),
+            batch in 1..3usize,
+            act in 0..4usize,
+            seed in any::<u64>(),
+        ) {
+            let act = [Activation::Identity, Activation::Relu, Activation::LeakyRelu(0.1), Activation::Silu][act];
+            check_pix3(
+                c,
+                [hw.0, hw.1],
+                [d.0, d.1],
+                [[pads.0.0, pads.0.1], [pads.1.0, pads.1.1]],
+                sw,
+                batch,
+                act,
+                &[],
+                None,
+                seed,
+            );
+        }
+    }
+
     #[test]
     fn winograd_2d_keeps_nan_and_infinities_where_the_reference_has_them() {
         // Two 3 × 3 layers (the first writes channel-blocked data, the second NCHW), with

@@ -68,8 +68,16 @@ pub(super) fn depthwise_blocked<I: Isa>(plan: &ConvPlan, w: &[f32], r: Run<'_>) 
 /// 18–19 → 32–37 (2 threads 50–63 → 62–73), 32 channels 16.5 → 24–26; 16 channels at
 /// 512² (1 MiB planes) 17 → 22–25; but 128 channels at 128² (S3, 64 KiB planes, which
 /// the hardware's own prefetcher keeps ahead of) level at one thread and slower at two
-/// (see `docs/perf.md`, "On the Zen 4, 2026-12-06 (evening)").
+/// (see `docs/perf.md`, "On the Zen 4, 2026-12-06 (evening)"). The 3 × 3 layers at stride 1
+/// down run another tile since, with its own bound ([`PREFETCH_MIN_PLANE_BYTES_3X3`]).
 const PREFETCH_MIN_PLANE_BYTES: usize = 128 << 10;
+
+/// The same for the 3 × 3 tile that walks rows `dh` apart ([`crate::engine::kernels::pix3_tile`]):
+/// its strips are two vectors wide, and the hardware prefetcher does not keep ahead of
+/// them from planes of 64 KiB (128 channels at 128², rate 2, one thread, median of 5:
+/// 20 → 27 GFLOP/s; two threads 48 → 64); at 96² (36 KiB) 62 → 67, at 64² (16 KiB, from L2)
+/// 76 → 70, at 32² 75 → 67.
+const PREFETCH_MIN_PLANE_BYTES_3X3: usize = 32 << 10;
 
 /// Depthwise layer on NCHW data, 16 consecutive output pixels of one channel per vector;
 /// `stream`: whole output vectors at 64-byte aligned addresses go past the caches
@@ -96,9 +104,16 @@ pub(super) fn depthwise_nchw<I: Isa>(layer: &Conv, r: Run<'_>, stream: bool) {
     let (units, n_units) = Units::new(batch * c, rg, 1, g.oh, g.ow);
     let weight = layer.weight();
     let bias = layer.bias();
+    // 3 × 3 at stride 1 down: the tile that walks the rows `dh` apart, where the family has it.
+    let walk3 = g.kh == 3 && g.kw == 3 && g.sh == 1 && !I::PIX3_TILES.is_empty();
     // Only whole-plane units: a unit of some rows is followed by the plane's next rows.
     let plane = g.ih * g.iw;
-    let prefetch = rg == g.oh && plane.saturating_mul(size_of::<f32>()) >= PREFETCH_MIN_PLANE_BYTES;
+    let pf_min = if walk3 {
+        PREFETCH_MIN_PLANE_BYTES_3X3
+    } else {
+        PREFETCH_MIN_PLANE_BYTES
+    };
+    let prefetch = rg == g.oh && plane.saturating_mul(size_of::<f32>()) >= pf_min;
     let work = |u: usize| {
         let (nc, (ya, yb), _) = units.get(u);
         let ch = nc % c;
@@ -127,14 +142,16 @@ pub(super) fn depthwise_nchw<I: Isa>(layer: &Conv, r: Run<'_>, stream: bool) {
         let nv = g.ow.div_ceil(LANES);
         let mut v = 0;
         while v < nv {
-            let r = I::PIX_TILES
-                .iter()
-                .copied()
-                .find(|&r| r <= nv - v)
-                .unwrap_or(1);
+            let widths = if walk3 { I::PIX3_TILES } else { I::PIX_TILES };
+            let r = widths.iter().copied().find(|&r| r <= nv - v).unwrap_or(1);
             let ox = v * LANES;
             let n_last = LANES.min(g.ow - (v + r - 1) * LANES);
-            if n_last == LANES && interior(ox) && interior(ox + (r - 1) * LANES) {
+            let plain = n_last == LANES && interior(ox) && interior(ox + (r - 1) * LANES);
+            if walk3 {
+                // SAFETY: 3 × 3, stride 1; unmasked only where every vector is interior (as
+                // below), every store inside this unit's output rows.
+                unsafe { I::pix3(r, &t, ox, n_last, !plain) };
+            } else if plain {
                 // SAFETY: every vector of the tile is interior (the interior is an interval),
                 // so every load is inside the input rows and every store inside this unit's
                 // output rows.
