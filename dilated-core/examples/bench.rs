@@ -9,7 +9,7 @@
 //! cargo run --release -p dilated-core --example bench -- conv1d --in 64 --out 64 --size 16384 \
 //!     --kernel 3 --dilation 8
 //! cargo run --release -p dilated-core --example bench -- stack --in 64 --out 64 \
-//!     --size 128x128 --kernel 3 --rates 1,2,5,1,2,5
+//!     --size 128x128 --kernel 3 --rates 1,2,5,1,2,5 [--separable]
 //! ```
 //!
 //! GFLOP/s = 2·N·Cout·OH·OW·(Cin/G)·KH·KW / time, summed over the layers of a stack (taps
@@ -85,6 +85,11 @@ struct Shape {
     /// Run every layer on the direct kernels (no Winograd), to compare the two.
     #[arg(long)]
     direct: bool,
+    /// Stack mode: each rate is a depthwise-separable pair (MobileNet's, DeepLab v3+'s):
+    /// a depthwise `kernel × kernel` layer at the rate, then a 1 × 1 layer to `--out`
+    /// (`--groups` is ignored).
+    #[arg(long)]
+    separable: bool,
     /// Activation of every layer (default: ReLU between the layers of a stack, none after
     /// the last).
     #[arg(long, value_enum)]
@@ -207,7 +212,18 @@ fn run(mode: Mode) -> Result<(), String> {
     let mut layers = Vec::new();
     let mut flops = 0f64;
     let (mut cin, mut cur) = (shape.cin, hw);
-    for (i, &d) in rates.iter().enumerate() {
+    // (rate, kernel, groups, out channels) of every layer.
+    let mut specs = Vec::new();
+    for &d in &rates {
+        if shape.separable {
+            let c = specs.last().map_or(shape.cin, |&(_, _, _, c)| c);
+            specs.push((d, k, c, c));
+            specs.push((1, 1, 1, shape.cout));
+        } else {
+            specs.push((d, k, shape.groups, shape.cout));
+        }
+    }
+    for (i, &(d, k, groups, cout)) in specs.iter().enumerate() {
         let total = d * (k - 1);
         let (lo, hi) = match shape.padding.as_str() {
             "same" => (total / 2, total - total / 2),
@@ -220,8 +236,8 @@ fn run(mode: Mode) -> Result<(), String> {
         };
         let desc = ConvDesc {
             in_channels: cin,
-            out_channels: shape.cout,
-            groups: shape.groups,
+            out_channels: cout,
+            groups,
             kernel: if one_d { [1, k] } else { [k, k] },
             dilation: if one_d { [1, d] } else { [d, d] },
             stride: if one_d {
@@ -237,22 +253,22 @@ fn run(mode: Mode) -> Result<(), String> {
             bias: true,
             activation: match shape.activation {
                 Some(a) => a.into(),
-                None if i + 1 < rates.len() => Activation::Relu,
+                None if i + 1 < specs.len() => Activation::Relu,
                 None => Activation::Identity,
             },
         };
         let out = desc.output_size(cur).map_err(|e| e.to_string())?;
-        let fan_in = (cin / shape.groups * desc.kernel[0] * desc.kernel[1]) as f32;
+        let fan_in = (cin / groups * desc.kernel[0] * desc.kernel[1]) as f32;
         let w: Vec<f32> = data(desc.weight_len().map_err(|e| e.to_string())?, i as u64 + 1)
             .into_iter()
             .map(|v| v / fan_in.sqrt())
             .collect();
-        let b = data(shape.cout, 100 + i as u64);
+        let b = data(cout, 100 + i as u64);
         layers.push(Conv::new(desc, w, Some(b)).map_err(|e| e.to_string())?);
         flops += 2.0
-            * (shape.batch * shape.cout * out[0] * out[1]) as f64
-            * (cin / shape.groups * desc.kernel[0] * desc.kernel[1]) as f64;
-        cin = shape.cout;
+            * (shape.batch * cout * out[0] * out[1]) as f64
+            * (cin / groups * desc.kernel[0] * desc.kernel[1]) as f64;
+        cin = cout;
         cur = out;
     }
     let net = Network::new(layers)
@@ -318,7 +334,7 @@ fn run(mode: Mode) -> Result<(), String> {
         "# kernel={} threads={} layers={} out={}x{}x{}x{} reps={} min_ms={:.3} max_ms={:.3}",
         net.kernel(),
         net.threads(),
-        rates.len(),
+        specs.len(),
         shape.batch,
         shape.cout,
         out_hw[0],

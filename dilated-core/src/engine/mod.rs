@@ -975,6 +975,85 @@ mod tests {
         }
     }
 
+    /// A 3 × 3 depthwise layer on the channel-blocked layout (`kernels::dw_tile`), as in a
+    /// depthwise-separable block: before a 1 × 1 layer (its NCHW input converted, its
+    /// output blocked) or after one (blocked input, NCHW output), the dense layers kept off
+    /// the NCHW kernels; every family at one and two threads against the reference.
+    #[allow(clippy::too_many_arguments)]
+    fn check_dw3_blocked(
+        c: usize,
+        hw: [usize; 2],
+        d: [usize; 2],
+        pads: [[usize; 2]; 2],
+        sw: usize,
+        dw_first: bool,
+        act: Activation,
+        specials: &[(usize, f32)],
+        seed: u64,
+    ) {
+        let dw = fit(
+            ConvDesc {
+                in_channels: c,
+                out_channels: c,
+                groups: c,
+                kernel: [3, 3],
+                dilation: d,
+                stride: [1, sw],
+                padding: pads,
+                bias: true,
+                activation: act,
+            },
+            hw,
+        );
+        let mut one = ConvDesc::same_2d(c, c, 1, 1);
+        one.bias = seed.is_multiple_of(2);
+        let descs = if dw_first { [dw, one] } else { [one, dw] };
+        let layers = stack(&descs, seed);
+        let mut x = values(ConvDesc::nchw_len(2, c, hw).unwrap(), seed + 3);
+        let n = x.len();
+        for &(i, v) in specials {
+            x[i % n] = v;
+        }
+        let want = reference_of(&layers, 2, hw, &x);
+        for kernel in [Kernel::Portable, Kernel::Avx2, Kernel::Avx512] {
+            if !kernel.is_available() {
+                continue;
+            }
+            let net = Network::new_with_kernel(layers.clone(), kernel)
+                .unwrap()
+                .with_nchw(false)
+                .unwrap();
+            for threads in [1, 2] {
+                let net = net.clone().with_threads(threads).unwrap();
+                let got = net.forward(2, hw, &x).unwrap().0;
+                let what = format!("{kernel} {threads} {descs:?} {hw:?}");
+                assert_close_to(&got, &want, 2e-6 * (9 + c) as f32, &what);
+            }
+        }
+    }
+
+    #[test]
+    fn blocked_three_by_three_depthwise_keeps_nan_and_infinities() {
+        let specials = [
+            (7, f32::INFINITY),
+            (250, f32::NAN),
+            (1200, f32::NEG_INFINITY),
+        ];
+        for (i, dw_first) in [true, false].into_iter().enumerate() {
+            check_dw3_blocked(
+                20,
+                [17 + i, 40],
+                [2 + i, 3],
+                [[2 + i, 1], [3, 3]],
+                1,
+                dw_first,
+                Activation::Relu,
+                &specials,
+                60 + i as u64,
+            );
+        }
+    }
+
     #[test]
     fn three_by_three_depthwise_keeps_nan_and_infinities() {
         let specials = [
@@ -1005,6 +1084,34 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        /// The channel-blocked 3 × 3 depthwise tile against the reference on random
+        /// shapes: channels across block boundaries, planes shorter and narrower than the
+        /// kernel's reach, rates and padding apart, stride 2 across.
+        #[test]
+        fn blocked_three_by_three_depthwise_matches_the_reference(
+            c in 1..40usize,
+            hw in (1..30usize, 1..60usize),
+            d in (1..6usize, 1..6usize),
+            pads in ((0..7usize, 0..7usize), (0..7usize, 0..7usize)),
+            sw in prop::sample::select(vec![1usize, 1, 2]),
+            dw_first in any::<bool>(),
+            act in 0..3usize,
+            seed in any::<u64>(),
+        ) {
+            let act = [Activation::Identity, Activation::Relu, Activation::Tanh][act];
+            check_dw3_blocked(
+                c,
+                [hw.0, hw.1],
+                [d.0, d.1],
+                [[pads.0.0, pads.0.1], [pads.1.0, pads.1.1]],
+                sw,
+                dw_first,
+                act,
+                &[],
+                seed,
+            );
+        }
 
         /// The 3 × 3 depthwise walk against the reference on random shapes: planes
         /// narrower and shorter than the kernel's reach, rates apart per axis, padding
