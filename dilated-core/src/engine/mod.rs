@@ -911,37 +911,80 @@ mod tests {
         }
     }
 
-    /// One 3 × 3 depthwise layer at stride 1 down (the NCHW tile that walks rows `dh`
-    /// apart, `kernels::pix3_tile`) on every family at one and two threads against the
-    /// reference; `specials` inputs and, with `inf_weight`, one weight set to infinities or
-    /// NaN (the reference's result keeps them, and a padded tap never meets them).
-    #[allow(clippy::too_many_arguments)]
-    fn check_pix3(
+    /// A 3 × 3 depthwise layer of the tests below: `c` channels on a `hw` input, rates
+    /// `d`, padding `pads` (raised where the kernel would not fit), stride `sw` across.
+    #[derive(Debug, Clone, Copy)]
+    struct Dw3 {
         c: usize,
         hw: [usize; 2],
         d: [usize; 2],
         pads: [[usize; 2]; 2],
         sw: usize,
-        batch: usize,
         act: Activation,
+    }
+
+    /// Rates and padding as a proptest draws them (pairs).
+    type Pair = (usize, usize);
+
+    impl Dw3 {
+        fn drawn(
+            c: usize,
+            hw: Pair,
+            d: Pair,
+            pads: (Pair, Pair),
+            sw: usize,
+            act: Activation,
+        ) -> Self {
+            Self {
+                c,
+                hw: [hw.0, hw.1],
+                d: [d.0, d.1],
+                pads: [[pads.0.0, pads.0.1], [pads.1.0, pads.1.1]],
+                sw,
+                act,
+            }
+        }
+
+        fn desc(&self, bias: bool) -> ConvDesc {
+            fit(
+                ConvDesc {
+                    in_channels: self.c,
+                    out_channels: self.c,
+                    groups: self.c,
+                    kernel: [3, 3],
+                    dilation: self.d,
+                    stride: [1, self.sw],
+                    padding: self.pads,
+                    bias,
+                    activation: self.act,
+                },
+                self.hw,
+            )
+        }
+
+        /// Test values for `batch` inputs, `specials` written in (index modulo the length).
+        fn input(&self, batch: usize, seed: u64, specials: &[(usize, f32)]) -> Vec<f32> {
+            let mut x = values(ConvDesc::nchw_len(batch, self.c, self.hw).unwrap(), seed);
+            let n = x.len();
+            for &(i, v) in specials {
+                x[i % n] = v;
+            }
+            x
+        }
+    }
+
+    /// One 3 × 3 depthwise layer at stride 1 down (the NCHW tile that walks rows `dh`
+    /// apart, `kernels::pix3_tile`) on every family at one and two threads against the
+    /// reference; `specials` inputs and, with `inf_weight`, one weight set to infinities or
+    /// NaN (the reference's result keeps them, and a padded tap never meets them).
+    fn check_pix3(
+        l: Dw3,
+        batch: usize,
         specials: &[(usize, f32)],
         inf_weight: Option<(usize, f32)>,
         seed: u64,
     ) {
-        let desc = fit(
-            ConvDesc {
-                in_channels: c,
-                out_channels: c,
-                groups: c,
-                kernel: [3, 3],
-                dilation: d,
-                stride: [1, sw],
-                padding: pads,
-                bias: seed.is_multiple_of(2),
-                activation: act,
-            },
-            hw,
-        );
+        let desc = l.desc(seed.is_multiple_of(2));
         let mut layers = stack(&[desc], seed);
         if let Some((i, v)) = inf_weight {
             let mut w = layers[0].weight().to_vec();
@@ -949,12 +992,8 @@ mod tests {
             w[i % n] = v;
             layers[0] = Conv::new(desc, w, layers[0].bias().map(<[f32]>::to_vec)).unwrap();
         }
-        let mut x = values(ConvDesc::nchw_len(batch, c, hw).unwrap(), seed + 7);
-        let n = x.len();
-        for &(i, v) in specials {
-            x[i % n] = v;
-        }
-        let want = reference_of(&layers, batch, hw, &x);
+        let x = l.input(batch, seed + 7, specials);
+        let want = reference_of(&layers, batch, l.hw, &x);
         for kernel in [Kernel::Portable, Kernel::Avx2, Kernel::Avx512] {
             if !kernel.is_available() {
                 continue;
@@ -964,13 +1003,9 @@ mod tests {
                     .unwrap()
                     .with_threads(threads)
                     .unwrap();
-                let got = net.forward(batch, hw, &x).unwrap().0;
-                assert_close_to(
-                    &got,
-                    &want,
-                    2e-6 * 9.0,
-                    &format!("{kernel} {threads} {desc:?} {hw:?}"),
-                );
+                let got = net.forward(batch, l.hw, &x).unwrap().0;
+                let what = format!("{kernel} {threads} {desc:?} {:?}", l.hw);
+                assert_close_to(&got, &want, 2e-6 * 9.0, &what);
             }
         }
     }
@@ -979,42 +1014,14 @@ mod tests {
     /// depthwise-separable block: before a 1 × 1 layer (its NCHW input converted, its
     /// output blocked) or after one (blocked input, NCHW output), the dense layers kept off
     /// the NCHW kernels; every family at one and two threads against the reference.
-    #[allow(clippy::too_many_arguments)]
-    fn check_dw3_blocked(
-        c: usize,
-        hw: [usize; 2],
-        d: [usize; 2],
-        pads: [[usize; 2]; 2],
-        sw: usize,
-        dw_first: bool,
-        act: Activation,
-        specials: &[(usize, f32)],
-        seed: u64,
-    ) {
-        let dw = fit(
-            ConvDesc {
-                in_channels: c,
-                out_channels: c,
-                groups: c,
-                kernel: [3, 3],
-                dilation: d,
-                stride: [1, sw],
-                padding: pads,
-                bias: true,
-                activation: act,
-            },
-            hw,
-        );
-        let mut one = ConvDesc::same_2d(c, c, 1, 1);
+    fn check_dw3_blocked(l: Dw3, dw_first: bool, specials: &[(usize, f32)], seed: u64) {
+        let dw = l.desc(true);
+        let mut one = ConvDesc::same_2d(l.c, l.c, 1, 1);
         one.bias = seed.is_multiple_of(2);
         let descs = if dw_first { [dw, one] } else { [one, dw] };
         let layers = stack(&descs, seed);
-        let mut x = values(ConvDesc::nchw_len(2, c, hw).unwrap(), seed + 3);
-        let n = x.len();
-        for &(i, v) in specials {
-            x[i % n] = v;
-        }
-        let want = reference_of(&layers, 2, hw, &x);
+        let x = l.input(2, seed + 3, specials);
+        let want = reference_of(&layers, 2, l.hw, &x);
         for kernel in [Kernel::Portable, Kernel::Avx2, Kernel::Avx512] {
             if !kernel.is_available() {
                 continue;
@@ -1025,9 +1032,9 @@ mod tests {
                 .unwrap();
             for threads in [1, 2] {
                 let net = net.clone().with_threads(threads).unwrap();
-                let got = net.forward(2, hw, &x).unwrap().0;
-                let what = format!("{kernel} {threads} {descs:?} {hw:?}");
-                assert_close_to(&got, &want, 2e-6 * (9 + c) as f32, &what);
+                let got = net.forward(2, l.hw, &x).unwrap().0;
+                let what = format!("{kernel} {threads} {descs:?} {:?}", l.hw);
+                assert_close_to(&got, &want, 2e-6 * (9 + l.c) as f32, &what);
             }
         }
     }
@@ -1040,17 +1047,15 @@ mod tests {
             (1200, f32::NEG_INFINITY),
         ];
         for (i, dw_first) in [true, false].into_iter().enumerate() {
-            check_dw3_blocked(
-                20,
-                [17 + i, 40],
-                [2 + i, 3],
-                [[2 + i, 1], [3, 3]],
-                1,
-                dw_first,
-                Activation::Relu,
-                &specials,
-                60 + i as u64,
-            );
+            let l = Dw3 {
+                c: 20,
+                hw: [17 + i, 40],
+                d: [2 + i, 3],
+                pads: [[2 + i, 1], [3, 3]],
+                sw: 1,
+                act: Activation::Relu,
+            };
+            check_dw3_blocked(l, dw_first, &specials, 60 + i as u64);
         }
     }
 
@@ -1067,18 +1072,15 @@ mod tests {
             .enumerate()
         {
             // Rates 1, 2, 3 down, 2 and 5 across, the whole kernel on the borders' padding.
-            check_pix3(
-                3,
-                [21 + i, 45 + 7 * i],
-                [1 + i, 2 + 3 * (i % 2)],
-                [[1 + i, 2], [2, 5]],
-                1,
-                2,
-                Activation::Relu,
-                &specials,
-                Some((4 + 9 * i, v)),
-                40 + i as u64,
-            );
+            let l = Dw3 {
+                c: 3,
+                hw: [21 + i, 45 + 7 * i],
+                d: [1 + i, 2 + 3 * (i % 2)],
+                pads: [[1 + i, 2], [2, 5]],
+                sw: 1,
+                act: Activation::Relu,
+            };
+            check_pix3(l, 2, &specials, Some((4 + 9 * i, v)), 40 + i as u64);
         }
     }
 
@@ -1100,17 +1102,8 @@ mod tests {
             seed in any::<u64>(),
         ) {
             let act = [Activation::Identity, Activation::Relu, Activation::Tanh][act];
-            check_dw3_blocked(
-                c,
-                [hw.0, hw.1],
-                [d.0, d.1],
-                [[pads.0.0, pads.0.1], [pads.1.0, pads.1.1]],
-                sw,
-                dw_first,
-                act,
-                &[],
-                seed,
-            );
+            let l = Dw3::drawn(c, hw, d, pads, sw, act);
+            check_dw3_blocked(l, dw_first, &[], seed);
         }
 
         /// The 3 × 3 depthwise walk against the reference on random shapes: planes
@@ -1129,18 +1122,8 @@ mod tests {
             seed in any::<u64>(),
         ) {
             let act = [Activation::Identity, Activation::Relu, Activation::LeakyRelu(0.1), Activation::Silu][act];
-            check_pix3(
-                c,
-                [hw.0, hw.1],
-                [d.0, d.1],
-                [[pads.0.0, pads.0.1], [pads.1.0, pads.1.1]],
-                sw,
-                batch,
-                act,
-                &[],
-                None,
-                seed,
-            );
+            let l = Dw3::drawn(c, hw, d, pads, sw, act);
+            check_pix3(l, batch, &[], None, seed);
         }
     }
 
