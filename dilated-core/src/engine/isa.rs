@@ -41,8 +41,8 @@ pub(crate) trait Isa: Copy + Send + Sync + 'static {
     const DW_TILES: &'static [usize];
     /// NCHW depthwise tile sizes in vectors of 16 pixels, widest first.
     const PIX_TILES: &'static [usize];
-    /// Widths of the NCHW 3 × 3 stride-1 depthwise tile over groups of rows
-    /// ([`pix3_tile`]), widest first; empty where the family runs [`Isa::PIX_TILES`] there.
+    /// Widths in vectors of the NCHW 3 × 3 depthwise walk at stride 1 down ([`pix3_tile`]),
+    /// widest first; empty where the family runs [`Isa::PIX_TILES`] there.
     const PIX3_TILES: &'static [usize];
     /// # Safety
     /// As [`dense_tile`], and the CPU supports this instruction set; `r` is in
