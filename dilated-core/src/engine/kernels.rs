@@ -15,6 +15,7 @@
 //! [`activate`]), store to the blocked layout or scattered to NCHW. The families that
 //! compile these tiles, and the entry points the drivers call, are in [`super::isa`].
 
+use super::nchw::col_mask;
 use super::simd::{LANES, V16, lane_bits};
 use super::vmath::activate;
 use crate::conv::Activation;
@@ -589,16 +590,15 @@ pub(crate) unsafe fn pix3_tile<V: V16, const R: usize, const MASKED: bool>(
 ) {
     // SAFETY: the channel's nine weights (caller).
     let w: [V; 9] = core::array::from_fn(|i| unsafe { V::splat(*t.w.add(i)) });
-    let iw = t.iw as isize;
     let cols: [isize; 3] =
         core::array::from_fn(|kx| ox0 as isize + (kx * t.dw) as isize - t.pl as isize);
+    // Every lane of a plain strip is inside the row.
     let masks: [[u16; R]; 3] = core::array::from_fn(|kx| {
-        core::array::from_fn(|r| {
-            let ix = cols[kx] + (r * LANES) as isize;
-            let lo = (-ix).clamp(0, LANES as isize) as usize;
-            let hi = (iw - ix).clamp(0, LANES as isize) as usize;
-            if lo < hi { lane_bits(lo, hi) } else { 0 }
-        })
+        if MASKED {
+            col_mask::<R>(ox0, kx, t.dw, t.pl, t.iw)
+        } else {
+            [u16::MAX; R]
+        }
     });
     let (ya, yb) = t.rows;
     for o0 in ya..yb.min(ya + t.dh) {

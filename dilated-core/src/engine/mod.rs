@@ -662,6 +662,22 @@ mod tests {
         }
     }
 
+    /// A network of `layers` on every family this CPU runs, at one and at two threads:
+    /// `(family, threads, network)`.
+    fn every_net(layers: &[Conv]) -> Vec<(Kernel, usize, Network)> {
+        let mut nets = Vec::new();
+        for kernel in [Kernel::Portable, Kernel::Avx2, Kernel::Avx512] {
+            if !kernel.is_available() {
+                continue;
+            }
+            let net = Network::new_with_kernel(layers.to_vec(), kernel).unwrap();
+            for threads in [1, 2] {
+                nets.push((kernel, threads, net.clone().with_threads(threads).unwrap()));
+            }
+        }
+        nets
+    }
+
     /// Runs one layer on every family with the NCHW kernels forced on, Winograd on, and
     /// checks it against the reference: within `2·10⁻⁶ · fan-in` relative, NaN where the
     /// reference has NaN, the same infinity where it has one.
@@ -891,22 +907,13 @@ mod tests {
         let n = want.len();
         let mut buf = vec![0.0f32; n + 32];
         let aligned = buf.as_ptr().align_offset(64);
-        for kernel in [Kernel::Portable, Kernel::Avx2, Kernel::Avx512] {
-            if !kernel.is_available() {
-                continue;
-            }
-            for threads in [1, 2] {
-                let net = Network::new_with_kernel(layers.clone(), kernel)
-                    .unwrap()
-                    .with_threads(threads)
+        for (kernel, threads, net) in every_net(&layers) {
+            for start in [aligned, aligned + 1] {
+                buf.fill(f32::NAN);
+                let y = &mut buf[start..start + n];
+                net.forward_into(1, hw, &x, y, &mut Workspace::new())
                     .unwrap();
-                for start in [aligned, aligned + 1] {
-                    buf.fill(f32::NAN);
-                    let y = &mut buf[start..start + n];
-                    net.forward_into(1, hw, &x, y, &mut Workspace::new())
-                        .unwrap();
-                    assert_close_to(y, &want, 2e-6 * 9.0, &format!("{kernel} {threads}"));
-                }
+                assert_close_to(y, &want, 2e-6 * 9.0, &format!("{kernel} {threads}"));
             }
         }
     }
@@ -994,19 +1001,10 @@ mod tests {
         }
         let x = l.input(batch, seed + 7, specials);
         let want = reference_of(&layers, batch, l.hw, &x);
-        for kernel in [Kernel::Portable, Kernel::Avx2, Kernel::Avx512] {
-            if !kernel.is_available() {
-                continue;
-            }
-            for threads in [1, 2] {
-                let net = Network::new_with_kernel(layers.clone(), kernel)
-                    .unwrap()
-                    .with_threads(threads)
-                    .unwrap();
-                let got = net.forward(batch, l.hw, &x).unwrap().0;
-                let what = format!("{kernel} {threads} {desc:?} {:?}", l.hw);
-                assert_close_to(&got, &want, 2e-6 * 9.0, &what);
-            }
+        for (kernel, threads, net) in every_net(&layers) {
+            let got = net.forward(batch, l.hw, &x).unwrap().0;
+            let what = format!("{kernel} {threads} {desc:?} {:?}", l.hw);
+            assert_close_to(&got, &want, 2e-6 * 9.0, &what);
         }
     }
 
@@ -1022,20 +1020,11 @@ mod tests {
         let layers = stack(&descs, seed);
         let x = l.input(2, seed + 3, specials);
         let want = reference_of(&layers, 2, l.hw, &x);
-        for kernel in [Kernel::Portable, Kernel::Avx2, Kernel::Avx512] {
-            if !kernel.is_available() {
-                continue;
-            }
-            let net = Network::new_with_kernel(layers.clone(), kernel)
-                .unwrap()
-                .with_nchw(false)
-                .unwrap();
-            for threads in [1, 2] {
-                let net = net.clone().with_threads(threads).unwrap();
-                let got = net.forward(2, l.hw, &x).unwrap().0;
-                let what = format!("{kernel} {threads} {descs:?} {:?}", l.hw);
-                assert_close_to(&got, &want, 2e-6 * (9 + l.c) as f32, &what);
-            }
+        for (kernel, threads, net) in every_net(&layers) {
+            let net = net.with_nchw(false).unwrap();
+            let got = net.forward(2, l.hw, &x).unwrap().0;
+            let what = format!("{kernel} {threads} {descs:?} {:?}", l.hw);
+            assert_close_to(&got, &want, 2e-6 * (9 + l.c) as f32, &what);
         }
     }
 

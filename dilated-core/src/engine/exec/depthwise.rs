@@ -106,6 +106,7 @@ pub(super) fn depthwise_nchw<I: Isa>(layer: &Conv, r: Run<'_>, stream: bool) {
     let bias = layer.bias();
     // 3 × 3 at stride 1 down: the tile that walks the rows `dh` apart, where the family has it.
     let walk3 = g.kh == 3 && g.kw == 3 && g.sh == 1 && !I::PIX3_TILES.is_empty();
+    let widths = if walk3 { I::PIX3_TILES } else { I::PIX_TILES };
     // Only whole-plane units: a unit of some rows is followed by the plane's next rows.
     let plane = g.ih * g.iw;
     let pf_min = if walk3 {
@@ -142,7 +143,6 @@ pub(super) fn depthwise_nchw<I: Isa>(layer: &Conv, r: Run<'_>, stream: bool) {
         let nv = g.ow.div_ceil(LANES);
         let mut v = 0;
         while v < nv {
-            let widths = if walk3 { I::PIX3_TILES } else { I::PIX_TILES };
             let r = widths.iter().copied().find(|&r| r <= nv - v).unwrap_or(1);
             let ox = v * LANES;
             let n_last = LANES.min(g.ow - (v + r - 1) * LANES);
