@@ -15,7 +15,6 @@
 //! [`activate`]), store to the blocked layout or scattered to NCHW. The families that
 //! compile these tiles, and the entry points the drivers call, are in [`super::isa`].
 
-use super::nchw::col_mask;
 use super::simd::{LANES, V16, lane_bits};
 use super::vmath::activate;
 use crate::conv::Activation;
@@ -183,6 +182,27 @@ fn prefetch_l2(p: *const f32) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = p;
+}
+
+/// For `R` vectors of 16 output columns from `ox0`, the lanes whose tap in kernel column
+/// `kx` (rate `dw`, left padding `pl`) lands inside an input row of `iw` columns.
+#[inline(always)]
+pub(crate) fn col_mask<const R: usize>(
+    ox0: usize,
+    kx: usize,
+    dw: usize,
+    pl: usize,
+    iw: usize,
+) -> [u16; R] {
+    let ixk = ox0 as isize + (kx * dw) as isize - pl as isize;
+    let mut m = [0u16; R];
+    for (r, m) in m.iter_mut().enumerate() {
+        let ix = ixk + (r * LANES) as isize;
+        let lo = (-ix).clamp(0, LANES as isize) as usize;
+        let hi = (iw as isize - ix).clamp(0, LANES as isize) as usize;
+        *m = if lo < hi { lane_bits(lo, hi) } else { 0 };
+    }
+    m
 }
 
 /// The kernel indices `lo..hi` whose tap for output `o` lands inside an input of `len`
@@ -521,17 +541,9 @@ pub(crate) unsafe fn pix_tile<V: V16, const R: usize>(t: &DwPix, ox0: usize) {
 #[inline(always)]
 pub(crate) unsafe fn pix_masked<V: V16, const R: usize>(t: &DwPix, ox0: usize, n_last: usize) {
     const MAXK: usize = 8;
-    let iw = t.iw as isize;
     let masks_for = |kx: usize| {
         let ixk = ox0 as isize + (kx * t.dw) as isize - t.pl as isize;
-        let mut masks = [0u16; R];
-        for (r, m) in masks.iter_mut().enumerate() {
-            let ix = ixk + (r * LANES) as isize;
-            let lo = (-ix).clamp(0, LANES as isize) as usize;
-            let hi = (iw - ix).clamp(0, LANES as isize) as usize;
-            *m = if lo < hi { lane_bits(lo, hi) } else { 0 };
-        }
-        (ixk, masks)
+        (ixk, col_mask::<R>(ox0, kx, t.dw, t.pl, t.iw))
     };
     // The masks depend on the column only: computed once for every row (up to 8 columns).
     let mut pre = [(0isize, [0u16; R]); MAXK];

@@ -23,8 +23,8 @@
 //! Weights are packed per group and per block of [`PC`] output channels of that group:
 //! `[C_in/G][KH][KW][PC]`, zeros for the channels past the group's last.
 
-use super::kernels::store_vecs;
-use super::simd::{LANES, V16, lane_bits};
+use super::kernels::{col_mask, store_vecs};
+use super::simd::{LANES, V16};
 use crate::Error;
 use crate::conv::Activation;
 use crate::conv::Conv;
@@ -195,27 +195,6 @@ pub(crate) fn col_mask_s2(
         .filter(|j| both & (1 << (2 * j)) != 0)
         .fold(0u16, |m, j| m | (1 << j));
     (fma, loads)
-}
-
-/// For `R` vectors of 16 output columns from `ox0`, the lanes whose tap in kernel column
-/// `kx` (rate `dw`, left padding `pl`) lands inside an input row of `iw` columns.
-#[inline(always)]
-pub(crate) fn col_mask<const R: usize>(
-    ox0: usize,
-    kx: usize,
-    dw: usize,
-    pl: usize,
-    iw: usize,
-) -> [u16; R] {
-    let ixk = ox0 as isize + (kx * dw) as isize - pl as isize;
-    let mut m = [0u16; R];
-    for (r, m) in m.iter_mut().enumerate() {
-        let ix = ixk + (r * LANES) as isize;
-        let lo = (-ix).clamp(0, LANES as isize) as usize;
-        let hi = (iw as isize - ix).clamp(0, LANES as isize) as usize;
-        *m = if lo < hi { lane_bits(lo, hi) } else { 0 };
-    }
-    m
 }
 
 /// One tile of [`nchw_tile`].

@@ -55,8 +55,8 @@
 //! activation: one that is not finite is recomputed by the direct kernel, which matches the
 //! reference. Layers with a non-finite weight or bias never run here.
 
-use super::kernels::store_vecs;
-use super::nchw::{Block, NchwTile, PC, col_mask, nchw_one};
+use super::kernels::{col_mask, store_vecs};
+use super::nchw::{Block, NchwTile, PC, nchw_one};
 use super::simd::{LANES, V16};
 use super::tiles::{Cpu, Tiles};
 use crate::Error;
