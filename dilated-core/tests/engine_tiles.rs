@@ -271,6 +271,37 @@ fn wide_layers_match_the_reference() {
     }
 }
 
+/// Strided stems (3 → 32, 3 × 3, stride 2, the NCHW tile of one vector per stride-2 row):
+/// rows whose last tile's last tap is the row's last column (the tile stays plain: its
+/// second load ends there), one column short of it or past it, odd widths, rates and
+/// padding that push the taps into the right border; NaN and infinities kept.
+#[test]
+fn strided_stems_match_the_reference_at_the_row_ends() {
+    let mut rng = Rng(13);
+    for (w, dil, pad, specials) in [
+        (64, 1, [1, 1], 2),
+        (65, 1, [1, 1], 0),
+        (63, 1, [1, 1], 1),
+        (66, 1, [0, 1], 0),
+        (97, 2, [2, 2], 3),
+        (70, 3, [0, 3], 0),
+        (35, 1, [1, 0], 2),
+    ] {
+        let mut desc = ConvDesc::same_2d(3, 32, 3, dil);
+        desc.stride = [2, 2];
+        desc.padding = [[1, 1], pad];
+        let hw = [7, w];
+        let l = layer(desc, &mut rng);
+        let mut x = rng.vec(ConvDesc::nchw_len(2, 3, hw).unwrap());
+        let values = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY];
+        for k in 0..specials {
+            let i = rng.below(x.len());
+            x[i] = values[k % 3];
+        }
+        check(l, 2, hw, &x);
+    }
+}
+
 /// A stack whose first layer is wide (its input converted to the blocked layout in the
 /// scratch buffer the second layer's output must not overwrite) gives the reference's
 /// results on every family.

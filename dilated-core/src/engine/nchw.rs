@@ -136,8 +136,9 @@ const MAXK: usize = 8;
 /// channels, looped inside the instruction-set entry point so that a run of interior
 /// tiles costs one call. `MASKED = false` only where every lane of every vector has all
 /// its taps inside the input row and `n_last = 16`. `S2`: stride 2 across (`t.sw = 2`),
-/// only with `R = 1`; a tap then loads the 32 columns from its first lane's, so
-/// `MASKED = false` also needs the column after the last lane's inside the row.
+/// only with `R = 1`; a tap then loads two vectors from its first lane's column and keeps
+/// the 16 columns the lanes read (in a plain tile the second vector starts at column 15,
+/// so it ends on the last lane's).
 ///
 /// # Safety
 /// The valid kernel rows, the input planes of the group, `C` packed weights per (input
@@ -165,16 +166,23 @@ pub(crate) unsafe fn nchw_tile<
 }
 
 /// The even lanes of two vectors: lane `j` of `a.perm2(b, &EVENS)` is lane `2j` of the 32
-/// floats `a, b` (the inputs of 16 outputs at stride 2).
-const EVENS: [u32; 16] = {
+/// floats `a, b` (the inputs of 16 outputs at stride 2, `b` loaded 16 columns after `a`).
+const EVENS: [u32; 16] = lanes(0);
+
+/// The same 16 columns with `b` loaded 15 columns after `a` (so that it ends on the last
+/// lane's column, not one past it): the even lanes of `a`, then the odd lanes of `b`.
+const EVENS_FROM_15: [u32; 16] = lanes(1);
+
+/// `a`'s lanes 0, 2, …, 14, then `b`'s (16 + the same) shifted by `skew`.
+const fn lanes(skew: u32) -> [u32; 16] {
     let mut e = [0u32; 16];
     let mut j = 0;
     while j < 16 {
-        e[j] = 2 * j as u32;
+        e[j] = 2 * j as u32 + if j >= 8 { skew } else { 0 };
         j += 1;
     }
     e
-};
+}
 
 /// At stride 2 across, for the 16 output columns from `ox0` and kernel column `kx`: the
 /// lanes whose tap lands inside an input row of `iw` columns (the FMA's mask), and the
@@ -267,8 +275,12 @@ pub(crate) unsafe fn nchw_one<
                             .copied()
                             .unwrap_or_else(|| col_mask_s2(ox0, kx, t.dw, t.pl, t.iw).1)
                     };
+                    // Plain tiles load the second half from column 15, so that no load
+                    // reaches past the last lane's tap (the right-edge tile of a row that
+                    // ends there stays plain); masked ones from 16 (their masks).
+                    let second = if MASKED { LANES } else { LANES - 1 };
                     let half = |h: usize| {
-                        let p = xp.wrapping_add(h * LANES);
+                        let p = xp.wrapping_add(h * second);
                         // SAFETY: unmasked, all 32 columns from the first tap's are inside
                         // the row (caller); masked, only the lanes inside it are read.
                         unsafe {
@@ -280,7 +292,9 @@ pub(crate) unsafe fn nchw_one<
                         }
                     };
                     // SAFETY: a register permute.
-                    xv[0] = unsafe { half(0).perm2(half(1), &EVENS) };
+                    xv[0] = unsafe {
+                        half(0).perm2(half(1), if MASKED { &EVENS } else { &EVENS_FROM_15 })
+                    };
                 } else {
                     for (r, v) in xv.iter_mut().enumerate() {
                         let p = xp.wrapping_add(r * LANES);

@@ -60,12 +60,11 @@ impl Geom {
 }
 
 impl Geom {
-    /// Whether the 16 output pixels from column `ox` have every tap inside the input row
-    /// — at stride 2 across, with the column after the last lane's (the NCHW tile loads
-    /// 32 columns per tap and keeps the even ones).
+    /// Whether the 16 output pixels from column `ox` have every tap inside the input row.
     pub(super) fn interior(&self, ox: usize) -> bool {
         let first = ox * self.sw;
-        first >= self.pl && first + LANES * self.sw + (self.kw - 1) * self.dw <= self.iw + self.pl
+        first >= self.pl
+            && first + (LANES - 1) * self.sw + (self.kw - 1) * self.dw < self.iw + self.pl
     }
 
     /// The input row and column of kernel tap (0, 0) for output pixel `(oy, ox)`
