@@ -528,6 +528,9 @@ macro_rules! nchw_isa {
                             ($cc, 1, false) if t.sw == 2 => {
                                 run::<$cc, 1, false, 0, true>(t, ox0, n_last, tiles)
                             }
+                            ($cc, 1, true) if t.sw == 2 && t.kw == 3 => {
+                                run::<$cc, 1, true, 3, true>(t, ox0, n_last, tiles)
+                            }
                             ($cc, 1, true) if t.sw == 2 => {
                                 run::<$cc, 1, true, 0, true>(t, ox0, n_last, tiles)
                             }

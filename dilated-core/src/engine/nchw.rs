@@ -24,7 +24,7 @@
 //! `[C_in/G][KH][KW][PC]`, zeros for the channels past the group's last.
 
 use super::kernels::{col_mask, store_vecs};
-use super::simd::{LANES, V16};
+use super::simd::{LANES, V16, lane_bits};
 use crate::Error;
 use crate::conv::Activation;
 use crate::conv::Conv;
@@ -198,10 +198,12 @@ pub(crate) fn col_mask_s2(
     iw: usize,
 ) -> (u16, [u16; 2]) {
     let loads = col_mask::<2>(2 * ox0, kx, dw, pl, iw);
-    let both = u32::from(loads[0]) | (u32::from(loads[1]) << LANES);
-    let fma = (0..LANES)
-        .filter(|j| both & (1 << (2 * j)) != 0)
-        .fold(0u16, |m, j| m | (1 << j));
+    // Loaded lanes `lo..hi` of the 32 are inside the row: output lanes `j` with `2j` there.
+    let ix = (2 * ox0 + kx * dw) as isize - pl as isize;
+    let lo = (-ix).clamp(0, 2 * LANES as isize) as usize;
+    let hi = (iw as isize - ix).clamp(0, 2 * LANES as isize) as usize;
+    let (a, b) = (lo.div_ceil(2), hi.div_ceil(2));
+    let fma = if a < b { lane_bits(a, b) } else { 0 };
     (fma, loads)
 }
 
@@ -339,6 +341,32 @@ pub(crate) unsafe fn nchw_one<
                     n_last,
                     false,
                 );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The stride-2 FMA mask is the even lanes of the 32 loaded columns' masks: output lane
+    /// `j` reads loaded column `2j`. Over every start, kernel column, rate, padding and row
+    /// width near the vector's reach.
+    #[test]
+    fn stride_two_masks_take_the_even_loaded_lanes() {
+        for ox0 in [0, 1, 7, 16, 33] {
+            for (kx, dw) in [(0, 1), (1, 1), (2, 1), (2, 3), (4, 2)] {
+                for pl in 0..6 {
+                    for iw in 1..100 {
+                        let (fma, loads) = col_mask_s2(ox0, kx, dw, pl, iw);
+                        let both = u32::from(loads[0]) | (u32::from(loads[1]) << LANES);
+                        let want = (0..LANES)
+                            .filter(|j| both & (1 << (2 * j)) != 0)
+                            .fold(0u16, |m, j| m | (1 << j));
+                        assert_eq!(fma, want, "ox0 {ox0} kx {kx} dw {dw} pl {pl} iw {iw}");
+                    }
+                }
             }
         }
     }
