@@ -437,6 +437,10 @@ pub(crate) trait NchwIsa: Isa {
     /// channel-blocked ones on this family (see `docs/perf.md`, "Measurements behind the engine's
     /// design choices").
     const NCHW_DENSE: bool;
+    /// Whether dense layers at stride 2 across run on these kernels where the layout allows
+    /// even when [`NchwIsa::NCHW_DENSE`] is false: where measured faster than the
+    /// channel-blocked ones (AVX2: strided stems).
+    const NCHW_STRIDED: bool;
     /// Whether dense 3 × 3 layers run Winograd F(2 × 2, 3 × 3) on the channel-blocked
     /// layout ([`super::wino2`]) when Winograd is on: where measured faster than the direct
     /// channel-blocked tiles (AVX2 and AVX-512; the portable family keeps one packing of its
@@ -479,10 +483,11 @@ macro_rules! nchw_isa {
     (
         $name:ty, $v:ty, [$($feat:literal)?], shapes = [$(($c:literal, $r:literal)),*],
         chans = [$($cc:literal),*], shape = $shape:expr, dense = $on:literal,
-        wino2 = $w2:literal
+        strided = $st:literal, wino2 = $w2:literal
     ) => {
         impl NchwIsa for $name {
             const NCHW_DENSE: bool = $on;
+            const NCHW_STRIDED: bool = $st;
             const WINO2: bool = $w2;
             fn nchw_shape(tiles: Tiles) -> (usize, &'static [usize]) {
                 let f: fn(Tiles) -> (usize, &'static [usize]) = $shape;
@@ -648,9 +653,11 @@ macro_rules! nchw_isa {
 
 // Portable and AVX2 keep dense layers channel-blocked: AVX2's 16 registers leave the NCHW tile 4
 // channels × 1 vector, 4 FMAs per input load, and the blocked tile ran faster on every shape
-// measured (see `docs/perf.md`, "Measurements behind the engine's design choices"); the kernels
-// stay compiled and tested for the layers a future policy may send them. Neither has tile
-// variants: the shapes of `Tiles` are AVX-512's.
+// measured at stride 1 (see `docs/perf.md`, "Measurements behind the engine's design choices");
+// the kernels stay compiled and tested for the layers a future policy may send them. At stride
+// 2 across AVX2 runs the NCHW tile: the blocked tile gathers its inputs two columns apart, and
+// the NCHW tile took strided stems from 23 to 57 GFLOP/s on the Zen 4 (`docs/perf.md`, "On the
+// Zen 4, 2026-12-07"). Neither has tile variants: the shapes of `Tiles` are AVX-512's.
 nchw_isa!(
     Portable,
     [f32; 16],
@@ -659,6 +666,7 @@ nchw_isa!(
     chans = [8],
     shape = |_| (8, &[2, 1]),
     dense = false,
+    strided = false,
     wino2 = false
 );
 
@@ -671,6 +679,7 @@ nchw_isa!(
     chans = [4],
     shape = |_| (4, &[1]),
     dense = false,
+    strided = true,
     wino2 = true
 );
 
@@ -694,5 +703,6 @@ nchw_isa!(
     chans = [16, 8],
     shape = avx512_shape,
     dense = true,
+    strided = true,
     wino2 = true
 );

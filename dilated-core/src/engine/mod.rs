@@ -193,12 +193,28 @@ impl PartialEq for Network {
     }
 }
 
-/// What the plans depend on in family `kernel`: the most output blocks per dense tile,
-/// whether dense layers run on its NCHW kernels by default, and whether it runs Winograd
-/// on the channel-blocked layout.
-fn family(kernel: Kernel) -> (usize, bool, bool) {
-    fn of<I: isa::NchwIsa>() -> (usize, bool, bool) {
-        (I::OBMAX, I::NCHW_DENSE, I::WINO2)
+/// What the plans depend on in a kernel family.
+#[derive(Debug, Clone, Copy)]
+struct Family {
+    /// The most output blocks per dense tile.
+    obmax: usize,
+    /// Whether dense layers run on its NCHW kernels by default ([`isa::NchwIsa::NCHW_DENSE`]).
+    nchw: bool,
+    /// Whether dense layers at stride 2 across do ([`isa::NchwIsa::NCHW_STRIDED`]).
+    nchw_strided: bool,
+    /// Whether it runs Winograd on the channel-blocked layout.
+    wino2: bool,
+}
+
+/// [`Family`] of `kernel`.
+fn family(kernel: Kernel) -> Family {
+    fn of<I: isa::NchwIsa>() -> Family {
+        Family {
+            obmax: I::OBMAX,
+            nchw: I::NCHW_DENSE,
+            nchw_strided: I::NCHW_STRIDED,
+            wino2: I::WINO2,
+        }
     }
     match kernel {
         // The reference runs no tile: its plans are the portable family's.
@@ -214,7 +230,7 @@ fn family(kernel: Kernel) -> (usize, bool, bool) {
 }
 
 fn plans_for(layers: &[Conv], kernel: Kernel, p: exec::Policy) -> Result<Vec<ConvPlan>, Error> {
-    let (obmax, ..) = family(kernel);
+    let obmax = family(kernel).obmax;
     (0..layers.len())
         .map(|i| {
             let wino = p.wino.then_some(p.wino_everywhere);
@@ -260,9 +276,11 @@ impl Network {
                 });
             }
         }
+        let f = family(kernel);
         let policy = exec::Policy {
-            nchw: family(kernel).1,
-            wino2: family(kernel).2,
+            nchw: f.nchw,
+            nchw_strided: f.nchw_strided,
+            wino2: f.wino2,
             wino: true,
             wino_everywhere: false,
             tiles: Tiles::forced(),
@@ -303,7 +321,10 @@ impl Network {
             return Err(Error::KernelUnavailable { kernel });
         }
         if kernel != self.kernel {
-            (_, self.policy.nchw, self.policy.wino2) = family(kernel);
+            let f = family(kernel);
+            self.policy.nchw = f.nchw;
+            self.policy.nchw_strided = f.nchw_strided;
+            self.policy.wino2 = f.wino2;
             self.plans = plans_for(&self.layers, kernel, self.policy)?.into();
         }
         self.kernel = kernel;
@@ -401,6 +422,7 @@ impl Network {
     #[cfg(test)]
     fn with_nchw(mut self, on: bool) -> Result<Self, Error> {
         self.policy.nchw = on;
+        self.policy.nchw_strided = on;
         self.plans = plans_for(&self.layers, self.kernel, self.policy)?.into();
         Ok(self)
     }

@@ -165,25 +165,6 @@ pub(crate) unsafe fn nchw_tile<
     }
 }
 
-/// The even lanes of two vectors: lane `j` of `a.perm2(b, &EVENS)` is lane `2j` of the 32
-/// floats `a, b` (the inputs of 16 outputs at stride 2, `b` loaded 16 columns after `a`).
-const EVENS: [u32; 16] = lanes(0);
-
-/// The same 16 columns with `b` loaded 15 columns after `a` (so that it ends on the last
-/// lane's column, not one past it): the even lanes of `a`, then the odd lanes of `b`.
-const EVENS_FROM_15: [u32; 16] = lanes(1);
-
-/// `a`'s lanes 0, 2, …, 14, then `b`'s (16 + the same) shifted by `skew`.
-const fn lanes(skew: u32) -> [u32; 16] {
-    let mut e = [0u32; 16];
-    let mut j = 0;
-    while j < 16 {
-        e[j] = 2 * j as u32 + if j >= 8 { skew } else { 0 };
-        j += 1;
-    }
-    e
-}
-
 /// At stride 2 across, for the 16 output columns from `ox0` and kernel column `kx`: the
 /// lanes whose tap lands inside an input row of `iw` columns (the FMA's mask), and the
 /// lanes of the two 16-float loads from the first tap's column that lie inside the row
@@ -294,9 +275,7 @@ pub(crate) unsafe fn nchw_one<
                         }
                     };
                     // SAFETY: a register permute.
-                    xv[0] = unsafe {
-                        half(0).perm2(half(1), if MASKED { &EVENS } else { &EVENS_FROM_15 })
-                    };
+                    xv[0] = unsafe { half(0).evens(half(1), !MASKED) };
                 } else {
                     for (r, v) in xv.iter_mut().enumerate() {
                         let p = xp.wrapping_add(r * LANES);

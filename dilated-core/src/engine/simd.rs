@@ -13,18 +13,19 @@
 use core::arch::x86_64::{
     __m256, __m256i, __m512, _CMP_LT_OQ, _CMP_UNORD_Q, _MM_FROUND_NO_EXC,
     _MM_FROUND_TO_NEAREST_INT, _mm_sfence, _mm256_add_epi32, _mm256_add_ps, _mm256_and_ps,
-    _mm256_and_si256, _mm256_blendv_ps, _mm256_castsi256_ps, _mm256_cmp_ps, _mm256_cmpeq_epi32,
-    _mm256_cmpgt_epi32, _mm256_cvtps_epi32, _mm256_div_ps, _mm256_fmadd_ps, _mm256_loadu_ps,
-    _mm256_mask_i32gather_ps, _mm256_maskload_ps, _mm256_maskstore_ps, _mm256_max_ps,
-    _mm256_min_ps, _mm256_movemask_ps, _mm256_mul_ps, _mm256_mullo_epi32, _mm256_or_ps,
-    _mm256_round_ps, _mm256_set1_epi32, _mm256_set1_ps, _mm256_setr_epi32, _mm256_setzero_ps,
-    _mm256_slli_epi32, _mm256_srai_epi32, _mm256_storeu_ps, _mm256_stream_ps, _mm256_sub_epi32,
-    _mm256_sub_ps, _mm512_abs_ps, _mm512_add_ps, _mm512_cmp_ps_mask, _mm512_div_ps,
-    _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_loadu_si512, _mm512_mask_blend_ps,
-    _mm512_mask_i32gather_ps, _mm512_mask_storeu_ps, _mm512_mask3_fmadd_ps, _mm512_maskz_loadu_ps,
-    _mm512_max_ps, _mm512_min_ps, _mm512_mul_ps, _mm512_mullo_epi32, _mm512_permutex2var_ps,
-    _mm512_roundscale_ps, _mm512_scalef_ps, _mm512_set1_epi32, _mm512_set1_ps, _mm512_setr_epi32,
-    _mm512_setzero_ps, _mm512_storeu_ps, _mm512_stream_ps, _mm512_sub_ps,
+    _mm256_and_si256, _mm256_blendv_ps, _mm256_castpd_ps, _mm256_castps_pd, _mm256_castsi256_ps,
+    _mm256_cmp_ps, _mm256_cmpeq_epi32, _mm256_cmpgt_epi32, _mm256_cvtps_epi32, _mm256_div_ps,
+    _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_mask_i32gather_ps, _mm256_maskload_ps,
+    _mm256_maskstore_ps, _mm256_max_ps, _mm256_min_ps, _mm256_movemask_ps, _mm256_mul_ps,
+    _mm256_mullo_epi32, _mm256_or_ps, _mm256_permute4x64_pd, _mm256_round_ps, _mm256_set1_epi32,
+    _mm256_set1_ps, _mm256_setr_epi32, _mm256_setzero_ps, _mm256_shuffle_ps, _mm256_slli_epi32,
+    _mm256_srai_epi32, _mm256_storeu_ps, _mm256_stream_ps, _mm256_sub_epi32, _mm256_sub_ps,
+    _mm512_abs_ps, _mm512_add_ps, _mm512_cmp_ps_mask, _mm512_div_ps, _mm512_fmadd_ps,
+    _mm512_loadu_ps, _mm512_loadu_si512, _mm512_mask_blend_ps, _mm512_mask_i32gather_ps,
+    _mm512_mask_storeu_ps, _mm512_mask3_fmadd_ps, _mm512_maskz_loadu_ps, _mm512_max_ps,
+    _mm512_min_ps, _mm512_mul_ps, _mm512_mullo_epi32, _mm512_permutex2var_ps, _mm512_roundscale_ps,
+    _mm512_scalef_ps, _mm512_set1_epi32, _mm512_set1_ps, _mm512_setr_epi32, _mm512_setzero_ps,
+    _mm512_storeu_ps, _mm512_stream_ps, _mm512_sub_ps,
 };
 
 /// Lanes per vector (and channels per block of the blocked layout).
@@ -110,6 +111,18 @@ pub(crate) trait V16: Copy {
     /// The CPU supports the vector type's instruction set (the caller runs with its target
     /// features enabled).
     unsafe fn perm2(self, b: Self, idx: &[u32; 16]) -> Self;
+    /// The 16 columns a stride-2 tile reads from two loads: lanes 0, 2, …, 14 of `self`,
+    /// then lanes 0, 2, …, 14 of `b` — or, with `odd`, lanes 1, 3, …, 15 of `b` (the second
+    /// load taken one column earlier).
+    ///
+    /// # Safety
+    /// The CPU supports the vector type's instruction set (the caller runs with its target
+    /// features enabled).
+    #[inline(always)]
+    unsafe fn evens(self, b: Self, odd: bool) -> Self {
+        // SAFETY: forwarded contract.
+        unsafe { self.perm2(b, if odd { &EVENS_ODDS } else { &EVENS }) }
+    }
     /// `self · b`.
     ///
     /// # Safety
@@ -202,6 +215,25 @@ pub(crate) fn lane_bits(lo: usize, hi: usize) -> u16 {
     debug_assert!(lo <= hi && hi <= LANES);
     let upto = |n: usize| ((1u32 << n) - 1) as u16;
     upto(hi) & !upto(lo)
+}
+
+/// [`V16::evens`]'s lanes as [`V16::perm2`] indices: lane `j` of `a ‖ b` is lane `2j` of the
+/// 32 (the inputs of 16 outputs at stride 2, `b` loaded 16 columns after `a`).
+const EVENS: [u32; 16] = even_lanes(0);
+
+/// The same 16 columns with `b` loaded 15 columns after `a`: the even lanes of `a`, then the
+/// odd lanes of `b`.
+const EVENS_ODDS: [u32; 16] = even_lanes(1);
+
+/// `a`'s lanes 0, 2, …, 14, then `b`'s (16 + the same) shifted by `skew`.
+const fn even_lanes(skew: u32) -> [u32; 16] {
+    let mut e = [0u32; 16];
+    let mut j = 0;
+    while j < 16 {
+        e[j] = 2 * j as u32 + if j >= 8 { skew } else { 0 };
+        j += 1;
+    }
+    e
 }
 
 impl V16 for [f32; 16] {
@@ -430,6 +462,25 @@ impl V16 for [__m256; 2] {
             [
                 _mm256_loadu_ps(out.as_ptr()),
                 _mm256_loadu_ps(out.as_ptr().add(8)),
+            ]
+        }
+    }
+    #[inline(always)]
+    unsafe fn evens(self, b: Self, odd: bool) -> Self {
+        // Per 128-bit half, `shuffle_ps` takes two lanes of each source ([x0 x2 y0 y2 | x4
+        // x6 y4 y6] for the even ones); the 64-bit permute puts the halves' pairs in order.
+        // (No closures: they would lose the target features and call every intrinsic.)
+        // SAFETY: AVX2 enabled; register operations only.
+        unsafe {
+            let lo = _mm256_shuffle_ps::<0b10_00_10_00>(self[0], self[1]);
+            let hi = if odd {
+                _mm256_shuffle_ps::<0b11_01_11_01>(b[0], b[1])
+            } else {
+                _mm256_shuffle_ps::<0b10_00_10_00>(b[0], b[1])
+            };
+            [
+                _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(lo))),
+                _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(hi))),
             ]
         }
     }
@@ -789,5 +840,77 @@ mod tests {
         assert_eq!(lane_bits(0, 16), 0xFFFF);
         assert_eq!(lane_bits(2, 5), 0b11100);
         assert_eq!(lane_bits(3, 3), 0);
+    }
+
+    /// 32 distinct values, so that any lane taken from the wrong place shows.
+    fn two_vectors() -> ([f32; 16], [f32; 16]) {
+        (
+            core::array::from_fn(|i| i as f32),
+            core::array::from_fn(|i| 100.0 + i as f32),
+        )
+    }
+
+    /// What [`V16::evens`] must give: lane `j < 8` is lane `2j` of `a`, lane `8 + j` lane
+    /// `2j` (or `2j + 1`, `odd`) of `b`.
+    fn evens_by_hand(a: &[f32; 16], b: &[f32; 16], odd: bool) -> [f32; 16] {
+        core::array::from_fn(|l| {
+            if l < 8 {
+                a[2 * l]
+            } else {
+                b[2 * (l - 8) + usize::from(odd)]
+            }
+        })
+    }
+
+    #[test]
+    fn portable_evens_take_the_stride_two_lanes() {
+        let (a, b) = two_vectors();
+        for odd in [false, true] {
+            // SAFETY: the portable vector needs no CPU feature.
+            let got = unsafe { a.evens(b, odd) };
+            assert_eq!(got, evens_by_hand(&a, &b, odd), "odd {odd}");
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_and_avx512_evens_take_the_stride_two_lanes() {
+        #[target_feature(enable = "avx2,fma")]
+        fn avx2(a: &[f32; 16], b: &[f32; 16], odd: bool) -> [f32; 16] {
+            type V = [__m256; 2];
+            let mut out = [0.0; 16];
+            // SAFETY: the features are enabled on this function; 16 floats each.
+            unsafe {
+                V::load(a.as_ptr())
+                    .evens(V::load(b.as_ptr()), odd)
+                    .store(out.as_mut_ptr())
+            };
+            out
+        }
+        #[target_feature(enable = "avx512f")]
+        fn avx512(a: &[f32; 16], b: &[f32; 16], odd: bool) -> [f32; 16] {
+            let mut out = [0.0; 16];
+            // SAFETY: the feature is enabled on this function; 16 floats each.
+            unsafe {
+                __m512::load(a.as_ptr())
+                    .evens(__m512::load(b.as_ptr()), odd)
+                    .store(out.as_mut_ptr())
+            };
+            out
+        }
+        let (a, b) = two_vectors();
+        for odd in [false, true] {
+            let want = evens_by_hand(&a, &b, odd);
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                // SAFETY: the features were just detected.
+                assert_eq!(unsafe { avx2(&a, &b, odd) }, want, "avx2, odd {odd}");
+            }
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the feature was just detected.
+                assert_eq!(unsafe { avx512(&a, &b, odd) }, want, "avx512, odd {odd}");
+            }
+        }
     }
 }

@@ -28,6 +28,10 @@ use crate::engine::wino::shape_allows;
 pub(crate) struct Policy {
     /// Dense layers on the NCHW kernels where the layout allows (the family's default).
     pub(crate) nchw: bool,
+    /// Dense layers at stride 2 across on the NCHW kernels where the layout allows, even
+    /// with `nchw` off (the family's default: AVX2, whose other dense layers run faster
+    /// channel-blocked).
+    pub(crate) nchw_strided: bool,
     /// Winograd F(2, 3) on those layers where they allow it.
     pub(crate) wino: bool,
     /// Whether the family runs Winograd F(2 × 2, 3 × 3) on the channel-blocked layout
@@ -67,15 +71,20 @@ const NCHW_S2_MAX_ROWS: usize = 48;
 /// Whether a dense layer that reads and writes NCHW (a network of one layer) runs on the NCHW
 /// kernels ([`crate::engine::nchw`]) rather than the channel-blocked ones: stride 1 across, and
 /// Winograd ([`crate::engine::wino`]) or at most [`NCHW_MAX_ROWS`] input rows per output row;
-/// or stride 2 across and at most [`NCHW_S2_MAX_ROWS`] input rows.
+/// or stride 2 across and at most [`NCHW_S2_MAX_ROWS`] input rows (with
+/// [`Policy::nchw_strided`] too).
 /// Winograd layers have no bound: a third fewer products beat the channel-blocked kernels at every
 /// width measured (see `docs/perf.md`, "Measurements behind the engine's design choices").
 pub(crate) fn nchw_dense(l: &Conv, p: Policy) -> bool {
     let d = l.desc();
     let depthwise = d.groups == d.in_channels && d.groups == d.out_channels;
     let rows = d.in_per_group().saturating_mul(d.kernel[0]);
-    p.nchw
-        && !depthwise
+    let on = if d.stride[1] == 2 {
+        p.nchw || p.nchw_strided
+    } else {
+        p.nchw
+    };
+    on && !depthwise
         && !blocked_wino2(l, p, false)
         && match d.stride[1] {
             1 => (p.wino && shape_allows(d, p.wino_everywhere).is_some()) || rows <= NCHW_MAX_ROWS,
