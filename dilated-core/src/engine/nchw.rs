@@ -264,8 +264,9 @@ pub(crate) unsafe fn nchw_one<
                     let second = if MASKED { LANES } else { LANES - 1 };
                     let half = |h: usize| {
                         let p = xp.wrapping_add(h * second);
-                        // SAFETY: unmasked, all 32 columns from the first tap's are inside
-                        // the row (caller); masked, only the lanes inside it are read.
+                        // SAFETY: unmasked, the 31 columns from the first lane's tap to
+                        // the last lane's (two loads 15 apart) are inside the row (caller);
+                        // masked, only the lanes inside it are read.
                         unsafe {
                             if MASKED {
                                 V::load_mask(p, lm[h])
