@@ -441,9 +441,6 @@ pub(crate) trait NchwIsa: Isa {
     /// even when [`NchwIsa::NCHW_DENSE`] is false: where measured faster than the
     /// channel-blocked ones (AVX2: strided stems).
     const NCHW_STRIDED: bool;
-    /// Fewest input channels for Winograd F(2 × 2, 3 × 3) on the channel-blocked layout on
-    /// a CPU with one FMA port ([`super::plan::WINO2_MIN_IN`] on two).
-    const ONE_PORT_WINO2_MIN_IN: usize;
     /// Whether dense 3 × 3 layers run Winograd F(2 × 2, 3 × 3) on the channel-blocked
     /// layout ([`super::wino2`]) when Winograd is on: where measured faster than the direct
     /// channel-blocked tiles (AVX2 and AVX-512; the portable family keeps one packing of its
@@ -486,12 +483,11 @@ macro_rules! nchw_isa {
     (
         $name:ty, $v:ty, [$($feat:literal)?], shapes = [$(($c:literal, $r:literal)),*],
         chans = [$($cc:literal),*], shape = $shape:expr, dense = $on:literal,
-        strided = $st:literal, wino2 = $w2:literal, wino2_one_port = $w2p:expr
+        strided = $st:literal, wino2 = $w2:literal
     ) => {
         impl NchwIsa for $name {
             const NCHW_DENSE: bool = $on;
             const NCHW_STRIDED: bool = $st;
-            const ONE_PORT_WINO2_MIN_IN: usize = $w2p;
             const WINO2: bool = $w2;
             fn nchw_shape(tiles: Tiles) -> (usize, &'static [usize]) {
                 let f: fn(Tiles) -> (usize, &'static [usize]) = $shape;
@@ -671,8 +667,7 @@ nchw_isa!(
     shape = |_| (8, &[2, 1]),
     dense = false,
     strided = false,
-    wino2 = false,
-    wino2_one_port = super::plan::WINO2_MIN_IN
+    wino2 = false
 );
 
 #[cfg(target_arch = "x86_64")]
@@ -685,8 +680,7 @@ nchw_isa!(
     shape = |_| (4, &[1]),
     dense = false,
     strided = true,
-    wino2 = true,
-    wino2_one_port = super::plan::AVX2_ONE_PORT_WINO2_MIN_IN
+    wino2 = true
 );
 
 /// AVX-512's tile widths for each shape of [`Tiles::ALL`].
@@ -710,6 +704,5 @@ nchw_isa!(
     shape = avx512_shape,
     dense = true,
     strided = true,
-    wino2 = true,
-    wino2_one_port = super::plan::WINO2_MIN_IN
+    wino2 = true
 );

@@ -204,8 +204,6 @@ struct Family {
     nchw_strided: bool,
     /// Whether it runs Winograd on the channel-blocked layout.
     wino2: bool,
-    /// Its fewest input channels for Winograd on the channel-blocked layout on this CPU.
-    wino2_min_in: usize,
 }
 
 /// [`Family`] of `kernel`.
@@ -216,11 +214,6 @@ fn family(kernel: Kernel) -> Family {
             nchw: I::NCHW_DENSE,
             nchw_strided: I::NCHW_STRIDED,
             wino2: I::WINO2,
-            wino2_min_in: if Tiles::two_fma_ports(Cpu::this()) {
-                plan::WINO2_MIN_IN
-            } else {
-                I::ONE_PORT_WINO2_MIN_IN
-            },
         }
     }
     match kernel {
@@ -237,22 +230,12 @@ fn family(kernel: Kernel) -> Family {
 }
 
 fn plans_for(layers: &[Conv], kernel: Kernel, p: exec::Policy) -> Result<Vec<ConvPlan>, Error> {
-    let Family {
-        obmax,
-        wino2_min_in,
-        ..
-    } = family(kernel);
+    let obmax = family(kernel).obmax;
     (0..layers.len())
         .map(|i| {
             let wino = p.wino.then_some(p.wino_everywhere);
             let nchw = exec::runs_nchw(layers, i, p);
-            ConvPlan::new(
-                &layers[i],
-                obmax,
-                nchw,
-                wino,
-                p.wino2.then_some(wino2_min_in),
-            )
+            ConvPlan::new(&layers[i], obmax, nchw, wino, p.wino2)
         })
         .collect()
 }
@@ -471,9 +454,8 @@ impl Network {
     /// Whether layer `layer` holds Winograd F(2 × 2, 3 × 3) filters beside its direct
     /// weights (16/9 of their size; see [`Network::with_winograd`]): a dense 3 × 3
     /// stride-1 layer of 32 input channels or more on the channel-blocked kernels of the
-    /// AVX2 and AVX-512 families (48 for AVX2 on a CPU with one FMA port, such as the AMD
-    /// Zen 4, where its direct tile runs 32 channels faster). It runs on them at input sizes
-    /// where they save enough products. False for a layer index past the last.
+    /// AVX2 and AVX-512 families. It runs on them at input sizes where they save enough
+    /// products. False for a layer index past the last.
     ///
     /// ```
     /// use dilated_core::{ConvDesc, conv::Conv, engine::{Kernel, Network}};
@@ -483,7 +465,7 @@ impl Network {
     /// let portable = Network::new_with_kernel(vec![layer.clone()], Kernel::Portable)?;
     /// assert!(!portable.holds_winograd_2d(0));
     /// if Kernel::Avx2.is_available() {
-    ///     // AVX2 runs dense layers at stride 1 channel-blocked.
+    ///     // AVX2 runs every dense layer channel-blocked.
     ///     let avx2 = Network::new_with_kernel(vec![layer], Kernel::Avx2)?;
     ///     assert!(avx2.holds_winograd_2d(0));
     ///     assert!(!avx2.with_winograd(false)?.holds_winograd_2d(0));
@@ -1153,30 +1135,6 @@ mod tests {
             let act = [Activation::Identity, Activation::Relu, Activation::LeakyRelu(0.1), Activation::Silu][act];
             let l = Dw3::drawn(c, hw, d, pads, sw, act);
             check_pix3(l, batch, &[], None, seed);
-        }
-    }
-
-    /// Which single layers hold F(2 × 2, 3 × 3) filters on the AVX2 family (its dense
-    /// stride-1 layers are all channel-blocked) follows the CPU: 64 input channels always,
-    /// 32 only with two FMA ports (its direct tile runs them faster on one), 16 never; the
-    /// portable family never.
-    #[test]
-    fn winograd_2d_bounds_follow_the_family_and_the_cpu() {
-        let two_ports = Tiles::two_fma_ports(Cpu::this());
-        for (cin, kernel, want) in [
-            (64, Kernel::Avx2, true),
-            (32, Kernel::Avx2, two_ports),
-            (16, Kernel::Avx2, false),
-            (64, Kernel::Portable, false),
-        ] {
-            if !kernel.is_available() {
-                continue;
-            }
-            let w = vec![0.01; cin * cin * 9];
-            let b = Some(vec![0.0; cin]);
-            let layer = Conv::new(ConvDesc::same_2d(cin, cin, 3, 1), w, b).unwrap();
-            let net = Network::new_with_kernel(vec![layer], kernel).unwrap();
-            assert_eq!(net.holds_winograd_2d(0), want, "{cin} channels, {kernel}");
         }
     }
 

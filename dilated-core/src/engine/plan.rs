@@ -76,14 +76,14 @@ impl ConvPlan {
     /// NCHW dense kernels when `nchw` (a dense layer that reads and writes NCHW), with its
     /// Winograd filters too when `wino` is `Some` and the layer allows
     /// ([`super::wino::axis_of`]; on the channel-blocked kernels, [`wino2_allows`] where
-    /// the family runs them, `wino2` its fewest input channels; `Some(true)` lifts the
-    /// bounds measured per CPU and family).
+    /// the family runs them, `wino2`; `Some(true)` lifts the bounds measured per CPU and
+    /// family).
     pub(crate) fn new(
         layer: &Conv,
         obmax: usize,
         nchw: bool,
         wino: Option<bool>,
-        wino2: Option<usize>,
+        wino2: bool,
     ) -> Result<Self, Error> {
         let d = layer.desc();
         let cbo = blocks(d.out_channels);
@@ -107,10 +107,7 @@ impl ConvPlan {
                 unreachable!("pack_dense packs dense layers")
             };
             let wino2 = match wino {
-                Some(everywhere)
-                    if (wino2.is_some() || everywhere)
-                        && wino2_allows(layer, everywhere, wino2.unwrap_or(WINO2_MIN_IN)) =>
-                {
+                Some(everywhere) if (wino2 || everywhere) && wino2_allows(layer, everywhere) => {
                     Some(pack_wino2(layer, obmax, everywhere)?)
                 }
                 _ => None,
@@ -254,26 +251,16 @@ pub(crate) struct Wino2 {
 /// fewer, the products (1 × 1 layers over the tiles) are too short for the transforms.
 /// AVX2 on the Intel Xeon, 1 thread, direct against Winograd in GFLOP/s: 32 → 32 at 96²,
 /// batch 4, 87 vs 99; 16 → 16 at 256², rate 5, 90 vs 71; 8 → 8 at 128², 45 vs 19
-/// (`docs/perf.md`). AVX2 on a CPU with one FMA port takes more
-/// ([`AVX2_ONE_PORT_WINO2_MIN_IN`]).
+/// (`docs/perf.md`).
 pub(crate) const WINO2_MIN_IN: usize = 32;
-
-/// As [`WINO2_MIN_IN`] for the AVX2 family on a CPU with two 256-bit FMA pipes behind one
-/// 512-bit port (the Zen 4), where its direct tile keeps up better. On the Zen 4, 1 thread,
-/// CPU time, direct against Winograd in GFLOP/s: 32 → 32 at 96², batch 4, 82.8 vs 69.7; 64
-/// → 64 at 128², rate 2, 89.8 vs 103.3; 64 → 64 at 64², batch 8, 88.4 vs 100.7 (hence a
-/// bound between 32 and 64); the AVX-512 family there keeps 32 (a 32 → 32 layer inside a
-/// stack, blocked: 121 direct vs 128 Winograd; `docs/perf.md`, "On the Zen 4, 2026-12-07").
-pub(crate) const AVX2_ONE_PORT_WINO2_MIN_IN: usize = 48;
 
 /// Whether a layer runs F(2 × 2, 3 × 3) ([`super::wino2`]) on the channel-blocked layout
 /// when Winograd is on: a dense (one group) 3 × 3 layer at stride 1 with finite weights
-/// and biases, and at least `min_in` input channels (the family's, [`WINO2_MIN_IN`] or
-/// [`AVX2_ONE_PORT_WINO2_MIN_IN`]) unless `everywhere` (two).
-pub(crate) fn wino2_allows(layer: &Conv, everywhere: bool, min_in: usize) -> bool {
+/// and biases, and at least [`WINO2_MIN_IN`] input channels unless `everywhere` (two).
+pub(crate) fn wino2_allows(layer: &Conv, everywhere: bool) -> bool {
     let finite = layer.weight().iter().all(|w| w.is_finite())
         && layer.bias().is_none_or(|b| b.iter().all(|v| v.is_finite()));
-    let min_in = if everywhere { 2 } else { min_in };
+    let min_in = if everywhere { 2 } else { WINO2_MIN_IN };
     finite && wino2_shape(layer.desc(), min_in)
 }
 
