@@ -285,6 +285,34 @@ unsafe fn transpose8(v: [__m256; 8]) -> [__m256; 8] {
     }
 }
 
+/// The 16 × 16 transpose of [`super::kernels::transpose16`] (row `i`'s 16 floats at `src +
+/// i·stride` become lane `i` of the 16 rows at `dst + p·dst_stride`) as four 8 × 8 register
+/// transposes ([`transpose8`]): AVX2 has no two-source permute across 16 lanes.
+///
+/// # Safety
+/// As [`super::kernels::transpose16`]: 16 rows of 16 floats readable at `src` (`stride`
+/// apart), 16 rows of 16 floats writable at `dst` (`dst_stride` apart), not overlapping
+/// them; AVX enabled.
+#[inline(always)]
+pub(crate) unsafe fn transpose16(src: *const f32, stride: usize, dst: *mut f32, dst_stride: usize) {
+    for ih in 0..2 {
+        for ph in 0..2 {
+            // SAFETY: AVX enabled (caller); register initialisation.
+            let mut v = [unsafe { _mm256_setzero_ps() }; 8];
+            for (j, v) in v.iter_mut().enumerate() {
+                // SAFETY: columns `8·ph..8·ph + 8` of source row `8·ih + j` (caller).
+                *v = unsafe { _mm256_loadu_ps(src.add((8 * ih + j) * stride + 8 * ph)) };
+            }
+            // SAFETY: register shuffles; AVX enabled (caller).
+            let t = unsafe { transpose8(v) };
+            for (l, r) in t.iter().enumerate() {
+                // SAFETY: lanes `8·ih..8·ih + 8` of destination row `8·ph + l` (caller).
+                unsafe { _mm256_storeu_ps(dst.add((8 * ph + l) * dst_stride + 8 * ih), *r) };
+            }
+        }
+    }
+}
+
 /// Bias, activation and store of the tile, from registers.
 ///
 /// # Safety
