@@ -875,11 +875,14 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn avx2_and_avx512_evens_take_the_stride_two_lanes() {
-        #[target_feature(enable = "avx2,fma")]
-        fn avx2(a: &[f32; 16], b: &[f32; 16], odd: bool) -> [f32; 16] {
-            type V = [__m256; 2];
+        /// `evens` of the two arrays loaded as `V`, stored back.
+        ///
+        /// # Safety
+        /// The CPU supports `V` (the callers enable its features).
+        #[inline(always)]
+        unsafe fn evens_as<V: V16>(a: &[f32; 16], b: &[f32; 16], odd: bool) -> [f32; 16] {
             let mut out = [0.0; 16];
-            // SAFETY: the features are enabled on this function; 16 floats each.
+            // SAFETY: 16 floats each; the caller's CPU support.
             unsafe {
                 V::load(a.as_ptr())
                     .evens(V::load(b.as_ptr()), odd)
@@ -887,16 +890,15 @@ mod tests {
             };
             out
         }
+        #[target_feature(enable = "avx2,fma")]
+        fn avx2(a: &[f32; 16], b: &[f32; 16], odd: bool) -> [f32; 16] {
+            // SAFETY: the features are enabled on this function.
+            unsafe { evens_as::<[__m256; 2]>(a, b, odd) }
+        }
         #[target_feature(enable = "avx512f")]
         fn avx512(a: &[f32; 16], b: &[f32; 16], odd: bool) -> [f32; 16] {
-            let mut out = [0.0; 16];
-            // SAFETY: the feature is enabled on this function; 16 floats each.
-            unsafe {
-                __m512::load(a.as_ptr())
-                    .evens(__m512::load(b.as_ptr()), odd)
-                    .store(out.as_mut_ptr())
-            };
-            out
+            // SAFETY: the feature is enabled on this function.
+            unsafe { evens_as::<__m512>(a, b, odd) }
         }
         let (a, b) = two_vectors();
         for odd in [false, true] {
