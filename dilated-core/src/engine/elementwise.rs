@@ -154,6 +154,63 @@ pub(crate) fn gate(kernel: Kernel, a: &[f32], b: &[f32], d: &mut [f32]) {
     }
 }
 
+/// What the graph runtime fuses after a conv, run on the conv's output while it is still in
+/// cache: a PReLU, then a residual added, then an activation —
+/// `act(prelu(y) + residual)`, each part optional. Computed as the unfused steps compute
+/// it (the PReLU and the sum as scalars, the activation by [`activate`]), so the fused run
+/// is exactly the unfused one.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Post<'a> {
+    /// PReLU slopes: one for every channel, or one per channel.
+    pub(crate) prelu: Option<&'a [f32]>,
+    /// Added after the PReLU: NCHW, the shape of the conv's output.
+    pub(crate) residual: Option<&'a [f32]>,
+    /// Applied last.
+    pub(crate) act: Activation,
+}
+
+impl Post<'_> {
+    /// Whether it changes anything.
+    pub(crate) fn is_identity(&self) -> bool {
+        self.prelu.is_none() && self.residual.is_none() && self.act == Activation::Identity
+    }
+
+    /// `d = act(prelu(d) + r)` on values of channel `ch` (`r`, when given, as long as
+    /// `d`: the residual's values at the same places).
+    pub(crate) fn apply(&self, kernel: Kernel, ch: usize, d: &mut [f32], r: Option<&[f32]>) {
+        if let Some(slopes) = self.prelu {
+            let a = if slopes.len() == 1 {
+                slopes[0]
+            } else {
+                slopes[ch]
+            };
+            d.iter_mut()
+                .for_each(|x| *x = if *x > 0.0 { *x } else { a * *x });
+        }
+        if let Some(r) = r {
+            d.iter_mut().zip(r).for_each(|(d, &x)| *d += x);
+        }
+        if self.act != Activation::Identity {
+            activate(kernel, self.act, d, None);
+        }
+    }
+
+    /// Runs on a whole NCHW output of `channels` planes of `plane` values per batch item
+    /// (`out` as long as the residual, when there is one).
+    pub(crate) fn apply_nchw(
+        &self,
+        kernel: Kernel,
+        channels: usize,
+        plane: usize,
+        out: &mut [f32],
+    ) {
+        for (i, d) in out.chunks_mut(plane.max(1)).enumerate() {
+            let r = self.residual.map(|r| &r[i * plane..(i + 1) * plane]);
+            self.apply(kernel, i % channels.max(1), d, r);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,11 +25,14 @@ use super::nchw::{NchwTile, nchw_tile};
 use super::tiles::Tiles;
 use super::wino::{Mode, WinoTile, wino_tile};
 use super::wino2::{Wino2In, Wino2Out, wino2_in, wino2_out};
+use crate::kernel::Kernel;
 
 /// The tile entry points of one instruction set. The `r`, `ob` and `step` arguments pick a
 /// monomorphised kernel; the driver only passes values from [`Isa::TILES1`] / [`Isa::TILES2`],
 /// `1..=OBMAX` and `{0, 1, 16}`.
 pub(crate) trait Isa: Copy + Send + Sync + 'static {
+    /// The family's name as the dispatch knows it (the elementwise steps run on it).
+    const KERNEL: Kernel;
     /// Dense tile widths with one output block, widest first (the driver decomposes row
     /// segments into these).
     const TILES1: &'static [usize];
@@ -163,6 +166,7 @@ macro_rules! isa {
         }
 
         impl Isa for $name {
+            const KERNEL: Kernel = Kernel::$name;
             const TILES1: &'static [usize] = &[$($r),*];
             const TILES2: &'static [usize] = &[$($r2),*];
             const DW_TILES: &'static [usize] = &[$($dr),*];
@@ -334,6 +338,7 @@ impl Avx2 {
 
 #[cfg(target_arch = "x86_64")]
 impl Isa for Avx2 {
+    const KERNEL: Kernel = Kernel::Avx2;
     const TILES1: &'static [usize] = &[6, 5, 4, 3, 2, 1];
     const TILES2: &'static [usize] = &[];
     const DW_TILES: &'static [usize] = &[6, 4, 2, 1];

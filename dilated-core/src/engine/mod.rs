@@ -94,6 +94,8 @@ mod isa;
 mod kernels;
 mod nchw;
 mod plan;
+#[cfg(test)]
+mod post_tests;
 mod simd;
 mod tiles;
 mod vmath;
@@ -104,6 +106,7 @@ use std::sync::Arc;
 
 pub use crate::kernel::{Kernel, UnknownKernel};
 
+use elementwise::Post;
 pub use exec::Workspace;
 pub use tiles::{Cpu, Tiles, UnknownTiles};
 
@@ -568,6 +571,22 @@ impl Network {
         output: &mut [f32],
         ws: &mut Workspace,
     ) -> Result<[usize; 2], Error> {
+        self.forward_post(batch, input_hw, input, output, ws, None)
+    }
+
+    /// [`Network::forward_into`], the last layer's output followed by `post` (a PReLU, a
+    /// residual, an activation) in the same pass over it: each unit of work applies it to
+    /// the outputs it has just written, while they are in cache, on the worker threads.
+    /// Exactly the result of running `post` after the stack (`Post::apply_nchw`).
+    pub(crate) fn forward_post(
+        &self,
+        batch: usize,
+        input_hw: [usize; 2],
+        input: &[f32],
+        output: &mut [f32],
+        ws: &mut Workspace,
+        post: Option<&Post<'_>>,
+    ) -> Result<[usize; 2], Error> {
         if batch == 0 {
             return Err(Error::Zero { what: "batch" });
         }
@@ -588,11 +607,22 @@ impl Network {
                 actual: output.len(),
             });
         }
+        if let Some(p) = post {
+            check_post(p, self.out_channels(), expected)?;
+        }
         // The three SIMD families differ only in the instruction set the run is
         // monomorphised for: pick the instance once, call it once.
         let run: exec::ForwardFn = match self.kernel {
             Kernel::Reference => {
                 exec::reference(&self.layers, batch, input_hw, input, output, ws)?;
+                if let Some(p) = post {
+                    p.apply_nchw(
+                        Kernel::Reference,
+                        self.out_channels(),
+                        out_hw[0] * out_hw[1],
+                        output,
+                    );
+                }
                 return Ok(out_hw);
             }
             Kernel::Portable => exec::forward::<isa::Portable>,
@@ -615,9 +645,35 @@ impl Network {
             output,
             ws,
             self.policy,
+            post,
         )?;
         Ok(out_hw)
     }
+}
+
+/// Checks a post-op against an output of `channels` channels and `len` floats: one PReLU
+/// slope or one per channel, a residual as long as the output.
+fn check_post(post: &Post<'_>, channels: usize, len: usize) -> Result<(), Error> {
+    if let Some(s) = post.prelu
+        && s.len() != 1
+        && s.len() != channels
+    {
+        return Err(Error::Length {
+            what: "PReLU slopes",
+            expected: channels,
+            actual: s.len(),
+        });
+    }
+    if let Some(r) = post.residual
+        && r.len() != len
+    {
+        return Err(Error::Length {
+            what: "residual",
+            expected: len,
+            actual: r.len(),
+        });
+    }
+    Ok(())
 }
 
 /// Deterministic test values in [−1, 1) (xorshift from `seed`).

@@ -20,6 +20,7 @@ mod depthwise;
 mod geom;
 mod layout;
 mod split;
+mod tail;
 mod winograd;
 mod winograd2d;
 
@@ -35,9 +36,11 @@ use dense_nchw::{NchwCtx, dense_nchw};
 use depthwise::{depthwise_blocked, depthwise_nchw};
 use geom::{Geom, Run};
 use layout::{Step, step_at};
+use tail::Tail;
 use winograd::{wino_cols, wino_rows};
 use winograd2d::{Units, runs_wino2, wino2d};
 
+use super::elementwise::Post;
 use super::isa::NchwIsa;
 use super::plan::{ConvPlan, Kind};
 use super::tiles::{Cpu, Tiles};
@@ -56,11 +59,12 @@ pub(crate) type ForwardFn = fn(
     &mut [f32],
     &mut Workspace,
     Policy,
+    Option<&Post<'_>>,
 ) -> Result<(), Error>;
 
 /// Runs the whole stack with instruction set `I`, dense layers on the NCHW kernels where
-/// `nchw` and the layout allow (as the plans were packed). Shapes and lengths are already
-/// checked.
+/// `nchw` and the layout allow (as the plans were packed), the last layer followed by
+/// `post` unit by unit. Shapes and lengths (the post-op's included) are already checked.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn forward<I: NchwIsa>(
     layers: &[Conv],
@@ -72,6 +76,7 @@ pub(crate) fn forward<I: NchwIsa>(
     output: &mut [f32],
     ws: &mut Workspace,
     policy: Policy,
+    post: Option<&Post<'_>>,
 ) -> Result<(), Error> {
     // The steps are computed twice, here and in the loop below, rather than stored, so a
     // run allocates nothing once the workspace has grown.
@@ -91,9 +96,11 @@ pub(crate) fn forward<I: NchwIsa>(
     };
     let mut cur = Loc::Input;
     let mut hw = input_hw;
+    let last = layers.len() - 1;
     for (i, (layer, plan)) in layers.iter().zip(plans).enumerate() {
         let (step, g) = step_at(layers, plans, i, cur, hw, policy)?;
-        run_step::<I>(&job, layer, plan, &step, &g, hw);
+        let post = post.filter(|p| i == last && !p.is_identity());
+        run_step::<I>(&job, layer, plan, &step, &g, hw, post);
         cur = step.dst;
         hw = [g.oh, g.ow];
     }
@@ -163,7 +170,7 @@ fn scratch_needs(
 }
 
 /// Runs one step: converts the layer's input of size `hw` to the blocked layout if the
-/// step calls for it, then the layer.
+/// step calls for it, then the layer, then `post` (the last layer's, on its NCHW output).
 fn run_step<I: NchwIsa>(
     job: &Job<'_>,
     layer: &Conv,
@@ -171,6 +178,7 @@ fn run_step<I: NchwIsa>(
     step: &Step,
     g: &Geom,
     hw: [usize; 2],
+    post: Option<&Post<'_>>,
 ) {
     let d = layer.desc();
     let mut src = step.src;
@@ -212,6 +220,15 @@ fn run_step<I: NchwIsa>(
         h: g.oh,
         w: g.ow,
     };
+    // The last layer writes the network's output, always NCHW.
+    let tail = post.filter(|_| step.dst == Loc::Output).map(|&post| Tail {
+        post,
+        kernel: I::KERNEL,
+        y: y.ptr,
+        c: d.out_channels,
+        oh: g.oh,
+        ow: g.ow,
+    });
     let run = Run {
         d,
         g,
@@ -219,10 +236,13 @@ fn run_step<I: NchwIsa>(
         x,
         y,
         threads: job.threads,
+        tail: tail.as_ref(),
     };
     // A large network output goes past the caches where the driver can (nothing of ours
-    // reads it again, and it would not stay cached anyway): the NCHW depthwise one.
+    // reads it again, and it would not stay cached anyway): the NCHW depthwise one, unless
+    // a post-op reads it back.
     let stream = step.nchw_depthwise
+        && tail.is_none()
         && step.dst == Loc::Output
         && ConvDesc::nchw_len(job.batch, d.out_channels, [g.oh, g.ow])
             .is_ok_and(|n| n >= STREAM_MIN_FLOATS);
