@@ -7,7 +7,7 @@ use std::ops::Range;
 use super::error::ModelError;
 use super::plan::{Loc, Plan, Space, Src, Step};
 use crate::conv::Activation;
-use crate::engine::elementwise;
+use crate::engine::elementwise::{self, Post};
 use crate::kernel::Kernel;
 
 /// Per-node data of the standalone elementwise steps.
@@ -105,7 +105,47 @@ fn split(buf: &mut [f32], r: Range<usize>, w: Range<usize>) -> (&[f32], &mut [f3
     }
 }
 
+/// Range `r` of a buffer split around a written range `w` (`before` ends where `w`
+/// starts, `after` starts where it ends); the plan never has a step read what it writes.
+fn beside<'a>(
+    before: &'a [f32],
+    after: &'a [f32],
+    w: &Range<usize>,
+    r: &Range<usize>,
+) -> &'a [f32] {
+    if r.end <= w.start {
+        &before[r.clone()]
+    } else {
+        &after[r.start - w.end..r.end - w.end]
+    }
+}
+
 impl Mem<'_> {
+    /// Two ranges to read and one to write, disjoint from both.
+    fn triple(&mut self, a: &Rd, b: &Rd, w: &Wr) -> (&[f32], &[f32], &mut [f32]) {
+        let Mem {
+            input,
+            output,
+            arena,
+        } = self;
+        let (buf, other, w, in_output): (&mut [f32], &[f32], _, bool) = match w {
+            Wr::Output(w) => (&mut **output, &**arena, w, true),
+            Wr::Arena(w) => (&mut **arena, &**output, w, false),
+        };
+        let (before, rest) = buf.split_at_mut(w.start);
+        let (mid, after) = rest.split_at_mut(w.len());
+        let (before, after) = (&*before, &*after);
+        let pick = |r: &Rd| -> &[f32] {
+            match r {
+                Rd::Input(r) => &input[r.clone()],
+                Rd::Output(r) if in_output => beside(before, after, w, r),
+                Rd::Arena(r) if !in_output => beside(before, after, w, r),
+                Rd::Output(r) | Rd::Arena(r) => &other[r.clone()],
+            }
+        };
+        (pick(a), pick(b), mid)
+    }
+
     fn write(&mut self, w: &Wr) -> &mut [f32] {
         match w {
             Wr::Output(r) => &mut self.output[r.clone()],
@@ -282,9 +322,10 @@ fn unary(
     }
 }
 
-/// How a conv chain runs: `(chain, batch, input size, input, output)`.
-pub(crate) type ConvFn<'a> =
-    dyn FnMut(usize, usize, [usize; 2], &[f32], &mut [f32]) -> Result<(), ModelError> + 'a;
+/// How a conv chain runs: `(chain, batch, input size, input, output, post-op)`, the post-op
+/// (the chain's PReLU, a fused add) on the chain's NCHW output.
+pub(crate) type ConvFn<'a> = dyn FnMut(usize, usize, [usize; 2], &[f32], &mut [f32], Option<&Post<'_>>) -> Result<(), ModelError>
+    + 'a;
 
 /// Runs every step of the plan.
 pub(crate) fn run(
@@ -300,24 +341,49 @@ pub(crate) fn run(
                 chain,
                 input,
                 output,
+                add,
             } => {
                 let in_hw = lay.hw_of(*input);
-                if lay.whole_src(*input) && lay.whole(*output) {
-                    let (s, d) = mem.pair(&lay.rd_all(*input), &lay.wr_all(*output));
-                    conv(*chain, batch, in_hw, s, d)?;
-                } else {
-                    // A slice of a concat: its items are apart, so one engine call each.
-                    items(batch, |n| {
-                        let (s, d) = mem.pair(&lay.rd(*input, n), &lay.wr(*output, n));
-                        conv(*chain, 1, in_hw, s, d)
-                    })?;
-                }
-                if let Some(p) = lay.plan.chains[*chain].prelu {
-                    let plane = lay.plane(output.root);
-                    items(batch, |n| {
-                        prelu(aux[p].slopes(), mem.write(&lay.wr(*output, n)), None, plane);
-                        Ok(())
-                    })?;
+                // The chain's PReLU and a fused add run in the engine's pass over the output.
+                let prelu = lay.plan.chains[*chain].prelu.map(|p| aux[p].slopes());
+                let act = add.map_or(Activation::Identity, |f| f.act);
+                let whole = lay.whole_src(*input)
+                    && lay.whole(*output)
+                    && add.is_none_or(|f| lay.whole_src(f.residual));
+                // A slice of a concat: its items are apart, so one engine call each.
+                let calls = if whole { 1 } else { batch };
+                let b = batch / calls;
+                for n in 0..calls {
+                    let (rd, wr) = if whole {
+                        (lay.rd_all(*input), lay.wr_all(*output))
+                    } else {
+                        (lay.rd(*input, n), lay.wr(*output, n))
+                    };
+                    match add {
+                        Some(f) => {
+                            let res = if whole {
+                                lay.rd_all(f.residual)
+                            } else {
+                                lay.rd(f.residual, n)
+                            };
+                            let (s, r, d) = mem.triple(&rd, &res, &wr);
+                            let p = Post {
+                                prelu,
+                                residual: Some(r),
+                                act,
+                            };
+                            conv(*chain, b, in_hw, s, d, Some(&p))?;
+                        }
+                        None => {
+                            let (s, d) = mem.pair(&rd, &wr);
+                            let p = Post {
+                                prelu,
+                                residual: None,
+                                act,
+                            };
+                            conv(*chain, b, in_hw, s, d, prelu.is_some().then_some(&p))?;
+                        }
+                    }
                 }
             }
             Step::Act { input, output, act } => items(batch, |n| {

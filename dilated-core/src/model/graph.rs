@@ -8,7 +8,7 @@ use super::error::ModelError;
 use super::frozen::GraphInner;
 use super::node::{Node, Op, Parameter, ValueId, WeightNorm, label, tensor_name};
 use super::params;
-use super::plan::Plan;
+use super::plan::{Plan, Step};
 use crate::Error;
 use crate::conv::{Activation, ConvDesc, Rank, check_rank};
 use crate::tensor::DYN;
@@ -475,7 +475,7 @@ impl ModelGraph {
     /// consumers, run as one engine network) and how many ops they absorbed (folded batch
     /// norms, fused activations and PReLUs, chained convs; convs summed by one add and run
     /// as one conv over the concatenation of their inputs, and the add when they make up
-    /// all of it).
+    /// all of it; residual adds run in the epilogue of the conv they follow).
     #[must_use]
     pub fn fused_ops(&self) -> (usize, usize) {
         let chains = &self.inner.plan.chains;
@@ -495,8 +495,32 @@ impl ModelGraph {
                     - 1
                     + usize::from(c.prelu.is_some())
             })
-            .sum();
+            .sum::<usize>()
+            + self
+                .inner
+                .plan
+                .steps
+                .iter()
+                .filter(|s| matches!(s, Step::Conv { add: Some(_), .. }))
+                .count();
         (chains.len(), absorbed)
+    }
+
+    /// The same graph with every residual add run as its own pass after its conv, rather
+    /// than in the conv's epilogue: the reference the fused plan is tested against.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn without_fused_adds(&self) -> ModelGraph {
+        let g = &self.inner;
+        ModelGraph {
+            inner: Arc::new(GraphInner {
+                rank: g.rank,
+                nodes: g.nodes.clone(),
+                output: g.output,
+                params: g.params.clone(),
+                plan: g.plan.unfuse_adds(),
+            }),
+        }
     }
 
     /// The same graph planned without summing convs as one conv (each skip conv its own

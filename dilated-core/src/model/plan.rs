@@ -116,11 +116,13 @@ pub(crate) enum Src {
 /// in place.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Step {
-    /// Chain `chain` on the engine, then its PReLU.
+    /// Chain `chain` on the engine, then its PReLU, then `add` if any: all in the engine's
+    /// pass over the chain's output (see [`Plan::fuse_adds`]).
     Conv {
         chain: usize,
         input: Src,
         output: Loc,
+        add: Option<FusedAdd>,
     },
     /// A standalone activation.
     Act {
@@ -159,6 +161,17 @@ pub(crate) enum Step {
     Broadcast { input: Src, output: Loc },
     /// A plain copy (a model whose output is its input).
     Copy { input: Src, output: Loc },
+}
+
+/// A two-input add run in the epilogue of the conv step whose output it takes over:
+/// `act(conv + residual)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct FusedAdd {
+    pub(crate) residual: Src,
+    /// Whether the residual was the add's first input (so the unfused add is rebuilt as it
+    /// was: [`Plan::unfuse_adds`]).
+    pub(crate) residual_first: bool,
+    pub(crate) act: Activation,
 }
 
 /// The plan.
@@ -702,10 +715,25 @@ impl Plan {
                 Pre::Act { input, .. } | Pre::Prelu { input, .. } | Pre::Affine { input, .. } => {
                     st.in_place(*input, s).then_some(*input)
                 }
-                // Over an input read once only (a repeated one must keep its value).
-                Pre::Add { inputs, .. } => inputs.iter().take(2).copied().find(|&i| {
-                    inputs.iter().filter(|&&j| j == i).count() == 1 && st.in_place(i, s)
-                }),
+                // Over an input read once only (a repeated one must keep its value); of two
+                // inputs, a conv's output computed after the other first, so the add can
+                // run in the conv's epilogue (`Plan::fuse_adds`).
+                Pre::Add { inputs, .. } => {
+                    let free = |i: usize| {
+                        inputs.iter().filter(|&&j| j == i).count() == 1 && st.in_place(i, s)
+                    };
+                    let conv_last = |i: usize| {
+                        inputs.len() == 2
+                            && def[i] > 0
+                            && matches!(pre[def[i] - 1], Pre::Conv { output, .. } if output == i)
+                            && inputs.iter().all(|&j| j == i || def[j] < def[i])
+                    };
+                    let two = &inputs[..inputs.len().min(2)];
+                    two.iter()
+                        .copied()
+                        .find(|&i| conv_last(i) && free(i))
+                        .or_else(|| two.iter().copied().find(|&i| free(i)))
+                }
                 Pre::Conv { .. }
                 | Pre::Gate { .. }
                 | Pre::Concat { .. }
@@ -791,6 +819,7 @@ impl Plan {
                     chain: *chain,
                     input: src(*input),
                     output: loc(*output),
+                    add: None,
                 },
                 Pre::Act { input, output, act } => Step::Act {
                     input: src(*input),
@@ -853,13 +882,179 @@ impl Plan {
             })
             .collect();
         let output = loc(final_out);
-        Self {
+        let mut plan = Self {
             chains,
             steps,
             roots,
             slots: slot_end.len(),
             output,
             live,
+        };
+        plan.fuse_adds();
+        plan
+    }
+
+    /// **Adds in the conv epilogue.** A two-input add that takes over the output of a conv
+    /// step (the conv's value is read by the add only, and the add writes in its place)
+    /// runs inside that conv step: the engine adds the other input (the residual) and
+    /// applies the add's activation to each unit of the chain's last layer as soon as the
+    /// unit is written, so the block is one pass over memory. The step stays where the
+    /// conv was, so the residual must already hold its value there and keep it until the
+    /// add: no step in between writes where the residual or the conv's output lives, or
+    /// reads the conv's output. Float addition commutes exactly, so the sum is the add's,
+    /// bit for bit.
+    fn fuse_adds(&mut self) {
+        let mut a = 0;
+        while a < self.steps.len() {
+            if let Some((c, add)) = self.fusable(a) {
+                if let Step::Conv { add: slot, .. } = &mut self.steps[c] {
+                    *slot = Some(add);
+                }
+                self.steps.remove(a);
+            } else {
+                a += 1;
+            }
+        }
+    }
+
+    /// The conv step that add step `a` can run in, and the add as it would run there.
+    fn fusable(&self, a: usize) -> Option<(usize, FusedAdd)> {
+        let Step::Add {
+            inputs,
+            output,
+            act,
+        } = &self.steps[a]
+        else {
+            return None;
+        };
+        let here = Src::At(*output);
+        let [x0, x1] = inputs.as_slice() else {
+            return None;
+        };
+        let (residual, residual_first) = match (*x0 == here, *x1 == here) {
+            (true, false) => (*x1, false),
+            (false, true) => (*x0, true),
+            _ => return None,
+        };
+        if overlaps(residual, *output) {
+            return None;
+        }
+        // The last step before the add to write where the add's output lives: the conv.
+        let c = (0..a)
+            .rev()
+            .find(|&s| overlaps(Src::At(self.steps[s].output()), *output))?;
+        let Step::Conv {
+            output: conv_out,
+            add: None,
+            ..
+        } = &self.steps[c]
+        else {
+            return None;
+        };
+        if conv_out != output {
+            return None;
+        }
+        let quiet = self.steps[c + 1..a].iter().all(|s| {
+            !overlaps(residual, s.output())
+                && !overlaps(here, s.output())
+                && s.reads().iter().all(|&r| !overlaps(r, *output))
+        });
+        quiet.then_some((
+            c,
+            FusedAdd {
+                residual,
+                residual_first,
+                act: *act,
+            },
+        ))
+    }
+
+    /// The same plan with every fused add run as its own step again, right after its conv
+    /// (where the conv's value was complete): the reference the fused plan is tested
+    /// against.
+    pub(crate) fn unfuse_adds(&self) -> Plan {
+        let mut steps = Vec::with_capacity(self.steps.len());
+        for s in &self.steps {
+            let mut s = s.clone();
+            let unfused = match &mut s {
+                Step::Conv { output, add, .. } => add.take().map(|f| {
+                    let me = Src::At(*output);
+                    Step::Add {
+                        inputs: if f.residual_first {
+                            vec![f.residual, me]
+                        } else {
+                            vec![me, f.residual]
+                        },
+                        output: *output,
+                        act: f.act,
+                    }
+                }),
+                Step::Act { .. }
+                | Step::Prelu { .. }
+                | Step::Affine { .. }
+                | Step::Gate { .. }
+                | Step::Add { .. }
+                | Step::Concat { .. }
+                | Step::Pool { .. }
+                | Step::Broadcast { .. }
+                | Step::Copy { .. } => None,
+            };
+            steps.push(s);
+            steps.extend(unfused);
+        }
+        Plan {
+            steps,
+            ..self.clone()
+        }
+    }
+}
+
+/// Whether a read of `src` touches any channel of `loc` (the input never does).
+fn overlaps(src: Src, loc: Loc) -> bool {
+    match src {
+        Src::Input => false,
+        Src::At(l) => {
+            l.root == loc.root
+                && l.offset < loc.offset + loc.channels
+                && loc.offset < l.offset + l.channels
+        }
+    }
+}
+
+impl Step {
+    /// Where the step writes (a concat: the whole of its output, its parts included).
+    fn output(&self) -> Loc {
+        match self {
+            Step::Conv { output, .. }
+            | Step::Act { output, .. }
+            | Step::Prelu { output, .. }
+            | Step::Affine { output, .. }
+            | Step::Gate { output, .. }
+            | Step::Add { output, .. }
+            | Step::Concat { output, .. }
+            | Step::Pool { output, .. }
+            | Step::Broadcast { output, .. }
+            | Step::Copy { output, .. } => *output,
+        }
+    }
+
+    /// What the step reads.
+    fn reads(&self) -> Vec<Src> {
+        match self {
+            Step::Conv { input, add, .. } => {
+                let mut r = vec![*input];
+                r.extend(add.map(|f| f.residual));
+                r
+            }
+            Step::Act { input, .. }
+            | Step::Prelu { input, .. }
+            | Step::Affine { input, .. }
+            | Step::Gate { input, .. }
+            | Step::Pool { input, .. }
+            | Step::Broadcast { input, .. }
+            | Step::Copy { input, .. } => vec![*input],
+            Step::Add { inputs, .. } => inputs.clone(),
+            Step::Concat { parts, .. } => parts.iter().map(|&(s, _)| s).collect(),
         }
     }
 }
@@ -919,19 +1114,26 @@ mod tests {
         let plan = &graph.inner.plan;
         // Every branch (and every add) sits in its slice: the concat copies nothing.
         assert_eq!(concats(&graph), [0]);
-        // The adds take over their second input (the first is still read by the concat).
-        let adds: Vec<bool> = plan
+        // The adds take over their second input (the first is still read by the concat),
+        // the two that sum a branch's conv in that conv's epilogue.
+        let adds: Vec<(bool, bool)> = plan
             .steps
             .iter()
-            .filter_map(|s| {
-                if let Step::Add { inputs, output, .. } = s {
-                    Some(inputs[1] == Src::At(*output))
-                } else {
-                    None
-                }
+            .filter_map(|s| match s {
+                Step::Add { inputs, output, .. } => Some((false, inputs[1] == Src::At(*output))),
+                Step::Conv { add: Some(f), .. } => Some((true, f.residual_first)),
+                Step::Conv { .. }
+                | Step::Act { .. }
+                | Step::Prelu { .. }
+                | Step::Affine { .. }
+                | Step::Gate { .. }
+                | Step::Concat { .. }
+                | Step::Pool { .. }
+                | Step::Broadcast { .. }
+                | Step::Copy { .. } => None,
             })
             .collect();
-        assert_eq!(adds, [true, true, true]);
+        assert_eq!(adds, [(true, true), (true, true), (false, true)]);
         // The concat, the residual add, the BN and the PReLU all live in the output: no
         // scratch at all.
         assert_eq!(plan.slots, 0);
@@ -1002,7 +1204,10 @@ mod tests {
                 .any(|s| matches!(s, Step::Add { inputs, .. } if inputs.len() == 6))
         );
         assert!(graph.scratch_buffers() <= 5, "{}", graph.scratch_buffers());
-        assert_eq!(graph.fused_ops(), (12, 6));
+        // The five residual adds that run (the sixth leads nowhere) each in the epilogue of
+        // its block's residual conv.
+        assert_eq!(graph.fused_ops(), (12, 11));
+        assert_eq!(graph.without_fused_adds().fused_ops(), (12, 6));
     }
 
     #[test]

@@ -12,6 +12,7 @@ use super::params::{self, NodeParams};
 use super::plan::Space;
 use crate::Error;
 use crate::conv::{Activation, Conv, ConvDesc};
+use crate::engine::elementwise::Post;
 use crate::engine::{self, Kernel, Network, Workspace};
 use crate::weights::Weights;
 
@@ -433,9 +434,10 @@ impl Model {
                         b: usize,
                         in_hw: [usize; 2],
                         src: &[f32],
-                        dst: &mut [f32]|
+                        dst: &mut [f32],
+                        post: Option<&Post<'_>>|
          -> Result<(), ModelError> {
-            nets[chain].forward_into(b, in_hw, src, dst, engine)?;
+            nets[chain].forward_post(b, in_hw, src, dst, engine, post)?;
             Ok(())
         };
         exec::run(&lay, &self.aux, &mut mem, &mut conv)?;

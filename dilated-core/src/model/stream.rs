@@ -11,6 +11,7 @@ use super::plan::{Chain, Space};
 use super::run::{Model, ModelWorkspace};
 use crate::Error;
 use crate::conv::Rank;
+use crate::engine::elementwise::Post;
 use crate::kernel::Kernel;
 use crate::stream::{CausalStream, ENGINE_MIN_FRAMES, StreamError};
 
@@ -131,12 +132,19 @@ fn run_graph(
                     _batch: usize,
                     _hw: [usize; 2],
                     src: &[f32],
-                    dst: &mut [f32]|
+                    dst: &mut [f32],
+                    post: Option<&Post<'_>>|
      -> Result<(), ModelError> {
+        let s = &mut streams[chain];
         if chunk {
-            streams[chain].push_chunk(src, dst)?;
+            s.push_chunk(src, dst)?;
         } else {
-            dst.copy_from_slice(streams[chain].push(src)?);
+            dst.copy_from_slice(s.push(src)?);
+        }
+        // The stream's frames are `[C, frames]`: the post-op after the chain, as a pass.
+        if let Some(p) = post {
+            let c = s.out_channels();
+            p.apply_nchw(lay.kernel, c, dst.len() / c.max(1), dst);
         }
         Ok(())
     };
