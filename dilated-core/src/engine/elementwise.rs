@@ -154,6 +154,77 @@ pub(crate) fn gate(kernel: Kernel, a: &[f32], b: &[f32], d: &mut [f32]) {
     }
 }
 
+/// The scalar definition, for [`Kernel::Reference`]: [`Post::apply`]'s activation by
+/// [`Activation::apply`].
+enum Scalar {}
+
+/// How [`post_with`] applies the activation: the family's vector form, or the scalar one.
+trait ActOver {
+    /// `d = act(d)`.
+    ///
+    /// # Safety
+    /// The CPU supports the implementing vector type's instruction set.
+    unsafe fn act(act: Activation, d: &mut [f32]);
+}
+
+impl ActOver for Scalar {
+    unsafe fn act(act: Activation, d: &mut [f32]) {
+        d.iter_mut().for_each(|x| *x = act.apply(*x));
+    }
+}
+
+impl<V: V16> ActOver for V {
+    #[inline(always)]
+    unsafe fn act(act: Activation, d: &mut [f32]) {
+        // SAFETY: forwarded.
+        unsafe { activate_with::<V>(act, d, None) }
+    }
+}
+
+/// `d = act(prelu(d) + r)`: the PReLU and the sum as the unfused steps compute them
+/// (scalar expressions the compiler vectorises with the caller's features), then the
+/// activation.
+///
+/// # Safety
+/// The CPU supports `A`'s instruction set.
+#[inline(always)]
+unsafe fn post_with<A: ActOver + ?Sized>(
+    slope: Option<f32>,
+    r: Option<&[f32]>,
+    act: Activation,
+    d: &mut [f32],
+) {
+    match (slope, r) {
+        (Some(a), Some(r)) => d
+            .iter_mut()
+            .zip(r)
+            .for_each(|(x, &y)| *x = (if *x > 0.0 { *x } else { a * *x }) + y),
+        (Some(a), None) => d
+            .iter_mut()
+            .for_each(|x| *x = if *x > 0.0 { *x } else { a * *x }),
+        (None, Some(r)) => d.iter_mut().zip(r).for_each(|(x, &y)| *x += y),
+        (None, None) => {}
+    }
+    if act != Activation::Identity {
+        // SAFETY: the caller's CPU support.
+        unsafe { A::act(act, d) };
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn post_avx512(slope: Option<f32>, r: Option<&[f32]>, act: Activation, d: &mut [f32]) {
+    // SAFETY: the features are enabled on this function.
+    unsafe { post_with::<core::arch::x86_64::__m512>(slope, r, act, d) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn post_avx2(slope: Option<f32>, r: Option<&[f32]>, act: Activation, d: &mut [f32]) {
+    // SAFETY: the features are enabled on this function.
+    unsafe { post_with::<[core::arch::x86_64::__m256; 2]>(slope, r, act, d) }
+}
+
 /// What the graph runtime fuses after a conv, run on the conv's output while it is still in
 /// cache: a PReLU, then a residual added, then an activation —
 /// `act(prelu(y) + residual)`, each part optional. Computed as the unfused steps compute
@@ -176,22 +247,29 @@ impl Post<'_> {
     }
 
     /// `d = act(prelu(d) + r)` on values of channel `ch` (`r`, when given, as long as
-    /// `d`: the residual's values at the same places).
+    /// `d`: the residual's values at the same places), compiled with `kernel`'s features.
     pub(crate) fn apply(&self, kernel: Kernel, ch: usize, d: &mut [f32], r: Option<&[f32]>) {
-        if let Some(slopes) = self.prelu {
-            let a = if slopes.len() == 1 {
-                slopes[0]
-            } else {
-                slopes[ch]
-            };
-            d.iter_mut()
-                .for_each(|x| *x = if *x > 0.0 { *x } else { a * *x });
-        }
-        if let Some(r) = r {
-            d.iter_mut().zip(r).for_each(|(d, &x)| *d += x);
-        }
-        if self.act != Activation::Identity {
-            activate(kernel, self.act, d, None);
+        let slope = self.prelu.map(|s| if s.len() == 1 { s[0] } else { s[ch] });
+        let r = r.map(|r| &r[..d.len()]);
+        match kernel {
+            // SAFETY: the scalar definition needs no CPU feature.
+            Kernel::Reference => unsafe { post_with::<Scalar>(slope, r, self.act, d) },
+            // SAFETY: the portable vector needs no CPU feature.
+            Kernel::Portable => unsafe { post_with::<[f32; 16]>(slope, r, self.act, d) },
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 if Kernel::Avx512.is_available() => {
+                // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked just above).
+                unsafe { post_avx512(slope, r, self.act, d) }
+            }
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 if Kernel::Avx2.is_available() => {
+                // SAFETY: the CPU has AVX2 and FMA (checked just above).
+                unsafe { post_avx2(slope, r, self.act, d) }
+            }
+            // SAFETY: the portable vector needs no CPU feature.
+            Kernel::Avx512 | Kernel::Avx2 => unsafe {
+                post_with::<[f32; 16]>(slope, r, self.act, d)
+            },
         }
     }
 
@@ -276,6 +354,47 @@ mod tests {
                         let want = act.apply(x);
                         prop_assert!(close(a, want), "{kernel} {act:?}({x}) = {a}, want {want}");
                         prop_assert_eq!(a.to_bits(), b.to_bits());
+                    }
+                }
+            }
+        }
+
+        /// Every family's post-op against its definition, `act(prelu(x) + r)` in scalars:
+        /// PReLU and sum bit for bit, the activation as close as the activations are.
+        #[test]
+        fn post_ops_match_their_definition(
+            xr in values().prop_flat_map(|x| {
+                let n = x.len();
+                (Just(x), prop::collection::vec(-3.0f32..3.0, n))
+            }),
+            slope in prop_oneof![Just(None), (-2.0f32..2.0).prop_map(Some)],
+            with_r in any::<bool>(),
+        ) {
+            let (xs, rs) = xr;
+            let slopes = slope.map(|a| vec![7.0, a]);
+            for kernel in families().into_iter().chain([Kernel::Reference]) {
+                for act in acts() {
+                    let post = Post {
+                        prelu: slopes.as_deref(),
+                        residual: None,
+                        act,
+                    };
+                    let mut d = xs.clone();
+                    post.apply(kernel, 1, &mut d, with_r.then_some(&rs[..]));
+                    for i in 0..xs.len() {
+                        let mut v = xs[i];
+                        if let Some(a) = slope {
+                            v = if v > 0.0 { v } else { a * v };
+                        }
+                        if with_r {
+                            v += rs[i];
+                        }
+                        let want = act.apply(v);
+                        if matches!(act, Activation::Identity | Activation::Relu) {
+                            prop_assert_eq!(d[i].to_bits(), want.to_bits(), "{} {:?}", kernel, act);
+                        } else {
+                            prop_assert!(close(d[i], want), "{kernel} {act:?}: {} vs {want}", d[i]);
+                        }
                     }
                 }
             }

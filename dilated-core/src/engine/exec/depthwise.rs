@@ -61,7 +61,7 @@ pub(super) fn depthwise_blocked<I: Isa>(plan: &ConvPlan, w: &[f32], r: Run<'_>) 
         }
         // The unit's block of channels is out: the post-op while it is in cache.
         if let Some(tail) = r.tail {
-            tail.rows(n, b * LANES..(b + 1) * LANES, ya..yb, xa, xb);
+            tail.block(n, b * LANES..(b + 1) * LANES, ya..yb, xa, xb);
         }
     };
     threads.run(n_units, &work);
@@ -173,7 +173,7 @@ pub(super) fn depthwise_nchw<I: Isa>(layer: &Conv, r: Run<'_>, stream: bool) {
             fence_streams();
         }
         if let Some(tail) = r.tail {
-            tail.rows(nc / c, ch..ch + 1, ya..yb, 0, g.ow);
+            tail.block(nc / c, ch..ch + 1, ya..yb, 0, g.ow);
         }
     };
     threads.run(n_units, &work);

@@ -34,20 +34,37 @@ impl Tail<'_> {
     /// them while it runs.
     pub(super) fn row(&self, n: usize, cs: Range<usize>, oy: usize, xa: usize, xb: usize) {
         let xb = xb.min(self.ow);
-        if oy >= self.oh || xa >= xb {
-            return;
+        if oy < self.oh && xa < xb {
+            self.runs(n, cs, oy * self.ow + xa, xb - xa);
         }
+    }
+
+    /// Values `from..from + len` of the planes of channels `cs` of image `n` (inside one
+    /// plane: the callers pass rows and columns inside the output).
+    fn runs(&self, n: usize, cs: Range<usize>, from: usize, len: usize) {
         let plane = self.oh * self.ow;
         for ch in cs.start..cs.end.min(self.c) {
-            let at = (n * self.c + ch) * plane + oy * self.ow + xa;
-            let len = xb - xa;
-            // SAFETY: image `n` exists, `ch < c`, `oy < oh` and `xa < xb ≤ ow`, so the run
-            // lies inside the `batch · c · oh · ow` output, which the network's caller
-            // lent mutably for the whole run; this unit wrote these outputs and is the only
-            // one to touch them now (the caller's contract).
+            let at = (n * self.c + ch) * plane + from;
+            // SAFETY: image `n` exists, `ch < c` and `from + len ≤ oh · ow` (rows below
+            // `oh`, columns below `ow`), so the run lies inside the `batch · c · oh · ow`
+            // output, which the network's caller lent mutably for the whole run; this unit
+            // wrote these outputs and is the only one to touch them now (the caller's
+            // contract).
             let d = unsafe { core::slice::from_raw_parts_mut(self.y.add(at), len) };
             let r = self.post.residual.map(|r| &r[at..at + len]);
             self.post.apply(self.kernel, ch, d, r);
+        }
+    }
+
+    /// Rows `ys` (columns `xa..xb`), channels `cs`: whole rows as one run per channel.
+    pub(super) fn block(&self, n: usize, cs: Range<usize>, ys: Range<usize>, xa: usize, xb: usize) {
+        let yb = ys.end.min(self.oh);
+        if xa == 0 && xb >= self.ow {
+            if ys.start < yb {
+                self.runs(n, cs, ys.start * self.ow, (yb - ys.start) * self.ow);
+            }
+        } else {
+            self.rows(n, cs, ys.start..yb, xa, xb);
         }
     }
 
