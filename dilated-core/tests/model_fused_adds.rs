@@ -1,6 +1,6 @@
-//! Residual adds in the conv epilogue: a two-input add that takes over a conv's output runs
-//! inside that conv's engine pass (the residual added and the add's activation applied to
-//! each unit of output as soon as it is written). Which adds fuse (WaveNet's and the TCN's
+//! Residual adds inside the conv: a two-input add that takes over a conv's output runs
+//! inside that conv's engine call (the residual added and the add's activation applied in
+//! a pass after the chain's last layer, on the network's threads). Which adds fuse (WaveNet's and the TCN's
 //! residual adds, ResNet's, ESPNet's hierarchical adds inside a concat; not an add whose
 //! other input is computed after the conv, nor a sum of three), and that the fused plan
 //! computes what the unfused one computes, bit for bit: every family, one and two threads,
@@ -28,7 +28,7 @@ fn signal(n: usize, seed: u64) -> Vec<f32> {
         .collect()
 }
 
-/// How many adds the plan runs in a conv epilogue.
+/// How many adds the plan runs inside a conv.
 fn fused_adds(graph: &ModelGraph) -> usize {
     graph.fused_ops().1 - graph.without_fused_adds().fused_ops().1
 }
@@ -102,8 +102,8 @@ fn wavenet_residual_adds_run_in_their_residual_convs() {
     let y = b.add(&[s, h], Activation::Tanh).unwrap();
     b.output(y).unwrap();
     let graph = b.build().unwrap();
-    // Five residual adds, and the last add in the head conv's epilogue (the merged skip
-    // sum is a conv too, computed after `h`).
+    // Five residual adds, and the last add inside the skip sum (the skip convs merged into
+    // one conv, which runs after `h` is complete).
     assert_eq!(fused_adds(&graph), 6);
     check(&graph, [1, 300], "wavenet");
 }
@@ -186,7 +186,7 @@ fn hierarchical_adds_fuse_inside_concat_slices() {
 
 /// An add whose other input is computed after the conv, and a sum of three, stay steps.
 #[test]
-fn adds_that_cannot_wait_in_the_epilogue_stay_steps() {
+fn adds_that_cannot_wait_for_their_conv_stay_steps() {
     let mut b = ModelBuilder::new(Rank::Two, 5);
     let x = b.input();
     let c = conv(&mut b, x, "c", ConvDesc::same_2d(5, 5, 3, 2));

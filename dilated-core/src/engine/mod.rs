@@ -17,7 +17,9 @@
 //!   28 `zmm` accumulators (AVX-512F; 6 × 16 in `ymm` pairs with AVX2 + FMA; a portable
 //!   16-lane version always compiled), broadcast input × weight vectors, FMA; each output
 //!   row is cut into segments whose taps all land inside the input, so padding is skipped,
-//!   never read. Bias and activation are fused into the store. Depthwise: 16 channels per
+//!   never read. Bias and activation are fused into the store; what the graph runtime
+//!   runs after a network (a PReLU, a residual add and its activation) is one pass over
+//!   the output after the last layer, on the network's threads. Depthwise: 16 channels per
 //!   vector on the blocked layout, or 16 pixels per vector straight on NCHW data. A
 //!   single dense layer (NCHW in and out, stride 1 across, up to 128 input channels per
 //!   group for a 3-row kernel, 384 in 1D) runs on NCHW kernels too: 16 pixels of one
@@ -68,7 +70,8 @@
 //!   points the drivers call, each compiled with its family's target features.
 //! - `tiles`: the tile shapes per micro-architecture and the CPU's identity (`cpuid`).
 //! - `plan`: the weights packed per layer for the kernels that run it.
-//! - `exec`: the drivers: layouts, buffers, the work split, the walk over output rows.
+//! - `exec`: the drivers: layouts, buffers, the work split, the walk over output rows, the
+//!   last layer's post-op.
 //! - `frame`: the frame-by-frame kernels of the streaming layers
 //!   ([`CausalStream`](crate::stream::CausalStream)).
 //! - This module: [`Network`], which plans a stack and dispatches it to a family.
@@ -575,9 +578,9 @@ impl Network {
     }
 
     /// [`Network::forward_into`], the last layer's output followed by `post` (a PReLU, a
-    /// residual, an activation) in the same pass over it: each unit of work applies it to
-    /// the outputs it has just written, while they are in cache, on the worker threads.
-    /// Exactly the result of running `post` after the stack (`Post::apply_nchw`).
+    /// residual, an activation): one pass over the output on the network's threads, in
+    /// runs that stay in L1. Exactly the result of running `post` after the stack
+    /// (`Post::apply_nchw`).
     pub(crate) fn forward_post(
         &self,
         batch: usize,

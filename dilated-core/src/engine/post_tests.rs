@@ -1,9 +1,9 @@
-//! The fused post-op ([`Network::forward_post`]: a PReLU, a residual, an activation applied
-//! by each unit of the last layer to what it wrote) against the stack followed by the same
-//! post-op as a separate pass, bit for bit, on every path that writes a network's output:
-//! the channel-blocked dense tiles, the NCHW dense tiles, Winograd on rows, on column
-//! windows and on column runs, F(2 × 2, 3 × 3), both depthwise drivers, pointwise layers as
-//! one row; every family, one and two threads.
+//! The post-op of a network ([`Network::forward_post`]: a PReLU, a residual, an activation
+//! after the last layer, on the network's threads) against the stack followed by the same
+//! post-op run by the caller, bit for bit, whatever path writes the network's output: the
+//! channel-blocked dense tiles, the NCHW dense tiles, Winograd on rows, on column windows
+//! and on column runs, F(2 × 2, 3 × 3), both depthwise drivers, pointwise layers as one
+//! row; every family, one and two threads (runs split across threads and planes).
 
 use proptest::prelude::*;
 

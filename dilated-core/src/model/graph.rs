@@ -475,7 +475,7 @@ impl ModelGraph {
     /// consumers, run as one engine network) and how many ops they absorbed (folded batch
     /// norms, fused activations and PReLUs, chained convs; convs summed by one add and run
     /// as one conv over the concatenation of their inputs, and the add when they make up
-    /// all of it; residual adds run in the epilogue of the conv they follow).
+    /// all of it; residual adds run inside the conv they follow).
     #[must_use]
     pub fn fused_ops(&self) -> (usize, usize) {
         let chains = &self.inner.plan.chains;
@@ -507,7 +507,7 @@ impl ModelGraph {
     }
 
     /// The same graph with every residual add run as its own pass after its conv, rather
-    /// than in the conv's epilogue: the reference the fused plan is tested against.
+    /// than inside the conv: the reference the fused plan is tested against.
     #[doc(hidden)]
     #[must_use]
     pub fn without_fused_adds(&self) -> ModelGraph {

@@ -35,9 +35,16 @@
 //!
 //! - **Fused into the convs.** A batch norm that is its conv's only consumer is folded into
 //!   the conv's weights; an activation that is then the only consumer runs in the engine's
-//!   epilogue; a PReLU that is the only consumer runs on the conv's output in place. A
-//!   conv whose output (after what it absorbed) has a single consumer, another conv, joins
-//!   it in one engine [`Network`](crate::engine::Network), which keeps its fused stack paths. Dropouts vanish.
+//!   epilogue; a PReLU that is the only consumer runs in the engine's pass after the conv. A conv whose output (after what it absorbed) has a single consumer, another
+//!   conv, joins it in one engine [`Network`](crate::engine::Network), which keeps its
+//!   fused stack paths. Dropouts vanish.
+//! - **Residual adds inside the conv.** A two-input add of a conv's output (read by that
+//!   add only) and a value already computed when the conv runs — WaveNet's `h + r`, the
+//!   TCN's and ResNet's `relu(block(x) + shortcut)`, ESPNet's hierarchical adds — runs
+//!   inside the conv's engine call: a pass over the conv's output right after its last
+//!   layer, on the network's threads, in runs that stay in L1. Bit for bit the unfused sum
+//!   (float addition commutes exactly). The streaming runtime runs the same pass after
+//!   the chain.
 //! - **Sums of convs as one conv.** An add whose inputs include convs of one geometry
 //!   (kernel, rate, stride, padding, output channels, input size), one group, no
 //!   activation of their own, each read only by that add, computes their sum as one conv:
@@ -49,7 +56,7 @@
 //!   merged conv's output with the rest. WaveNet's 50 skip convs are one 1600 → 512 conv,
 //!   and the skips are never stored. Only the summation order changes (results within
 //!   rounding of the unmerged graph; the saved tensors are the original ones).
-//! - **Elementwise steps** (residual adds and skip sums, gates, standalone activations,
+//! - **Elementwise steps** (the other adds and skip sums, gates, standalone activations,
 //!   PReLUs and batch norms — ESPNet normalises after a concat and an add —, pools,
 //!   broadcasts) are plain loops over slices, in place where their input dies.
 //! - **Concats** copy nothing where the data allows: each branch writes straight into its

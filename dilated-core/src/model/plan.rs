@@ -6,7 +6,8 @@
 //! epilogue), then a PReLU that is the only consumer (run on the conv's output, in place).
 //! A conv whose (absorbed) output has one consumer, another conv, continues the chain: the
 //! whole chain is one engine `Network`, which keeps its fused stack paths. Dropouts vanish
-//! (a value read through a dropout is read directly).
+//! (a value read through a dropout is read directly). A two-input add that takes over a
+//! conv's output runs inside that conv's step once storage is decided ([`Plan::fuse_adds`]).
 //!
 //! **Sums of convs.** The convs among an add's inputs that share kernel, rate, stride,
 //! padding, output channels and input size, with one group, no activation and no reader
@@ -163,7 +164,7 @@ pub(crate) enum Step {
     Copy { input: Src, output: Loc },
 }
 
-/// A two-input add run in the epilogue of the conv step whose output it takes over:
+/// A two-input add run inside the conv step whose output it takes over:
 /// `act(conv + residual)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct FusedAdd {
@@ -717,7 +718,7 @@ impl Plan {
                 }
                 // Over an input read once only (a repeated one must keep its value); of two
                 // inputs, a conv's output computed after the other first, so the add can
-                // run in the conv's epilogue (`Plan::fuse_adds`).
+                // run inside the conv's step (`Plan::fuse_adds`).
                 Pre::Add { inputs, .. } => {
                     let free = |i: usize| {
                         inputs.iter().filter(|&&j| j == i).count() == 1 && st.in_place(i, s)
@@ -894,15 +895,14 @@ impl Plan {
         plan
     }
 
-    /// **Adds in the conv epilogue.** A two-input add that takes over the output of a conv
-    /// step (the conv's value is read by the add only, and the add writes in its place)
-    /// runs inside that conv step: the engine adds the other input (the residual) and
-    /// applies the add's activation to each unit of the chain's last layer as soon as the
-    /// unit is written, so the block is one pass over memory. The step stays where the
-    /// conv was, so the residual must already hold its value there and keep it until the
-    /// add: no step in between writes where the residual or the conv's output lives, or
-    /// reads the conv's output. Float addition commutes exactly, so the sum is the add's,
-    /// bit for bit.
+    /// **Adds inside the conv.** A two-input add that takes over the output of a conv step
+    /// (the conv's value is read by the add only, and the add writes in its place) runs
+    /// inside that conv step: the engine adds the other input (the residual) and applies
+    /// the add's activation right after the chain's last layer, on the network's threads
+    /// (the add step ran on the caller's alone). The step stays where the conv was, so the
+    /// residual must already hold its value there and keep it until the add: no step in
+    /// between writes where the residual or the conv's output lives, or reads the conv's
+    /// output. Float addition commutes exactly, so the sum is the add's, bit for bit.
     fn fuse_adds(&mut self) {
         let mut a = 0;
         while a < self.steps.len() {
@@ -1115,7 +1115,7 @@ mod tests {
         // Every branch (and every add) sits in its slice: the concat copies nothing.
         assert_eq!(concats(&graph), [0]);
         // The adds take over their second input (the first is still read by the concat),
-        // the two that sum a branch's conv in that conv's epilogue.
+        // the two that sum a branch's conv inside that conv's step.
         let adds: Vec<(bool, bool)> = plan
             .steps
             .iter()
@@ -1204,8 +1204,8 @@ mod tests {
                 .any(|s| matches!(s, Step::Add { inputs, .. } if inputs.len() == 6))
         );
         assert!(graph.scratch_buffers() <= 5, "{}", graph.scratch_buffers());
-        // The five residual adds that run (the sixth leads nowhere) each in the epilogue of
-        // its block's residual conv.
+        // The five residual adds that run (the sixth leads nowhere) each inside its block's
+        // residual conv.
         assert_eq!(graph.fused_ops(), (12, 11));
         assert_eq!(graph.without_fused_adds().fused_ops(), (12, 6));
     }

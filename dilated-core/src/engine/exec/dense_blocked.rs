@@ -191,10 +191,6 @@ pub(super) fn dense<I: Isa>(plan: &ConvPlan, passes: &[Pass], w: &[f32], r: Run<
                 }
             }
         }
-        // The unit's outputs are out, every channel: the post-op while they are in cache.
-        if let Some(tail) = r.tail {
-            tail.block(n, tail.all(), ya..yb, xa, xb);
-        }
     };
     threads.run(n_units, &work);
 }

@@ -90,7 +90,7 @@ impl NchwCtx<'_> {
 
     /// Output row `oy` of image `n`, vectors `va..vb`, on the direct NCHW kernels: column
     /// chunks, every block of output channels per chunk, tiles of up to `rs[0]` vectors
-    /// per block; the run's post-op on each chunk once its channels are out.
+    /// per block.
     pub(super) fn direct_row<I: NchwIsa>(&self, n: usize, oy: usize, (va, vb): (usize, usize)) {
         let g = self.r.g;
         let rs = self.widths();
@@ -112,10 +112,6 @@ impl NchwCtx<'_> {
                         unsafe { I::nchw(self.c, r, masked, &t, v * LANES, n_last, tiles) };
                     });
                 }
-            }
-            // Every channel of the chunk is out: the post-op while it is in cache.
-            if let Some(tail) = self.r.tail {
-                tail.row(n, tail.all(), oy, s * LANES, e * LANES);
             }
             s = e;
         }

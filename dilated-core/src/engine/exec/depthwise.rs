@@ -18,7 +18,6 @@ pub(super) fn depthwise_blocked<I: Isa>(plan: &ConvPlan, w: &[f32], r: Run<'_>) 
         x,
         y,
         threads,
-        ..
     } = r;
     let xs = x.strides();
     let ys = y.strides();
@@ -59,10 +58,6 @@ pub(super) fn depthwise_blocked<I: Isa>(plan: &ConvPlan, w: &[f32], r: Run<'_>) 
                 });
             });
         }
-        // The unit's block of channels is out: the post-op while it is in cache.
-        if let Some(tail) = r.tail {
-            tail.block(n, b * LANES..(b + 1) * LANES, ya..yb, xa, xb);
-        }
     };
     threads.run(n_units, &work);
 }
@@ -95,7 +90,6 @@ pub(super) fn depthwise_nchw<I: Isa>(layer: &Conv, r: Run<'_>, stream: bool) {
         x,
         y,
         threads,
-        ..
     } = r;
     let c = d.out_channels;
     let taps_n = g.kh * g.kw;
@@ -171,9 +165,6 @@ pub(super) fn depthwise_nchw<I: Isa>(layer: &Conv, r: Run<'_>, stream: bool) {
         }
         if stream {
             fence_streams();
-        }
-        if let Some(tail) = r.tail {
-            tail.block(nc / c, ch..ch + 1, ya..yb, 0, g.ow);
         }
     };
     threads.run(n_units, &work);

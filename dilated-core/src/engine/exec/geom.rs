@@ -9,7 +9,6 @@
 
 use super::buffers::Buf;
 use super::split::Threads;
-use super::tail::Tail;
 use crate::engine::kernels::taps;
 use crate::engine::simd::LANES;
 use crate::{ConvDesc, Error};
@@ -88,8 +87,6 @@ pub(super) struct Run<'a> {
     pub(super) x: Buf,
     pub(super) y: Buf,
     pub(super) threads: &'a Threads,
-    /// The post-op of the run's last layer, which each unit applies to what it wrote.
-    pub(super) tail: Option<&'a Tail<'a>>,
 }
 
 /// Cuts output columns `a..b` into segments of constant valid kernel columns.

@@ -7,7 +7,7 @@
 //!   which kernels run it; the run's steps.
 //! - [`buffers`]: the [`Workspace`], the views of the buffers the threads share, their
 //!   strides, the one layout conversion.
-//! - [`split`]: the work split over threads.
+//! - [`split`]: the work split over threads; [`tail`]: the last layer's post-op.
 //! - [`geom`]: a layer's geometry, what every driver takes, and the walk that hands each
 //!   kernel tile only the taps inside the input.
 //! - The drivers: [`dense_blocked`], [`depthwise`], [`dense_nchw`](mod@dense_nchw), [`winograd`],
@@ -36,7 +36,6 @@ use dense_nchw::{NchwCtx, dense_nchw};
 use depthwise::{depthwise_blocked, depthwise_nchw};
 use geom::{Geom, Run};
 use layout::{Step, step_at};
-use tail::Tail;
 use winograd::{wino_cols, wino_rows};
 use winograd2d::{Units, runs_wino2, wino2d};
 
@@ -64,7 +63,8 @@ pub(crate) type ForwardFn = fn(
 
 /// Runs the whole stack with instruction set `I`, dense layers on the NCHW kernels where
 /// `nchw` and the layout allow (as the plans were packed), the last layer followed by
-/// `post` unit by unit. Shapes and lengths (the post-op's included) are already checked.
+/// `post` (a pass over its output). Shapes and lengths (the post-op's included) are
+/// already checked.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn forward<I: NchwIsa>(
     layers: &[Conv],
@@ -220,15 +220,6 @@ fn run_step<I: NchwIsa>(
         h: g.oh,
         w: g.ow,
     };
-    // The last layer writes the network's output, always NCHW.
-    let tail = post.filter(|_| step.dst == Loc::Output).map(|&post| Tail {
-        post,
-        kernel: I::KERNEL,
-        y: y.ptr,
-        c: d.out_channels,
-        oh: g.oh,
-        ow: g.ow,
-    });
     let run = Run {
         d,
         g,
@@ -236,17 +227,22 @@ fn run_step<I: NchwIsa>(
         x,
         y,
         threads: job.threads,
-        tail: tail.as_ref(),
     };
+    // The last layer writes the network's output, always NCHW.
+    let post = post.filter(|_| step.dst == Loc::Output);
     // A large network output goes past the caches where the driver can (nothing of ours
     // reads it again, and it would not stay cached anyway): the NCHW depthwise one, unless
     // a post-op reads it back.
     let stream = step.nchw_depthwise
-        && tail.is_none()
+        && post.is_none()
         && step.dst == Loc::Output
         && ConvDesc::nchw_len(job.batch, d.out_channels, [g.oh, g.ow])
             .is_ok_and(|n| n >= STREAM_MIN_FLOATS);
     run_layer::<I>(layer, plan, step.nchw_depthwise, stream, run, job);
+    if let Some(p) = post {
+        let shape = (job.batch, d.out_channels, g.oh * g.ow);
+        tail::apply(p, I::KERNEL, tail::Out(y.ptr), shape, job.threads);
+    }
 }
 
 /// The one row `[1, H·W]` a pointwise layer (kernel 1 × 1, stride 1, no padding) of input

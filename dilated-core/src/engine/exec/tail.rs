@@ -1,89 +1,60 @@
-//! The post-op of a run's last layer ([`Post`]: a PReLU, a residual, an activation), applied
-//! by each driver to the outputs of a unit of work as soon as the unit has written them,
-//! while they are still in cache: one pass over memory for the conv and what follows it,
-//! instead of a second pass (and a second thread-less loop) after the layer.
-
-use core::ops::Range;
+//! The post-op of a run's last layer ([`Post`]: a PReLU, a residual, an activation): a
+//! pass over the layer's NCHW output right after the layer, on the run's threads, in runs
+//! short enough that the sum and the activation of a run stay in L1.
+//!
+//! Not interleaved with the layer's units of work: applied by each unit to the outputs it
+//! had just written (while they were in L2), it measured slower on the Zen 4 than this
+//! pass — 0.85× on a 64-channel TCN at 32768 samples, 0.94–0.97× on ResNet blocks of 32
+//! and 64 channels at 256² and 128², even with the residual prefetched (`docs/perf.md`,
+//! "Residual adds in the engine"): a unit's outputs are short runs per channel and row,
+//! which cost more in the post-op than a second sequential pass costs in memory traffic
+//! on a CPU whose L3 holds these tensors.
 
 use crate::engine::elementwise::Post;
 use crate::kernel::Kernel;
 
-/// A [`Post`] bound to the NCHW output of a layer (`c` channels of `oh × ow`).
+use super::split::Threads;
+
+/// Floats per run of the pass (16 KiB, as the graph runtime's own adds).
+const RUN: usize = 4096;
+
+/// Applies `post` to the NCHW output `y` of `batch × c` planes of `plane` floats, with
+/// `kernel`'s vector code, runs of [`RUN`] floats spread over `threads`.
+pub(super) fn apply(
+    post: &Post<'_>,
+    kernel: Kernel,
+    y: Out,
+    (batch, c, plane): (usize, usize, usize),
+    threads: &Threads,
+) {
+    let per = plane.div_ceil(RUN).max(1);
+    let planes = batch * c;
+    threads.run(planes * per, &|u| {
+        let (p, k) = (u / per, u % per);
+        let a = p * plane + k * RUN;
+        let len = RUN.min(plane - k * RUN);
+        // SAFETY: plane `p < batch · c`, floats `k·RUN .. k·RUN + len ≤ plane` of it: inside
+        // the `batch · c · plane` output the caller lent mutably for the whole run; each
+        // unit `u` touches its own run, and no other code runs on the output meanwhile.
+        let d = unsafe { core::slice::from_raw_parts_mut(y.at(a), len) };
+        let r = post.residual.map(|r| &r[a..a + len]);
+        post.apply(kernel, p % c, d, r);
+    });
+}
+
+/// The output pointer, shared by the threads of the pass.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Tail<'a> {
-    pub(super) post: Post<'a>,
-    pub(super) kernel: Kernel,
-    pub(super) y: *mut f32,
-    pub(super) c: usize,
-    pub(super) oh: usize,
-    pub(super) ow: usize,
+pub(super) struct Out(pub(super) *mut f32);
+
+impl Out {
+    /// Float `i` of the output (a method, so closures capture the whole `Out`).
+    fn at(self, i: usize) -> *mut f32 {
+        self.0.wrapping_add(i)
+    }
 }
 
-// SAFETY: the output outlives the parallel region and each unit applies the post-op only to
-// the outputs it wrote itself (a disjoint set per unit), so sharing the pointer is
-// race-free; the residual and the slopes are shared reads.
-unsafe impl Send for Tail<'_> {}
+// SAFETY: the output outlives the pass and each unit writes its own run of it (see
+// `apply`), so sharing the pointer is race-free.
+unsafe impl Send for Out {}
 // SAFETY: as above.
-unsafe impl Sync for Tail<'_> {}
-
-impl Tail<'_> {
-    /// Applies the post-op to channels `cs` of image `n`, output row `oy`, columns
-    /// `xa..xb` (clipped to the row).
-    ///
-    /// The caller is the unit that wrote those outputs, and no other unit writes or reads
-    /// them while it runs.
-    pub(super) fn row(&self, n: usize, cs: Range<usize>, oy: usize, xa: usize, xb: usize) {
-        let xb = xb.min(self.ow);
-        if oy < self.oh && xa < xb {
-            self.runs(n, cs, oy * self.ow + xa, xb - xa);
-        }
-    }
-
-    /// Values `from..from + len` of the planes of channels `cs` of image `n` (inside one
-    /// plane: the callers pass rows and columns inside the output).
-    fn runs(&self, n: usize, cs: Range<usize>, from: usize, len: usize) {
-        let plane = self.oh * self.ow;
-        for ch in cs.start..cs.end.min(self.c) {
-            let at = (n * self.c + ch) * plane + from;
-            // SAFETY: image `n` exists, `ch < c` and `from + len ≤ oh · ow` (rows below
-            // `oh`, columns below `ow`), so the run lies inside the `batch · c · oh · ow`
-            // output, which the network's caller lent mutably for the whole run; this unit
-            // wrote these outputs and is the only one to touch them now (the caller's
-            // contract).
-            let d = unsafe { core::slice::from_raw_parts_mut(self.y.add(at), len) };
-            let r = self.post.residual.map(|r| &r[at..at + len]);
-            self.post.apply(self.kernel, ch, d, r);
-        }
-    }
-
-    /// Rows `ys` (columns `xa..xb`), channels `cs`: whole rows as one run per channel.
-    pub(super) fn block(&self, n: usize, cs: Range<usize>, ys: Range<usize>, xa: usize, xb: usize) {
-        let yb = ys.end.min(self.oh);
-        if xa == 0 && xb >= self.ow {
-            if ys.start < yb {
-                self.runs(n, cs, ys.start * self.ow, (yb - ys.start) * self.ow);
-            }
-        } else {
-            self.rows(n, cs, ys.start..yb, xa, xb);
-        }
-    }
-
-    /// Applies the post-op to every row of `rows` (and columns `xa..xb`), channels `cs`.
-    pub(super) fn rows(
-        &self,
-        n: usize,
-        cs: Range<usize>,
-        rows: impl IntoIterator<Item = usize>,
-        xa: usize,
-        xb: usize,
-    ) {
-        for oy in rows {
-            self.row(n, cs.clone(), oy, xa, xb);
-        }
-    }
-
-    /// Every channel.
-    pub(super) fn all(&self) -> Range<usize> {
-        0..self.c
-    }
-}
+unsafe impl Sync for Out {}

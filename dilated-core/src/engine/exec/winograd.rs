@@ -79,11 +79,6 @@ pub(super) fn wino_rows<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino) {
                         });
                     }
                 }
-                // Both rows of the chunk out, every channel (rows that ran alone on the
-                // direct tiles had theirs in `direct_row`).
-                if let Some(tail) = r.tail {
-                    tail.rows(n, tail.all(), [y0, y1], s * LANES, e * LANES);
-                }
                 s = e;
             }
         }
@@ -226,17 +221,6 @@ pub(super) fn wino_cols<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino) {
                                 }
                             }
                             j += 1;
-                        }
-                    }
-                }
-                // Steps `s..e` of the row out, every channel: windows are one run of
-                // columns, run steps two vectors `d` apart each.
-                if let Some(tail) = r.tail {
-                    if mode == Mode::Windows {
-                        tail.row(n, tail.all(), oy, start(s), start(e));
-                    } else {
-                        for ox in (s..e).flat_map(&halves) {
-                            tail.row(n, tail.all(), oy, ox, ox + LANES);
                         }
                     }
                 }

@@ -200,7 +200,6 @@ pub(super) fn wino2d<I: Isa>(
         x,
         y,
         threads,
-        ..
     } = r;
     let count = threads.count();
     let Ok(units) = Units::new(d, g, batch, count, y.blocked) else {
@@ -367,14 +366,6 @@ pub(super) fn wino2d<I: Isa>(
                 // cover the pass; the output pixel is this unit's; `I` is available.
                 unsafe { I::dense(1, pass.nob, LANES, &t) };
             }
-        }
-        // The unit's rows are out and mended: the post-op on them, every channel.
-        if let Some(tail) = r.tail {
-            let rows = (tya..tyb).flat_map(|ty| {
-                let y0 = tile_origin(ty, g.dh);
-                [y0, y0 + g.dh]
-            });
-            tail.rows(n, tail.all(), rows, 0, g.ow);
         }
     };
     threads.run(n_units, &work);
