@@ -693,26 +693,29 @@ pub(crate) fn test_values(n: usize, seed: u64) -> Vec<f32> {
         .collect()
 }
 
+/// Layers of `descs` with deterministic weights and biases ([`test_values`] from `seed`).
+#[cfg(test)]
+pub(crate) fn test_stack(descs: &[ConvDesc], seed: u64) -> Vec<Conv> {
+    descs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let w = test_values(d.weight_len().unwrap(), seed + i as u64);
+            let b = d
+                .bias
+                .then(|| test_values(d.out_channels, seed + 100 + i as u64));
+            Conv::new(*d, w, b).unwrap()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_stack as stack;
     use super::test_values as values;
     use super::*;
     use crate::conv::Activation;
     use proptest::prelude::*;
-
-    fn stack(descs: &[ConvDesc], seed: u64) -> Vec<Conv> {
-        descs
-            .iter()
-            .enumerate()
-            .map(|(i, d)| {
-                let w = values(d.weight_len().unwrap(), seed + i as u64);
-                let b = d
-                    .bias
-                    .then(|| values(d.out_channels, seed + 100 + i as u64));
-                Conv::new(*d, w, b).unwrap()
-            })
-            .collect()
-    }
 
     /// The reference's output of `layers` on `x`.
     fn reference_of(layers: &[Conv], batch: usize, hw: [usize; 2], x: &[f32]) -> Vec<f32> {

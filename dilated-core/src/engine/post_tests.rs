@@ -8,7 +8,7 @@
 use proptest::prelude::*;
 
 use super::elementwise::Post;
-use super::{Kernel, Network, Workspace, test_values as values};
+use super::{Kernel, Network, Workspace, test_stack as stack, test_values as values};
 use crate::ConvDesc;
 use crate::conv::{Activation, Conv};
 use crate::error::Error;
@@ -55,18 +55,6 @@ fn variants(layers: &[Conv]) -> Vec<(String, Network)> {
         }
     }
     nets
-}
-
-fn stack(descs: &[ConvDesc], seed: u64) -> Vec<Conv> {
-    descs
-        .iter()
-        .enumerate()
-        .map(|(i, d)| {
-            let w = values(d.weight_len().unwrap(), seed + i as u64);
-            let b = d.bias.then(|| values(d.out_channels, seed + 50 + i as u64));
-            Conv::new(*d, w, b).unwrap()
-        })
-        .collect()
 }
 
 /// Values in [−2, 2) with NaN, both infinities and zeros of both signs sprinkled in.

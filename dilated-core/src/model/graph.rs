@@ -511,6 +511,11 @@ impl ModelGraph {
     #[doc(hidden)]
     #[must_use]
     pub fn without_fused_adds(&self) -> ModelGraph {
+        self.with_plan(self.inner.plan.unfuse_adds())
+    }
+
+    /// The same graph run by `plan`.
+    fn with_plan(&self, plan: Plan) -> ModelGraph {
         let g = &self.inner;
         ModelGraph {
             inner: Arc::new(GraphInner {
@@ -518,7 +523,7 @@ impl ModelGraph {
                 nodes: g.nodes.clone(),
                 output: g.output,
                 params: g.params.clone(),
-                plan: g.plan.unfuse_adds(),
+                plan,
             }),
         }
     }
@@ -528,16 +533,7 @@ impl ModelGraph {
     #[doc(hidden)]
     #[must_use]
     pub fn without_sum_merge(&self) -> ModelGraph {
-        let g = &self.inner;
-        ModelGraph {
-            inner: Arc::new(GraphInner {
-                rank: g.rank,
-                nodes: g.nodes.clone(),
-                output: g.output,
-                params: g.params.clone(),
-                plan: Plan::new(&g.nodes, g.output, false),
-            }),
-        }
+        self.with_plan(Plan::new(&self.inner.nodes, self.inner.output, false))
     }
 
     /// How many scratch buffers the plan shares among the values it keeps (values whose
