@@ -154,82 +154,10 @@ pub(crate) fn gate(kernel: Kernel, a: &[f32], b: &[f32], d: &mut [f32]) {
     }
 }
 
-/// The scalar definition, for [`Kernel::Reference`]: [`Post::apply`]'s activation by
-/// [`Activation::apply`].
-enum Scalar {}
-
-/// How [`post_with`] applies the activation: the family's vector form, or the scalar one.
-trait ActOver {
-    /// `d = act(d)`.
-    ///
-    /// # Safety
-    /// The CPU supports the implementing vector type's instruction set.
-    unsafe fn act(act: Activation, d: &mut [f32]);
-}
-
-impl ActOver for Scalar {
-    unsafe fn act(act: Activation, d: &mut [f32]) {
-        d.iter_mut().for_each(|x| *x = act.apply(*x));
-    }
-}
-
-impl<V: V16> ActOver for V {
-    #[inline(always)]
-    unsafe fn act(act: Activation, d: &mut [f32]) {
-        // SAFETY: forwarded.
-        unsafe { activate_with::<V>(act, d, None) }
-    }
-}
-
-/// `d = act(prelu(d) + r)`: the PReLU and the sum as the unfused steps compute them
-/// (scalar expressions the compiler vectorises with the caller's features), then the
-/// activation.
-///
-/// # Safety
-/// The CPU supports `A`'s instruction set.
-#[inline(always)]
-unsafe fn post_with<A: ActOver + ?Sized>(
-    slope: Option<f32>,
-    r: Option<&[f32]>,
-    act: Activation,
-    d: &mut [f32],
-) {
-    match (slope, r) {
-        (Some(a), Some(r)) => d
-            .iter_mut()
-            .zip(r)
-            .for_each(|(x, &y)| *x = (if *x > 0.0 { *x } else { a * *x }) + y),
-        (Some(a), None) => d
-            .iter_mut()
-            .for_each(|x| *x = if *x > 0.0 { *x } else { a * *x }),
-        (None, Some(r)) => d.iter_mut().zip(r).for_each(|(x, &y)| *x += y),
-        (None, None) => {}
-    }
-    if act != Activation::Identity {
-        // SAFETY: the caller's CPU support.
-        unsafe { A::act(act, d) };
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-fn post_avx512(slope: Option<f32>, r: Option<&[f32]>, act: Activation, d: &mut [f32]) {
-    // SAFETY: the features are enabled on this function.
-    unsafe { post_with::<core::arch::x86_64::__m512>(slope, r, act, d) }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn post_avx2(slope: Option<f32>, r: Option<&[f32]>, act: Activation, d: &mut [f32]) {
-    // SAFETY: the features are enabled on this function.
-    unsafe { post_with::<[core::arch::x86_64::__m256; 2]>(slope, r, act, d) }
-}
-
-/// What the graph runtime fuses after a conv, run on the conv's output while it is still in
-/// cache: a PReLU, then a residual added, then an activation —
-/// `act(prelu(y) + residual)`, each part optional. Computed as the unfused steps compute
-/// it (the PReLU and the sum as scalars, the activation by [`activate`]), so the fused run
-/// is exactly the unfused one.
+/// What the graph runtime runs inside a conv's engine call, after its last layer: a PReLU,
+/// then a residual added, then an activation — `act(prelu(y) + residual)`, each part
+/// optional. Computed as the unfused steps compute it (the PReLU and the sum as scalars,
+/// the activation by [`activate`]), so the fused run is exactly the unfused one.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Post<'a> {
     /// PReLU slopes: one for every channel, or one per channel.
@@ -247,29 +175,22 @@ impl Post<'_> {
     }
 
     /// `d = act(prelu(d) + r)` on values of channel `ch` (`r`, when given, as long as
-    /// `d`: the residual's values at the same places), compiled with `kernel`'s features.
+    /// `d`: the residual's values at the same places), the activation on `kernel`'s vector
+    /// type ([`activate`]).
     pub(crate) fn apply(&self, kernel: Kernel, ch: usize, d: &mut [f32], r: Option<&[f32]>) {
         let slope = self.prelu.map(|s| if s.len() == 1 { s[0] } else { s[ch] });
-        let r = r.map(|r| &r[..d.len()]);
-        match kernel {
-            // SAFETY: the scalar definition needs no CPU feature.
-            Kernel::Reference => unsafe { post_with::<Scalar>(slope, r, self.act, d) },
-            // SAFETY: the portable vector needs no CPU feature.
-            Kernel::Portable => unsafe { post_with::<[f32; 16]>(slope, r, self.act, d) },
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512 if Kernel::Avx512.is_available() => {
-                // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked just above).
-                unsafe { post_avx512(slope, r, self.act, d) }
-            }
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2 if Kernel::Avx2.is_available() => {
-                // SAFETY: the CPU has AVX2 and FMA (checked just above).
-                unsafe { post_avx2(slope, r, self.act, d) }
-            }
-            // SAFETY: the portable vector needs no CPU feature.
-            Kernel::Avx512 | Kernel::Avx2 => unsafe {
-                post_with::<[f32; 16]>(slope, r, self.act, d)
-            },
+        let prelu = |x: f32, a: f32| if x > 0.0 { x } else { a * x };
+        match (slope, r) {
+            (Some(a), Some(r)) => d
+                .iter_mut()
+                .zip(r)
+                .for_each(|(x, &y)| *x = prelu(*x, a) + y),
+            (Some(a), None) => d.iter_mut().for_each(|x| *x = prelu(*x, a)),
+            (None, Some(r)) => d.iter_mut().zip(r).for_each(|(x, &y)| *x += y),
+            (None, None) => {}
+        }
+        if self.act != Activation::Identity {
+            activate(kernel, self.act, d, None);
         }
     }
 
@@ -289,22 +210,22 @@ impl Post<'_> {
     }
 }
 
+/// Every activation (leaky ReLU at slope 0.1), for the tests.
+#[cfg(test)]
+pub(crate) const TEST_ACTS: [Activation; 7] = [
+    Activation::Identity,
+    Activation::Relu,
+    Activation::LeakyRelu(0.1),
+    Activation::Gelu,
+    Activation::Tanh,
+    Activation::Sigmoid,
+    Activation::Silu,
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    fn acts() -> [Activation; 7] {
-        [
-            Activation::Identity,
-            Activation::Relu,
-            Activation::LeakyRelu(0.1),
-            Activation::Gelu,
-            Activation::Tanh,
-            Activation::Sigmoid,
-            Activation::Silu,
-        ]
-    }
 
     /// Close to the scalar definition: a few ulps relative, or 1e-6 absolute near zero;
     /// NaN where it is NaN, the same infinity where it is infinite.
@@ -345,7 +266,7 @@ mod tests {
         #[test]
         fn activations_match_the_scalar_definition(xs in values()) {
             for kernel in families() {
-                for act in acts() {
+                for act in TEST_ACTS {
                     let mut inplace = xs.clone();
                     activate(kernel, act, &mut inplace, None);
                     let mut from = vec![7.0; xs.len()];
@@ -373,7 +294,7 @@ mod tests {
             let (xs, rs) = xr;
             let slopes = slope.map(|a| vec![7.0, a]);
             for kernel in families().into_iter().chain([Kernel::Reference]) {
-                for act in acts() {
+                for act in TEST_ACTS {
                     let post = Post {
                         prelu: slopes.as_deref(),
                         residual: None,

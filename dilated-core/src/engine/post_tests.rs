@@ -7,21 +7,11 @@
 
 use proptest::prelude::*;
 
-use super::elementwise::Post;
+use super::elementwise::{Post, TEST_ACTS};
 use super::{Kernel, Network, Workspace, test_stack as stack, test_values as values};
 use crate::ConvDesc;
 use crate::conv::{Activation, Conv};
 use crate::error::Error;
-
-const ACTS: [Activation; 7] = [
-    Activation::Identity,
-    Activation::Relu,
-    Activation::LeakyRelu(0.1),
-    Activation::Gelu,
-    Activation::Tanh,
-    Activation::Sigmoid,
-    Activation::Silu,
-];
 
 /// The networks of `layers` on every family this CPU runs (and the reference), one and two
 /// threads, the NCHW kernels on and off, Winograd by default, off and everywhere.
@@ -96,7 +86,7 @@ fn check(descs: &[ConvDesc], batch: usize, hw: [usize; 2], post: (u8, bool, usiz
     let p = Post {
         prelu: slopes.as_deref(),
         residual: res.as_deref(),
-        act: ACTS[post.2 % ACTS.len()],
+        act: TEST_ACTS[post.2 % TEST_ACTS.len()],
     };
     for (name, net) in variants(&layers) {
         let (mut want, _) = net.forward(batch, hw, &x).unwrap();

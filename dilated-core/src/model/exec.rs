@@ -353,37 +353,35 @@ pub(crate) fn run(
                 // A slice of a concat: its items are apart, so one engine call each.
                 let calls = if whole { 1 } else { batch };
                 let b = batch / calls;
-                for n in 0..calls {
-                    let (rd, wr) = if whole {
-                        (lay.rd_all(*input), lay.wr_all(*output))
+                let rd = |src: Src, n: usize| {
+                    if whole {
+                        lay.rd_all(src)
                     } else {
-                        (lay.rd(*input, n), lay.wr(*output, n))
+                        lay.rd(src, n)
+                    }
+                };
+                for n in 0..calls {
+                    let wr = if whole {
+                        lay.wr_all(*output)
+                    } else {
+                        lay.wr(*output, n)
                     };
-                    match add {
+                    let (s, residual, d) = match add {
                         Some(f) => {
-                            let res = if whole {
-                                lay.rd_all(f.residual)
-                            } else {
-                                lay.rd(f.residual, n)
-                            };
-                            let (s, r, d) = mem.triple(&rd, &res, &wr);
-                            let p = Post {
-                                prelu,
-                                residual: Some(r),
-                                act,
-                            };
-                            conv(*chain, b, in_hw, s, d, Some(&p))?;
+                            let (s, r, d) = mem.triple(&rd(*input, n), &rd(f.residual, n), &wr);
+                            (s, Some(r), d)
                         }
                         None => {
-                            let (s, d) = mem.pair(&rd, &wr);
-                            let p = Post {
-                                prelu,
-                                residual: None,
-                                act,
-                            };
-                            conv(*chain, b, in_hw, s, d, prelu.is_some().then_some(&p))?;
+                            let (s, d) = mem.pair(&rd(*input, n), &wr);
+                            (s, None, d)
                         }
-                    }
+                    };
+                    let p = Post {
+                        prelu,
+                        residual,
+                        act,
+                    };
+                    conv(*chain, b, in_hw, s, d, (!p.is_identity()).then_some(&p))?;
                 }
             }
             Step::Act { input, output, act } => items(batch, |n| {

@@ -904,69 +904,18 @@ impl Plan {
     /// between writes where the residual or the conv's output lives, or reads the conv's
     /// output. Float addition commutes exactly, so the sum is the add's, bit for bit.
     fn fuse_adds(&mut self) {
-        let mut a = 0;
-        while a < self.steps.len() {
-            if let Some((c, add)) = self.fusable(a) {
-                if let Step::Conv { add: slot, .. } = &mut self.steps[c] {
-                    *slot = Some(add);
+        let mut kept: Vec<Step> = Vec::with_capacity(self.steps.len());
+        for step in std::mem::take(&mut self.steps) {
+            match fusable(&kept, &step) {
+                Some((c, add)) => {
+                    if let Step::Conv { add: slot, .. } = &mut kept[c] {
+                        *slot = Some(add);
+                    }
                 }
-                self.steps.remove(a);
-            } else {
-                a += 1;
+                None => kept.push(step),
             }
         }
-    }
-
-    /// The conv step that add step `a` can run in, and the add as it would run there.
-    fn fusable(&self, a: usize) -> Option<(usize, FusedAdd)> {
-        let Step::Add {
-            inputs,
-            output,
-            act,
-        } = &self.steps[a]
-        else {
-            return None;
-        };
-        let here = Src::At(*output);
-        let [x0, x1] = inputs.as_slice() else {
-            return None;
-        };
-        let (residual, residual_first) = match (*x0 == here, *x1 == here) {
-            (true, false) => (*x1, false),
-            (false, true) => (*x0, true),
-            _ => return None,
-        };
-        if overlaps(residual, *output) {
-            return None;
-        }
-        // The last step before the add to write where the add's output lives: the conv.
-        let c = (0..a)
-            .rev()
-            .find(|&s| overlaps(Src::At(self.steps[s].output()), *output))?;
-        let Step::Conv {
-            output: conv_out,
-            add: None,
-            ..
-        } = &self.steps[c]
-        else {
-            return None;
-        };
-        if conv_out != output {
-            return None;
-        }
-        let quiet = self.steps[c + 1..a].iter().all(|s| {
-            !overlaps(residual, s.output())
-                && !overlaps(here, s.output())
-                && s.reads().iter().all(|&r| !overlaps(r, *output))
-        });
-        quiet.then_some((
-            c,
-            FusedAdd {
-                residual,
-                residual_first,
-                act: *act,
-            },
-        ))
+        self.steps = kept;
     }
 
     /// The same plan with every fused add run as its own step again, right after its conv
@@ -1009,6 +958,57 @@ impl Plan {
     }
 }
 
+/// The conv step of `done` (the steps before it, fused adds already gone) that `step`, an
+/// add, can run in, and the add as it would run there ([`Plan::fuse_adds`]).
+fn fusable(done: &[Step], step: &Step) -> Option<(usize, FusedAdd)> {
+    let Step::Add {
+        inputs,
+        output,
+        act,
+    } = step
+    else {
+        return None;
+    };
+    let here = Src::At(*output);
+    let [x0, x1] = inputs.as_slice() else {
+        return None;
+    };
+    let (residual, residual_first) = match (*x0 == here, *x1 == here) {
+        (true, false) => (*x1, false),
+        (false, true) => (*x0, true),
+        _ => return None,
+    };
+    if overlaps(residual, *output) {
+        return None;
+    }
+    // The last step before the add to write where the add's output lives: the conv.
+    let c = (0..done.len())
+        .rev()
+        .find(|&s| overlaps(Src::At(done[s].output()), *output))?;
+    let Step::Conv {
+        output: conv_out,
+        add: None,
+        ..
+    } = &done[c]
+    else {
+        return None;
+    };
+    if conv_out != output {
+        return None;
+    }
+    let quiet = done[c + 1..].iter().all(|s| {
+        !overlaps(residual, s.output()) && !overlaps(here, s.output()) && !s.reads_from(*output)
+    });
+    quiet.then_some((
+        c,
+        FusedAdd {
+            residual,
+            residual_first,
+            act: *act,
+        },
+    ))
+}
+
 /// Whether a read of `src` touches any channel of `loc` (the input never does).
 fn overlaps(src: Src, loc: Loc) -> bool {
     match src {
@@ -1038,13 +1038,11 @@ impl Step {
         }
     }
 
-    /// What the step reads.
-    fn reads(&self) -> Vec<Src> {
+    /// Whether the step reads any channel of `loc`.
+    fn reads_from(&self, loc: Loc) -> bool {
         match self {
             Step::Conv { input, add, .. } => {
-                let mut r = vec![*input];
-                r.extend(add.map(|f| f.residual));
-                r
+                overlaps(*input, loc) || add.is_some_and(|f| overlaps(f.residual, loc))
             }
             Step::Act { input, .. }
             | Step::Prelu { input, .. }
@@ -1052,9 +1050,9 @@ impl Step {
             | Step::Gate { input, .. }
             | Step::Pool { input, .. }
             | Step::Broadcast { input, .. }
-            | Step::Copy { input, .. } => vec![*input],
-            Step::Add { inputs, .. } => inputs.clone(),
-            Step::Concat { parts, .. } => parts.iter().map(|&(s, _)| s).collect(),
+            | Step::Copy { input, .. } => overlaps(*input, loc),
+            Step::Add { inputs, .. } => inputs.iter().any(|&i| overlaps(i, loc)),
+            Step::Concat { parts, .. } => parts.iter().any(|&(s, _)| overlaps(s, loc)),
         }
     }
 }
