@@ -10,8 +10,9 @@ every shape of bench/shapes.json and every thread count:
   - Rust:    bench/peers/rs (candle, tract, burn-ndarray, burn-flex), built here into the
              cargo target directory (about 10 minutes the first time; --no-rs skips it).
 Before the rounds it builds and runs the FMA-peak probe (bench/peak) and reads the CPU
-model (/proc/cpuinfo, else lscpu); both head the table. Each round runs every engine once
-per (shape, threads); a cell is the median over rounds of an engine's per-run median.
+model (/proc/cpuinfo, else lscpu), with its family and model numbers; both head the
+table. Each round runs every engine once per (shape, threads); a cell is the median over
+rounds of an engine's per-run median.
 
 Each shape has a class (its `class` field, checked against the rule below), and a target
 per thread count: min(ratio x best peer, 0.9 x peak per core x threads), with the ratios
@@ -141,20 +142,32 @@ def target_dir():
 
 
 def cpu_model():
-    """The CPU model, from /proc/cpuinfo, else lscpu."""
+    """The CPU model, from /proc/cpuinfo, else lscpu, with its family and model numbers when
+    /proc/cpuinfo has them: brand strings alone do not tell micro-architectures apart (a
+    cloud's "AMD EPYC" is a Zen 3 or a Zen 4), and each gets its own table."""
+    fields = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
+                if not line.strip():
+                    break
                 key, _, value = line.partition(":")
-                if key.strip() in ("model name", "Model name", "cpu model") and value.strip():
-                    return value.strip()
+                fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
-    for line in run(["lscpu"]).splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "Model name" and value.strip():
-            return value.strip()
-    return "unknown CPU"
+    brand = next((fields[k] for k in ("model name", "Model name", "cpu model") if fields.get(k)),
+                 None)
+    if brand is None:
+        for line in run(["lscpu"]).splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "Model name" and value.strip():
+                brand = value.strip()
+                break
+    if brand is None:
+        return "unknown CPU"
+    if fields.get("cpu family") and fields.get("model"):
+        return f"{brand} (family {fields['cpu family']} model {fields['model']})"
+    return brand
 
 
 def measure_peak(tdir, secs):
