@@ -477,6 +477,64 @@ proptest! {
     }
 }
 
+/// `got` and `want` bit for bit (NaN payloads included).
+fn assert_bits(got: &[f32], want: &[f32], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    if let Some(i) = (0..got.len()).find(|&i| got[i].to_bits() != want[i].to_bits()) {
+        panic!("{what}: element {i}: {} vs {}", got[i], want[i]);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 10, ..ProptestConfig::default() })]
+
+    /// The same random graphs on planes of several runs of the standalone elementwise
+    /// steps (activations, PReLUs, batch norms, gates, adds, concat copies: 4096 floats a
+    /// run, the units the model's threads share): on two threads and on the caller's pool,
+    /// bit for bit the one-thread result on every family, which equals the reference.
+    #[test]
+    fn random_graphs_on_large_planes_split_over_threads_as_on_one(
+        two_d in any::<bool>(),
+        cin in 1..4usize,
+        extra in (0..9usize, 0..5000usize),
+        batch in 1..3usize,
+        ops in prop::collection::vec((0..10u8, any::<u64>()), 1..7),
+        seed in any::<u64>(),
+    ) {
+        let (rank, hw) = if two_d {
+            (Rank::Two, [61 + extra.0, 67 + extra.1 % 9])
+        } else {
+            (Rank::One, [1, 4097 + extra.1])
+        };
+        let graph = random_graph(rank, cin, hw, false, &ops);
+        let weights = random_weights(&graph, seed);
+        check_against_reference(&graph, &weights, batch, hw, seed);
+        let mut x = Rng(seed ^ 1).vec(batch * cin * hw[0] * hw[1]);
+        let n = x.len();
+        for (i, v) in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -0.0].into_iter().enumerate() {
+            x[(seed as usize).wrapping_add(i * 7919) % n] = v;
+        }
+        for kernel in families() {
+            let model = Model::from_weights(&graph, weights.clone())
+                .unwrap()
+                .with_kernel(kernel)
+                .unwrap();
+            let one = model.clone().with_threads(1).unwrap();
+            let want = one.forward_nchw_sized(batch, hw, &x).unwrap().0;
+            for threads in [2, 0] {
+                let got = model
+                    .clone()
+                    .with_threads(threads)
+                    .unwrap()
+                    .forward_nchw_sized(batch, hw, &x)
+                    .unwrap()
+                    .0;
+                assert_bits(&got, &want, &format!("{kernel}, {threads} threads"));
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Each op and each fusion, on its own.
 

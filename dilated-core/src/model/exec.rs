@@ -4,6 +4,8 @@
 
 use std::ops::Range;
 
+use rayon::prelude::*;
+
 use super::error::ModelError;
 use super::plan::{Loc, Plan, Space, Src, Step};
 use crate::conv::Activation;
@@ -54,24 +56,10 @@ enum Wr {
     Arena(Range<usize>),
 }
 
-/// Floats an add step sums at a time (16 KiB).
-const ADD_RUN: usize = 4096;
-
-impl Wr {
-    fn len(&self) -> usize {
-        match self {
-            Wr::Output(r) | Wr::Arena(r) => r.len(),
-        }
-    }
-
-    /// Elements `a..b` of this range.
-    fn sub(&self, a: usize, b: usize) -> Wr {
-        match self {
-            Wr::Output(r) => Wr::Output(r.start + a..r.start + b),
-            Wr::Arena(r) => Wr::Arena(r.start + a..r.start + b),
-        }
-    }
-}
+/// Floats a standalone elementwise step handles at a time (16 KiB): an add sums its
+/// inputs and applies its activation run by run, so that a run stays in the L1 cache; on
+/// several threads the runs are the units of work.
+const RUN: usize = 4096;
 
 impl Rd {
     /// Elements `a..b` of this range.
@@ -120,9 +108,36 @@ fn beside<'a>(
     }
 }
 
+/// Everything readable while one range is written: [`Mem::around`].
+#[derive(Debug, Clone, Copy)]
+struct Reads<'a> {
+    input: &'a [f32],
+    /// The written buffer before and after the written range `w`.
+    before: &'a [f32],
+    after: &'a [f32],
+    w: (usize, usize),
+    /// The other buffer (the arena when the output is written, and the other way round).
+    other: &'a [f32],
+    in_output: bool,
+}
+
+impl<'a> Reads<'a> {
+    /// Range `r`, disjoint from the written one (the plan never has a step read what it
+    /// writes, but for an add's input taken over, which is not read through here).
+    fn get(&self, r: &Rd) -> &'a [f32] {
+        let w = self.w.0..self.w.1;
+        match r {
+            Rd::Input(r) => &self.input[r.clone()],
+            Rd::Output(r) if self.in_output => beside(self.before, self.after, &w, r),
+            Rd::Arena(r) if !self.in_output => beside(self.before, self.after, &w, r),
+            Rd::Output(r) | Rd::Arena(r) => &self.other[r.clone()],
+        }
+    }
+}
+
 impl Mem<'_> {
-    /// Two ranges to read and one to write, disjoint from both.
-    fn triple(&mut self, a: &Rd, b: &Rd, w: &Wr) -> (&[f32], &[f32], &mut [f32]) {
+    /// The range `w` to write and everything else to read.
+    fn around(&mut self, w: &Wr) -> (Reads<'_>, &mut [f32]) {
         let Mem {
             input,
             output,
@@ -134,16 +149,21 @@ impl Mem<'_> {
         };
         let (before, rest) = buf.split_at_mut(w.start);
         let (mid, after) = rest.split_at_mut(w.len());
-        let (before, after) = (&*before, &*after);
-        let pick = |r: &Rd| -> &[f32] {
-            match r {
-                Rd::Input(r) => &input[r.clone()],
-                Rd::Output(r) if in_output => beside(before, after, w, r),
-                Rd::Arena(r) if !in_output => beside(before, after, w, r),
-                Rd::Output(r) | Rd::Arena(r) => &other[r.clone()],
-            }
+        let reads = Reads {
+            input,
+            before,
+            after,
+            w: (w.start, w.end),
+            other,
+            in_output,
         };
-        (pick(a), pick(b), mid)
+        (reads, mid)
+    }
+
+    /// Two ranges to read and one to write, disjoint from both.
+    fn triple(&mut self, a: &Rd, b: &Rd, w: &Wr) -> (&[f32], &[f32], &mut [f32]) {
+        let (reads, mid) = self.around(w);
+        (reads.get(a), reads.get(b), mid)
     }
 
     fn write(&mut self, w: &Wr) -> &mut [f32] {
@@ -176,6 +196,10 @@ pub(crate) struct Layout<'a> {
     pub(crate) in_channels: usize,
     /// The kernel family the elementwise steps run on (the convs' own).
     pub(crate) kernel: Kernel,
+    /// Whether the standalone elementwise steps spread their runs over the current rayon
+    /// pool (the model's own, or the caller's for a model of 0 threads), as the convs do;
+    /// false for a model of one thread.
+    pub(crate) parallel: bool,
 }
 
 impl Layout<'_> {
@@ -263,21 +287,49 @@ fn activate(kernel: Kernel, act: Activation, d: &mut [f32], s: Option<&[f32]>) {
     elementwise::activate(kernel, act, d, s);
 }
 
-/// Runs `f(channel, d, s)` on each channel plane of one batch item.
-fn per_channel(
+/// Runs `f(channel, offset, run of d, same run of s)` over `d` in runs of at most [`RUN`]
+/// floats inside channel planes of `plane` floats (`plane = d.len()` for an op blind to
+/// channels; `offset`: the run's first float in `d`), on the current rayon pool when
+/// `parallel` and there is more than one run. Every float is computed as on one thread:
+/// the split changes no result.
+fn runs(
+    parallel: bool,
     d: &mut [f32],
     s: Option<&[f32]>,
     plane: usize,
-    mut f: impl FnMut(usize, &mut [f32], Option<&[f32]>),
+    f: impl Fn(usize, usize, &mut [f32], Option<&[f32]>) + Sync,
 ) {
-    for (c, dc) in d.chunks_mut(plane.max(1)).enumerate() {
-        f(c, dc, s.map(|s| &s[c * plane..(c + 1) * plane]));
+    let plane = plane.max(1);
+    let one = |c: usize, k: usize, dr: &mut [f32]| {
+        let a = c * plane + k * RUN;
+        f(c, a, dr, s.map(|s| &s[a..a + dr.len()]));
+    };
+    if parallel && d.len() > RUN {
+        d.par_chunks_mut(plane).enumerate().for_each(|(c, dc)| {
+            dc.par_chunks_mut(RUN)
+                .enumerate()
+                .for_each(|(k, dr)| one(c, k, dr));
+        });
+    } else {
+        for (c, dc) in d.chunks_mut(plane).enumerate() {
+            for (k, dr) in dc.chunks_mut(RUN).enumerate() {
+                one(c, k, dr);
+            }
+        }
     }
 }
 
+/// `d = s`, in runs as [`runs`] does.
+fn copy(parallel: bool, s: &[f32], d: &mut [f32]) {
+    let len = d.len();
+    runs(parallel, d, Some(s), len, |_, _, d, s| {
+        d.copy_from_slice(s.unwrap_or_default());
+    });
+}
+
 /// PyTorch's PReLU: `x` for `x > 0`, `a · x` otherwise.
-fn prelu(slopes: &[f32], d: &mut [f32], s: Option<&[f32]>, plane: usize) {
-    per_channel(d, s, plane, |c, dc, sc| {
+fn prelu(parallel: bool, slopes: &[f32], d: &mut [f32], s: Option<&[f32]>, plane: usize) {
+    runs(parallel, d, s, plane, |c, _, dc, sc| {
         let a = if slopes.len() == 1 {
             slopes[0]
         } else {
@@ -288,8 +340,14 @@ fn prelu(slopes: &[f32], d: &mut [f32], s: Option<&[f32]>, plane: usize) {
 }
 
 /// `x · scale + shift` per channel.
-fn affine(scale: &[f32], shift: &[f32], d: &mut [f32], s: Option<&[f32]>, plane: usize) {
-    per_channel(d, s, plane, |c, dc, sc| {
+fn affine(
+    parallel: bool,
+    (scale, shift): (&[f32], &[f32]),
+    d: &mut [f32],
+    s: Option<&[f32]>,
+    plane: usize,
+) {
+    runs(parallel, d, s, plane, |c, _, dc, sc| {
         let (k, b) = (scale[c], shift[c]);
         map(dc, sc, |x| x * k + b);
     });
@@ -386,7 +444,10 @@ pub(crate) fn run(
             }
             Step::Act { input, output, act } => items(batch, |n| {
                 unary(mem, lay, *input, *output, n, |d, s| {
-                    activate(lay.kernel, *act, d, s)
+                    let plane = d.len();
+                    runs(lay.parallel, d, s, plane, |_, _, d, s| {
+                        activate(lay.kernel, *act, d, s);
+                    });
                 });
                 Ok(())
             })?,
@@ -398,7 +459,7 @@ pub(crate) fn run(
                 let plane = lay.plane(output.root);
                 items(batch, |n| {
                     unary(mem, lay, *input, *output, n, |d, s| {
-                        prelu(aux[*node].slopes(), d, s, plane);
+                        prelu(lay.parallel, aux[*node].slopes(), d, s, plane);
                     });
                     Ok(())
                 })?;
@@ -415,7 +476,7 @@ pub(crate) fn run(
                 };
                 items(batch, |n| {
                     unary(mem, lay, *input, *output, n, |d, s| {
-                        affine(scale, shift, d, s, plane);
+                        affine(lay.parallel, (scale, shift), d, s, plane);
                     });
                     Ok(())
                 })?;
@@ -423,7 +484,11 @@ pub(crate) fn run(
             Step::Gate { input, output } => items(batch, |n| {
                 let (s, d) = mem.pair(&lay.rd(*input, n), &lay.wr(*output, n));
                 let (a, b) = s.split_at(d.len());
-                elementwise::gate(lay.kernel, a, b, d);
+                let len = d.len();
+                runs(lay.parallel, d, None, len, |_, at, d, _| {
+                    let run = at..at + d.len();
+                    elementwise::gate(lay.kernel, &a[run.clone()], &b[run], d);
+                });
                 Ok(())
             })?,
             Step::Add {
@@ -440,26 +505,23 @@ pub(crate) fn run(
                 let k = taken.unwrap_or(0);
                 // Run by run, so a run's sum and its activation stay in the L1 cache: one
                 // pass over memory instead of one per input and one for the activation.
-                let len = out.len();
-                let mut a = 0;
-                while a < len {
-                    let b = (a + ADD_RUN).min(len);
-                    let dst = out.sub(a, b);
+                let (reads, d) = mem.around(&out);
+                let len = d.len();
+                runs(lay.parallel, d, None, len, |_, a, d, _| {
+                    let b = a + d.len();
                     if taken.is_none() {
-                        let (s, d) = mem.pair(&lay.rd(inputs[0], n).sub(a, b), &dst);
-                        d.copy_from_slice(s);
+                        d.copy_from_slice(reads.get(&lay.rd(inputs[0], n).sub(a, b)));
                     }
                     for (j, &i) in inputs.iter().enumerate() {
                         if j != k {
-                            let (s, d) = mem.pair(&lay.rd(i, n).sub(a, b), &dst);
+                            let s = reads.get(&lay.rd(i, n).sub(a, b));
                             d.iter_mut().zip(s).for_each(|(d, &x)| *d += x);
                         }
                     }
                     if *act != Activation::Identity {
-                        activate(lay.kernel, *act, mem.write(&dst), None);
+                        activate(lay.kernel, *act, d, None);
                     }
-                    a = b;
-                }
+                });
                 Ok(())
             })?,
             Step::Concat { parts, output } => items(batch, |n| {
@@ -474,7 +536,7 @@ pub(crate) fn run(
                         channels,
                     };
                     let (s, d) = mem.pair(&lay.rd(src, n), &lay.wr(slice, n));
-                    d.copy_from_slice(s);
+                    copy(lay.parallel, s, d);
                 }
                 Ok(())
             })?,
@@ -506,7 +568,7 @@ pub(crate) fn run(
             }
             Step::Copy { input, output } => items(batch, |n| {
                 let (s, d) = mem.pair(&lay.rd(*input, n), &lay.wr(*output, n));
-                d.copy_from_slice(s);
+                copy(lay.parallel, s, d);
                 Ok(())
             })?,
         }

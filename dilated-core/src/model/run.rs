@@ -98,7 +98,7 @@ pub struct Model {
     pub(super) aux: Arc<Vec<Aux>>,
     pub(super) nets: Vec<Network>,
     pub(super) pool: Option<Arc<rayon::ThreadPool>>,
-    threads: usize,
+    pub(super) threads: usize,
     kernel: Kernel,
 }
 
@@ -423,6 +423,7 @@ impl Model {
             batch,
             in_channels: self.graph.in_channels(),
             kernel: self.kernel,
+            parallel: self.threads != 1,
         };
         let mut mem = Mem {
             input,

@@ -50,6 +50,9 @@ pub struct ModelStream {
     engine_min: usize,
     /// The model's thread pool, if it owns one (chunks run in it).
     pool: Option<Arc<rayon::ThreadPool>>,
+    /// Whether a chunk's standalone elementwise steps spread over the pool (a model of
+    /// more than one thread); a frame's never do.
+    parallel: bool,
     kernel: Kernel,
 }
 
@@ -108,6 +111,7 @@ fn layout<'a>(
     hw: &'a [[usize; 2]],
     base: &'a [usize],
     kernel: Kernel,
+    parallel: bool,
 ) -> Layout<'a> {
     Layout {
         plan: &graph.inner.plan,
@@ -116,6 +120,7 @@ fn layout<'a>(
         batch: 1,
         in_channels: graph.in_channels(),
         kernel,
+        parallel,
     }
 }
 
@@ -216,6 +221,7 @@ impl ModelStream {
             chunk: ModelWorkspace::new(),
             engine_min: ENGINE_MIN_FRAMES,
             pool: model.pool.clone(),
+            parallel: model.threads != 1,
             kernel: model.kernel(),
             graph,
         })
@@ -311,11 +317,12 @@ impl ModelStream {
             streams,
             chunk,
             kernel,
+            parallel,
             ..
         } = self;
         chunk.prepare(graph, 1, [1, frames])?;
         let (arena, hw, base) = chunk.parts();
-        let lay = layout(graph, hw, base, *kernel);
+        let lay = layout(graph, hw, base, *kernel, *parallel);
         run_graph(
             &lay,
             aux,
@@ -344,7 +351,7 @@ impl ModelStream {
         } = self;
         let input: &[f32] = external.unwrap_or(frame);
         // The frame kernels run on the selected family (`engine::frame`).
-        let lay = layout(graph, hw, base, Kernel::selected());
+        let lay = layout(graph, hw, base, Kernel::selected(), false);
         let mem = Mem {
             input,
             output: out,
