@@ -488,10 +488,10 @@ fn assert_bits(got: &[f32], want: &[f32], what: &str) {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 10, ..ProptestConfig::default() })]
 
-    /// The same random graphs on planes of several runs of the standalone elementwise
-    /// steps (activations, PReLUs, batch norms, gates, adds, concat copies: 4096 floats a
-    /// run, the units the model's threads share): on two threads and on the caller's pool,
-    /// bit for bit the one-thread result on every family, which equals the reference.
+    /// The same random graphs on planes large enough for the standalone elementwise steps
+    /// (activations, PReLUs, batch norms, gates, adds, concat copies) to be spread over the
+    /// model's threads: on two threads and on the caller's pool, bit for bit the
+    /// one-thread result on every family, which equals the reference.
     #[test]
     fn random_graphs_on_large_planes_split_over_threads_as_on_one(
         two_d in any::<bool>(),
@@ -501,10 +501,13 @@ proptest! {
         ops in prop::collection::vec((0..10u8, any::<u64>()), 1..7),
         seed in any::<u64>(),
     ) {
+        // Every plane at least 65536 floats: a step of one channel is just large enough to
+        // be spread over the threads (4 units of 16384 floats), a plane's end falls inside
+        // a unit, and a unit's inside a run of 4096.
         let (rank, hw) = if two_d {
-            (Rank::Two, [61 + extra.0, 67 + extra.1 % 9])
+            (Rank::Two, [256 + extra.0, 257 + extra.1 % 9])
         } else {
-            (Rank::One, [1, 4097 + extra.1])
+            (Rank::One, [1, 65536 + extra.1])
         };
         let graph = random_graph(rank, cin, hw, false, &ops);
         let weights = random_weights(&graph, seed);
