@@ -332,8 +332,8 @@ fn runs(
 /// `d = s`, in runs as [`runs`] does.
 fn copy(parallel: bool, s: &[f32], d: &mut [f32]) {
     let len = d.len();
-    runs(parallel, d, Some(s), len, |_, _, d, s| {
-        d.copy_from_slice(s.unwrap_or_default());
+    runs(parallel, d, None, len, |_, at, d, _| {
+        d.copy_from_slice(&s[at..at + d.len()]);
     });
 }
 
