@@ -456,6 +456,11 @@ pub(crate) trait NchwIsa: Isa {
     /// channel-blocked tiles (AVX2 and AVX-512; the portable family keeps one packing of its
     /// weights).
     const WINO2: bool;
+    /// Whether dense 1 × 3 and 1 × 2 layers (1D) that run channel-blocked run Winograd
+    /// F(2, 3) and F(2, 2) along the row there ([`super::wino2`]) when Winograd is on:
+    /// AVX2, whose dense layers all run channel-blocked (AVX-512 runs its 1D layers on
+    /// F(2, 3) along the columns on NCHW, [`super::wino`]).
+    const WINO_ROWS: bool;
     /// The tile shape this family runs for `tiles`: output channels per tile (dividing
     /// [`PC`](super::nchw::PC)) and the tile widths in vectors of 16 pixels, widest first
     /// (ending in 1). Only AVX-512 has variants ([`super::tiles`]).
@@ -493,12 +498,13 @@ macro_rules! nchw_isa {
     (
         $name:ty, $v:ty, [$($feat:literal)?], shapes = [$(($c:literal, $r:literal)),*],
         chans = [$($cc:literal),*], shape = $shape:expr, dense = $on:literal,
-        strided = $st:literal, wino2 = $w2:literal
+        strided = $st:literal, wino2 = $w2:literal, wino_rows = $wr:literal
     ) => {
         impl NchwIsa for $name {
             const NCHW_DENSE: bool = $on;
             const NCHW_STRIDED: bool = $st;
             const WINO2: bool = $w2;
+            const WINO_ROWS: bool = $wr;
             fn nchw_shape(tiles: Tiles) -> (usize, &'static [usize]) {
                 let f: fn(Tiles) -> (usize, &'static [usize]) = $shape;
                 f(tiles)
@@ -677,7 +683,8 @@ nchw_isa!(
     shape = |_| (8, &[2, 1]),
     dense = false,
     strided = false,
-    wino2 = false
+    wino2 = false,
+    wino_rows = false
 );
 
 #[cfg(target_arch = "x86_64")]
@@ -690,7 +697,8 @@ nchw_isa!(
     shape = |_| (4, &[1]),
     dense = false,
     strided = true,
-    wino2 = true
+    wino2 = true,
+    wino_rows = true
 );
 
 /// AVX-512's tile widths for each shape of [`Tiles::ALL`].
@@ -714,7 +722,8 @@ nchw_isa!(
     shape = avx512_shape,
     dense = true,
     strided = true,
-    wino2 = true
+    wino2 = true,
+    wino_rows = false
 );
 
 #[cfg(test)]

@@ -208,8 +208,8 @@ struct Family {
     nchw: bool,
     /// Whether dense layers at stride 2 across do ([`isa::NchwIsa::NCHW_STRIDED`]).
     nchw_strided: bool,
-    /// Whether it runs Winograd on the channel-blocked layout.
-    wino2: bool,
+    /// Which Winograd patches it runs on the channel-blocked layout.
+    wino2: plan::BlockedWino,
 }
 
 /// [`Family`] of `kernel`.
@@ -219,7 +219,10 @@ fn family(kernel: Kernel) -> Family {
             obmax: I::OBMAX,
             nchw: I::NCHW_DENSE,
             nchw_strided: I::NCHW_STRIDED,
-            wino2: I::WINO2,
+            wino2: plan::BlockedWino {
+                square: I::WINO2,
+                rows: I::WINO_ROWS,
+            },
         }
     }
     match kernel {
@@ -480,9 +483,43 @@ impl Network {
     /// ```
     #[must_use]
     pub fn holds_winograd_2d(&self, layer: usize) -> bool {
-        self.plans
-            .get(layer)
-            .is_some_and(|p| matches!(p.kind, plan::Kind::Dense { wino2: Some(_), .. }))
+        self.blocked_patch(layer) == Some(plan::Patch::Square)
+    }
+
+    /// Whether layer `layer` holds Winograd F(2, 3) or F(2, 2) filters for the
+    /// channel-blocked layout beside its direct weights (4/3 and 3/2 of their size; see
+    /// [`Network::with_winograd`]): a dense 1D layer (kernel 3 or 2, stride 1) of 32 input
+    /// channels or more on the AVX2 family, which runs every dense layer channel-blocked
+    /// (AVX-512 runs its 1D layers on Winograd along the columns on NCHW,
+    /// [`Network::runs_winograd`]). It runs on them at input sizes where they save enough
+    /// products. False for a layer index past the last.
+    ///
+    /// ```
+    /// use dilated_core::{ConvDesc, conv::Conv, engine::{Kernel, Network}};
+    /// let layer = Conv::new(ConvDesc::causal_1d(64, 64, 2, 16), vec![0.01; 64 * 64 * 2], None)?;
+    /// if Kernel::Avx2.is_available() {
+    ///     let avx2 = Network::new_with_kernel(vec![layer.clone()], Kernel::Avx2)?;
+    ///     assert!(avx2.holds_winograd_1d(0));
+    ///     assert!(!avx2.with_winograd(false)?.holds_winograd_1d(0));
+    /// }
+    /// let portable = Network::new_with_kernel(vec![layer], Kernel::Portable)?;
+    /// assert!(!portable.holds_winograd_1d(0));
+    /// # Ok::<(), dilated_core::Error>(())
+    /// ```
+    #[must_use]
+    pub fn holds_winograd_1d(&self, layer: usize) -> bool {
+        matches!(
+            self.blocked_patch(layer),
+            Some(plan::Patch::Row3 | plan::Patch::Row2)
+        )
+    }
+
+    /// The patch of layer `layer`'s channel-blocked Winograd filters, if it holds any.
+    fn blocked_patch(&self, layer: usize) -> Option<plan::Patch> {
+        match &self.plans.get(layer)?.kind {
+            plan::Kind::Dense { wino2, .. } => wino2.as_ref().map(|w| w.patch),
+            plan::Kind::Depthwise { .. } | plan::Kind::Nchw { .. } => None,
+        }
     }
 
     /// Runs this network on `threads` threads: 0 = the current rayon pool (the default),
@@ -899,7 +936,7 @@ mod tests {
                 .with_winograd_everywhere()
                 .unwrap();
             for (plan, d) in net.plans.iter().zip(descs) {
-                let eligible = d.kernel == [3, 3] && d.stride == [1, 1] && d.groups == 1;
+                let eligible = plan::Patch::of(d).is_some();
                 let packed = matches!(plan.kind, plan::Kind::Dense { wino2: Some(_), .. });
                 assert_eq!(packed, eligible && d.in_channels > 1, "{d:?}");
             }
@@ -1263,6 +1300,67 @@ mod tests {
             let x = values(ConvDesc::nchw_len(batch, cin, hw).unwrap(), seed ^ 0x77);
             check_winograd_2d(&descs, batch, hw, &x, seed);
         }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+        /// Winograd F(2, 3) and F(2, 2) along the row on the channel-blocked layout match
+        /// the reference on every family: one or two 1D layers (so both output layouts),
+        /// three taps and two, channels across block boundaries, rates from 1 to past a
+        /// run's budget of tiles (runs that are parts of a group), rows shorter than a
+        /// tile and rows whose last group is partial, causal and centred padding.
+        #[test]
+        fn winograd_rows_match_the_reference_on_every_family(
+            cin in 2..40usize,
+            couts in prop::collection::vec(1..40usize, 1..3),
+            taps in 2..4usize,
+            rate in prop::sample::select(vec![1usize, 2, 3, 5, 8, 16, 48, 130, 300]),
+            len in 1..800usize,
+            pads in (0..4usize, 0..4usize),
+            batch in 1..3usize,
+            seed in any::<u64>(),
+        ) {
+            let hw = [1, len];
+            let mut descs = Vec::new();
+            let (mut c, mut size) = (cin, hw);
+            for (i, &co) in couts.iter().enumerate() {
+                let pad = [pads.0 * rate / 2, pads.1 * rate / 2];
+                let desc = fit(
+                    ConvDesc {
+                        kernel: [1, taps],
+                        dilation: [1, rate],
+                        ..wino_desc(true, (c, co.max(2), false), (3, 1, 1), [[0, 0], pad], i == 0)
+                    },
+                    size,
+                );
+                size = desc.output_size(size).unwrap();
+                c = desc.out_channels;
+                descs.push(desc);
+            }
+            let x = values(ConvDesc::nchw_len(batch, cin, hw).unwrap(), seed ^ 0x55);
+            check_winograd_2d(&descs, batch, hw, &x, seed);
+        }
+    }
+
+    #[test]
+    fn winograd_rows_keep_nan_and_infinities_where_the_reference_has_them() {
+        // Two 1D layers (the first writes channel-blocked data, the second NCHW), three
+        // taps then two, with infinities and NaN in the input and so in some transforms.
+        let hw = [1, 900];
+        let descs = [
+            fit(ConvDesc::causal_1d(20, 17, 3, 4), hw),
+            fit(ConvDesc::causal_1d(17, 9, 2, 16), hw),
+        ];
+        let mut x = values(ConvDesc::nchw_len(2, 20, hw).unwrap(), 13);
+        let n = x.len();
+        for (k, i) in [17, 640, 1500, 2900, 3333, 9000, 15000]
+            .into_iter()
+            .enumerate()
+        {
+            x[i % n] = [f32::INFINITY, f32::NEG_INFINITY, f32::NAN][k % 3];
+        }
+        check_winograd_2d(&descs, 2, hw, &x, 10);
     }
 
     proptest! {

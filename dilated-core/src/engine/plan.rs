@@ -35,8 +35,9 @@ pub(crate) struct Pass {
 /// Which kernels run a layer, with its weights packed for them.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Kind {
-    /// Dense or grouped, with the Winograd F(2 × 2, 3 × 3) filters
-    /// ([`super::wino2`]) where the layer may run on them.
+    /// Dense or grouped, with the Winograd filters of the channel-blocked layout
+    /// ([`super::wino2`]: F(2 × 2, 3 × 3), or F(2, 3) and F(2, 2) along the row) where the
+    /// layer may run on them.
     Dense {
         passes: Vec<Pass>,
         w: Vec<f32>,
@@ -75,15 +76,15 @@ impl ConvPlan {
     /// Packs `layer` for kernels that take up to `obmax` output blocks per tile, or for the
     /// NCHW dense kernels when `nchw` (a dense layer that reads and writes NCHW), with its
     /// Winograd filters too when `wino` is `Some` and the layer allows
-    /// ([`super::wino::axis_of`]; on the channel-blocked kernels, [`wino2_allows`] where
-    /// the family runs them, `wino2`; `Some(true)` lifts the bounds measured per CPU and
+    /// ([`super::wino::axis_of`]; on the channel-blocked kernels, [`wino2_patch`] for the
+    /// patches the family runs, `wino2`; `Some(true)` lifts the bounds measured per CPU and
     /// family).
     pub(crate) fn new(
         layer: &Conv,
         obmax: usize,
         nchw: bool,
         wino: Option<bool>,
-        wino2: bool,
+        wino2: BlockedWino,
     ) -> Result<Self, Error> {
         let d = layer.desc();
         let cbo = blocks(d.out_channels);
@@ -106,9 +107,10 @@ impl ConvPlan {
             let Kind::Dense { passes, w, .. } = pack_dense(d, layer.weight(), obmax)? else {
                 unreachable!("pack_dense packs dense layers")
             };
-            let wino2 = match wino {
-                Some(everywhere) if (wino2 || everywhere) && wino2_allows(layer, everywhere) => {
-                    Some(pack_wino2(layer, obmax, everywhere)?)
+            let patch = wino.and_then(|all| wino2_patch(layer, wino2, all));
+            let wino2 = match (patch, wino) {
+                (Some(patch), Some(everywhere)) => {
+                    Some(pack_wino2(layer, patch, obmax, everywhere)?)
                 }
                 _ => None,
             };
@@ -232,14 +234,100 @@ pub(crate) fn pack_dense(d: &ConvDesc, weight: &[f32], obmax: usize) -> Result<K
     })
 }
 
-/// The 16 transformed filters `V = G g Gᵀ` of a layer for Winograd F(2 × 2, 3 × 3)
-/// ([`super::wino2`]), each packed as a 1 × 1 layer's weights for the channel-blocked dense
-/// tiles.
+/// The patch a layer's channel-blocked Winograd transform ([`super::wino2`]) runs on: a
+/// tile's inputs, outputs and products.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Patch {
+    /// F(2 × 2, 3 × 3), a 3 × 3 layer: 4 × 4 inputs for 2 × 2 outputs, 16 products.
+    Square,
+    /// F(2, 3) along the row, a 1 × 3 layer (1D, kernel 3): 4 inputs for 2 outputs, 4
+    /// products.
+    Row3,
+    /// F(2, 2) along the row, a 1 × 2 layer (WaveNet's and TCN's): 3 inputs for 2 outputs,
+    /// 3 products.
+    Row2,
+}
+
+impl Patch {
+    /// Products per tile (transformed filters per pair of channels).
+    pub(crate) const fn positions(self) -> usize {
+        match self {
+            Patch::Square => 16,
+            Patch::Row3 => 4,
+            Patch::Row2 => 3,
+        }
+    }
+
+    /// Inputs of a tile along its row.
+    pub(crate) const fn inputs(self) -> usize {
+        match self {
+            Patch::Square | Patch::Row3 => 4,
+            Patch::Row2 => 3,
+        }
+    }
+
+    /// The patch of a dense (one group) layer of shape `d` at stride 1, if its kernel is
+    /// 3 × 3, 1 × 3 or 1 × 2.
+    pub(crate) fn of(d: &ConvDesc) -> Option<Self> {
+        if d.stride != [1, 1] || d.groups != 1 {
+            return None;
+        }
+        match d.kernel {
+            [3, 3] => Some(Patch::Square),
+            [1, 3] => Some(Patch::Row3),
+            [1, 2] => Some(Patch::Row2),
+            _ => None,
+        }
+    }
+
+    /// Transformed filter `t` of one pair of channels whose kernel is `g` (row-major).
+    pub(crate) fn filter(self, t: usize, g: &[f32]) -> f32 {
+        // Lavin's G for F(2, 3) (rows of the 4 × 3 matrix).
+        const G: [[f64; 3]; 4] = [
+            [1.0, 0.0, 0.0],
+            [0.5, 0.5, 0.5],
+            [0.5, -0.5, 0.5],
+            [0.0, 0.0, 1.0],
+        ];
+        let g = |k: usize| f64::from(g[k]);
+        let v = match self {
+            Patch::Square => {
+                let (i, j) = (t / 4, t % 4);
+                let gg = |b: usize| (0..3).map(|a| G[i][a] * g(a * 3 + b)).sum::<f64>();
+                (0..3).map(|b| gg(b) * G[j][b]).sum::<f64>()
+            }
+            Patch::Row3 => (0..3).map(|b| G[t][b] * g(b)).sum::<f64>(),
+            // F(2, 2): g₀, g₀ + g₁, g₁.
+            Patch::Row2 => match t {
+                0 => g(0),
+                1 => g(0) + g(1),
+                _ => g(1),
+            },
+        };
+        v as f32
+    }
+}
+
+/// Which channel-blocked Winograd patches a family runs on its own (the tests' `everywhere`
+/// runs every one on every family).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BlockedWino {
+    /// F(2 × 2, 3 × 3) for 3 × 3 layers.
+    pub(crate) square: bool,
+    /// F(2, 3) and F(2, 2) along the row, for 1 × 3 and 1 × 2 layers (1D).
+    pub(crate) rows: bool,
+}
+
+/// The transformed filters of a layer for Winograd on the channel-blocked layout
+/// ([`super::wino2`]): per product, `V = G g Gᵀ` (F(2 × 2, 3 × 3)) or `V = G g` (along the
+/// row), each packed as a 1 × 1 layer's weights for the channel-blocked dense tiles.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Wino2 {
-    /// The passes of one 1 × 1 product (the same for all 16; weights offsets within one).
+    pub(crate) patch: Patch,
+    /// The passes of one 1 × 1 product (the same for all; weights offsets within one).
     pub(crate) passes: Vec<Pass>,
-    /// `16 × per_t` packed weights, position `t = 4i + j` at `t · per_t`.
+    /// `positions × per_t` packed weights, product `t` at `t · per_t` (for
+    /// F(2 × 2, 3 × 3), `t = 4i + j`).
     pub(crate) w: Vec<f32>,
     pub(crate) per_t: usize,
     /// Run on every input size, not only where it saves enough products (the tests'
@@ -254,25 +342,41 @@ pub(crate) struct Wino2 {
 /// (`docs/perf.md`).
 pub(crate) const WINO2_MIN_IN: usize = 32;
 
-/// Whether a layer runs F(2 × 2, 3 × 3) ([`super::wino2`]) on the channel-blocked layout
-/// when Winograd is on: a dense (one group) 3 × 3 layer at stride 1 with finite weights
-/// and biases, and at least [`WINO2_MIN_IN`] input channels unless `everywhere` (two).
-pub(crate) fn wino2_allows(layer: &Conv, everywhere: bool) -> bool {
+/// As [`WINO2_MIN_IN`], for F(2, 3) and F(2, 2) along the row (1 × 3 and 1 × 2 layers).
+pub(crate) const WINO_ROW_MIN_IN: usize = 32;
+
+/// The patch a layer runs Winograd on, on the channel-blocked layout, when Winograd is on
+/// and the family runs that patch (`on`; `everywhere` runs every patch on every family):
+/// a dense (one group) layer at stride 1 with a 3 × 3, 1 × 3 or 1 × 2 kernel
+/// ([`Patch::of`]), finite weights and biases, and at least [`WINO2_MIN_IN`] (3 × 3) or
+/// [`WINO_ROW_MIN_IN`] input channels unless `everywhere` (two).
+pub(crate) fn wino2_patch(layer: &Conv, on: BlockedWino, everywhere: bool) -> Option<Patch> {
+    let d = layer.desc();
+    let patch = Patch::of(d)?;
+    let (runs, min_in) = match patch {
+        Patch::Square => (on.square, WINO2_MIN_IN),
+        Patch::Row3 | Patch::Row2 => (on.rows, WINO_ROW_MIN_IN),
+    };
+    let min_in = if everywhere { 2 } else { min_in };
     let finite = layer.weight().iter().all(|w| w.is_finite())
         && layer.bias().is_none_or(|b| b.iter().all(|v| v.is_finite()));
-    let min_in = if everywhere { 2 } else { WINO2_MIN_IN };
-    finite && wino2_shape(layer.desc(), min_in)
+    ((runs || everywhere) && finite && d.in_channels >= min_in).then_some(patch)
 }
 
 /// Whether F(2 × 2, 3 × 3) takes a layer of shape `d`: dense (one group) 3 × 3 at stride 1,
 /// with at least `min_in` input channels.
 pub(crate) fn wino2_shape(d: &ConvDesc, min_in: usize) -> bool {
-    d.kernel == [3, 3] && d.stride == [1, 1] && d.groups == 1 && d.in_channels >= min_in
+    Patch::of(d) == Some(Patch::Square) && d.in_channels >= min_in
 }
 
-/// Packs `layer`'s 16 transformed filters `V = G g Gᵀ` for tiles of up to `obmax` output
+/// Packs `layer`'s transformed filters for `patch` for tiles of up to `obmax` output
 /// blocks; `everywhere`: to run on every input size.
-pub(crate) fn pack_wino2(layer: &Conv, obmax: usize, everywhere: bool) -> Result<Wino2, Error> {
+pub(crate) fn pack_wino2(
+    layer: &Conv,
+    patch: Patch,
+    obmax: usize,
+    everywhere: bool,
+) -> Result<Wino2, Error> {
     let d = layer.desc();
     let (cout, cin) = (d.out_channels, d.in_channels);
     let ovf = || Error::Overflow {
@@ -280,12 +384,8 @@ pub(crate) fn pack_wino2(layer: &Conv, obmax: usize, everywhere: bool) -> Result
     };
     let n = cout.checked_mul(cin).ok_or_else(ovf)?;
     let src = layer.weight();
-    const G: [[f64; 3]; 4] = [
-        [1.0, 0.0, 0.0],
-        [0.5, 0.5, 0.5],
-        [0.5, -0.5, 0.5],
-        [0.0, 0.0, 1.0],
-    ];
+    let taps = d.kernel[0] * d.kernel[1];
+    let positions = patch.positions();
     let one = ConvDesc {
         in_channels: cin,
         out_channels: cout,
@@ -297,16 +397,14 @@ pub(crate) fn pack_wino2(layer: &Conv, obmax: usize, everywhere: bool) -> Result
         bias: false,
         activation: Activation::Identity,
     };
-    // One position at a time, so packing holds one 1 × 1 layer's weights beside the
+    // One product at a time, so packing holds one 1 × 1 layer's weights beside the
     // packed filters.
     let mut passes = Vec::new();
     let mut w = Vec::new();
     let mut vt = vec![0.0f32; n];
-    for (i, j) in (0..4).flat_map(|i| (0..4).map(move |j| (i, j))) {
-        for (v, g) in vt.iter_mut().zip(src.chunks_exact(9)) {
-            let g = |a: usize, b: usize| f64::from(g[a * 3 + b]);
-            let gg = |b: usize| (0..3).map(|a| G[i][a] * g(a, b)).sum::<f64>();
-            *v = (0..3).map(|b| gg(b) * G[j][b]).sum::<f64>() as f32;
+    for t in 0..positions {
+        for (v, g) in vt.iter_mut().zip(src.chunks_exact(taps)) {
+            *v = patch.filter(t, g);
         }
         let Kind::Dense {
             passes: p, w: wt, ..
@@ -316,12 +414,13 @@ pub(crate) fn pack_wino2(layer: &Conv, obmax: usize, everywhere: bool) -> Result
         };
         if w.is_empty() {
             passes = p;
-            w.reserve_exact(wt.len().checked_mul(16).ok_or_else(ovf)?);
+            w.reserve_exact(wt.len().checked_mul(positions).ok_or_else(ovf)?);
         }
         w.extend_from_slice(&wt);
     }
-    let per_t = w.len() / 16;
+    let per_t = w.len() / positions;
     Ok(Wino2 {
+        patch,
         passes,
         w,
         per_t,

@@ -30,6 +30,7 @@
 //! tiles, so NaN and infinities come out as the reference's; layers with a non-finite
 //! weight or bias never run here.
 
+use super::plan::Patch;
 use super::simd::{LANES, V16};
 use super::vmath::activate;
 use crate::conv::Activation;
@@ -40,6 +41,9 @@ pub(crate) const OUTSIDE: usize = usize::MAX;
 /// The input transform of one tile, every channel block.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Wino2In {
+    /// The tile's patch: [`Patch::Square`] reads `off` whole; the row patches read the
+    /// first [`Patch::inputs`] offsets of `off[0]`.
+    pub(crate) patch: Patch,
     /// The input image (one batch item), channel-blocked.
     pub(crate) x: *const f32,
     /// Distance between the input's channel blocks.
@@ -54,13 +58,18 @@ pub(crate) struct Wino2In {
     pub(crate) u_cb: usize,
 }
 
-/// `U = Bᵀ d B` for the tile's patch `d`, 16 channels at a time.
+/// `U = Bᵀ d B` for the tile's patch `d` (`U = Bᵀ d` along a row), 16 channels at a time.
 ///
 /// # Safety
-/// Every offset that is not [`OUTSIDE`] addresses a vector of each of the `ncb` block
-/// planes of `x`; the 16 × `ncb` destination vectors are writable; the CPU supports `V`.
+/// Every offset the patch reads that is not [`OUTSIDE`] addresses a vector of each of the
+/// `ncb` block planes of `x`; the [`Patch::positions`] × `ncb` destination vectors are
+/// writable; the CPU supports `V`.
 #[inline(always)]
 pub(crate) unsafe fn wino2_in<V: V16>(t: &Wino2In) {
+    if t.patch != Patch::Square {
+        // SAFETY: forwarded contract.
+        return unsafe { row_in::<V>(t) };
+    }
     for cb in 0..t.ncb {
         let plane = t.x.wrapping_add(cb * t.x_cb);
         // SAFETY: register arithmetic and the loads and stores the caller vouches for.
@@ -101,9 +110,54 @@ pub(crate) unsafe fn wino2_in<V: V16>(t: &Wino2In) {
     }
 }
 
+/// `U = Bᵀ d` for a row patch: F(2, 3)'s `x₀ − x₂, x₁ + x₂, x₂ − x₁, x₁ − x₃`, or
+/// F(2, 2)'s `x₀ − x₁, x₁, x₂ − x₁`.
+///
+/// # Safety
+/// As [`wino2_in`].
+#[inline(always)]
+unsafe fn row_in<V: V16>(t: &Wino2In) {
+    for cb in 0..t.ncb {
+        let plane = t.x.wrapping_add(cb * t.x_cb);
+        let dst = t.u.wrapping_add(cb * t.u_cb);
+        // SAFETY: register arithmetic and the loads and stores the caller vouches for.
+        unsafe {
+            let ld = |o: usize| {
+                if o == OUTSIDE {
+                    V::zero()
+                } else {
+                    V::load(plane.add(o))
+                }
+            };
+            let d = t.off[0];
+            if t.patch == Patch::Row2 {
+                let x = [ld(d[0]), ld(d[1]), ld(d[2])];
+                let u = [x[0].sub(x[1]), x[1], x[2].sub(x[1])];
+                for (i, v) in u.into_iter().enumerate() {
+                    v.store(dst.add(i * t.u_t));
+                }
+            } else {
+                let x = d.map(ld);
+                let u = [
+                    x[0].sub(x[2]),
+                    x[1].add(x[2]),
+                    x[2].sub(x[1]),
+                    x[1].sub(x[3]),
+                ];
+                for (i, v) in u.into_iter().enumerate() {
+                    v.store(dst.add(i * t.u_t));
+                }
+            }
+        }
+    }
+}
+
 /// The output transform of one tile, every output block, into a channel-blocked buffer.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Wino2Out {
+    /// The tile's patch: [`Patch::Square`] writes `off` whole; the row patches write
+    /// `off[0]`.
+    pub(crate) patch: Patch,
     /// `M_t` of output block `kb`: `m + t·m_t + kb·m_cb` (one vector).
     pub(crate) m: *const f32,
     pub(crate) m_t: usize,
@@ -126,11 +180,15 @@ pub(crate) struct Wino2Out {
 /// was not finite before the activation (the driver then recomputes the tile directly).
 ///
 /// # Safety
-/// The 16 × `nkb` vectors at `m` and the `nkb × 16` biases are readable; every output
-/// offset that is not [`OUTSIDE`] addresses a vector of each of the `nkb` block planes of
-/// `y`; the CPU supports `V`.
+/// The [`Patch::positions`] × `nkb` vectors at `m` and the `nkb × 16` biases are readable;
+/// every output offset the patch writes that is not [`OUTSIDE`] addresses a vector of each
+/// of the `nkb` block planes of `y`; the CPU supports `V`.
 #[inline(always)]
 pub(crate) unsafe fn wino2_out<V: V16>(t: &Wino2Out) -> bool {
+    if t.patch != Patch::Square {
+        // SAFETY: forwarded contract.
+        return unsafe { row_out::<V>(t) };
+    }
     let mut bad = false;
     for kb in 0..t.nkb {
         // SAFETY: the reads and writes the caller vouches for, and register arithmetic.
@@ -162,6 +220,41 @@ pub(crate) unsafe fn wino2_out<V: V16>(t: &Wino2Out) -> bool {
     bad
 }
 
+/// `Y = Aᵀ M` for a row patch: F(2, 3)'s `m₀ + m₁ + m₂, m₁ − m₂ − m₃`, or F(2, 2)'s
+/// `m₀ + m₁, m₁ + m₂`; as [`wino2_out`] otherwise.
+///
+/// # Safety
+/// As [`wino2_out`].
+#[inline(always)]
+unsafe fn row_out<V: V16>(t: &Wino2Out) -> bool {
+    let mut bad = false;
+    for kb in 0..t.nkb {
+        // SAFETY: the reads and writes the caller vouches for, and register arithmetic.
+        unsafe {
+            let src = t.m.wrapping_add(kb * t.m_cb);
+            let m = |i: usize| V::load(src.add(i * t.m_t));
+            let y = if t.patch == Patch::Row2 {
+                let m1 = m(1);
+                [m1.add(m(0)), m1.add(m(2))]
+            } else {
+                let (m1, m2) = (m(1), m(2));
+                [m(0).add(m1).add(m2), m1.sub(m2).sub(m(3))]
+            };
+            let b = V::load(t.bias.add(kb * LANES));
+            for (c, v) in y.into_iter().enumerate() {
+                let o = t.off[0][c];
+                if o == OUTSIDE {
+                    continue;
+                }
+                let v = v.add(b);
+                bad |= v.nonfinite();
+                activate(v, t.act).store(t.y.add(kb * t.y_cb + o));
+            }
+        }
+    }
+    bad
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,6 +272,7 @@ mod tests {
             core::array::from_fn(|a| core::array::from_fn(|b| (a * 4 + b) * 16));
         let mut u = vec![0.0f32; 16 * 16];
         let t = Wino2In {
+            patch: Patch::Square,
             x: x.as_ptr(),
             x_cb: 0,
             ncb: 1,
@@ -208,6 +302,7 @@ mod tests {
         }
         let mut y = vec![0.0f32; 4 * 16];
         let o = Wino2Out {
+            patch: Patch::Square,
             m: m.as_ptr(),
             m_t: 16,
             m_cb: 0,
@@ -229,6 +324,73 @@ mod tests {
                     .sum();
                 let got = y[(r * 2 + c) * 16];
                 assert!((got - direct).abs() < 1e-4, "{r} {c}: {got} vs {direct}");
+            }
+        }
+    }
+
+    /// The row transforms on one channel block, one tile, against the direct sum, with the
+    /// filters as the packing makes them (`plan::Patch::filter`): F(2, 3) on four inputs
+    /// and F(2, 2) on three, a rate of 3 between them, one input outside (a zero).
+    #[test]
+    fn one_row_tile_matches_the_direct_sum() {
+        let x: Vec<f32> = (0..16 * 12)
+            .map(|i| ((i * 7 % 23) as f32 - 11.0) / 8.0)
+            .collect();
+        for (patch, g) in [
+            (Patch::Row3, vec![0.75f32, -1.25, 0.5]),
+            (Patch::Row2, vec![-0.5f32, 1.5]),
+        ] {
+            let k = g.len();
+            // Inputs at columns 1, 4, 7, (10); column 4 outside the image.
+            let cols: Vec<Option<usize>> = (0..patch.inputs())
+                .map(|b| (b != 1).then_some(1 + 3 * b))
+                .collect();
+            let at = |c: Option<usize>| c.map_or(0.0, |c| x[c * 16]);
+            let mut off = [[OUTSIDE; 4]; 4];
+            for (o, c) in off[0].iter_mut().zip(&cols) {
+                *o = c.map_or(OUTSIDE, |c| c * 16);
+            }
+            let mut u = vec![0.0f32; 4 * 16];
+            let t = Wino2In {
+                patch,
+                x: x.as_ptr(),
+                x_cb: 0,
+                ncb: 1,
+                off,
+                u: u.as_mut_ptr(),
+                u_t: 16,
+                u_cb: 0,
+            };
+            // SAFETY: every offset not outside addresses a vector of `x`; `u` holds four
+            // vectors.
+            unsafe { wino2_in::<[f32; 16]>(&t) };
+            let mut m = vec![0.0f32; 4 * 16];
+            for p in 0..patch.positions() {
+                m[p * 16] = u[p * 16] * patch.filter(p, &g);
+            }
+            let mut y = vec![f32::NAN; 2 * 16];
+            let o = Wino2Out {
+                patch,
+                m: m.as_ptr(),
+                m_t: 16,
+                m_cb: 0,
+                nkb: 1,
+                bias: [0.25f32; 16].as_ptr(),
+                act: Activation::Identity,
+                y: y.as_mut_ptr(),
+                off: [[0, 16], [OUTSIDE; 2]],
+                y_cb: 0,
+            };
+            // SAFETY: `m` holds the patch's vectors, one block of biases, 2 outputs.
+            let bad = unsafe { wino2_out::<[f32; 16]>(&o) };
+            assert!(!bad);
+            for c in 0..2 {
+                let direct: f32 = 0.25 + (0..k).map(|b| g[b] * at(cols[c + b])).sum::<f32>();
+                let got = y[c * 16];
+                assert!(
+                    (got - direct).abs() < 1e-5,
+                    "{patch:?} {c}: {got} vs {direct}"
+                );
             }
         }
     }

@@ -19,7 +19,7 @@ use super::geom::Geom;
 use super::winograd2d::runs_wino2;
 use crate::Error;
 use crate::conv::Conv;
-use crate::engine::plan::{ConvPlan, Kind, wino2_shape};
+use crate::engine::plan::{BlockedWino, ConvPlan, Kind, wino2_shape};
 use crate::engine::tiles::{Cpu, Tiles};
 use crate::engine::wino::shape_allows;
 
@@ -34,9 +34,9 @@ pub(crate) struct Policy {
     pub(crate) nchw_strided: bool,
     /// Winograd F(2, 3) on those layers where they allow it.
     pub(crate) wino: bool,
-    /// Whether the family runs Winograd F(2 × 2, 3 × 3) on the channel-blocked layout
+    /// Which Winograd patches the family runs on the channel-blocked layout
     /// ([`crate::engine::wino2`]).
-    pub(crate) wino2: bool,
+    pub(crate) wino2: BlockedWino,
     /// Winograd on every shape its tiles run, the bounds measured per CPU lifted
     /// ([`crate::engine::wino::shape_allows`]): for the tests, which run every tile on
     /// every CPU.
@@ -142,7 +142,7 @@ pub(crate) fn wino2_min_in(two_ports: bool) -> (usize, usize) {
 fn blocked_wino2(l: &Conv, p: Policy, in_stack: bool) -> bool {
     let (single, stack) = wino2_min_in(Tiles::two_fma_ports(Cpu::this()));
     p.wino
-        && p.wino2
+        && p.wino2.square
         && !p.wino_everywhere
         && wino2_shape(l.desc(), if in_stack { stack } else { single })
 }

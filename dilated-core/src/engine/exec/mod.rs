@@ -23,6 +23,7 @@ mod split;
 mod tail;
 mod winograd;
 mod winograd2d;
+mod winograd_rows;
 
 pub use buffers::Workspace;
 #[cfg(test)]
@@ -37,11 +38,12 @@ use depthwise::{depthwise_blocked, depthwise_nchw};
 use geom::{Geom, Run};
 use layout::{Step, step_at};
 use winograd::{wino_cols, wino_rows};
-use winograd2d::{Units, runs_wino2, wino2d};
+use winograd_rows::wino_row_patches;
+use winograd2d::{runs_wino2, slot_floats, wino2d};
 
 use super::elementwise::Post;
 use super::isa::NchwIsa;
-use super::plan::{ConvPlan, Kind};
+use super::plan::{ConvPlan, Kind, Patch};
 use super::tiles::{Cpu, Tiles};
 use super::wino::Axis;
 use crate::Error;
@@ -154,9 +156,7 @@ fn scratch_needs(
             && step.in_blocked
             && runs_wino2(wn, &g)
         {
-            let units = Units::new(d, &g, batch, threads, step.out_blocked)?;
-            let all = units
-                .slot
+            let all = slot_floats(wn, d, &g, batch, threads, step.out_blocked)?
                 .checked_mul(threads.max(1))
                 .ok_or(Error::Overflow {
                     what: "Winograd scratch",
@@ -277,9 +277,12 @@ fn run_layer<I: NchwIsa>(
             passes,
             w,
             wino2: Some(wn),
-        } if run.x.blocked && runs_wino2(wn, run.g) => {
-            wino2d::<I>(plan, (passes, w), wn, run, job.wino);
-        }
+        } if run.x.blocked && runs_wino2(wn, run.g) => match wn.patch {
+            Patch::Square => wino2d::<I>(plan, (passes, w), wn, run, job.wino),
+            Patch::Row3 | Patch::Row2 => {
+                wino_row_patches::<I>(plan, (passes, w), wn, run, job.wino)
+            }
+        },
         Kind::Dense { passes, w, .. } => dense::<I>(plan, passes, w, run),
         Kind::Depthwise { .. } if nchw_depthwise => {
             depthwise_nchw::<I>(layer, run, stream);

@@ -17,11 +17,12 @@
 
 use super::dense_blocked::{SUB_W, chunk_end, direct_tile};
 use super::geom::{Geom, Run, tiles};
+use super::winograd_rows::RowUnits;
 use crate::Error;
 use crate::conv::{Activation, ConvDesc};
 use crate::engine::isa::Isa;
 use crate::engine::kernels::{Chunk, DenseTile, Out, taps};
-use crate::engine::plan::{ConvPlan, Pass, Wino2};
+use crate::engine::plan::{ConvPlan, Pass, Patch, Wino2};
 use crate::engine::simd::LANES;
 use crate::engine::wino2::{OUTSIDE, Wino2In, Wino2Out};
 
@@ -50,41 +51,81 @@ const MIN_RUN: usize = 14;
 /// (0.77) (`docs/perf.md`).
 const MIN_GAIN: f64 = 1.4;
 
+/// As [`MIN_GAIN`], for F(2, 3) along the row (1.5 at most: 6 direct products for 4).
+const MIN_GAIN_ROW3: f64 = 1.35;
+
+/// As [`MIN_GAIN`], for F(2, 2) along the row (4/3 at most: 4 direct products for 3).
+const MIN_GAIN_ROW2: f64 = 1.2;
+
 /// Tiles along an axis of `n` outputs at rate `d`: the outputs whose `⌊o / d⌋` is even.
-fn n_tiles(n: usize, d: usize) -> usize {
+pub(super) fn n_tiles(n: usize, d: usize) -> usize {
     (n / (2 * d)) * d + (n % (2 * d)).min(d)
 }
 
 /// The first output of tile `k` along an axis at rate `d`.
-fn tile_origin(k: usize, d: usize) -> usize {
+pub(super) fn tile_origin(k: usize, d: usize) -> usize {
     2 * d * (k / d) + k % d
 }
 
-/// Tiles a unit runs at a time for `cb` input and `kb` output channel blocks.
-fn run_tiles(cb: usize, kb: usize) -> usize {
-    let per_tile = 16 * LANES * 4 * (cb + kb);
+/// Most tiles a run of a unit holds for `cb` input and `kb` output channel blocks and
+/// `positions` products a tile.
+pub(super) fn run_tiles(positions: usize, cb: usize, kb: usize) -> usize {
+    let per_tile = positions * LANES * 4 * (cb + kb);
     (UNIT_BYTES / per_tile).clamp(MIN_RUN, SUB_W)
 }
 
 /// Whether a layer with Winograd filters `wn` runs on them at this geometry: everywhere
-/// if packed so, else when its direct products (valid taps only) are at least
-/// [`MIN_GAIN`] times its Winograd products.
+/// if packed so, else when its direct products (valid taps only) are at least the
+/// patch's share of its Winograd products ([`MIN_GAIN`], [`MIN_GAIN_ROW3`],
+/// [`MIN_GAIN_ROW2`]).
 pub(super) fn runs_wino2(wn: &Wino2, g: &Geom) -> bool {
-    wn.everywhere || worth_it(g)
+    wn.everywhere || worth_it(wn.patch, g)
 }
 
-fn worth_it(g: &Geom) -> bool {
-    let valid = |n: usize, d: usize, p: usize, len: usize| -> f64 {
-        (0..n)
-            .map(|o| {
-                let (lo, hi) = taps(o, 1, d, p, 3, len);
-                (hi - lo) as f64
-            })
-            .sum()
+fn worth_it(patch: Patch, g: &Geom) -> bool {
+    let direct =
+        valid_taps(g.oh, g.dh, g.pt, g.kh, g.ih) * valid_taps(g.ow, g.dw, g.pl, g.kw, g.iw);
+    let (rows, gain) = match patch {
+        Patch::Square => (n_tiles(g.oh, g.dh), MIN_GAIN),
+        Patch::Row3 => (g.oh, MIN_GAIN_ROW3),
+        Patch::Row2 => (g.oh, MIN_GAIN_ROW2),
     };
-    let direct = valid(g.oh, g.dh, g.pt, g.ih) * valid(g.ow, g.dw, g.pl, g.iw);
-    let wino = 16.0 * n_tiles(g.oh, g.dh) as f64 * n_tiles(g.ow, g.dw) as f64;
-    wino > 0.0 && direct >= MIN_GAIN * wino
+    let wino = (patch.positions() * rows) as f64 * n_tiles(g.ow, g.dw) as f64;
+    wino > 0.0 && direct >= gain * wino
+}
+
+/// The taps of a `k`-tap kernel at rate `d` that land inside an input of `len` with `p`
+/// zeros before it, summed over `n` outputs at stride 1: every tap on the interior
+/// `[lo, hi)`, counted one by one at the edges only (a long 1D row asks for no pass over
+/// its outputs).
+fn valid_taps(n: usize, d: usize, p: usize, k: usize, len: usize) -> f64 {
+    let lo = p.min(n);
+    let hi = (len + p)
+        .checked_sub((k - 1) * d)
+        .map_or(lo, |h| h.clamp(lo, n));
+    let edge = |o: usize| {
+        let (a, b) = taps(o, 1, d, p, k, len);
+        (b - a) as f64
+    };
+    (0..lo).chain(hi..n).map(edge).sum::<f64>() + ((hi - lo) * k) as f64
+}
+
+/// The floats of the Winograd scratch one thread's slot holds for layer `d` on filters
+/// `wn`, as the run cuts it ([`Units`], [`RowUnits`]).
+pub(super) fn slot_floats(
+    wn: &Wino2,
+    d: &ConvDesc,
+    g: &Geom,
+    batch: usize,
+    threads: usize,
+    out_blocked: bool,
+) -> Result<usize, Error> {
+    Ok(match wn.patch {
+        Patch::Square => Units::new(d, g, batch, threads, out_blocked)?.slot,
+        Patch::Row3 | Patch::Row2 => {
+            RowUnits::new(wn.patch, d, g, batch, threads, out_blocked)?.slot
+        }
+    })
 }
 
 /// How a layer's tiles are cut into units and runs, and the scratch of one unit.
@@ -125,7 +166,7 @@ impl Units {
         let (nty, ntx) = (n_tiles(g.oh, g.dh), n_tiles(g.ow, g.dw));
         // A unit: `rows` rows of tiles (as many as a run holds, while the units still
         // number four per thread), run `run` tiles at a time.
-        let budget = run_tiles(ncb, nkb);
+        let budget = run_tiles(16, ncb, nkb);
         let want = 4 * threads.max(1);
         let mut rows = (budget / ntx.max(1)).clamp(1, nty.max(1));
         while rows > 1 && batch.saturating_mul(nty.div_ceil(rows)) < want {
@@ -166,9 +207,10 @@ impl Units {
     }
 }
 
-/// The workspace's slots of the threads (one [`Units::slot`] each), shared by the workers.
+/// The workspace's slots of the threads (one [`Units::slot`] or [`RowUnits::slot`] each),
+/// shared by the workers.
 #[derive(Clone, Copy)]
-struct Slots(*mut f32);
+pub(super) struct Slots(pub(super) *mut f32);
 
 // SAFETY: each worker writes only its own slot (its rayon index), and the buffer outlives
 // the parallel region.
@@ -180,6 +222,33 @@ impl Slots {
     /// The base pointer (a method, so closures capture the whole `Sync` value).
     fn p(self) -> *mut f32 {
         self.0
+    }
+
+    /// Runs `f` on this thread's slot of `slot` floats: slot 0 when the units run one
+    /// after the other on the caller (`sequential`), else the worker's index in the pool of
+    /// `count` threads (each worker runs one unit at a time); a buffer of its own in the
+    /// case rayon does not name a worker of the pool.
+    ///
+    /// # Safety
+    /// The workspace's Winograd buffer holds `count` slots of `slot` floats, and each
+    /// worker uses only its own while `f` runs.
+    pub(super) unsafe fn with<R>(
+        self,
+        sequential: bool,
+        count: usize,
+        slot: usize,
+        f: impl FnOnce(&mut [f32]) -> R,
+    ) -> R {
+        let index = if sequential {
+            Some(0)
+        } else {
+            rayon::current_thread_index().filter(|&i| i < count)
+        };
+        match index {
+            // SAFETY: slot `i < count` of the buffer (caller), only this thread's.
+            Some(i) => f(unsafe { core::slice::from_raw_parts_mut(self.p().add(i * slot), slot) }),
+            None => f(&mut vec![0.0; slot]),
+        }
     }
 }
 
@@ -232,143 +301,143 @@ pub(super) fn wino2d<I: Isa>(
         let n_tiles_unit = (tyb - tya) * ntx;
         let ximg = x.p().cast_const().wrapping_add(n * xs.img);
         let yimg = y.p().wrapping_add(n * ys.img);
-        // This thread's slot: slot 0 when the units run one after the other on the
-        // caller, else the worker's index in the pool (each worker runs one unit at a
-        // time); a buffer of its own in the case rayon does not name a worker of the pool.
-        let index = if sequential {
-            Some(0)
-        } else {
-            rayon::current_thread_index().filter(|&i| i < count)
-        };
-        let mut own = Vec::new();
-        let buf: &mut [f32] = match index {
-            // SAFETY: slot `i < count` of the workspace's Winograd buffer, which holds
-            // `count` slots of `slot` floats (`scratch_needs`, from the same `Units`);
-            // only this thread uses it while the unit runs.
-            Some(i) => unsafe { core::slice::from_raw_parts_mut(slots.p().add(i * slot), slot) },
-            None => {
-                own.resize(slot, 0.0);
-                &mut own
-            }
-        };
-        let (u, rest) = buf.split_at_mut(16 * u_t);
-        let (m, st) = rest.split_at_mut(16 * m_t);
-        // Tile `i` of the unit: its staged row pair, first output row and column.
-        let tile = |i: usize| {
-            let (ry, tx) = (i / ntx, i % ntx);
-            (ry, tile_origin(tya + ry, g.dh), tile_origin(tx, g.dw))
-        };
-        // Pixels whose output transform was not finite, recomputed once the rows are out.
-        let mut bad: Vec<(usize, usize)> = Vec::new();
-        let mut ia = 0;
-        while ia < n_tiles_unit {
-            let ib = (ia + run).min(n_tiles_unit);
-            let at = |j: usize| {
-                let (_, y0, x0) = tile(ia + j);
-                (y0, x0)
+        let body = |buf: &mut [f32]| {
+            let (u, rest) = buf.split_at_mut(16 * u_t);
+            let (m, st) = rest.split_at_mut(16 * m_t);
+            // Tile `i` of the unit: its staged row pair, first output row and column.
+            let tile = |i: usize| {
+                let (ry, tx) = (i / ntx, i % ntx);
+                (ry, tile_origin(tya + ry, g.dh), tile_origin(tx, g.dw))
             };
-            transform_in::<I>(&TileRun {
-                g,
-                at: &at,
-                nt: ib - ia,
-                ximg,
-                x_cb: xs.cb,
-                x_row: xs.row,
-                ncb,
-                u: u.as_mut_ptr(),
-                u_t,
-                run,
-            });
-            products::<I>(wn, u, m, u_t, m_t, run, ib - ia);
-            for j in 0..ib - ia {
-                let (ry, y0, x0) = tile(ia + j);
-                let px = |r: usize, c: usize| {
-                    let (oy, ox) = (y0 + r * g.dh, x0 + c * g.dw);
-                    (oy < g.oh && ox < g.ow).then_some((2 * ry + r, oy, ox))
+            // Pixels whose output transform was not finite, recomputed once the rows are out.
+            let mut bad: Vec<(usize, usize)> = Vec::new();
+            let mut ia = 0;
+            while ia < n_tiles_unit {
+                let ib = (ia + run).min(n_tiles_unit);
+                let at = |j: usize| {
+                    let (_, y0, x0) = tile(ia + j);
+                    (y0, x0)
                 };
-                // Where each output goes: the output's block plane, or the staged rows.
-                let off: [[usize; 2]; 2] = core::array::from_fn(|r| {
-                    core::array::from_fn(|c| {
-                        px(r, c).map_or(OUTSIDE, |(sr, oy, ox)| {
-                            if y.blocked {
-                                oy * ys.row + ox * LANES
-                            } else {
-                                (sr * g.ow + ox) * LANES
-                            }
-                        })
-                    })
+                transform_in::<I>(&TileRun {
+                    g,
+                    at: &at,
+                    nt: ib - ia,
+                    ximg,
+                    x_cb: xs.cb,
+                    x_row: xs.row,
+                    ncb,
+                    u: u.as_mut_ptr(),
+                    u_t,
+                    run,
                 });
-                let (dst, y_cb) = if y.blocked {
-                    (yimg, ys.cb)
-                } else {
-                    (st.as_mut_ptr(), stage_cb)
-                };
-                let t = Wino2Out {
-                    m: m.as_ptr().wrapping_add(j * LANES),
-                    m_t,
-                    m_cb: run * LANES,
-                    nkb,
-                    bias: plan.bias16.as_ptr(),
-                    act: d.activation,
-                    y: dst,
-                    off,
-                    y_cb,
-                };
-                // SAFETY: `M` holds vector `j` of every block and position; `bias16` holds
-                // `nkb × 16` biases; every offset not outside is a pixel of the output
-                // image's blocked planes, which only this unit writes, or of the staged
-                // rows (`2·rows × ow` pixels a block); `I` is available.
-                if unsafe { I::wino2_out(&t) } {
-                    bad.extend(
-                        (0..4)
-                            .filter_map(|i| px(i / 2, i % 2))
-                            .map(|(_, oy, ox)| (oy, ox)),
-                    );
-                }
-                // A row of tiles out: its two staged rows go to the planes while they are
-                // in the L1 cache (after the whole unit, the run's products had pushed them
-                // out to memory).
-                if !y.blocked && (ia + j + 1) % ntx == 0 {
-                    for r in 0..2 {
-                        let sr = 2 * ry + r;
-                        let oy = y0 + r * g.dh;
-                        if oy < g.oh {
-                            let row = st.as_ptr().wrapping_add(sr * g.ow * LANES);
-                            // SAFETY: staged row `sr` of every block, written above for
-                            // every pixel of the row (the tiles of a row cover its
-                            // columns); output row `oy` of image `n`'s real channels, this
-                            // unit's; `I` is available.
-                            unsafe {
-                                unstage::<I>(
-                                    row,
-                                    stage_cb,
-                                    nkb,
-                                    g.ow,
-                                    d.out_channels,
-                                    yimg,
-                                    ys.c,
-                                    oy * ys.row,
-                                )
-                            };
+                products::<I>(wn, u, m, u_t, m_t, run, ib - ia);
+                for j in 0..ib - ia {
+                    let (ry, y0, x0) = tile(ia + j);
+                    let px = |r: usize, c: usize| {
+                        let (oy, ox) = (y0 + r * g.dh, x0 + c * g.dw);
+                        (oy < g.oh && ox < g.ow).then_some((2 * ry + r, oy, ox))
+                    };
+                    // Where each output goes: the output's block plane, or the staged rows.
+                    let off: [[usize; 2]; 2] = core::array::from_fn(|r| {
+                        core::array::from_fn(|c| {
+                            px(r, c).map_or(OUTSIDE, |(sr, oy, ox)| {
+                                if y.blocked {
+                                    oy * ys.row + ox * LANES
+                                } else {
+                                    (sr * g.ow + ox) * LANES
+                                }
+                            })
+                        })
+                    });
+                    let (dst, y_cb) = if y.blocked {
+                        (yimg, ys.cb)
+                    } else {
+                        (st.as_mut_ptr(), stage_cb)
+                    };
+                    let t = Wino2Out {
+                        patch: Patch::Square,
+                        m: m.as_ptr().wrapping_add(j * LANES),
+                        m_t,
+                        m_cb: run * LANES,
+                        nkb,
+                        bias: plan.bias16.as_ptr(),
+                        act: d.activation,
+                        y: dst,
+                        off,
+                        y_cb,
+                    };
+                    // SAFETY: `M` holds vector `j` of every block and position; `bias16` holds
+                    // `nkb × 16` biases; every offset not outside is a pixel of the output
+                    // image's blocked planes, which only this unit writes, or of the staged
+                    // rows (`2·rows × ow` pixels a block); `I` is available.
+                    if unsafe { I::wino2_out(&t) } {
+                        bad.extend(
+                            (0..4)
+                                .filter_map(|i| px(i / 2, i % 2))
+                                .map(|(_, oy, ox)| (oy, ox)),
+                        );
+                    }
+                    // A row of tiles out: its two staged rows go to the planes while they are
+                    // in the L1 cache (after the whole unit, the run's products had pushed them
+                    // out to memory).
+                    if !y.blocked && (ia + j + 1) % ntx == 0 {
+                        for r in 0..2 {
+                            let sr = 2 * ry + r;
+                            let oy = y0 + r * g.dh;
+                            if oy < g.oh {
+                                let row = st.as_ptr().wrapping_add(sr * g.ow * LANES);
+                                // SAFETY: staged row `sr` of every block, written above for
+                                // every pixel of the row (the tiles of a row cover its
+                                // columns); output row `oy` of image `n`'s real channels, this
+                                // unit's; `I` is available.
+                                unsafe {
+                                    unstage::<I>(
+                                        row,
+                                        stage_cb,
+                                        nkb,
+                                        g.ow,
+                                        d.out_channels,
+                                        yimg,
+                                        ys.c,
+                                        oy * ys.row,
+                                    )
+                                };
+                            }
                         }
                     }
                 }
+                ia = ib;
             }
-            ia = ib;
-        }
-        for (oy, ox) in bad {
-            for pass in direct.0 {
-                let ky = taps(oy, 1, g.dh, g.pt, g.kh, g.ih);
-                let kx = taps(ox, 1, g.dw, g.pl, g.kw, g.iw);
-                let t = direct_tile(plan, pass, direct.1, &r, n, (oy, ox), ky, kx);
-                // SAFETY: the taps are the valid ones for the pixel (`taps`), so every
-                // input read is inside image `n`; the direct packed weights and biases
-                // cover the pass; the output pixel is this unit's; `I` is available.
-                unsafe { I::dense(1, pass.nob, LANES, &t) };
-            }
-        }
+            redo::<I>(plan, direct, &r, n, &bad);
+        };
+        // SAFETY: the workspace's Winograd buffer holds `count` slots of `slot` floats
+        // (`scratch_needs`, from the same `Units`); each worker runs one unit at a time.
+        unsafe { slots.with(sequential, count, slot, body) };
     };
     threads.run(n_units, &work);
+}
+
+/// Recomputes the outputs `bad` (row, column) of image `n` on the direct tiles, after
+/// their unit wrote them from transforms that were not finite.
+pub(super) fn redo<I: Isa>(
+    plan: &ConvPlan,
+    direct: (&[Pass], &[f32]),
+    r: &Run<'_>,
+    n: usize,
+    bad: &[(usize, usize)],
+) {
+    let g = r.g;
+    for &(oy, ox) in bad {
+        for pass in direct.0 {
+            let ky = taps(oy, 1, g.dh, g.pt, g.kh, g.ih);
+            let kx = taps(ox, 1, g.dw, g.pl, g.kw, g.iw);
+            let t = direct_tile(plan, pass, direct.1, r, n, (oy, ox), ky, kx);
+            // SAFETY: the taps are the valid ones for the pixel (`taps`), so every input
+            // read is inside image `n`; the direct packed weights and biases cover the
+            // pass; the output pixel is the caller's unit's; `I` is available.
+            unsafe { I::dense(1, pass.nob, LANES, &t) };
+        }
+    }
 }
 
 /// One run of a unit's tiles, for the input transform.
@@ -407,6 +476,7 @@ fn transform_in<I: Isa>(t: &TileRun<'_>) {
             })
         });
         let w = Wino2In {
+            patch: Patch::Square,
             x: t.ximg,
             x_cb: t.x_cb,
             ncb: t.ncb,
@@ -423,9 +493,9 @@ fn transform_in<I: Isa>(t: &TileRun<'_>) {
     }
 }
 
-/// The 16 products `M_t = U_t · V_t` over the run's `nt` tiles, each a 1 × 1 layer on the
-/// channel-blocked dense tiles.
-fn products<I: Isa>(
+/// The products `M_t = U_t · V_t` (one per position of the patch) over the run's `nt`
+/// tiles, each a 1 × 1 layer on the channel-blocked dense tiles.
+pub(super) fn products<I: Isa>(
     wn: &Wino2,
     u: &[f32],
     m: &mut [f32],
@@ -436,7 +506,7 @@ fn products<I: Isa>(
 ) {
     static ZEROS: [f32; 2 * LANES] = [0.0; 2 * LANES];
     let mut sums = [0.0f32; SUB_W * 2 * LANES];
-    for tt in 0..16 {
+    for tt in 0..wn.patch.positions() {
         let ut = u[tt * u_t..].as_ptr();
         let mt = m[tt * m_t..].as_mut_ptr();
         let wt = wn.w[tt * wn.per_t..].as_ptr();
@@ -526,7 +596,7 @@ fn even_tiles(nt: usize, sizes: &[usize], chains: usize, mut f: impl FnMut(usize
 /// `row` holds `nkb` blocks of `ow` pixels; `y + c·y_c + at .. + ow` is writable for
 /// every real channel `c`; the CPU supports `I`.
 #[allow(clippy::too_many_arguments)]
-unsafe fn unstage<I: Isa>(
+pub(super) unsafe fn unstage<I: Isa>(
     row: *const f32,
     s_cb: usize,
     nkb: usize,
@@ -561,6 +631,30 @@ unsafe fn unstage<I: Isa>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn valid_taps_counts_as_one_output_at_a_time() {
+        for (k, d, p, len) in [
+            (3, 1, 1, 10),
+            (3, 8, 16, 100),
+            (2, 16, 16, 20),
+            (3, 5, 0, 3),
+        ] {
+            for n in 0..len + 2 * p {
+                let brute: usize = (0..n)
+                    .map(|o| {
+                        let (a, b) = taps(o, 1, d, p, k, len);
+                        b - a
+                    })
+                    .sum();
+                assert_eq!(
+                    valid_taps(n, d, p, k, len),
+                    brute as f64,
+                    "{k} {d} {p} {len} {n}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn tiles_cover_every_output_once() {
