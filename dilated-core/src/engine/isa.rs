@@ -457,7 +457,7 @@ pub(crate) trait NchwIsa: Isa {
     /// weights).
     const WINO2: bool;
     /// Whether dense 1 × 3 and 1 × 2 layers (1D) that run channel-blocked run Winograd
-    /// F(2, 3) and F(2, 2) along the row there ([`super::wino2`]) when Winograd is on:
+    /// F(4, 3) and F(3, 2) along the row there ([`super::wino2`]) when Winograd is on:
     /// AVX2, whose dense layers all run channel-blocked (AVX-512 runs its 1D layers on
     /// F(2, 3) along the columns on NCHW, [`super::wino`]).
     const WINO_ROWS: bool;

@@ -36,8 +36,11 @@
 //!   does not). On AVX-512 a wide dense 3 × 3 layer runs F(2 × 2, 3 × 3) channel-blocked
 //!   rather than F(2, 3) on NCHW, the data staying channel-blocked between such layers:
 //!   from 48 input channels (32 inside a stack) on CPUs with two FMA ports, from 128 on
-//!   CPUs with one (the Zen 4), each where it was measured faster.
-//!   [`Network::with_winograd`] turns both off.
+//!   CPUs with one (the Zen 4), each where it was measured faster. On AVX2, whose dense
+//!   layers all run channel-blocked, dense 1D layers (1 × 3, 1 × 2) of 32 input channels
+//!   or more run F(4, 3) and F(3, 2) along the row there (four outputs in six products
+//!   instead of twelve; three in four instead of six). [`Network::with_winograd`] turns
+//!   them all off.
 //! - **Dispatch**: picked once per process ([`Kernel::selected`]: AVX-512F → AVX2 + FMA →
 //!   portable, `DILATED_KERNEL=avx512|avx2|portable|reference` overrides), or per network
 //!   with [`Network::with_kernel`].
@@ -49,10 +52,11 @@
 //!   input to the blocked layout: a depthwise layer that cannot run on NCHW, a wide dense
 //!   layer, a layer on F(2 × 2, 3 × 3)); tile scratch lives on the stack. Packed weights
 //!   take about the size of the weights (output channels rounded up to 16, per group on
-//!   the NCHW kernels), and Winograd filters beside them 4/3 of that (F(2, 3)) or 16/9
-//!   (F(2 × 2, 3 × 3)). A layer on F(2 × 2, 3 × 3) keeps its transformed tiles in the
-//!   workspace too, one slot per thread of at most about 4 MiB (plus two output rows per
-//!   row of tiles for an NCHW output).
+//!   the NCHW kernels), and Winograd filters beside them 4/3 of that (F(2, 3)), 16/9
+//!   (F(2 × 2, 3 × 3)) or twice that (F(4, 3) and F(3, 2) along the row). A layer on the channel-blocked
+//!   Winograd keeps its transformed tiles in the workspace too, one slot per thread of at
+//!   most about 4 MiB (plus two output rows per row of tiles for an NCHW output; along a
+//!   row, a run's outputs and converted input columns).
 //!
 //! # Where the parts are
 //!
@@ -64,8 +68,9 @@
 //! - `kernels`: the channel-blocked tiles and the NCHW depthwise tiles, written once over
 //!   the vector trait; `avx2`: AVX2's own dense and NCHW depthwise tiles.
 //! - `nchw`: the dense tiles on NCHW data; `wino`: the Winograd F(2, 3) and F(2, 2) tiles, which fall
-//!   back to them; `wino2`: the transforms of Winograd F(2 × 2, 3 × 3) on the
-//!   channel-blocked layout, whose products run on the channel-blocked tiles.
+//!   back to them; `wino2`: the transforms of Winograd on the channel-blocked layout
+//!   (F(2 × 2, 3 × 3), and F(4, 3) and F(3, 2) along the row), whose products run on the
+//!   channel-blocked tiles.
 //! - `isa`: the instruction-set families (portable, AVX2 + FMA, AVX-512F) and the entry
 //!   points the drivers call, each compiled with its family's target features.
 //! - `tiles`: the tile shapes per micro-architecture and the CPU's identity (`cpuid`).
@@ -355,7 +360,10 @@ impl Network {
     /// products for four outputs where the direct kernels take 36, on dense 3 × 3 stride-1
     /// layers of 32 input channels or more that run channel-blocked (AVX-512 and AVX2), at
     /// input sizes where it saves enough products beside the taps the direct kernels skip
-    /// in the padding. It sums in another order, so results differ from the direct kernels
+    /// in the padding; on AVX2, F(4, 3) (six products for four outputs where the direct
+    /// kernels take twelve) and F(3, 2) (four for three, instead of six) along the row on
+    /// dense 1 × 3 and 1 × 2 layers of 32 input channels or more (see
+    /// [`Network::holds_winograd_1d`]). It sums in another order, so results differ from the direct kernels
     /// by rounding: on data and weights of comparable scale, within the accuracy the tests
     /// hold every kernel to (relative 1e-5 of the accumulated magnitude `Σ|w·x|`). Its
     /// rounding error scales with `Σ|w| · Σ|x|` over the taps of a pair (the 3 × 3 taps of
@@ -486,8 +494,8 @@ impl Network {
         self.blocked_patch(layer) == Some(plan::Patch::Square)
     }
 
-    /// Whether layer `layer` holds Winograd F(2, 3) or F(2, 2) filters for the
-    /// channel-blocked layout beside its direct weights (4/3 and 3/2 of their size; see
+    /// Whether layer `layer` holds Winograd F(4, 3) or F(3, 2) filters for the
+    /// channel-blocked layout beside its direct weights (twice their size; see
     /// [`Network::with_winograd`]): a dense 1D layer (kernel 3 or 2, stride 1) of 32 input
     /// channels or more on the AVX2 family, which runs every dense layer channel-blocked
     /// (AVX-512 runs its 1D layers on Winograd along the columns on NCHW,
@@ -496,7 +504,8 @@ impl Network {
     ///
     /// ```
     /// use dilated_core::{ConvDesc, conv::Conv, engine::{Kernel, Network}};
-    /// let layer = Conv::new(ConvDesc::causal_1d(64, 64, 2, 16), vec![0.01; 64 * 64 * 2], None)?;
+    /// let w = vec![0.01; 64 * 64 * 2];
+    /// let layer = Conv::new(ConvDesc::causal_1d(64, 64, 2, 16), w, Some(vec![0.0; 64]))?;
     /// if Kernel::Avx2.is_available() {
     ///     let avx2 = Network::new_with_kernel(vec![layer.clone()], Kernel::Avx2)?;
     ///     assert!(avx2.holds_winograd_1d(0));
@@ -1305,7 +1314,7 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
 
-        /// Winograd F(2, 3) and F(2, 2) along the row on the channel-blocked layout match
+        /// Winograd F(4, 3) and F(3, 2) along the row on the channel-blocked layout match
         /// the reference on every family: one or two 1D layers (so both output layouts),
         /// three taps and two, channels across block boundaries, rates from 1 to past a
         /// run's budget of tiles (runs that are parts of a group), rows shorter than a

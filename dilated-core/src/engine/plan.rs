@@ -36,7 +36,7 @@ pub(crate) struct Pass {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Kind {
     /// Dense or grouped, with the Winograd filters of the channel-blocked layout
-    /// ([`super::wino2`]: F(2 × 2, 3 × 3), or F(2, 3) and F(2, 2) along the row) where the
+    /// ([`super::wino2`]: F(2 × 2, 3 × 3), or F(4, 3) and F(3, 2) along the row) where the
     /// layer may run on them.
     Dense {
         passes: Vec<Pass>,
@@ -240,11 +240,11 @@ pub(crate) fn pack_dense(d: &ConvDesc, weight: &[f32], obmax: usize) -> Result<K
 pub(crate) enum Patch {
     /// F(2 × 2, 3 × 3), a 3 × 3 layer: 4 × 4 inputs for 2 × 2 outputs, 16 products.
     Square,
-    /// F(2, 3) along the row, a 1 × 3 layer (1D, kernel 3): 4 inputs for 2 outputs, 4
-    /// products.
+    /// F(4, 3) along the row, a 1 × 3 layer (1D, kernel 3): 6 inputs for 4 outputs, 6
+    /// products (1.5 an output; 3 direct).
     Row3,
-    /// F(2, 2) along the row, a 1 × 2 layer (WaveNet's and TCN's): 3 inputs for 2 outputs,
-    /// 3 products.
+    /// F(3, 2) along the row, a 1 × 2 layer (WaveNet's and TCN's): 4 inputs for 3 outputs,
+    /// 4 products (4/3 an output; 2 direct).
     Row2,
 }
 
@@ -253,16 +253,25 @@ impl Patch {
     pub(crate) const fn positions(self) -> usize {
         match self {
             Patch::Square => 16,
-            Patch::Row3 => 4,
-            Patch::Row2 => 3,
+            Patch::Row3 => 6,
+            Patch::Row2 => 4,
         }
     }
 
     /// Inputs of a tile along its row.
     pub(crate) const fn inputs(self) -> usize {
         match self {
-            Patch::Square | Patch::Row3 => 4,
+            Patch::Square | Patch::Row2 => 4,
+            Patch::Row3 => 6,
+        }
+    }
+
+    /// Outputs of a tile along its row (one rate apart).
+    pub(crate) const fn outputs(self) -> usize {
+        match self {
+            Patch::Square => 2,
             Patch::Row2 => 3,
+            Patch::Row3 => 4,
         }
     }
 
@@ -282,11 +291,20 @@ impl Patch {
 
     /// Transformed filter `t` of one pair of channels whose kernel is `g` (row-major).
     pub(crate) fn filter(self, t: usize, g: &[f32]) -> f32 {
-        // Lavin's G for F(2, 3) (rows of the 4 × 3 matrix).
+        // Lavin's G for F(2, 3) (F(2 × 2, 3 × 3)'s is G g Gᵀ) and for F(4, 3): rows of the
+        // 4 × 3 and 6 × 3 matrices.
         const G: [[f64; 3]; 4] = [
             [1.0, 0.0, 0.0],
             [0.5, 0.5, 0.5],
             [0.5, -0.5, 0.5],
+            [0.0, 0.0, 1.0],
+        ];
+        const G4: [[f64; 3]; 6] = [
+            [1.0 / 4.0, 0.0, 0.0],
+            [-1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0],
+            [-1.0 / 6.0, 1.0 / 6.0, -1.0 / 6.0],
+            [1.0 / 24.0, 1.0 / 12.0, 1.0 / 6.0],
+            [1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0],
             [0.0, 0.0, 1.0],
         ];
         let g = |k: usize| f64::from(g[k]);
@@ -296,11 +314,12 @@ impl Patch {
                 let gg = |b: usize| (0..3).map(|a| G[i][a] * g(a * 3 + b)).sum::<f64>();
                 (0..3).map(|b| gg(b) * G[j][b]).sum::<f64>()
             }
-            Patch::Row3 => (0..3).map(|b| G[t][b] * g(b)).sum::<f64>(),
-            // F(2, 2): g₀, g₀ + g₁, g₁.
+            Patch::Row3 => (0..3).map(|b| G4[t][b] * g(b)).sum::<f64>(),
+            // F(3, 2): g₀, (g₀ + g₁)/2, (g₀ − g₁)/2, g₁.
             Patch::Row2 => match t {
                 0 => g(0),
-                1 => g(0) + g(1),
+                1 => (g(0) + g(1)) / 2.0,
+                2 => (g(0) - g(1)) / 2.0,
                 _ => g(1),
             },
         };
@@ -314,7 +333,7 @@ impl Patch {
 pub(crate) struct BlockedWino {
     /// F(2 × 2, 3 × 3) for 3 × 3 layers.
     pub(crate) square: bool,
-    /// F(2, 3) and F(2, 2) along the row, for 1 × 3 and 1 × 2 layers (1D).
+    /// F(4, 3) and F(3, 2) along the row, for 1 × 3 and 1 × 2 layers (1D).
     pub(crate) rows: bool,
 }
 
@@ -342,7 +361,7 @@ pub(crate) struct Wino2 {
 /// (`docs/perf.md`).
 pub(crate) const WINO2_MIN_IN: usize = 32;
 
-/// As [`WINO2_MIN_IN`], for F(2, 3) and F(2, 2) along the row (1 × 3 and 1 × 2 layers).
+/// As [`WINO2_MIN_IN`], for F(4, 3) and F(3, 2) along the row (1 × 3 and 1 × 2 layers).
 pub(crate) const WINO_ROW_MIN_IN: usize = 32;
 
 /// The patch a layer runs Winograd on, on the channel-blocked layout, when Winograd is on

@@ -1,6 +1,6 @@
-//! Winograd F(2 × 2, 3 × 3) on the channel-blocked layout, for dense 3 × 3 stride-1 layers
-//! at any rate: 16 products per input channel for four outputs where the direct kernels
-//! take 36.
+//! Winograd on the channel-blocked layout: F(2 × 2, 3 × 3) for dense 3 × 3 stride-1 layers
+//! at any rate, 16 products per input channel for four outputs where the direct kernels
+//! take 36; F(4, 3) and F(3, 2) along the row for dense 1 × 3 and 1 × 2 layers.
 //!
 //! A tile is four outputs one rate apart along both axes, `(y, x)`, `(y, x + d_w)`,
 //! `(y + d_h, x)`, `(y + d_h, x + d_w)`; they read a 4 × 4 patch of inputs spaced by the
@@ -23,15 +23,42 @@
 //! (`plan::Wino2`); this module holds the two transforms, written once over the vector
 //! trait.
 //!
+//! **Along a row** (dense 1 × 3 and 1 × 2 layers: 1D signals; the driver
+//! `exec::winograd_rows`), the same scheme with larger tiles, which only one axis makes
+//! cheap: F(4, 3), four outputs one rate apart from six inputs in six products where the
+//! direct kernels take twelve, with Lavin's matrices for the points 0, ±1, ±2, ∞
+//!
+//! ```text
+//!      ⎡4  0 −5  0  1  0⎤        ⎡ 1/4    0     0 ⎤
+//!      ⎢0 −4 −4  1  1  0⎥        ⎢−1/6  −1/6  −1/6⎥         ⎡1 1  1 1  1 0⎤
+//! Bᵀ = ⎢0  4 −4 −1  1  0⎥    G = ⎢−1/6   1/6  −1/6⎥    Aᵀ = ⎢0 1 −1 2 −2 0⎥
+//!      ⎢0 −2 −1  2  1  0⎥        ⎢ 1/24  1/12  1/6⎥         ⎢0 1  1 4  4 0⎥
+//!      ⎢0  2 −1 −2  1  0⎥        ⎢ 1/24 −1/12  1/6⎥         ⎣0 1 −1 8 −8 1⎦
+//!      ⎣0  4  0 −5  0  1⎦        ⎣  0     0     1 ⎦
+//! ```
+//!
+//! and F(3, 2) for two taps, three outputs from four inputs in four products where the
+//! direct kernels take six (the points 0, ±1, ∞):
+//!
+//! ```text
+//!      ⎡1  0 −1  0⎤        ⎡1    0 ⎤
+//! Bᵀ = ⎢0  1  1  0⎥    G = ⎢1/2  1/2⎥    Aᵀ = ⎡1 1  1 0⎤
+//!      ⎢0 −1  1  0⎥        ⎢1/2 −1/2⎥         ⎢0 1 −1 0⎥
+//!      ⎣0 −1  0  1⎦        ⎣0    1 ⎦         ⎣0 1  1 1⎦
+//! ```
+//!
+//! (`U = Bᵀ d`, `V = G g`, `Y = Aᵀ M`, one product per row of `Bᵀ`).
+//!
 //! **Exactness.** As for F(2, 3) along one axis ([`super::wino`]): the sums are
 //! reassociated, so results differ from the direct kernels by rounding, within the tests'
-//! relative 1e-5 of the accumulated magnitude on data and weights of comparable scale.
+//! relative 1e-5 of the accumulated magnitude on data and weights of comparable scale
+//! (F(4, 3)'s coefficients up to 8 round a few times more than F(2, 3)'s; still within).
 //! Output vectors that are not finite before the activation are recomputed by the direct
 //! tiles, so NaN and infinities come out as the reference's; layers with a non-finite
 //! weight or bias never run here.
 
 use super::plan::Patch;
-use super::simd::{LANES, V16};
+use super::simd::{LANES, V16, prefetch};
 use super::vmath::activate;
 use crate::conv::Activation;
 
@@ -41,8 +68,8 @@ pub(crate) const OUTSIDE: usize = usize::MAX;
 /// The input transform of one tile, every channel block.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Wino2In {
-    /// The tile's patch: [`Patch::Square`] reads `off` whole; the row patches read the
-    /// first [`Patch::inputs`] offsets of `off[0]`.
+    /// The tile's patch: [`Patch::Square`] reads `off` whole (input `(a, b)` of the 4 × 4
+    /// patch at `4a + b`); the row patches read its first [`Patch::inputs`].
     pub(crate) patch: Patch,
     /// The input image (one batch item), channel-blocked.
     pub(crate) x: *const f32,
@@ -51,7 +78,7 @@ pub(crate) struct Wino2In {
     /// Channel blocks.
     pub(crate) ncb: usize,
     /// Offset of each input of the 4 × 4 patch in a block plane, or [`OUTSIDE`] (a zero).
-    pub(crate) off: [[usize; 4]; 4],
+    pub(crate) off: [usize; 16],
     /// Where `U_t` of channel block `cb` goes: `u + t·u_t + cb·u_cb` (one vector).
     pub(crate) u: *mut f32,
     pub(crate) u_t: usize,
@@ -84,7 +111,7 @@ pub(crate) unsafe fn wino2_in<V: V16>(t: &Wino2In) {
             // Along the columns first: r = d B.
             let mut r = [[V::zero(); 4]; 4];
             for (a, ra) in r.iter_mut().enumerate() {
-                let d = t.off[a].map(ld);
+                let d: [V; 4] = core::array::from_fn(|b| ld(t.off[4 * a + b]));
                 *ra = [
                     d[0].sub(d[2]),
                     d[1].add(d[2]),
@@ -110,8 +137,10 @@ pub(crate) unsafe fn wino2_in<V: V16>(t: &Wino2In) {
     }
 }
 
-/// `U = Bᵀ d` for a row patch: F(2, 3)'s `x₀ − x₂, x₁ + x₂, x₂ − x₁, x₁ − x₃`, or
-/// F(2, 2)'s `x₀ − x₁, x₁, x₂ − x₁`.
+/// Columns ahead of a tile's that its row transform asks the cache for.
+const PREFETCH_AHEAD: usize = 8;
+
+/// `U = Bᵀ d` for a row patch (the module's matrices, the zeros skipped).
 ///
 /// # Safety
 /// As [`wino2_in`].
@@ -129,23 +158,36 @@ unsafe fn row_in<V: V16>(t: &Wino2In) {
                     V::load(plane.add(o))
                 }
             };
-            let d = t.off[0];
-            if t.patch == Patch::Row2 {
-                let x = [ld(d[0]), ld(d[1]), ld(d[2])];
-                let u = [x[0].sub(x[1]), x[1], x[2].sub(x[1])];
-                for (i, v) in u.into_iter().enumerate() {
-                    v.store(dst.add(i * t.u_t));
+            let n = t.patch.inputs();
+            // The columns a few tiles on, while this tile's are summed: consecutive tiles
+            // read consecutive columns, a stream per input and channel block that the
+            // hardware prefetchers alone leave waiting on the L3 cache.
+            for &o in &t.off[..n] {
+                if o != OUTSIDE {
+                    prefetch(plane.wrapping_add(o + PREFETCH_AHEAD * LANES));
                 }
-            } else {
-                let x = d.map(ld);
-                let u = [
-                    x[0].sub(x[2]),
-                    x[1].add(x[2]),
-                    x[2].sub(x[1]),
-                    x[1].sub(x[3]),
-                ];
-                for (i, v) in u.into_iter().enumerate() {
-                    v.store(dst.add(i * t.u_t));
+            }
+            let x: [V; 6] = core::array::from_fn(|b| if b < n { ld(t.off[b]) } else { V::zero() });
+            let put = |i: usize, v: V| v.store(dst.add(i * t.u_t));
+            match t.patch {
+                Patch::Row2 => {
+                    put(0, x[0].sub(x[2]));
+                    put(1, x[1].add(x[2]));
+                    put(2, x[2].sub(x[1]));
+                    put(3, x[3].sub(x[1]));
+                }
+                Patch::Square => unreachable!("wino2_in transforms square patches"),
+                Patch::Row3 => {
+                    let (c2, c4, c5) = (V::splat(2.0), V::splat(4.0), V::splat(-5.0));
+                    put(0, x[2].fma(c5, x[0].fma(c4, x[4])));
+                    let (s12, d12) = (x[1].add(x[2]), x[1].sub(x[2]));
+                    let (s34, d43) = (x[4].add(x[3]), x[4].sub(x[3]));
+                    put(1, s34.sub(s12.mul(c4)));
+                    put(2, d12.fma(c4, d43));
+                    let (d42, d31) = (x[4].sub(x[2]), x[3].sub(x[1]));
+                    put(3, d31.fma(c2, d42));
+                    put(4, d42.sub(d31.mul(c2)));
+                    put(5, x[3].fma(c5, x[1].fma(c4, x[5])));
                 }
             }
         }
@@ -155,8 +197,8 @@ unsafe fn row_in<V: V16>(t: &Wino2In) {
 /// The output transform of one tile, every output block, into a channel-blocked buffer.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Wino2Out {
-    /// The tile's patch: [`Patch::Square`] writes `off` whole; the row patches write
-    /// `off[0]`.
+    /// The tile's patch: [`Patch::Square`] writes `off` whole (output `(r, c)` at
+    /// `2r + c`); the row patches write its first [`Patch::outputs`].
     pub(crate) patch: Patch,
     /// `M_t` of output block `kb`: `m + t·m_t + kb·m_cb` (one vector).
     pub(crate) m: *const f32,
@@ -171,7 +213,7 @@ pub(crate) struct Wino2Out {
     pub(crate) y: *mut f32,
     /// Offset of each of the tile's outputs in a block plane, or [`OUTSIDE`] (not
     /// written).
-    pub(crate) off: [[usize; 2]; 2],
+    pub(crate) off: [usize; 4],
     /// Distance between output blocks.
     pub(crate) y_cb: usize,
 }
@@ -206,7 +248,7 @@ pub(crate) unsafe fn wino2_out<V: V16>(t: &Wino2Out) -> bool {
             for (r, sr) in s.iter().enumerate() {
                 let y = [sr[0].add(sr[1]).add(sr[2]), sr[1].sub(sr[2]).sub(sr[3])];
                 for (c, v) in y.into_iter().enumerate() {
-                    let o = t.off[r][c];
+                    let o = t.off[2 * r + c];
                     if o == OUTSIDE {
                         continue;
                     }
@@ -220,8 +262,7 @@ pub(crate) unsafe fn wino2_out<V: V16>(t: &Wino2Out) -> bool {
     bad
 }
 
-/// `Y = Aᵀ M` for a row patch: F(2, 3)'s `m₀ + m₁ + m₂, m₁ − m₂ − m₃`, or F(2, 2)'s
-/// `m₀ + m₁, m₁ + m₂`; as [`wino2_out`] otherwise.
+/// `Y = Aᵀ M` for a row patch (the module's matrices); as [`wino2_out`] otherwise.
 ///
 /// # Safety
 /// As [`wino2_out`].
@@ -233,16 +274,27 @@ unsafe fn row_out<V: V16>(t: &Wino2Out) -> bool {
         unsafe {
             let src = t.m.wrapping_add(kb * t.m_cb);
             let m = |i: usize| V::load(src.add(i * t.m_t));
-            let y = if t.patch == Patch::Row2 {
-                let m1 = m(1);
-                [m1.add(m(0)), m1.add(m(2))]
-            } else {
-                let (m1, m2) = (m(1), m(2));
-                [m(0).add(m1).add(m2), m1.sub(m2).sub(m(3))]
-            };
+            let mut y = [V::zero(); 4];
+            match t.patch {
+                Patch::Row2 => {
+                    let (m1, m2) = (m(1), m(2));
+                    y[0] = m(0).add(m1).add(m2);
+                    y[1] = m1.sub(m2);
+                    y[2] = m1.add(m2).add(m(3));
+                }
+                Patch::Square => unreachable!("wino2_out transforms square patches"),
+                Patch::Row3 => {
+                    let (m1, m2, m3, m4) = (m(1), m(2), m(3), m(4));
+                    let (s12, d12, s34, d34) = (m1.add(m2), m1.sub(m2), m3.add(m4), m3.sub(m4));
+                    y[0] = m(0).add(s12).add(s34);
+                    y[1] = d34.fma(V::splat(2.0), d12);
+                    y[2] = s34.fma(V::splat(4.0), s12);
+                    y[3] = d34.fma(V::splat(8.0), d12).add(m(5));
+                }
+            }
             let b = V::load(t.bias.add(kb * LANES));
-            for (c, v) in y.into_iter().enumerate() {
-                let o = t.off[0][c];
+            for (c, v) in y.into_iter().take(t.patch.outputs()).enumerate() {
+                let o = t.off[c];
                 if o == OUTSIDE {
                     continue;
                 }
@@ -268,8 +320,7 @@ mod tests {
             .collect();
         let g: Vec<f32> = (0..9).map(|i| ((i * 5 % 11) as f32 - 5.0) / 4.0).collect();
         // One input channel (lane 0 of each pixel), a 4 × 4 patch of a 4-wide plane.
-        let off: [[usize; 4]; 4] =
-            core::array::from_fn(|a| core::array::from_fn(|b| (a * 4 + b) * 16));
+        let off: [usize; 16] = core::array::from_fn(|i| i * 16);
         let mut u = vec![0.0f32; 16 * 16];
         let t = Wino2In {
             patch: Patch::Square,
@@ -310,7 +361,7 @@ mod tests {
             bias: [0.0f32; 16].as_ptr(),
             act: Activation::Identity,
             y: y.as_mut_ptr(),
-            off: [[0, 16], [32, 48]],
+            off: [0, 16, 32, 48],
             y_cb: 0,
         };
         // SAFETY: 16 vectors of `m`, one block of biases, 4 output vectors.
@@ -329,28 +380,28 @@ mod tests {
     }
 
     /// The row transforms on one channel block, one tile, against the direct sum, with the
-    /// filters as the packing makes them (`plan::Patch::filter`): F(2, 3) on four inputs
-    /// and F(2, 2) on three, a rate of 3 between them, one input outside (a zero).
+    /// filters as the packing makes them (`plan::Patch::filter`): F(4, 3) and F(3, 2), a
+    /// rate of 3 between the inputs, the second input outside (a zero).
     #[test]
     fn one_row_tile_matches_the_direct_sum() {
-        let x: Vec<f32> = (0..16 * 12)
+        let x: Vec<f32> = (0..16 * 20)
             .map(|i| ((i * 7 % 23) as f32 - 11.0) / 8.0)
             .collect();
         for (patch, g) in [
             (Patch::Row3, vec![0.75f32, -1.25, 0.5]),
             (Patch::Row2, vec![-0.5f32, 1.5]),
         ] {
-            let k = g.len();
-            // Inputs at columns 1, 4, 7, (10); column 4 outside the image.
+            let (k, outs) = (g.len(), patch.outputs());
+            assert_eq!(patch.inputs(), outs + k - 1);
             let cols: Vec<Option<usize>> = (0..patch.inputs())
                 .map(|b| (b != 1).then_some(1 + 3 * b))
                 .collect();
             let at = |c: Option<usize>| c.map_or(0.0, |c| x[c * 16]);
-            let mut off = [[OUTSIDE; 4]; 4];
-            for (o, c) in off[0].iter_mut().zip(&cols) {
+            let mut off = [OUTSIDE; 16];
+            for (o, c) in off.iter_mut().zip(&cols) {
                 *o = c.map_or(OUTSIDE, |c| c * 16);
             }
-            let mut u = vec![0.0f32; 4 * 16];
+            let mut u = vec![0.0f32; 6 * 16];
             let t = Wino2In {
                 patch,
                 x: x.as_ptr(),
@@ -361,14 +412,14 @@ mod tests {
                 u_t: 16,
                 u_cb: 0,
             };
-            // SAFETY: every offset not outside addresses a vector of `x`; `u` holds four
+            // SAFETY: every offset not outside addresses a vector of `x`; `u` holds six
             // vectors.
             unsafe { wino2_in::<[f32; 16]>(&t) };
-            let mut m = vec![0.0f32; 4 * 16];
+            let mut m = vec![0.0f32; 6 * 16];
             for p in 0..patch.positions() {
                 m[p * 16] = u[p * 16] * patch.filter(p, &g);
             }
-            let mut y = vec![f32::NAN; 2 * 16];
+            let mut y = vec![f32::NAN; 4 * 16];
             let o = Wino2Out {
                 patch,
                 m: m.as_ptr(),
@@ -378,15 +429,19 @@ mod tests {
                 bias: [0.25f32; 16].as_ptr(),
                 act: Activation::Identity,
                 y: y.as_mut_ptr(),
-                off: [[0, 16], [OUTSIDE; 2]],
+                off: core::array::from_fn(|c| if c < outs { c * 16 } else { OUTSIDE }),
                 y_cb: 0,
             };
-            // SAFETY: `m` holds the patch's vectors, one block of biases, 2 outputs.
+            // SAFETY: `m` holds the patch's vectors, one block of biases, 4 outputs.
             let bad = unsafe { wino2_out::<[f32; 16]>(&o) };
             assert!(!bad);
-            for c in 0..2 {
-                let direct: f32 = 0.25 + (0..k).map(|b| g[b] * at(cols[c + b])).sum::<f32>();
+            for c in 0..4 {
                 let got = y[c * 16];
+                if c >= outs {
+                    assert!(got.is_nan(), "{patch:?} wrote output {c}");
+                    continue;
+                }
+                let direct: f32 = 0.25 + (0..k).map(|b| g[b] * at(cols[c + b])).sum::<f32>();
                 assert!(
                     (got - direct).abs() < 1e-5,
                     "{patch:?} {c}: {got} vs {direct}"

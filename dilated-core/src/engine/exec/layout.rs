@@ -16,6 +16,7 @@
 
 use super::buffers::{Loc, other};
 use super::geom::Geom;
+use super::winograd_rows::reads_nchw;
 use super::winograd2d::runs_wino2;
 use crate::Error;
 use crate::conv::Conv;
@@ -224,10 +225,11 @@ pub(super) fn step_at(
     // Wide dense layers, and the ones that run Winograd on the blocked layout, read
     // channel-blocked data.
     let wide_dense = match &plans[i].kind {
-        Kind::Dense { wino2, .. } => {
-            d.in_per_group() >= CONVERT_MIN_IN
-                || wino2.as_ref().is_some_and(|wn| runs_wino2(wn, &g))
-        }
+        Kind::Dense { wino2, .. } => match wino2.as_ref().filter(|wn| runs_wino2(wn, &g)) {
+            // The row patches' runs convert their own columns.
+            Some(wn) => !reads_nchw(wn, d, &g),
+            None => d.in_per_group() >= CONVERT_MIN_IN,
+        },
         Kind::Depthwise { .. } | Kind::Nchw { .. } => false,
     };
     if ((depthwise && !nchw_depthwise) || wide_dense) && !in_blocked {

@@ -51,20 +51,21 @@ const MIN_RUN: usize = 14;
 /// (0.77) (`docs/perf.md`).
 const MIN_GAIN: f64 = 1.4;
 
-/// As [`MIN_GAIN`], for F(2, 3) along the row (1.5 at most: 6 direct products for 4).
-const MIN_GAIN_ROW3: f64 = 1.35;
+/// As [`MIN_GAIN`], for F(4, 3) along the row (2 at most: 12 direct products for 6).
+const MIN_GAIN_ROW3: f64 = 1.8;
 
-/// As [`MIN_GAIN`], for F(2, 2) along the row (4/3 at most: 4 direct products for 3).
-const MIN_GAIN_ROW2: f64 = 1.2;
+/// As [`MIN_GAIN`], for F(3, 2) along the row (1.5 at most: 6 direct products for 4).
+const MIN_GAIN_ROW2: f64 = 1.35;
 
-/// Tiles along an axis of `n` outputs at rate `d`: the outputs whose `⌊o / d⌋` is even.
-pub(super) fn n_tiles(n: usize, d: usize) -> usize {
-    (n / (2 * d)) * d + (n % (2 * d)).min(d)
+/// Tiles of `m` outputs one rate apart along an axis of `n` outputs at rate `d`: the
+/// outputs whose `⌊o / d⌋` is a multiple of `m` (two for F(2 × 2, 3 × 3)).
+pub(super) fn n_tiles(n: usize, d: usize, m: usize) -> usize {
+    (n / (m * d)) * d + (n % (m * d)).min(d)
 }
 
-/// The first output of tile `k` along an axis at rate `d`.
-pub(super) fn tile_origin(k: usize, d: usize) -> usize {
-    2 * d * (k / d) + k % d
+/// The first output of tile `k` of `m` outputs along an axis at rate `d`.
+pub(super) fn tile_origin(k: usize, d: usize, m: usize) -> usize {
+    m * d * (k / d) + k % d
 }
 
 /// Most tiles a run of a unit holds for `cb` input and `kb` output channel blocks and
@@ -86,11 +87,12 @@ fn worth_it(patch: Patch, g: &Geom) -> bool {
     let direct =
         valid_taps(g.oh, g.dh, g.pt, g.kh, g.ih) * valid_taps(g.ow, g.dw, g.pl, g.kw, g.iw);
     let (rows, gain) = match patch {
-        Patch::Square => (n_tiles(g.oh, g.dh), MIN_GAIN),
+        Patch::Square => (n_tiles(g.oh, g.dh, 2), MIN_GAIN),
         Patch::Row3 => (g.oh, MIN_GAIN_ROW3),
         Patch::Row2 => (g.oh, MIN_GAIN_ROW2),
     };
-    let wino = (patch.positions() * rows) as f64 * n_tiles(g.ow, g.dw) as f64;
+    let cols = n_tiles(g.ow, g.dw, patch.outputs());
+    let wino = (patch.positions() * rows) as f64 * cols as f64;
     wino > 0.0 && direct >= gain * wino
 }
 
@@ -118,12 +120,12 @@ pub(super) fn slot_floats(
     g: &Geom,
     batch: usize,
     threads: usize,
-    out_blocked: bool,
+    (in_blocked, out_blocked): (bool, bool),
 ) -> Result<usize, Error> {
     Ok(match wn.patch {
         Patch::Square => Units::new(d, g, batch, threads, out_blocked)?.slot,
         Patch::Row3 | Patch::Row2 => {
-            RowUnits::new(wn.patch, d, g, batch, threads, out_blocked)?.slot
+            RowUnits::new(wn.patch, d, g, batch, threads, (in_blocked, out_blocked))?.slot
         }
     })
 }
@@ -163,7 +165,7 @@ impl Units {
         };
         let ncb = d.in_channels.div_ceil(LANES);
         let nkb = d.out_channels.div_ceil(LANES);
-        let (nty, ntx) = (n_tiles(g.oh, g.dh), n_tiles(g.ow, g.dw));
+        let (nty, ntx) = (n_tiles(g.oh, g.dh, 2), n_tiles(g.ow, g.dw, 2));
         // A unit: `rows` rows of tiles (as many as a run holds, while the units still
         // number four per thread), run `run` tiles at a time.
         let budget = run_tiles(16, ncb, nkb);
@@ -307,7 +309,7 @@ pub(super) fn wino2d<I: Isa>(
             // Tile `i` of the unit: its staged row pair, first output row and column.
             let tile = |i: usize| {
                 let (ry, tx) = (i / ntx, i % ntx);
-                (ry, tile_origin(tya + ry, g.dh), tile_origin(tx, g.dw))
+                (ry, tile_origin(tya + ry, g.dh, 2), tile_origin(tx, g.dw, 2))
             };
             // Pixels whose output transform was not finite, recomputed once the rows are out.
             let mut bad: Vec<(usize, usize)> = Vec::new();
@@ -338,15 +340,13 @@ pub(super) fn wino2d<I: Isa>(
                         (oy < g.oh && ox < g.ow).then_some((2 * ry + r, oy, ox))
                     };
                     // Where each output goes: the output's block plane, or the staged rows.
-                    let off: [[usize; 2]; 2] = core::array::from_fn(|r| {
-                        core::array::from_fn(|c| {
-                            px(r, c).map_or(OUTSIDE, |(sr, oy, ox)| {
-                                if y.blocked {
-                                    oy * ys.row + ox * LANES
-                                } else {
-                                    (sr * g.ow + ox) * LANES
-                                }
-                            })
+                    let off: [usize; 4] = core::array::from_fn(|i| {
+                        px(i / 2, i % 2).map_or(OUTSIDE, |(sr, oy, ox)| {
+                            if y.blocked {
+                                oy * ys.row + ox * LANES
+                            } else {
+                                (sr * g.ow + ox) * LANES
+                            }
                         })
                     });
                     let (dst, y_cb) = if y.blocked {
@@ -469,11 +469,9 @@ fn transform_in<I: Isa>(t: &TileRun<'_>) {
             let ix = (x0 + b * g.dw) as isize - g.pl as isize;
             (ix >= 0 && (ix as usize) < g.iw).then(|| ix as usize * LANES)
         });
-        let off = rows.map(|r| {
-            cols.map(|c| match (r, c) {
-                (Some(r), Some(c)) => r + c,
-                _ => OUTSIDE,
-            })
+        let off: [usize; 16] = core::array::from_fn(|i| match (rows[i / 4], cols[i % 4]) {
+            (Some(r), Some(c)) => r + c,
+            _ => OUTSIDE,
         });
         let w = Wino2In {
             patch: Patch::Square,
@@ -661,8 +659,8 @@ mod tests {
         for n in 1..40 {
             for d in 1..12 {
                 let mut seen = vec![0; n];
-                for k in 0..n_tiles(n, d) {
-                    let o = tile_origin(k, d);
+                for k in 0..n_tiles(n, d, 2) {
+                    let o = tile_origin(k, d, 2);
                     assert!(o < n && (o / d).is_multiple_of(2), "n {n} d {d} k {k}");
                     seen[o] += 1;
                     if o + d < n {

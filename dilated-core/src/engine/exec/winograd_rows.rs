@@ -1,20 +1,24 @@
-//! The driver of Winograd F(2, 3) and F(2, 2) along the row on the channel-blocked layout
+//! The driver of Winograd F(4, 3) and F(3, 2) along the row on the channel-blocked layout
 //! ([`crate::engine::wino2`]'s row patches): dense 1 × 3 and 1 × 2 layers at stride 1 —
-//! the 1D layers of TCNs and WaveNets — channel-blocked input, either layout out.
+//! the 1D layers of TCNs and WaveNets — either layout in, either layout out.
 //!
-//! A tile is two outputs of one row one rate `d` apart, `x` and `x + d`, with `⌊x / d⌋`
-//! even (the partner is missing past the row's end); its inputs are the 4 (3 for two
-//! taps) columns `x − p, x − p + d, …`. Tiles are numbered along the row, so `d`
-//! consecutive tiles (a group) cover `2d` consecutive outputs. A *run* of tiles is whole
-//! groups when the rate is at most the run's budget ([`run_tiles`]), its outputs one span
-//! of the row; at larger rates a run is a part of one group, its outputs two spans `d`
-//! apart. A unit of work is consecutive runs of one row of one batch item ([`RowUnits`]),
-//! so a long signal spreads over the threads. For each run: the input transform of every
-//! tile and channel block into `U`, the products `M_t = U_t · V_t` on the channel-blocked
-//! dense tiles ([`products`], shared with F(2 × 2, 3 × 3)), then the output transform with
-//! the bias and the activation, into the output — an NCHW output through the run's spans
-//! staged channel-blocked, then transposed into the planes while they are in the L1 cache.
-//! Outputs that are not finite are recomputed by the direct tiles once the unit is out.
+//! A tile is `m` outputs of one row one rate `d` apart (four for three taps, three for
+//! two), `x, x + d, …`, with `⌊x / d⌋` a multiple of `m` (outputs past the row's end are
+//! missing); its inputs are the `m + k − 1` columns `x − p, x − p + d, …`. Tiles are
+//! numbered along the row, so `d` consecutive tiles (a group) cover `m·d` consecutive
+//! outputs. A *run* of tiles is whole groups when the rate is at most the run's budget
+//! ([`run_tiles`], at most [`MAX_RUN`]), its outputs one span of the row; at larger rates
+//! a run is a part of one group, its outputs `m` spans `d` apart. A unit of work is
+//! consecutive runs of one row of one batch item ([`RowUnits`]), so a long signal spreads
+//! over the threads. For each run: from an NCHW input, its columns converted to the
+//! channel-blocked layout in the thread's slot ([`reads_nchw`]: runs of whole groups whose
+//! columns past their outputs are few; otherwise the layer's input is converted whole
+//! before it runs); the input transform of every tile and channel block into `U`; the
+//! products `M_t = U_t · V_t` on the channel-blocked dense tiles ([`products`], shared with
+//! F(2 × 2, 3 × 3)); then the output transform with the bias and the activation, into the
+//! output — an NCHW output through the run's spans staged channel-blocked, then transposed
+//! into the planes while they are in the L1 cache. Outputs that are not finite are
+//! recomputed by the direct tiles once the unit is out.
 
 use super::geom::{Geom, Run};
 use super::winograd2d::{Slots, n_tiles, products, redo, run_tiles, tile_origin, unstage};
@@ -25,6 +29,11 @@ use crate::engine::plan::{ConvPlan, Pass, Patch, Wino2};
 use crate::engine::simd::LANES;
 use crate::engine::wino2::{OUTSIDE, Wino2In, Wino2Out};
 
+/// Most tiles a run holds: `U`, `M`, the staged outputs and the converted input of a run
+/// of 64 channels stay within a 512 KiB L2 cache (the AMD Zen 3's), and a run still
+/// reads each product's weights (16 KiB at 64 channels) once per 64 tiles.
+const MAX_RUN: usize = 64;
+
 /// How a layer's rows of tiles are cut into runs and units, and the scratch of one unit.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct RowUnits {
@@ -32,11 +41,17 @@ pub(super) struct RowUnits {
     nkb: usize,
     /// Tiles along a row.
     ntx: usize,
-    /// The rate along the row.
+    /// The rate along the row, and the outputs of a tile.
     d: usize,
+    m: usize,
     /// Tiles a run holds at most: whole groups (`d` tiles) if `whole`, else a part of one.
     run: usize,
     whole: bool,
+    /// Whether each run converts its input columns to the channel-blocked layout itself,
+    /// from an NCHW input ([`reads_nchw`]), into the slot (`[blocks][span][16]`, `xb_cb`
+    /// floats a block).
+    local: bool,
+    xb_cb: usize,
     /// Runs along a row (some empty at the end when runs are parts of groups), runs per
     /// unit, units per row.
     runs_per_row: usize,
@@ -47,20 +62,62 @@ pub(super) struct RowUnits {
     u_t: usize,
     m_t: usize,
     stage_cb: usize,
-    /// Floats of one thread's slot: `U`, `M` and the staged spans.
+    /// Floats of one thread's slot: `U`, `M`, the staged spans and the converted input.
     pub(super) slot: usize,
+}
+
+/// Columns past a run's outputs that its tiles read: `(taps − 1)·d`.
+fn halo(patch: Patch, rate: usize) -> usize {
+    (patch.inputs() - patch.outputs()) * rate
+}
+
+/// The runs of a row of tiles at rate `rate`, for `ncb` input and `nkb` output blocks:
+/// `(tiles a run holds at most, whether runs are whole groups)`. Whole groups when the
+/// rate is at most the budget of tiles ([`run_tiles`], at most [`MAX_RUN`]); else parts of
+/// one group, of even sizes.
+fn cut(patch: Patch, ncb: usize, nkb: usize, rate: usize) -> (usize, bool) {
+    let budget = run_tiles(patch.positions(), ncb, nkb).min(MAX_RUN);
+    if rate <= budget {
+        ((budget / rate) * rate, true)
+    } else {
+        (rate.div_ceil(rate.div_ceil(budget)), false)
+    }
+}
+
+/// Whether runs of whole groups convert their own input columns (from NCHW): when the
+/// columns they read past their outputs ([`halo`], converted again by the next run) are
+/// at most half of the run's.
+fn converts_runs(patch: Patch, whole: bool, run: usize, rate: usize) -> bool {
+    whole && halo(patch, rate) <= run
+}
+
+/// Whether a layer on the row patches of `wn` at geometry `g` reads an NCHW input itself,
+/// each run converting its columns to the channel-blocked layout in the thread's slot
+/// while they are in the cache, rather than the whole input converted before the layer
+/// (a pass over memory, then a second one to read it back).
+pub(super) fn reads_nchw(wn: &Wino2, d: &ConvDesc, g: &Geom) -> bool {
+    if wn.patch == Patch::Square {
+        return false;
+    }
+    let (ncb, nkb) = (
+        d.in_channels.div_ceil(LANES),
+        d.out_channels.div_ceil(LANES),
+    );
+    let rate = g.dw.max(1);
+    let (run, whole) = cut(wn.patch, ncb, nkb, rate);
+    converts_runs(wn.patch, whole, run, rate)
 }
 
 impl RowUnits {
     /// The cut for layer `d` (patch `patch`) at geometry `g`, `batch` images, `threads`
-    /// threads, an output blocked or not.
+    /// threads, an input and an output blocked or not.
     pub(super) fn new(
         patch: Patch,
         d: &ConvDesc,
         g: &Geom,
         batch: usize,
         threads: usize,
-        out_blocked: bool,
+        (in_blocked, out_blocked): (bool, bool),
     ) -> Result<Self, Error> {
         let ovf = || Error::Overflow {
             what: "Winograd scratch",
@@ -68,16 +125,20 @@ impl RowUnits {
         let ncb = d.in_channels.div_ceil(LANES);
         let nkb = d.out_channels.div_ceil(LANES);
         let rate = g.dw.max(1);
-        let ntx = n_tiles(g.ow, rate);
-        let budget = run_tiles(patch.positions(), ncb, nkb);
-        let (run, whole, runs_per_row) = if rate <= budget {
-            let run = (budget / rate) * rate;
-            (run, true, ntx.div_ceil(run))
+        let ntx = n_tiles(g.ow, rate, patch.outputs());
+        let (run, whole) = cut(patch, ncb, nkb, rate);
+        let runs_per_row = if whole {
+            ntx.div_ceil(run)
         } else {
-            let per_group = rate.div_ceil(budget);
-            let run = rate.div_ceil(per_group);
-            let runs = ntx.div_ceil(rate).checked_mul(per_group).ok_or_else(ovf)?;
-            (run, false, runs)
+            ntx.div_ceil(rate)
+                .checked_mul(rate.div_ceil(run))
+                .ok_or_else(ovf)?
+        };
+        let local = !in_blocked && converts_runs(patch, whole, run, rate);
+        let xb_cb = if local {
+            (patch.outputs() * run + halo(patch, rate)) * LANES
+        } else {
+            0
         };
         // Units: as many as four per thread over the batch and the rows ask for, each of
         // whole runs.
@@ -89,7 +150,7 @@ impl RowUnits {
         let units_per_row = runs_per_row.div_ceil(runs_per_unit);
         let u_t = ncb.checked_mul(run * LANES).ok_or_else(ovf)?;
         let m_t = nkb.checked_mul(run * LANES).ok_or_else(ovf)?;
-        let stage_cb = 2 * run * LANES;
+        let stage_cb = patch.outputs() * run * LANES;
         let stage = if out_blocked {
             0
         } else {
@@ -99,14 +160,18 @@ impl RowUnits {
             .checked_add(m_t)
             .and_then(|v| v.checked_mul(patch.positions()))
             .and_then(|v| v.checked_add(stage))
+            .and_then(|v| v.checked_add(ncb.checked_mul(xb_cb)?))
             .ok_or_else(ovf)?;
         Ok(Self {
             ncb,
             nkb,
             ntx,
             d: rate,
+            m: patch.outputs(),
             run,
             whole,
+            local,
+            xb_cb,
             runs_per_row,
             runs_per_unit,
             units_per_row,
@@ -131,26 +196,36 @@ impl RowUnits {
         }
     }
 
-    /// Where output `c` (0 or 1) of tile `ta + j` of a run of `nt` tiles from `ta` is
-    /// staged, in pixels from the start of the staged spans.
+    /// The first output of tile `k` of a row.
+    fn origin(&self, k: usize) -> usize {
+        tile_origin(k, self.d, self.m)
+    }
+
+    /// Where output `c < m` of tile `ta + j` of a run of `nt` tiles from `ta` is staged,
+    /// in pixels from the start of the staged spans.
     fn staged(&self, ta: usize, j: usize, c: usize, nt: usize) -> usize {
         if self.whole {
-            tile_origin(ta + j, self.d) + c * self.d - tile_origin(ta, self.d)
+            self.origin(ta + j) + c * self.d - self.origin(ta)
         } else {
             c * nt + j
         }
     }
 
-    /// The spans of outputs of a run of `nt` tiles from `ta` along a row of `ow`:
-    /// `(first staged pixel, first column, columns)`.
-    fn spans(&self, ta: usize, nt: usize, ow: usize) -> [(usize, usize, usize); 2] {
-        let x0 = tile_origin(ta, self.d);
+    /// The spans of outputs of a run of `nt` tiles from `ta` along a row of `ow`, one
+    /// for whole groups, `m` for a part of one: `(first staged pixel, first column,
+    /// columns)`.
+    fn spans(&self, ta: usize, nt: usize, ow: usize) -> [(usize, usize, usize); 4] {
+        let x0 = self.origin(ta);
+        let mut s = [(0, 0, 0); 4];
         if self.whole {
-            [(0, x0, (x0 + 2 * nt).min(ow) - x0), (0, 0, 0)]
+            s[0] = (0, x0, (x0 + self.m * nt).min(ow) - x0);
         } else {
-            let x1 = x0 + self.d;
-            [(0, x0, nt), (nt, x1, (x1 + nt).min(ow).saturating_sub(x1))]
+            for (c, sc) in s.iter_mut().enumerate().take(self.m) {
+                let xc = x0 + c * self.d;
+                *sc = (c * nt, xc, (xc + nt).min(ow).saturating_sub(xc));
+            }
         }
+        s
     }
 }
 
@@ -173,7 +248,7 @@ pub(super) fn wino_row_patches<I: Isa>(
         threads,
     } = r;
     let count = threads.count();
-    let Ok(units) = RowUnits::new(wn.patch, d, g, batch, count, y.blocked) else {
+    let Ok(units) = RowUnits::new(wn.patch, d, g, batch, count, (x.blocked, y.blocked)) else {
         // The scratch was sized by the same computation, which succeeded; unreachable,
         // but the direct tiles give the same outputs.
         super::dense_blocked::dense::<I>(plan, direct.0, direct.1, r);
@@ -186,6 +261,8 @@ pub(super) fn wino_row_patches<I: Isa>(
         runs_per_row,
         runs_per_unit,
         units_per_row,
+        local,
+        xb_cb,
         u_t,
         m_t,
         stage_cb,
@@ -196,7 +273,7 @@ pub(super) fn wino_row_patches<I: Isa>(
     let n_units = batch * g.oh * units_per_row;
     let sequential = n_units <= 1 || count <= 1;
     let slots = Slots(scratch);
-    let inputs = wn.patch.inputs();
+    let (inputs, outs) = (wn.patch.inputs(), wn.patch.outputs());
     let work = |unit: usize| {
         let (row, ua) = (unit / units_per_row, unit % units_per_row);
         let (n, oy) = (row / g.oh, row % g.oh);
@@ -208,7 +285,8 @@ pub(super) fn wino_row_patches<I: Isa>(
         let body = |buf: &mut [f32]| {
             let positions = wn.patch.positions();
             let (u, rest) = buf.split_at_mut(positions * u_t);
-            let (m, st) = rest.split_at_mut(positions * m_t);
+            let (m, rest) = rest.split_at_mut(positions * m_t);
+            let (st, xb) = rest.split_at_mut(if y.blocked { 0 } else { nkb * stage_cb });
             let mut bad: Vec<(usize, usize)> = Vec::new();
             let first = ua * runs_per_unit;
             for i in first..(first + runs_per_unit).min(runs_per_row) {
@@ -217,21 +295,49 @@ pub(super) fn wino_row_patches<I: Isa>(
                 if nt == 0 {
                     continue;
                 }
+                // Where the tiles read their inputs: the blocked input's row `iy`, or the
+                // run's columns `lo..` converted into the slot.
+                let (src, src_cb, lo, row_at) = match iy {
+                    Some(iy) if local => {
+                        let lo = units.origin(ta).saturating_sub(g.pl);
+                        let last = units.origin(tb - 1) + (inputs - 1) * g.dw + 1;
+                        let hi = last.saturating_sub(g.pl).min(g.iw);
+                        if lo < hi {
+                            // SAFETY: columns `lo..hi < iw` of row `iy` of image `n`'s
+                            // `cin` planes (NCHW); `hi − lo ≤ 2·nt + halo` columns of
+                            // every block fit the slot's `xb` (`xb_cb` floats a block);
+                            // `I` is available.
+                            unsafe {
+                                convert_cols::<I>(
+                                    ximg.wrapping_add(iy * xs.row + lo),
+                                    xs.c,
+                                    d.in_channels,
+                                    hi - lo,
+                                    xb.as_mut_ptr(),
+                                    xb_cb,
+                                )
+                            };
+                        }
+                        (xb.as_ptr(), xb_cb, lo, Some(0))
+                    }
+                    Some(iy) => (ximg, xs.cb, 0, Some(iy * xs.row)),
+                    None => (ximg, xs.cb, 0, None),
+                };
                 for j in 0..nt {
-                    let x0 = tile_origin(ta + j, g.dw);
-                    let mut off = [[OUTSIDE; 4]; 4];
-                    if let Some(iy) = iy {
-                        for (b, o) in off[0][..inputs].iter_mut().enumerate() {
+                    let x0 = units.origin(ta + j);
+                    let mut off = [OUTSIDE; 16];
+                    if let Some(at) = row_at {
+                        for (b, o) in off[..inputs].iter_mut().enumerate() {
                             let ix = (x0 + b * g.dw).checked_sub(g.pl).filter(|&ix| ix < g.iw);
                             if let Some(ix) = ix {
-                                *o = iy * xs.row + ix * LANES;
+                                *o = at + (ix - lo) * LANES;
                             }
                         }
                     }
                     let t = Wino2In {
                         patch: wn.patch,
-                        x: ximg,
-                        x_cb: xs.cb,
+                        x: src,
+                        x_cb: src_cb,
                         ncb,
                         off,
                         u: u.as_mut_ptr().wrapping_add(j * LANES),
@@ -239,7 +345,8 @@ pub(super) fn wino_row_patches<I: Isa>(
                         u_cb: run * LANES,
                     };
                     // SAFETY: every offset not outside is a pixel of image `n`'s row `iy`
-                    // (checked above), whose `ncb` blocks the channel-blocked input holds;
+                    // (checked above), whose `ncb` blocks the channel-blocked input holds,
+                    // or a column `lo ≤ ix < hi` of the run's converted columns;
                     // the destinations are vector `j < run` of each block and position of
                     // `U`; `I` was checked available when the network was built.
                     unsafe { I::wino2_in(&t) };
@@ -251,7 +358,7 @@ pub(super) fn wino_row_patches<I: Isa>(
                     (st.as_mut_ptr(), stage_cb)
                 };
                 for j in 0..nt {
-                    let x0 = tile_origin(ta + j, g.dw);
+                    let x0 = units.origin(ta + j);
                     let col = |c: usize| Some(x0 + c * g.dw).filter(|&ox| ox < g.ow);
                     let at = |c: usize| {
                         col(c).map_or(OUTSIDE, |ox| {
@@ -271,7 +378,7 @@ pub(super) fn wino_row_patches<I: Isa>(
                         bias: plan.bias16.as_ptr(),
                         act: d.activation,
                         y: dst,
-                        off: [[at(0), at(1)], [OUTSIDE; 2]],
+                        off: core::array::from_fn(|c| if c < outs { at(c) } else { OUTSIDE }),
                         y_cb,
                     };
                     // SAFETY: `M` holds vector `j` of every block and position; `bias16`
@@ -280,7 +387,7 @@ pub(super) fn wino_row_patches<I: Isa>(
                     // writes there, or of the staged spans (`2·run` pixels a block:
                     // `staged` < `2·nt`); `I` is available.
                     if unsafe { I::wino2_out(&t) } {
-                        bad.extend((0..2).filter_map(col).map(|ox| (oy, ox)));
+                        bad.extend((0..outs).filter_map(col).map(|ox| (oy, ox)));
                     }
                 }
                 if !y.blocked {
@@ -316,6 +423,46 @@ pub(super) fn wino_row_patches<I: Isa>(
     threads.run(n_units, &work);
 }
 
+/// Columns `0..len` of one row of `cin` NCHW planes (`x_c` floats apart, from `x`) into
+/// the channel-blocked layout at `dst` (`[blocks][len][16]`, `dst_cb` floats a block):
+/// 16 columns of a full block at a time through a register transpose, the rest (and a
+/// last block of fewer channels, whose other lanes are left as they are: the products
+/// never read them) element by element.
+///
+/// # Safety
+/// `x + c·x_c .. + len` is readable for every channel `c < cin`; `dst + b·dst_cb .. +
+/// 16·len` is writable for every block; the CPU supports `I`.
+unsafe fn convert_cols<I: Isa>(
+    x: *const f32,
+    x_c: usize,
+    cin: usize,
+    len: usize,
+    dst: *mut f32,
+    dst_cb: usize,
+) {
+    for cb in 0..cin.div_ceil(LANES) {
+        let lanes = (cin - cb * LANES).min(LANES);
+        let src = x.wrapping_add(cb * LANES * x_c);
+        let dst = dst.wrapping_add(cb * dst_cb);
+        let mut p0 = 0;
+        if lanes == LANES {
+            while p0 + LANES <= len {
+                // SAFETY: columns `p0..p0 + 16 ≤ len` of the block's 16 planes, and the 16
+                // pixels from `p0` of the destination block (caller).
+                unsafe { I::transpose16(src.add(p0), x_c, dst.add(p0 * LANES), LANES) };
+                p0 += LANES;
+            }
+        }
+        for l in 0..lanes {
+            for p in p0..len {
+                // SAFETY: column `p < len` of channel `16·cb + l < cin`, and its lane of
+                // the destination (caller).
+                unsafe { *dst.add(p * LANES + l) = *src.add(l * x_c + p) };
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -325,26 +472,31 @@ mod tests {
     /// is partial.
     #[test]
     fn runs_cover_every_output_of_a_row_once() {
-        for ow in [1, 5, 31, 64, 200, 777] {
-            for rate in [1, 2, 3, 8, 16, 100, 129, 300, 1000] {
+        for (ow, rate, patch) in [1, 5, 31, 64, 200, 777]
+            .into_iter()
+            .flat_map(|ow| [1, 2, 3, 8, 16, 100, 129, 300, 1000].map(|r| (ow, r)))
+            .flat_map(|(ow, r)| [Patch::Row3, Patch::Row2].map(|p| (ow, r, p)))
+        {
+            {
+                let m = patch.outputs();
                 let d = ConvDesc::causal_1d(64, 64, 3, rate);
                 let g = Geom::new(&d, [1, ow]).unwrap();
                 assert_eq!(g.ow, ow);
-                let u = RowUnits::new(Patch::Row3, &d, &g, 1, 2, false).unwrap();
+                let u = RowUnits::new(patch, &d, &g, 1, 2, (true, false)).unwrap();
                 let mut seen = vec![0; ow];
                 let mut tiles = vec![0; u.ntx];
                 for i in 0..u.runs_per_row {
                     let (ta, tb) = u.span(i);
                     let nt = tb - ta;
                     assert!(nt <= u.run, "ow {ow} rate {rate}: run {i} of {nt} tiles");
-                    let mut staged = vec![None; 2 * nt];
+                    let mut staged = vec![None; m * nt];
                     for j in 0..nt {
                         tiles[ta + j] += 1;
-                        for c in 0..2 {
-                            let ox = tile_origin(ta + j, rate) + c * rate;
+                        for c in 0..m {
+                            let ox = tile_origin(ta + j, rate, m) + c * rate;
                             if ox < ow {
                                 let s = u.staged(ta, j, c, nt);
-                                assert!(s < 2 * nt && staged[s].is_none());
+                                assert!(s < m * nt && staged[s].is_none());
                                 staged[s] = Some(ox);
                             }
                         }
