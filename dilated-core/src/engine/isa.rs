@@ -451,6 +451,12 @@ pub(crate) trait NchwIsa: Isa {
     /// even when [`NchwIsa::NCHW_DENSE`] is false: where measured faster than the
     /// channel-blocked ones (AVX2: strided stems).
     const NCHW_STRIDED: bool;
+    /// Whether dense layers with few input channels per group (`exec`'s `NCHW_NARROW_IN`)
+    /// run on these kernels where the
+    /// layout allows even when [`NchwIsa::NCHW_DENSE`] is false, on their direct tiles (no
+    /// Winograd on NCHW): where measured faster than the channel-blocked ones (AVX2,
+    /// whose channel-blocked tile sums too few input rows there to pay for its scatter).
+    const NCHW_NARROW: bool;
     /// Whether dense 3 × 3 layers run Winograd F(2 × 2, 3 × 3) on the channel-blocked
     /// layout ([`super::wino2`]) when Winograd is on: where measured faster than the direct
     /// channel-blocked tiles (AVX2 and AVX-512; the portable family keeps one packing of its
@@ -498,11 +504,13 @@ macro_rules! nchw_isa {
     (
         $name:ty, $v:ty, [$($feat:literal)?], shapes = [$(($c:literal, $r:literal)),*],
         chans = [$($cc:literal),*], shape = $shape:expr, dense = $on:literal,
-        strided = $st:literal, wino2 = $w2:literal, wino_rows = $wr:literal
+        strided = $st:literal, narrow = $na:literal, wino2 = $w2:literal,
+        wino_rows = $wr:literal
     ) => {
         impl NchwIsa for $name {
             const NCHW_DENSE: bool = $on;
             const NCHW_STRIDED: bool = $st;
+            const NCHW_NARROW: bool = $na;
             const WINO2: bool = $w2;
             const WINO_ROWS: bool = $wr;
             fn nchw_shape(tiles: Tiles) -> (usize, &'static [usize]) {
@@ -683,6 +691,7 @@ nchw_isa!(
     shape = |_| (8, &[2, 1]),
     dense = false,
     strided = false,
+    narrow = false,
     wino2 = false,
     wino_rows = false
 );
@@ -697,6 +706,7 @@ nchw_isa!(
     shape = |_| (4, &[1]),
     dense = false,
     strided = true,
+    narrow = true,
     wino2 = true,
     wino_rows = true
 );
@@ -722,6 +732,7 @@ nchw_isa!(
     shape = avx512_shape,
     dense = true,
     strided = true,
+    narrow = false,
     wino2 = true,
     wino_rows = false
 );

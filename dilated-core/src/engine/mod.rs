@@ -213,6 +213,8 @@ struct Family {
     nchw: bool,
     /// Whether dense layers at stride 2 across do ([`isa::NchwIsa::NCHW_STRIDED`]).
     nchw_strided: bool,
+    /// Whether narrow dense layers do ([`isa::NchwIsa::NCHW_NARROW`]).
+    nchw_narrow: bool,
     /// Which Winograd patches it runs on the channel-blocked layout.
     wino2: plan::BlockedWino,
 }
@@ -224,6 +226,7 @@ fn family(kernel: Kernel) -> Family {
             obmax: I::OBMAX,
             nchw: I::NCHW_DENSE,
             nchw_strided: I::NCHW_STRIDED,
+            nchw_narrow: I::NCHW_NARROW,
             wino2: plan::BlockedWino {
                 square: I::WINO2,
                 rows: I::WINO_ROWS,
@@ -247,8 +250,11 @@ fn plans_for(layers: &[Conv], kernel: Kernel, p: exec::Policy) -> Result<Vec<Con
     let obmax = family(kernel).obmax;
     (0..layers.len())
         .map(|i| {
-            let wino = p.wino.then_some(p.wino_everywhere);
             let nchw = exec::runs_nchw(layers, i, p);
+            // Winograd on NCHW only on the families that run dense layers there (the narrow
+            // layers of the others run its direct tiles), or everywhere for the tests.
+            let wino =
+                (p.wino && (p.nchw || !nchw || p.wino_everywhere)).then_some(p.wino_everywhere);
             ConvPlan::new(&layers[i], obmax, nchw, wino, p.wino2)
         })
         .collect()
@@ -294,6 +300,7 @@ impl Network {
         let policy = exec::Policy {
             nchw: f.nchw,
             nchw_strided: f.nchw_strided,
+            nchw_narrow: f.nchw_narrow,
             wino2: f.wino2,
             wino: true,
             wino_everywhere: false,
@@ -338,6 +345,7 @@ impl Network {
             let f = family(kernel);
             self.policy.nchw = f.nchw;
             self.policy.nchw_strided = f.nchw_strided;
+            self.policy.nchw_narrow = f.nchw_narrow;
             self.policy.wino2 = f.wino2;
             self.plans = plans_for(&self.layers, kernel, self.policy)?.into();
         }
@@ -440,6 +448,7 @@ impl Network {
     fn with_nchw(mut self, on: bool) -> Result<Self, Error> {
         self.policy.nchw = on;
         self.policy.nchw_strided = on;
+        self.policy.nchw_narrow = on;
         self.plans = plans_for(&self.layers, self.kernel, self.policy)?.into();
         Ok(self)
     }
@@ -1349,6 +1358,55 @@ mod tests {
             }
             let x = values(ConvDesc::nchw_len(batch, cin, hw).unwrap(), seed ^ 0x55);
             check_winograd_2d(&descs, batch, hw, &x, seed);
+        }
+    }
+
+    /// AVX2 runs dense layers of at most 16 input channels per group on its NCHW direct
+    /// tiles (no Winograd on NCHW), wider 1D layers channel-blocked on Winograd along the
+    /// row, and matches the reference either way.
+    #[test]
+    fn avx2_runs_narrow_dense_layers_on_its_nchw_direct_tiles() {
+        if !Kernel::Avx2.is_available() {
+            return;
+        }
+        // (layer, input size, runs on NCHW, the patch of its channel-blocked Winograd).
+        let cases = [
+            (ConvDesc::causal_1d(16, 16, 2, 4), [1, 600], true, None),
+            (ConvDesc::same_2d(16, 12, 3, 5), [23, 40], true, None),
+            (ConvDesc::causal_1d(17, 16, 2, 4), [1, 600], false, None),
+            (
+                ConvDesc::causal_1d(40, 24, 3, 8),
+                [1, 600],
+                false,
+                Some(plan::Patch::Row3),
+            ),
+            (
+                ConvDesc::causal_1d(32, 8, 2, 1),
+                [1, 600],
+                false,
+                Some(plan::Patch::Row2),
+            ),
+        ];
+        for (seed, (desc, hw, nchw, patch)) in cases.into_iter().enumerate() {
+            let layers = stack(&[desc], seed as u64);
+            let net = Network::new_with_kernel(layers.clone(), Kernel::Avx2).unwrap();
+            let on_nchw = matches!(net.plans[0].kind, plan::Kind::Nchw { wino: None, .. });
+            assert_eq!(on_nchw, nchw, "{desc:?}");
+            assert!(!net.runs_winograd(0), "{desc:?}");
+            assert_eq!(net.blocked_patch(0), patch, "{desc:?}");
+            let x = values(ConvDesc::nchw_len(2, desc.in_channels, hw).unwrap(), 3);
+            let want = reference_of(&layers, 2, hw, &x);
+            let tol = 2e-6 * (desc.in_channels * desc.kernel[0] * desc.kernel[1]) as f32;
+            for threads in [1, 2] {
+                let got = net
+                    .clone()
+                    .with_threads(threads)
+                    .unwrap()
+                    .forward(2, hw, &x)
+                    .unwrap()
+                    .0;
+                assert_close_to(&got, &want, tol, &format!("{desc:?}"));
+            }
         }
     }
 

@@ -33,6 +33,10 @@ pub(crate) struct Policy {
     /// with `nchw` off (the family's default: AVX2, whose other dense layers run faster
     /// channel-blocked).
     pub(crate) nchw_strided: bool,
+    /// Dense layers with at most [`NCHW_NARROW_IN`] input channels per group on the NCHW
+    /// direct kernels where the layout allows, even with `nchw` off (the family's default:
+    /// AVX2). Winograd on NCHW runs only where `nchw` is on (or everywhere, for the tests).
+    pub(crate) nchw_narrow: bool,
     /// Winograd F(2, 3) on those layers where they allow it.
     pub(crate) wino: bool,
     /// Which Winograd patches the family runs on the channel-blocked layout
@@ -69,6 +73,15 @@ const NCHW_MAX_ROWS: usize = 384;
 /// 145 → 108 (see `docs/perf.md`, "Measurements behind the engine's design choices").
 const NCHW_S2_MAX_ROWS: usize = 48;
 
+/// Most input channels per group of a dense layer on the NCHW direct kernels of a family
+/// whose other dense layers run channel-blocked ([`Policy::nchw_narrow`]). Measured on the
+/// AMD Zen 3 (AVX2, 1 thread, GFLOP/s, best of 5 alternating, channel-blocked vs NCHW,
+/// direct): 16 → 16 at 16384, kernel 2, rate 4 (S8) 32 vs 51; 16 → 16 at 16384, kernel
+/// 3, 37 vs 41; 8 → 8 at 128², 3 × 3, 25 vs 50; 16 → 16 at 256², rate 5 (S6) 54 vs 57;
+/// 32 → 32 at 16384, kernel 2, 42 vs 53, noisy (`docs/perf.md`, "On the Zen 3,
+/// 2026-12-07, second session").
+pub(crate) const NCHW_NARROW_IN: usize = 16;
+
 /// Whether a dense layer that reads and writes NCHW (a network of one layer) runs on the NCHW
 /// kernels ([`crate::engine::nchw`]) rather than the channel-blocked ones: stride 1 across, and
 /// Winograd ([`crate::engine::wino`]) or at most [`NCHW_MAX_ROWS`] input rows per output row;
@@ -80,10 +93,11 @@ pub(crate) fn nchw_dense(l: &Conv, p: Policy) -> bool {
     let d = l.desc();
     let depthwise = d.groups == d.in_channels && d.groups == d.out_channels;
     let rows = d.in_per_group().saturating_mul(d.kernel[0]);
+    let narrow = p.nchw_narrow && d.in_per_group() <= NCHW_NARROW_IN;
     let on = if d.stride[1] == 2 {
-        p.nchw || p.nchw_strided
+        p.nchw || p.nchw_strided || narrow
     } else {
-        p.nchw
+        p.nchw || narrow
     };
     on && !depthwise
         && !blocked_wino2(l, p, false)
