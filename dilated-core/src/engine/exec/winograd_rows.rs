@@ -58,7 +58,7 @@ pub(super) struct RowUnits {
     runs_per_unit: usize,
     units_per_row: usize,
     /// Floats of one position of `U` and of `M` (`[blocks][run][16]`), and of one block
-    /// of the staged spans (NCHW output; `[2·run][16]`).
+    /// of the staged spans (NCHW output; `[m·run][16]`).
     u_t: usize,
     m_t: usize,
     stage_cb: usize,
@@ -86,7 +86,7 @@ fn cut(patch: Patch, ncb: usize, nkb: usize, rate: usize) -> (usize, bool) {
 
 /// Whether runs of whole groups convert their own input columns (from NCHW): when the
 /// columns they read past their outputs ([`halo`], converted again by the next run) are
-/// at most half of the run's.
+/// no more than the run's tiles (a `1/m` share of its columns, `m` outputs a tile).
 fn converts_runs(patch: Patch, whole: bool, run: usize, rate: usize) -> bool {
     whole && halo(patch, rate) <= run
 }
