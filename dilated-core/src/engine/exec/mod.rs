@@ -38,8 +38,8 @@ use depthwise::{depthwise_blocked, depthwise_nchw};
 use geom::{Geom, Run};
 use layout::{Step, step_at};
 use winograd::{wino_cols, wino_rows};
-use winograd_rows::{reads_nchw, wino_row_patches};
-use winograd2d::{runs_wino2, slot_floats, wino2d};
+use winograd_rows::{reads_nchw, slot_floats, wino_row_patches};
+use winograd2d::{runs_wino2, wino2d};
 
 use super::elementwise::Post;
 use super::isa::NchwIsa;

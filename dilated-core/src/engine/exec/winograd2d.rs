@@ -17,7 +17,6 @@
 
 use super::dense_blocked::{SUB_W, chunk_end, direct_tile};
 use super::geom::{Geom, Run, tiles};
-use super::winograd_rows::RowUnits;
 use crate::Error;
 use crate::conv::{Activation, ConvDesc};
 use crate::engine::isa::Isa;
@@ -112,24 +111,6 @@ fn valid_taps(n: usize, d: usize, p: usize, k: usize, len: usize) -> f64 {
     (0..lo).chain(hi..n).map(edge).sum::<f64>() + ((hi - lo) * k) as f64
 }
 
-/// The floats of the Winograd scratch one thread's slot holds for layer `d` on filters
-/// `wn`, as the run cuts it ([`Units`], [`RowUnits`]).
-pub(super) fn slot_floats(
-    wn: &Wino2,
-    d: &ConvDesc,
-    g: &Geom,
-    batch: usize,
-    threads: usize,
-    (in_blocked, out_blocked): (bool, bool),
-) -> Result<usize, Error> {
-    Ok(match wn.patch {
-        Patch::Square => Units::new(d, g, batch, threads, out_blocked)?.slot,
-        Patch::Row3 | Patch::Row2 => {
-            RowUnits::new(wn.patch, d, g, batch, threads, (in_blocked, out_blocked))?.slot
-        }
-    })
-}
-
 /// How a layer's tiles are cut into units and runs, and the scratch of one unit.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Units {
@@ -209,8 +190,8 @@ impl Units {
     }
 }
 
-/// The workspace's slots of the threads (one [`Units::slot`] or [`RowUnits::slot`] each),
-/// shared by the workers.
+/// The workspace's slots of the threads (one [`Units::slot`] each, or `RowUnits::slot`
+/// along a row), shared by the workers.
 #[derive(Clone, Copy)]
 pub(super) struct Slots(pub(super) *mut f32);
 

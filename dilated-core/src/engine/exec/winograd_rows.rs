@@ -21,7 +21,7 @@
 //! recomputed by the direct tiles once the unit is out.
 
 use super::geom::{Geom, Run};
-use super::winograd2d::{Slots, n_tiles, products, redo, run_tiles, tile_origin, unstage};
+use super::winograd2d::{Slots, Units, n_tiles, products, redo, run_tiles, tile_origin, unstage};
 use crate::Error;
 use crate::conv::ConvDesc;
 use crate::engine::isa::Isa;
@@ -106,6 +106,24 @@ pub(super) fn reads_nchw(wn: &Wino2, d: &ConvDesc, g: &Geom) -> bool {
     let rate = g.dw.max(1);
     let (run, whole) = cut(wn.patch, ncb, nkb, rate);
     converts_runs(wn.patch, whole, run, rate)
+}
+
+/// The floats of the Winograd scratch one thread's slot holds for layer `d` on filters
+/// `wn`, as the run cuts it ([`Units`], [`RowUnits`]).
+pub(super) fn slot_floats(
+    wn: &Wino2,
+    d: &ConvDesc,
+    g: &Geom,
+    batch: usize,
+    threads: usize,
+    (in_blocked, out_blocked): (bool, bool),
+) -> Result<usize, Error> {
+    Ok(match wn.patch {
+        Patch::Square => Units::new(d, g, batch, threads, out_blocked)?.slot,
+        Patch::Row3 | Patch::Row2 => {
+            RowUnits::new(wn.patch, d, g, batch, threads, (in_blocked, out_blocked))?.slot
+        }
+    })
 }
 
 impl RowUnits {
