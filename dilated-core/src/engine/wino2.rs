@@ -93,10 +93,23 @@ pub(crate) struct Wino2In {
 /// writable; the CPU supports `V`.
 #[inline(always)]
 pub(crate) unsafe fn wino2_in<V: V16>(t: &Wino2In) {
-    if t.patch != Patch::Square {
-        // SAFETY: forwarded contract.
-        return unsafe { row_in::<V>(t) };
+    // SAFETY: forwarded contract; the row transforms are register arithmetic on a CPU
+    // that supports `V`.
+    unsafe {
+        match t.patch {
+            Patch::Square => square_in::<V>(t),
+            Patch::Row3 => row_in::<V>(t, |x| f43_in(x)),
+            Patch::Row2 => row_in::<V>(t, |x| f32_in(x)),
+        }
     }
+}
+
+/// `U = Bᵀ d B` for a square patch.
+///
+/// # Safety
+/// As [`wino2_in`].
+#[inline(always)]
+unsafe fn square_in<V: V16>(t: &Wino2In) {
     for cb in 0..t.ncb {
         let plane = t.x.wrapping_add(cb * t.x_cb);
         // SAFETY: register arithmetic and the loads and stores the caller vouches for.
@@ -140,25 +153,19 @@ pub(crate) unsafe fn wino2_in<V: V16>(t: &Wino2In) {
 /// Columns ahead of a tile's that its row transform asks the cache for.
 const PREFETCH_AHEAD: usize = 8;
 
-/// `U = Bᵀ d` for a row patch (the module's matrices, the zeros skipped).
+/// `U = Bᵀ d` for a row patch: its [`Patch::inputs`] loaded (the rest zeros), `tf`'s
+/// [`Patch::positions`] stored.
 ///
 /// # Safety
-/// As [`wino2_in`].
+/// As [`wino2_in`]; `tf` is register arithmetic.
 #[inline(always)]
-unsafe fn row_in<V: V16>(t: &Wino2In) {
+unsafe fn row_in<V: V16>(t: &Wino2In, tf: impl Fn(&[V; 6]) -> [V; 6]) {
+    let n = t.patch.inputs();
     for cb in 0..t.ncb {
         let plane = t.x.wrapping_add(cb * t.x_cb);
         let dst = t.u.wrapping_add(cb * t.u_cb);
         // SAFETY: register arithmetic and the loads and stores the caller vouches for.
         unsafe {
-            let ld = |o: usize| {
-                if o == OUTSIDE {
-                    V::zero()
-                } else {
-                    V::load(plane.add(o))
-                }
-            };
-            let n = t.patch.inputs();
             // The columns a few tiles on, while this tile's are summed: consecutive tiles
             // read consecutive columns, a stream per input and channel block that the
             // hardware prefetchers alone leave waiting on the L3 cache.
@@ -167,30 +174,57 @@ unsafe fn row_in<V: V16>(t: &Wino2In) {
                     prefetch(plane.wrapping_add(o + PREFETCH_AHEAD * LANES));
                 }
             }
-            let x: [V; 6] = core::array::from_fn(|b| if b < n { ld(t.off[b]) } else { V::zero() });
-            let put = |i: usize, v: V| v.store(dst.add(i * t.u_t));
-            match t.patch {
-                Patch::Row2 => {
-                    put(0, x[0].sub(x[2]));
-                    put(1, x[1].add(x[2]));
-                    put(2, x[2].sub(x[1]));
-                    put(3, x[3].sub(x[1]));
-                }
-                Patch::Square => unreachable!("wino2_in transforms square patches"),
-                Patch::Row3 => {
-                    let (c2, c4, c5) = (V::splat(2.0), V::splat(4.0), V::splat(-5.0));
-                    put(0, x[2].fma(c5, x[0].fma(c4, x[4])));
-                    let (s12, d12) = (x[1].add(x[2]), x[1].sub(x[2]));
-                    let (s34, d43) = (x[4].add(x[3]), x[4].sub(x[3]));
-                    put(1, s34.sub(s12.mul(c4)));
-                    put(2, d12.fma(c4, d43));
-                    let (d42, d31) = (x[4].sub(x[2]), x[3].sub(x[1]));
-                    put(3, d31.fma(c2, d42));
-                    put(4, d42.sub(d31.mul(c2)));
-                    put(5, x[3].fma(c5, x[1].fma(c4, x[5])));
-                }
+            let x: [V; 6] = core::array::from_fn(|b| match t.off[b] {
+                o if b < n && o != OUTSIDE => V::load(plane.add(o)),
+                _ => V::zero(),
+            });
+            let u = tf(&x);
+            for (i, v) in u.into_iter().take(t.patch.positions()).enumerate() {
+                v.store(dst.add(i * t.u_t));
             }
         }
+    }
+}
+
+/// F(4, 3)'s `Bᵀ d` (the zeros skipped).
+///
+/// # Safety
+/// The CPU supports `V`.
+#[inline(always)]
+unsafe fn f43_in<V: V16>(x: &[V; 6]) -> [V; 6] {
+    // SAFETY: register arithmetic on a CPU that supports `V`.
+    unsafe {
+        let (c2, c4, c5) = (V::splat(2.0), V::splat(4.0), V::splat(-5.0));
+        let (s12, d12) = (x[1].add(x[2]), x[1].sub(x[2]));
+        let (s34, d43) = (x[4].add(x[3]), x[4].sub(x[3]));
+        let (d42, d31) = (x[4].sub(x[2]), x[3].sub(x[1]));
+        [
+            x[2].fma(c5, x[0].fma(c4, x[4])),
+            s34.sub(s12.mul(c4)),
+            d12.fma(c4, d43),
+            d31.fma(c2, d42),
+            d42.sub(d31.mul(c2)),
+            x[3].fma(c5, x[1].fma(c4, x[5])),
+        ]
+    }
+}
+
+/// F(3, 2)'s `Bᵀ d` (four positions; the last two of the six are not stored).
+///
+/// # Safety
+/// The CPU supports `V`.
+#[inline(always)]
+unsafe fn f32_in<V: V16>(x: &[V; 6]) -> [V; 6] {
+    // SAFETY: register arithmetic on a CPU that supports `V`.
+    unsafe {
+        [
+            x[0].sub(x[2]),
+            x[1].add(x[2]),
+            x[2].sub(x[1]),
+            x[3].sub(x[1]),
+            V::zero(),
+            V::zero(),
+        ]
     }
 }
 
@@ -227,10 +261,23 @@ pub(crate) struct Wino2Out {
 /// of the `nkb` block planes of `y`; the CPU supports `V`.
 #[inline(always)]
 pub(crate) unsafe fn wino2_out<V: V16>(t: &Wino2Out) -> bool {
-    if t.patch != Patch::Square {
-        // SAFETY: forwarded contract.
-        return unsafe { row_out::<V>(t) };
+    // SAFETY: forwarded contract; the row transforms are register arithmetic on a CPU
+    // that supports `V`.
+    unsafe {
+        match t.patch {
+            Patch::Square => square_out::<V>(t),
+            Patch::Row3 => row_out::<V>(t, |m| f43_out(m)),
+            Patch::Row2 => row_out::<V>(t, |m| f32_out(m)),
+        }
     }
+}
+
+/// `Y = Aᵀ M A` for a square patch.
+///
+/// # Safety
+/// As [`wino2_out`].
+#[inline(always)]
+unsafe fn square_out<V: V16>(t: &Wino2Out) -> bool {
     let mut bad = false;
     for kb in 0..t.nkb {
         // SAFETY: the reads and writes the caller vouches for, and register arithmetic.
@@ -262,38 +309,29 @@ pub(crate) unsafe fn wino2_out<V: V16>(t: &Wino2Out) -> bool {
     bad
 }
 
-/// `Y = Aᵀ M` for a row patch (the module's matrices); as [`wino2_out`] otherwise.
+/// `Y = Aᵀ M` for a row patch: its [`Patch::positions`] loaded (the rest zeros), `tf`'s
+/// first [`Patch::outputs`] stored; as [`wino2_out`] otherwise.
 ///
 /// # Safety
-/// As [`wino2_out`].
+/// As [`wino2_out`]; `tf` is register arithmetic.
 #[inline(always)]
-unsafe fn row_out<V: V16>(t: &Wino2Out) -> bool {
+unsafe fn row_out<V: V16>(t: &Wino2Out, tf: impl Fn(&[V; 6]) -> [V; 4]) -> bool {
+    let (n, outs) = (t.patch.positions(), t.patch.outputs());
     let mut bad = false;
     for kb in 0..t.nkb {
         // SAFETY: the reads and writes the caller vouches for, and register arithmetic.
         unsafe {
             let src = t.m.wrapping_add(kb * t.m_cb);
-            let m = |i: usize| V::load(src.add(i * t.m_t));
-            let mut y = [V::zero(); 4];
-            match t.patch {
-                Patch::Row2 => {
-                    let (m1, m2) = (m(1), m(2));
-                    y[0] = m(0).add(m1).add(m2);
-                    y[1] = m1.sub(m2);
-                    y[2] = m1.add(m2).add(m(3));
+            let m: [V; 6] = core::array::from_fn(|i| {
+                if i < n {
+                    V::load(src.add(i * t.m_t))
+                } else {
+                    V::zero()
                 }
-                Patch::Square => unreachable!("wino2_out transforms square patches"),
-                Patch::Row3 => {
-                    let (m1, m2, m3, m4) = (m(1), m(2), m(3), m(4));
-                    let (s12, d12, s34, d34) = (m1.add(m2), m1.sub(m2), m3.add(m4), m3.sub(m4));
-                    y[0] = m(0).add(s12).add(s34);
-                    y[1] = d34.fma(V::splat(2.0), d12);
-                    y[2] = s34.fma(V::splat(4.0), s12);
-                    y[3] = d34.fma(V::splat(8.0), d12).add(m(5));
-                }
-            }
+            });
+            let y = tf(&m);
             let b = V::load(t.bias.add(kb * LANES));
-            for (c, v) in y.into_iter().take(t.patch.outputs()).enumerate() {
+            for (c, v) in y.into_iter().take(outs).enumerate() {
                 let o = t.off[c];
                 if o == OUTSIDE {
                     continue;
@@ -305,6 +343,42 @@ unsafe fn row_out<V: V16>(t: &Wino2Out) -> bool {
         }
     }
     bad
+}
+
+/// F(4, 3)'s `Aᵀ M`.
+///
+/// # Safety
+/// The CPU supports `V`.
+#[inline(always)]
+unsafe fn f43_out<V: V16>(m: &[V; 6]) -> [V; 4] {
+    // SAFETY: register arithmetic on a CPU that supports `V`.
+    unsafe {
+        let (s12, d12) = (m[1].add(m[2]), m[1].sub(m[2]));
+        let (s34, d34) = (m[3].add(m[4]), m[3].sub(m[4]));
+        [
+            m[0].add(s12).add(s34),
+            d34.fma(V::splat(2.0), d12),
+            s34.fma(V::splat(4.0), s12),
+            d34.fma(V::splat(8.0), d12).add(m[5]),
+        ]
+    }
+}
+
+/// F(3, 2)'s `Aᵀ M` (three outputs; the fourth is not stored).
+///
+/// # Safety
+/// The CPU supports `V`.
+#[inline(always)]
+unsafe fn f32_out<V: V16>(m: &[V; 6]) -> [V; 4] {
+    // SAFETY: register arithmetic on a CPU that supports `V`.
+    unsafe {
+        [
+            m[0].add(m[1]).add(m[2]),
+            m[1].sub(m[2]),
+            m[1].add(m[2]).add(m[3]),
+            V::zero(),
+        ]
+    }
 }
 
 #[cfg(test)]

@@ -38,8 +38,8 @@ use depthwise::{depthwise_blocked, depthwise_nchw};
 use geom::{Geom, Run};
 use layout::{Step, step_at};
 use winograd::{wino_cols, wino_rows};
-use winograd_rows::{reads_nchw, slot_floats, wino_row_patches};
-use winograd2d::{runs_wino2, wino2d};
+use winograd_rows::{runs_blocked_wino, slot_floats, wino_row_patches};
+use winograd2d::wino2d;
 
 use super::elementwise::Post;
 use super::isa::NchwIsa;
@@ -153,8 +153,7 @@ fn scratch_needs(
         if let Kind::Dense {
             wino2: Some(wn), ..
         } = &plan.kind
-            && (step.in_blocked || reads_nchw(wn, d, &g))
-            && runs_wino2(wn, &g)
+            && runs_blocked_wino(wn, d, &g, step.in_blocked)
         {
             let io = (step.in_blocked, step.out_blocked);
             let all = slot_floats(wn, d, &g, batch, threads, io)?
@@ -278,14 +277,12 @@ fn run_layer<I: NchwIsa>(
             passes,
             w,
             wino2: Some(wn),
-        } if (run.x.blocked || reads_nchw(wn, run.d, run.g)) && runs_wino2(wn, run.g) => {
-            match wn.patch {
-                Patch::Square => wino2d::<I>(plan, (passes, w), wn, run, job.wino),
-                Patch::Row3 | Patch::Row2 => {
-                    wino_row_patches::<I>(plan, (passes, w), wn, run, job.wino)
-                }
+        } if runs_blocked_wino(wn, run.d, run.g, run.x.blocked) => match wn.patch {
+            Patch::Square => wino2d::<I>(plan, (passes, w), wn, run, job.wino),
+            Patch::Row3 | Patch::Row2 => {
+                wino_row_patches::<I>(plan, (passes, w), wn, run, job.wino)
             }
-        }
+        },
         Kind::Dense { passes, w, .. } => dense::<I>(plan, passes, w, run),
         Kind::Depthwise { .. } if nchw_depthwise => {
             depthwise_nchw::<I>(layer, run, stream);

@@ -21,7 +21,9 @@
 //! recomputed by the direct tiles once the unit is out.
 
 use super::geom::{Geom, Run};
-use super::winograd2d::{Slots, Units, n_tiles, products, redo, run_tiles, tile_origin, unstage};
+use super::winograd2d::{
+    Slots, Units, n_tiles, products, redo, run_tiles, runs_wino2, tile_origin, unstage,
+};
 use crate::Error;
 use crate::conv::ConvDesc;
 use crate::engine::isa::Isa;
@@ -106,6 +108,13 @@ pub(super) fn reads_nchw(wn: &Wino2, d: &ConvDesc, g: &Geom) -> bool {
     let rate = g.dw.max(1);
     let (run, whole) = cut(wn.patch, ncb, nkb, rate);
     converts_runs(wn.patch, whole, run, rate)
+}
+
+/// Whether a layer with Winograd filters `wn` at geometry `g` runs them on the
+/// channel-blocked layout (either driver): they pay there ([`runs_wino2`]) and its input
+/// is channel-blocked (`in_blocked`) or read by the runs themselves ([`reads_nchw`]).
+pub(super) fn runs_blocked_wino(wn: &Wino2, d: &ConvDesc, g: &Geom, in_blocked: bool) -> bool {
+    (in_blocked || reads_nchw(wn, d, g)) && runs_wino2(wn, g)
 }
 
 /// The floats of the Winograd scratch one thread's slot holds for layer `d` on filters
