@@ -21,7 +21,7 @@ use super::avx2;
 use super::kernels::{
     DenseTile, DwPix, DwTile, dense_tile, dw_tile, pix_masked, pix_tile, pix3_tile, transpose16,
 };
-use super::nchw::{NchwTile, nchw_tile};
+use super::nchw::{NchwTile, nchw_tile, split_row};
 use super::tiles::Tiles;
 use super::wino::{Mode, WinoTile, wino_tile};
 use super::wino2::{Wino2In, Wino2Out, wino2_in, wino2_out};
@@ -483,6 +483,17 @@ pub(crate) trait NchwIsa: Isa {
         n_last: usize,
         tiles: usize,
     );
+    /// [`split_row`] compiled for this family.
+    ///
+    /// # Safety
+    /// As [`split_row`], and the CPU supports this instruction set.
+    unsafe fn split_phases(
+        src: *const f32,
+        avail: usize,
+        pairs: usize,
+        even: *mut f32,
+        odd: *mut f32,
+    );
     /// # Safety
     /// As [`wino_tile`] with `C = c`, `R = r` and the mode's `MODE` (only [`Mode::Rows`]
     /// masked, and only it with `r > 1`), and the CPU supports this instruction set; `c`
@@ -549,19 +560,13 @@ macro_rules! nchw_isa {
                 // SAFETY: forwarded contract (every arm).
                 unsafe {
                     match (c, r, masked) {
-                        // Stride 2 across: one vector per tile.
+                        // Stride 2 across: one vector per tile, never masked (split rows).
                         $(
                             ($cc, 1, false) if t.sw == 2 && t.kw == 3 => {
                                 run::<$cc, 1, false, 3, true>(t, ox0, n_last, tiles)
                             }
                             ($cc, 1, false) if t.sw == 2 => {
                                 run::<$cc, 1, false, 0, true>(t, ox0, n_last, tiles)
-                            }
-                            ($cc, 1, true) if t.sw == 2 && t.kw == 3 => {
-                                run::<$cc, 1, true, 3, true>(t, ox0, n_last, tiles)
-                            }
-                            ($cc, 1, true) if t.sw == 2 => {
-                                run::<$cc, 1, true, 0, true>(t, ox0, n_last, tiles)
                             }
                         )*
                         (_, _, _) if t.sw != 1 => {
@@ -586,6 +591,31 @@ macro_rules! nchw_isa {
                         _ => unreachable!("NCHW tile {c}×{r} is not compiled"),
                     }
                 }
+            }
+            unsafe fn split_phases(
+                src: *const f32,
+                avail: usize,
+                pairs: usize,
+                even: *mut f32,
+                odd: *mut f32,
+            ) {
+                /// The split compiled with the family's features.
+                ///
+                /// # Safety
+                /// As [`split_row`], and the CPU supports the family's instruction set.
+                $(#[target_feature(enable = $feat)])?
+                unsafe fn run(
+                    src: *const f32,
+                    avail: usize,
+                    pairs: usize,
+                    even: *mut f32,
+                    odd: *mut f32,
+                ) {
+                    // SAFETY: forwarded contract; the features are enabled on this function.
+                    unsafe { split_row::<$v>(src, avail, pairs, even, odd) }
+                }
+                // SAFETY: forwarded contract.
+                unsafe { run(src, avail, pairs, even, odd) }
             }
             #[allow(clippy::too_many_arguments)]
             unsafe fn wino(

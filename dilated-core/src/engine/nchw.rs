@@ -24,7 +24,7 @@
 //! `[C_in/G][KH][KW][PC]`, zeros for the channels past the group's last.
 
 use super::kernels::{col_mask, store_vecs};
-use super::simd::{LANES, V16, lane_bits};
+use super::simd::{LANES, V16};
 use crate::Error;
 use crate::conv::Activation;
 use crate::conv::Conv;
@@ -114,8 +114,12 @@ pub(crate) struct NchwTile {
     /// Valid kernel rows for this output row.
     pub(crate) ky: (usize, usize),
     pub(crate) dw: usize,
-    /// Stride across: 1, or 2 (the tiles of one vector: [`nchw_one`] with `S2`).
+    /// Stride across: 1, or 2 ([`nchw_one`] with `S2`: `x` is then a row's input split
+    /// into its even and odd columns, [`Phases`], and `toff` the taps' offsets there).
     pub(crate) sw: usize,
+    /// At stride 2 across, the offset of kernel column `kx`'s input for output column 0
+    /// from `x + ci·x_c + ky·x_ky` (wrapping); unused at stride 1.
+    pub(crate) toff: [usize; MAXK],
     /// Left padding.
     pub(crate) pl: usize,
     /// Biases of the tile's channels.
@@ -129,16 +133,136 @@ pub(crate) struct NchwTile {
 }
 
 /// Masks up to this many kernel columns once per tile; wider kernels compute them per tap.
-const MAXK: usize = 8;
+/// Also the widest kernel the stride-2 tiles run ([`Phases`]).
+pub(crate) const MAXK: usize = 8;
+
+/// How a stride-2 layer's tiles read a row split by column parity: kernel column `kx`
+/// reads input column `2·ox + o` (`o = kx·d_w − p_l`), phase `o mod 2`, phase column
+/// `ox + ⌊o / 2⌋`. A split row holds, per input channel and kernel row, the even columns
+/// then the odd ones, each `width` phase columns from `ox_0 + lo` for the outputs from
+/// `ox_0` ([`S2Split::width`]), zeros where the input has none: every tap of 16
+/// consecutive outputs is then 16 consecutive floats, no permute and no mask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct S2Split {
+    /// Each kernel column's phase and phase column offset `⌊o / 2⌋`.
+    taps: [(usize, isize); MAXK],
+    kw: usize,
+    /// The least offset, and the offsets' spread (`max − lo`).
+    pub(crate) lo: isize,
+    pub(crate) spread: usize,
+}
+
+impl S2Split {
+    /// The split of a kernel of width `kw` at rate `dw` and left padding `pl`; `None` for
+    /// kernels wider than [`MAXK`] (or a size past `isize`).
+    pub(crate) fn new(kw: usize, dw: usize, pl: usize) -> Option<Self> {
+        if kw == 0 || kw > MAXK {
+            return None;
+        }
+        let mut taps = [(0, 0); MAXK];
+        for (kx, t) in taps.iter_mut().enumerate().take(kw) {
+            let o = isize::try_from(kx.checked_mul(dw)?)
+                .ok()?
+                .checked_sub(isize::try_from(pl).ok()?)?;
+            *t = (o.rem_euclid(2) as usize, o.div_euclid(2));
+        }
+        let lo = taps[..kw].iter().map(|t| t.1).min()?;
+        let hi = taps[..kw].iter().map(|t| t.1).max()?;
+        Some(Self {
+            taps,
+            kw,
+            lo,
+            spread: (hi - lo) as usize,
+        })
+    }
+
+    /// Phase columns a split row holds for `vectors` vectors of 16 outputs.
+    pub(crate) fn width(&self, vectors: usize) -> Option<usize> {
+        vectors.checked_mul(LANES)?.checked_add(self.spread)
+    }
+
+    /// Floats of the split rows of `rows` (input channels × kernel rows) for `vectors`.
+    pub(crate) fn floats(&self, rows: usize, vectors: usize) -> Option<usize> {
+        self.width(vectors)?.checked_mul(2)?.checked_mul(rows)
+    }
+
+    /// The tiles' [`NchwTile::toff`] for split rows of `width` phase columns: kernel column
+    /// `kx` of output column `ox_0 + j` at `phase·width + offset − lo + j`.
+    pub(crate) fn toff(&self, width: usize) -> [usize; MAXK] {
+        let mut t = [0; MAXK];
+        for (o, &(phase, a)) in t.iter_mut().zip(&self.taps).take(self.kw) {
+            *o = phase * width + (a - self.lo) as usize;
+        }
+        t
+    }
+}
+
+/// Floats of the split rows one unit of a stride-2 layer's rows holds at most: a column
+/// chunk's input, about half of a 32 KB L1 cache (as the stride-1 chunks), on the stack.
+pub(crate) const S2_FLOATS: usize = 4096;
+
+/// The split of a stride-2 dense layer on the NCHW tiles, if its kernel is at most
+/// [`MAXK`] wide, the split rows of one vector fit [`S2_FLOATS`] (every input channel of
+/// a group times the kernel rows) and its weights are finite (the tiles multiply the
+/// padding's zeros, which the reference skips: an infinite weight would make a NaN
+/// there): the layers the NCHW tiles run at stride 2.
+pub(crate) fn s2_split(layer: &Conv) -> Option<S2Split> {
+    let d = layer.desc();
+    let sp = S2Split::new(d.kernel[1], d.dilation[1], d.padding[1][0])?;
+    let rows = d.in_per_group().checked_mul(d.kernel[0])?;
+    (d.stride[1] == 2
+        && sp.floats(rows, 1)? <= S2_FLOATS
+        && layer.weight().iter().all(|w| w.is_finite()))
+    .then_some(sp)
+}
+
+/// Splits `pairs` pairs of columns from `src` into `even` (columns 0, 2, …) and `odd` (1,
+/// 3, …), 16 pairs a step while the 33 columns a step reads (the odd ones loaded one
+/// column on) are among the `avail ≥ 2·pairs` readable from `src`, the rest one by one.
+///
+/// # Safety
+/// `avail` floats from `src` are readable, `pairs` floats at `even` and at `odd` writable;
+/// the CPU supports `V`.
+#[inline(always)]
+pub(crate) unsafe fn split_row<V: V16>(
+    src: *const f32,
+    avail: usize,
+    pairs: usize,
+    even: *mut f32,
+    odd: *mut f32,
+) {
+    let mut k = 0;
+    while k + LANES <= pairs && 2 * k + 2 * LANES < avail {
+        // SAFETY: columns `2k .. 2k + 33 ≤ avail` read, `k .. k + 16 ≤ pairs` written (the
+        // loop's bounds); register permutes.
+        unsafe {
+            let p = src.add(2 * k);
+            let e = V::load(p).evens(V::load(p.add(LANES)), false);
+            let o = V::load(p.add(1)).evens(V::load(p.add(LANES + 1)), false);
+            e.store(even.add(k));
+            o.store(odd.add(k));
+        }
+        k += LANES;
+    }
+    while k < pairs {
+        // SAFETY: `2k + 1 < 2·pairs ≤ avail`, `k < pairs`.
+        unsafe {
+            *even.add(k) = *src.add(2 * k);
+            *odd.add(k) = *src.add(2 * k + 1);
+        }
+        k += 1;
+    }
+}
 
 /// `tiles` consecutive tiles of `R` vectors of 16 output pixels from `ox0` (the last
 /// vector holding `n_last` pixels; `n_last < 16` only with one tile) × `C` output
 /// channels, looped inside the instruction-set entry point so that a run of interior
 /// tiles costs one call. `MASKED = false` only where every lane of every vector has all
 /// its taps inside the input row and `n_last = 16`. `S2`: stride 2 across (`t.sw = 2`),
-/// only with `R = 1`; a tap then loads two vectors from its first lane's column and keeps
-/// the 16 columns the lanes read (in a plain tile the second vector starts at column 15,
-/// so it ends on the last lane's).
+/// never masked: the tile reads a row's columns split by parity ([`Phases`]), where the
+/// 16 outputs of a vector read 16 consecutive inputs of one phase for every tap (at
+/// `t.toff`), every one inside the split rows, padding included (so `n_last < 16` there
+/// too).
 ///
 /// # Safety
 /// The valid kernel rows, the input planes of the group, `C` packed weights per (input
@@ -165,29 +289,6 @@ pub(crate) unsafe fn nchw_tile<
     }
 }
 
-/// At stride 2 across, for the 16 output columns from `ox0` and kernel column `kx`: the
-/// lanes whose tap lands inside an input row of `iw` columns (the FMA's mask), and the
-/// lanes of the two 16-float loads from the first tap's column that lie inside the row
-/// (the masks of [`col_mask`] for the 32 columns from input column `2·ox0`). Output lane
-/// `j` reads loaded lane `2j`: its mask bit is that lane's.
-#[inline(always)]
-pub(crate) fn col_mask_s2(
-    ox0: usize,
-    kx: usize,
-    dw: usize,
-    pl: usize,
-    iw: usize,
-) -> (u16, [u16; 2]) {
-    let loads = col_mask::<2>(2 * ox0, kx, dw, pl, iw);
-    // Loaded lanes `lo..hi` of the 32 are inside the row: output lanes `j` with `2j` there.
-    let ix = (2 * ox0 + kx * dw) as isize - pl as isize;
-    let lo = (-ix).clamp(0, 2 * LANES as isize) as usize;
-    let hi = (iw as isize - ix).clamp(0, 2 * LANES as isize) as usize;
-    let (a, b) = (lo.div_ceil(2), hi.div_ceil(2));
-    let fma = if a < b { lane_bits(a, b) } else { 0 };
-    (fma, loads)
-}
-
 /// One tile of [`nchw_tile`].
 ///
 /// # Safety
@@ -207,29 +308,14 @@ pub(crate) unsafe fn nchw_one<
 ) {
     // A kernel width known at compile time (3, the common case) unrolls the column loop.
     let kw = if KW == 0 { t.kw } else { KW };
-    // Stride 2 across (`S2`, one vector): the 16 outputs read the even lanes of 32 input
-    // columns, two loads and a permute per tap.
-    let sw = if S2 { 2 } else { 1 };
-    debug_assert!(!S2 || R == 1, "stride 2 across runs tiles of one vector");
-    let masks_for = |kx: usize| {
-        if S2 {
-            let (fma, _) = col_mask_s2(ox0, kx, t.dw, t.pl, t.iw);
-            [fma; R]
-        } else {
-            col_mask::<R>(ox0, kx, t.dw, t.pl, t.iw)
-        }
-    };
+    debug_assert!(
+        !(S2 && MASKED),
+        "stride-2 tiles read padded phases, unmasked"
+    );
     let mut pre = [[u16::MAX; R]; MAXK];
-    let mut pre_loads = [[u16::MAX; 2]; MAXK];
     if MASKED {
-        for kx in 0..t.kw.min(MAXK) {
-            if S2 {
-                let (fma, loads) = col_mask_s2(ox0, kx, t.dw, t.pl, t.iw);
-                pre[kx] = [fma; R];
-                pre_loads[kx] = loads;
-            } else {
-                pre[kx] = col_mask::<R>(ox0, kx, t.dw, t.pl, t.iw);
-            }
+        for (kx, m) in pre.iter_mut().enumerate().take(t.kw) {
+            *m = col_mask::<R>(ox0, kx, t.dw, t.pl, t.iw);
         }
     }
     // SAFETY: register initialisation.
@@ -240,56 +326,33 @@ pub(crate) unsafe fn nchw_one<
             let xrow = xc.wrapping_add(ky * t.x_ky);
             let wrow = t.w.wrapping_add((ci * t.kh + ky) * kw * PC);
             for kx in 0..kw {
-                let xp = xrow.wrapping_add(sw * ox0 + kx * t.dw).wrapping_sub(t.pl);
+                let xp = if S2 {
+                    xrow.wrapping_add(ox0).wrapping_add(t.toff[kx])
+                } else {
+                    xrow.wrapping_add(ox0 + kx * t.dw).wrapping_sub(t.pl)
+                };
                 let wp = wrow.wrapping_add(kx * PC);
                 let m = if !MASKED {
                     [u16::MAX; R]
                 } else {
-                    pre.get(kx).copied().unwrap_or_else(|| masks_for(kx))
+                    pre.get(kx)
+                        .copied()
+                        .unwrap_or_else(|| col_mask::<R>(ox0, kx, t.dw, t.pl, t.iw))
                 };
                 // SAFETY: zero-initialised, then filled below.
                 let mut xv = [unsafe { V::zero() }; R];
-                if S2 {
-                    let lm = if !MASKED {
-                        [u16::MAX; 2]
-                    } else {
-                        pre_loads
-                            .get(kx)
-                            .copied()
-                            .unwrap_or_else(|| col_mask_s2(ox0, kx, t.dw, t.pl, t.iw).1)
-                    };
-                    // Plain tiles load the second half from column 15, so that no load
-                    // reaches past the last lane's tap (the right-edge tile of a row that
-                    // ends there stays plain); masked ones from 16 (their masks).
-                    let second = if MASKED { LANES } else { LANES - 1 };
-                    let half = |h: usize| {
-                        let p = xp.wrapping_add(h * second);
-                        // SAFETY: unmasked, the 31 columns from the first lane's tap to
-                        // the last lane's (two loads 15 apart) are inside the row (caller);
-                        // masked, only the lanes inside it are read.
-                        unsafe {
-                            if MASKED {
-                                V::load_mask(p, lm[h])
-                            } else {
-                                V::load(p)
-                            }
+                for (r, v) in xv.iter_mut().enumerate() {
+                    let p = xp.wrapping_add(r * LANES);
+                    // SAFETY: unmasked, every lane's tap is inside the row, or inside the
+                    // split phases at stride 2 (caller); masked, only the lanes inside the
+                    // row are read.
+                    *v = unsafe {
+                        if MASKED {
+                            V::load_mask(p, m[r])
+                        } else {
+                            V::load(p)
                         }
                     };
-                    // SAFETY: a register permute.
-                    xv[0] = unsafe { half(0).evens(half(1), !MASKED) };
-                } else {
-                    for (r, v) in xv.iter_mut().enumerate() {
-                        let p = xp.wrapping_add(r * LANES);
-                        // SAFETY: unmasked, every lane's tap is inside the row (caller);
-                        // masked, only the lanes inside the row are read.
-                        *v = unsafe {
-                            if MASKED {
-                                V::load_mask(p, m[r])
-                            } else {
-                                V::load(p)
-                            }
-                        };
-                    }
                 }
                 for (c, a) in acc.iter_mut().enumerate() {
                     // SAFETY: `C` packed weights per input channel and tap.
@@ -330,22 +393,70 @@ pub(crate) unsafe fn nchw_one<
 mod tests {
     use super::*;
 
-    /// The stride-2 FMA mask is the even lanes of the 32 loaded columns' masks: output lane
-    /// `j` reads loaded column `2j`. Over every start, kernel column, rate, padding and row
-    /// width near the vector's reach.
+    /// Every tap of a stride-2 tile, read through the split rows, is the input column the
+    /// strided sum reads (or a zero outside the row): over kernels, rates, paddings and
+    /// row widths, the split rows filled as the driver fills them.
     #[test]
-    fn stride_two_masks_take_the_even_loaded_lanes() {
-        for ox0 in [0, 1, 7, 16, 33] {
-            for (kx, dw) in [(0, 1), (1, 1), (2, 1), (2, 3), (4, 2)] {
+    fn split_rows_hold_every_tap_of_a_stride_two_tile() {
+        for kw in 1..=MAXK {
+            for dw in [1, 2, 3, 5] {
                 for pl in 0..6 {
-                    for iw in 1..100 {
-                        let (fma, loads) = col_mask_s2(ox0, kx, dw, pl, iw);
-                        let both = u32::from(loads[0]) | (u32::from(loads[1]) << LANES);
-                        let want = (0..LANES)
-                            .filter(|j| both & (1 << (2 * j)) != 0)
-                            .fold(0u16, |m, j| m | (1 << j));
-                        assert_eq!(fma, want, "ox0 {ox0} kx {kx} dw {dw} pl {pl} iw {iw}");
+                    let sp = S2Split::new(kw, dw, pl).expect("kernel within MAXK");
+                    for iw in [1usize, 2, 17, 40, 67] {
+                        let x: Vec<f32> = (0..iw).map(|i| i as f32 + 1.0).collect();
+                        let ow = iw.div_ceil(2);
+                        let vectors = ow.div_ceil(LANES);
+                        let width = sp.width(vectors).expect("small");
+                        // One row, phase column `q = lo + j` at `j`.
+                        let mut split = vec![f32::NAN; 2 * width];
+                        for phase in 0..2 {
+                            for j in 0..width {
+                                let ix = 2 * (sp.lo + j as isize) + phase as isize;
+                                split[phase * width + j] = usize::try_from(ix)
+                                    .ok()
+                                    .and_then(|i| x.get(i))
+                                    .map_or(0.0, |&v| v);
+                            }
+                        }
+                        let toff = sp.toff(width);
+                        for ox in 0..vectors * LANES {
+                            for kx in 0..kw {
+                                let ix = (2 * ox + kx * dw) as isize - pl as isize;
+                                let want = usize::try_from(ix)
+                                    .ok()
+                                    .and_then(|i| x.get(i))
+                                    .map_or(0.0, |&v| v);
+                                assert_eq!(
+                                    split[toff[kx] + ox],
+                                    want,
+                                    "kw {kw} dw {dw} pl {pl} iw {iw} ox {ox} kx {kx}"
+                                );
+                            }
+                        }
                     }
+                }
+            }
+        }
+    }
+
+    /// The vector split against the columns one by one, at every length around the step.
+    #[test]
+    fn split_row_matches_the_scalar_split() {
+        let x: Vec<f32> = (0..200).map(|i| i as f32 * 0.5 - 7.0).collect();
+        for pairs in 0..90 {
+            for avail in [2 * pairs, 2 * pairs + 1, 2 * pairs + 5] {
+                let (mut e, mut o) = (vec![0.0; pairs], vec![0.0; pairs]);
+                // SAFETY: `avail ≤ 185 < 200` floats readable; `pairs` writable each; the
+                // portable family runs everywhere.
+                unsafe {
+                    split_row::<[f32; 16]>(x.as_ptr(), avail, pairs, e.as_mut_ptr(), o.as_mut_ptr())
+                };
+                for k in 0..pairs {
+                    assert_eq!(
+                        (e[k], o[k]),
+                        (x[2 * k], x[2 * k + 1]),
+                        "pairs {pairs} k {k}"
+                    );
                 }
             }
         }

@@ -13,7 +13,7 @@
 //! and keep PyTorch's `[C][KH][KW]` for the NCHW kernel.
 
 use super::kernels::Seg;
-use super::nchw::Block;
+use super::nchw::{Block, S2Split, s2_split};
 use super::simd::LANES;
 use super::wino::Wino;
 use crate::Error;
@@ -52,6 +52,9 @@ pub(crate) enum Kind {
         blocks: Vec<Block>,
         w: Vec<f32>,
         wino: Option<Wino>,
+        /// At stride 2 across, how the tiles read the input split by column parity
+        /// ([`super::nchw::S2Split`]; a layer at stride 2 runs here only with one).
+        s2: Option<S2Split>,
     },
 }
 
@@ -95,13 +98,18 @@ impl ConvPlan {
         let depthwise = d.groups == d.in_channels && d.groups == d.out_channels;
         let kind = if depthwise {
             Self::pack_depthwise(layer)?
-        } else if nchw {
+        } else if nchw && (d.stride[1] != 2 || s2_split(layer).is_some()) {
             let (blocks, w) = super::nchw::pack(layer)?;
             let wino = match wino.and_then(|everywhere| super::wino::axis_of(layer, everywhere)) {
                 Some(axis) => Some(super::wino::pack(layer, axis, &blocks)?),
                 None => None,
             };
-            Kind::Nchw { blocks, w, wino }
+            Kind::Nchw {
+                blocks,
+                w,
+                wino,
+                s2: s2_split(layer),
+            }
         } else {
             let obmax = obmax.clamp(1, 2);
             let Kind::Dense { passes, w, .. } = pack_dense(d, layer.weight(), obmax)? else {

@@ -6,7 +6,7 @@ use super::geom::{Geom, Run};
 use super::split::{Units, split};
 use crate::engine::isa::NchwIsa;
 use crate::engine::kernels::taps;
-use crate::engine::nchw::{Block, NchwTile};
+use crate::engine::nchw::{Block, MAXK, NchwTile, S2_FLOATS, S2Split};
 use crate::engine::plan::ConvPlan;
 use crate::engine::simd::LANES;
 
@@ -29,6 +29,9 @@ pub(super) struct NchwCtx<'a> {
     /// ([`NchwIsa::nchw_shape`]).
     pub(super) c: usize,
     pub(super) rs: &'static [usize],
+    /// At stride 2 across, the split the tiles read ([`S2Split`]; the plan holds one for
+    /// every stride-2 layer it sends here).
+    pub(super) s2: Option<&'a S2Split>,
 }
 
 impl NchwCtx<'_> {
@@ -55,6 +58,7 @@ impl NchwCtx<'_> {
             ky: taps(oy, g.sh, g.dh, g.pt, g.kh, g.ih),
             dw: g.dw,
             sw: g.sw,
+            toff: [0; MAXK],
             pl: g.pl,
             bias: self.plan.bias16[b.co0 + c..].as_ptr(),
             act: d.activation,
@@ -111,6 +115,119 @@ impl NchwCtx<'_> {
                         // channels `co0 + c..` of image `n`, which only this unit writes.
                         unsafe { I::nchw(self.c, r, masked, &t, v * LANES, n_last, tiles) };
                     });
+                }
+            }
+            s = e;
+        }
+    }
+}
+
+impl NchwCtx<'_> {
+    /// Output row `oy` of image `n`, vectors `va..vb`, of a stride-2 layer: per column
+    /// chunk and group, the input rows the chunk reads split by column parity into `split`
+    /// ([`S2Split`]), then every block of the group's output channels on the stride-2
+    /// tiles over them, unmasked.
+    fn s2_row<I: NchwIsa>(
+        &self,
+        sp: &S2Split,
+        n: usize,
+        oy: usize,
+        (va, vb): (usize, usize),
+        split: &mut [f32; S2_FLOATS],
+    ) {
+        let Run { d, g, x, .. } = self.r;
+        let nci = d.in_per_group();
+        // Vectors a chunk's split rows hold (at least one: `s2_split` admitted the layer).
+        let per = (S2_FLOATS / (2 * nci * g.kh).max(1)).saturating_sub(sp.spread) / LANES;
+        let per = per.max(1);
+        let plane = g.ih * g.iw;
+        let ximg = x.p().cast_const().wrapping_add(n * d.in_channels * plane);
+        let (ky0, ky1) = taps(oy, g.sh, g.dh, g.pt, g.kh, g.ih);
+        let (iy0, _) = g.origin(oy, 0);
+        let mut s = va;
+        while s < vb {
+            let e = s.saturating_add(per).min(vb);
+            let width = (e - s) * LANES + sp.spread;
+            if sp.floats(nci * g.kh, e - s).is_none_or(|f| f > S2_FLOATS) {
+                // Not reached: `per` vectors fit by construction.
+                return;
+            }
+            // The chunk's first phase column, and the pairs of columns `[qa, qb)` of the
+            // chunk wholly inside the row (the rest one column at a time).
+            let q0 = (s * LANES) as isize + sp.lo;
+            let qa = q0.max(0);
+            let qb = (q0 + width as isize).min((g.iw / 2) as isize).max(qa);
+            let mut filled = None;
+            for b in self.blocks {
+                if filled != Some(b.ci0) {
+                    for ci in 0..nci {
+                        for ky in ky0..ky1 {
+                            // Kernel row `ky` of output row `oy` is inside the input (`taps`).
+                            let iy = (iy0 + (ky * g.dh) as isize) as usize;
+                            let row = ximg.wrapping_add((b.ci0 + ci) * plane + iy * g.iw);
+                            let at = (ci * g.kh + ky) * 2 * width;
+                            let (even, odd) = split[at..at + 2 * width].split_at_mut(width);
+                            let col = |ix: isize| {
+                                usize::try_from(ix)
+                                    .ok()
+                                    .filter(|&i| i < g.iw)
+                                    .map_or(0.0, |i| {
+                                        // SAFETY: column `i < iw` of row `iy < ih` of input
+                                        // channel `ci0 + ci` of image `n`.
+                                        unsafe { *row.add(i) }
+                                    })
+                            };
+                            let (ja, pairs) = ((qa - q0) as usize, (qb - qa) as usize);
+                            for j in (0..ja).chain(ja + pairs..width) {
+                                let q = q0 + j as isize;
+                                even[j] = col(2 * q);
+                                odd[j] = col(2 * q + 1);
+                            }
+                            if pairs > 0 {
+                                // SAFETY: columns `2·qa .. iw` of the row are readable
+                                // (`2·qb ≤ iw`); `pairs` floats from `ja` of each phase
+                                // (`qb ≤ q0 + width`); `I` is available.
+                                unsafe {
+                                    I::split_phases(
+                                        row.add(2 * qa as usize),
+                                        g.iw - 2 * qa as usize,
+                                        pairs,
+                                        even[ja..].as_mut_ptr(),
+                                        odd[ja..].as_mut_ptr(),
+                                    )
+                                };
+                            }
+                        }
+                    }
+                    filled = Some(b.ci0);
+                }
+                let toff = sp.toff(width);
+                for c in (0..b.n).step_by(self.c) {
+                    let mut t = self.tile(n, oy, b, c);
+                    // Phase column `j` of kernel row `ky` of channel `ci` at
+                    // `(ci·kh + ky)·2·width + j`, output column `16·s` reading `j = a − lo`.
+                    t.x = split.as_ptr().wrapping_sub(s * LANES);
+                    t.x_c = g.kh * 2 * width;
+                    t.x_ky = 2 * width;
+                    t.toff = toff;
+                    let full = (e * LANES).min(g.ow) / LANES;
+                    let run = |v: usize, n_last: usize, tiles: usize| {
+                        // SAFETY: the tile reads the valid kernel rows of the split rows of
+                        // the group's channels, phase columns `16·(v − s) + a − lo + lane`
+                        // < `16·(e − s) + spread` = `width` (every one written above); the
+                        // block holds `PC` packed weights per (input channel, tap), the
+                        // tile reads `self.c` of them from `c`, and biases only of channels
+                        // that exist; the outputs are row `oy`, columns `16·v..` below
+                        // `ow` of channels `co0 + c..` of image `n`, which only this unit
+                        // writes.
+                        unsafe { I::nchw(self.c, 1, false, &t, v * LANES, n_last, tiles) };
+                    };
+                    if full > s {
+                        run(s, LANES, full - s);
+                    }
+                    if full < e {
+                        run(full, g.ow - full * LANES, 1);
+                    }
                 }
             }
             s = e;
@@ -178,8 +295,18 @@ pub(super) fn dense_nchw<I: NchwIsa>(ctx: &NchwCtx<'_>) {
     let (units, n_units) = nchw_units(&r, r.g.oh, nv, ctx.widths()[0] * LANES, UNIT_VECTORS);
     r.threads.run(n_units, &|u| {
         let (n, (ya, yb), cols) = units.get(u);
-        for oy in ya..yb {
-            ctx.direct_row::<I>(n, oy, cols);
+        match ctx.s2 {
+            Some(sp) => {
+                let mut rows = [0.0; S2_FLOATS];
+                for oy in ya..yb {
+                    ctx.s2_row::<I>(sp, n, oy, cols, &mut rows);
+                }
+            }
+            None => {
+                for oy in ya..yb {
+                    ctx.direct_row::<I>(n, oy, cols);
+                }
+            }
         }
     });
 }

@@ -20,6 +20,7 @@ use super::winograd_rows::reads_nchw;
 use super::winograd2d::runs_wino2;
 use crate::Error;
 use crate::conv::Conv;
+use crate::engine::nchw::s2_split;
 use crate::engine::plan::{BlockedWino, ConvPlan, Kind, wino2_shape};
 use crate::engine::tiles::{Cpu, Tiles};
 use crate::engine::wino::shape_allows;
@@ -103,7 +104,7 @@ pub(crate) fn nchw_dense(l: &Conv, p: Policy) -> bool {
         && !blocked_wino2(l, p, false)
         && match d.stride[1] {
             1 => (p.wino && shape_allows(d, p.wino_everywhere).is_some()) || rows <= NCHW_MAX_ROWS,
-            2 => rows <= NCHW_S2_MAX_ROWS,
+            2 => rows <= NCHW_S2_MAX_ROWS && s2_split(l).is_some(),
             _ => false,
         }
 }

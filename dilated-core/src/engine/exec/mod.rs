@@ -288,7 +288,12 @@ fn run_layer<I: NchwIsa>(
             depthwise_nchw::<I>(layer, run, stream);
         }
         Kind::Depthwise { w } => depthwise_blocked::<I>(plan, w, run),
-        Kind::Nchw { blocks, w, wino } => {
+        Kind::Nchw {
+            blocks,
+            w,
+            wino,
+            s2,
+        } => {
             let tiles = tiles
                 .unwrap_or_else(|| Tiles::for_layer(Cpu::this(), layer.desc(), wino.is_some()));
             let (c, rs) = I::nchw_shape(tiles);
@@ -299,6 +304,7 @@ fn run_layer<I: NchwIsa>(
                 w,
                 c,
                 rs,
+                s2: s2.as_ref(),
             };
             match wino {
                 Some(wn) if wn.axis == Axis::Rows => wino_rows::<I>(&ctx, wn),
