@@ -66,8 +66,10 @@ pub(super) fn pix(l: &Conv) -> bool {
 /// `docs/perf.md`, "Measurements behind the engine's design choices").
 const NCHW_MAX_ROWS: usize = 384;
 
-/// As [`NCHW_MAX_ROWS`], at stride 2 across, where the NCHW tile loads twice the columns
-/// and permutes out the even ones for every tap. Measured on the Intel Xeon (AVX-512, 1
+/// As [`NCHW_MAX_ROWS`], at stride 2 across, where the NCHW tile reads the input rows
+/// split by column parity ([`crate::engine::nchw::S2Split`]; the layer also needs a
+/// split that fits, [`s2_split`]). Measured (then with a two-load permute per tap, before
+/// the split) on the Intel Xeon (AVX-512, 1
 /// thread, GFLOP/s, channel-blocked vs NCHW): 3 → 32 at 224², 3 × 3 (S10, 9 input rows)
 /// 77 → 111; 3 → 64 at 224², 7 × 7 (21 rows) 142 → 157; 16 → 16 at 128², rate 2 (48 rows)
 /// 76 → 141; but 32 → 64 at 112² (96 rows) 142 → 116 and 64 → 128 at 56² (192 rows)
