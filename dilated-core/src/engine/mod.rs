@@ -1410,6 +1410,62 @@ mod tests {
         }
     }
 
+    /// Stride-2 layers on the NCHW tiles read the input split by column parity, on every
+    /// family with the NCHW kernels forced on: kernels 3 and 7, a rate of 2, an odd width
+    /// (the split reaches past both ends of the row), NaN and infinities in the input
+    /// where the reference has them. A layer with an infinite weight stays channel-blocked
+    /// (the split's padding zeros would meet it: a NaN the reference does not have) and
+    /// matches too.
+    #[test]
+    fn stride_two_layers_read_split_rows_and_keep_the_reference_specials() {
+        let hw = [23, 71];
+        for (seed, (cin, cout, k, d)) in [(3, 20, 3, 1), (3, 16, 7, 1), (5, 9, 3, 2)]
+            .into_iter()
+            .enumerate()
+        {
+            let mut desc = ConvDesc::same_2d(cin, cout, k, d);
+            desc.stride = [2, 2];
+            let seed = seed as u64;
+            for inf_weight in [false, true] {
+                let mut w = values(desc.weight_len().unwrap(), seed);
+                if inf_weight {
+                    w[0] = f32::INFINITY;
+                }
+                let b = values(cout, seed + 100);
+                let layers = vec![Conv::new(desc, w, Some(b)).unwrap()];
+                let mut x = values(ConvDesc::nchw_len(2, cin, hw).unwrap(), seed + 7);
+                let n = x.len();
+                for (j, i) in [5, 300, 1200, 2500].into_iter().enumerate() {
+                    x[i % n] = [f32::INFINITY, f32::NEG_INFINITY, f32::NAN][j % 3];
+                }
+                let want = reference_of(&layers, 2, hw, &x);
+                let tol = 2e-6 * (cin * k * k) as f32;
+                for kernel in [Kernel::Portable, Kernel::Avx2, Kernel::Avx512] {
+                    if !kernel.is_available() {
+                        continue;
+                    }
+                    let net = Network::new_with_kernel(layers.clone(), kernel)
+                        .unwrap()
+                        .with_nchw(true)
+                        .unwrap();
+                    let split = matches!(net.plans[0].kind, plan::Kind::Nchw { s2: Some(_), .. });
+                    assert_eq!(split, !inf_weight, "{kernel} {desc:?}");
+                    for threads in [1, 2] {
+                        let got = net
+                            .clone()
+                            .with_threads(threads)
+                            .unwrap()
+                            .forward(2, hw, &x)
+                            .unwrap()
+                            .0;
+                        let what = format!("{kernel} {threads} thr, {desc:?}, inf {inf_weight}");
+                        assert_close_to(&got, &want, tol, &what);
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn winograd_rows_keep_nan_and_infinities_where_the_reference_has_them() {
         // Two 1D layers (the first writes channel-blocked data, the second NCHW), three
