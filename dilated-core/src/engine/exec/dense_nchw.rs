@@ -120,9 +120,7 @@ impl NchwCtx<'_> {
             s = e;
         }
     }
-}
 
-impl NchwCtx<'_> {
     /// Output row `oy` of image `n`, vectors `va..vb`, of a stride-2 layer: per column
     /// chunk and group, the input rows the chunk reads split by column parity into `split`
     /// ([`S2Split`]), then every block of the group's output channels on the stride-2
@@ -157,6 +155,8 @@ impl NchwCtx<'_> {
             let q0 = (s * LANES) as isize + sp.lo;
             let qa = q0.max(0);
             let qb = (q0 + width as isize).min((g.iw / 2) as isize).max(qa);
+            let toff = sp.toff(width);
+            let full = (e * LANES).min(g.ow) / LANES;
             let mut filled = None;
             for b in self.blocks {
                 if filled != Some(b.ci0) {
@@ -201,7 +201,6 @@ impl NchwCtx<'_> {
                     }
                     filled = Some(b.ci0);
                 }
-                let toff = sp.toff(width);
                 for c in (0..b.n).step_by(self.c) {
                     let mut t = self.tile(n, oy, b, c);
                     // Phase column `j` of kernel row `ky` of channel `ci` at
@@ -210,7 +209,6 @@ impl NchwCtx<'_> {
                     t.x_c = g.kh * 2 * width;
                     t.x_ky = 2 * width;
                     t.toff = toff;
-                    let full = (e * LANES).min(g.ow) / LANES;
                     let run = |v: usize, n_last: usize, tiles: usize| {
                         // SAFETY: the tile reads the valid kernel rows of the split rows of
                         // the group's channels, phase columns `16·(v − s) + a − lo + lane`
