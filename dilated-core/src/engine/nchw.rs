@@ -176,14 +176,13 @@ impl S2Split {
         })
     }
 
-    /// Phase columns a split row holds for `vectors` vectors of 16 outputs.
-    pub(crate) fn width(&self, vectors: usize) -> Option<usize> {
-        vectors.checked_mul(LANES)?.checked_add(self.spread)
-    }
-
-    /// Floats of the split rows of `rows` (input channels × kernel rows) for `vectors`.
-    pub(crate) fn floats(&self, rows: usize, vectors: usize) -> Option<usize> {
-        self.width(vectors)?.checked_mul(2)?.checked_mul(rows)
+    /// The most vectors of 16 outputs whose split rows of `rows` (input channels × kernel
+    /// rows) fit in `cap` floats; `None` if not even one vector's do.
+    pub(crate) fn vectors(&self, rows: usize, cap: usize) -> Option<usize> {
+        let per_column = rows.checked_mul(2)?;
+        let columns = cap / per_column.max(1);
+        let v = columns.checked_sub(self.spread)? / LANES;
+        (v > 0).then_some(v)
     }
 
     /// The tiles' [`NchwTile::toff`] for split rows of `width` phase columns: kernel column
@@ -211,7 +210,7 @@ pub(crate) fn s2_split(layer: &Conv) -> Option<S2Split> {
     let sp = S2Split::new(d.kernel[1], d.dilation[1], d.padding[1][0])?;
     let rows = d.in_per_group().checked_mul(d.kernel[0])?;
     (d.stride[1] == 2
-        && sp.floats(rows, 1)? <= S2_FLOATS
+        && sp.vectors(rows, S2_FLOATS).is_some()
         && layer.weight().iter().all(|w| w.is_finite()))
     .then_some(sp)
 }
@@ -406,7 +405,7 @@ mod tests {
                         let x: Vec<f32> = (0..iw).map(|i| i as f32 + 1.0).collect();
                         let ow = iw.div_ceil(2);
                         let vectors = ow.div_ceil(LANES);
-                        let width = sp.width(vectors).expect("small");
+                        let width = vectors * LANES + sp.spread;
                         // One row, phase column `q = lo + j` at `j`.
                         let mut split = vec![f32::NAN; 2 * width];
                         for phase in 0..2 {
@@ -433,6 +432,24 @@ mod tests {
                                 );
                             }
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `vectors` is the largest count whose split rows fit the buffer and `None` exactly when one vector's do not.
+    #[test]
+    fn vectors_is_the_most_that_fit() {
+        for (kw, dw) in [(1, 1), (3, 1), (3, 2), (7, 1), (8, 5)] {
+            let sp = S2Split::new(kw, dw, kw / 2).expect("kernel within MAXK");
+            for rows in [1, 3, 9, 21, 64, 127, 200] {
+                for cap in [0, 17, 100, 1000, S2_FLOATS] {
+                    // Split rows of `v` vectors: `rows` × two phases × `16·v + spread`.
+                    let fits = |v: usize| 2 * rows * (v * LANES + sp.spread) <= cap;
+                    match sp.vectors(rows, cap) {
+                        Some(v) => assert!(v >= 1 && fits(v) && !fits(v + 1), "{rows} {cap}"),
+                        None => assert!(!fits(1), "kw {kw} dw {dw} rows {rows} cap {cap}"),
                     }
                 }
             }

@@ -123,8 +123,8 @@ impl NchwCtx<'_> {
 
     /// Output row `oy` of image `n`, vectors `va..vb`, of a stride-2 layer: per column
     /// chunk and group, the input rows the chunk reads split by column parity into `split`
-    /// ([`S2Split`]), then every block of the group's output channels on the stride-2
-    /// tiles over them, unmasked.
+    /// ([`S2Split`], [`Self::fill_split`]), then every block of the group's output
+    /// channels on the stride-2 tiles over them, unmasked.
     fn s2_row<I: NchwIsa>(
         &self,
         sp: &S2Split,
@@ -133,72 +133,21 @@ impl NchwCtx<'_> {
         (va, vb): (usize, usize),
         split: &mut [f32; S2_FLOATS],
     ) {
-        let Run { d, g, x, .. } = self.r;
-        let nci = d.in_per_group();
-        // Vectors a chunk's split rows hold (at least one: `s2_split` admitted the layer).
-        let per = (S2_FLOATS / (2 * nci * g.kh).max(1)).saturating_sub(sp.spread) / LANES;
-        let per = per.max(1);
-        let plane = g.ih * g.iw;
-        let ximg = x.p().cast_const().wrapping_add(n * d.in_channels * plane);
-        let (ky0, ky1) = taps(oy, g.sh, g.dh, g.pt, g.kh, g.ih);
-        let (iy0, _) = g.origin(oy, 0);
+        let g = self.r.g;
+        // `s2_split` admitted the layer only if one vector's split rows fit.
+        let Some(per) = sp.vectors(self.r.d.in_per_group() * g.kh, S2_FLOATS) else {
+            return;
+        };
         let mut s = va;
         while s < vb {
             let e = s.saturating_add(per).min(vb);
             let width = (e - s) * LANES + sp.spread;
-            if sp.floats(nci * g.kh, e - s).is_none_or(|f| f > S2_FLOATS) {
-                // Not reached: `per` vectors fit by construction.
-                return;
-            }
-            // The chunk's first phase column, and the pairs of columns `[qa, qb)` of the
-            // chunk wholly inside the row (the rest one column at a time).
-            let q0 = (s * LANES) as isize + sp.lo;
-            let qa = q0.max(0);
-            let qb = (q0 + width as isize).min((g.iw / 2) as isize).max(qa);
             let toff = sp.toff(width);
             let full = (e * LANES).min(g.ow) / LANES;
             let mut filled = None;
             for b in self.blocks {
                 if filled != Some(b.ci0) {
-                    for ci in 0..nci {
-                        for ky in ky0..ky1 {
-                            // Kernel row `ky` of output row `oy` is inside the input (`taps`).
-                            let iy = (iy0 + (ky * g.dh) as isize) as usize;
-                            let row = ximg.wrapping_add((b.ci0 + ci) * plane + iy * g.iw);
-                            let at = (ci * g.kh + ky) * 2 * width;
-                            let (even, odd) = split[at..at + 2 * width].split_at_mut(width);
-                            let col = |ix: isize| {
-                                usize::try_from(ix)
-                                    .ok()
-                                    .filter(|&i| i < g.iw)
-                                    .map_or(0.0, |i| {
-                                        // SAFETY: column `i < iw` of row `iy < ih` of input
-                                        // channel `ci0 + ci` of image `n`.
-                                        unsafe { *row.add(i) }
-                                    })
-                            };
-                            let (ja, pairs) = ((qa - q0) as usize, (qb - qa) as usize);
-                            for j in (0..ja).chain(ja + pairs..width) {
-                                let q = q0 + j as isize;
-                                even[j] = col(2 * q);
-                                odd[j] = col(2 * q + 1);
-                            }
-                            if pairs > 0 {
-                                // SAFETY: columns `2·qa .. iw` of the row are readable
-                                // (`2·qb ≤ iw`); `pairs` floats from `ja` of each phase
-                                // (`qb ≤ q0 + width`); `I` is available.
-                                unsafe {
-                                    I::split_phases(
-                                        row.add(2 * qa as usize),
-                                        g.iw - 2 * qa as usize,
-                                        pairs,
-                                        even[ja..].as_mut_ptr(),
-                                        odd[ja..].as_mut_ptr(),
-                                    )
-                                };
-                            }
-                        }
-                    }
+                    self.fill_split::<I>(sp, n, oy, b.ci0, s, width, split);
                     filled = Some(b.ci0);
                 }
                 for c in (0..b.n).step_by(self.c) {
@@ -212,7 +161,8 @@ impl NchwCtx<'_> {
                     let run = |v: usize, n_last: usize, tiles: usize| {
                         // SAFETY: the tile reads the valid kernel rows of the split rows of
                         // the group's channels, phase columns `16·(v − s) + a − lo + lane`
-                        // < `16·(e − s) + spread` = `width` (every one written above); the
+                        // < `16·(e − s) + spread` = `width` (every one written by
+                        // `fill_split`, whose checked slices end inside `split`); the
                         // block holds `PC` packed weights per (input channel, tap), the
                         // tile reads `self.c` of them from `c`, and biases only of channels
                         // that exist; the outputs are row `oy`, columns `16·v..` below
@@ -229,6 +179,73 @@ impl NchwCtx<'_> {
                 }
             }
             s = e;
+        }
+    }
+
+    /// Fills `split` with the rows output row `oy` of image `n` reads from the group whose
+    /// first input channel is `ci0`, for the chunk from vector `s`, `width` phase columns
+    /// wide: kernel row `ky` of channel `ci` at `(ci·kh + ky)·2·width`, its even columns
+    /// then its odd ones, phase column `j` holding input column `2·(16·s + lo + j)` (plus
+    /// one for the odd phase), zero where that is outside the row.
+    #[allow(clippy::too_many_arguments)]
+    fn fill_split<I: NchwIsa>(
+        &self,
+        sp: &S2Split,
+        n: usize,
+        oy: usize,
+        ci0: usize,
+        s: usize,
+        width: usize,
+        split: &mut [f32; S2_FLOATS],
+    ) {
+        let Run { d, g, x, .. } = self.r;
+        let plane = g.ih * g.iw;
+        let ximg = x.p().cast_const().wrapping_add(n * d.in_channels * plane);
+        let (ky0, ky1) = taps(oy, g.sh, g.dh, g.pt, g.kh, g.ih);
+        let (iy0, _) = g.origin(oy, 0);
+        // The chunk's first phase column, and the pairs of columns `[qa, qb)` of the chunk
+        // wholly inside the row (the rest one column at a time).
+        let q0 = (s * LANES) as isize + sp.lo;
+        let qa = q0.max(0);
+        let qb = (q0 + width as isize).min((g.iw / 2) as isize).max(qa);
+        let (ja, pairs) = ((qa - q0) as usize, (qb - qa) as usize);
+        for ci in 0..d.in_per_group() {
+            for ky in ky0..ky1 {
+                // Kernel row `ky` of output row `oy` is inside the input (`taps`).
+                let iy = (iy0 + (ky * g.dh) as isize) as usize;
+                let row = ximg.wrapping_add((ci0 + ci) * plane + iy * g.iw);
+                let at = (ci * g.kh + ky) * 2 * width;
+                let (even, odd) = split[at..at + 2 * width].split_at_mut(width);
+                let col = |ix: isize| {
+                    usize::try_from(ix)
+                        .ok()
+                        .filter(|&i| i < g.iw)
+                        .map_or(0.0, |i| {
+                            // SAFETY: column `i < iw` of row `iy < ih` of input channel
+                            // `ci0 + ci` of image `n`.
+                            unsafe { *row.add(i) }
+                        })
+                };
+                for j in (0..ja).chain(ja + pairs..width) {
+                    let q = q0 + j as isize;
+                    even[j] = col(2 * q);
+                    odd[j] = col(2 * q + 1);
+                }
+                if pairs > 0 {
+                    // SAFETY: columns `2·qa .. iw` of the row are readable (`2·qb ≤ iw`);
+                    // `pairs` floats from `ja` of each phase (`qb ≤ q0 + width`); `I` is
+                    // available.
+                    unsafe {
+                        I::split_phases(
+                            row.add(2 * qa as usize),
+                            g.iw - 2 * qa as usize,
+                            pairs,
+                            even[ja..].as_mut_ptr(),
+                            odd[ja..].as_mut_ptr(),
+                        )
+                    };
+                }
+            }
         }
     }
 }
