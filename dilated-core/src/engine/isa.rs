@@ -705,13 +705,17 @@ macro_rules! nchw_isa {
     };
 }
 
-// Portable and AVX2 keep dense layers channel-blocked: AVX2's 16 registers leave the NCHW tile 4
-// channels × 1 vector, 4 FMAs per input load, and the blocked tile ran faster on every shape
-// measured at stride 1 (see `docs/perf.md`, "Measurements behind the engine's design choices");
-// the kernels stay compiled and tested for the layers a future policy may send them. At stride
-// 2 across AVX2 runs the NCHW tile: the blocked tile gathers its inputs two columns apart, and
-// the NCHW tile took strided stems from 23 to 57 GFLOP/s on the Zen 4 (`docs/perf.md`, "On the
-// Zen 4, 2026-12-07"). Neither has tile variants: the shapes of `Tiles` are AVX-512's.
+// Portable and AVX2 keep dense layers channel-blocked: AVX2's 16 registers leave the NCHW tile 6
+// channels × 1 vector (12 accumulators, two input loads and six broadcasts per 12 FMAs; a
+// block of 16 channels ends on a 4-channel tile), and the blocked tile ran faster on the shapes
+// of 32 channels and more measured at stride 1 (see `docs/perf.md`, "Measurements behind the
+// engine's design choices"). At stride 2 across AVX2 runs the NCHW tile: the blocked tile
+// gathers its inputs two columns apart, and the NCHW tile took strided stems from 23 to 57
+// GFLOP/s on the Zen 4 (`docs/perf.md`, "On the Zen 4, 2026-12-07"); so do layers of at most
+// 16 input channels per group. The 6-channel tile replaced a 4-channel one (8 accumulators,
+// as many as the FMA latency needs and no more): S8 31 → 48 GFLOP/s on the Zen 3
+// (`docs/perf.md`, "On the Zen 3, 2026-12-07, fourth session"). Neither family has tile
+// variants: the shapes of `Tiles` are AVX-512's.
 nchw_isa!(
     Portable,
     [f32; 16],
@@ -731,9 +735,9 @@ nchw_isa!(
     Avx2,
     [core::arch::x86_64::__m256; 2],
     ["avx2,fma"],
-    shapes = [(4, 1)],
-    chans = [4],
-    shape = |_| (4, &[1]),
+    shapes = [(6, 1), (4, 1)],
+    chans = [6, 4],
+    shape = |_| (6, &[1]),
     dense = false,
     strided = true,
     narrow = true,

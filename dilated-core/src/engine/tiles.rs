@@ -27,7 +27,7 @@
 //! [`Network::with_tiles`](super::Network::with_tiles). Every shape computes the same sums
 //! in the same order per output (input channel by input channel, tap by tap), so the
 //! choice never changes a result, not even by rounding. Only the AVX-512 family has
-//! variants: AVX2 keeps its 4 × 1 NCHW tile (16 registers), the portable family 8 × 2.
+//! variants: AVX2 keeps its 6 × 1 NCHW tile (16 registers), the portable family 8 × 2.
 
 use std::fmt;
 use std::str::FromStr;

@@ -6,7 +6,7 @@ use super::geom::{Geom, Run};
 use super::split::{Units, split};
 use crate::engine::isa::NchwIsa;
 use crate::engine::kernels::taps;
-use crate::engine::nchw::{Block, MAXK, NchwTile, S2_FLOATS, S2Split};
+use crate::engine::nchw::{Block, MAXK, NchwTile, PC, S2_FLOATS, S2Split};
 use crate::engine::plan::ConvPlan;
 use crate::engine::simd::LANES;
 
@@ -25,8 +25,8 @@ pub(super) struct NchwCtx<'a> {
     pub(super) plan: &'a ConvPlan,
     pub(super) blocks: &'a [Block],
     pub(super) w: &'a [f32],
-    /// Output channels per tile, and the tile widths in vectors, widest first
-    /// ([`NchwIsa::nchw_shape`]).
+    /// Output channels per tile (a block's last tile may take fewer: [`Self::chans`]), and
+    /// the tile widths in vectors, widest first ([`NchwIsa::nchw_shape`]).
     pub(super) c: usize,
     pub(super) rs: &'static [usize],
     /// At stride 2 across, the split the tiles read ([`S2Split`]; the plan holds one for
@@ -35,8 +35,17 @@ pub(super) struct NchwCtx<'a> {
 }
 
 impl NchwCtx<'_> {
-    /// The direct tile of output row `oy` of image `n`, channels `c..` of block `b`.
-    pub(super) fn tile(&self, n: usize, oy: usize, b: &Block, c: usize) -> NchwTile {
+    /// The channel tiles of block `b`: `(first channel, channels per tile)`, `self.c`
+    /// channels while they fit the block's [`PC`] packed lanes, then the rest of them
+    /// (AVX2's 6-channel tile ends a block of 16 on a 4-channel one), so that no tile
+    /// reads weights or biases past its block's lanes.
+    pub(super) fn chans(&self, b: &Block) -> impl Iterator<Item = (usize, usize)> {
+        chan_tiles(self.c, b.n)
+    }
+
+    /// The direct tile of output row `oy` of image `n`, channels `c..` of block `b`, `wc`
+    /// channels a tile ([`Self::chans`]).
+    pub(super) fn tile(&self, n: usize, oy: usize, b: &Block, (c, wc): (usize, usize)) -> NchwTile {
         let Run { d, g, x, y, .. } = self.r;
         let (plane, oplane) = (g.ih * g.iw, g.oh * g.ow);
         let ximg = x.p().cast_const().wrapping_add(n * d.in_channels * plane);
@@ -64,7 +73,7 @@ impl NchwCtx<'_> {
             act: d.activation,
             out: yimg.wrapping_add((b.co0 + c) * oplane + oy * g.ow),
             oplane,
-            nco: (b.n - c).min(self.c),
+            nco: (b.n - c).min(wc),
         }
     }
 
@@ -103,17 +112,17 @@ impl NchwCtx<'_> {
         while s < vb {
             let e = s.saturating_add(sub).min(vb);
             for b in self.blocks {
-                for c in (0..b.n).step_by(self.c) {
-                    let t = self.tile(n, oy, b, c);
+                for (c, wc) in self.chans(b) {
+                    let t = self.tile(n, oy, b, (c, wc));
                     walk(s, e, rs, g, |r, masked, v, n_last, tiles| {
                         // SAFETY: the valid kernel rows of output row `oy` are inside the
                         // input (`taps`); plain tiles have every tap of every lane inside
                         // the row, masked ones read only the lanes inside it; the block
                         // holds `PC` packed weights per (input channel, tap), the tile
-                        // reads `self.c` of them from `c`, and biases only of channels that
+                        // reads `wc` of them from `c` (`c + wc ≤ PC`), and biases only of channels that
                         // exist; the outputs are row `oy`, columns `16·v..` up to `e` of
                         // channels `co0 + c..` of image `n`, which only this unit writes.
-                        unsafe { I::nchw(self.c, r, masked, &t, v * LANES, n_last, tiles) };
+                        unsafe { I::nchw(wc, r, masked, &t, v * LANES, n_last, tiles) };
                     });
                 }
             }
@@ -150,8 +159,8 @@ impl NchwCtx<'_> {
                     self.fill_split::<I>(sp, n, oy, b.ci0, s, width, split);
                     filled = Some(b.ci0);
                 }
-                for c in (0..b.n).step_by(self.c) {
-                    let mut t = self.tile(n, oy, b, c);
+                for (c, wc) in self.chans(b) {
+                    let mut t = self.tile(n, oy, b, (c, wc));
                     // Phase column `j` of kernel row `ky` of channel `ci` at
                     // `(ci·kh + ky)·2·width + j`, output column `16·s` reading `j = a − lo`.
                     t.x = split.as_ptr().wrapping_sub(s * LANES);
@@ -164,11 +173,11 @@ impl NchwCtx<'_> {
                         // < `16·(e − s) + spread` = `width` (every one written by
                         // `fill_split`, whose checked slices end inside `split`); the
                         // block holds `PC` packed weights per (input channel, tap), the
-                        // tile reads `self.c` of them from `c`, and biases only of channels
+                        // tile reads `wc` of them from `c` (`c + wc ≤ PC`), and biases only of channels
                         // that exist; the outputs are row `oy`, columns `16·v..` below
                         // `ow` of channels `co0 + c..` of image `n`, which only this unit
                         // writes.
-                        unsafe { I::nchw(self.c, 1, false, &t, v * LANES, n_last, tiles) };
+                        unsafe { I::nchw(wc, 1, false, &t, v * LANES, n_last, tiles) };
                     };
                     if full > s {
                         run(s, LANES, full - s);
@@ -250,6 +259,12 @@ impl NchwCtx<'_> {
     }
 }
 
+/// The channel tiles of a block of `n ≤ PC` output channels for tiles of `c` channels
+/// ([`NchwCtx::chans`]).
+fn chan_tiles(c: usize, n: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..n).step_by(c.max(1)).map(move |c0| (c0, c.min(PC - c0)))
+}
+
 /// Cuts vectors `s..e` of an output row (of `g.ow` columns) into tiles and hands each run
 /// to `f(r, masked, v, n_last, tiles)`: `tiles` consecutive tiles of `r` vectors from
 /// vector `v`. Vectors whose taps all land inside the row (the interior, an interval) go
@@ -324,4 +339,34 @@ pub(super) fn dense_nchw<I: NchwIsa>(ctx: &NchwCtx<'_>) {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A block's channel tiles cover its channels once, in order, every tile inside the
+    /// block's `PC` packed lanes and of a width the families compile (AVX2's 6 ends a
+    /// block of 16 on 4).
+    #[test]
+    fn channel_tiles_cover_a_block_within_its_lanes() {
+        for c in [4, 6, 8, 16] {
+            for n in 1..=PC {
+                let tiles: Vec<_> = chan_tiles(c, n).collect();
+                let mut next = 0;
+                for &(c0, wc) in &tiles {
+                    assert_eq!(c0, next, "c {c} n {n}: {tiles:?}");
+                    assert!(c0 + wc <= PC, "c {c} n {n}: {tiles:?}");
+                    let compiled = if c == 6 {
+                        [6, 4].contains(&wc)
+                    } else {
+                        wc == c
+                    };
+                    assert!(compiled, "c {c} n {n}: {tiles:?}");
+                    next = c0 + wc;
+                }
+                assert!(next >= n && next - tiles.last().map_or(0, |t| t.1) < n);
+            }
+        }
+    }
 }

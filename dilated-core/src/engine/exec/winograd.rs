@@ -40,8 +40,8 @@ pub(super) fn wino_rows<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino) {
             while s < vb {
                 let e = s.saturating_add(sub).min(vb);
                 for (bi, b) in ctx.blocks.iter().enumerate() {
-                    for c in (0..b.n).step_by(ctx.c) {
-                        let direct = [ctx.tile(n, y0, b, c), ctx.tile(n, y1, b, c)];
+                    for (c, wc) in ctx.chans(b) {
+                        let direct = [ctx.tile(n, y0, b, (c, wc)), ctx.tile(n, y1, b, (c, wc))];
                         let out = |oy: usize| yimg.wrapping_add((b.co0 + c) * oplane + oy * g.ow);
                         let t = WinoTile {
                             x: ximg.wrapping_add(b.ci0 * plane + top as usize * g.iw),
@@ -59,7 +59,7 @@ pub(super) fn wino_rows<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino) {
                             act: d.activation,
                             out: [out(y0), out(y1)],
                             oplane,
-                            nco: (b.n - c).min(ctx.c),
+                            nco: (b.n - c).min(wc),
                             direct: [&direct[0], &direct[1]],
                             first: [0; 16],
                             inv: [[0; 16]; 2],
@@ -69,12 +69,12 @@ pub(super) fn wino_rows<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino) {
                             // image (checked above); plain tiles have every tap of every
                             // lane inside the row, masked ones read only lanes inside it;
                             // the block holds `PC` transformed weights per (filter, input
-                            // channel, tap) from `c`; both output rows exist and columns
+                            // channel, tap) from `c` (`c + wc ≤ PC`); both output rows exist and columns
                             // `16·v..` up to `e` of channels `co0 + c..` of image `n` are
                             // written only by this unit; the direct tiles are those of the
                             // same rows and channels.
                             unsafe {
-                                I::wino(Mode::Rows, ctx.c, r, masked, &t, v * LANES, n_last, tiles);
+                                I::wino(Mode::Rows, wc, r, masked, &t, v * LANES, n_last, tiles);
                             };
                         });
                     }
@@ -157,8 +157,8 @@ pub(super) fn wino_cols<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino) {
             while s < jb {
                 let e = (s + sub).min(jb);
                 for (bi, b) in ctx.blocks.iter().enumerate() {
-                    for c in (0..b.n).step_by(ctx.c) {
-                        let direct = ctx.tile(n, oy, b, c);
+                    for (c, wc) in ctx.chans(b) {
+                        let direct = ctx.tile(n, oy, b, (c, wc));
                         let out = yimg.wrapping_add((b.co0 + c) * oplane + oy * g.ow);
                         let t = WinoTile {
                             x: ximg.wrapping_add(b.ci0 * plane + iy.max(0) as usize * g.iw),
@@ -176,7 +176,7 @@ pub(super) fn wino_cols<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino) {
                             act: d.activation,
                             out: [out; 2],
                             oplane,
-                            nco: (b.n - c).min(ctx.c),
+                            nco: (b.n - c).min(wc),
                             direct: [&direct, &direct],
                             first,
                             inv,
@@ -196,10 +196,10 @@ pub(super) fn wino_cols<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino) {
                                 // SAFETY: input row `iy` exists; every operand of these `k`
                                 // steps is inside it and their outputs inside row `oy`
                                 // (`whole`); the block holds `PC` transformed weights per
-                                // (filter, input channel) from `c`; this unit alone writes
+                                // (filter, input channel) from `c` (`c + wc ≤ PC`); this unit alone writes
                                 // these columns of channels `co0 + c..` of image `n`; the
                                 // direct tile is the same row's.
-                                unsafe { I::wino(mode, ctx.c, 1, false, &t, start(j), LANES, k) };
+                                unsafe { I::wino(mode, wc, 1, false, &t, start(j), LANES, k) };
                                 j += k;
                                 continue;
                             }
@@ -208,15 +208,7 @@ pub(super) fn wino_cols<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino) {
                                     // SAFETY: as in `direct_row`, one masked vector of row
                                     // `oy` of this unit's columns.
                                     unsafe {
-                                        I::nchw(
-                                            ctx.c,
-                                            1,
-                                            true,
-                                            &direct,
-                                            ox,
-                                            LANES.min(g.ow - ox),
-                                            1,
-                                        );
+                                        I::nchw(wc, 1, true, &direct, ox, LANES.min(g.ow - ox), 1);
                                     };
                                 }
                             }
