@@ -115,13 +115,13 @@ impl NchwCtx<'_> {
                 for (c, wc) in self.chans(b) {
                     let t = self.tile(n, oy, b, (c, wc));
                     walk(s, e, rs, g, |r, masked, v, n_last, tiles| {
-                        // SAFETY: the valid kernel rows of output row `oy` are inside the
-                        // input (`taps`); plain tiles have every tap of every lane inside
-                        // the row, masked ones read only the lanes inside it; the block
-                        // holds `PC` packed weights per (input channel, tap), the tile
-                        // reads `wc` of them from `c` (`c + wc ≤ PC`), and biases only of channels that
-                        // exist; the outputs are row `oy`, columns `16·v..` up to `e` of
-                        // channels `co0 + c..` of image `n`, which only this unit writes.
+                        // SAFETY: the valid kernel rows of output row `oy` are inside the input
+                        // (`taps`); plain tiles have every tap of every lane inside the row, masked
+                        // ones read only the lanes inside it; the block holds `PC` packed weights
+                        // per (input channel, tap), the tile reads `wc` of them from `c` (`c + wc ≤
+                        // PC`), and biases only of channels that exist; the outputs are row `oy`,
+                        // columns `16·v..` up to `e` of channels `co0 + c..` of image `n`, which
+                        // only this unit writes.
                         unsafe { I::nchw(wc, r, masked, &t, v * LANES, n_last, tiles) };
                     });
                 }
@@ -168,15 +168,14 @@ impl NchwCtx<'_> {
                     t.x_ky = 2 * width;
                     t.toff = toff;
                     let run = |v: usize, n_last: usize, tiles: usize| {
-                        // SAFETY: the tile reads the valid kernel rows of the split rows of
-                        // the group's channels, phase columns `16·(v − s) + a − lo + lane`
-                        // < `16·(e − s) + spread` = `width` (every one written by
-                        // `fill_split`, whose checked slices end inside `split`); the
-                        // block holds `PC` packed weights per (input channel, tap), the
-                        // tile reads `wc` of them from `c` (`c + wc ≤ PC`), and biases only of channels
-                        // that exist; the outputs are row `oy`, columns `16·v..` below
-                        // `ow` of channels `co0 + c..` of image `n`, which only this unit
-                        // writes.
+                        // SAFETY: the tile reads the valid kernel rows of the split rows of the
+                        // group's channels, phase columns `16·(v − s) + a − lo + lane` < `16·(e −
+                        // s) + spread` = `width` (every one written by `fill_split`, whose checked
+                        // slices end inside `split`); the block holds `PC` packed weights per
+                        // (input channel, tap), the tile reads `wc` of them from `c` (`c + wc ≤
+                        // PC`), and biases only of channels that exist; the outputs are row `oy`,
+                        // columns `16·v..` below `ow` of channels `co0 + c..` of image `n`, which
+                        // only this unit writes.
                         unsafe { I::nchw(wc, 1, false, &t, v * LANES, n_last, tiles) };
                     };
                     if full > s {

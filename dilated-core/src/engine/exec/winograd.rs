@@ -66,13 +66,12 @@ pub(super) fn wino_rows<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino) {
                         };
                         walk(s, e, ctx.rs, g, |r, masked, v, n_last, tiles| {
                             // SAFETY: the pair's input rows `top + i·d`, `i ≤ taps`, are inside the
-                            // image (checked above); plain tiles have every tap of every
-                            // lane inside the row, masked ones read only lanes inside it;
-                            // the block holds `PC` transformed weights per (filter, input
-                            // channel, tap) from `c` (`c + wc ≤ PC`); both output rows exist and columns
-                            // `16·v..` up to `e` of channels `co0 + c..` of image `n` are
-                            // written only by this unit; the direct tiles are those of the
-                            // same rows and channels.
+                            // image (checked above); plain tiles have every tap of every lane
+                            // inside the row, masked ones read only lanes inside it; the block
+                            // holds `PC` transformed weights per (filter, input channel, tap) from
+                            // `c` (`c + wc ≤ PC`); both output rows exist and columns `16·v..` up
+                            // to `e` of channels `co0 + c..` of image `n` are written only by this
+                            // unit; the direct tiles are those of the same rows and channels.
                             unsafe {
                                 I::wino(Mode::Rows, wc, r, masked, &t, v * LANES, n_last, tiles);
                             };
@@ -193,12 +192,12 @@ pub(super) fn wino_cols<I: NchwIsa>(ctx: &NchwCtx<'_>, wino: &Wino) {
                                 while j + k < e && joins(j + k) && whole(j + k) {
                                     k += 1;
                                 }
-                                // SAFETY: input row `iy` exists; every operand of these `k`
-                                // steps is inside it and their outputs inside row `oy`
-                                // (`whole`); the block holds `PC` transformed weights per
-                                // (filter, input channel) from `c` (`c + wc ≤ PC`); this unit alone writes
-                                // these columns of channels `co0 + c..` of image `n`; the
-                                // direct tile is the same row's.
+                                // SAFETY: input row `iy` exists; every operand of these `k` steps
+                                // is inside it and their outputs inside row `oy` (`whole`); the
+                                // block holds `PC` transformed weights per (filter, input channel)
+                                // from `c` (`c + wc ≤ PC`); this unit alone writes these columns of
+                                // channels `co0 + c..` of image `n`; the direct tile is the same
+                                // row's.
                                 unsafe { I::wino(mode, wc, 1, false, &t, start(j), LANES, k) };
                                 j += k;
                                 continue;
