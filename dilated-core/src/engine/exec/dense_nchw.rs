@@ -156,7 +156,7 @@ impl NchwCtx<'_> {
             let mut filled = None;
             for b in self.blocks {
                 if filled != Some(b.ci0) {
-                    self.fill_split::<I>(sp, n, oy, b.ci0, s, width, split);
+                    self.fill_split::<I>(sp, (n, oy), b.ci0, (s, width), split);
                     filled = Some(b.ci0);
                 }
                 for (c, wc) in self.chans(b) {
@@ -195,15 +195,12 @@ impl NchwCtx<'_> {
     /// wide: kernel row `ky` of channel `ci` at `(ci·kh + ky)·2·width`, its even columns
     /// then its odd ones, phase column `j` holding input column `2·(16·s + lo + j)` (plus
     /// one for the odd phase), zero where that is outside the row.
-    #[allow(clippy::too_many_arguments)]
     fn fill_split<I: NchwIsa>(
         &self,
         sp: &S2Split,
-        n: usize,
-        oy: usize,
+        (n, oy): (usize, usize),
         ci0: usize,
-        s: usize,
-        width: usize,
+        (s, width): (usize, usize),
         split: &mut [f32; S2_FLOATS],
     ) {
         let Run { d, g, x, .. } = self.r;
