@@ -298,6 +298,15 @@ impl Avx2 {
         // SAFETY: forwarded contract; the features are enabled on this function.
         unsafe { avx2::pix::<R, true>(t, ox0, n_last) }
     }
+    /// The generic tile compiled with AVX2 and FMA.
+    ///
+    /// # Safety
+    /// As [`pix3_tile`], and the CPU supports AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn pix3_t<const R: usize, const MASKED: bool>(t: &DwPix, ox0: usize, n_last: usize) {
+        // SAFETY: forwarded contract; the features are enabled on this function.
+        unsafe { pix3_tile::<[core::arch::x86_64::__m256; 2], R, MASKED>(t, ox0, n_last) }
+    }
     /// The 16 × 16 transpose compiled with AVX2.
     ///
     /// # Safety
@@ -334,12 +343,7 @@ impl Isa for Avx2 {
     const TILES2: &'static [usize] = &[];
     const DW_TILES: &'static [usize] = &[6, 4, 2, 1];
     const PIX_TILES: &'static [usize] = &[4, 2, 1];
-    /// No walk: on the one AVX2-only CPU measured (AMD Zen 3, family 25 model 1) the
-    /// row-at-a-time tiles ran the 3 × 3 depthwise layers as fast or faster (64 channels at
-    /// 256², rate 4: 16.3 against 11.6 GFLOP/s at one thread, median of 6; 128 channels at
-    /// 128² level), where the walk's one-vector strips hold 15 of the 16 `ymm` registers
-    /// and spilled weights (`docs/perf.md`, "On the Zen 3, 2026-12-07, fifth session").
-    const PIX3_TILES: &'static [usize] = &[];
+    const PIX3_TILES: &'static [usize] = &[1];
     unsafe fn dense(r: usize, ob: usize, step: usize, t: &DenseTile<'_>) {
         macro_rules! arms {
             ($(($r:literal, $ob:literal, $h:literal)),*) => {
@@ -399,9 +403,15 @@ impl Isa for Avx2 {
             }
         }
     }
-    unsafe fn pix3(r: usize, _: &DwPix, _: usize, _: usize, _: bool) {
-        // `PIX3_TILES` is empty: the driver runs `pix` / `pix_masked` on this family.
-        unreachable!("AVX2 compiles no depthwise walk (width {r})")
+    unsafe fn pix3(r: usize, t: &DwPix, ox0: usize, n_last: usize, masked: bool) {
+        // SAFETY: forwarded contract (every arm).
+        unsafe {
+            match (r, masked) {
+                (1, false) => Self::pix3_t::<1, false>(t, ox0, n_last),
+                (1, true) => Self::pix3_t::<1, true>(t, ox0, n_last),
+                _ => unreachable!("depthwise tile {r} is not compiled"),
+            }
+        }
     }
     unsafe fn transpose16(src: *const f32, stride: usize, dst: *mut f32, dst_stride: usize) {
         // SAFETY: forwarded contract.
