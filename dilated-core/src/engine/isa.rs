@@ -457,6 +457,22 @@ pub(crate) trait NchwIsa: Isa {
     /// Winograd on NCHW): where measured faster than the channel-blocked ones (AVX2,
     /// whose channel-blocked tile sums too few input rows there to pay for its scatter).
     const NCHW_NARROW: bool;
+    /// Fewest input channels per group for which a dense layer on the channel-blocked
+    /// kernels converts an NCHW input to the blocked layout before it runs, rather than
+    /// reading the NCHW planes through strides. A tile sums every input channel for its
+    /// pixels; on NCHW data each channel is a plane of its own, so a tile touches one page
+    /// per channel and the wider the layer, the more it waits on the TLB and on lines used
+    /// for a few pixels only. The conversion is one pass over the input. 128 on AVX-512,
+    /// measured on the Intel Xeon (single layers, 1 thread): 512 → 512 1 × 1 at 64 × 64
+    /// 65 → 128 GFLOP/s, 512 → 512 3 × 3 112 → 167, 2048 → 256 3 × 3 rate 12 at 33 × 33
+    /// 74 → 108; 128 channels gained 0–9 %, 32 and 64 channels nothing. 32 on AVX2, whose
+    /// L1 cache and TLB are smaller, measured on the AMD Zen 3 (1 thread, medians of 7–9
+    /// alternating runs, NCHW read → converted): 64 → 64 5 × 5 rate 2 at 97 × 133 (S11)
+    /// 47 → 56; 32 → 32 5 × 5 at 128² 51 → 61; 64 → 64 1 × 1 at 128² 24 → 32; 64 → 128
+    /// 3 × 3 stride 2 at 128² 22 → 31; 96 → 96 3 × 3 direct at 65² 59 → 68 (see
+    /// `docs/perf.md`, "Measurements behind the engine's design choices" and "On the Zen
+    /// 3, 2026-12-08").
+    const CONVERT_MIN_IN: usize;
     /// Whether dense 3 × 3 layers run Winograd F(2 × 2, 3 × 3) on the channel-blocked
     /// layout ([`super::wino2`]) when Winograd is on: where measured faster than the direct
     /// channel-blocked tiles (AVX2 and AVX-512; the portable family keeps one packing of its
@@ -515,13 +531,14 @@ macro_rules! nchw_isa {
     (
         $name:ty, $v:ty, [$($feat:literal)?], shapes = [$(($c:literal, $r:literal)),*],
         chans = [$($cc:literal),*], shape = $shape:expr, dense = $on:literal,
-        strided = $st:literal, narrow = $na:literal, wino2 = $w2:literal,
-        wino_rows = $wr:literal
+        strided = $st:literal, narrow = $na:literal, convert = $cv:literal,
+        wino2 = $w2:literal, wino_rows = $wr:literal
     ) => {
         impl NchwIsa for $name {
             const NCHW_DENSE: bool = $on;
             const NCHW_STRIDED: bool = $st;
             const NCHW_NARROW: bool = $na;
+            const CONVERT_MIN_IN: usize = $cv;
             const WINO2: bool = $w2;
             const WINO_ROWS: bool = $wr;
             fn nchw_shape(tiles: Tiles) -> (usize, &'static [usize]) {
@@ -726,6 +743,7 @@ nchw_isa!(
     dense = false,
     strided = false,
     narrow = false,
+    convert = 128,
     wino2 = false,
     wino_rows = false
 );
@@ -741,6 +759,7 @@ nchw_isa!(
     dense = false,
     strided = true,
     narrow = true,
+    convert = 32,
     wino2 = true,
     wino_rows = true
 );
@@ -767,6 +786,7 @@ nchw_isa!(
     dense = true,
     strided = true,
     narrow = false,
+    convert = 128,
     wino2 = true,
     wino_rows = false
 );

@@ -215,6 +215,8 @@ struct Family {
     nchw_strided: bool,
     /// Whether narrow dense layers do ([`isa::NchwIsa::NCHW_NARROW`]).
     nchw_narrow: bool,
+    /// Where dense layers convert an NCHW input ([`isa::NchwIsa::CONVERT_MIN_IN`]).
+    convert_min_in: usize,
     /// Which Winograd patches it runs on the channel-blocked layout.
     wino2: plan::BlockedWino,
 }
@@ -227,6 +229,7 @@ fn family(kernel: Kernel) -> Family {
             nchw: I::NCHW_DENSE,
             nchw_strided: I::NCHW_STRIDED,
             nchw_narrow: I::NCHW_NARROW,
+            convert_min_in: I::CONVERT_MIN_IN,
             wino2: plan::BlockedWino {
                 square: I::WINO2,
                 rows: I::WINO_ROWS,
@@ -301,6 +304,7 @@ impl Network {
             nchw: f.nchw,
             nchw_strided: f.nchw_strided,
             nchw_narrow: f.nchw_narrow,
+            convert_min_in: f.convert_min_in,
             wino2: f.wino2,
             wino: true,
             wino_everywhere: false,

@@ -9,8 +9,10 @@
 //! dense kernel reads either layout through strides and writes either layout in its
 //! epilogue, so a stack converts nothing at its entry and exit; only a depthwise first
 //! layer that cannot run on NCHW (stride across > 1, or a dense layer after it), a wide
-//! dense layer ([`CONVERT_MIN_IN`] input channels per group or more) and a layer on
-//! F(2 × 2, 3 × 3) convert their NCHW input once. A single dense layer runs on the NCHW
+//! dense layer (from the family's [`CONVERT_MIN_IN`] input channels per group) and a
+//! layer on F(2 × 2, 3 × 3) convert their NCHW input once.
+//!
+//! [`CONVERT_MIN_IN`]: crate::engine::isa::NchwIsa::CONVERT_MIN_IN A single dense layer runs on the NCHW
 //! kernels when it runs F(2, 3) (below [`wino2_min_in`] input channels for a 3 × 3 layer)
 //! or reads few input rows ([`NCHW_MAX_ROWS`]).
 
@@ -38,6 +40,10 @@ pub(crate) struct Policy {
     /// direct kernels where the layout allows, even with `nchw` off (the family's default:
     /// AVX2). Winograd on NCHW runs only where `nchw` is on (or everywhere, for the tests).
     pub(crate) nchw_narrow: bool,
+    /// Fewest input channels per group for which a dense layer on the channel-blocked
+    /// kernels converts an NCHW input to the blocked layout first (the family's
+    /// [`NchwIsa::CONVERT_MIN_IN`](crate::engine::isa::NchwIsa::CONVERT_MIN_IN)).
+    pub(crate) convert_min_in: usize,
     /// Winograd F(2, 3) on those layers where they allow it.
     pub(crate) wino: bool,
     /// Which Winograd patches the family runs on the channel-blocked layout
@@ -196,17 +202,6 @@ pub(crate) fn runs_nchw(layers: &[Conv], i: usize, p: Policy) -> bool {
         && nchw_after(layers, i, p)
 }
 
-/// Fewest input channels per group for which a dense layer on the channel-blocked kernels
-/// converts an NCHW input to the blocked layout before it runs, rather than reading the
-/// NCHW planes through strides. A tile sums every input channel for its pixels; on NCHW
-/// data each channel is a plane of its own, so a tile touches one page per channel and the
-/// wider the layer, the more it waits on the TLB and on lines used for a few pixels only.
-/// The conversion is one pass over the input. Measured on the Intel Xeon (single layers,
-/// 1 thread): 512 → 512 1 × 1 at 64 × 64 65 → 128 GFLOP/s, 512 → 512 3 × 3 112 → 167,
-/// 2048 → 256 3 × 3 rate 12 at 33 × 33 74 → 108; 128 channels gained 0–9 %, 32 and 64
-/// channels nothing (see `docs/perf.md`, "Measurements behind the engine's design choices").
-pub(crate) const CONVERT_MIN_IN: usize = 128;
-
 /// One step of the run: an optional conversion to blocked, then the layer.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Step {
@@ -245,7 +240,7 @@ pub(super) fn step_at(
         Kind::Dense { wino2, .. } => match wino2.as_ref().filter(|wn| runs_wino2(wn, &g)) {
             // The row patches' runs convert their own columns.
             Some(wn) => !reads_nchw(wn, d, &g),
-            None => d.in_per_group() >= CONVERT_MIN_IN,
+            None => d.in_per_group() >= p.convert_min_in,
         },
         Kind::Depthwise { .. } | Kind::Nchw { .. } => false,
     };
