@@ -321,6 +321,16 @@ fn full_size_layers_match_the_reference() {
         // Wider than the kernels' precomputed column masks (8 columns).
         (ConvDesc::same_2d(3, 5, 11, 2), [9, 70]),
         (ConvDesc::same_2d(16, 16, 3, 5), [12, 300]),
+        // Stride 2 on wide input (converted to the blocked layout on AVX2; the tiles'
+        // pixel step a compile-time constant) and kernel 5.
+        (
+            ConvDesc {
+                stride: [2, 2],
+                ..ConvDesc::same_2d(48, 40, 3, 1)
+            },
+            [21, 75],
+        ),
+        (ConvDesc::same_2d(40, 20, 5, 2), [13, 61]),
         (
             ConvDesc {
                 groups: 5,

@@ -29,7 +29,8 @@ use crate::kernel::Kernel;
 
 /// The tile entry points of one instruction set. The `r`, `ob` and `step` arguments pick a
 /// monomorphised kernel; the driver only passes values from [`Isa::TILES1`] / [`Isa::TILES2`],
-/// `1..=OBMAX` and `{0, 1, 16}`.
+/// `1..=OBMAX`, and the tile's pixel step (`step`: any value, those the family compiled
+/// as constants picked, any other run from the tile's own `pstep`).
 pub(crate) trait Isa: Copy + Send + Sync + 'static {
     /// The family's name as the dispatch knows it (the elementwise steps run on it).
     const KERNEL: Kernel;
@@ -351,6 +352,11 @@ impl Isa for Avx2 {
                     $(
                         ($r, $ob, 16) => Self::dense_t::<$r, $h, 16>(t),
                         ($r, $ob, 1) => Self::dense_t::<$r, $h, 1>(t),
+                        // Stride 2 across, blocked and NCHW input: a run-time step
+                        // costs the 6-pixel tile the registers of its addresses and
+                        // spills accumulators.
+                        ($r, $ob, 32) => Self::dense_t::<$r, $h, 32>(t),
+                        ($r, $ob, 2) => Self::dense_t::<$r, $h, 2>(t),
                         ($r, $ob, _) => Self::dense_t::<$r, $h, 0>(t),
                     )*
                     _ => unreachable!("dense tile {r}×{ob} is not compiled"),

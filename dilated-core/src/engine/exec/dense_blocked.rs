@@ -104,7 +104,7 @@ pub(super) fn dense<I: Isa>(plan: &ConvPlan, passes: &[Pass], w: &[f32], r: Run<
         ..
     } = r;
     let xs = x.strides();
-    let step = if g.sw == 1 { xs.px } else { 0 };
+    let step = g.sw * xs.px;
     let (rg, xchunks) = split(threads.count(), batch, g.oh, g.ow, 2 * I::TILES1[0]);
     let (units, n_units) = Units::new(batch, rg, xchunks, g.oh, g.ow);
     let n_taps = g.kh * g.kw;
