@@ -12,7 +12,7 @@
 //! the generic tiles (`#[inline(always)]`) are compiled once per family with its
 //! instructions. A new instruction set is a vector type implementing
 //! [`V16`](super::simd::V16), a family type here with both traits, a
-//! [`Kernel`](crate::engine::Kernel) variant that names it, and that variant's arm in every
+//! [`Kernel`] variant that names it, and that variant's arm in every
 //! match over the families (the engine's dispatch, `frame::run_frame`): those matches name
 //! every variant, so the compiler lists them.
 

@@ -115,7 +115,7 @@ pub(crate) struct NchwTile {
     pub(crate) ky: (usize, usize),
     pub(crate) dw: usize,
     /// Stride across: 1, or 2 ([`nchw_one`] with `S2`: `x` is then a row's input split
-    /// into its even and odd columns, [`Phases`], and `toff` the taps' offsets there).
+    /// into its even and odd columns, [`S2Split`], and `toff` the taps' offsets there).
     pub(crate) sw: usize,
     /// At stride 2 across, the offset of kernel column `kx`'s input for output column 0
     /// from `x + ci·x_c + ky·x_ky` (wrapping); unused at stride 1.
@@ -133,14 +133,14 @@ pub(crate) struct NchwTile {
 }
 
 /// Masks up to this many kernel columns once per tile; wider kernels compute them per tap.
-/// Also the widest kernel the stride-2 tiles run ([`Phases`]).
+/// Also the widest kernel the stride-2 tiles run ([`S2Split`]).
 pub(crate) const MAXK: usize = 8;
 
 /// How a stride-2 layer's tiles read a row split by column parity: kernel column `kx`
 /// reads input column `2·ox + o` (`o = kx·d_w − p_l`), phase `o mod 2`, phase column
 /// `ox + ⌊o / 2⌋`. A split row holds, per input channel and kernel row, the even columns
 /// then the odd ones, each `width` phase columns from `ox_0 + lo` for the outputs from
-/// `ox_0` ([`S2Split::width`]), zeros where the input has none: every tap of 16
+/// `ox_0` ([`S2Split::toff`]), zeros where the input has none: every tap of 16
 /// consecutive outputs is then 16 consecutive floats, no permute and no mask.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct S2Split {
@@ -258,7 +258,7 @@ pub(crate) unsafe fn split_row<V: V16>(
 /// channels, looped inside the instruction-set entry point so that a run of interior
 /// tiles costs one call. `MASKED = false` only where every lane of every vector has all
 /// its taps inside the input row and `n_last = 16`. `S2`: stride 2 across (`t.sw = 2`),
-/// never masked: the tile reads a row's columns split by parity ([`Phases`]), where the
+/// never masked: the tile reads a row's columns split by parity ([`S2Split`]), where the
 /// 16 outputs of a vector read 16 consecutive inputs of one phase for every tap (at
 /// `t.toff`), every one inside the split rows, padding included (so `n_last < 16` there
 /// too).

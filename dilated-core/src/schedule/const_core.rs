@@ -1,6 +1,6 @@
 //! The hole verdict as a `const fn`, for const contexts (`dilated::assert_schedule!`): fixed
 //! size bit arrays, a bounded receptive field ([`CONST_MAX_RF`]) and layer count
-//! ([`CONST_MAX_LAYERS`]). Same algorithm and same answers as [`reach`](super::reach), which
+//! ([`CONST_MAX_LAYERS`]). Same algorithm and same answers as [`reach`](fn@super::reach), which
 //! a test checks on random stacks.
 //!
 //! ```

@@ -1,6 +1,6 @@
 //! The three HDC design rules of Wang et al., "Understanding Convolution for Semantic
 //! Segmentation" (WACV 2018). They are design rules, reported each by name with its
-//! figures; the exact hole check ([`reach`](super::reach)) is the truth.
+//! figures; the exact hole check ([`reach`](fn@super::reach)) is the truth.
 
 use core::ops::Range;
 

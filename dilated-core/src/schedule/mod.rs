@@ -8,10 +8,10 @@
 //! | one layer: effective kernel, padding, output size | [`AxisSpec`] ([`PadMode`]); the formulas: [`formula`] |
 //! | a stack, 1D or 2D (per-axis kernels, rates, strides) | [`Schedule`], [`Spec2d`] |
 //! | receptive field, jump, centre after every layer | [`receptive_field`], [`geometry`] |
-//! | holes (gridding): count, first, where they open, widest gap | [`reach`], [`hole_offsets`] |
+//! | holes (gridding): count, first, where they open, widest gap | [`reach`](fn@reach), [`hole_offsets`] |
 //! | exact coverage counts, never wrapping; the 2D map | [`coverage_counts`], [`Count`], [`coverage_map`] |
-//! | HDC rules 1, 2, 3 with their figures | [`hdc`] |
-//! | everything at once, with leveled diagnostics | [`analyze`] → [`Report`] |
+//! | HDC rules 1, 2, 3 with their figures | [`hdc`](fn@hdc) |
+//! | everything at once, with leveled diagnostics | [`analyze`](fn@analyze) → [`Report`] |
 //! | hole-free schedules, best first; fixes | [`suggest()`], [`suggest_fix`] |
 //! | the same verdict in a `const` | [`const_core`] |
 //! | graphs: residual, parallel, skip, pools, upsampling, the input's own field | [`graph`] |

@@ -1,4 +1,4 @@
-//! What [`analyze`](super::analyze) returns: one report that both the proc macro and the
+//! What [`analyze`](fn@super::analyze) returns: one report that both the proc macro and the
 //! `dilated` command render from, so their words agree: per-axis figures plus leveled
 //! [`Diagnostic`]s, each saying what is wrong and how to fix it.
 
@@ -107,7 +107,7 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// Everything [`analyze`](super::analyze) found.
+/// Everything [`analyze`](fn@super::analyze) found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
     /// One entry per axis (`[length]` or `[height, width]`).

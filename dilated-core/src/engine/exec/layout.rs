@@ -10,11 +10,11 @@
 //! epilogue, so a stack converts nothing at its entry and exit; only a depthwise first
 //! layer that cannot run on NCHW (stride across > 1, or a dense layer after it), a wide
 //! dense layer (from the family's [`CONVERT_MIN_IN`] input channels per group) and a
-//! layer on F(2 × 2, 3 × 3) convert their NCHW input once.
+//! layer on F(2 × 2, 3 × 3) convert their NCHW input once. A single dense layer runs on
+//! the NCHW kernels when it runs F(2, 3) (below [`wino2_min_in`] input channels for a
+//! 3 × 3 layer) or reads few input rows ([`NCHW_MAX_ROWS`]).
 //!
-//! [`CONVERT_MIN_IN`]: crate::engine::isa::NchwIsa::CONVERT_MIN_IN A single dense layer runs on the NCHW
-//! kernels when it runs F(2, 3) (below [`wino2_min_in`] input channels for a 3 × 3 layer)
-//! or reads few input rows ([`NCHW_MAX_ROWS`]).
+//! [`CONVERT_MIN_IN`]: crate::engine::isa::NchwIsa::CONVERT_MIN_IN
 
 use super::buffers::{Loc, other};
 use super::geom::Geom;
@@ -162,7 +162,7 @@ pub(crate) fn wino2_min_in(two_ports: bool) -> (usize, usize) {
 /// forced everywhere: the tests then keep F(2, 3) on NCHW), `l` is a dense 3 × 3 layer at
 /// stride 1 with at least [`wino2_min_in`] input channels for this CPU (`in_stack`: the
 /// bound inside a stack). A layer with a non-finite weight packs no such filters
-/// ([`crate::engine::plan::wino2_allows`]) and runs the direct channel-blocked tiles.
+/// ([`crate::engine::plan::wino2_patch`]) and runs the direct channel-blocked tiles.
 fn blocked_wino2(l: &Conv, p: Policy, in_stack: bool) -> bool {
     let (single, stack) = wino2_min_in(Tiles::two_fma_ports(Cpu::this()));
     p.wino

@@ -1,6 +1,6 @@
 //! Coverage over a graph of blocks: residual adds, parallel branches joined by sum or
 //! concat, skip sums, local and global pools, upsampling, and the field the input's
-//! features already see. The chain analysis of [`analyze`](super::analyze), generalised:
+//! features already see. The chain analysis of [`analyze`](fn@super::analyze), generalised:
 //! the count of an input offset is the number of paths from one output position to it.
 //!
 //! | question | API |
@@ -102,8 +102,8 @@
 //! identity or a projection beside the body, so the chain of DUC-HDC's bottlenecks is the
 //! *trunk* through every body: rates 2, 2, 5, 9), and ends it when branches add convs of
 //! their own side by side (ASPP, ESPNet). Each maximal chain of two layers or more is
-//! checked with HDC rules 1–3 ([`hdc`](super::hdc)), with the same [`CheckId`](super::CheckId)s,
-//! levels and words as [`analyze`](super::analyze). A lone dilated conv (an ASPP branch) is
+//! checked with HDC rules 1–3 ([`hdc`](fn@super::hdc)), with the same [`CheckId`](super::CheckId)s,
+//! levels and words as [`analyze`](fn@super::analyze). A lone dilated conv (an ASPP branch) is
 //! judged by the hole check alone. The rules' words speak of the chain by itself (rule 3's
 //! "only multiples of the common factor are read" holds for the chain alone); whether the
 //! graph has holes is the hole check's verdict.

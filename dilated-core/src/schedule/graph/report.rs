@@ -277,7 +277,7 @@ impl ChainReport {
 }
 
 /// A finding about the graph: the [`Diagnostic`] (the same check ids, levels and words as
-/// [`analyze`](crate::schedule::analyze)), and where it points.
+/// [`analyze`](fn@crate::schedule::analyze)), and where it points.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct GraphDiagnostic {
     /// The finding. Its `layer` is the node's index in its chain, when it has one.
