@@ -27,10 +27,10 @@ use super::wino::{Mode, WinoTile, wino_tile};
 use super::wino2::{Wino2In, Wino2Out, wino2_in, wino2_out};
 use crate::kernel::Kernel;
 
-/// The tile entry points of one instruction set. The `r`, `ob` and `step` arguments pick a
-/// monomorphised kernel; the driver only passes values from [`Isa::TILES1`] / [`Isa::TILES2`],
-/// `1..=OBMAX`, and the tile's pixel step (`step`: any value, those the family compiled
-/// as constants picked, any other run from the tile's own `pstep`).
+/// The tile entry points of one instruction set. The `r` and `ob` arguments pick a
+/// monomorphised kernel; the driver only passes values from [`Isa::TILES1`] / [`Isa::TILES2`]
+/// and `1..=OBMAX`. The dense entry also matches the tile's pixel step (`pstep`): the steps
+/// the family compiled as constants run their own kernel, any other the run-time one.
 pub(crate) trait Isa: Copy + Send + Sync + 'static {
     /// The family's name as the dispatch knows it (the elementwise steps run on it).
     const KERNEL: Kernel;
@@ -51,7 +51,7 @@ pub(crate) trait Isa: Copy + Send + Sync + 'static {
     /// # Safety
     /// As [`dense_tile`], and the CPU supports this instruction set; `r` is in
     /// [`Isa::TILES1`] or [`Isa::TILES2`] as `ob` is 1 or 2.
-    unsafe fn dense(r: usize, ob: usize, step: usize, t: &DenseTile<'_>);
+    unsafe fn dense(r: usize, ob: usize, t: &DenseTile<'_>);
     /// # Safety
     /// As [`dw_tile`], and the CPU supports this instruction set.
     unsafe fn dw(r: usize, t: &DwTile);
@@ -173,10 +173,10 @@ macro_rules! isa {
             const DW_TILES: &'static [usize] = &[$($dr),*];
             const PIX_TILES: &'static [usize] = &[$($pr),*];
             const PIX3_TILES: &'static [usize] = &[$($p3),*];
-            unsafe fn dense(r: usize, ob: usize, step: usize, t: &DenseTile<'_>) {
+            unsafe fn dense(r: usize, ob: usize, t: &DenseTile<'_>) {
                 // SAFETY: forwarded contract (every arm).
                 unsafe {
-                    match (r, ob, step) {
+                    match (r, ob, t.pstep) {
                         $(
                             ($r, 1, 16) => Self::dense_t::<$r, 1, 16>(t),
                             ($r, 1, 1) => Self::dense_t::<$r, 1, 1>(t),
@@ -345,10 +345,10 @@ impl Isa for Avx2 {
     const DW_TILES: &'static [usize] = &[6, 4, 2, 1];
     const PIX_TILES: &'static [usize] = &[4, 2, 1];
     const PIX3_TILES: &'static [usize] = &[1];
-    unsafe fn dense(r: usize, ob: usize, step: usize, t: &DenseTile<'_>) {
+    unsafe fn dense(r: usize, ob: usize, t: &DenseTile<'_>) {
         macro_rules! arms {
             ($(($r:literal, $ob:literal, $h:literal)),*) => {
-                match (r, ob, step) {
+                match (r, ob, t.pstep) {
                     $(
                         ($r, $ob, 16) => Self::dense_t::<$r, $h, 16>(t),
                         ($r, $ob, 1) => Self::dense_t::<$r, $h, 1>(t),

@@ -97,14 +97,8 @@ pub(super) fn direct_tile<'a>(
 
 pub(super) fn dense<I: Isa>(plan: &ConvPlan, passes: &[Pass], w: &[f32], r: Run<'_>) {
     let Run {
-        g,
-        batch,
-        x,
-        threads,
-        ..
+        g, batch, threads, ..
     } = r;
-    let xs = x.strides();
-    let step = g.sw * xs.px;
     let (rg, xchunks) = split(threads.count(), batch, g.oh, g.ow, 2 * I::TILES1[0]);
     let (units, n_units) = Units::new(batch, rg, xchunks, g.oh, g.ow);
     let n_taps = g.kh * g.kw;
@@ -168,7 +162,7 @@ pub(super) fn dense<I: Isa>(plan: &ConvPlan, passes: &[Pass], w: &[f32], r: Run<
                             // running sums (pixels `ox0 − sa` .. + `r` of at most `SUB_W`,
                             // `nob` blocks each) lie inside `sums`; `I` was checked
                             // available when the network was built.
-                            unsafe { I::dense(r, pass.nob, step, &t) };
+                            unsafe { I::dense(r, pass.nob, &t) };
                         });
                     });
                     c0 = c1;

@@ -416,7 +416,7 @@ pub(super) fn redo<I: Isa>(
             // SAFETY: the taps are the valid ones for the pixel (`taps`), so every input
             // read is inside image `n`; the direct packed weights and biases cover the
             // pass; the output pixel is the caller's unit's; `I` is available.
-            unsafe { I::dense(1, pass.nob, LANES, &t) };
+            unsafe { I::dense(1, pass.nob, &t) };
         }
     }
 }
@@ -539,7 +539,7 @@ pub(super) fn products<I: Isa>(
                     // cover the pass; the zero biases are `2 × 16`; a chunked tile's
                     // running sums (`r` pixels from `ox0`, `ox0 + r ≤ nt ≤ SUB_W`) lie
                     // inside `sums`; `I` is available.
-                    unsafe { I::dense(r, pass.nob, LANES, &t) };
+                    unsafe { I::dense(r, pass.nob, &t) };
                 });
                 c0 = c1;
             }
