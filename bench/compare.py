@@ -238,6 +238,13 @@ def measure(args, shapes, threads):
                 if m:
                     raw.append({"engine": "ours", "threads": t, "shape": sid,
                                 "gflops": float(m.group(1))})
+                if args.tune:
+                    out_t = run([ours_bin] + our_args(s, t) + ["--tune"])
+                    lines_t = out_t.strip().splitlines()
+                    m = re.search(r"gflops=([\d.]+)", lines_t[-1] if lines_t else "")
+                    if m:
+                        raw.append({"engine": "ours_tuned", "threads": t, "shape": sid,
+                                    "gflops": float(m.group(1))})
                 k = re.search(r"kernel=(\S+)", out)
                 if k and not meta["kernel"]:
                     meta["kernel"] = k.group(1)
@@ -307,7 +314,7 @@ def render(meta, raw, shapes, full):
         best, ours, ratio, target, ok = {}, {}, {}, {}, []
         for t in threads:
             peers = {e: g for (e, tt, ss), g in med.items()
-                     if tt == t and ss == sid and e != "ours"}
+                     if tt == t and ss == sid and e not in ("ours", "ours_tuned")}
             ours[t] = med.get(("ours", t, sid))
             if peers:
                 name = max(peers, key=peers.get)
@@ -374,6 +381,8 @@ def main():
     ap.add_argument("--peak", type=float, default=0.0,
                     help="FMA peak per core in GFLOP/s instead of running bench/peak")
     ap.add_argument("--peak-secs", type=float, default=0.5, help="seconds per probe trial")
+    ap.add_argument("--tune", action="store_true",
+                    help="also run ours with --tune (Network::tuned), as engine ours_tuned")
     ap.add_argument("--json", default="", help="also write the raw results to this file")
     ap.add_argument("--from-json", default="", help="render a saved run instead of measuring")
     ap.add_argument("--write", action="store_true",

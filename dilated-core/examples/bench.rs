@@ -17,7 +17,8 @@
 //! `cpuid` brand string, vendor, family and model) and the tile shape (`auto`: each
 //! layer's own, `engine::Tiles::for_layer`); the last line printed is
 //! `gflops=<f> median_ms=<f>`. `DILATED_KERNEL=avx512|avx2|portable|reference` forces a
-//! kernel family, `DILATED_TILE=16x1|8x1|8x2|8x3` a tile shape.
+//! kernel family, `DILATED_TILE=16x1|8x1|8x2|8x3` a tile shape; `--tune` times the
+//! network's kernel choices on the shape first and runs the fastest (`Network::tuned`).
 
 use std::time::Instant;
 
@@ -85,6 +86,10 @@ struct Shape {
     /// Run every layer on the direct kernels (no Winograd), to compare the two.
     #[arg(long)]
     direct: bool,
+    /// Time the network's kernel choices on this shape first and run the fastest
+    /// (`Network::tuned`); prints each candidate's fastest run.
+    #[arg(long)]
+    tune: bool,
     /// Stack mode: each rate is a depthwise-separable pair (MobileNet's, DeepLab v3+'s):
     /// a depthwise `kernel × kernel` layer at the rate, then a 1 × 1 layer to `--out`
     /// (`--groups` is ignored).
@@ -276,6 +281,20 @@ fn run(mode: Mode) -> Result<(), String> {
         .with_threads(shape.threads)
         .and_then(|n| n.with_winograd(!shape.direct))
         .map_err(|e| e.to_string())?;
+    let net = if shape.tune {
+        let (net, tuning) = net.tuned(shape.batch, hw).map_err(|e| e.to_string())?;
+        for (c, secs) in &tuning.timings {
+            let mark = if *c == tuning.choice { " (picked)" } else { "" };
+            println!(
+                "# tune: {c}: {:.2} GFLOP/s ({:.3} ms){mark}",
+                flops / secs / 1e9,
+                secs * 1e3
+            );
+        }
+        net
+    } else {
+        net
+    };
     // Input and output 64-byte aligned, as the peers' tensors are (a `Vec` of this size
     // from the system allocator sits 16 bytes past a page boundary, and every vector
     // access of an unaligned plane then spans two cache lines).
@@ -330,6 +349,7 @@ fn run(mode: Mode) -> Result<(), String> {
         net.tiles()
             .map_or_else(|| "auto".to_owned(), |t| t.to_string())
     );
+    println!("# choice: {}", net.choice());
     println!(
         "# kernel={} threads={} layers={} out={}x{}x{}x{} reps={} min_ms={:.3} max_ms={:.3}",
         net.kernel(),

@@ -83,6 +83,10 @@ enum Command {
         /// The reduced-width declaration.
         #[arg(long)]
         small: bool,
+        /// Times the engine's kernel choices for each chain of convs on this input first
+        /// and runs the fastest (`Model::tuned`); prints each chain's choice.
+        #[arg(long, conflicts_with = "stream")]
+        tune: bool,
         /// Times the stream instead (the causal 1D entries: `ModelStream`, one sample
         /// pushed at a time — or `--chunk` samples — 2048 samples a run after 256 untimed
         /// ones): microseconds per sample and the model's FLOPs per sample; the last line is
@@ -191,6 +195,7 @@ fn run(command: &Command, out: &mut dyn Write) -> Result<(), String> {
             batch: _,
             runs,
             small,
+            tune: _,
             stream: true,
             chunk,
             peak,
@@ -211,15 +216,19 @@ fn run(command: &Command, out: &mut dyn Write) -> Result<(), String> {
             batch,
             runs,
             small,
+            tune,
             stream: false,
             chunk: _,
             peak: _,
         } => bench(
             find(name)?,
             *small,
-            threads.map_or(0, usize::from),
-            *batch as usize,
-            *runs as usize,
+            BenchRun {
+                threads: threads.map_or(0, usize::from),
+                batch: *batch as usize,
+                runs: *runs as usize,
+                tune: *tune,
+            },
             out,
         ),
     }
@@ -377,14 +386,22 @@ fn stream_bench(
     writeln!(out, "us_per_sample={median:.3}").map_err(write_err)
 }
 
-fn bench(
-    entry: &Entry,
-    small: bool,
+/// How `bench` (not `--stream`) runs: threads, batch, timed runs, tuning first.
+struct BenchRun {
     threads: usize,
     batch: usize,
     runs: usize,
-    out: &mut dyn Write,
-) -> Result<(), String> {
+    tune: bool,
+}
+
+fn bench(entry: &Entry, small: bool, run: BenchRun, out: &mut dyn Write) -> Result<(), String> {
+    let BenchRun {
+        threads,
+        batch,
+        runs,
+        tune,
+    } = run;
+    let write_err = |e: std::io::Error| format!("cannot write to stdout: {e}");
     let v = entry.variant(small);
     let [c, h, w] = v.example;
     let len = batch
@@ -392,7 +409,29 @@ fn bench(
         .and_then(|n| n.checked_mul(h))
         .and_then(|n| n.checked_mul(w))
         .ok_or_else(|| "the batch is too large".to_owned())?;
-    let net = (v.seeded)(0)?.with_threads(threads)?;
+    let mut net = (v.seeded)(0)?.with_threads(threads)?;
+    if tune {
+        let (tuned, tunings) = net.tuned(batch, [h, w])?;
+        net = tuned;
+        for (i, t) in tunings.iter().enumerate() {
+            let own = t.timings.first().map(|(_, s)| *s);
+            let picked = t
+                .timings
+                .iter()
+                .find(|(c, _)| *c == t.choice)
+                .map(|(_, s)| *s);
+            let gain = match (own, picked) {
+                (Some(o), Some(p)) => format!(
+                    ", {} candidates, {:.3} ms against {:.3} ms for its own choice",
+                    t.timings.len(),
+                    p * 1e3,
+                    o * 1e3
+                ),
+                _ => String::new(),
+            };
+            writeln!(out, "# tune: chain {i}: {}{gain}", t.choice).map_err(write_err)?;
+        }
+    }
     let input = signal(len, 0x9E37_79B9);
     let times = net.time_forward_into(batch, [h, w], &input, 2, runs)?;
     let mut sorted = times.clone();
@@ -407,7 +446,6 @@ fn bench(
     } else {
         threads.to_string()
     };
-    let write_err = |e: std::io::Error| format!("cannot write to stdout: {e}");
     writeln!(
         out,
         "{} ({}): forward_into on {shape}, seeded weights, threads: {threads}, {} timed runs after 2 warm-up runs",

@@ -23,7 +23,7 @@ pub(crate) mod tensors;
 use std::time::Instant;
 
 use dilated::conv::Rank;
-use dilated::engine::Workspace;
+use dilated::engine::{Tuning, Workspace};
 use dilated::stack::ModuleSpec;
 use dilated_core::model::{
     Model, ModelBuilder, ModelGraph, ModelStream, ModelWorkspace, WeightNorm,
@@ -57,6 +57,15 @@ pub(crate) trait Net: Send + Sync {
         warmup: usize,
         runs: usize,
     ) -> Result<Vec<f64>, String>;
+
+    /// The same network with its engine's kernel choices timed on `batch` inputs of `hw`
+    /// and the fastest kept (`Network::tuned`, per chain of convs), and each chain's
+    /// tuning.
+    fn tuned(
+        self: Box<Self>,
+        batch: usize,
+        hw: [usize; 2],
+    ) -> Result<(Box<dyn Net>, Vec<Tuning>), String>;
 
     /// The weights under the twin's names.
     fn to_safetensors_bytes(&self) -> Result<Vec<u8>, String>;
@@ -139,6 +148,15 @@ impl Net for Model {
         })
     }
 
+    fn tuned(
+        self: Box<Self>,
+        batch: usize,
+        hw: [usize; 2],
+    ) -> Result<(Box<dyn Net>, Vec<Tuning>), String> {
+        let (model, tunings) = Model::tuned(*self, batch, hw).map_err(|e| e.to_string())?;
+        Ok((Box::new(model), tunings))
+    }
+
     fn to_safetensors_bytes(&self) -> Result<Vec<u8>, String> {
         Model::to_safetensors_bytes(self).map_err(|e| e.to_string())
     }
@@ -193,6 +211,15 @@ impl Net for dilated::Stack {
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         })
+    }
+
+    fn tuned(
+        self: Box<Self>,
+        batch: usize,
+        hw: [usize; 2],
+    ) -> Result<(Box<dyn Net>, Vec<Tuning>), String> {
+        let (stack, tuning) = dilated::Stack::tuned(*self, batch, hw).map_err(|e| e.to_string())?;
+        Ok((Box::new(stack), vec![tuning]))
     }
 
     fn to_safetensors_bytes(&self) -> Result<Vec<u8>, String> {

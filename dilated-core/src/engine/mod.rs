@@ -106,6 +106,7 @@ mod plan;
 mod post_tests;
 mod simd;
 mod tiles;
+mod tune;
 mod vmath;
 mod wino;
 mod wino2;
@@ -117,6 +118,7 @@ pub use crate::kernel::{Kernel, UnknownKernel};
 use elementwise::Post;
 pub use exec::Workspace;
 pub use tiles::{Cpu, Tiles, UnknownTiles};
+pub use tune::{Choice, NchwDense, Tuning};
 
 use crate::Error;
 use crate::conv::{Conv, ConvDesc};
@@ -444,6 +446,210 @@ impl Network {
     #[must_use]
     pub fn tiles(&self) -> Option<Tiles> {
         self.policy.tiles
+    }
+
+    /// The kernel choices this network runs with: Winograd on or off, which dense layers
+    /// run on the NCHW kernels, where an NCHW input is converted, the AVX-512 tile shape
+    /// (see [`Choice`]; [`Network::with_choice`] forces one, [`Network::tuned`] times them).
+    ///
+    /// ```
+    /// use dilated_core::{ConvDesc, conv::Conv, engine::{NchwDense, Network}};
+    /// let layer = Conv::new(ConvDesc::same_2d(8, 8, 3, 2), vec![0.5; 576], Some(vec![0.0; 8]))?;
+    /// let net = Network::new(vec![layer])?;
+    /// assert!(net.choice().winograd);
+    /// assert_eq!(net.choice().nchw, NchwDense::Family);
+    /// assert!(!net.with_winograd(false)?.choice().winograd);
+    /// # Ok::<(), dilated_core::Error>(())
+    /// ```
+    #[must_use]
+    pub fn choice(&self) -> Choice {
+        let f = family(self.kernel);
+        let p = self.policy;
+        let flags = (p.nchw, p.nchw_strided, p.nchw_narrow);
+        // A network's flags are its family's or set together (`with_choice`), so the
+        // family's rule is the only remaining case.
+        let nchw = if flags == (f.nchw, f.nchw_strided, f.nchw_narrow) {
+            NchwDense::Family
+        } else if flags == (true, true, true) {
+            NchwDense::Everywhere
+        } else if flags == (false, false, false) {
+            NchwDense::Never
+        } else {
+            NchwDense::Family
+        };
+        Choice {
+            winograd: p.wino,
+            nchw,
+            convert_from: p.convert_min_in,
+            tiles: p.tiles,
+        }
+    }
+
+    /// Runs with the kernel choices `choice` (say, what [`Network::tuned`] picked in
+    /// another process), repacking the weights if the choice changes which kernels hold
+    /// them. Every choice computes the same convolution, within rounding: the tile shapes
+    /// give the same bits ([`Network::with_tiles`]); the NCHW and channel-blocked kernels
+    /// and Winograd ([`Network::with_winograd`]) may sum in another order. Fails only if a
+    /// size overflows in the repacking.
+    ///
+    /// ```
+    /// use dilated_core::{ConvDesc, conv::Conv, engine::{Choice, NchwDense, Network}};
+    /// let layer = Conv::new(ConvDesc::same_2d(8, 8, 3, 2), vec![0.5; 576], Some(vec![0.0; 8]))?;
+    /// let x = vec![1.0; 8 * 40 * 40];
+    /// let net = Network::new(vec![layer])?.with_winograd(false)?;
+    /// let blocked = net.clone().with_choice(Choice { nchw: NchwDense::Never, ..net.choice() })?;
+    /// assert_eq!(blocked.choice().nchw, NchwDense::Never);
+    /// let (a, b) = (net.forward(1, [40, 40], &x)?.0, blocked.forward(1, [40, 40], &x)?.0);
+    /// assert!(a.iter().zip(&b).all(|(a, b)| (a - b).abs() <= 1e-5 * 36.0));
+    /// # Ok::<(), dilated_core::Error>(())
+    /// ```
+    pub fn with_choice(mut self, choice: Choice) -> Result<Self, Error> {
+        let f = family(self.kernel);
+        let (nchw, nchw_strided, nchw_narrow) = match choice.nchw {
+            NchwDense::Family => (f.nchw, f.nchw_strided, f.nchw_narrow),
+            NchwDense::Everywhere => (true, true, true),
+            NchwDense::Never => (false, false, false),
+        };
+        let old = self.policy;
+        self.policy = exec::Policy {
+            nchw,
+            nchw_strided,
+            nchw_narrow,
+            wino: choice.winograd,
+            convert_min_in: choice.convert_from,
+            tiles: choice.tiles,
+            ..old
+        };
+        // The conversion bound and the tile shape are read at run time; the rest decides
+        // the plans.
+        let p = self.policy;
+        if (p.nchw, p.nchw_strided, p.nchw_narrow, p.wino)
+            != (old.nchw, old.nchw_strided, old.nchw_narrow, old.wino)
+        {
+            self.plans = plans_for(&self.layers, self.kernel, p)?.into();
+        }
+        Ok(self)
+    }
+
+    /// Times every kernel choice this network could run with on inputs of `batch ×
+    /// C × H × W` (`input_hw`) and runs with the fastest: the planner's answer for CPUs
+    /// the rules were not measured on (see [`Choice`] for what is chosen).
+    ///
+    /// The candidates are every combination of Winograd on and off, the three
+    /// [`NchwDense`] rules, four conversion bounds (the family's, 32, 128, never) and, on
+    /// AVX-512, the tile shapes [`Tiles::ONE_PORT`], [`Tiles::TWO_PORTS`] and each layer's
+    /// own; those that run the same kernels on every layer at this size are timed once.
+    /// Each candidate runs once to warm up, then in 3 to 64 interleaved rounds (about half a
+    /// second of runs in all, more when one run takes longer), on the network's threads;
+    /// the network's current choice stays unless another's fastest run is 3 % faster.
+    /// The choice is remembered for the process (per kernel family, thread count, layer
+    /// descriptions, batch and input size): tuning the same shapes again times nothing.
+    /// Results differ from the untuned network's by rounding at most
+    /// ([`Network::with_choice`]). Fails as [`Network::forward`] does on a bad size.
+    ///
+    /// ```
+    /// use dilated_core::{ConvDesc, conv::Conv, engine::Network};
+    /// let layer = Conv::new(ConvDesc::same_2d(16, 16, 3, 2), vec![0.01; 2304], Some(vec![0.0; 16]))?;
+    /// let (net, tuning) = Network::new(vec![layer])?.with_threads(1)?.tuned(1, [24, 24])?;
+    /// assert_eq!(net.choice(), tuning.choice);
+    /// // Timed once per distinct candidate, the network's own choice first.
+    /// # if net.kernel() != dilated_core::engine::Kernel::Reference {
+    /// assert!(!tuning.timings.is_empty());
+    /// # }
+    /// // The same shapes again: recalled, not timed.
+    /// let again = net.clone().tuned(1, [24, 24])?.1;
+    /// assert!(again.timings.is_empty());
+    /// assert_eq!(again.choice, tuning.choice);
+    /// # Ok::<(), dilated_core::Error>(())
+    /// ```
+    pub fn tuned(self, batch: usize, input_hw: [usize; 2]) -> Result<(Self, Tuning), Error> {
+        if batch == 0 {
+            return Err(Error::Zero { what: "batch" });
+        }
+        let x_len = ConvDesc::nchw_len(batch, self.in_channels(), input_hw)?;
+        let out_hw = self.output_size(input_hw)?;
+        let y_len = ConvDesc::nchw_len(batch, self.out_channels(), out_hw)?;
+        let current = self.choice();
+        if self.kernel == Kernel::Reference {
+            let tuning = Tuning {
+                choice: current,
+                timings: Vec::new(),
+            };
+            return Ok((self, tuning));
+        }
+        let descs: Vec<&ConvDesc> = self.layers.iter().map(|l| &l.desc).collect();
+        let key = format!(
+            "{}|{}|{batch}|{input_hw:?}|{descs:?}",
+            self.kernel,
+            self.threads()
+        );
+        if let Some(choice) = tune::recalled(&key) {
+            let tuning = Tuning {
+                choice,
+                timings: Vec::new(),
+            };
+            return Ok((self.with_choice(choice)?, tuning));
+        }
+        let f = family(self.kernel);
+        let shapes: &[Tiles] = if self.kernel == Kernel::Avx512 {
+            &[Tiles::ONE_PORT, Tiles::TWO_PORTS]
+        } else {
+            &[]
+        };
+        // The plans depend on Winograd and the NCHW rule only: one packing per pair.
+        let mut packed: Vec<((bool, NchwDense), Network)> = Vec::new();
+        let mut nets: Vec<(Choice, Network)> = Vec::new();
+        let mut seen = Vec::new();
+        for c in tune::candidates(current, &[f.convert_min_in, 32, 128, usize::MAX], shapes) {
+            let net = match packed.iter().find(|(k, _)| *k == (c.winograd, c.nchw)) {
+                Some((_, n)) => n.clone().with_choice(c)?,
+                None => {
+                    let n = self.clone().with_choice(c)?;
+                    packed.push(((c.winograd, c.nchw), n.clone()));
+                    n
+                }
+            };
+            let sig = exec::signature(
+                &net.layers,
+                &net.plans,
+                input_hw,
+                net.policy,
+                !shapes.is_empty(),
+            )?;
+            if !seen.contains(&sig) {
+                seen.push(sig);
+                // As the network reports it (a rule equal to the family's is `Family`).
+                nets.push((net.choice(), net));
+            }
+        }
+        drop(packed);
+        // Input and output 64-byte aligned, as a framework's tensors are: a plane that
+        // starts mid-line makes every vector access span two cache lines.
+        let pad = tune::ALIGN_FLOATS;
+        let x_buf = tune::inputs(
+            x_len
+                .checked_add(pad)
+                .ok_or(Error::Overflow { what: "input" })?,
+        );
+        let x = &x_buf[tune::align_offset(&x_buf)..][..x_len];
+        let mut y_buf = vec![
+            0.0;
+            y_len
+                .checked_add(pad)
+                .ok_or(Error::Overflow { what: "output" })?
+        ];
+        let yo = tune::align_offset(&y_buf);
+        let y = &mut y_buf[yo..][..y_len];
+        let mut ws = Workspace::new();
+        let (pick, best) = tune::fastest(nets.len(), |i| {
+            let t = std::time::Instant::now();
+            nets[i].1.forward_into(batch, input_hw, x, y, &mut ws)?;
+            Ok(t.elapsed().as_secs_f64())
+        })?;
+        let timings = nets.iter().zip(&best).map(|((c, _), &t)| (*c, t)).collect();
+        let (choice, net) = nets.swap_remove(pick);
+        tune::remember(key, choice);
+        Ok((net, Tuning { choice, timings }))
     }
 
     /// Runs dense layers on the NCHW kernels wherever the layout allows (`on`), or never,

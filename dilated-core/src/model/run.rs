@@ -310,6 +310,52 @@ impl Model {
         Ok(self)
     }
 
+    /// Tunes every chain's engine network on the input it sees when the model runs on
+    /// `batch` items of size `hw` ([`Network::tuned`], chain by chain, on the model's
+    /// threads): the kernel choices timed per chain, the fastest kept. Returns the tuned
+    /// model and each chain's [`Tuning`](engine::Tuning), in the order of
+    /// [`networks`](Self::networks). Results differ from the untuned model's by rounding at
+    /// most; fails as [`forward_into`](Self::forward_into) does on a bad size.
+    ///
+    /// ```
+    /// use dilated_core::conv::{Activation, ConvDesc, Rank};
+    /// use dilated_core::model::{ModelBuilder, WeightNorm};
+    /// let mut b = ModelBuilder::new(Rank::Two, 8);
+    /// let x = b.input();
+    /// let y = b.conv(x, "body", ConvDesc::same_2d(8, 8, 3, 2), WeightNorm::None)?;
+    /// let y = b.add(&[y, x], Activation::Relu)?;
+    /// b.output(y)?;
+    /// let model = b.build()?.init(0)?.with_threads(1)?;
+    /// let (tuned, tunings) = model.tuned(1, [16, 16])?;
+    /// assert_eq!(tunings.len(), tuned.networks().len());
+    /// assert_eq!(tuned.networks()[0].choice(), tunings[0].choice);
+    /// # Ok::<(), dilated_core::model::ModelError>(())
+    /// ```
+    pub fn tuned(
+        mut self,
+        batch: usize,
+        hw: [usize; 2],
+    ) -> Result<(Self, Vec<engine::Tuning>), ModelError> {
+        let mut sizes = vec![[0, 0]; self.graph.nodes().len()];
+        self.graph.sizes_into(hw, &mut sizes)?;
+        let graph = self.graph.clone();
+        let g = &graph.inner;
+        let nets = std::mem::take(&mut self.nets);
+        let mut tunings = Vec::with_capacity(nets.len());
+        for (net, chain) in nets.into_iter().zip(&g.plan.chains) {
+            let first = chain.links[0].conv;
+            let in_hw = sizes[g.nodes[first].inputs[0].0];
+            let run = move || net.tuned(batch, in_hw);
+            let (net, tuning) = match &self.pool {
+                Some(pool) => pool.install(run),
+                None => run(),
+            }?;
+            self.nets.push(net);
+            tunings.push(tuning);
+        }
+        Ok((self, tunings))
+    }
+
     /// The kernel family the convs run.
     #[must_use]
     pub fn kernel(&self) -> Kernel {

@@ -7,7 +7,7 @@ use std::path::Path;
 use super::run::run;
 use crate::Error;
 use crate::conv::{Conv, ConvDesc, Rank, check_rank};
-use crate::engine::{Kernel, Network, Workspace};
+use crate::engine::{Kernel, Network, Tuning, Workspace};
 use crate::init::Init;
 use crate::tensor::Tensor;
 use crate::weights::Weights;
@@ -158,6 +158,21 @@ impl Stack {
             net: self.net.with_threads(threads)?,
             ..self
         })
+    }
+
+    /// Times the engine's kernel choices on `batch` inputs of size `hw` and runs with the
+    /// fastest ([`Network::tuned`]).
+    ///
+    /// ```
+    /// use dilated_core::{ModuleSpec, Stack, conv::{ConvDesc, Rank}};
+    /// let stack = Stack::init(&[ModuleSpec::new(0, Rank::Two, ConvDesc::same_2d(4, 8, 3, 2))], 0)?;
+    /// let (tuned, tuning) = stack.with_threads(1)?.tuned(1, [20, 20])?;
+    /// assert_eq!(tuned.network().choice(), tuning.choice);
+    /// # Ok::<(), dilated_core::Error>(())
+    /// ```
+    pub fn tuned(self, batch: usize, hw: [usize; 2]) -> Result<(Self, Tuning), Error> {
+        let (net, tuning) = self.net.tuned(batch, hw)?;
+        Ok((Self { net, ..self }, tuning))
     }
 
     /// Runs with kernel family `kernel` (an error if this CPU lacks it).

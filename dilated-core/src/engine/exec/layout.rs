@@ -260,3 +260,55 @@ pub(super) fn step_at(
     };
     Ok((step, g))
 }
+
+/// What runs layer by layer under policy `p` on inputs of `input_hw`: per layer, which
+/// kernels its plan holds (channel-blocked dense, with a Winograd patch that runs at this
+/// size or not; depthwise; NCHW dense, with Winograd or not, and — for a family with tile
+/// variants, `tile_variants` — the tile shape it runs), and its step's layouts (converts
+/// its input, reads and writes channel-blocked, depthwise on NCHW). Two policies with equal
+/// signatures run the same kernels on the same data, so only one of them needs timing
+/// ([`crate::engine::Network::tuned`]).
+pub(crate) fn signature(
+    layers: &[Conv],
+    plans: &[ConvPlan],
+    input_hw: [usize; 2],
+    p: Policy,
+    tile_variants: bool,
+) -> Result<Vec<[u8; 6]>, Error> {
+    let mut cur = Loc::Input;
+    let mut hw = input_hw;
+    let mut sig = Vec::with_capacity(layers.len());
+    for (i, (layer, plan)) in layers.iter().zip(plans).enumerate() {
+        let (step, g) = step_at(layers, plans, i, cur, hw, p)?;
+        let (kind, tile) = match &plan.kind {
+            Kind::Dense { wino2, .. } => match wino2.as_ref().filter(|wn| runs_wino2(wn, &g)) {
+                Some(wn) => (1 + wn.patch as u8, 0),
+                None => (0, 0),
+            },
+            Kind::Depthwise { .. } => (10, 0),
+            Kind::Nchw { wino, .. } => {
+                // As the driver resolves it (`exec::run_step`).
+                let t = p
+                    .tiles
+                    .unwrap_or_else(|| Tiles::for_layer(Cpu::this(), layer.desc(), wino.is_some()));
+                let tile = if tile_variants {
+                    (t.channels() * 4 + t.vectors()) as u8
+                } else {
+                    0
+                };
+                (20 + u8::from(wino.is_some()), tile)
+            }
+        };
+        sig.push([
+            kind,
+            tile,
+            u8::from(step.convert_to.is_some()),
+            u8::from(step.in_blocked),
+            u8::from(step.out_blocked),
+            u8::from(step.nchw_depthwise),
+        ]);
+        cur = step.dst;
+        hw = [g.oh, g.ow];
+    }
+    Ok(sig)
+}

@@ -28,7 +28,7 @@ mod winograd_rows;
 pub use buffers::Workspace;
 #[cfg(test)]
 pub(crate) use layout::wino2_min_in;
-pub(crate) use layout::{Policy, runs_nchw};
+pub(crate) use layout::{Policy, runs_nchw, signature};
 pub(crate) use split::Threads;
 
 use buffers::{Buf, Loc, Places, buf_len, to_blocked};
