@@ -271,7 +271,7 @@ def recorded_command(args):
         cmd += ["--threads", args.threads]
     if args.shapes:
         cmd += ["--shapes", args.shapes]
-    for flag in ("no_rs", "no_py"):
+    for flag in ("no_rs", "no_py", "tune"):
         if getattr(args, flag):
             cmd.append("--" + flag.replace("_", "-"))
     return " ".join(cmd)

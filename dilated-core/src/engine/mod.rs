@@ -541,7 +541,7 @@ impl Network {
     /// own; those that run the same kernels on every layer at this size are timed once.
     /// Each candidate runs once to warm up, then in 3 to 64 interleaved rounds (about half a
     /// second of runs in all, more when one run takes longer), on the network's threads;
-    /// the network's current choice stays unless another's fastest run is 3 % faster.
+    /// the network's current choice stays unless another's fastest run is 5 % faster.
     /// The choice is remembered for the process (per kernel family, thread count, layer
     /// descriptions, batch and input size): tuning the same shapes again times nothing.
     /// Results differ from the untuned network's by rounding at most

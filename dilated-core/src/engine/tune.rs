@@ -103,7 +103,7 @@ pub struct Tuning {
 /// How much faster than the network's current choice another must run to replace it
 /// (a fraction of the current one's time): below it, the difference is the machine's noise
 /// more often than the kernels'.
-pub(crate) const MARGIN: f64 = 0.03;
+pub(crate) const MARGIN: f64 = 0.05;
 
 /// Seconds of timed runs a tuning aims at, over all candidates and rounds.
 const BUDGET_SECS: f64 = 0.5;
