@@ -947,15 +947,7 @@ fn check_post(post: &Post<'_>, channels: usize, len: usize) -> Result<(), Error>
 /// Deterministic test values in [−1, 1) (xorshift from `seed`).
 #[cfg(test)]
 pub(crate) fn test_values(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
+    tune::values(n, seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
 }
 
 /// Layers of `descs` with deterministic weights and biases ([`test_values`] from `seed`).

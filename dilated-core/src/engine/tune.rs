@@ -231,16 +231,21 @@ pub(crate) fn align_offset(v: &[f32]) -> usize {
     (64 - addr % 64) % 64 / size_of::<f32>()
 }
 
-/// `n` inputs for the timed runs: values in [−1, 1) from a fixed xorshift sequence (the
-/// kernels' speed does not depend on the values while they are finite).
+/// `n` inputs for the timed runs: [`values`] from a fixed state (the kernels' speed does
+/// not depend on the values while they are finite).
 pub(crate) fn inputs(n: usize) -> Vec<f32> {
-    let mut s: u64 = 0x9E37_79B9_7F4A_7C15;
+    values(n, 0x9E37_79B9_7F4A_7C15)
+}
+
+/// `n` values in [−1, 1) from a xorshift generator started at `state` (odd: an even
+/// state works too, zero gives zeros); the engine's tests draw their data from it as well.
+pub(crate) fn values(n: usize, mut state: u64) -> Vec<f32> {
     (0..n)
         .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
         })
         .collect()
 }
