@@ -18,14 +18,15 @@
 //! layer's own, `engine::Tiles::for_layer`); the last line printed is
 //! `gflops=<f> median_ms=<f>`. `DILATED_KERNEL=avx512|avx2|portable|reference` forces a
 //! kernel family, `DILATED_TILE=16x1|8x1|8x2|8x3` a tile shape; `--tune` times the
-//! network's kernel choices on the shape first and runs the fastest (`Network::tuned`).
+//! network's kernel choices on the shape first and runs the fastest (`Network::tuned`),
+//! `--choice "<choice>"` runs the one given (as `--tune` prints it).
 
 use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand};
 use dilated_core::conv::Conv;
 use dilated_core::conv::{Activation, ConvDesc};
-use dilated_core::engine::{Cpu, Network, Workspace};
+use dilated_core::engine::{Choice, Cpu, Network, UnknownChoice, Workspace};
 
 #[derive(Parser)]
 #[command(about = "Benchmark the dilated convolution engine")]
@@ -90,6 +91,10 @@ struct Shape {
     /// (`Network::tuned`); prints each candidate's fastest run.
     #[arg(long)]
     tune: bool,
+    /// Run with this kernel choice (`Network::with_choice`), in the form `--tune` and the
+    /// header print: `"winograd=on nchw=family convert-from=128 tiles=auto"`.
+    #[arg(long)]
+    choice: Option<String>,
     /// Stack mode: each rate is a depthwise-separable pair (MobileNet's, DeepLab v3+'s):
     /// a depthwise `kernel × kernel` layer at the rate, then a 1 × 1 layer to `--out`
     /// (`--groups` is ignored).
@@ -281,6 +286,13 @@ fn run(mode: Mode) -> Result<(), String> {
         .with_threads(shape.threads)
         .and_then(|n| n.with_winograd(!shape.direct))
         .map_err(|e| e.to_string())?;
+    let net = match &shape.choice {
+        Some(c) => {
+            let c: Choice = c.parse().map_err(|e: UnknownChoice| e.to_string())?;
+            net.with_choice(c).map_err(|e| e.to_string())?
+        }
+        None => net,
+    };
     let net = if shape.tune {
         let (net, tuning) = net.tuned(shape.batch, hw).map_err(|e| e.to_string())?;
         for (c, secs) in &tuning.timings {

@@ -118,7 +118,7 @@ pub use crate::kernel::{Kernel, UnknownKernel};
 use elementwise::Post;
 pub use exec::Workspace;
 pub use tiles::{Cpu, Tiles, UnknownTiles};
-pub use tune::{Choice, NchwDense, Tuning};
+pub use tune::{Choice, NchwDense, Tuning, UnknownChoice};
 
 use crate::Error;
 use crate::conv::{Conv, ConvDesc};

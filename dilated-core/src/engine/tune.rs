@@ -20,6 +20,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::str::FromStr;
 use std::sync::{Mutex, OnceLock};
 
 use super::tiles::Tiles;
@@ -84,6 +85,79 @@ impl fmt::Display for Choice {
         match self.tiles {
             Some(t) => write!(f, " tiles={t}"),
             None => f.write_str(" tiles=auto"),
+        }
+    }
+}
+
+/// A choice [`Choice::from_str`] cannot read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown kernel choice {0:?}: expected `winograd=on|off nchw=family|everywhere|never \
+     convert-from=<channels>|never tiles=auto|16x1|8x1|8x2|8x3`, each key once"
+)]
+pub struct UnknownChoice(pub String);
+
+impl FromStr for Choice {
+    type Err = UnknownChoice;
+    /// The form [`Choice`] prints (`winograd=on nchw=family convert-from=128 tiles=auto`):
+    /// the four keys once each, in any order, separated by spaces; so a choice printed by
+    /// one process (a tuning's, say) is read back by another.
+    ///
+    /// ```
+    /// use dilated_core::engine::{Choice, NchwDense};
+    /// let c: Choice = "tiles=8x3 winograd=off nchw=never convert-from=never".parse()?;
+    /// assert_eq!((c.winograd, c.nchw, c.convert_from), (false, NchwDense::Never, usize::MAX));
+    /// assert_eq!(c.to_string().parse::<Choice>()?, c);
+    /// assert!("winograd=on".parse::<Choice>().is_err());
+    /// # Ok::<(), dilated_core::engine::UnknownChoice>(())
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || UnknownChoice(s.to_owned());
+        let (mut winograd, mut nchw, mut convert_from, mut tiles) = (None, None, None, None);
+        for part in s.split_whitespace() {
+            let (key, value) = part.split_once('=').ok_or_else(bad)?;
+            let fresh = match key {
+                "winograd" => winograd
+                    .replace(match value {
+                        "on" => true,
+                        "off" => false,
+                        _ => return Err(bad()),
+                    })
+                    .is_none(),
+                "nchw" => nchw
+                    .replace(match value {
+                        "family" => NchwDense::Family,
+                        "everywhere" => NchwDense::Everywhere,
+                        "never" => NchwDense::Never,
+                        _ => return Err(bad()),
+                    })
+                    .is_none(),
+                "convert-from" => convert_from
+                    .replace(match value {
+                        "never" => usize::MAX,
+                        n => n.parse::<usize>().map_err(|_| bad())?,
+                    })
+                    .is_none(),
+                "tiles" => tiles
+                    .replace(match value {
+                        "auto" => None,
+                        t => Some(t.parse::<Tiles>().map_err(|_| bad())?),
+                    })
+                    .is_none(),
+                _ => return Err(bad()),
+            };
+            if !fresh {
+                return Err(bad());
+            }
+        }
+        match (winograd, nchw, convert_from, tiles) {
+            (Some(winograd), Some(nchw), Some(convert_from), Some(tiles)) => Ok(Choice {
+                winograd,
+                nchw,
+                convert_from,
+                tiles,
+            }),
+            _ => Err(bad()),
         }
     }
 }
@@ -284,6 +358,31 @@ mod tests {
         assert_eq!(c[0], forced);
         // The forced shape and "each layer's own".
         assert_eq!(c.len(), 2 * 3 * 2);
+    }
+
+    #[test]
+    fn choices_print_and_read_back() {
+        let all = candidates(base(), &[0, 32, usize::MAX], &Tiles::ALL);
+        for c in &all {
+            assert_eq!(c.to_string().parse::<Choice>().as_ref(), Ok(c));
+        }
+        for bad in [
+            "",
+            "winograd=on nchw=family convert-from=128",
+            "winograd=on nchw=family convert-from=128 tiles=auto tiles=auto",
+            "winograd=yes nchw=family convert-from=128 tiles=auto",
+            "winograd=on nchw=some convert-from=128 tiles=auto",
+            "winograd=on nchw=family convert-from=-1 tiles=auto",
+            "winograd=on nchw=family convert-from=128 tiles=4x4",
+            "winograd=on nchw=family convert-from=128 tiles=auto speed=max",
+            "winograd on",
+        ] {
+            assert_eq!(
+                bad.parse::<Choice>(),
+                Err(UnknownChoice(bad.to_owned())),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]
