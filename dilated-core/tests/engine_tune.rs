@@ -33,7 +33,7 @@ fn families() -> Vec<Kernel> {
 fn choices() -> Vec<Choice> {
     let mut v = Vec::new();
     for winograd in [true, false] {
-        for nchw in [NchwDense::Family, NchwDense::Everywhere, NchwDense::Never] {
+        for nchw in NchwDense::ALL {
             for convert_from in [0, 32, usize::MAX] {
                 for tiles in [None, Some(Tiles::ONE_PORT), Some(Tiles::TWO_PORTS)] {
                     v.push(Choice {

@@ -251,6 +251,15 @@ fn family(kernel: Kernel) -> Family {
     }
 }
 
+/// The policy's `(nchw, nchw_strided, nchw_narrow)` flags of NCHW rule `rule` in family `f`.
+fn nchw_flags(rule: NchwDense, f: Family) -> (bool, bool, bool) {
+    match rule {
+        NchwDense::Family => (f.nchw, f.nchw_strided, f.nchw_narrow),
+        NchwDense::Everywhere => (true, true, true),
+        NchwDense::Never => (false, false, false),
+    }
+}
+
 fn plans_for(layers: &[Conv], kernel: Kernel, p: exec::Policy) -> Result<Vec<ConvPlan>, Error> {
     let obmax = family(kernel).obmax;
     (0..layers.len())
@@ -466,17 +475,12 @@ impl Network {
         let f = family(self.kernel);
         let p = self.policy;
         let flags = (p.nchw, p.nchw_strided, p.nchw_narrow);
-        // A network's flags are its family's or set together (`with_choice`), so the
-        // family's rule is the only remaining case.
-        let nchw = if flags == (f.nchw, f.nchw_strided, f.nchw_narrow) {
-            NchwDense::Family
-        } else if flags == (true, true, true) {
-            NchwDense::Everywhere
-        } else if flags == (false, false, false) {
-            NchwDense::Never
-        } else {
-            NchwDense::Family
-        };
+        // A network's flags are one rule's (its family's, or `with_choice`'s); the first
+        // rule that gives them, so a rule equal to the family's reads `Family`.
+        let nchw = NchwDense::ALL
+            .into_iter()
+            .find(|&r| nchw_flags(r, f) == flags)
+            .unwrap_or(NchwDense::Family);
         Choice {
             winograd: p.wino,
             nchw,
@@ -504,12 +508,7 @@ impl Network {
     /// # Ok::<(), dilated_core::Error>(())
     /// ```
     pub fn with_choice(mut self, choice: Choice) -> Result<Self, Error> {
-        let f = family(self.kernel);
-        let (nchw, nchw_strided, nchw_narrow) = match choice.nchw {
-            NchwDense::Family => (f.nchw, f.nchw_strided, f.nchw_narrow),
-            NchwDense::Everywhere => (true, true, true),
-            NchwDense::Never => (false, false, false),
-        };
+        let (nchw, nchw_strided, nchw_narrow) = nchw_flags(choice.nchw, family(self.kernel));
         let old = self.policy;
         self.policy = exec::Policy {
             nchw,

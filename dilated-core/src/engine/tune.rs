@@ -41,6 +41,11 @@ pub enum NchwDense {
     Never,
 }
 
+impl NchwDense {
+    /// Every rule, the family's first.
+    pub const ALL: [NchwDense; 3] = [NchwDense::Family, NchwDense::Everywhere, NchwDense::Never];
+}
+
 /// The kernel choices of a [`Network`](super::Network) that change its speed and never its
 /// results beyond rounding: what [`Network::tuned`](super::Network::tuned) picks among,
 /// and what [`Network::with_choice`](super::Network::with_choice) forces.
@@ -188,28 +193,25 @@ const ROUNDS: (usize, usize) = (3, 64);
 
 /// The candidates for a network whose current choice is `current`: the current one first,
 /// then every combination of Winograd on and off, the three [`NchwDense`] rules, the
-/// conversion bounds `convert_from` (the family's, and others) and, where the family has
-/// tile variants, `tile_shapes`, the current one left out.
+/// current conversion bound and `convert_from`, and the current tile shape, `tile_shapes`
+/// (where the family has tile variants) and each layer's own; each choice once.
 pub(crate) fn candidates(
     current: Choice,
     convert_from: &[usize],
     tile_shapes: &[Tiles],
 ) -> Vec<Choice> {
-    let mut tiles: Vec<Option<Tiles>> = vec![current.tiles];
-    for t in tile_shapes.iter().copied().map(Some).chain([None]) {
-        if !tiles.contains(&t) {
-            tiles.push(t);
-        }
-    }
-    let mut converts = vec![current.convert_from];
-    for &c in convert_from {
-        if !converts.contains(&c) {
-            converts.push(c);
-        }
-    }
+    let converts: Vec<usize> = [current.convert_from]
+        .into_iter()
+        .chain(convert_from.iter().copied())
+        .collect();
+    let tiles: Vec<Option<Tiles>> = [current.tiles]
+        .into_iter()
+        .chain(tile_shapes.iter().copied().map(Some))
+        .chain([None])
+        .collect();
     let mut out = vec![current];
     for winograd in [current.winograd, !current.winograd] {
-        for nchw in [NchwDense::Family, NchwDense::Everywhere, NchwDense::Never] {
+        for nchw in NchwDense::ALL {
             for &convert_from in &converts {
                 for &tiles in &tiles {
                     let c = Choice {

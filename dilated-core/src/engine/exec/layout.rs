@@ -18,7 +18,7 @@
 
 use super::buffers::{Loc, other};
 use super::geom::Geom;
-use super::winograd_rows::reads_nchw;
+use super::winograd_rows::{reads_nchw, runs_blocked_wino};
 use super::winograd2d::runs_wino2;
 use crate::Error;
 use crate::conv::Conv;
@@ -261,6 +261,12 @@ pub(super) fn step_at(
     Ok((step, g))
 }
 
+/// The NCHW dense and Winograd tile shape layer `l` runs: the one `forced`, else its own
+/// on this CPU ([`Tiles::for_layer`]; `winograd`: it runs Winograd).
+pub(super) fn layer_tiles(forced: Option<Tiles>, l: &Conv, winograd: bool) -> Tiles {
+    forced.unwrap_or_else(|| Tiles::for_layer(Cpu::this(), l.desc(), winograd))
+}
+
 /// What runs layer by layer under policy `p` on inputs of `input_hw`: per layer, which
 /// kernels its plan holds (channel-blocked dense, with a Winograd patch that runs at this
 /// size or not; depthwise; NCHW dense, with Winograd or not, and — for a family with tile
@@ -280,17 +286,18 @@ pub(crate) fn signature(
     let mut sig = Vec::with_capacity(layers.len());
     for (i, (layer, plan)) in layers.iter().zip(plans).enumerate() {
         let (step, g) = step_at(layers, plans, i, cur, hw, p)?;
+        // The drivers' own predicates (`exec::run_step`).
         let (kind, tile) = match &plan.kind {
-            Kind::Dense { wino2, .. } => match wino2.as_ref().filter(|wn| runs_wino2(wn, &g)) {
+            Kind::Dense { wino2, .. } => match wino2
+                .as_ref()
+                .filter(|wn| runs_blocked_wino(wn, layer.desc(), &g, step.in_blocked))
+            {
                 Some(wn) => (1 + wn.patch as u8, 0),
                 None => (0, 0),
             },
             Kind::Depthwise { .. } => (10, 0),
             Kind::Nchw { wino, .. } => {
-                // As the driver resolves it (`exec::run_step`).
-                let t = p
-                    .tiles
-                    .unwrap_or_else(|| Tiles::for_layer(Cpu::this(), layer.desc(), wino.is_some()));
+                let t = layer_tiles(p.tiles, layer, wino.is_some());
                 let tile = if tile_variants {
                     (t.channels() * 4 + t.vectors()) as u8
                 } else {

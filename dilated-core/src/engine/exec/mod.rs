@@ -36,7 +36,7 @@ use dense_blocked::dense;
 use dense_nchw::{NchwCtx, dense_nchw};
 use depthwise::{depthwise_blocked, depthwise_nchw};
 use geom::{Geom, Run};
-use layout::{Step, step_at};
+use layout::{Step, layer_tiles, step_at};
 use winograd::{wino_cols, wino_rows};
 use winograd_rows::{runs_blocked_wino, slot_floats, wino_row_patches};
 use winograd2d::wino2d;
@@ -44,7 +44,7 @@ use winograd2d::wino2d;
 use super::elementwise::Post;
 use super::isa::NchwIsa;
 use super::plan::{ConvPlan, Kind, Patch};
-use super::tiles::{Cpu, Tiles};
+use super::tiles::Tiles;
 use super::wino::Axis;
 use crate::Error;
 use crate::conv::{Conv, ConvDesc, conv_reference};
@@ -271,7 +271,6 @@ fn run_layer<I: NchwIsa>(
     run: Run<'_>,
     job: &Job<'_>,
 ) {
-    let tiles = job.tiles;
     match &plan.kind {
         Kind::Dense {
             passes,
@@ -294,9 +293,7 @@ fn run_layer<I: NchwIsa>(
             wino,
             s2,
         } => {
-            let tiles = tiles
-                .unwrap_or_else(|| Tiles::for_layer(Cpu::this(), layer.desc(), wino.is_some()));
-            let (c, rs) = I::nchw_shape(tiles);
+            let (c, rs) = I::nchw_shape(layer_tiles(job.tiles, layer, wino.is_some()));
             let ctx = NchwCtx {
                 r: run,
                 plan,
